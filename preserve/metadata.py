@@ -1,19 +1,52 @@
-"""Merge the parsed draft with a sidecar, validate it, and map it to Dublin Core."""
+"""Merge the parsed draft with a sidecar, validate it, and map it to Dublin Core.
+
+The draft is what the statement's text says (:mod:`preserve.statement`); a JSON
+sidecar completes or overrides it. Only :func:`validate_record` produces a
+:class:`Metadata`, so holding one means the record passed the schema.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
 from typing import Any
+
+import jsonschema
+import langcodes
+from slugify import slugify
+
+from preserve.errors import (
+    ExitCode,
+    FieldProblem,
+    InputError,
+    PreserveError,
+    UnreadableInput,
+    ValidationFailed,
+)
+from preserve.statement import Statement
+
+#: A sidecar larger than this is refused: metadata is a few kilobytes.
+MAX_SIDECAR_BYTES = 256 * 1024
+
+#: Names Windows will not accept as a file or folder name, with or without an extension.
+WINDOWS_RESERVED = frozenset(
+    ["con", "prn", "aux", "nul"] + [f"com{i}" for i in range(10)] + [f"lpt{i}" for i in range(10)]
+)
+
+#: Longest derived identifier; leaves room under the schema's 120 and keeps paths short.
+IDENTIFIER_MAX = 80
 
 
 @dataclass(frozen=True)
 class Metadata:
-    """A validated metadata record (see ``schemas/statement.schema.json``).
-
-    Only :func:`validate` makes one, so holding a ``Metadata`` means the record passed.
-    """
+    """A validated metadata record (see ``schemas/statement.schema.json``)."""
 
     record: Mapping[str, Any]
 
@@ -31,11 +64,13 @@ class Metadata:
 
     @property
     def creator_role(self) -> str | None:
-        return self.record["creator"].get("role")
+        role = self.record["creator"].get("role")
+        return None if role is None else str(role)
 
     @property
     def organization(self) -> str | None:
-        return self.record["creator"].get("organization") or self.record.get("publisher")
+        org = self.record["creator"].get("organization") or self.record.get("publisher")
+        return None if org is None else str(org)
 
     @property
     def date_issued(self) -> dt.date:
@@ -44,3 +79,442 @@ class Metadata:
     @property
     def language(self) -> str:
         return str(self.record["language"])
+
+    def to_json(self) -> bytes:
+        """Canonical JSON bytes (sorted keys, UTF-8, LF): the same record, the same bytes."""
+        return (
+            json.dumps(self.record, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+        ).encode()
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@cache
+def load_schema(name: str = "statement.schema.json") -> dict[str, Any]:
+    """A JSON Schema shipped with the package (``schemas/`` in the source tree)."""
+    text = resources.files("preserve.schemas").joinpath(name).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    schema = load_schema()
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    validator: jsonschema.protocols.Validator = cls(schema, format_checker=cls.FORMAT_CHECKER)
+    return validator
+
+
+# --------------------------------------------------------------------------- draft & sidecar
+
+
+def draft_from_statement(statement: Statement) -> dict[str, Any]:
+    """What the text itself says, as a partial record (no identifier yet)."""
+    draft: dict[str, Any] = {"type": "statement"}
+    if statement.title:
+        draft["title"] = statement.title
+    creator: dict[str, Any] = {}
+    if statement.signer_name:
+        creator["name"] = statement.signer_name
+    if statement.signer_role:
+        creator["role"] = statement.signer_role
+    if creator:
+        draft["creator"] = creator
+    if statement.date_issued:
+        draft["date_issued"] = statement.date_issued.isoformat()
+    if statement.language:
+        draft["language"] = statement.language
+    return draft
+
+
+def sidecar_path(statement_path: Path) -> Path:
+    """``statement.json`` beside ``statement.txt``."""
+    return statement_path.with_suffix(".json")
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    """Load a sidecar JSON object, with a one-line error naming the file."""
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_SIDECAR_BYTES + 1)
+    except OSError as exc:
+        raise UnreadableInput(f"cannot read metadata: {exc.strerror or exc}", path) from None
+    if len(data) > MAX_SIDECAR_BYTES:
+        raise InputError(f"metadata file is over the limit of {MAX_SIDECAR_BYTES:,} bytes", path)
+    try:
+        value = json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise InputError(f"metadata is not valid UTF-8 (offset {exc.start})", path) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"metadata is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", path
+        ) from None
+    if not isinstance(value, dict):
+        raise InputError(
+            f"metadata must be a JSON object {{...}}, not {type(value).__name__}", path
+        )
+    return value
+
+
+def merge(draft: Mapping[str, Any], sidecar: Mapping[str, Any]) -> dict[str, Any]:
+    """Sidecar over draft; nested objects (creator, source) merge field by field.
+
+    Neither input is modified: the caller's dicts stay as they were.
+    """
+    merged: dict[str, Any] = json.loads(json.dumps(draft))
+    for key, value in sidecar.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = json.loads(json.dumps(value))
+    return merged
+
+
+# --------------------------------------------------------------------------- identifiers
+
+
+def derive_identifier(record: Mapping[str, Any]) -> str:
+    """A stable, readable identifier: organization (or signer), date, title.
+
+    Transliterated to ASCII lowercase so it is safe as a directory name on every
+    OS and in every URL; a title with no Latin transliteration falls back to a
+    short digest of the title, so different statements still differ.
+    """
+    creator = record.get("creator") if isinstance(record.get("creator"), dict) else {}
+    who = (
+        (creator or {}).get("organization")
+        or record.get("publisher")
+        or (creator or {}).get("name")
+        or "statement"
+    )
+    parts = [_slug(str(who), 30) or "statement"]
+    date = record.get("date_issued")
+    if isinstance(date, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
+        parts.append(date)
+    title = str(record.get("title") or "")
+    budget = IDENTIFIER_MAX - sum(len(p) + 1 for p in parts)
+    title_slug = _slug(title, budget)
+    if not title_slug:
+        title_slug = hashlib.sha256(title.encode()).hexdigest()[:10]
+    parts.append(title_slug)
+    return "-".join(parts)
+
+
+def _slug(text: str, max_length: int) -> str:
+    """ASCII slug cut at a word boundary (whole words only, in order)."""
+    slug: str = slugify(text, lowercase=True, replacements=[["'", ""], ["’", ""]])
+    words = [w for w in slug.split("-") if w]
+    kept: list[str] = []
+    for word in words:
+        if len("-".join([*kept, word])) > max_length:
+            break
+        kept.append(word)
+    if not kept and words and max_length > 0:
+        return words[0][:max_length]
+    return "-".join(kept)
+
+
+def identifier_problems(identifier: object) -> list[FieldProblem]:
+    """Checks the schema's pattern cannot express: Windows names and dot segments."""
+    if not isinstance(identifier, str):
+        return []
+    problems = []
+    stem = identifier.split(".")[0]
+    if stem in WINDOWS_RESERVED:
+        problems.append(
+            FieldProblem(
+                "identifier",
+                f"'{identifier}' is a reserved device name on Windows and cannot be a folder name",
+            )
+        )
+    return problems
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate_record(
+    record: Mapping[str, Any], *, hints: Mapping[str, str] | None = None
+) -> Metadata:
+    """Validate a complete record; raise ValidationFailed listing every problem."""
+    problems = check_record(record, hints=hints)
+    if problems:
+        raise ValidationFailed(problems)
+    return Metadata(record=dict(record))
+
+
+def check_record(
+    record: Mapping[str, Any], *, hints: Mapping[str, str] | None = None
+) -> list[FieldProblem]:
+    """Every problem with a record, each with its field path and an actionable message."""
+    problems = [_explain(error, hints or {}) for error in _validator().iter_errors(dict(record))]
+    problems += identifier_problems(record.get("identifier"))
+    language = record.get("language")
+    if isinstance(language, str) and not langcodes.tag_is_valid(language):
+        problems.append(
+            FieldProblem(
+                "language", f"'{language}' is not a valid BCP 47 tag (e.g. en, az-Latn, hy)"
+            )
+        )
+    unique: dict[tuple[str, str], FieldProblem] = {}
+    for problem in problems:
+        unique.setdefault((problem.field, problem.message), problem)
+    return sorted(unique.values(), key=lambda p: (p.field, p.message))
+
+
+_ALLOWED = "allowed: {}"
+
+
+def _explain(error: jsonschema.ValidationError, hints: Mapping[str, str]) -> FieldProblem:
+    """Turn a jsonschema error into a field path and a message a person can act on."""
+    path = ".".join(str(p) for p in error.absolute_path)
+    kind = error.validator
+    schema: Mapping[str, Any] = error.schema if isinstance(error.schema, Mapping) else {}
+    if kind == "required":
+        missing = re.search(r"'([^']+)' is a required property", error.message)
+        name = missing.group(1) if missing else "?"
+        field = f"{path}.{name}" if path else name
+        hint = hints.get(field, "add it to the sidecar JSON (statement.json)")
+        return FieldProblem(field, f"missing — {hint}")
+    if kind == "additionalProperties":
+        instance = error.instance if isinstance(error.instance, Mapping) else {}
+        extra = sorted(set(instance) - set(schema.get("properties", {})))
+        allowed = ", ".join(sorted(schema.get("properties", {})))
+        fields = ", ".join(f"'{name}'" for name in extra)
+        return FieldProblem(path, f"unknown field {fields} — allowed fields here: {allowed}")
+    if kind == "format" or (kind == "anyOf" and path.endswith("retrieved")):
+        fmt = error.validator_value if kind == "format" else "date or date-time"
+        what = {
+            "date": "not a real calendar date in the form YYYY-MM-DD",
+            "date-time": "not an RFC 3339 date-time",
+            "uri": "not a valid URL",
+        }.get(str(fmt), f"not a valid {fmt}")
+        return FieldProblem(path, f"{error.instance!r} is {what}")
+    if kind == "pattern" and path == "identifier":
+        return FieldProblem(
+            path,
+            f"{error.instance!r} is not a safe identifier — use lowercase letters a-z and digits, "
+            "with single '-', '_' or '.' between them (no '/', '..', spaces or control characters)",
+        )
+    if kind == "pattern" and path == "source.url":
+        return FieldProblem(path, f"{error.instance!r} must be an http:// or https:// URL")
+    if kind == "pattern":
+        return FieldProblem(path, "must contain visible text, not only white space")
+    if kind == "enum":
+        allowed = ", ".join(str(v) for v in schema.get("enum", []))
+        return FieldProblem(path, f"{error.instance!r} is not one of: {allowed}")
+    if kind == "type":
+        return FieldProblem(
+            path, f"must be of type {error.validator_value}, not {type(error.instance).__name__}"
+        )
+    if kind in {"minLength", "maxLength", "maxItems"}:
+        limit = error.validator_value
+        if kind == "minLength":
+            return FieldProblem(
+                path, "is empty" if limit == 1 else f"is shorter than {limit} characters"
+            )
+        return FieldProblem(path, f"is longer than the limit of {limit}")
+    if kind == "uniqueItems":
+        return FieldProblem(path, "lists the same value twice")
+    return FieldProblem(path, error.message)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What validation of a statement produced: the record, and the notes behind it."""
+
+    statement: Statement | None
+    record: dict[str, Any]
+    problems: tuple[FieldProblem, ...]
+    sidecar: Path | None
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+    def metadata(self) -> Metadata:
+        if self.problems:
+            raise ValidationFailed(
+                list(self.problems),
+                self.sidecar or (self.statement.source_path if self.statement else None),
+            )
+        return Metadata(record=self.record)
+
+
+def prepare(
+    statement: Statement | None,
+    sidecar: Mapping[str, Any] | None = None,
+    *,
+    sidecar_file: Path | None = None,
+) -> Prepared:
+    """Merge draft and sidecar, derive the identifier if missing, and check the result."""
+    draft = draft_from_statement(statement) if statement else {}
+    record = merge(draft, sidecar or {})
+    if "identifier" not in record:
+        record["identifier"] = derive_identifier(record)
+    if "creator" in record and isinstance(record["creator"], dict):
+        org = record["creator"].get("organization")
+        if org and "publisher" not in record:
+            record["publisher"] = org
+    record = _schema_order(record)
+    hints = _hints(statement, sidecar_file)
+    problems = check_record(record, hints=hints)
+    return Prepared(statement, record, tuple(problems), sidecar_file)
+
+
+def _schema_order(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Fields in the schema's order (unknown ones last), so output reads the same every time."""
+    order = list(load_schema()["properties"])
+    rank = {name: i for i, name in enumerate(order)}
+    return {k: record[k] for k in sorted(record, key=lambda k: (rank.get(k, len(order)), k))}
+
+
+def _hints(statement: Statement | None, sidecar_file: Path | None) -> dict[str, str]:
+    """Why a field is missing, from what parsing saw, and where to add it."""
+    where = (
+        f"add it to {sidecar_file.name}" if sidecar_file else "add it to a sidecar statement.json"
+    )
+    if statement is None:
+        return {}
+    hints = {
+        "creator": f"the signature block has no name line; {where}",
+        "creator.name": f"the signature block has no name line; {where}",
+        "title": f"the statement has no title line; {where}",
+        "language": f"the language could not be identified from the text; {where}",
+    }
+    bad_dates = [n for n in statement.notes if "not a real calendar date" in n]
+    hints["date_issued"] = (
+        f"{bad_dates[0]}; {where}" if bad_dates else f"the text has no line with a date; {where}"
+    )
+    return hints
+
+
+def prepare_file(path: Path, metadata_file: Path | None = None) -> Prepared:
+    """Prepare a statement file (``.txt``) or a metadata file alone (``.json``).
+
+    A ``.txt`` is parsed and completed by ``--metadata`` or by the sidecar beside it.
+    """
+    from preserve.statement import read_statement
+
+    if path.suffix.lower() == ".json" and metadata_file is None:
+        return prepare(None, read_sidecar(path), sidecar_file=path)
+    statement = read_statement(path)
+    sidecar_file = metadata_file
+    if sidecar_file is None and sidecar_path(path).is_file():
+        sidecar_file = sidecar_path(path)
+    sidecar = read_sidecar(sidecar_file) if sidecar_file else None
+    return prepare(statement, sidecar, sidecar_file=sidecar_file)
+
+
+# --------------------------------------------------------------------------- Dublin Core
+
+
+def dublin_core(metadata: Metadata) -> list[tuple[str, str]]:
+    """The record as Dublin Core elements, in a fixed order; repeated elements repeat.
+
+    One crosswalk serves the bag's descriptive metadata (metadata.csv, bag-info)
+    and repository exports, so they cannot disagree.
+    """
+    r = metadata.record
+    creator = r["creator"]
+    name = creator["name"]
+    if creator.get("role"):
+        name = f"{name} ({creator['role']})"
+    pairs: list[tuple[str, str]] = [
+        ("dc.identifier", r["identifier"]),
+        ("dc.title", r["title"]),
+        ("dc.creator", name),
+    ]
+    if creator.get("organization"):
+        pairs.append(("dc.contributor", creator["organization"]))
+    if r.get("publisher"):
+        pairs.append(("dc.publisher", r["publisher"]))
+    pairs.append(("dcterms.issued", r["date_issued"]))
+    pairs.append(("dc.language", r["language"]))
+    if r.get("description"):
+        pairs.append(("dc.description", r["description"]))
+    pairs += [("dc.subject", s) for s in r.get("subjects", [])]
+    pairs += [("dcterms.spatial", p) for p in r.get("places", [])]
+    if r.get("source"):
+        pairs.append(("dc.source", r["source"]["url"]))
+    if r.get("rights"):
+        pairs.append(("dc.rights", r["rights"]))
+    pairs.append(("dc.type", r["type"]))
+    return pairs
+
+
+# --------------------------------------------------------------------------- reports
+
+
+@dataclass(frozen=True)
+class FileValidation:
+    """The outcome of validating one input file."""
+
+    file: str
+    record: Mapping[str, Any] | None
+    problems: tuple[FieldProblem, ...]
+    notes: tuple[str, ...] = ()
+    #: Set when the file could not be used at all (bad encoding, not JSON, unreadable).
+    error: str | None = None
+    exit_code: ExitCode = ExitCode.ok
+
+    @property
+    def valid(self) -> bool:
+        return self.exit_code == ExitCode.ok
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "valid": self.valid,
+            "record": None if self.record is None else dict(self.record),
+            "problems": [p.as_dict() for p in self.problems],
+            "notes": list(self.notes),
+            "error": self.error,
+        }
+
+    def as_text(self) -> str:
+        if self.error:
+            return f"{self.file}: {self.error}"
+        if self.problems:
+            lines = [f"{self.file}: INVALID ({len(self.problems)} problem(s))"]
+            lines += [f"{self.file}: {p.one_line()}" for p in self.problems]
+            return "\n".join(lines)
+        body = json.dumps(self.record, ensure_ascii=False, indent=2)
+        notes = "".join(f"\n  note: {n}" for n in self.notes)
+        return f"{self.file}: valid{notes}\n{body}"
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """Results for several files; the worst outcome decides the exit status."""
+
+    results: tuple[FileValidation, ...]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return max((r.exit_code for r in self.results), default=ExitCode.ok)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "valid": self.exit_code == ExitCode.ok,
+            "files": [r.as_dict() for r in self.results],
+        }
+
+
+def validate_file(path: Path, metadata_file: Path | None = None) -> FileValidation:
+    """Validate one input, turning its errors into a result instead of raising."""
+    try:
+        prepared = prepare_file(path, metadata_file)
+    except PreserveError as error:
+        message = error.message if error.path in {None, str(path)} else error.one_line()
+        return FileValidation(str(path), None, (), error=message, exit_code=error.exit_code)
+    notes = prepared.statement.notes if prepared.statement else ()
+    code = ExitCode.bad if prepared.problems else ExitCode.ok
+    return FileValidation(str(path), prepared.record, prepared.problems, notes, exit_code=code)
+
+
+def validate_files(paths: list[Path], metadata_file: Path | None = None) -> ValidationReport:
+    """Validate each input; one bad file does not stop the others."""
+    return ValidationReport(tuple(validate_file(p, metadata_file) for p in paths))

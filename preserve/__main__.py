@@ -1,0 +1,14 @@
+"""``python -m preserve`` and the ``preserve`` console script."""
+
+from __future__ import annotations
+
+from preserve.cli import cli
+
+
+def main() -> None:
+    """Run the CLI (click turns the returned exit code into the process status)."""
+    cli(prog_name="preserve")
+
+
+if __name__ == "__main__":
+    main()

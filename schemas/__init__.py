@@ -1,0 +1,1 @@
+"""JSON Schemas of preserve, installed as the data package ``preserve.schemas``."""
