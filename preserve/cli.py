@@ -115,3 +115,169 @@ def validate(files: tuple[Path, ...], metadata_file: Path | None, as_json: bool)
         for result in report.results:
             click.echo(result.as_text())
     sys.exit(int(report.exit_code))
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+def pdfa_option(func: F) -> F:
+    """``--pdfa LEVEL``: the PDF/A level of the preservation copy."""
+    from preserve.render import PdfaLevel
+
+    return click.option(
+        "--pdfa",
+        "level",
+        type=click.Choice([level.value for level in PdfaLevel]),
+        default=PdfaLevel.A2U.value,
+        show_default=True,
+        help="PDF/A level of the preservation copy.",
+    )(func)
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--archive",
+    "-a",
+    "archive",
+    type=click.Path(path_type=Path),
+    default=Path("archive"),
+    show_default=True,
+    help="The archive folder (created if needed).",
+)
+@click.option(
+    "--metadata",
+    "metadata_file",
+    type=click.Path(path_type=Path),
+    help="Sidecar JSON for a single statement (default: STATEMENT.json beside each one).",
+)
+@pdfa_option
+@click.option(
+    "--algorithm",
+    "algorithms",
+    multiple=True,
+    type=click.Choice(["md5", "sha1", "sha256", "sha512"]),
+    help="Manifest algorithm; repeat for several. [default: sha256 and sha512]",
+)
+@click.option("--workers", type=click.IntRange(min=1), help="Parallel processes [default: one per core].")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first statement that fails.")
+@json_option
+@handles_errors
+def ingest(
+    inputs: tuple[Path, ...],
+    archive: Path,
+    metadata_file: Path | None,
+    level: str,
+    algorithms: tuple[str, ...],
+    workers: int | None,
+    fail_fast: bool,
+    as_json: bool,
+) -> None:
+    """Package statements (files, or folders of .txt files) as bags in an archive.
+
+    Each statement is parsed, validated, rendered as PDF/A and written as a BagIt
+    1.0 bag under ARCHIVE/bags/<identifier>/, published atomically and recorded in
+    ARCHIVE/ledger.sqlite. Re-ingesting the same statement writes nothing; a
+    different statement that would take an existing identifier is refused.
+    """
+    from preserve.archive import IngestOptions, IngestResult, Status, ingest
+    from preserve.bagit_format import DigestAlgorithm
+    from preserve.errors import UnreadableInput
+    from preserve.render import PdfaLevel
+
+    for path in inputs:
+        if not path.exists():
+            raise UnreadableInput("no such file or directory", path)
+    if metadata_file is not None and len(inputs) != 1:
+        raise click.UsageError("--metadata applies to a single statement")
+    options = IngestOptions(
+        level=PdfaLevel(level),
+        algorithms=tuple(DigestAlgorithm[a] for a in algorithms)
+        or IngestOptions().algorithms,
+        metadata_file=metadata_file,
+        workers=workers,
+        fail_fast=fail_fast,
+    )
+    with progress_bar("Ingesting", enabled=not as_json) as advance:
+
+        def on_result(result: IngestResult) -> None:
+            advance()
+            if result.status is Status.failed:
+                log.error("%s", result.message if result.message.startswith(result.source)
+                          else f"{result.source}: {result.message}")
+
+        report = ingest(list(inputs), archive, options, progress=on_result)
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        for line in report.recovered:
+            click.echo(f"recovered: {line}")
+        for result in report.results:
+            if result.status is not Status.failed:
+                click.echo(f"{result.source}: {result.message}")
+        click.echo(
+            f"{report.count(Status.ingested)} ingested, "
+            f"{report.count(Status.already_archived)} already archived, "
+            f"{report.count(Status.failed)} failed — archive {report.archive}"
+        )
+    sys.exit(int(report.exit_code))
+
+
+class progress_bar:  # noqa: N801 - used like a function
+    """A rich progress bar on stderr when a person watches a terminal; silent otherwise."""
+
+    def __init__(self, label: str, *, enabled: bool = True, total: int | None = None) -> None:
+        self.enabled = enabled and show_progress()
+        self.label = label
+        self.total = total
+
+    def __enter__(self) -> Callable[[], None]:
+        if not self.enabled:
+            return lambda: None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        self.progress = Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self.progress.start()
+        task = self.progress.add_task(self.label, total=self.total)
+        return lambda: self.progress.advance(task)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self.progress.stop()
+
+
+# --------------------------------------------------------------------------- search
+
+
+@cli.command()
+@click.argument("archive", type=click.Path(path_type=Path))
+@click.argument("query", nargs=-1, required=True)
+@click.option("--limit", type=click.IntRange(1, 50), default=20, show_default=True)
+@json_option
+@handles_errors
+def search(archive: Path, query: tuple[str, ...], limit: int, as_json: bool) -> None:
+    """Search the archive's statements by words in any language ("Search in archive").
+
+    Every word must match (as a prefix from three letters on); best matches first.
+    Exit status 0 when something was found, 1 when nothing was.
+    """
+    from preserve.search import search as run_search
+
+    text = " ".join(query)
+    hits = run_search(archive, text, limit=limit)
+    if as_json:
+        emit_json({"query": text, "hits": [h.as_dict() for h in hits]})
+    else:
+        for hit in hits:
+            click.echo(f"{hit.identifier}  {hit.date_issued}  {hit.title}\n    {hit.snippet}")
+        if not hits:
+            click.echo(f"no statement matches {text!r}", err=True)
+    sys.exit(int(ExitCode.ok if hits else ExitCode.bad))

@@ -1,0 +1,514 @@
+"""The archive on disk: ingest statements as bags, atomically, with a ledger.
+
+```
+ARCHIVE/
+  bags/<identifier>/   one BagIt bag per statement, published by one rename
+  staging/             bags under construction (same file system as bags/)
+  ledger.sqlite        what was ingested, tag-manifest digests, events, search index
+```
+
+A crash at any instant leaves either no bag or a complete one in ``bags/``: a bag
+is written and fsynced in ``staging/``, recorded in the ledger as 'publishing',
+renamed into ``bags/``, then marked 'published'. The next run finishes or undoes
+whatever a dead process left half-done (:func:`recover`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import hashlib
+import logging
+import multiprocessing
+import os
+import shutil
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from preserve import ledger
+from preserve.bagging import DEFAULT_ALGORITHMS, WrittenBag, fsync_dir, plan_bag, write_bag
+from preserve.bagit_format import DigestAlgorithm
+from preserve.errors import ArchiveError, ExitCode, PreserveError
+from preserve.metadata import Metadata, prepare_file
+from preserve.premis import (
+    DIGEST_CALCULATION,
+    INGESTION,
+    NORMALIZATION,
+    VALIDATION,
+    Event,
+    software_agent,
+)
+from preserve.render import PdfaLevel, render_statement
+from preserve.statement import Statement
+
+log = logging.getLogger(__name__)
+
+BAGS_DIR = "bags"
+STAGING_DIR = "staging"
+
+
+class Status(Enum):
+    """How one input ended."""
+
+    ingested = "ingested"
+    already_archived = "already-archived"
+    failed = "failed"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """The outcome for one input statement."""
+
+    source: str
+    status: Status
+    message: str
+    identifier: str | None = None
+    #: The bag, relative to the archive root, when there is one.
+    bag: str | None = None
+    exit_code: ExitCode = ExitCode.ok
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "status": self.status.value,
+            "identifier": self.identifier,
+            "bag": self.bag,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """Every input's outcome; the worst decides the exit status."""
+
+    archive: str
+    results: tuple[IngestResult, ...]
+    recovered: tuple[str, ...] = ()
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return max((r.exit_code for r in self.results), default=ExitCode.ok)
+
+    def count(self, status: Status) -> int:
+        return sum(1 for r in self.results if r.status is status)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "archive": self.archive,
+            "ok": self.exit_code == ExitCode.ok,
+            "ingested": self.count(Status.ingested),
+            "already_archived": self.count(Status.already_archived),
+            "failed": self.count(Status.failed),
+            "recovered": list(self.recovered),
+            "results": [r.as_dict() for r in self.results],
+        }
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """Choices that apply to every statement of one ingest."""
+
+    level: PdfaLevel = PdfaLevel.A2U
+    algorithms: tuple[DigestAlgorithm, ...] = DEFAULT_ALGORITHMS
+    metadata_file: Path | None = None
+    #: Parallel render/stage processes; None = one per core.
+    workers: int | None = None
+    fail_fast: bool = False
+    #: The moment recorded as rendering time; None = SOURCE_DATE_EPOCH or now.
+    created: dt.datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- archive
+
+
+def open_archive(path: Path, *, create: bool = True) -> sqlite3.Connection:
+    """Check (and create) the archive folder and open its ledger for writing."""
+    if path.exists() and not path.is_dir():
+        raise ArchiveError("archive path exists and is not a directory", path)
+    if not path.exists():
+        if not create:
+            raise ArchiveError("no archive here", path)
+        try:
+            path.mkdir(parents=True)
+        except OSError as exc:
+            raise ArchiveError(f"cannot create the archive: {exc.strerror or exc}", path) from None
+    for sub in (BAGS_DIR, STAGING_DIR):
+        try:
+            (path / sub).mkdir(exist_ok=True)
+        except OSError as exc:
+            raise ArchiveError(f"cannot create {sub}/: {exc.strerror or exc}", path) from None
+    if not os.access(path, os.W_OK) or not os.access(path / BAGS_DIR, os.W_OK):
+        raise ArchiveError("archive is not writable", path)
+    return ledger.connect(path)
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover(archive: Path, db: sqlite3.Connection) -> list[str]:
+    """Finish or undo what a dead process left: 'publishing' rows and staging leftovers.
+
+    Returns one line per thing done, for the report. Rows and staging folders of
+    live processes (a concurrent ingest) are left alone.
+    """
+    done: list[str] = []
+    with ledger.write(db):
+        rows = db.execute(
+            "SELECT identifier, path, publisher_pid FROM bags WHERE state = 'publishing'"
+        ).fetchall()
+        for row in rows:
+            if _pid_alive(row["publisher_pid"]) and row["publisher_pid"] != os.getpid():
+                continue
+            bag_dir = archive / row["path"]
+            recorded = ledger.get_bag(db, row["identifier"])
+            if bag_dir.is_dir() and recorded and _digests_match(bag_dir, recorded.tagmanifest_digests):
+                db.execute(
+                    "UPDATE bags SET state = 'published', publisher_pid = NULL WHERE identifier = ?",
+                    (row["identifier"],),
+                )
+                ledger.record_event(
+                    db,
+                    identifier=row["identifier"],
+                    type=INGESTION,
+                    outcome="success",
+                    detail="publication completed after an interrupted ingest",
+                    agent=software_agent(),
+                )
+                done.append(f"{row['identifier']}: publication completed after an interrupted ingest")
+            elif not bag_dir.exists():
+                db.execute("DELETE FROM bags WHERE identifier = ?", (row["identifier"],))
+                db.execute("DELETE FROM statements_fts WHERE identifier = ?", (row["identifier"],))
+                done.append(f"{row['identifier']}: interrupted ingest undone (bag was never published)")
+    staging = archive / STAGING_DIR
+    for entry in sorted(staging.iterdir()) if staging.is_dir() else []:
+        pid = _staging_pid(entry.name)
+        if pid is not None and _pid_alive(pid) and pid != os.getpid():
+            continue
+        shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+        done.append(f"staging/{entry.name}: removed an incomplete bag left by an interrupted ingest")
+    return done
+
+
+def _staging_pid(name: str) -> int | None:
+    parts = name.split(".")
+    try:
+        return int(parts[-2])
+    except (IndexError, ValueError):
+        return None
+
+
+def _digests_match(bag_dir: Path, expected: dict[str, str] | Any) -> bool:
+    for name, digest in dict(expected).items():
+        try:
+            actual = hashlib.sha256((bag_dir / name).read_bytes()).hexdigest()
+        except OSError:
+            return False
+        if actual != digest:
+            return False
+    return bool(expected)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def collect_inputs(paths: Iterable[Path]) -> Iterator[Path]:
+    """Statement files named directly or found in directories (``*.txt``), in order.
+
+    Symbolic links inside a directory are not followed: what goes into a bag
+    is what the archivist put there, not what a link points at.
+    """
+    for path in paths:
+        if path.is_dir():
+            for root, dirs, files in os.walk(path, followlinks=False):
+                dirs.sort()
+                for name in sorted(files):
+                    candidate = Path(root) / name
+                    if candidate.suffix.lower() != ".txt":
+                        continue
+                    if candidate.is_symlink():
+                        log.warning("%s: symbolic link not followed", candidate)
+                        continue
+                    yield candidate
+        else:
+            yield path
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def rendering_time() -> dt.datetime:
+    """``SOURCE_DATE_EPOCH`` when set (reproducible builds), otherwise now, in UTC."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.strip().isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), dt.UTC)
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+# --------------------------------------------------------------------------- staging
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a worker process needs to render and stage one bag (picklable)."""
+
+    source: str
+    statement: Statement
+    record: dict[str, Any]
+    staging: Path
+    level: PdfaLevel
+    algorithms: tuple[DigestAlgorithm, ...]
+    created: dt.datetime
+
+
+def _stage(job: _Job) -> WrittenBag:
+    """Render the PDF/A copy and write the whole bag into staging (runs in a worker)."""
+    metadata = Metadata(record=job.record)
+    validated_at = dt.datetime.now(dt.UTC)
+    rendering = render_statement(job.statement, metadata, job.level, created=job.created)
+    rendered_at = dt.datetime.now(dt.UTC)
+    pdf_path = f"data/pdfa/{metadata.identifier}.pdf"
+    events = (
+        Event(
+            VALIDATION,
+            validated_at,
+            "success",
+            "metadata valid against statement.schema.json",
+            ("data/metadata/statement.json",),
+        ),
+        Event(
+            NORMALIZATION,
+            rendered_at,
+            "success",
+            f"rendered PDF/A-{rendering.level.value} ({rendering.page_count} pages)",
+            (pdf_path,),
+        ),
+        Event(DIGEST_CALCULATION, rendered_at, "success",
+              "payload and tag manifests: " + ", ".join(a.name for a in job.algorithms)),
+        Event(INGESTION, rendered_at, "success", "bag staged for the archive"),
+    )
+    original_name = job.statement.source_path.name if job.statement.source_path else None
+    contents = plan_bag(
+        metadata=metadata,
+        original=job.statement.original,
+        original_name=original_name,
+        pdf=rendering.pdf,
+        pdf_pronom=rendering.level.pronom,
+        events=events,
+        bagging_date=rendered_at.date(),
+    )
+    return write_bag(job.staging, contents, algorithms=job.algorithms)
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+def ingest(
+    paths: Sequence[Path],
+    archive: Path,
+    options: IngestOptions | None = None,
+    *,
+    progress: Callable[[IngestResult], None] | None = None,
+) -> IngestReport:
+    """Ingest statements (files or directories) into an archive, one bag each.
+
+    Bad statements are reported and the others still go in (unless
+    ``fail_fast``). Rendering and staging run in parallel processes; publishing
+    (the rename and the ledger rows) runs here, one bag at a time.
+    """
+    options = options or IngestOptions()
+    archive = archive.absolute()
+    db = open_archive(archive)
+    try:
+        recovered = recover(archive, db)
+        results = list(_ingest(paths, archive, db, options, progress))
+    finally:
+        db.close()
+    return IngestReport(str(archive), tuple(results), tuple(recovered))
+
+
+def _ingest(
+    paths: Sequence[Path],
+    archive: Path,
+    db: sqlite3.Connection,
+    options: IngestOptions,
+    progress: Callable[[IngestResult], None] | None,
+) -> Iterator[IngestResult]:
+    created = options.created or rendering_time()
+    jobs: list[_Job] = []
+    seen: dict[str, tuple[str, str]] = {}
+
+    def report(result: IngestResult) -> IngestResult:
+        if progress:
+            progress(result)
+        return result
+
+    for path in collect_inputs(paths):
+        source = str(path)
+        try:
+            prepared = prepare_file(path, options.metadata_file)
+            metadata = prepared.metadata()
+        except PreserveError as error:
+            yield report(_failed(source, error.one_line() if error.path != source else error.message, None))
+            if options.fail_fast:
+                return
+            continue
+        statement = prepared.statement
+        assert statement is not None
+        identity = (_sha256(statement.original), _sha256(metadata.to_json()))
+        known = ledger.get_bag(db, metadata.identifier)
+        if known is not None or metadata.identifier in seen:
+            previous = (
+                (known.statement_sha256, known.metadata_sha256) if known else seen[metadata.identifier]
+            )
+            yield report(_duplicate(source, metadata.identifier, identity, previous))
+            if options.fail_fast and previous != identity:
+                return
+            continue
+        seen[metadata.identifier] = identity
+        staging = archive / STAGING_DIR / f"{metadata.identifier}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        jobs.append(
+            _Job(source, statement, dict(metadata.record), staging, options.level,
+                 options.algorithms, created)
+        )
+
+    for job, outcome in _run_jobs(jobs, options):
+        if isinstance(outcome, BaseException):
+            shutil.rmtree(job.staging, ignore_errors=True)
+            message = outcome.one_line() if isinstance(outcome, PreserveError) else repr(outcome)
+            code = outcome.exit_code if isinstance(outcome, PreserveError) else ExitCode.cannot_run
+            if isinstance(outcome, OSError) and outcome.errno == errno.ENOSPC:
+                message, code = "no space left on the archive's disk", ExitCode.cannot_run
+            yield report(_failed(job.source, message, job.record.get("identifier"), code))
+            if options.fail_fast:
+                return
+            continue
+        yield report(_publish(archive, db, job, outcome))
+
+
+def _run_jobs(
+    jobs: list[_Job], options: IngestOptions
+) -> Iterator[tuple[_Job, WrittenBag | BaseException]]:
+    """Stage each job, in parallel where there is more than one, as they finish."""
+    workers = min(options.workers or os.cpu_count() or 1, len(jobs))
+    if workers <= 1:
+        for job in jobs:
+            try:
+                yield job, _stage(job)
+            except Exception as exc:  # reported per statement, not fatal to the batch
+                yield job, exc
+        return
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures: dict[Future[WrittenBag], _Job] = {pool.submit(_stage, job): job for job in jobs}
+        try:
+            for future in as_completed(futures):
+                job = futures[future]
+                error = future.exception()
+                yield job, (error if error is not None else future.result())
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def _failed(source: str, message: str, identifier: str | None,
+            code: ExitCode = ExitCode.bad) -> IngestResult:
+    return IngestResult(source, Status.failed, message, identifier, exit_code=code)
+
+
+def _duplicate(
+    source: str, identifier: str, identity: tuple[str, str], previous: tuple[str, str]
+) -> IngestResult:
+    if identity == previous:
+        return IngestResult(
+            source, Status.already_archived, f"already archived as {identifier}", identifier,
+            f"{BAGS_DIR}/{identifier}",
+        )
+    what = "text" if identity[0] != previous[0] else "metadata"
+    return _failed(
+        source,
+        f"identifier '{identifier}' is taken by a different statement (its {what} differs); "
+        "give this one its own identifier in its sidecar JSON",
+        identifier,
+    )
+
+
+def _publish(
+    archive: Path, db: sqlite3.Connection, job: _Job, written: WrittenBag
+) -> IngestResult:
+    """Move a staged bag into ``bags/`` with one rename, recorded before and after."""
+    metadata = Metadata(record=job.record)
+    identifier = metadata.identifier
+    relative = f"{BAGS_DIR}/{identifier}"
+    target = archive / relative
+    identity = (_sha256(job.statement.original), _sha256(metadata.to_json()))
+    with ledger.write(db):
+        known = ledger.get_bag(db, identifier)
+        if known is not None or target.exists():
+            shutil.rmtree(job.staging, ignore_errors=True)
+            previous = (known.statement_sha256, known.metadata_sha256) if known else ("", "")
+            return _duplicate(job.source, identifier, identity, previous)
+        db.execute(
+            "INSERT INTO bags (identifier, path, state, publisher_pid, ingested_at, payload_oxum,"
+            " statement_sha256, metadata_sha256, software, date_issued, title)"
+            " VALUES (?, ?, 'publishing', ?, ?, ?, ?, ?, ?, ?, ?)",
+            (identifier, relative, os.getpid(), ledger.now(), written.payload_oxum, *identity,
+             software_agent(), metadata.record["date_issued"], metadata.title),
+        )
+        db.executemany(
+            "INSERT INTO bag_digests (identifier, file, sha256) VALUES (?, ?, ?)",
+            [(identifier, name, digest) for name, digest in written.tagmanifest_digests.items()],
+        )
+        _index(db, job.statement, metadata)
+    try:
+        os.rename(job.staging, target)
+        fsync_dir(target.parent)
+    except OSError as exc:
+        with ledger.write(db):
+            db.execute("DELETE FROM bags WHERE identifier = ?", (identifier,))
+            db.execute("DELETE FROM statements_fts WHERE identifier = ?", (identifier,))
+        shutil.rmtree(job.staging, ignore_errors=True)
+        return _failed(job.source, f"cannot publish the bag: {exc.strerror or exc}", identifier,
+                       ExitCode.cannot_run)
+    with ledger.write(db):
+        db.execute(
+            "UPDATE bags SET state = 'published', publisher_pid = NULL WHERE identifier = ?",
+            (identifier,),
+        )
+        ledger.record_event(
+            db, identifier=identifier, type=INGESTION, outcome="success",
+            detail={"source": job.source, "payload_oxum": written.payload_oxum,
+                    "pdfa": job.level.value},
+            agent=software_agent(),
+        )
+    return IngestResult(job.source, Status.ingested, f"ingested as {identifier}", identifier, relative)
+
+
+def _index(db: sqlite3.Connection, statement: Statement, metadata: Metadata) -> None:
+    """Add the statement to the full-text index (inside the publishing transaction)."""
+    creator = metadata.record["creator"]
+    signer = " ".join(filter(None, [creator.get("name"), creator.get("role"),
+                                    creator.get("organization")]))
+    db.execute(
+        "INSERT INTO statements_fts (identifier, date_issued, title, body, signer, subjects)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (metadata.identifier, metadata.record["date_issued"], metadata.title,
+         "\n\n".join(statement.paragraphs), signer,
+         " ".join([*metadata.record.get("subjects", []), *metadata.record.get("places", [])])),
+    )

@@ -1,0 +1,203 @@
+"""The archive's ledger: an SQLite database outside every bag.
+
+It remembers what was ingested (and the digest of each bag's tag manifests at
+that moment), every event since, and a full-text index for search. Because it
+lives outside the bags, an audit can tell a bag that was rewritten consistently
+(payload and manifests edited together) from one that is untouched.
+
+One connection factory; read-only connections use ``mode=ro``; every write runs
+in a ``BEGIN IMMEDIATE`` transaction; the schema grows by numbered migrations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from preserve.errors import ArchiveError
+
+LEDGER_NAME = "ledger.sqlite"
+#: How long a writer waits for another process's transaction before giving up.
+BUSY_TIMEOUT_SECONDS = 60.0
+
+
+def _migration_1(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE bags (
+            identifier TEXT PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,            -- relative to the archive root
+            state TEXT NOT NULL CHECK (state IN ('publishing', 'published')),
+            publisher_pid INTEGER,                 -- the process publishing it, while 'publishing'
+            ingested_at TEXT NOT NULL,             -- UTC, ISO 8601
+            payload_oxum TEXT NOT NULL,
+            statement_sha256 TEXT NOT NULL,        -- the original bytes
+            metadata_sha256 TEXT NOT NULL,         -- the canonical metadata JSON
+            software TEXT NOT NULL,
+            date_issued TEXT,
+            title TEXT,
+            last_verified_at TEXT,
+            last_result TEXT
+        );
+        CREATE TABLE bag_digests (
+            identifier TEXT NOT NULL REFERENCES bags(identifier) ON DELETE CASCADE,
+            file TEXT NOT NULL,                    -- a tag manifest, e.g. tagmanifest-sha256.txt
+            sha256 TEXT NOT NULL,
+            PRIMARY KEY (identifier, file)
+        );
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            identifier TEXT,                       -- NULL for archive-wide events
+            type TEXT NOT NULL,                    -- PREMIS event type
+            at TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            agent TEXT NOT NULL
+        );
+        CREATE INDEX events_by_bag ON events(identifier, at);
+        CREATE VIRTUAL TABLE statements_fts USING fts5(
+            identifier UNINDEXED, date_issued UNINDEXED, title, body, signer, subjects,
+            tokenize = 'unicode61 remove_diacritics 2'
+        );
+        """
+    )
+
+
+#: Numbered migrations; the ledger's ``user_version`` says how many have run.
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migration_1,)
+
+
+def ledger_path(archive: Path) -> Path:
+    return archive / LEDGER_NAME
+
+
+def connect(archive: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """Open the archive's ledger; writers also bring its schema up to date.
+
+    A read-only connection (audits of read-only copies, the future reading
+    room) never creates or changes the file.
+    """
+    path = ledger_path(archive)
+    if readonly:
+        if not path.is_file():
+            raise ArchiveError("no ledger here: not a preserve archive (ledger.sqlite missing)", archive)
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+    else:
+        try:
+            db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.Error as exc:
+            raise ArchiveError(f"cannot open the ledger: {exc}", path) from None
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA foreign_keys=ON")
+    if not readonly:
+        db.execute("PRAGMA synchronous=FULL")
+        _migrate(db)
+    return db
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    with write(db):
+        current = db.execute("PRAGMA user_version").fetchone()[0]
+        for number, migration in enumerate(MIGRATIONS, start=1):
+            if number > current:
+                migration(db)
+                db.execute(f"PRAGMA user_version = {number}")
+
+
+@contextmanager
+def write(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction, taken at once (``BEGIN IMMEDIATE``) so writers queue."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise ArchiveError(f"the ledger is locked by another process: {exc}") from None
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    else:
+        db.execute("COMMIT")
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class LedgerBag:
+    """A bag as the ledger remembers it."""
+
+    identifier: str
+    path: str
+    state: str
+    ingested_at: str
+    payload_oxum: str
+    statement_sha256: str
+    metadata_sha256: str
+    tagmanifest_digests: Mapping[str, str]
+    last_verified_at: str | None
+    last_result: str | None
+
+
+def get_bag(db: sqlite3.Connection, identifier: str) -> LedgerBag | None:
+    row = db.execute("SELECT * FROM bags WHERE identifier = ?", (identifier,)).fetchone()
+    return None if row is None else _bag(db, row)
+
+
+def all_bags(db: sqlite3.Connection) -> list[LedgerBag]:
+    rows = db.execute("SELECT * FROM bags ORDER BY identifier").fetchall()
+    digests: dict[str, dict[str, str]] = {}
+    for d in db.execute("SELECT identifier, file, sha256 FROM bag_digests"):
+        digests.setdefault(d["identifier"], {})[d["file"]] = d["sha256"]
+    return [_bag(db, row, digests.get(row["identifier"], {})) for row in rows]
+
+
+def _bag(
+    db: sqlite3.Connection, row: sqlite3.Row, digests: Mapping[str, str] | None = None
+) -> LedgerBag:
+    if digests is None:
+        digests = {
+            d["file"]: d["sha256"]
+            for d in db.execute(
+                "SELECT file, sha256 FROM bag_digests WHERE identifier = ?", (row["identifier"],)
+            )
+        }
+    return LedgerBag(
+        identifier=row["identifier"],
+        path=row["path"],
+        state=row["state"],
+        ingested_at=row["ingested_at"],
+        payload_oxum=row["payload_oxum"],
+        statement_sha256=row["statement_sha256"],
+        metadata_sha256=row["metadata_sha256"],
+        tagmanifest_digests=dict(digests),
+        last_verified_at=row["last_verified_at"],
+        last_result=row["last_result"],
+    )
+
+
+def record_event(
+    db: sqlite3.Connection,
+    *,
+    identifier: str | None,
+    type: str,
+    outcome: str,
+    detail: str | Mapping[str, Any],
+    agent: str,
+    at: str | None = None,
+) -> None:
+    """Append an event (call inside :func:`write`)."""
+    text = detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False)
+    db.execute(
+        "INSERT INTO events (identifier, type, at, outcome, detail, agent) VALUES (?,?,?,?,?,?)",
+        (identifier, type, at or now(), outcome, text, agent),
+    )
