@@ -1,0 +1,347 @@
+"""The periodic audit: every bag of an archive, verified, and compared with the ledger.
+
+Checksums inside a bag cannot reveal a *consistent* rewrite (a payload file and
+its manifests edited together). The ledger, outside every bag, remembers the
+digest of each bag's tag manifests at ingest; the audit compares them, and finds
+bags that are missing or were planted. The ledger is the only thing it writes:
+each bag's result and time, and a PREMIS fixity-check event.
+
+Rolling audits (``limit``, ``budget``) take the least recently verified bags
+first, so a cron job covers a large archive in slices.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import multiprocessing
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from preserve import ledger
+from preserve.archive import BAGS_DIR
+from preserve.bagit_format import Problem, Severity
+from preserve.errors import ArchiveError
+from preserve.premis import FIXITY_CHECK, software_agent
+from preserve.verify import BagResult, verify_bag
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BagAudit:
+    """One bag's audit: the verifier's result plus what the ledger adds."""
+
+    identifier: str
+    path: str
+    problems: tuple[Problem, ...]
+    seconds: float = 0.0
+    bytes_checked: int = 0
+    files_checked: int = 0
+
+    @property
+    def valid(self) -> bool:
+        return not any(p.severity is Severity.error for p in self.problems)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "identifier": self.identifier,
+            "path": self.path,
+            "valid": self.valid,
+            "seconds": round(self.seconds, 4),
+            "files_checked": self.files_checked,
+            "bytes_checked": self.bytes_checked,
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """An archive's audit; ``ok`` only when every bag checked is valid."""
+
+    archive: str
+    started_at: str
+    seconds: float
+    bags: tuple[BagAudit, ...]
+    #: Bags not reached this time (``limit``/``budget``), least recently verified first.
+    skipped: int = 0
+    #: Whether results were written to the ledger (not on a read-only archive).
+    recorded: bool = True
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return all(b.valid for b in self.bags)
+
+    @property
+    def bytes_checked(self) -> int:
+        return sum(b.bytes_checked for b in self.bags)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "archive": self.archive,
+            "ok": self.ok,
+            "started_at": self.started_at,
+            "seconds": round(self.seconds, 3),
+            "checked": len(self.bags),
+            "valid": sum(1 for b in self.bags if b.valid),
+            "invalid": sum(1 for b in self.bags if not b.valid),
+            "skipped": self.skipped,
+            "bytes_checked": self.bytes_checked,
+            "recorded": self.recorded,
+            "notes": list(self.notes),
+            "bags": [b.as_dict() for b in self.bags],
+        }
+
+
+def _verify_one(bag_dir: str) -> BagResult:
+    """Worker: verify one bag, single-threaded (the pool parallelises across bags)."""
+    return verify_bag(Path(bag_dir), processes=1)
+
+
+def _ledger_problems(bag_dir: Path, recorded: ledger.LedgerBag) -> list[Problem]:
+    """What only the ledger can tell: tag manifests that changed since ingest."""
+    problems = []
+    for name, digest in sorted(recorded.tagmanifest_digests.items()):
+        try:
+            actual = hashlib.sha256((bag_dir / name).read_bytes()).hexdigest()
+        except OSError as exc:
+            problems.append(
+                Problem("ledger.tagmanifest-unreadable", name, f"cannot read: {exc.strerror}")
+            )
+            continue
+        if actual != digest:
+            problems.append(
+                Problem(
+                    "ledger.tagmanifest-changed",
+                    name,
+                    f"differs from the digest recorded at ingest ({recorded.ingested_at}): "
+                    "the bag was rewritten after it was archived",
+                )
+            )
+    if not recorded.tagmanifest_digests:
+        problems.append(Problem("ledger.no-digests", "", "the ledger holds no digests for this bag"))
+    return problems
+
+
+def _open(archive: Path) -> tuple[sqlite3.Connection, bool]:
+    """A writable ledger where possible; read-only (record nothing) otherwise."""
+    if not (archive / ledger.LEDGER_NAME).is_file():
+        raise ArchiveError("not a preserve archive (no ledger.sqlite)", archive)
+    if os.access(archive, os.W_OK) and os.access(archive / ledger.LEDGER_NAME, os.W_OK):
+        try:
+            return ledger.connect(archive), True
+        except (ArchiveError, sqlite3.Error):
+            pass
+    return ledger.connect(archive, readonly=True), False
+
+
+def audit(
+    archive: Path,
+    *,
+    limit: int | None = None,
+    budget: float | None = None,
+    workers: int | None = None,
+    record: bool = True,
+    progress: Callable[[BagAudit], None] | None = None,
+) -> AuditReport:
+    """Verify every bag (or the ``limit``/``budget`` least recently verified) against the ledger."""
+    started = time.monotonic()
+    started_at = ledger.now()
+    archive = archive.absolute()
+    if not archive.is_dir():
+        raise ArchiveError("no archive here (not a directory)", archive)
+    db, writable = _open(archive)
+    notes: list[str] = []
+    if record and not writable:
+        notes.append("archive is read-only: results were not recorded in the ledger")
+    try:
+        # List the disk before reading the ledger: a bag published in between has
+        # its ledger row already (rows are written before the rename).
+        bags_root = archive / BAGS_DIR
+        on_disk = (
+            {p.name for p in bags_root.iterdir() if p.is_dir() or p.is_symlink()}
+            if bags_root.is_dir()
+            else set()
+        )
+        known = {b.identifier: b for b in ledger.all_bags(db)}
+        results: list[BagAudit] = []
+        for name in sorted(on_disk - set(known)):
+            results.append(
+                BagAudit(name, f"{BAGS_DIR}/{name}", (
+                    Problem("ledger.bag-unknown", "",
+                            "bag is in the archive but was never ingested (not in the ledger)"),
+                ))
+            )
+        queue: list[ledger.LedgerBag] = []
+        for bag in sorted(known.values(), key=lambda b: (b.last_verified_at or "", b.identifier)):
+            if bag.state == "publishing":
+                notes.append(f"{bag.identifier}: being published (or interrupted); not audited")
+                continue
+            if Path(bag.path).name not in on_disk:
+                results.append(
+                    BagAudit(bag.identifier, bag.path, (
+                        Problem("ledger.bag-missing", "",
+                                f"bag recorded at ingest ({bag.ingested_at}) is not in the archive"),
+                    ))
+                )
+                continue
+            queue.append(bag)
+        skipped = 0
+        if limit is not None and len(queue) > limit:
+            skipped, queue = len(queue) - limit, queue[:limit]
+        checked, budget_skipped = _verify_all(archive, queue, workers, started, budget, progress)
+        results += checked
+        skipped += budget_skipped
+        if record and writable:
+            _record(db, checked, started_at)
+    finally:
+        db.close()
+    return AuditReport(
+        str(archive), started_at, time.monotonic() - started, tuple(results), skipped,
+        record and writable, tuple(notes),
+    )
+
+
+def _verify_all(
+    archive: Path,
+    queue: Sequence[ledger.LedgerBag],
+    workers: int | None,
+    started: float,
+    budget: float | None,
+    progress: Callable[[BagAudit], None] | None,
+) -> tuple[list[BagAudit], int]:
+    """Verify bags in parallel processes, submitting only while the budget lasts."""
+    done: list[BagAudit] = []
+
+    def finish(bag: ledger.LedgerBag, result: BagResult) -> None:
+        bag_dir = archive / bag.path
+        problems = (*result.problems, *_ledger_problems(bag_dir, bag))
+        audit_result = BagAudit(
+            bag.identifier, bag.path, tuple(problems), result.seconds,
+            result.bytes_checked, result.files_checked,
+        )
+        done.append(audit_result)
+        if progress:
+            progress(audit_result)
+
+    def in_budget() -> bool:
+        return budget is None or time.monotonic() - started < budget
+
+    count = min(workers or os.cpu_count() or 1, len(queue))
+    if count <= 1:
+        for i, bag in enumerate(queue):
+            if not in_budget():
+                return done, len(queue) - i
+            finish(bag, verify_bag(archive / bag.path))
+        return done, 0
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+        pending: dict[Future[BagResult], ledger.LedgerBag] = {}
+        items: Iterator[ledger.LedgerBag] = iter(queue)
+        submitted = 0
+        window = count * 4
+        exhausted = False
+        while True:
+            while not exhausted and len(pending) < window and in_budget():
+                bag = next(items, None)
+                if bag is None:
+                    exhausted = True
+                    break
+                pending[pool.submit(_verify_one, str(archive / bag.path))] = bag
+                submitted += 1
+            if not pending:
+                break
+            future = next(iter(_first_done(pending)))
+            bag = pending.pop(future)
+            finish(bag, future.result())
+            if not in_budget():
+                exhausted = True
+    return done, len(queue) - submitted
+
+
+def _first_done(pending: dict[Future[BagResult], Any]) -> list[Future[BagResult]]:
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+    return list(finished)
+
+
+def _record(db: sqlite3.Connection, results: Sequence[BagAudit], at: str) -> None:
+    """Each bag's result and a PREMIS fixity-check event, in one transaction."""
+    agent = software_agent()
+    with ledger.write(db):
+        for result in results:
+            outcome = "success" if result.valid else "failure"
+            db.execute(
+                "UPDATE bags SET last_verified_at = ?, last_result = ? WHERE identifier = ?",
+                (at, outcome, result.identifier),
+            )
+            ledger.record_event(
+                db,
+                identifier=result.identifier,
+                type=FIXITY_CHECK,
+                outcome=outcome,
+                detail={
+                    "files": result.files_checked,
+                    "bytes": result.bytes_checked,
+                    "problems": sorted({p.code for p in result.problems}),
+                },
+                agent=agent,
+                at=at,
+            )
+
+
+# --------------------------------------------------------------------------- status
+
+
+@dataclass(frozen=True)
+class BagStatus:
+    """When a bag was last verified and with what result."""
+
+    identifier: str
+    last_verified_at: str | None
+    last_result: str | None
+    overdue: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "identifier": self.identifier,
+            "last_verified_at": self.last_verified_at,
+            "last_result": self.last_result,
+            "overdue": self.overdue,
+        }
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """``90d``, ``12h``, ``30m``, ``45s`` or ``2w`` as a timedelta."""
+    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    text = text.strip().lower()
+    if len(text) < 2 or text[-1] not in units or not text[:-1].replace(".", "", 1).isdigit():
+        raise ValueError(f"{text!r} is not a duration like 90d, 12h, 30m or 45s")
+    return dt.timedelta(**{units[text[-1]]: float(text[:-1])})
+
+
+def status(archive: Path, *, max_age: dt.timedelta = dt.timedelta(days=90)) -> list[BagStatus]:
+    """Every bag's last verification, least recent first; never verified counts as overdue."""
+    db = ledger.connect(archive.absolute(), readonly=True)
+    try:
+        bags = ledger.all_bags(db)
+    finally:
+        db.close()
+    now = dt.datetime.now(dt.UTC)
+    rows = []
+    for bag in bags:
+        last = bag.last_verified_at
+        when = dt.datetime.fromisoformat(last.replace("Z", "+00:00")) if last else None
+        rows.append(
+            BagStatus(bag.identifier, last, bag.last_result, when is None or now - when > max_age)
+        )
+    return sorted(rows, key=lambda r: (r.last_verified_at or "", r.identifier))

@@ -1,0 +1,170 @@
+"""The audit: every bag verified, compared with the ledger, results recorded, nothing else written."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import stat
+from pathlib import Path
+
+import bagit
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from preserve import ledger
+from preserve.archive import ingest
+from preserve.audit import audit, parse_duration, status
+from preserve.cli import cli
+from preserve.metadata import load_schema
+
+from .test_archive import make_statements, tree_digest
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An archive of three bags, made once; tests work on copies."""
+    root = tmp_path_factory.mktemp("pristine")
+    make_statements(root / "in", 3)
+    report = ingest([root / "in"], root / "archive")
+    assert report.exit_code == 0, report.as_dict()
+    return root / "archive"
+
+
+@pytest.fixture
+def archive(pristine: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "archive"
+    shutil.copytree(pristine, copy)
+    return copy
+
+
+def codes(report_bags: object) -> set[tuple[str, str, str]]:
+    return {
+        (bag.identifier, p.code, p.path)  # type: ignore[attr-defined]
+        for bag in report_bags  # type: ignore[attr-defined]
+        for p in bag.problems
+    }
+
+
+def first_bag(archive: Path) -> Path:
+    return sorted((archive / "bags").iterdir())[0]
+
+
+def test_clean_archive_audits_clean_and_records_results(archive: Path) -> None:
+    report = audit(archive)
+    assert report.ok and len(report.bags) == 3 and report.recorded
+    db = ledger.connect(archive, readonly=True)
+    bags = ledger.all_bags(db)
+    events = db.execute("SELECT type, outcome FROM events WHERE type = 'fixity check'").fetchall()
+    db.close()
+    assert {b.last_result for b in bags} == {"success"}
+    assert len(events) == 3
+
+
+def test_audit_writes_nothing_but_the_ledger(archive: Path) -> None:
+    before = tree_digest(archive / "bags")
+    audit(archive)
+    assert tree_digest(archive / "bags") == before
+
+
+def test_corrupt_payload_is_named(archive: Path) -> None:
+    bag = first_bag(archive)
+    pdf = next((bag / "data/pdfa").iterdir())
+    data = bytearray(pdf.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    pdf.write_bytes(bytes(data))
+    report = audit(archive)
+    assert not report.ok
+    found = codes(report.bags)
+    rel = f"data/pdfa/{pdf.name}"
+    assert any(ident == bag.name and path == rel for ident, _code, path in found), found
+
+
+def test_consistent_rewrite_is_caught_through_the_ledger(archive: Path) -> None:
+    """Edit a payload file and recompute every manifest: only the ledger can tell."""
+    bag_dir = first_bag(archive)
+    original = next((bag_dir / "data/original").iterdir())
+    original.write_bytes(original.read_bytes().replace(b"Sundays", b"Mondays"))
+    bag = bagit.Bag(str(bag_dir))
+    bag.save(manifests=True)  # recomputes payload and tag manifests consistently
+    bagit.Bag(str(bag_dir)).validate()  # the bag alone looks fine
+    report = audit(archive)
+    assert not report.ok
+    assert (bag_dir.name, "ledger.tagmanifest-changed", "tagmanifest-sha256.txt") in codes(
+        report.bags
+    )
+
+
+def test_missing_and_planted_bags(archive: Path, tmp_path: Path) -> None:
+    gone = first_bag(archive)
+    shutil.rmtree(gone)
+    planted = archive / "bags" / "planted-bag"
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "f.txt").write_text("x")
+    bagit.make_bag(str(tmp_path / "p"))
+    shutil.copytree(tmp_path / "p", planted)
+    found = codes(audit(archive).bags)
+    assert (gone.name, "ledger.bag-missing", "") in found
+    assert ("planted-bag", "ledger.bag-unknown", "") in found
+
+
+def test_copied_archive_audits_clean_elsewhere(archive: Path, tmp_path: Path) -> None:
+    moved = tmp_path / "elsewhere" / "copy"
+    shutil.copytree(archive, moved)
+    assert audit(moved).ok
+
+
+def test_read_only_archive_is_audited_and_unchanged(archive: Path) -> None:
+    before = tree_digest(archive)
+    modes = {}
+    for path in [archive, *archive.rglob("*")]:
+        modes[path] = path.stat().st_mode
+        path.chmod(stat.S_IMODE(path.stat().st_mode) & ~0o222)
+    try:
+        if os.access(archive / "ledger.sqlite", os.W_OK):
+            pytest.skip("running as a user who can write read-only files (root)")
+        report = audit(archive)
+        assert report.ok and not report.recorded
+    finally:
+        for path, mode in modes.items():
+            path.chmod(stat.S_IMODE(mode))
+    assert tree_digest(archive) == before
+
+
+def test_rolling_audit_takes_least_recently_verified_first(archive: Path) -> None:
+    first = audit(archive, limit=1)
+    assert len(first.bags) == 1 and first.skipped == 2
+    second = audit(archive, limit=2)
+    assert {b.identifier for b in second.bags}.isdisjoint({first.bags[0].identifier})
+    rows = status(archive, max_age=parse_duration("90d"))
+    assert all(r.last_verified_at for r in rows) and not any(r.overdue for r in rows)
+
+
+def test_status_marks_never_verified_as_overdue(archive: Path) -> None:
+    rows = status(archive)
+    assert len(rows) == 3 and all(r.overdue for r in rows)
+
+
+def test_cli_audit_json_matches_schema_and_exit_codes(archive: Path) -> None:
+    result = CliRunner().invoke(cli, ["audit", str(archive), "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.output)
+    jsonschema.validate(document, load_schema("audit-report.schema.json"))
+    shutil.rmtree(first_bag(archive))
+    result = CliRunner().invoke(cli, ["audit", str(archive)])
+    assert result.exit_code == 1
+    assert "ledger.bag-missing" in result.output
+    result = CliRunner().invoke(cli, ["audit", str(archive.parent / "nowhere")])
+    assert result.exit_code == 2
+
+
+def test_ledger_digests_match_disk_after_ingest(archive: Path) -> None:
+    with sqlite3.connect(archive / "ledger.sqlite") as db:
+        rows = db.execute("SELECT b.path, d.file, d.sha256 FROM bags b JOIN bag_digests d "
+                          "USING (identifier)").fetchall()
+    assert rows
+    for path, name, digest in rows:
+        assert hashlib.sha256((archive / path / name).read_bytes()).hexdigest() == digest
