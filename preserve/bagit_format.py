@@ -1,0 +1,592 @@
+"""BagIt (RFC 8493) syntax, in one place: writing and reading tag files, paths and names.
+
+The bag writer and the verifier both use this module, so what one writes the other
+reads by the same rules. Readers never raise on bad *content*: they return what they
+could parse plus a list of :class:`Problem` records, so a verifier can report every
+defect of a bag rather than the first one. Writers refuse (``ValueError``) anything
+they could not write unambiguously.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
+
+BAGIT_VERSION = "1.0"
+#: Versions whose rules this module knows (the LoC conformance suite covers all of them).
+KNOWN_VERSIONS = frozenset({"0.93", "0.94", "0.95", "0.96", "0.97", "1.0"})
+PAYLOAD_DIR = "data"
+BAGIT_TXT = "bagit.txt"
+BAG_INFO_TXT = "bag-info.txt"
+FETCH_TXT = "fetch.txt"
+
+
+class Severity(Enum):
+    """An error makes a bag invalid; a warning is worth a look but the bag is valid."""
+
+    error = "error"
+    warning = "warning"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a bag: a stable code, the bag-relative path, a message."""
+
+    #: Stable, dotted identifier (``manifest.digest-mismatch``); never reworded.
+    code: str
+    #: Bag-relative path (``/``-separated) the problem is about; ``""`` for the bag itself.
+    path: str
+    message: str
+    severity: Severity = Severity.error
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "severity": self.severity.value,
+            "code": self.code,
+            "path": self.path,
+            "message": self.message,
+        }
+
+    def one_line(self) -> str:
+        return f"{self.severity.value} {self.code} {self.path or '.'}: {self.message}"
+
+
+def _error(code: str, path: str, message: str) -> Problem:
+    return Problem(code, path, message, Severity.error)
+
+
+def _warning(code: str, path: str, message: str) -> Problem:
+    return Problem(code, path, message, Severity.warning)
+
+
+# --------------------------------------------------------------------------- algorithms
+
+
+class DigestAlgorithm(Enum):
+    """Checksum algorithms, named as in manifest file names (RFC 8493 §2.4)."""
+
+    md5 = "md5"
+    sha1 = "sha1"
+    sha224 = "sha224"
+    sha256 = "sha256"
+    sha384 = "sha384"
+    sha512 = "sha512"
+
+    def new(self) -> _Hash:
+        return hashlib.new(self.value)
+
+    @property
+    def weak(self) -> bool:
+        """Broken for collision resistance: fine against accidents, not against tampering."""
+        return self in _WEAK
+
+    @property
+    def hex_length(self) -> int:
+        return _HEX_LENGTH[self]
+
+    @classmethod
+    def from_name(cls, name: str) -> DigestAlgorithm | None:
+        """The algorithm a manifest name uses, or None for one this module does not know."""
+        try:
+            return cls(name)
+        except ValueError:
+            return None
+
+
+_WEAK = frozenset({DigestAlgorithm.md5, DigestAlgorithm.sha1})
+_HEX_LENGTH = {
+    DigestAlgorithm.md5: 32,
+    DigestAlgorithm.sha1: 40,
+    DigestAlgorithm.sha224: 56,
+    DigestAlgorithm.sha256: 64,
+    DigestAlgorithm.sha384: 96,
+    DigestAlgorithm.sha512: 128,
+}
+
+
+class ManifestKind(Enum):
+    payload = "manifest"
+    tag = "tagmanifest"
+
+
+def manifest_name(alg: DigestAlgorithm) -> str:
+    return f"manifest-{alg.value}.txt"
+
+
+def tagmanifest_name(alg: DigestAlgorithm) -> str:
+    return f"tagmanifest-{alg.value}.txt"
+
+
+_MANIFEST_NAME = re.compile(r"(tagmanifest|manifest)-([A-Za-z0-9_.-]+)\.txt")
+
+
+def parse_manifest_name(name: str) -> tuple[ManifestKind, str] | None:
+    """``manifest-sha256.txt`` → (payload, "sha256"); None if not a manifest name.
+
+    The algorithm comes back as written so an unknown one can be reported by name.
+    """
+    m = _MANIFEST_NAME.fullmatch(name)
+    if m is None:
+        return None
+    return ManifestKind(m.group(1)), m.group(2)
+
+
+# --------------------------------------------------------------------------- paths
+
+_DECODE = re.compile(r"%(25|0[dD]|0[aA])")
+_DECODED = {"25": "%", "0d": "\r", "0a": "\n"}
+
+
+def encode_path(relpath: str) -> str:
+    """Percent-encode ``%``, CR and LF for a manifest or fetch line (RFC 8493 §2.1.3)."""
+    return relpath.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def decode_path(s: str) -> str:
+    """Inverse of :func:`encode_path`; accepts either hex case, leaves other ``%`` alone."""
+    return _DECODE.sub(lambda m: _DECODED[m.group(1).lower()], s)
+
+
+_DRIVE = re.compile(r"[A-Za-z]:")
+_ENV_VAR = re.compile(r"%[A-Za-z0-9_()]+%")
+# C0 controls and DEL, except CR and LF, which RFC 8493 lets a file name contain.
+_CONTROL = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def safe_relpath(relpath: str) -> str | None:
+    """The ``/``-separated bag-relative path, or None if it could point anywhere else.
+
+    Refused on every OS (a bag travels): absolute paths, ``..``, ``~`` shortcuts, drive
+    letters, UNC and any backslash, ``%VAR%`` expansions, NUL and control characters,
+    empty components. A leading ``./`` is dropped (callers warn about it).
+    """
+    if not relpath or "\\" in relpath or relpath.startswith("/"):
+        return None
+    if _CONTROL.search(relpath) or _ENV_VAR.search(relpath):
+        return None
+    while relpath.startswith("./"):
+        relpath = relpath[2:]
+    parts = relpath.split("/")
+    if parts[0].startswith("~"):
+        return None
+    for part in parts:
+        if part in ("", ".", "..") or _DRIVE.match(part):
+            return None
+    return relpath
+
+
+def resolve_inside(root: Path, relpath: str) -> Path | None:
+    """``root/relpath`` if it is safe and no existing component of it is a symlink.
+
+    Component-wise, so ``../bag-evil/x`` can never pass a string-prefix test; nothing
+    is resolved, so no symlink is ever followed.
+    """
+    safe = safe_relpath(relpath)
+    if safe is None:
+        return None
+    current = root
+    for part in safe.split("/"):
+        current = current / part
+        if current.is_symlink():
+            return None
+    return current
+
+
+# --------------------------------------------------------------------------- tag text
+
+_LINE_SPLIT = re.compile(r"\r\n|\r|\n")
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines ended by LF, CR or CRLF (all three are allowed); a final newline is optional."""
+    lines = _LINE_SPLIT.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def decode_tag_file(data: bytes, encoding: str, name: str) -> tuple[str, list[Problem]]:
+    """Decode a tag file in the bag's declared encoding; a UTF-8 BOM is warned and dropped."""
+    problems: list[Problem] = []
+    try:
+        codec = codecs.lookup(encoding)
+    except LookupError:
+        return "", [_error("encoding.unknown", name, f"unknown tag file encoding {encoding!r}")]
+    if codec.name == "utf-8" and data.startswith(codecs.BOM_UTF8):
+        problems.append(_warning("encoding.bom", name, "UTF-8 byte-order mark (not allowed)"))
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        text = data.decode(codec.name)
+    except UnicodeDecodeError as exc:
+        problems.append(
+            _error("encoding.invalid", name, f"not valid {encoding} at byte {exc.start}")
+        )
+        text = data.decode(codec.name, errors="replace")
+    return text, problems
+
+
+# --------------------------------------------------------------------------- bagit.txt
+
+
+def format_bagit_txt() -> bytes:
+    return f"BagIt-Version: {BAGIT_VERSION}\nTag-File-Character-Encoding: UTF-8\n".encode()
+
+
+_BAGIT_LINE = re.compile(r"([A-Za-z-]+): (\S(?:.*\S)?)")
+_VERSION = re.compile(r"[0-9]+\.[0-9]+")
+
+
+def parse_bagit_txt(data: bytes) -> tuple[str | None, str | None, tuple[Problem, ...]]:
+    """(version, encoding, problems) of ``bagit.txt``: exactly two strict lines, no BOM."""
+    name = BAGIT_TXT
+    problems: list[Problem] = []
+    if data.startswith(codecs.BOM_UTF8):
+        problems.append(_error("bagit.bom", name, "starts with a byte-order mark"))
+        data = data[len(codecs.BOM_UTF8) :]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        problems.append(_error("bagit.encoding", name, "not UTF-8"))
+        text = data.decode("utf-8", errors="replace")
+    lines = split_lines(text)
+    while lines and lines[-1].strip() == "":
+        lines.pop()
+        problems.append(_warning("bagit.blank-line", name, "blank line after the two fields"))
+    expected = ("BagIt-Version", "Tag-File-Character-Encoding")
+    values: list[str | None] = [None, None]
+    for i, line in enumerate(lines):
+        m = _BAGIT_LINE.fullmatch(line)
+        if i >= 2:
+            problems.append(_error("bagit.malformed", name, f"unexpected line {i + 1}: {line!r}"))
+        elif m is None or m.group(1) != expected[i]:
+            problems.append(
+                _error(
+                    "bagit.malformed",
+                    name,
+                    f"line {i + 1} must be '{expected[i]}: <value>', found {line!r}",
+                )
+            )
+        else:
+            values[i] = m.group(2)
+    for i in range(len(lines), 2):
+        problems.append(_error("bagit.malformed", name, f"missing line '{expected[i]}: <value>'"))
+    version, encoding = values
+    if version is not None and not _VERSION.fullmatch(version):
+        problems.append(_error("bagit.version", name, f"malformed BagIt-Version {version!r}"))
+        version = None
+    elif version is not None and version not in KNOWN_VERSIONS:
+        problems.append(_error("bagit.version", name, f"unknown BagIt-Version {version}"))
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            problems.append(_error("encoding.unknown", name, f"unknown encoding {encoding!r}"))
+            encoding = None
+    return version, encoding, tuple(problems)
+
+
+def version_tuple(version: str | None) -> tuple[int, int]:
+    """``"0.97"`` → (0, 97); unknown or missing versions are judged by the current rules."""
+    if version is None or not _VERSION.fullmatch(version):
+        return (1, 0)
+    major, minor = version.split(".")
+    return int(major), int(minor)
+
+
+# --------------------------------------------------------------------------- manifests
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    digest: str
+    #: Decoded, bag-relative path exactly as listed (minus a md5sum ``*`` or ``./``).
+    path: str
+    line: int
+
+
+@dataclass(frozen=True)
+class ParsedManifest:
+    name: str
+    entries: tuple[ManifestEntry, ...]
+    problems: tuple[Problem, ...]
+
+
+_HEX = re.compile(r"[0-9A-Fa-f]+")
+
+
+def format_manifest(entries: Iterable[tuple[str, str]]) -> bytes:
+    """Manifest bytes: ``digest  path`` lines (as sha256sum writes), sorted by path, UTF-8, LF."""
+    rows = sorted(entries, key=lambda e: e[1])
+    seen: set[str] = set()
+    out: list[str] = []
+    for digest, path in rows:
+        if not _HEX.fullmatch(digest):
+            raise ValueError(f"not a hex digest: {digest!r}")
+        if path in seen:
+            raise ValueError(f"path listed twice: {path!r}")
+        if not path:
+            raise ValueError("empty path")
+        seen.add(path)
+        out.append(f"{digest.lower()}  {encode_path(path)}\n")
+    return "".join(out).encode("utf-8")
+
+
+def parse_manifest(
+    data: bytes,
+    name: str,
+    *,
+    encoding: str = "utf-8",
+    version: str | None = BAGIT_VERSION,
+) -> ParsedManifest:
+    """Entries and problems of one (tag) manifest; never raises on bad content.
+
+    A line is ``digest``, one whitespace character, then optionally a second space
+    (sha256sum's text mode) or ``*`` (md5sum's binary mode, warned), then the path
+    verbatim — so names with leading or trailing spaces survive. Paths are percent-
+    decoded only for BagIt 1.0+; earlier versions had no encoding.
+    """
+    text, problems = decode_tag_file(data, encoding, name)
+    parsed = name.rsplit("/", 1)[-1]
+    kind_alg = parse_manifest_name(parsed)
+    alg = DigestAlgorithm.from_name(kind_alg[1]) if kind_alg else None
+    decode = version_tuple(version) >= (1, 0)
+    entries: list[ManifestEntry] = []
+    for number, line in enumerate(split_lines(text), start=1):
+        if line.strip() == "":
+            problems.append(_warning("manifest.blank-line", name, f"line {number} is blank"))
+            continue
+        m = re.match(r"([^\s]+)[ \t]", line)
+        if m is None or not _HEX.fullmatch(m.group(1)):
+            problems.append(
+                _error("manifest.malformed", name, f"line {number} is not 'digest path': {line!r}")
+            )
+            continue
+        digest = m.group(1)
+        raw = line[m.end() :]
+        if raw.startswith(" "):
+            raw = raw[1:]
+        elif raw.startswith("*"):
+            raw = raw[1:]
+            problems.append(
+                _warning(
+                    "manifest.md5sum-star",
+                    name,
+                    f"line {number}: md5sum-style '*' before the path (ignored)",
+                )
+            )
+        if alg is not None and len(digest) != alg.hex_length:
+            problems.append(
+                _error(
+                    "manifest.malformed",
+                    name,
+                    f"line {number}: {alg.value} digest must have {alg.hex_length} hex digits",
+                )
+            )
+            continue
+        path = decode_path(raw) if decode else raw
+        if path.startswith("./"):
+            problems.append(
+                _warning("path.dot-slash", name, f"line {number}: path starts with './': {path!r}")
+            )
+        if not path:
+            problems.append(_error("manifest.malformed", name, f"line {number}: empty path"))
+            continue
+        entries.append(ManifestEntry(digest.lower(), path, number))
+    return ParsedManifest(name, tuple(entries), tuple(problems))
+
+
+# --------------------------------------------------------------------------- bag-info.txt
+
+
+@dataclass(frozen=True)
+class ParsedBagInfo:
+    #: In file order; a label may repeat (RFC 8493 §2.2.2).
+    fields: tuple[tuple[str, str], ...]
+    problems: tuple[Problem, ...]
+
+    def get_all(self, label: str) -> list[str]:
+        """Every value of ``label`` (labels compare case-insensitively)."""
+        low = label.lower()
+        return [v for k, v in self.fields if k.lower() == low]
+
+
+_LABEL_BAD = re.compile(r"[:\x00-\x1f\x7f]")
+FOLD_WIDTH = 79
+
+
+def format_bag_info(fields: Sequence[tuple[str, str]]) -> bytes:
+    """``Label: value`` lines, folded at spaces near 79 columns, UTF-8, LF.
+
+    Refuses (ValueError) CR/LF or other controls in a value — that would inject fields —
+    and values with leading/trailing whitespace, which a reader strips.
+    """
+    out: list[str] = []
+    for label, value in fields:
+        if not label or label != label.strip() or _LABEL_BAD.search(label):
+            raise ValueError(f"bad bag-info label: {label!r}")
+        if _CONTROL.search(value) or "\r" in value or "\n" in value:
+            raise ValueError(f"bag-info value for {label} contains a line break or control")
+        if value != value.strip():
+            raise ValueError(f"bag-info value for {label} has leading or trailing whitespace")
+        out.append(_fold(f"{label}: {value}"))
+    return "".join(out).encode("utf-8")
+
+
+def _fold(line: str) -> str:
+    """Break at single spaces (a reader turns each break back into one space)."""
+    pieces: list[str] = []
+    while len(line) > FOLD_WIDTH:
+        cut = -1
+        for i in range(FOLD_WIDTH, 0, -1):
+            if line[i] == " " and line[i - 1] != " " and i + 1 < len(line) and line[i + 1] != " ":
+                cut = i
+                break
+        if cut <= line.find(": ") + 1:
+            break
+        pieces.append(line[:cut])
+        line = "  " + line[cut + 1 :]
+    pieces.append(line)
+    return "\n".join(pieces) + "\n"
+
+
+def parse_bag_info(
+    data: bytes, *, encoding: str = "utf-8", name: str = BAG_INFO_TXT
+) -> ParsedBagInfo:
+    """Fields of a ``bag-info.txt``-style file: repeated labels kept, continuations unfolded.
+
+    A continuation line (leading space or tab) joins the previous value with one space.
+    Whitespace around the label and value is not significant.
+    """
+    text, problems = decode_tag_file(data, encoding, name)
+    fields: list[list[str]] = []
+    for number, line in enumerate(split_lines(text), start=1):
+        if line.strip() == "":
+            problems.append(_warning("baginfo.blank-line", name, f"line {number} is blank"))
+            continue
+        if line[0] in " \t":
+            if not fields:
+                problems.append(
+                    _error("baginfo.malformed", name, f"line {number}: continuation with no label")
+                )
+                continue
+            fields[-1][1] = f"{fields[-1][1]} {line.strip()}".strip()
+            continue
+        label, sep, value = line.partition(":")
+        if not sep or not label.strip():
+            problems.append(
+                _error("baginfo.malformed", name, f"line {number} is not 'Label: value': {line!r}")
+            )
+            continue
+        fields.append([label.strip(), value.strip()])
+    return ParsedBagInfo(tuple((k, v) for k, v in fields), tuple(problems))
+
+
+_OXUM = re.compile(r"([0-9]+)\.([0-9]+)")
+
+
+def parse_oxum(value: str) -> tuple[int, int] | None:
+    """``Payload-Oxum`` ``octets.files`` → (octets, files), or None if malformed."""
+    m = _OXUM.fullmatch(value.strip())
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+# --------------------------------------------------------------------------- fetch.txt
+
+
+@dataclass(frozen=True)
+class FetchEntry:
+    url: str
+    #: Octets, or None for ``-`` (unknown).
+    length: int | None
+    path: str
+    line: int
+
+
+@dataclass(frozen=True)
+class ParsedFetch:
+    entries: tuple[FetchEntry, ...]
+    problems: tuple[Problem, ...]
+
+
+_FETCH_LINE = re.compile(r"(\S+)[ \t]+(\S+)[ \t]+(.+)")
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
+
+
+def parse_fetch(
+    data: bytes, *, encoding: str = "utf-8", version: str | None = BAGIT_VERSION
+) -> ParsedFetch:
+    """``URL LENGTH PATH`` lines of ``fetch.txt`` (RFC 8493 §2.2.3)."""
+    text, problems = decode_tag_file(data, encoding, FETCH_TXT)
+    decode = version_tuple(version) >= (1, 0)
+    entries: list[FetchEntry] = []
+    for number, line in enumerate(split_lines(text), start=1):
+        if line.strip() == "":
+            problems.append(_warning("fetch.blank-line", FETCH_TXT, f"line {number} is blank"))
+            continue
+        m = _FETCH_LINE.fullmatch(line)
+        if m is None:
+            problems.append(
+                _error("fetch.malformed", FETCH_TXT, f"line {number} is not 'URL LENGTH PATH'")
+            )
+            continue
+        url, length_s, raw = m.groups()
+        if not _URL.fullmatch(url) or (not url.lower().startswith("file:") and "://" not in url):
+            problems.append(_error("fetch.bad-url", FETCH_TXT, f"line {number}: bad URL {url!r}"))
+        length: int | None = None
+        if length_s != "-":
+            if not length_s.isdigit():
+                problems.append(
+                    _error("fetch.malformed", FETCH_TXT, f"line {number}: bad length {length_s!r}")
+                )
+            else:
+                length = int(length_s)
+        entries.append(FetchEntry(url, length, decode_path(raw) if decode else raw, number))
+    return ParsedFetch(tuple(entries), tuple(problems))
+
+
+def format_fetch(entries: Iterable[tuple[str, int | None, str]]) -> bytes:
+    """``URL LENGTH PATH`` lines; URLs must already be percent-encoded (no whitespace)."""
+    out: list[str] = []
+    for url, length, path in entries:
+        if not _URL.fullmatch(url):
+            raise ValueError(f"bad fetch URL: {url!r}")
+        out.append(f"{url} {'-' if length is None else length} {encode_path(path)}\n")
+    return "".join(out).encode("utf-8")
+
+
+# --------------------------------------------------------------------------- names
+
+#: Files operating systems drop into folders by themselves; never meant as payload.
+SYSTEM_FILE_NAMES = frozenset(
+    {
+        ".ds_store",
+        "thumbs.db",
+        "desktop.ini",
+        "ehthumbs.db",
+        ".spotlight-v100",
+        ".trashes",
+        ".fseventsd",
+        ".apdisk",
+        ".directory",
+        "icon\r",
+    }
+)
+
+
+def is_system_file(relpath: str) -> bool:
+    base = relpath.rsplit("/", 1)[-1]
+    return base.lower() in SYSTEM_FILE_NAMES or base.startswith("._")
+
+
+def nfc(s: str) -> str:
+    return unicodedata.normalize("NFC", s)

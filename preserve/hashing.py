@@ -1,0 +1,92 @@
+"""One read per file, every digest at once.
+
+Each chunk is fed to every hasher before the next is read, so a file costs one pass
+however many manifests a bag has, and memory stays at one chunk whatever the file
+size. hashlib releases the GIL while hashing buffers this large, so a thread pool over
+files spreads the work across cores without pickling anything.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable
+from typing import IO
+
+from preserve.bagit_format import DigestAlgorithm
+
+CHUNK_SIZE = 1 << 20
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_OPEN_FLAGS |= getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+
+
+class FileChanged(OSError):
+    """The file at a path is not the regular file that was listed (replaced, or a link)."""
+
+
+def hash_stream(
+    stream: IO[bytes], algorithms: Iterable[DigestAlgorithm], chunk_size: int = CHUNK_SIZE
+) -> tuple[dict[DigestAlgorithm, str], int]:
+    """Hex digests of everything ``stream`` yields, and its length, in one pass."""
+    hashers = [(alg, alg.new()) for alg in algorithms]
+    size = 0
+    while True:
+        block = stream.read(chunk_size)
+        if not block:
+            break
+        size += len(block)
+        for _, h in hashers:
+            h.update(block)
+    return {alg: h.hexdigest() for alg, h in hashers}, size
+
+
+def hash_file(
+    path: str | os.PathLike[str],
+    algorithms: Iterable[DigestAlgorithm],
+    *,
+    identity: tuple[int, int] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> tuple[dict[DigestAlgorithm, str], int]:
+    """Hex digests and length of a regular file, never following a symlink.
+
+    ``identity`` is the (st_dev, st_ino) seen when the file was listed: if the path
+    now names something else, :class:`FileChanged` is raised rather than hashing it.
+    """
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise FileChanged(f"{os.fspath(path)} is not a regular file")
+        if identity is not None and (st.st_dev, st.st_ino) != identity:
+            raise FileChanged(f"{os.fspath(path)} was replaced while being checked")
+        hashers = [(alg, alg.new()) for alg in algorithms]
+        size = 0
+        if st.st_size < chunk_size:
+            # Small files: one read, no buffer juggling (most bags are many small files).
+            block = os.read(fd, chunk_size)
+            while block:
+                size += len(block)
+                for _, h in hashers:
+                    h.update(block)
+                block = os.read(fd, chunk_size)
+        else:
+            buf = bytearray(chunk_size)
+            view = memoryview(buf)
+            while True:
+                n = os.readv(fd, [buf]) if hasattr(os, "readv") else _readinto(fd, buf)
+                if n <= 0:
+                    break
+                size += n
+                chunk = view[:n]
+                for _, h in hashers:
+                    h.update(chunk)
+        return {alg: h.hexdigest() for alg, h in hashers}, size
+    finally:
+        os.close(fd)
+
+
+def _readinto(fd: int, buf: bytearray) -> int:
+    data = os.read(fd, len(buf))
+    buf[: len(data)] = data
+    return len(data)
