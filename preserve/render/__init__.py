@@ -1,3 +1,134 @@
-"""Render a statement as a PDF/A preservation copy (layout, fonts, shaping)."""
+"""Render a statement as a PDF/A preservation copy (layout, fonts, shaping).
+
+The page content comes from :mod:`preserve.render.layout`; :mod:`preserve.pdfa` adds
+what PDF/A requires. Statement text and metadata are drawn as glyphs, never parsed
+as markup, so nothing in a statement can change the layout.
+"""
 
 from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from preserve.errors import InputError
+from preserve.metadata import Metadata
+from preserve.pdfa import Attachment, PdfaLevel, PdfInfo, finish_pdfa
+from preserve.render.layout import document_of, draw, paginate
+from preserve.statement import MAX_STATEMENT_BYTES, Statement
+
+__all__ = [
+    "Attachment",
+    "PdfaLevel",
+    "Rendering",
+    "default_attachments",
+    "render_statement",
+    "write_pdf",
+]
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """A finished PDF/A file and what it was made with."""
+
+    pdf: bytes
+    level: PdfaLevel
+    page_count: int
+    #: Names of the embedded fonts (e.g. ``NotoSerif``, ``NotoNaskhArabic-Bold``).
+    fonts: tuple[str, ...]
+
+
+def creation_time(created: datetime | None = None) -> datetime:
+    """``created`` if given, else SOURCE_DATE_EPOCH (reproducible builds), else now."""
+    if created is not None:
+        return created if created.tzinfo else created.replace(tzinfo=UTC)
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch:
+        try:
+            return datetime.fromtimestamp(int(epoch), UTC)
+        except (ValueError, OverflowError, OSError):
+            raise InputError(f"SOURCE_DATE_EPOCH={epoch!r} is not a Unix time in seconds") from None
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def pdf_info(metadata: Metadata) -> PdfInfo:
+    record = metadata.record
+    return PdfInfo(
+        title=metadata.title,
+        author=metadata.creator_name,
+        language=metadata.language,
+        identifier=metadata.identifier,
+        description=record.get("description"),
+        subjects=tuple(record.get("subjects", ())),
+        date_issued=str(record["date_issued"]),
+    )
+
+
+def default_attachments(statement: Statement, metadata: Metadata) -> tuple[Attachment, ...]:
+    """For PDF/A-3u: the statement exactly as received, and the metadata record as JSON."""
+    name = statement.source_path.name if statement.source_path else "statement.txt"
+    return (
+        Attachment(name, statement.original, "text/plain", "Source",
+                   "The statement exactly as received"),
+        Attachment("statement.json", metadata.to_json(), "application/json", "Data",
+                   "Descriptive metadata of the statement"),
+    )
+
+
+def render_statement(
+    statement: Statement,
+    metadata: Metadata,
+    level: PdfaLevel = PdfaLevel.A2U,
+    *,
+    created: datetime | None = None,
+    attachments: Sequence[Attachment] | None = None,
+) -> Rendering:
+    """Lay out, draw and finish one statement as PDF/A of ``level``.
+
+    ``attachments`` apply to PDF/A-3u only; by default it embeds the original bytes and
+    the metadata JSON. Raises RenderError when a character has no glyph in any font.
+    """
+    if len(statement.original) > MAX_STATEMENT_BYTES:
+        raise InputError(
+            f"statement is {len(statement.original):,} bytes; the limit is {MAX_STATEMENT_BYTES:,} bytes",
+            statement.source_path,
+        )
+    when = creation_time(created)
+    doc = document_of(statement, metadata)
+    pages = paginate(doc)
+    raw, fonts = draw(doc, pages, when)
+    if level.attachments:
+        files = tuple(attachments) if attachments is not None else default_attachments(statement, metadata)
+    else:
+        files = ()
+    pdf = finish_pdfa(raw, level, pdf_info(metadata), when, files)
+    return Rendering(pdf, level, len(pages), fonts)
+
+
+def write_pdf(rendering: Rendering, path: Path | str) -> None:
+    """Write atomically: a temporary file in the same directory, fsync, then rename.
+
+    A reader (or a crash) never sees a half-written PDF, and on failure nothing is left.
+    """
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(rendering.pdf)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

@@ -1,0 +1,475 @@
+"""PDF/A: finish a rendered PDF as PDF/A (pikepdf), and check what a PDF's claim rests on.
+
+:func:`finish_pdfa` adds what PDF/A requires on top of the page content: XMP metadata
+that agrees with the document information dictionary, an sRGB OutputIntent, a
+deterministic trailer /ID and, for PDF/A-3u, the original statement and its metadata
+as associated files. :func:`check_pdfa` is the self-check the verifier uses later; it
+reports what breaks the claim a PDF makes, not everything a full validator would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from importlib import resources
+from pathlib import Path
+
+import pikepdf
+from pikepdf import Array, Dictionary, Name, String
+
+#: The sRGB profile of every OutputIntent: ICC v2 (valid for PDF/A-1, -2 and -3), with
+#: a fixed creation date inside; see preserve/icc/PROVENANCE.md.
+ICC_PROFILE = "sRGB-v2.icc"
+ICC_CONDITION = "sRGB IEC61966-2.1"
+PRODUCER = "preserve (ReportLab, pikepdf)"
+
+
+class PdfaLevel(Enum):
+    """The PDF/A levels ``preserve render --pdfa`` offers, with everything that depends on them."""
+
+    A1B = "1b"
+    A2B = "2b"
+    A2U = "2u"
+    A3U = "3u"
+
+    @property
+    def part(self) -> int:
+        return int(self.value[0])
+
+    @property
+    def conformance(self) -> str:
+        return self.value[1].upper()
+
+    @property
+    def pronom(self) -> str:
+        """PRONOM format identifier, for format registries and bag metadata."""
+        return _PRONOM[self]
+
+    @property
+    def pdf_version(self) -> str:
+        return "1.4" if self.part == 1 else "1.7"
+
+    @property
+    def max_icc_major(self) -> int:
+        """Highest ICC profile major version the level allows in an OutputIntent."""
+        return 2 if self.part == 1 else 4
+
+    @property
+    def unicode(self) -> bool:
+        """Conformance U: every glyph must map to Unicode (ToUnicode on every font)."""
+        return self.conformance == "U"
+
+    @property
+    def attachments(self) -> bool:
+        """Only PDF/A-3 may embed arbitrary files (as associated files)."""
+        return self.part == 3
+
+    @classmethod
+    def parse(cls, value: str) -> PdfaLevel:
+        for level in cls:
+            if level.value == value.strip().lower():
+                return level
+        allowed = ", ".join(level.value for level in cls)
+        raise ValueError(f"unknown PDF/A level {value!r}; allowed: {allowed}")
+
+    @classmethod
+    def from_claim(cls, part: str, conformance: str) -> PdfaLevel | None:
+        for level in cls:
+            if str(level.part) == part.strip() and level.conformance == conformance.strip().upper():
+                return level
+        return None
+
+
+_PRONOM = {
+    PdfaLevel.A1B: "fmt/354",
+    PdfaLevel.A2B: "fmt/477",
+    PdfaLevel.A2U: "fmt/478",
+    PdfaLevel.A3U: "fmt/481",
+}
+
+
+@dataclass(frozen=True)
+class PdfInfo:
+    """Document-level metadata, written identically to DocInfo and XMP."""
+
+    title: str
+    author: str
+    language: str
+    identifier: str
+    description: str | None = None
+    subjects: tuple[str, ...] = ()
+    date_issued: str | None = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file embedded in a PDF/A-3 as an associated file of the document."""
+
+    filename: str
+    data: bytes
+    mime_type: str
+    #: /AFRelationship: "Source" for the statement as received, "Data" for metadata.
+    relationship: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PdfaProblem:
+    """One reason a PDF does not meet the PDF/A level it claims; ``code`` is stable."""
+
+    code: str
+    message: str
+
+    def one_line(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+# --------------------------------------------------------------------------- finishing
+
+
+def icc_profile() -> bytes:
+    return (resources.files("preserve") / "icc" / ICC_PROFILE).read_bytes()
+
+
+def _pdf_date(when: datetime) -> str:
+    return "D:" + when.astimezone(UTC).strftime("%Y%m%d%H%M%S") + "+00'00'"
+
+
+def _xmp_date(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") + "+00:00"
+
+
+def finish_pdfa(
+    pdf_bytes: bytes,
+    level: PdfaLevel,
+    info: PdfInfo,
+    created: datetime,
+    attachments: Sequence[Attachment] = (),
+) -> bytes:
+    """Make a PDF written by the layout into a PDF/A file of ``level``; same input, same bytes."""
+    if attachments and not level.attachments:
+        raise ValueError(f"PDF/A-{level.value} cannot embed files; use 3u")
+    with pikepdf.open(io.BytesIO(pdf_bytes)) as pdf:
+        _docinfo(pdf, info, created)
+        _xmp(pdf, level, info, created)
+        _output_intent(pdf)
+        root = pdf.Root
+        root.Lang = String(info.language)
+        root.ViewerPreferences = Dictionary(DisplayDocTitle=True)
+        for key in ("/OpenAction", "/AA", "/Names"):
+            if key in root:
+                del root[key]
+        if attachments:
+            _attach(pdf, attachments, created)
+        out = io.BytesIO()
+        pdf.save(
+            out,
+            deterministic_id=True,
+            fix_metadata_version=False,
+            force_version=level.pdf_version,
+            object_stream_mode=(
+                pikepdf.ObjectStreamMode.disable
+                if level.part == 1
+                else pikepdf.ObjectStreamMode.generate
+            ),
+            compress_streams=True,
+        )
+        return out.getvalue()
+
+
+def _docinfo(pdf: pikepdf.Pdf, info: PdfInfo, created: datetime) -> None:
+    docinfo = Dictionary(
+        Title=String(info.title),
+        Author=String(info.author),
+        Creator=String(PRODUCER),
+        Producer=String(PRODUCER),
+        CreationDate=String(_pdf_date(created)),
+        ModDate=String(_pdf_date(created)),
+    )
+    if info.description:
+        docinfo.Subject = String(info.description)
+    if info.subjects:
+        docinfo.Keywords = String("; ".join(info.subjects))
+    pdf.trailer.Info = pdf.make_indirect(docinfo)
+
+
+def _xmp(pdf: pikepdf.Pdf, level: PdfaLevel, info: PdfInfo, created: datetime) -> None:
+    # The values are set as data through pikepdf's XMP API, which escapes them: a title
+    # like "]]></rdf:li>" stays text. Dates are pinned to ``created``.
+    with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as meta:
+        meta["dc:title"] = info.title
+        meta["dc:creator"] = [info.author]
+        meta["dc:language"] = [info.language]
+        meta["dc:identifier"] = info.identifier
+        meta["dc:format"] = "application/pdf"
+        if info.description:
+            meta["dc:description"] = info.description
+        if info.subjects:
+            meta["dc:subject"] = list(info.subjects)
+            meta["pdf:Keywords"] = "; ".join(info.subjects)
+        meta["dc:date"] = [info.date_issued or created.date().isoformat()]
+        meta["pdf:Producer"] = PRODUCER
+        meta["xmp:CreatorTool"] = PRODUCER
+        meta["xmp:CreateDate"] = _xmp_date(created)
+        meta["xmp:ModifyDate"] = _xmp_date(created)
+        meta["xmp:MetadataDate"] = _xmp_date(created)
+        meta["pdfaid:part"] = str(level.part)
+        meta["pdfaid:conformance"] = level.conformance
+
+
+def _output_intent(pdf: pikepdf.Pdf) -> None:
+    profile = pdf.make_stream(icc_profile())
+    profile.N = 3
+    intent = Dictionary(
+        Type=Name.OutputIntent,
+        S=Name.GTS_PDFA1,
+        OutputConditionIdentifier=String(ICC_CONDITION),
+        Info=String(ICC_CONDITION),
+        RegistryName=String("http://www.color.org"),
+        DestOutputProfile=profile,
+    )
+    pdf.Root.OutputIntents = Array([pdf.make_indirect(intent)])
+
+
+def _attach(pdf: pikepdf.Pdf, attachments: Sequence[Attachment], created: datetime) -> None:
+    specs = []
+    for item in attachments:
+        spec = pikepdf.AttachedFileSpec(
+            pdf,
+            item.data,
+            description=item.description,
+            filename=item.filename,
+            mime_type=item.mime_type,
+            creation_date=_pdf_date(created),
+            mod_date=_pdf_date(created),
+            relationship=Name("/" + item.relationship),
+        )
+        pdf.attachments[item.filename] = spec
+        specs.append(spec.obj)
+    pdf.Root.AF = Array(specs)
+
+
+# --------------------------------------------------------------------------- checking
+
+_DOCINFO_XMP = {
+    "/Title": "dc:title",
+    "/Author": "dc:creator",
+    "/Subject": "dc:description",
+    "/Keywords": "pdf:Keywords",
+    "/Creator": "xmp:CreatorTool",
+    "/Producer": "pdf:Producer",
+    "/CreationDate": "xmp:CreateDate",
+    "/ModDate": "xmp:ModifyDate",
+}
+_FORBIDDEN_ACTIONS = {"/JavaScript", "/Launch", "/ImportData", "/ResetForm", "/Sound", "/Movie",
+                      "/Hide", "/SetOCGState", "/Rendition", "/Trans", "/GoTo3DView"}
+
+
+@dataclass
+class _Findings:
+    problems: list[PdfaProblem] = field(default_factory=list)
+
+    def add(self, code: str, message: str) -> None:
+        problem = PdfaProblem(code, message)
+        if problem not in self.problems:
+            self.problems.append(problem)
+
+
+def check_pdfa(pdf: bytes | Path) -> list[PdfaProblem]:
+    """What breaks the PDF/A claim this PDF makes (empty list: nothing found).
+
+    Checks the rules a reader needs and a silent corruption could break: the claim
+    itself (pdfaid), embedded fonts (and ToUnicode for level U), the OutputIntent and
+    its ICC version, XMP agreeing with DocInfo, no encryption, JavaScript, forbidden
+    actions or external references, and /AF with /AFRelationship on PDF/A-3 files.
+    """
+    found = _Findings()
+    source = io.BytesIO(pdf) if isinstance(pdf, bytes) else Path(pdf)
+    try:
+        doc = pikepdf.open(source)
+    except pikepdf.PasswordError:
+        return [PdfaProblem("pdfa.encrypted", "the PDF is encrypted (PDF/A forbids encryption)")]
+    except (pikepdf.PdfError, OSError) as exc:
+        return [PdfaProblem("pdfa.unreadable", f"not a readable PDF: {exc}")]
+    with doc:
+        level = _claim(doc, found)
+        if doc.is_encrypted:
+            found.add("pdfa.encrypted", "the PDF is encrypted (PDF/A forbids encryption)")
+        if "/ID" not in doc.trailer:
+            found.add("pdfa.no-trailer-id", "the trailer has no /ID")
+        _check_output_intent(doc, level, found)
+        _check_objects(doc, level, found)
+        if level is not None:
+            _check_docinfo(doc, found)
+            _check_attachments(doc, level, found)
+    return found.problems
+
+
+def _claim(doc: pikepdf.Pdf, found: _Findings) -> PdfaLevel | None:
+    if "/Metadata" not in doc.Root:
+        found.add("pdfa.no-xmp", "the catalog has no XMP metadata stream")
+        found.add("pdfa.no-pdfaid", "no pdfaid:part/conformance: the PDF does not claim PDF/A")
+        return None
+    try:
+        meta = doc.open_metadata()
+        part, conformance = str(meta.get("pdfaid:part", "")), str(meta.get("pdfaid:conformance", ""))
+    except Exception as exc:  # a broken XMP packet is reported, not raised
+        found.add("pdfa.bad-xmp", f"the XMP metadata cannot be parsed: {exc}")
+        return None
+    if not part or not conformance:
+        found.add("pdfa.no-pdfaid", "no pdfaid:part/conformance: the PDF does not claim PDF/A")
+        return None
+    level = PdfaLevel.from_claim(part, conformance)
+    if level is None:
+        found.add("pdfa.unknown-level", f"claims PDF/A-{part}{conformance.lower()}, which preserve does not make")
+    return level
+
+
+def _check_output_intent(doc: pikepdf.Pdf, level: PdfaLevel | None, found: _Findings) -> None:
+    intents = [i for i in doc.Root.get("/OutputIntents", Array()) if i.get("/S") == Name.GTS_PDFA1]
+    profiles = [i.get("/DestOutputProfile") for i in intents]
+    if not intents or not all(isinstance(p, pikepdf.Stream) for p in profiles):
+        found.add("pdfa.no-output-intent", "no GTS_PDFA1 OutputIntent with an ICC profile")
+        return
+    for profile in profiles:
+        data = profile.read_bytes()
+        if len(data) < 128 or data[36:40] != b"acsp":
+            found.add("pdfa.bad-icc", "the OutputIntent's ICC profile is not a valid ICC profile")
+            continue
+        major = data[8]
+        if level is not None and major > level.max_icc_major:
+            found.add(
+                "pdfa.icc-version",
+                f"the OutputIntent's ICC profile is version {major}; PDF/A-{level.part} allows "
+                f"at most {level.max_icc_major}",
+            )
+
+
+def _fonts(doc: pikepdf.Pdf) -> Iterable[pikepdf.Dictionary]:
+    seen: set[tuple[int, int]] = set()
+    for obj in doc.objects:
+        if isinstance(obj, Dictionary | pikepdf.Stream) and obj.get("/Type") == Name.Font:
+            if obj.objgen in seen:
+                continue
+            seen.add(obj.objgen)
+            yield obj
+    for page in doc.pages:  # direct font dictionaries are not in doc.objects
+        fonts = page.obj.get("/Resources", Dictionary()).get("/Font", Dictionary())
+        for _name, font in fonts.items():
+            if font.objgen == (0, 0):
+                yield font
+
+
+def _check_objects(doc: pikepdf.Pdf, level: PdfaLevel | None, found: _Findings) -> None:
+    for font in _fonts(doc):
+        name = str(font.get("/BaseFont", "?"))[1:]
+        subtype = font.get("/Subtype")
+        if subtype == Name.Type0:
+            descendants = font.get("/DescendantFonts", Array())
+            descriptor = descendants[0].get("/FontDescriptor") if len(descendants) else None
+        elif subtype == Name.Type3:
+            descriptor = None
+        else:
+            descriptor = font.get("/FontDescriptor")
+        if subtype != Name.Type3 and (
+            descriptor is None
+            or not any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3"))
+        ):
+            found.add("pdfa.font-not-embedded", f"font {name} is not embedded")
+        if level is not None and level.unicode and "/ToUnicode" not in font:
+            found.add("pdfa.no-tounicode", f"font {name} has no ToUnicode map (needed for level U)")
+    for obj in doc.objects:
+        if not isinstance(obj, Dictionary | pikepdf.Stream):
+            continue
+        action = obj.get("/S")
+        if action == Name.JavaScript or "/JS" in obj:
+            found.add("pdfa.javascript", "the PDF contains JavaScript")
+        elif isinstance(action, Name) and str(action) in _FORBIDDEN_ACTIONS and (
+            obj.get("/Type") in (None, Name.Action)
+        ):
+            found.add("pdfa.action", f"the PDF contains a forbidden {str(action)[1:]} action")
+        if "/AA" in obj:
+            found.add("pdfa.action", "the PDF contains additional-actions (/AA)")
+        if obj.get("/Subtype") == Name.Form and "/Ref" in obj:
+            found.add("pdfa.external-reference", "a reference XObject points at another file")
+        if "/OPI" in obj:
+            found.add("pdfa.external-reference", "an OPI dictionary points at external images")
+        if isinstance(obj, pikepdf.Stream) and "/F" in obj and obj.get("/Type") != Name.EmbeddedFile:
+            found.add("pdfa.external-reference", "a stream takes its data from an external file")
+    names = doc.Root.get("/Names", Dictionary())
+    if "/JavaScript" in names:
+        found.add("pdfa.javascript", "the PDF contains document-level JavaScript")
+
+
+def _xmp_text(value: object) -> str:
+    if isinstance(value, list | tuple):
+        return "; ".join(str(v) for v in value)
+    return str(value)
+
+
+def _same_date(pdf_date: str, xmp_date: str) -> bool:
+    try:
+        a = pikepdf.models.metadata.decode_pdf_date(pdf_date)
+        b = datetime.fromisoformat(xmp_date.replace("Z", "+00:00"))
+    except (ValueError, TypeError):
+        return False
+    if (a.tzinfo is None) != (b.tzinfo is None):
+        return a.replace(tzinfo=None) == b.replace(tzinfo=None)
+    return a == b
+
+
+def _check_docinfo(doc: pikepdf.Pdf, found: _Findings) -> None:
+    info = doc.trailer.get("/Info")
+    if info is None:
+        return
+    meta = doc.open_metadata()
+    for key, prop in _DOCINFO_XMP.items():
+        if key not in info:
+            continue
+        value = str(info[key])
+        xmp = meta.get(prop)
+        if xmp is None:
+            found.add("pdfa.xmp-docinfo-mismatch", f"DocInfo {key[1:]} is set but XMP {prop} is missing")
+            continue
+        same = (
+            _same_date(value, str(xmp)) if key.endswith("Date") else value == _xmp_text(xmp)
+        )
+        if not same:
+            found.add(
+                "pdfa.xmp-docinfo-mismatch",
+                f"DocInfo {key[1:]} {value!r} differs from XMP {prop} {_xmp_text(xmp)!r}",
+            )
+
+
+def _check_attachments(doc: pikepdf.Pdf, level: PdfaLevel, found: _Findings) -> None:
+    files = list(doc.attachments.items())
+    if level.part == 1 and files:
+        found.add("pdfa.embedded-file", "PDF/A-1 does not allow embedded files")
+    if level.part == 2:
+        for name, _spec in files:
+            found.add("pdfa.embedded-file", f"PDF/A-2 allows only PDF/A files to be embedded ({name})")
+    if level.part != 3:
+        return
+    af = doc.Root.get("/AF")
+    af_ids = {o.objgen for o in af} if isinstance(af, Array) else set()
+    if not files:
+        found.add("pdfa.no-af", "PDF/A-3 preservation copy has no associated files")
+    if files and af is None:
+        found.add("pdfa.no-af", "the catalog has no /AF array for its embedded files")
+    for name, spec in files:
+        obj = spec.obj
+        if "/AFRelationship" not in obj:
+            found.add("pdfa.no-af", f"embedded file {name} has no /AFRelationship")
+        if obj.objgen not in af_ids:
+            found.add("pdfa.no-af", f"embedded file {name} is not listed in the catalog's /AF")
+        stream = obj.get("/EF", Dictionary()).get("/F")
+        if stream is None or "/Subtype" not in stream:
+            found.add("pdfa.no-mime-type", f"embedded file {name} has no MIME type (/Subtype)")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
