@@ -219,6 +219,41 @@ def _xmp(pdf: pikepdf.Pdf, level: PdfaLevel, info: PdfInfo, created: datetime) -
         meta["xmp:MetadataDate"] = _xmp_date(created)
         meta["pdfaid:part"] = str(level.part)
         meta["pdfaid:conformance"] = level.conformance
+    stream = pdf.Root.Metadata
+    stream.write(_hoist_namespaces(stream.read_bytes()))
+
+
+#: Namespaces declared on rdf:Description, where PDFBox's XMP parser looks for them.
+_XMP_NAMESPACES = {
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "xmp": "http://ns.adobe.com/xap/1.0/",
+    "pdf": "http://ns.adobe.com/pdf/1.3/",
+    "pdfaid": "http://www.aiim.org/pdfa/ns/id/",
+}
+_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+
+
+def _hoist_namespaces(xmp: bytes) -> bytes:
+    """Declare the namespaces once on rdf:Description instead of on every property.
+
+    pikepdf writes ``xmlns:dc`` on each element, which is valid XML but which
+    PDFBox Preflight (xmpbox) reads as "Schema is not set"; the data is unchanged.
+    """
+    from lxml import etree
+
+    head, sep, rest = xmp.partition(b"?>")
+    body, _, tail = rest.rpartition(b"<?xpacket")
+    root = etree.fromstring(body.strip())
+    for desc in root.iter(f"{{{_RDF}}}Description"):
+        new = etree.Element(desc.tag, attrib=dict(desc.attrib), nsmap={**desc.nsmap, **_XMP_NAMESPACES})
+        new.text = "\n  "
+        for child in list(desc):
+            child.tail = "\n  "
+            new.append(child)
+        desc.getparent().replace(desc, new)
+    etree.cleanup_namespaces(root)
+    text = etree.tostring(root, encoding="utf-8")
+    return head + sep + b"\n" + text + b"\n" + b"<?xpacket" + tail
 
 
 def _output_intent(pdf: pikepdf.Pdf) -> None:

@@ -8,6 +8,7 @@ gives the text in logical order.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 
@@ -19,9 +20,6 @@ from preserve.render.shaping import Run, Word, glyph_advance
 #: Width of an inter-word space, in font units (Noto Serif's space is 260/1000 em).
 SPACE_UNITS = 260
 
-
-import os
-NO_RTL_ACTUALTEXT = bool(os.environ.get("NO_RTL_AT"))
 
 class Align(Enum):
     START = "start"
@@ -74,7 +72,12 @@ def break_lines(words: list[Word], width_units: float, base: int) -> list[Line]:
 @dataclass(frozen=True)
 class _Item:
     level: int
+    #: Position in logical order: glyphs are written in this order so that extractors
+    #: that follow the content stream (pdfminer, pdftotext -raw) read logical text.
+    index: int
     run: Run | None  # None: an inter-word space
+    #: For a space, the run before it in logical order (its font draws the space).
+    before: Run | None = None
 
 
 def _visual(line: Line) -> list[_Item]:
@@ -82,8 +85,9 @@ def _visual(line: Line) -> list[_Item]:
     items: list[_Item] = []
     for i, word in enumerate(line.words):
         if i:
-            items.append(_Item(line.words[i - 1].space_level, None))
-        items += [_Item(run.level, run) for run in word.runs]
+            prev = line.words[i - 1]
+            items.append(_Item(prev.space_level, len(items), None, prev.runs[-1]))
+        items += [_Item(run.level, len(items) + k, run) for k, run in enumerate(word.runs)]
     if not items:
         return items
     top = max(it.level for it in items)
@@ -111,6 +115,15 @@ def _num(v: float) -> str:
     return "0" if s in ("-0", "") else s
 
 
+@dataclass(frozen=True)
+class _Placed:
+    font: EmbeddedFont
+    char: str  # the code character that selects the glyph in ``font``
+    x: float
+    y: float
+    width: float  # the glyph's own advance in points (what the PDF viewer moves by)
+
+
 class Writer:
     """Writes lines onto a ReportLab canvas; records which fonts it used."""
 
@@ -131,69 +144,141 @@ class Writer:
             x += (width - natural) / 2
         elif (align is Align.END) != rtl:
             x += width - natural
-        ops: list[str] = []
-        shown: list[str] = []
+        placed: dict[int, list[_Placed]] = {}
+        shown: dict[int, str] = {}
         pen = x
         for item in items:
             if item.run is None:
+                assert item.before is not None
+                font = self._font(item.before)
+                space = font.code_for(font.face.charToGlyph[32], " ", 0)
+                placed[item.index] = [_Placed(font, space, pen, y, font.face.getCharWidth(32) * size / 1000)]
+                shown[item.index] = " "
                 pen += gap
-                shown.append(" ")
                 continue
-            pen = self._run(item.run, pen, y, size, ops, shown)
-        if not ops:
+            glyphs, text = self._run(item.run, pen, y, size)
+            placed[item.index] = glyphs
+            shown[item.index] = text
+            pen += item.run.units * size / 1000
+        ordered = [g for index in sorted(placed) for g in placed[index]]
+        if not ordered:
             return
         logical = line.text
         code = self.canvas._code
-        if "".join(shown) != logical and not (NO_RTL_ACTUALTEXT and rtl):
-            code.append(f"/Span <</ActualText {_hex_utf16(logical)}>> BDC")
-            code.append("BT " + " ".join(ops) + " ET")
-            code.append("EMC")
+        body = "BT " + " ".join(self._ops(ordered, size)) + " ET"
+        naive = unicodedata.normalize("NFC", "".join(shown[i] for i in sorted(shown)))
+        has_rtl = any(it.level % 2 for it in items)
+        # Poppler reorders /ActualText of right-to-left lines a second time, so those
+        # lines rely on logical drawing order and ToUnicode alone (tests verify both).
+        if naive != unicodedata.normalize("NFC", logical) and not has_rtl:
+            code.append(f"/Span <</ActualText {_hex_utf16(logical)}>> BDC {body} EMC")
         else:
-            code.append("BT " + " ".join(ops) + " ET")
+            code.append(body)
 
-    def _run(self, run: Run, pen: float, y: float, size: float, ops: list[str], shown: list[str]) -> float:
+    def _font(self, run: Run) -> EmbeddedFont:
         name = ensure_registered(run.family, run.bold)
-        font = _font(name)
         self.fonts_used.add(name)
-        doc = self.canvas._doc
+        return _font(name)
+
+    def _run(self, run: Run, pen: float, y: float, size: float) -> tuple[list[_Placed], str]:
+        """Position the run's glyphs (visual order) and return them in logical order."""
+        font = self._font(run)
         scale = size / 1000
         clusters = sorted({g.cluster for g in run.glyphs})
         ends = {c: (clusters[i + 1] if i + 1 < len(clusters) else len(run.text)) for i, c in enumerate(clusters)}
-        chars = []
-        for g in run.glyphs:
-            text = run.text[g.cluster : ends[g.cluster]]
-            chars.append(font.code_for(g.gid, text, glyph_advance(run.family, run.bold, g.gid)))
-        # naive extraction (what a reader without /ActualText support would get)
-        shown.append("".join(font.private_text.get(ord(c), c) for c in chars))
-        pieces = font.splitString("".join(chars), doc)
-        index = 0
-        for subset, data in pieces:
-            fname = font.getSubsetInternalName(subset, doc)
-            ops.append(f"{fname} {_num(size)} Tf")
-            k = 0
-            while k < len(data):
-                g = run.glyphs[index]
-                gx = pen + g.dx * scale
-                gy = y + g.dy * scale
-                ops.append(f"1 0 0 1 {_num(gx)} {_num(gy)} Tm")
-                # a stretch of glyphs that need no offsets goes out as one string
-                parts: list[str] = []
-                cx = gx
-                while k < len(data):
-                    g = run.glyphs[index]
-                    if g.dy * scale + y != gy:
-                        break
-                    target = pen + g.dx * scale
-                    adjust = (cx - target) * 1000 / size
-                    if abs(adjust) > 0.001:
-                        parts.append(_num(adjust))
-                    parts.append(f"<{data[k]:02X}>")
-                    cx = target + glyph_advance(run.family, run.bold, g.gid) * scale
-                    pen += g.advance * scale
-                    index += 1
-                    k += 1
+        texts = _glyph_texts(run, font, ends)
+        out: list[_Placed] = []
+        for g, text in zip(run.glyphs, texts, strict=True):
+            advance = glyph_advance(run.family, run.bold, g.gid)
+            char = font.code_for(g.gid, text, advance)
+            out.append(_Placed(font, char, pen + g.dx * scale, y + g.dy * scale, advance * scale))
+            pen += g.advance * scale
+        if run.rtl:
+            order = sorted(range(len(out)), key=lambda i: (run.glyphs[i].cluster, i))
+            out = [out[i] for i in order]
+        text = "".join(font.private_text.get(ord(p.char), p.char) for p in out)
+        return out, text
+
+    def _ops(self, glyphs: list[_Placed], size: float) -> list[str]:
+        """Text operators for glyphs in the given order, each at its own position."""
+        doc = self.canvas._doc
+        ops: list[str] = []
+        current_font = ""
+        cx: float | None = None
+        cy = 0.0
+        parts: list[str] = []
+
+        def flush() -> None:
+            if parts:
                 ops.append("[" + " ".join(parts) + "] TJ")
-        return pen
+                parts.clear()
+
+        i = 0
+        while i < len(glyphs):
+            font = glyphs[i].font
+            j = i
+            while j < len(glyphs) and glyphs[j].font is font:
+                j += 1
+            codes = b"".join(data for _s, data in _split(font, glyphs[i:j], doc))
+            names = [n for n, data in _split(font, glyphs[i:j], doc) for _ in data]
+            for k, g in enumerate(glyphs[i:j]):
+                name = names[k]
+                if name != current_font:
+                    flush()
+                    ops.append(f"{name} {_num(size)} Tf")
+                    current_font = name
+                if cx is None or g.y != cy or abs(g.x - cx) > 200:
+                    flush()
+                    ops.append(f"1 0 0 1 {_num(g.x)} {_num(g.y)} Tm")
+                    cx, cy = g.x, g.y
+                adjust = (cx - g.x) * 1000 / size
+                if abs(adjust) > 0.0005:
+                    parts.append(_num(adjust))
+                parts.append(f"<{codes[k]:02X}>")
+                cx = g.x + g.width
+            i = j
+        flush()
+        return ops
+
+
+def _glyph_texts(run: Run, font: EmbeddedFont, ends: dict[int, int]) -> list[str]:
+    """What each glyph shows: its cluster's text, or its own character where a cluster
+    has several glyphs that together spell the text (e.g. alef + hamza below for إ)."""
+    texts = [run.text[g.cluster : ends[g.cluster]] for g in run.glyphs]
+    groups: dict[int, list[int]] = {}
+    for i, g in enumerate(run.glyphs):
+        groups.setdefault(g.cluster, []).append(i)
+    for members in groups.values():
+        if len(members) < 2:
+            if run.rtl and len(texts[members[0]]) > 1:
+                # A right-to-left ligature (lam-alef): extractors read each glyph's
+                # characters in drawing direction, as poppler and pdf.js do, so the
+                # mapping is stored in visual order or "على" would come out as "عىل".
+                texts[members[0]] = texts[members[0]][::-1]
+            continue
+        if run.rtl:
+            members = members[::-1]
+        own = [_cmap_char(font, run.glyphs[i].gid) for i in members]
+        cluster_text = texts[members[0]]
+        if all(own) and unicodedata.normalize("NFC", "".join(own)) == unicodedata.normalize(
+            "NFC", cluster_text
+        ):
+            for i, ch in zip(members, own, strict=True):
+                texts[i] = ch
+    return texts
+
+
+def _cmap_char(font: EmbeddedFont, gid: int) -> str:
+    chars = [c for c in font.face.glyphToChar.get(gid, ()) if c < 0xF0000]
+    return chr(chars[0]) if chars else ""
+
+
+def _split(font: EmbeddedFont, glyphs: list[_Placed], doc: object) -> list[tuple[str, bytes]]:
+    """(PDF font resource name, one-byte codes) per ReportLab subset, in order."""
+    return [
+        (font.getSubsetInternalName(subset, doc), data)
+        for subset, data in font.splitString("".join(g.char for g in glyphs), doc)
+    ]
 
 
 def _font(name: str) -> EmbeddedFont:

@@ -40,7 +40,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("NotoSerifArmenian", "NotoSerifArmenian-Regular.ttf", "NotoSerifArmenian-Bold.ttf"),
     Family("NotoSerifGeorgian", "NotoSerifGeorgian-Regular.ttf", "NotoSerifGeorgian-Bold.ttf"),
     Family("NotoSerifHebrew", "NotoSerifHebrew-Regular.ttf", "NotoSerifHebrew-Bold.ttf"),
-    Family("NotoNaskhArabic", "NotoNaskhArabic-Regular.ttf", "NotoNaskhArabic-Bold.ttf"),
+    Family("NotoSansArabic", "NotoSansArabic-Regular.ttf", "NotoSansArabic-Bold.ttf"),
 )
 
 #: Characters that are layout controls, never drawn, so no font needs them.
