@@ -144,6 +144,7 @@ def parse_manifest_name(name: str) -> tuple[ManifestKind, str] | None:
 # --------------------------------------------------------------------------- paths
 
 _DECODE = re.compile(r"%(25|0[dD]|0[aA])")
+_DECODE_CRLF = re.compile(r"%(0[dD]|0[aA])")
 _DECODED = {"25": "%", "0d": "\r", "0a": "\n"}
 
 
@@ -152,9 +153,14 @@ def encode_path(relpath: str) -> str:
     return relpath.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def decode_path(s: str) -> str:
-    """Inverse of :func:`encode_path`; accepts either hex case, leaves other ``%`` alone."""
-    return _DECODE.sub(lambda m: _DECODED[m.group(1).lower()], s)
+def decode_path(s: str, *, percent: bool = True) -> str:
+    """Inverse of :func:`encode_path`; accepts either hex case, leaves other ``%`` alone.
+
+    ``percent=False`` decodes only CR and LF: before BagIt 1.0 ``%`` was not escaped,
+    but bagit-python already wrote ``%0D``/``%0A`` into its 0.97 bags.
+    """
+    pattern = _DECODE if percent else _DECODE_CRLF
+    return pattern.sub(lambda m: _DECODED[m.group(1).lower()], s)
 
 
 _DRIVE = re.compile(r"[A-Za-z]:")
@@ -353,7 +359,7 @@ def parse_manifest(
     A line is ``digest``, one whitespace character, then optionally a second space
     (sha256sum's text mode) or ``*`` (md5sum's binary mode, warned), then the path
     verbatim — so names with leading or trailing spaces survive. Paths are percent-
-    decoded only for BagIt 1.0+; earlier versions had no encoding.
+    decoded per :func:`decode_path` (``%25`` only from BagIt 1.0 on).
     """
     text, problems = decode_tag_file(data, encoding, name)
     parsed = name.rsplit("/", 1)[-1]
@@ -393,7 +399,7 @@ def parse_manifest(
                 )
             )
             continue
-        path = decode_path(raw) if decode else raw
+        path = decode_path(raw, percent=decode)
         if path.startswith("./"):
             problems.append(
                 _warning("path.dot-slash", name, f"line {number}: path starts with './': {path!r}")
@@ -550,7 +556,7 @@ def parse_fetch(
                 )
             else:
                 length = int(length_s)
-        entries.append(FetchEntry(url, length, decode_path(raw) if decode else raw, number))
+        entries.append(FetchEntry(url, length, decode_path(raw, percent=decode), number))
     return ParsedFetch(tuple(entries), tuple(problems))
 
 

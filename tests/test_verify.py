@@ -1,0 +1,460 @@
+"""The verifier on real bags: agreement with bagit-python, precise codes, safety."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import tarfile
+import zipfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import bagit
+import jsonschema
+import pytest
+
+from preserve.bagit_format import (
+    DigestAlgorithm,
+    format_bag_info,
+    format_bagit_txt,
+    format_fetch,
+    format_manifest,
+    manifest_name,
+    tagmanifest_name,
+)
+from preserve.errors import UnreadableInput
+from preserve.verify import BagResult, Problem, Severity, verify_bag, verify_bags
+
+SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "verify-report.schema.json"
+
+PAYLOAD = {
+    "statement.txt": b"We will keep our promise.\n" * 50,
+    "sub dir/r\u00e9sum\u00e9.pdf": bytes(range(256)) * 40,
+    "notes.md": b"# notes\n",
+    "odd\nname 100%.txt": b"bagit-python escapes the newline, not the percent sign",
+}
+
+
+def errors(result: BagResult) -> set[tuple[str, str]]:
+    return {(p.code, p.path) for p in result.problems if p.severity is Severity.error}
+
+
+def warnings(result: BagResult) -> set[tuple[str, str]]:
+    return {(p.code, p.path) for p in result.problems if p.severity is Severity.warning}
+
+
+@pytest.fixture
+def made_bag(tmp_path: Path) -> Path:
+    """A bag made by bagit-python (the reference), sha256 + sha512."""
+    root = tmp_path / "bag"
+    for rel, data in PAYLOAD.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    bagit.make_bag(str(root), {"Source-Organization": "Test"}, checksums=["sha256", "sha512"])
+    return root
+
+
+def bagit_python_valid(root: Path) -> bool:
+    try:
+        return bool(bagit.Bag(str(root)).is_valid())
+    except bagit.BagError:
+        return False
+
+
+# --------------------------------------------------------------------------- corruptions
+
+
+def flip_byte(root: Path) -> None:
+    p = root / "data" / "statement.txt"
+    data = bytearray(p.read_bytes())
+    data[10] ^= 0x01
+    p.write_bytes(bytes(data))
+
+
+def truncate(root: Path) -> None:
+    p = root / "data" / "sub dir" / "r\u00e9sum\u00e9.pdf"
+    p.write_bytes(p.read_bytes()[:100])
+
+
+def delete(root: Path) -> None:
+    (root / "data" / "notes.md").unlink()
+
+
+def add_extra(root: Path) -> None:
+    (root / "data" / "extra.txt").write_bytes(b"not bagged")
+
+
+def rename(root: Path) -> None:
+    (root / "data" / "notes.md").rename(root / "data" / "notes2.md")
+
+
+def edit_bag_info(root: Path) -> None:
+    with (root / "bag-info.txt").open("a") as fh:
+        fh.write("Contact-Name: Someone Else\n")
+
+
+RES = "data/sub dir/r\u00e9sum\u00e9.pdf"
+CORRUPTIONS: dict[str, tuple[Callable[[Path], None], set[tuple[str, str]]]] = {
+    "flipped-byte": (flip_byte, {("manifest.digest-mismatch", "data/statement.txt")}),
+    "truncated": (
+        truncate,
+        {("manifest.digest-mismatch", RES), ("oxum.mismatch", "bag-info.txt")},
+    ),
+    "deleted": (
+        delete,
+        {("payload.missing", "data/notes.md"), ("oxum.mismatch", "bag-info.txt")},
+    ),
+    "extra": (
+        add_extra,
+        {("payload.not-in-manifest", "data/extra.txt"), ("oxum.mismatch", "bag-info.txt")},
+    ),
+    "renamed": (
+        rename,
+        {("payload.missing", "data/notes.md"), ("payload.not-in-manifest", "data/notes2.md")},
+    ),
+    "edited-bag-info": (edit_bag_info, {("manifest.digest-mismatch", "bag-info.txt")}),
+}
+
+
+def test_intact_bag_agrees_with_bagit_python(made_bag: Path) -> None:
+    result = verify_bag(made_bag)
+    assert bagit_python_valid(made_bag)
+    assert result.valid and result.problems == ()
+    assert result.files_checked == len(PAYLOAD) + 4  # + bagit, bag-info, 2 manifests
+    assert result.version == "0.97"  # what bagit-python 1.9 writes
+    assert result.algorithms == ("sha256", "sha512")
+
+
+@pytest.mark.parametrize("name", sorted(CORRUPTIONS))
+def test_corruption_agrees_with_bagit_python(made_bag: Path, name: str) -> None:
+    corrupt, expected = CORRUPTIONS[name]
+    corrupt(made_bag)
+    result = verify_bag(made_bag)
+    assert not bagit_python_valid(made_bag)
+    assert not result.valid
+    assert errors(result) == expected
+
+
+def test_flipped_byte_is_named_per_algorithm_and_not_blamed_on_oxum(made_bag: Path) -> None:
+    flip_byte(made_bag)
+    result = verify_bag(made_bag)
+    mismatches = [p for p in result.problems if p.code == "manifest.digest-mismatch"]
+    assert sorted(p.message.split(":")[0] for p in mismatches) == [
+        "manifest-sha256.txt",
+        "manifest-sha512.txt",
+    ]
+    assert not any(p.code.startswith("oxum") for p in result.problems)
+
+
+def test_truncation_oxum_problem_names_the_file(made_bag: Path) -> None:
+    truncate(made_bag)
+    (oxum,) = [p for p in verify_bag(made_bag).problems if p.code == "oxum.mismatch"]
+    assert RES in oxum.message
+
+
+def test_every_problem_reported_not_just_the_first(made_bag: Path) -> None:
+    for corrupt in (flip_byte, delete, add_extra, edit_bag_info):
+        corrupt(made_bag)
+    assert {c for c, _ in errors(verify_bag(made_bag))} == {
+        "manifest.digest-mismatch",
+        "payload.missing",
+        "payload.not-in-manifest",
+        "oxum.mismatch",
+    }
+
+
+# --------------------------------------------------------------------------- hand-made bags
+
+
+def write_bag(
+    root: Path,
+    files: dict[str, bytes],
+    algs: Iterable[DigestAlgorithm] = (DigestAlgorithm.sha256,),
+    *,
+    info: list[tuple[str, str]] | None = None,
+    tag_manifests: bool = True,
+) -> Path:
+    """A bag written with this project's format functions (what the bag writer will do)."""
+    algs = list(algs)
+    for rel, data in files.items():
+        p = root.joinpath("data", *rel.split("/"))
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+    (root / "data").mkdir(parents=True, exist_ok=True)
+    (root / "bagit.txt").write_bytes(format_bagit_txt())
+    oxum = f"{sum(len(d) for d in files.values())}.{len(files)}"
+    (root / "bag-info.txt").write_bytes(format_bag_info([*(info or []), ("Payload-Oxum", oxum)]))
+    for alg in algs:
+        entries = [(hashlib.new(alg.value, d).hexdigest(), f"data/{r}") for r, d in files.items()]
+        (root / manifest_name(alg)).write_bytes(format_manifest(entries))
+    if tag_manifests:
+        tags = [p for p in sorted(root.iterdir()) if p.is_file()]
+        for alg in algs:
+            entries = [(hashlib.new(alg.value, p.read_bytes()).hexdigest(), p.name) for p in tags]
+            (root / tagmanifest_name(alg)).write_bytes(format_manifest(entries))
+    return root
+
+
+def test_names_needing_percent_encoding(tmp_path: Path) -> None:
+    files = {"100% sure.txt": b"a", "line\nbreak.txt": b"b", "cr\rname": b"c", " spaced ": b"d"}
+    root = write_bag(tmp_path / "bag", files)
+    manifest = (root / "manifest-sha256.txt").read_bytes()
+    assert b"100%25 sure.txt" in manifest and b"line%0Abreak" in manifest
+    result = verify_bag(root)
+    assert result.valid, result.problems
+    assert result.files_checked == 4 + 3  # + bagit, bag-info, manifest
+
+
+@pytest.mark.parametrize("ending", [b"\r\n", b"\r"])
+def test_crlf_and_cr_line_endings(tmp_path: Path, ending: bytes) -> None:
+    root = write_bag(tmp_path / "bag", {"a.txt": b"a", "b.txt": b"b"}, tag_manifests=False)
+    for name in ("bagit.txt", "manifest-sha256.txt", "bag-info.txt"):
+        p = root / name
+        p.write_bytes(p.read_bytes().replace(b"\n", ending))
+    assert verify_bag(root).valid
+
+
+def test_weak_algorithm_only_is_a_warning(tmp_path: Path) -> None:
+    root = write_bag(tmp_path / "bag", {"a": b"a"}, [DigestAlgorithm.md5])
+    result = verify_bag(root)
+    assert result.valid
+    assert ("manifest.weak-algorithm", "") in warnings(result)
+    root2 = write_bag(tmp_path / "bag2", {"a": b"a"}, [DigestAlgorithm.md5, DigestAlgorithm.sha512])
+    assert ("manifest.weak-algorithm", "") not in warnings(verify_bag(root2))
+
+
+def test_unsupported_algorithm_fails_closed(tmp_path: Path) -> None:
+    root = write_bag(tmp_path / "bag", {"a": b"a"})
+    (root / "manifest-whirlpool.txt").write_text("00ff  data/a\n")
+    result = verify_bag(root)
+    assert ("manifest.unsupported-algorithm", "manifest-whirlpool.txt") in errors(result)
+
+
+def test_structural_errors(tmp_path: Path) -> None:
+    root = write_bag(tmp_path / "bag", {"d/a": b"a"}, tag_manifests=False)
+    with (root / "manifest-sha256.txt").open("a") as fh:
+        fh.write(f"{'0' * 64}  data/d\n")  # a directory
+        fh.write(f"{hashlib.sha256(format_bagit_txt()).hexdigest()}  bagit.txt\n")
+    (root / "tagmanifest-sha256.txt").write_text(f"{'0' * 64}  tagmanifest-sha256.txt\n")
+    assert errors(verify_bag(root)) == {
+        ("manifest.lists-directory", "data/d"),
+        ("manifest.outside-payload", "bagit.txt"),
+        ("tagmanifest.lists-tagmanifest", "tagmanifest-sha256.txt"),
+    }
+
+
+def test_no_data_dir_and_no_manifest(tmp_path: Path) -> None:
+    root = tmp_path / "bag"
+    root.mkdir()
+    (root / "bagit.txt").write_bytes(format_bagit_txt())
+    assert errors(verify_bag(root)) == {
+        ("payload.no-data-dir", "data"),
+        ("manifest.none", ""),
+    }
+
+
+def test_empty_directory_is_not_a_bag(tmp_path: Path) -> None:
+    codes = {c for c, _ in errors(verify_bag(tmp_path))}
+    assert {"bagit.missing", "payload.no-data-dir", "manifest.none"} <= codes
+
+
+def test_duplicate_entry_is_an_error_in_1_0(tmp_path: Path) -> None:
+    root = write_bag(tmp_path / "bag", {"a": b"a"}, tag_manifests=False)
+    line = (root / "manifest-sha256.txt").read_bytes()
+    (root / "manifest-sha256.txt").write_bytes(line + line)
+    assert ("manifest.duplicate-entry", "data/a") in errors(verify_bag(root))
+
+
+def test_fetch_rules(tmp_path: Path) -> None:
+    root = write_bag(tmp_path / "bag", {"a": b"a", "b": b"bb"}, tag_manifests=False)
+    (root / "data" / "b").unlink()
+    (root / "fetch.txt").write_bytes(
+        format_fetch(
+            [
+                ("https://example.org/b", 2, "data/b"),
+                ("https://example.org/c", 1, "data/c"),
+                ("https://example.org/a", 5, "data/a"),
+            ]
+        )
+    )
+    assert errors(verify_bag(root)) == {
+        ("payload.not-fetched", "data/b"),
+        ("fetch.not-in-manifest", "data/c"),
+        ("fetch.length-mismatch", "data/a"),
+        ("oxum.mismatch", "bag-info.txt"),
+    }
+
+
+def test_system_files_and_case_twins_on_disk_warn(tmp_path: Path) -> None:
+    root = write_bag(tmp_path / "bag", {".DS_Store": b"", "Read.me": b"x", "read.ME": b"y"})
+    result = verify_bag(root)
+    assert result.valid
+    assert {("payload.system-file", "data/.DS_Store")} <= warnings(result)
+    assert {c for c, _ in warnings(result)} >= {"payload.system-file", "path.case-collision"}
+
+
+def test_twin_with_wrong_digest_is_an_error(tmp_path: Path) -> None:
+    """A case/normalization twin is only forgiven if its content matches."""
+    root = write_bag(tmp_path / "bag", {"hello.txt": b"hello"}, tag_manifests=False)
+    with (root / "manifest-sha256.txt").open("a") as fh:
+        fh.write(f"{'1' * 64}  data/HELLO.txt\n")
+    assert ("manifest.digest-mismatch", "data/hello.txt") in errors(verify_bag(root))
+
+
+# --------------------------------------------------------------------------- safety
+
+
+def test_symlink_is_reported_and_never_followed(made_bag: Path, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(b"s" * 1_000_000)
+    (made_bag / "data" / "notes.md").unlink()
+    (made_bag / "data" / "notes.md").symlink_to(secret)
+    result = verify_bag(made_bag)
+    assert errors(result) >= {("symlink", "data/notes.md")}
+    assert result.bytes_checked < 100_000  # the megabyte behind the link was never read
+
+
+def test_symlinked_data_dir(made_bag: Path, tmp_path: Path) -> None:
+    moved = tmp_path / "elsewhere"
+    (made_bag / "data").rename(moved)
+    (made_bag / "data").symlink_to(moved, target_is_directory=True)
+    result = verify_bag(made_bag)
+    assert ("symlink", "data") in errors(result)
+    assert ("payload.no-data-dir", "data") in errors(result)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this OS")
+def test_fifo_is_reported_not_opened(made_bag: Path) -> None:
+    os.mkfifo(made_bag / "data" / "pipe")
+    assert ("file.special", "data/pipe") in errors(verify_bag(made_bag))  # and no hang
+
+
+def test_nothing_written_and_read_only_ok(made_bag: Path) -> None:
+    def snapshot() -> list[tuple[str, int, int]]:
+        return sorted(
+            (str(p), p.lstat().st_size, p.lstat().st_mtime_ns) for p in made_bag.rglob("*")
+        )
+
+    before = snapshot()
+    for p in [made_bag, *made_bag.rglob("*")]:
+        p.chmod(0o555 if p.is_dir() else 0o444)
+    try:
+        assert verify_bag(made_bag).valid
+    finally:
+        for p in [made_bag, *made_bag.rglob("*")]:
+            p.chmod(0o755 if p.is_dir() else 0o644)
+    assert snapshot() == before
+
+
+def test_missing_path_cannot_run(tmp_path: Path) -> None:
+    with pytest.raises(UnreadableInput):
+        verify_bag(tmp_path / "nope")
+    (tmp_path / "plain.txt").write_text("not a bag")
+    with pytest.raises(UnreadableInput):
+        verify_bag(tmp_path / "plain.txt")
+
+
+# --------------------------------------------------------------------------- serialized
+
+
+def _tar(made_bag: Path, out: Path, extra: Callable[[tarfile.TarFile], None] | None = None) -> Path:
+    with tarfile.open(out, "w:gz") as tf:
+        tf.add(made_bag, arcname="bag")
+        if extra:
+            extra(tf)
+    return out
+
+
+def _add_bytes(tf: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tf.addfile(info, io.BytesIO(data))
+
+
+def test_tar_gz_and_zip_valid(made_bag: Path, tmp_path: Path) -> None:
+    tgz = _tar(made_bag, tmp_path / "bag.tar.gz")
+    zpath = tmp_path / "bag.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for p in sorted(made_bag.rglob("*")):
+            if p.is_file():
+                zf.write(p, "bag/" + p.relative_to(made_bag).as_posix())
+    for archive in (tgz, zpath):
+        result = verify_bag(archive)
+        assert result.valid, result.problems
+        assert result.bytes_checked == verify_bag(made_bag).bytes_checked
+
+
+def test_tar_escaping_member(made_bag: Path, tmp_path: Path) -> None:
+    tgz = _tar(made_bag, tmp_path / "evil.tar.gz", lambda tf: _add_bytes(tf, "bag/../evil", b"x"))
+    assert ("path.unsafe", "bag/../evil") in errors(verify_bag(tgz))
+    assert not (tmp_path / "evil").exists()
+
+
+def test_tar_link_and_duplicate_members(made_bag: Path, tmp_path: Path) -> None:
+    def extra(tf: tarfile.TarFile) -> None:
+        link = tarfile.TarInfo("bag/data/link")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "/etc/passwd"
+        tf.addfile(link)
+        _add_bytes(tf, "bag/data/notes.md", b"shadowing content")
+
+    result = verify_bag(_tar(made_bag, tmp_path / "links.tar.gz", extra))
+    assert {("symlink", "data/link"), ("archive.duplicate-member", "data/notes.md")} <= errors(
+        result
+    )
+
+
+def test_corrupt_member_in_tar(made_bag: Path, tmp_path: Path) -> None:
+    flip_byte(made_bag)
+    result = verify_bag(_tar(made_bag, tmp_path / "c.tar"))
+    assert ("manifest.digest-mismatch", "data/statement.txt") in errors(result)
+
+
+# --------------------------------------------------------------------------- parallel, hooks
+
+
+def test_threads_and_processes_agree(made_bag: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import preserve.verify as v
+
+    monkeypatch.setattr(v, "PARALLEL_MIN_BYTES", 0)  # force the pools on a small bag
+    truncate(made_bag)
+    base = verify_bag(made_bag, threads=1)
+    for kwargs in ({"threads": 4}, {"processes": 2}):
+        other = verify_bag(made_bag, **kwargs)  # type: ignore[arg-type]
+        assert other.problems == base.problems
+        assert other.bytes_checked == base.bytes_checked
+
+
+def test_verify_bags_in_order(made_bag: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    shutil.copytree(made_bag, other)
+    delete(other)
+    results = list(verify_bags([made_bag, other, tmp_path / "missing"], workers=2))
+    assert [r.valid for r in results] == [True, False, False]
+    assert results[2].problems[0].code == "bag.unreadable"
+
+
+def test_extra_checks_hook(made_bag: Path) -> None:
+    def ours(root: Path) -> Iterable[Problem]:
+        assert root == made_bag
+        yield Problem("profile.missing-field", "bag-info.txt", "no Statement-Id", Severity.error)
+
+    def broken(root: Path) -> Iterable[Problem]:
+        raise RuntimeError("boom")
+
+    result = verify_bag(made_bag, extra_checks=[ours, broken])
+    assert errors(result) == {("profile.missing-field", "bag-info.txt"), ("check.failed", "")}
+
+
+# --------------------------------------------------------------------------- report
+
+
+def test_report_matches_schema(made_bag: Path) -> None:
+    flip_byte(made_bag)
+    schema = json.loads(SCHEMA.read_text())
+    doc = {"valid": False, "bags": [verify_bag(made_bag).as_dict()]}
+    jsonschema.validate(doc, schema)
+    json.dumps(doc)  # serialisable
