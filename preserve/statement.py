@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -199,64 +200,290 @@ LEFTOVER_LINES: frozenset[str] = frozenset(
     )
 )
 
-_BREADCRUMB = re.compile(r"^\s*\S.{0,80}(\s[»>/|›]\s.{1,80}){1,6}$")
+#: Labels a site puts above a statement's title (its section, its genre). Only
+#: skipped at the very start, where they would otherwise be taken for the title.
+LEADING_LABELS: frozenset[str] = frozenset(
+    s.casefold()
+    for s in (
+        "Press release",
+        "Press-release",
+        "Statement",
+        "Statements",
+        "Announcement",
+        "Appeal",
+        "Mətbuat relizi",
+        "Bəyanat",
+        "Bəyanatlar",
+        "Müraciət",
+        "Пресс-релиз",
+        "Заявление",
+        "Заявления",
+        "Обращение",
+        "Մամուլի հաղորդագրություն",
+        "Հայտարարություն",
+        "პრესრელიზი",
+        "განცხადება",
+        "بيان",
+        "بيان صحفي",
+    )
+)
+
+#: Navigation words a breadcrumb trail starts with ("Home » News » Statements").
+_BREADCRUMB_START = frozenset(
+    s.casefold()
+    for s in ("Home", "Main", "Ana səhifə", "Əsas", "Главная", "Գլխավոր", "მთავარი", "الرئيسية")
+)
+_BREADCRUMB_SEP = re.compile(r"\s(?:»|›|>|/|\||→)\s")
+#: Counters and small print: "Views: 120", "Просмотров: 120", "© 2024 ...".
+_COUNTER = re.compile(
+    r"^(?:views|просмотров|просмотры|baxış(?:ların)? sayı|baxış|դիտումներ|ნახვები|"
+    r"المشاهدات|مشاهدات)\s*:?\s*\d+$|^(?:©|\(c\)|copyright\b)",
+    re.IGNORECASE,
+)
 
 
 def _is_leftover(line: str) -> bool:
+    """Site text, not statement text (checked only at the ends of the text)."""
     folded = " ".join(line.split()).casefold().strip(" .:|»›>")
-    return folded in LEFTOVER_LINES or bool(_BREADCRUMB.match(line) and len(line) < 160)
+    if folded in LEFTOVER_LINES or _COUNTER.match(folded):
+        return True
+    parts = _BREADCRUMB_SEP.split(" ".join(line.split()))
+    # A breadcrumb trail: starts at "Home", or has two arrows ("News » Statements » 2024").
+    # A title with one " / " or " | " in it is not one.
+    return (
+        len(parts) > 1
+        and len(line) < 160
+        and all(0 < len(p) <= 80 for p in parts)
+        and (
+            parts[0].casefold() in _BREADCRUMB_START
+            or len(re.findall(r"\s(?:»|›|>|→)\s", line)) >= 2
+        )
+    )
 
 
 # --------------------------------------------------------------------------- dates
 
-_DATE_LANGUAGES = ["en", "az", "ru", "uk", "hy", "ka", "ar", "he", "el", "tr", "fr", "de", "es"]
-_DATE_SETTINGS = {
+#: Month names as statements print them, to month numbers. Covering the project's
+#: languages here keeps date recognition fast and exact; dateparser (slow, lenient)
+#: is only asked about short lines in other languages.
+_MONTH_NAMES: dict[str, str] = {
+    # English (with abbreviations), Azerbaijani, Turkish
+    "en": "january february march april may june july august september october november december",
+    "en-abbr": "jan feb mar apr may jun jul aug sep oct nov dec",
+    "az": "yanvar fevral mart aprel may iyun iyul avqust sentyabr oktyabr noyabr dekabr",
+    "tr": "ocak şubat mart nisan mayıs haziran temmuz ağustos eylül ekim kasım aralık",
+    # Russian: genitive (23 февраля) and nominative (февраль 2024 is no date, but
+    # "23 февраль 2024" occurs); Ukrainian genitive
+    "ru": "января февраля марта апреля мая июня июля августа сентября октября ноября декабря",
+    "ru-nom": "январь февраль март апрель май июнь июль август сентябрь октябрь ноябрь декабрь",
+    "uk": "січня лютого березня квітня травня червня липня серпня вересня жовтня листопада грудня",
+    # Armenian: genitive (5 ապրիլի) and nominative
+    "hy": "հունվարի փետրվարի մարտի ապրիլի մայիսի հունիսի հուլիսի օգոստոսի սեպտեմբերի "
+    "հոկտեմբերի նոյեմբերի դեկտեմբերի",
+    "hy-nom": "հունվար փետրվար մարտ ապրիլ մայիս հունիս հուլիս օգոստոս սեպտեմբեր հոկտեմբեր "
+    "նոյեմբեր դեկտեմբեր",
+    # Georgian: nominative, dative (10 მაისს), genitive
+    "ka": "იანვარი თებერვალი მარტი აპრილი მაისი ივნისი ივლისი აგვისტო სექტემბერი ოქტომბერი "
+    "ნოემბერი დეკემბერი",
+    "ka-dat": "იანვარს თებერვალს მარტს აპრილს მაისს ივნისს ივლისს აგვისტოს სექტემბერს ოქტომბერს "
+    "ნოემბერს დეკემბერს",
+    "ka-gen": "იანვრის თებერვლის მარტის აპრილის მაისის ივნისის ივლისის აგვისტოს სექტემბრის "
+    "ოქტომბრის ნოემბრის დეკემბრის",
+    # Arabic: Egyptian/Gulf, Levantine (multi-word names joined by "_"), Maghrebi
+    "ar": "يناير فبراير مارس أبريل مايو يونيو يوليو أغسطس سبتمبر أكتوبر نوفمبر ديسمبر",
+    "ar-alt": "يناير فبراير مارس ابريل مايو يونيه يوليه اغسطس سبتمبر اكتوبر نوفمبر ديسمبر",
+    "ar-lev": "كانون_الثاني شباط آذار نيسان أيار حزيران تموز آب أيلول تشرين_الأول "
+    "تشرين_الثاني كانون_الأول",
+    "ar-mag": "جانفي فيفري مارس أفريل ماي جوان جويلية أوت سبتمبر أكتوبر نوفمبر ديسمبر",
+}
+_MONTHS: dict[str, int] = {
+    name: number for names in _MONTH_NAMES.values() for number, name in enumerate(names.split(), 1)
+}
+_MONTHS["sept"] = 9
+#: Words that may stand around a date without changing it: year and ordinal
+#: suffixes ("2024-cü il", "2024 г.", "2024 թ.", "2024 წლის", "23rd"), weekdays.
+_DATE_NOISE = frozenset(
+    [
+        "year",
+        "of",
+        "the",
+        "st",
+        "nd",
+        "rd",
+        "th",
+        "il",
+        "ildə",
+        "ci",
+        "cı",
+        "cu",
+        "cü",
+        "г",
+        "года",
+        "год",
+        "гг",
+        "թ",
+        "թվականի",
+        "թվական",
+        "წლის",
+        "წ",
+        "წელი",
+        "م",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "bazar",
+        "ertəsi",
+        "çərşənbə",
+        "axşamı",
+        "cümə",
+        "şənbə",
+        "günü",
+        "понедельник",
+        "вторник",
+        "среда",
+        "четверг",
+        "пятница",
+        "суббота",
+        "воскресенье",
+    ]
+)
+_LEVANTINE = (
+    ("كانون الثاني", "كانون_الثاني"),
+    ("كانون الأول", "كانون_الأول"),
+    ("تشرين الثاني", "تشرين_الثاني"),
+    ("تشرين الأول", "تشرين_الأول"),
+)
+_TOKEN = re.compile(r"\d+|[^\W\d_]+(?:_[^\W\d_]+)?", re.UNICODE)
+_NUMERIC_DMY = re.compile(r"(?<!\d)(\d{1,2})[./-](\d{1,2})[./-](\d{4})(?!\d)")
+_NUMERIC_YMD = re.compile(r"(?<!\d)(\d{4})[./-](\d{1,2})[./-](\d{1,2})(?!\d)")
+#: Years a statement of today can carry; also keeps Hijri years (1445) from being
+#: read as Gregorian ones.
+_YEARS = range(1900, 2101)
+#: A date line is short; longer lines are sentences that mention a date.
+_MAX_DATE_LINE = 60
+
+_DATEPARSER_LANGUAGES = [
+    "en",
+    "az",
+    "ru",
+    "uk",
+    "hy",
+    "ka",
+    "ar",
+    "he",
+    "el",
+    "tr",
+    "fr",
+    "de",
+    "es",
+    "it",
+    "pt",
+    "pl",
+]
+_DATEPARSER_SETTINGS = {
     "STRICT_PARSING": True,
     "DATE_ORDER": "DMY",
     "REQUIRE_PARTS": ["day", "month", "year"],
     "PREFER_LOCALE_DATE_ORDER": False,
 }
-#: A line that could be a date: short, has a day-like and a year-like number.
-_DATELIKE = re.compile(r"^(?=.*\b\d{1,2}\b|.*\d{4}-\d{2}-\d{2})(?=.*\b\d{4}\b).{6,60}$")
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
 
 def parse_date(text: str) -> dt.date | None:
-    """A calendar date in the forms institutions use, or None.
+    """The calendar date a short line states, or None.
 
     Accepts "23 February 2024", "February 23, 2024", "23.02.2024", "2024-02-23",
-    month names in many languages (dateparser), and a place before a comma
-    ("Baku, 23 February 2024"). Ambiguous numeric dates are read day first.
+    month names in the project's languages ("23 fevral 2024-cü il", "12 марта
+    2024 г.", "5 ապրիլի 2024 թ.", "2024 წლის 10 მაისი", "14 يونيو 2024") and, via
+    dateparser, in other languages; a place before a comma or dash ("Baku,
+    23 February 2024"). Numeric dates are read day first. Not a real calendar date
+    ("30 February 2024") gives None.
     """
-    text = " ".join(text.split()).strip(" .")
-    if not _DATELIKE.match(text):
-        return None
-    iso = _ISO_DATE.match(text)
-    if iso:
-        try:
-            return dt.date(int(iso[1]), int(iso[2]), int(iso[3]))
-        except ValueError:
-            return None
-    candidates = [text]
-    if "," in text:
-        candidates.append(text.rsplit(",", 1)[1].strip())
-        candidates.append(text.split(",", 1)[1].strip())
-    for candidate in candidates:
-        parsed = dateparser.parse(candidate, languages=_DATE_LANGUAGES, settings=_DATE_SETTINGS)
-        if isinstance(parsed, dt.datetime):
-            return parsed.date()
-    return None
-
-
-_MONTHISH = re.compile(r"\d{1,4}[ ./-]+\S+[ ./-]+\d{2,4}|\S+\s+\d{1,2},?\s+\d{4}")
+    return _read_date(text)[1]
 
 
 def _looks_like_date(line: str) -> bool:
     """True for a line shaped like a date even if it is not a real one (30 February)."""
-    return (
-        bool(_DATELIKE.match(" ".join(line.split())) and _MONTHISH.search(line))
-        and len(line.split()) <= 6
-    )
+    return _read_date(line)[0]
+
+
+def _read_date(line: str) -> tuple[bool, dt.date | None]:
+    """(shaped like a date, the real date or None) for a whole line."""
+    line = " ".join(line.split()).strip(" .,;:()[]")
+    if not line or len(line) > _MAX_DATE_LINE or not any(ch.isdigit() for ch in line):
+        return False, None
+    for candidate in _date_candidates(line):
+        shaped, date = _read_date_part(candidate)
+        if shaped:
+            return True, date
+    return False, None
+
+
+def _date_candidates(line: str) -> list[str]:
+    """The line, and the parts a place or weekday may be separated from (by ',' or a dash)."""
+    candidates = [line]
+    for sep in (",", "،", " – ", " — ", " - "):
+        if sep in line:
+            head, tail = line.split(sep, 1)
+            last = line.rsplit(sep, 1)[1]
+            for part, rest in ((last, line[: -len(last)]), (tail, head), (head, tail)):
+                # The other part must be a short place or weekday name, not more text.
+                if part.strip() and len(rest.split()) <= 4 and not any(c.isdigit() for c in rest):
+                    candidates.append(part.strip(" .,;:"))
+    return candidates
+
+
+def _read_date_part(text: str) -> tuple[bool, dt.date | None]:
+    numeric = _NUMERIC_YMD.fullmatch(text) or _NUMERIC_DMY.fullmatch(text)
+    if numeric is None:
+        # "23.02.2024 г." / "23.02.2024-cü il": a numeric date followed by a year suffix.
+        m = _NUMERIC_YMD.match(text) or _NUMERIC_DMY.match(text)
+        if m and all(t.casefold() in _DATE_NOISE for t in _TOKEN.findall(text[m.end() :])):
+            numeric = m
+    if numeric is not None:
+        a, b, c = (int(g) for g in numeric.groups())
+        year, month, day = (a, b, c) if a > 31 else (c, b, a)
+        return True, _make_date(year, month, day)
+    for long, joined in _LEVANTINE:
+        text = text.replace(long, joined)
+    tokens = _TOKEN.findall(text)
+    numbers = [t for t in tokens if t.isdigit()]
+    months = [_MONTHS[t.casefold()] for t in tokens if t.casefold() in _MONTHS]
+    unknown = [
+        t
+        for t in tokens
+        if not t.isdigit() and t.casefold() not in _MONTHS and t.casefold() not in _DATE_NOISE
+    ]
+    years = [n for n in numbers if len(n) == 4]
+    days = [n for n in numbers if len(n) <= 2]
+    if len(months) == 1 and len(years) == 1 and len(days) == 1 and not unknown:
+        return True, _make_date(int(years[0]), months[0], int(days[0]))
+    if (
+        not months
+        and len(years) == 1
+        and int(years[0]) in _YEARS
+        and len(days) == 1
+        and 1 <= len(unknown) <= 2
+    ):
+        # A month name in a language not listed above: ask dateparser (slow, so last).
+        parsed = dateparser.parse(
+            text, languages=_DATEPARSER_LANGUAGES, settings=_DATEPARSER_SETTINGS
+        )
+        if isinstance(parsed, dt.datetime) and parsed.year in _YEARS:
+            return True, parsed.date()
+    return False, None
+
+
+def _make_date(year: int, month: int, day: int) -> dt.date | None:
+    if year not in _YEARS:
+        return None
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
 
 
 # --------------------------------------------------------------------------- signature
@@ -291,10 +518,24 @@ ROLE_WORDS: tuple[str, ...] = tuple(
         "officer",
         "board",
         "council",
-        "office of",
+        "office",
         "committee",
         "members of",
         "on behalf of",
+        "inspector",
+        "chief",
+        "adviser",
+        "advisor",
+        "press service",
+        "press office",
+        "press secretary",
+        "spokeswoman",
+        "vice-",
+        "member of",
+        "staff of",
+        "team",
+        "general",
+        "human rights",
         # Azerbaijani
         "müvəkkil",
         "ombudsman",
@@ -307,6 +548,9 @@ ROLE_WORDS: tuple[str, ...] = tuple(
         "komissar",
         "idarə",
         "aparat",
+        "mətbuat",
+        "xidmət",
+        "insan hüquqları",
         # Russian
         "уполномоченн",
         "омбудсмен",
@@ -318,6 +562,9 @@ ROLE_WORDS: tuple[str, ...] = tuple(
         "руководител",
         "комиссар",
         "заместител",
+        "пресс-служба",
+        "аппарат",
+        "по правам человека",
         # Armenian
         "պաշտպան",
         "նախագահ",
@@ -336,7 +583,8 @@ ROLE_WORDS: tuple[str, ...] = tuple(
         "رئيس",
         "مفوض",
         "المفوض",
-        "أمين",
+        "أمين عام",
+        "الأمين العام",
         "مدير",
         "وزير",
         "ممثل",
@@ -351,22 +599,82 @@ _SIGN_OFFS = frozenset(
     for s in (
         "Sincerely",
         "Yours sincerely",
+        "Sincerely yours",
+        "Yours faithfully",
         "Respectfully",
+        "Respectfully yours",
+        "With respect",
         "Regards",
+        "Kind regards",
         "Best regards",
         "Hörmətlə",
+        "Ehtiramla",
+        "Dərin hörmətlə",
         "С уважением",
+        "С глубоким уважением",
+        "Искренне ваш",
+        "Искренне Ваш",
         "Հարգանքով",
+        "Հարգանքով՝",
         "პატივისცემით",
         "مع التحية",
+        "مع خالص التحية",
+        "مع خالص التحيات",
+        "مع أطيب التحيات",
         "وتفضلوا بقبول فائق الاحترام",
+        "وتفضلوا بقبول فائق الاحترام والتقدير",
     )
 )
+
+#: Characters that end a sentence, in the scripts statements come in: a line ending
+#: in one is body text, never a name or role line. (Armenian "։", Arabic "؟", ...)
+_SENTENCE_END = ".!?;:…։؟۔。"
+#: Closing quotes and brackets that may follow a sentence's final stop.
+_CLOSERS = "\"'»”’)]"
+#: Lower-case words that belong inside a person's name (particles, patronymics).
+_NAME_PARTICLES = frozenset(
+    [
+        "van",
+        "von",
+        "de",
+        "der",
+        "den",
+        "da",
+        "di",
+        "du",
+        "la",
+        "le",
+        "del",
+        "della",
+        "bin",
+        "bint",
+        "ibn",
+        "al",
+        "el",
+        "y",
+        "oğlu",
+        "qızı",
+        "kızı",
+    ]
+)
+_NAME_WORD = re.compile(r"^[^\W\d_][^\W\d_.'’\-]*(?:[.'’\-][^\W\d_]*)*\.?$")
+#: Scripts with no capital letters in everyday use (Georgian Mkhedruli has
+#: Mtavruli capitals in Unicode, so Python calls its letters lower case).
+_UNCASED = ((0x10D0, 0x10FF), (0x2D00, 0x2D2F))
 
 
 def _is_role(line: str) -> bool:
     folded = line.casefold()
     return any(word in folded for word in ROLE_WORDS)
+
+
+def _is_sign_off(line: str) -> bool:
+    return " ".join(line.split()).casefold().rstrip(" ,.!:՝") in _SIGN_OFFS
+
+
+def _ends_sentence(line: str) -> bool:
+    stripped = line.rstrip().rstrip(_CLOSERS)
+    return bool(stripped) and stripped[-1] in _SENTENCE_END
 
 
 def _is_signature_line(line: str) -> bool:
@@ -375,20 +683,27 @@ def _is_signature_line(line: str) -> bool:
     return (
         0 < len(stripped) <= 200
         and len(stripped.split()) <= 20
-        and stripped[-1] not in ".!?;:…؟"
-        and not stripped.startswith(("-", "•", "*"))
+        and not _ends_sentence(stripped)
+        and not stripped.startswith(("-", "•", "*", "–", "—"))
+    )
+
+
+def _capitalised(word: str) -> bool:
+    first = word[0]
+    return (
+        first.isupper() or not first.islower() or any(lo <= ord(first) <= hi for lo, hi in _UNCASED)
     )
 
 
 def _is_name(line: str) -> bool:
+    """A person's name: 1-5 words of letters, capitalised where the script has capitals."""
     words = line.split()
-    return (
-        1 <= len(words) <= 5
-        and len(line) <= 80
-        and not any(ch.isdigit() for ch in line)
-        and not _is_role(line)
-        and all(w[0].isupper() or not w[0].islower() for w in words if w[0].isalpha())
-    )
+    if not 1 <= len(words) <= 5 or len(line) > 80 or _is_role(line):
+        return False
+    if not all(_NAME_WORD.match(w) for w in words):
+        return False
+    named = [w for w in words if w.casefold() not in _NAME_PARTICLES]
+    return bool(named) and all(_capitalised(w) for w in named) and _capitalised(words[0])
 
 
 # --------------------------------------------------------------------------- language
@@ -442,6 +757,15 @@ def _langid(text: str) -> str:
 
 # --------------------------------------------------------------------------- parsing
 
+#: A first line longer than this that ends like a sentence is body text: the
+#: statement came without a title (a sidecar must give one).
+_MAX_TITLE = 300
+#: At most this many lines at the end are read as the signature block.
+_MAX_SIGNATURE_LINES = 10
+
+#: A line's place in the text: (block number, line number in the block).
+_At = tuple[int, int]
+
 
 def _blocks(text: str) -> list[list[str]]:
     """Groups of consecutive non-blank lines."""
@@ -459,18 +783,27 @@ def _blocks(text: str) -> list[list[str]]:
 
 
 def _strip_leftovers(lines: list[str]) -> tuple[list[str], list[str]]:
-    """Remove leftover lines at both ends; return (kept, removed)."""
-    removed: list[str] = []
+    """Remove site text at both ends; return (kept, removed in reading order).
+
+    Only whole lines at the very start or end are removed, so a sentence in the
+    body that happens to read "Search in archive" stays.
+    """
+    head: list[str] = []
+    tail: list[str] = []
     start, end = 0, len(lines)
     while end > start and (not lines[end - 1].strip() or _is_leftover(lines[end - 1])):
         if lines[end - 1].strip():
-            removed.insert(0, lines[end - 1].strip())
+            tail.insert(0, lines[end - 1].strip())
         end -= 1
-    while start < end and (not lines[start].strip() or _is_leftover(lines[start])):
+    while start < end and (
+        not lines[start].strip()
+        or _is_leftover(lines[start])
+        or " ".join(lines[start].split()).casefold().strip(" .:") in LEADING_LABELS
+    ):
         if lines[start].strip():
-            removed.append(lines[start].strip())
+            head.append(lines[start].strip())
         start += 1
-    return lines[start:end], removed
+    return lines[start:end], head + tail
 
 
 def parse_text(text: str) -> Statement:
@@ -502,86 +835,53 @@ def _parse(original: bytes, decoded: str, path: Path | str | None) -> Statement:
     derived = "\n".join(kept).strip("\n")
     blocks = _blocks(derived)
     notes: list[str] = []
+    positions: list[_At] = [(bi, li) for bi, block in enumerate(blocks) for li in range(len(block))]
 
-    title: str | None = None
-    if blocks:
-        first = blocks.pop(0)
-        title = first[0]
-        if len(first) > 1:
-            # Title directly followed by text with no blank line: the rest is body.
-            blocks.insert(0, first[1:])
+    def line_at(at: _At) -> str:
+        return blocks[at[0]][at[1]]
 
-    # Dates stand on their own line; the signature block holds the date of issue,
-    # a dateline under the title is the other usual place.
-    date_issued: dt.date | None = None
-    all_lines = [(bi, li, line) for bi, block in enumerate(blocks) for li, line in enumerate(block)]
-    date_lines = [
-        (bi, li, line) for bi, li, line in all_lines if _looks_like_date(line) or parse_date(line)
-    ]
-    parsed_dates = [(bi, li, line, parse_date(line)) for bi, li, line in date_lines]
-    real = [(bi, li, line, d) for bi, li, line, d in parsed_dates if d is not None]
-    unreal = [line for _bi, _li, line, d in parsed_dates if d is None]
-    for line in unreal:
-        notes.append(f"'{line}' looks like a date but is not a real calendar date")
-    chosen_date_at: tuple[int, int] | None = None
-    if real:
-        # Prefer the last date line (the one under the signature); say so if others differ.
-        bi, li, line, date_issued = real[-1]
-        chosen_date_at = (bi, li)
-        others = sorted({d for *_rest, d in real if d != date_issued})
-        if others:
-            notes.append(
-                "the text has more than one date: "
-                + ", ".join(d.isoformat() for d in [*others, date_issued])
-                + f"; chose {date_issued.isoformat()} from '{line}' (the last one)"
-            )
-    elif unreal:
-        date_issued = None
+    # Every line that is a date on its own, real or not ("30 February 2024").
+    dates: dict[_At, dt.date | None] = {}
+    for at in positions:
+        shaped, date = _read_date(line_at(at))
+        if shaped:
+            dates[at] = date
 
-    # The signature block: trailing short lines after the last sentence paragraph.
-    lines_from_end: list[tuple[int, int, str]] = []
-    for bi in range(len(blocks) - 1, -1, -1):
-        block = blocks[bi]
-        if all(
-            _is_signature_line(line) or (bi, li) == chosen_date_at for li, line in enumerate(block)
-        ):
-            lines_from_end[:0] = [(bi, li, line) for li, line in enumerate(block)]
-            if len(lines_from_end) > 6:
-                break
-            continue
-        break
-    signature = [
-        (bi, li, line)
-        for bi, li, line in lines_from_end
-        if (bi, li) != chosen_date_at
-        and not _looks_like_date(line)
-        and line.casefold().rstrip(",") not in _SIGN_OFFS
-    ]
-    signer_name, signer_role, used = _split_signature([line for *_p, line in signature])
-    used_positions = {
-        (bi, li) for (bi, li, _line), keep in zip(signature, used, strict=True) if keep
+    title, title_lines = _find_title(blocks, positions, dates)
+    if title is None:
+        notes.append("no title line was found")
+    taken = set(title_lines)
+    # Datelines: a date line right under (or above) the title, or a block of its own.
+    datelines = {
+        at
+        for at in dates
+        if len(blocks[at[0]]) == 1 or (title_lines and at[0] == title_lines[0][0])
     }
-    remove = set(used_positions)
-    if chosen_date_at is not None and (
-        chosen_date_at in {(bi, li) for bi, li, _ in lines_from_end}
-        or _date_alone(blocks, chosen_date_at)
-    ):
-        remove.add(chosen_date_at)
-    # Sign-offs next to a signature are part of the signature block, not the body.
-    if used_positions:
-        for bi, li, line in lines_from_end:
-            if line.casefold().rstrip(",") in _SIGN_OFFS:
-                remove.add((bi, li))
+
+    region = _signature_region(blocks, positions, dates, taken)
+    candidates = [at for at in region if at not in dates and not _is_sign_off(line_at(at))]
+    signer_name, signer_role, used, extra_names = _split_signature(
+        [line_at(at) for at in candidates], [at[0] for at in candidates]
+    )
+    if extra_names:
+        notes.append(
+            "the signature block names more than one person: "
+            + ", ".join(f"'{n}'" for n in [signer_name, *extra_names])
+            + f"; took '{signer_name}' (the first)"
+        )
+    taken |= {at for at, keep in zip(candidates, used, strict=True) if keep}
+    taken |= {at for at in region if at in dates or _is_sign_off(line_at(at))}
+    taken |= datelines
+
+    date_issued = _choose_date(dates, region, line_at, notes)
 
     paragraphs = tuple(
-        " ".join(line for li, line in enumerate(block) if (bi, li) not in remove)
+        " ".join(line for li, line in enumerate(block) if (bi, li) not in taken)
         for bi, block in enumerate(blocks)
-        if any((bi, li) not in remove for li in range(len(block)))
+        if any((bi, li) not in taken for li in range(len(block)))
     )
     if signer_name is None:
         notes.append("no signature block with a name was found")
-    if date_issued is None and not unreal:
-        notes.append("no line with a date of issue was found")
     language = identify_language("\n".join([title or "", *paragraphs]))
     return Statement(
         original=original,
@@ -598,50 +898,127 @@ def _parse(original: bytes, decoded: str, path: Path | str | None) -> Statement:
     )
 
 
-def _date_alone(blocks: list[list[str]], at: tuple[int, int]) -> bool:
-    """A date line that is a block of its own (a dateline), not inside a paragraph."""
-    return len(blocks[at[0]]) == 1
+def _find_title(
+    blocks: list[list[str]], positions: list[_At], dates: dict[_At, dt.date | None]
+) -> tuple[str | None, list[_At]]:
+    """The title: the first line that is not a date, with its wrapped continuation lines.
+
+    A date above the title is a dateline, not the title. A long first sentence is
+    body text, so such a statement has no title.
+    """
+    for n, at in enumerate(positions):
+        if at in dates:
+            continue
+        if n > 0 and positions[n - 1] not in dates:
+            return None, []
+        first = blocks[at[0]][at[1]]
+        if len(first) > _MAX_TITLE and _ends_sentence(first):
+            return None, []
+        lines = [at]
+        block = blocks[at[0]]
+        # A title wrapped over lines continues in lower case on the next line.
+        for li in range(at[1] + 1, min(len(block), at[1] + 3)):
+            previous, nxt = block[li - 1], block[li]
+            if _ends_sentence(previous) or not nxt[:1].islower() or (at[0], li) in dates:
+                break
+            lines.append((at[0], li))
+        return " ".join(blocks[b][i] for b, i in lines), lines
+    return None, []
 
 
-def _split_signature(lines: list[str]) -> tuple[str | None, str | None, list[bool]]:
-    """Name and role from the signature lines; which lines were used.
+def _signature_region(
+    blocks: list[list[str]], positions: list[_At], dates: dict[_At, dt.date | None], taken: set[_At]
+) -> list[_At]:
+    """The lines at the end that can be a signature block, in reading order.
 
-    The name is the line that looks like a person's name (few capitalised words,
-    no office words); the role is the office line(s) next to it, before or after.
-    "Name, Role" on one line is split at the first comma.
+    Walk back from the end over short, non-sentence lines (names, roles, dates,
+    sign-offs). A block is crossed whole; the last block may also end in a
+    signature glued to the last paragraph without a blank line.
+    """
+    region: list[_At] = []
+    for bi in range(len(blocks) - 1, -1, -1):
+        suffix: list[_At] = []
+        for li in range(len(blocks[bi]) - 1, -1, -1):
+            at = (bi, li)
+            if at in taken or not (at in dates or _is_signature_line(blocks[bi][li])):
+                break
+            suffix.insert(0, at)
+        if not suffix or len(region) + len(suffix) > _MAX_SIGNATURE_LINES:
+            break
+        region[:0] = suffix
+        if len(suffix) < len(blocks[bi]):
+            break  # the rest of this block is body text
+    return region
+
+
+def _choose_date(
+    dates: dict[_At, dt.date | None],
+    region: list[_At],
+    line_at: Callable[[_At], str],
+    notes: list[str],
+) -> dt.date | None:
+    """The date of issue: the one in the signature block, else the last date line."""
+    for at, date in dates.items():
+        if date is None:
+            notes.append(f"'{line_at(at)}' looks like a date but is not a real calendar date")
+    real = [(at, d) for at, d in dates.items() if d is not None]
+    if not real:
+        if not dates:
+            notes.append("no line with a date of issue was found")
+        return None
+    in_signature = [(at, d) for at, d in real if at in region]
+    at, chosen = (in_signature or real)[-1]
+    others = sorted({d for _at, d in real if d != chosen})
+    if others:
+        where = "under the signature" if in_signature else "the last one"
+        notes.append(
+            "the text has more than one date: "
+            + ", ".join(d.isoformat() for d in sorted({*others, chosen}))
+            + f"; chose {chosen.isoformat()} from '{line_at(at)}' ({where})"
+        )
+    return chosen
+
+
+def _split_signature(
+    lines: list[str], block_of: list[int]
+) -> tuple[str | None, str | None, list[bool], list[str]]:
+    """Name and role from the signature lines; which lines were used; other names.
+
+    The name is a line that looks like a person's name, preferably one next to an
+    office line; the role is the office line(s) after it (in its block, or the next
+    block when the name stands alone, as scraped pages have it), else the office
+    lines just before it. "Name, Role" or "Name – Role" on one line is split.
     """
     used = [False] * len(lines)
-    if not lines:
-        return None, None, used
     names = [i for i, line in enumerate(lines) if _is_name(line)]
     if not names:
-        # "Jane Doe, Commissioner for ..." on one line.
         for i, line in enumerate(lines):
-            if "," in line:
-                head, tail = (part.strip() for part in line.split(",", 1))
-                if _is_name(head) and _is_role(tail):
-                    used[i] = True
-                    return head, tail, used
-        return None, None, used
-    i = names[-1] if len(names) > 1 and _is_role(lines[-1]) is False else names[0]
+            for sep in (",", " – ", " — ", " - "):
+                if sep in line:
+                    head, tail = (part.strip() for part in line.split(sep, 1))
+                    if _is_name(head) and _is_role(tail):
+                        used[i] = True
+                        return head, tail, used, []
+        return None, None, used, []
+
+    def next_to_role(i: int) -> bool:
+        return any(0 <= j < len(lines) and _is_role(lines[j]) for j in (i - 1, i + 1))
+
+    i = next((n for n in names if next_to_role(n)), names[0])
     used[i] = True
-    role_lines = [
-        j for j in range(i + 1, len(lines)) if not _is_name(lines[j]) or _is_role(lines[j])
-    ]
+    after = [j for j in range(i + 1, len(lines)) if block_of[j] == block_of[i]]
+    if not after and i + 1 < len(lines):
+        after = [j for j in range(i + 1, len(lines)) if block_of[j] == block_of[i + 1]]
+    role_lines = after if any(_is_role(lines[j]) for j in after) else []
     if not role_lines:
-        role_lines = [j for j in range(0, i) if _is_role(lines[j])]
-    role_lines = _contiguous(role_lines)
+        before: list[int] = []
+        for j in range(i - 1, -1, -1):
+            if not _is_role(lines[j]):
+                break
+            before.insert(0, j)
+        role_lines = before
     for j in role_lines:
         used[j] = True
     role = " ".join(lines[j] for j in role_lines) or None
-    return lines[i], role, used
-
-
-def _contiguous(indices: list[int]) -> list[int]:
-    """The first run of consecutive indices (a role spans adjacent lines only)."""
-    run: list[int] = []
-    for j in indices:
-        if run and j != run[-1] + 1:
-            break
-        run.append(j)
-    return run
+    extra = [lines[n] for n in names if not used[n] and not _is_role(lines[n])]
+    return lines[i], role, used, extra
