@@ -351,3 +351,38 @@ def audit(
             for problem in bag.problems:
                 click.echo(f"{bag.path}: {problem.one_line()}")
     sys.exit(int(ExitCode.ok if report.ok else ExitCode.bad))
+
+
+# --------------------------------------------------------------------------- export
+
+
+@cli.command()
+@click.argument("bag", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["tar", "tar.gz", "zip"]),
+    help="Serialization [default: from OUTPUT's name: .tar, .tar.gz/.tgz or .zip].",
+)
+@click.option(
+    "-o", "--output", required=True, type=click.Path(path_type=Path), help="The file to write."
+)
+@json_option
+@handles_errors
+def export(bag: Path, fmt: str | None, output: Path, as_json: bool) -> None:
+    """Serialize BAG as one tar, tar.gz or zip file to hand to another archive.
+
+    The file holds a single folder named after the bag, as APTrust and
+    Archivematica expect, and depends on the bag alone: exporting twice gives the
+    same bytes. OUTPUT is replaced atomically; a symlink in the bag is refused.
+    """
+    from preserve.export import ExportFormat, export_bag
+
+    result = export_bag(bag, output, ExportFormat(fmt) if fmt else None)
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        click.echo(
+            f"{result.path}: {result.format.value}, {result.files} files, "
+            f"{result.size:,} bytes, sha256 {result.sha256}"
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import gzip
+import json
 import os
 import tarfile
 import zipfile
@@ -206,16 +207,21 @@ def test_failed_export_leaves_old_output_and_no_temp(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bag.tar", "bags"]
 
 
-def test_unreadable_file_is_unreadable_input(tmp_path: Path, bag: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads every file")
+def test_unreadable_file_is_unreadable_input(
+    tmp_path: Path, bag: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     victim = bag / "data" / "metadata" / "statement.json"
-    victim.chmod(0)
-    try:
-        with pytest.raises(UnreadableInput):
-            export_bag(bag, tmp_path / "bag.tar")
-    finally:
-        victim.chmod(0o644)
+    real_open = os.open
+
+    def deny(path: object, *args: object, **kwargs: object) -> int:
+        if Path(str(path)) == victim:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("preserve.export.os.open", deny)
+    with pytest.raises(UnreadableInput, match="Permission denied") as info:
+        export_bag(bag, tmp_path / "bag.tar")
+    assert info.value.path == str(victim)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bags"]
 
 
@@ -276,3 +282,24 @@ def test_preserve_verifier_accepts_the_serialized_bag(
     result = verify.verify_bag(out)
     assert result.valid, [p.one_line() for p in result.errors]
     assert result.version == "1.0" and result.algorithms == ("sha256", "sha512")
+
+
+def test_cli_export(tmp_path: Path, bag: Path) -> None:
+    from click.testing import CliRunner
+
+    from preserve.cli import cli
+
+    runner = CliRunner()
+    out = tmp_path / "bag.zip"
+    result = runner.invoke(cli, ["export", str(bag), "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["format"] == "zip" and doc["path"] == str(out.resolve())
+    result = runner.invoke(cli, ["export", str(bag), "--format", "tar", "-o", str(tmp_path / "b")])
+    assert result.exit_code == 0, result.output
+    assert tarfile.is_tarfile(tmp_path / "b")
+    result = runner.invoke(cli, ["export", str(bag), "-o", str(bag / "inside.tar")])
+    assert result.exit_code == 1
+    assert "inside the bag" in result.output
+    result = runner.invoke(cli, ["export", str(tmp_path / "absent"), "-o", str(out)])
+    assert result.exit_code == 2
