@@ -240,12 +240,24 @@ _COUNTER = re.compile(
     r"المشاهدات|مشاهدات)\s*:?\s*\d+$|^(?:©|\(c\)|copyright\b)",
     re.IGNORECASE,
 )
+#: Sharing and tag lines: "Share on Facebook", "Поделиться в Telegram", "Tags: ...",
+#: or a row of social network names left from icons.
+_SOCIAL = (
+    "facebook|twitter|x|telegram|whatsapp|linkedin|vk|vkontakte|ok|odnoklassniki|instagram|"
+    "youtube|email|e-mail|viber|threads|bluesky|mastodon"
+)
+_SHARE = re.compile(
+    rf"^(?:share|share this|поделиться|paylaş|կիսվել|გაზიარება|مشاركة)\s*(?:on|in|via|в|через|"
+    rf"на|:)?\s*(?:{_SOCIAL})?$|^(?:(?:{_SOCIAL})[\s,|·•]*)+$|"
+    r"^(?:tags|teqlər|теги|метки|պիտակներ|თეგები|الوسوم)\s*:",
+    re.IGNORECASE,
+)
 
 
 def _is_leftover(line: str) -> bool:
     """Site text, not statement text (checked only at the ends of the text)."""
     folded = " ".join(line.split()).casefold().strip(" .:|»›>")
-    if folded in LEFTOVER_LINES or _COUNTER.match(folded):
+    if folded in LEFTOVER_LINES or _COUNTER.match(folded) or _SHARE.match(folded):
         return True
     parts = _BREADCRUMB_SEP.split(" ".join(line.split()))
     # A breadcrumb trail: starts at "Home", or has two arrows ("News » Statements » 2024").
@@ -305,6 +317,13 @@ _MONTHS["sept"] = 9
 _DATE_NOISE = frozenset(
     [
         "year",
+        "date",
+        "published",
+        "tarix",
+        "дата",
+        "ամսաթիվ",
+        "თარიღი",
+        "التاريخ",
         "of",
         "the",
         "st",
@@ -410,9 +429,14 @@ def _looks_like_date(line: str) -> bool:
     return _read_date(line)[0]
 
 
+_TIME = re.compile(r"(?<![\d:])\d{1,2}:\d{2}(?::\d{2})?(?![\d:])")
+
+
 def _read_date(line: str) -> tuple[bool, dt.date | None]:
     """(shaped like a date, the real date or None) for a whole line."""
-    line = " ".join(line.split()).strip(" .,;:()[]")
+    # A time of day beside the date ("March 15, 2024 | 14:30") does not change it.
+    line = _TIME.sub(" ", line) if ":" in line else line
+    line = " ".join(line.split()).strip(" .,;:()[]|·•")
     if not line or len(line) > _MAX_DATE_LINE or not any(ch.isdigit() for ch in line):
         return False, None
     for candidate in _date_candidates(line):
@@ -437,12 +461,12 @@ def _date_candidates(line: str) -> list[str]:
 
 
 def _read_date_part(text: str) -> tuple[bool, dt.date | None]:
-    numeric = _NUMERIC_YMD.fullmatch(text) or _NUMERIC_DMY.fullmatch(text)
-    if numeric is None:
-        # "23.02.2024 г." / "23.02.2024-cü il": a numeric date followed by a year suffix.
-        m = _NUMERIC_YMD.match(text) or _NUMERIC_DMY.match(text)
-        if m and all(t.casefold() in _DATE_NOISE for t in _TOKEN.findall(text[m.end() :])):
-            numeric = m
+    # "23.02.2024", "23.02.2024 г.", "Date: 2024-02-23": a numeric date and noise words.
+    numeric = _NUMERIC_YMD.search(text) or _NUMERIC_DMY.search(text)
+    if numeric is not None:
+        rest = text[: numeric.start()] + " " + text[numeric.end() :]
+        if not all(t.casefold() in _DATE_NOISE for t in _TOKEN.findall(rest)):
+            numeric = None
     if numeric is not None:
         a, b, c = (int(g) for g in numeric.groups())
         year, month, day = (a, b, c) if a > 31 else (c, b, a)
@@ -796,14 +820,22 @@ def _strip_leftovers(lines: list[str]) -> tuple[list[str], list[str]]:
             tail.insert(0, lines[end - 1].strip())
         end -= 1
     while start < end and (
-        not lines[start].strip()
-        or _is_leftover(lines[start])
-        or " ".join(lines[start].split()).casefold().strip(" .:") in LEADING_LABELS
+        not lines[start].strip() or _is_leftover(lines[start]) or _is_label(lines, start, end)
     ):
         if lines[start].strip():
             head.append(lines[start].strip())
         start += 1
     return lines[start:end], head + tail
+
+
+def _is_label(lines: list[str], at: int, end: int) -> bool:
+    """A genre label ("Press release") above a title; with no title under it, it is the title."""
+    if " ".join(lines[at].split()).casefold().strip(" .:") not in LEADING_LABELS:
+        return False
+    following = next((line.strip() for line in lines[at + 1 : end] if line.strip()), "")
+    stripped = following.rstrip(_CLOSERS)
+    # A title may end in "!" or "?", rarely in a full stop; a first paragraph does.
+    return bool(stripped) and stripped[-1] not in ".։。۔"
 
 
 def parse_text(text: str) -> Statement:
