@@ -82,6 +82,9 @@ class DigestAlgorithm(Enum):
     sha384 = "sha384"
     sha512 = "sha512"
 
+    # Members are singletons: identity hashing is correct and much cheaper than Enum's.
+    __hash__ = object.__hash__
+
     def new(self) -> _Hash:
         return hashlib.new(self.value)
 
@@ -224,6 +227,11 @@ def split_lines(text: str) -> list[str]:
 def decode_tag_file(data: bytes, encoding: str, name: str) -> tuple[str, list[Problem]]:
     """Decode a tag file in the bag's declared encoding; a UTF-8 BOM is warned and dropped."""
     problems: list[Problem] = []
+    if encoding in ("UTF-8", "utf-8") and not data.startswith(codecs.BOM_UTF8):
+        try:
+            return data.decode("utf-8"), problems  # the common case, without lookups
+        except UnicodeDecodeError:
+            pass
     try:
         codec = codecs.lookup(encoding)
     except LookupError:
@@ -328,6 +336,9 @@ class ParsedManifest:
 
 
 _HEX = re.compile(r"[0-9A-Fa-f]+")
+# digest, one blank, then sha256sum's text-mode space or md5sum's binary-mode "*", then
+# the path verbatim (it may itself start or end with spaces).
+_MANIFEST_LINE = re.compile(r"([0-9A-Fa-f]+)[ \t]([ *]?)(.*)", re.DOTALL)
 
 
 def format_manifest(entries: Iterable[tuple[str, str]]) -> bytes:
@@ -371,18 +382,14 @@ def parse_manifest(
         if line.strip() == "":
             problems.append(_warning("manifest.blank-line", name, f"line {number} is blank"))
             continue
-        m = re.match(r"([^\s]+)[ \t]", line)
-        if m is None or not _HEX.fullmatch(m.group(1)):
+        m = _MANIFEST_LINE.fullmatch(line)
+        if m is None:
             problems.append(
                 _error("manifest.malformed", name, f"line {number} is not 'digest path': {line!r}")
             )
             continue
-        digest = m.group(1)
-        raw = line[m.end() :]
-        if raw.startswith(" "):
-            raw = raw[1:]
-        elif raw.startswith("*"):
-            raw = raw[1:]
+        digest, mode, raw = m.groups()
+        if mode == "*":
             problems.append(
                 _warning(
                     "manifest.md5sum-star",
@@ -399,7 +406,7 @@ def parse_manifest(
                 )
             )
             continue
-        path = decode_path(raw, percent=decode)
+        path = decode_path(raw, percent=decode) if "%" in raw else raw
         if path.startswith("./"):
             problems.append(
                 _warning("path.dot-slash", name, f"line {number}: path starts with './': {path!r}")

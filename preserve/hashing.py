@@ -64,11 +64,15 @@ def hash_file(
         size = 0
         if st.st_size < chunk_size:
             # Small files: one read, no buffer juggling (most bags are many small files).
-            block = os.read(fd, chunk_size)
+            # Ask for one byte more than fstat said: a short read is then the end.
+            want = st.st_size + 1
+            block = os.read(fd, want)
             while block:
                 size += len(block)
                 for _, h in hashers:
                     h.update(block)
+                if len(block) < want:
+                    break
                 block = os.read(fd, chunk_size)
         else:
             buf = bytearray(chunk_size)

@@ -13,6 +13,8 @@ checked (unreadable file, unknown algorithm, crashed extra check) is an error.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import os
 import stat
 import tarfile
@@ -67,7 +69,7 @@ ExtraCheck = Callable[[Path], Iterable[Problem]]
 #: more than it saves, and batches of small bags are parallelised across bags instead.
 PARALLEL_MIN_BYTES = 8 << 20
 
-_DIGEST_ERROR = "digest-error"
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
 @dataclass(frozen=True)
@@ -186,9 +188,16 @@ class _DirTree(_Tree):
                 )
 
     def read(self, rel: str) -> bytes:
-        fd = os.open(self._abs(rel), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        with os.fdopen(fd, "rb") as fh:
-            return fh.read()
+        fd = os.open(self._abs(rel), _READ_FLAGS)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(f"{rel} is not a regular file")
+            chunks = []
+            while block := os.read(fd, 1 << 20):
+                chunks.append(block)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
 
     def _abs(self, rel: str) -> str:
         return os.path.join(self.root, *rel.split("/"))
@@ -218,6 +227,14 @@ class _DirTree(_Tree):
             results = executor.map(_hash_job, [jobs[i] for i in order])
             for i, res in zip(order, results, strict=True):
                 yield (rels[i], *res)
+
+
+def _hash_bytes(data: bytes, exps: list[_Expect]) -> tuple[dict[DigestAlgorithm, str], int]:
+    digests: dict[DigestAlgorithm, str] = {}
+    for e in exps:
+        if e.alg not in digests:
+            digests[e.alg] = hashlib.new(e.alg.value, data).hexdigest()
+    return digests, len(data)
 
 
 def _hash_job(
@@ -412,6 +429,7 @@ class _Checker:
         self.algorithms: list[str] = []
         self.files_checked = 0
         self.bytes_checked = 0
+        self.cache: dict[str, bytes] = {}
 
     def error(self, code: str, path: str, message: str) -> None:
         self.problems.append(Problem(code, path, message, Severity.error))
@@ -420,8 +438,12 @@ class _Checker:
         self.problems.append(Problem(code, path, message, Severity.warning))
 
     def read(self, rel: str) -> bytes | None:
+        """A tag file's bytes, kept: tag manifests then hash them without a second read."""
+        if rel in self.cache:
+            return self.cache[rel]
         try:
-            return self.tree.read(rel)
+            data = self.cache[rel] = self.tree.read(rel)
+            return data
         except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
             self.error("file.unreadable", rel, f"cannot read: {exc}")
             return None
@@ -462,6 +484,8 @@ class _Checker:
             if lacking:
                 unlisted.append(rel)
                 self.error("payload.not-in-manifest", rel, f"not listed in {', '.join(lacking)}")
+        if BAG_INFO_TXT in tree.files:
+            self.read(BAG_INFO_TXT)  # now, so the tag manifests hash it from memory
         mismatched = self.hash_and_compare(expect)
         self.check_fetch(fetch, payload_m)
         self.check_bag_info(payload, sorted(missing), unlisted, mismatched)
@@ -645,8 +669,15 @@ class _Checker:
 
     def hash_and_compare(self, expect: dict[str, list[_Expect]]) -> list[str]:
         wanted = {rel: {e.alg for e in exps} for rel, exps in expect.items()}
+        in_memory = [(rel, self.cache[rel]) for rel in wanted if rel in self.cache]
+        for rel, _ in in_memory:
+            del wanted[rel]
         bad: list[str] = []
-        for rel, digests, size in self.tree.hash_files(wanted):
+        results = itertools.chain(
+            ((rel, *_hash_bytes(data, expect[rel])) for rel, data in in_memory),
+            self.tree.hash_files(wanted),
+        )
+        for rel, digests, size in results:
             if isinstance(digests, str):
                 self.error("file.unreadable", rel, digests)
                 bad.append(rel)
