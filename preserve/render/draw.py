@@ -21,6 +21,10 @@ from preserve.render.shaping import Run, Word, glyph_advance
 SPACE_UNITS = 260
 
 
+#: A justified line may stretch its spaces to at most this many times their width more.
+MAX_JUSTIFY_STRETCH = 2.5
+
+
 class Align(Enum):
     START = "start"
     END = "end"
@@ -138,8 +142,10 @@ class Writer:
         gap = SPACE_UNITS * size / 1000
         rtl = line.base % 2 == 1
         if align is Align.JUSTIFY and not line.last and spaces and natural < width:
-            gap += (width - natural) / spaces
-            natural = width
+            extra = (width - natural) / spaces
+            if extra <= MAX_JUSTIFY_STRETCH * gap:  # else rivers: leave the line ragged
+                gap += extra
+                natural = width
         if align is Align.CENTER:
             x += (width - natural) / 2
         elif (align is Align.END) != rtl:
