@@ -784,6 +784,8 @@ def _langid(text: str) -> str:
 #: A first line longer than this that ends like a sentence is body text: the
 #: statement came without a title (a sidecar must give one).
 _MAX_TITLE = 300
+#: Hard-wrapped text has lines up to about this long; a longer line is a paragraph.
+_WRAPPED_LINE = 100
 #: At most this many lines at the end are read as the signature block.
 _MAX_SIGNATURE_LINES = 10
 
@@ -792,17 +794,33 @@ _At = tuple[int, int]
 
 
 def _blocks(text: str) -> list[list[str]]:
-    """Groups of consecutive non-blank lines."""
-    blocks: list[list[str]] = []
+    """Paragraph blocks: groups of consecutive non-blank lines.
+
+    A line break inside a group also ends a paragraph when the line ends a sentence
+    and is not hard-wrapped (longer than a wrapped line is), or when the text has no
+    blank lines at all: scraped pages often put one paragraph per line.
+    """
+    groups: list[list[str]] = []
     current: list[str] = []
     for line in text.split("\n"):
         if line.strip():
             current.append(line.strip())
         elif current:
-            blocks.append(current)
+            groups.append(current)
             current = []
     if current:
-        blocks.append(current)
+        groups.append(current)
+    one_per_line = len(groups) == 1
+    blocks: list[list[str]] = []
+    for group in groups:
+        current = []
+        for line in group:
+            current.append(line)
+            if _ends_sentence(line) and (one_per_line or len(line) > _WRAPPED_LINE):
+                blocks.append(current)
+                current = []
+        if current:
+            blocks.append(current)
     return blocks
 
 
@@ -1036,21 +1054,53 @@ def _split_signature(
     def next_to_role(i: int) -> bool:
         return any(0 <= j < len(lines) and _is_role(lines[j]) for j in (i - 1, i + 1))
 
-    i = next((n for n in names if next_to_role(n)), names[0])
-    used[i] = True
-    after = [j for j in range(i + 1, len(lines)) if block_of[j] == block_of[i]]
-    if not after and i + 1 < len(lines):
-        after = [j for j in range(i + 1, len(lines)) if block_of[j] == block_of[i + 1]]
-    role_lines = after if any(_is_role(lines[j]) for j in after) else []
-    if not role_lines:
-        before: list[int] = []
-        for j in range(i - 1, -1, -1):
-            if not _is_role(lines[j]):
-                break
-            before.insert(0, j)
-        role_lines = before
+    first = next((n for n in names if next_to_role(n)), names[0])
+    role_lines = _role_lines(lines, block_of, first)
+    used[first] = True
     for j in role_lines:
         used[j] = True
     role = " ".join(lines[j] for j in role_lines) or None
-    extra = [lines[n] for n in names if not used[n] and not _is_role(lines[n])]
-    return lines[i], role, used, extra
+    # A joint statement: the other signers (and their roles) are signature, not body.
+    extra: list[str] = []
+    for n in names:
+        if not used[n]:
+            extra.append(lines[n])
+            used[n] = True
+            for j in _role_lines(lines, block_of, n):
+                used[j] = True
+    return lines[first], role, used, extra
+
+
+def _role_lines(lines: list[str], block_of: list[int], i: int) -> list[int]:
+    """The office lines of the name at ``i``.
+
+    In order: the rest of its block; office lines just above it in its block (role
+    before name); the next block when the name stands alone (scraped pages put blank
+    lines between name and role); office lines just above it across a blank line.
+    """
+
+    def run_from(candidates: list[int]) -> list[int]:
+        if not any(_is_role(lines[j]) for j in candidates):
+            return []
+        run: list[int] = []
+        for j in candidates:
+            if _is_name(lines[j]):  # the next signer of a joint statement
+                break
+            run.append(j)
+        return run
+
+    def roles_above(same_block: bool) -> list[int]:
+        above: list[int] = []
+        for j in range(i - 1, -1, -1):
+            if not _is_role(lines[j]) or (same_block and block_of[j] != block_of[i]):
+                break
+            above.insert(0, j)
+        return above
+
+    after = [j for j in range(i + 1, len(lines)) if block_of[j] == block_of[i]]
+    if after:
+        return run_from(after) or roles_above(True)
+    found = roles_above(True)
+    if not found and i + 1 < len(lines):
+        found = run_from([j for j in range(i + 1, len(lines)) if block_of[j] == block_of[i + 1]])
+    return found or roles_above(False)
