@@ -6,6 +6,7 @@ the bags ``preserve`` writes; each test breaks one rule and expects exactly its 
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 from collections.abc import Callable, Iterable
@@ -14,6 +15,8 @@ from typing import Any
 
 import bagit
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from preserve.errors import InputError, UnreadableInput
 from preserve.profile import (
@@ -548,3 +551,35 @@ def test_mime_aliases_are_accepted(tmp_path: Path) -> None:
     assert [p.code for p in check_serialization(tmp_path / "b.zip", profile)] == [
         "profile.serialization-not-accepted"
     ]
+
+
+@given(
+    pattern=st.text(alphabet="ab/.*", max_size=8),
+    path=st.text(alphabet="ab/.", min_size=1, max_size=8),
+)
+@example(pattern="a*", path="a/b/c")
+@example(pattern="*/b", path="a/a/b")
+def test_glob_agrees_with_fnmatch_where_both_are_defined(pattern: str, path: str) -> None:
+    """Only '*' is special, and like the reference validator's fnmatch it crosses '/'."""
+    from preserve.profile import _matches_any
+
+    assert _matches_any(path, [pattern]) == fnmatch.fnmatchcase(path, pattern)
+
+
+@given(
+    folder=st.text(alphabet="ab", min_size=1, max_size=3),
+    name=st.text(alphabet="ab.", min_size=1, max_size=4),
+    pattern=st.text(alphabet="ab/.*", min_size=1, max_size=8),
+)
+def test_folder_coverage_is_exact(folder: str, name: str, pattern: str) -> None:
+    """A covered folder has some file the pattern allows; an uncovered one has none."""
+    from preserve.profile import _covers_any, _matches_any
+
+    entry = f"data/{folder}/"
+    full = f"data/{pattern}" if not pattern.startswith("*") else pattern
+    if _matches_any(entry + name, [full]):
+        assert _covers_any(entry, [full])
+    if not _covers_any(entry, [full]):
+        assert not any(
+            _matches_any(entry + n, [full]) for n in ("a", "b", "a.b", "a/b", "ba/ab", "..a")
+        )
