@@ -386,3 +386,40 @@ def export(bag: Path, fmt: str | None, output: Path, as_json: bool) -> None:
             f"{result.path}: {result.format.value}, {result.files} files, "
             f"{result.size:,} bytes, sha256 {result.sha256}"
         )
+
+
+# --------------------------------------------------------------------------- verify
+
+
+@cli.command()
+@click.argument("bags", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Bags checked in parallel [default: one per core]."
+)
+@json_option
+@handles_errors
+def verify(bags: tuple[Path, ...], workers: int | None, as_json: bool) -> None:
+    """Check BagIt bags against RFC 8493: every file, every manifest, every rule.
+
+    BAG is a bag directory or a serialized bag (.tar, .tar.gz, .zip), read without
+    extracting it. Works on any bag, not only preserve's, and never writes to it.
+    Prints VALID or INVALID per bag, then each problem as
+    "severity code path: message". Exit 0 if all are valid, 1 if any is invalid,
+    2 if a bag could not be opened at all.
+    """
+    from preserve.verify import CANNOT_OPEN, verify_bags
+
+    results = list(verify_bags(bags, workers=workers))
+    if as_json:
+        emit_json({"valid": all(r.valid for r in results), "bags": [r.as_dict() for r in results]})
+    else:
+        for r in results:
+            click.echo(
+                f"{'VALID' if r.valid else 'INVALID'} {r.bag} "
+                f"({r.files_checked} files, {r.bytes_checked:,} bytes, {r.seconds:.2f} s)"
+            )
+            for p in r.problems:
+                click.echo(f"  {p.severity.value} {p.code} {p.path or '.'}: {p.message}")
+    if any(p.code == CANNOT_OPEN for r in results for p in r.problems):
+        sys.exit(int(ExitCode.cannot_run))
+    sys.exit(int(ExitCode.ok if all(r.valid for r in results) else ExitCode.bad))

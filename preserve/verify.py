@@ -53,6 +53,7 @@ from preserve.errors import UnreadableInput
 from preserve.hashing import hash_file, hash_stream
 
 __all__ = [
+    "CANNOT_OPEN",
     "BagResult",
     "ExtraCheck",
     "Problem",
@@ -68,6 +69,9 @@ ExtraCheck = Callable[[Path], Iterable[Problem]]
 #: Below this much payload a bag is hashed in the calling thread: pool start-up costs
 #: more than it saves, and batches of small bags are parallelised across bags instead.
 PARALLEL_MIN_BYTES = 8 << 20
+
+#: Code of the one problem of a bag that could not be opened at all (CLI exit 2).
+CANNOT_OPEN = "bag.cannot-open"
 
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -936,7 +940,7 @@ def _safe_verify(args: tuple[str, int | None]) -> BagResult:
         return BagResult(
             bag=path,
             valid=False,
-            problems=(Problem("bag.unreadable", "", exc.message),),
+            problems=(Problem(CANNOT_OPEN, "", exc.message),),
             files_checked=0,
             bytes_checked=0,
             seconds=0.0,

@@ -434,7 +434,7 @@ def test_verify_bags_in_order(made_bag: Path, tmp_path: Path) -> None:
     delete(other)
     results = list(verify_bags([made_bag, other, tmp_path / "missing"], workers=2))
     assert [r.valid for r in results] == [True, False, False]
-    assert results[2].problems[0].code == "bag.unreadable"
+    assert results[2].problems[0].code == "bag.cannot-open"
 
 
 def test_extra_checks_hook(made_bag: Path) -> None:
@@ -458,3 +458,33 @@ def test_report_matches_schema(made_bag: Path) -> None:
     doc = {"valid": False, "bags": [verify_bag(made_bag).as_dict()]}
     jsonschema.validate(doc, schema)
     json.dumps(doc)  # serialisable
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_verify_exit_codes_and_json(made_bag: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from preserve.cli import cli
+
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["verify", str(made_bag)])
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.startswith(f"VALID {made_bag} ")
+
+    bad = tmp_path / "bad"
+    shutil.copytree(made_bag, bad)
+    flip_byte(bad)
+    out = runner.invoke(cli, ["verify", str(made_bag), str(bad)])
+    assert out.exit_code == 1
+    assert f"INVALID {bad}" in out.output
+    assert "  error manifest.digest-mismatch data/statement.txt: manifest-sha256.txt" in out.output
+
+    as_json = runner.invoke(cli, ["verify", "--json", str(bad), str(tmp_path / "absent")])
+    assert as_json.exit_code == 2
+    doc = json.loads(as_json.output)
+    jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
+    assert doc["valid"] is False
+    assert [b["valid"] for b in doc["bags"]] == [False, False]
+    assert doc["bags"][1]["problems"][0]["code"] == "bag.cannot-open"
