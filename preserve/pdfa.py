@@ -9,7 +9,6 @@ reports what breaks the claim a PDF makes, not everything a full validator would
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -239,20 +238,22 @@ def _hoist_namespaces(xmp: bytes) -> bytes:
     pikepdf writes ``xmlns:dc`` on each element, which is valid XML but which
     PDFBox Preflight (xmpbox) reads as "Schema is not set"; the data is unchanged.
     """
-    from lxml import etree
+    from lxml import etree  # type: ignore[import-untyped]  # lxml comes with pikepdf
 
     head, sep, rest = xmp.partition(b"?>")
     body, _, tail = rest.rpartition(b"<?xpacket")
     root = etree.fromstring(body.strip())
     for desc in root.iter(f"{{{_RDF}}}Description"):
-        new = etree.Element(desc.tag, attrib=dict(desc.attrib), nsmap={**desc.nsmap, **_XMP_NAMESPACES})
+        new = etree.Element(
+            desc.tag, attrib=dict(desc.attrib), nsmap={**desc.nsmap, **_XMP_NAMESPACES}
+        )
         new.text = "\n  "
         for child in list(desc):
             child.tail = "\n  "
             new.append(child)
         desc.getparent().replace(desc, new)
     etree.cleanup_namespaces(root)
-    text = etree.tostring(root, encoding="utf-8")
+    text: bytes = etree.tostring(root, encoding="utf-8")
     return head + sep + b"\n" + text + b"\n" + b"<?xpacket" + tail
 
 
@@ -300,8 +301,19 @@ _DOCINFO_XMP = {
     "/CreationDate": "xmp:CreateDate",
     "/ModDate": "xmp:ModifyDate",
 }
-_FORBIDDEN_ACTIONS = {"/JavaScript", "/Launch", "/ImportData", "/ResetForm", "/Sound", "/Movie",
-                      "/Hide", "/SetOCGState", "/Rendition", "/Trans", "/GoTo3DView"}
+_FORBIDDEN_ACTIONS = {
+    "/JavaScript",
+    "/Launch",
+    "/ImportData",
+    "/ResetForm",
+    "/Sound",
+    "/Movie",
+    "/Hide",
+    "/SetOCGState",
+    "/Rendition",
+    "/Trans",
+    "/GoTo3DView",
+}
 
 
 @dataclass
@@ -351,7 +363,10 @@ def _claim(doc: pikepdf.Pdf, found: _Findings) -> PdfaLevel | None:
         return None
     try:
         meta = doc.open_metadata()
-        part, conformance = str(meta.get("pdfaid:part", "")), str(meta.get("pdfaid:conformance", ""))
+        part, conformance = (
+            str(meta.get("pdfaid:part", "")),
+            str(meta.get("pdfaid:conformance", "")),
+        )
     except Exception as exc:  # a broken XMP packet is reported, not raised
         found.add("pdfa.bad-xmp", f"the XMP metadata cannot be parsed: {exc}")
         return None
@@ -360,17 +375,21 @@ def _claim(doc: pikepdf.Pdf, found: _Findings) -> PdfaLevel | None:
         return None
     level = PdfaLevel.from_claim(part, conformance)
     if level is None:
-        found.add("pdfa.unknown-level", f"claims PDF/A-{part}{conformance.lower()}, which preserve does not make")
+        found.add(
+            "pdfa.unknown-level",
+            f"claims PDF/A-{part}{conformance.lower()}, which preserve does not make",
+        )
     return level
 
 
 def _check_output_intent(doc: pikepdf.Pdf, level: PdfaLevel | None, found: _Findings) -> None:
     intents = [i for i in doc.Root.get("/OutputIntents", Array()) if i.get("/S") == Name.GTS_PDFA1]
     profiles = [i.get("/DestOutputProfile") for i in intents]
-    if not intents or not all(isinstance(p, pikepdf.Stream) for p in profiles):
+    streams = [p for p in profiles if isinstance(p, pikepdf.Stream)]
+    if not intents or len(streams) != len(profiles):
         found.add("pdfa.no-output-intent", "no GTS_PDFA1 OutputIntent with an ICC profile")
         return
-    for profile in profiles:
+    for profile in streams:
         data = profile.read_bytes()
         if len(data) < 128 or data[36:40] != b"acsp":
             found.add("pdfa.bad-icc", "the OutputIntent's ICC profile is not a valid ICC profile")
@@ -384,7 +403,7 @@ def _check_output_intent(doc: pikepdf.Pdf, level: PdfaLevel | None, found: _Find
             )
 
 
-def _fonts(doc: pikepdf.Pdf) -> Iterable[pikepdf.Dictionary]:
+def _fonts(doc: pikepdf.Pdf) -> Iterable[pikepdf.Object]:
     seen: set[tuple[int, int]] = set()
     for obj in doc.objects:
         if isinstance(obj, Dictionary | pikepdf.Stream) and obj.get("/Type") == Name.Font:
@@ -423,8 +442,10 @@ def _check_objects(doc: pikepdf.Pdf, level: PdfaLevel | None, found: _Findings) 
         action = obj.get("/S")
         if action == Name.JavaScript or "/JS" in obj:
             found.add("pdfa.javascript", "the PDF contains JavaScript")
-        elif isinstance(action, Name) and str(action) in _FORBIDDEN_ACTIONS and (
-            obj.get("/Type") in (None, Name.Action)
+        elif (
+            isinstance(action, Name)
+            and str(action) in _FORBIDDEN_ACTIONS
+            and (obj.get("/Type") in (None, Name.Action))
         ):
             found.add("pdfa.action", f"the PDF contains a forbidden {str(action)[1:]} action")
         if "/AA" in obj:
@@ -433,7 +454,11 @@ def _check_objects(doc: pikepdf.Pdf, level: PdfaLevel | None, found: _Findings) 
             found.add("pdfa.external-reference", "a reference XObject points at another file")
         if "/OPI" in obj:
             found.add("pdfa.external-reference", "an OPI dictionary points at external images")
-        if isinstance(obj, pikepdf.Stream) and "/F" in obj and obj.get("/Type") != Name.EmbeddedFile:
+        if (
+            isinstance(obj, pikepdf.Stream)
+            and "/F" in obj
+            and obj.get("/Type") != Name.EmbeddedFile
+        ):
             found.add("pdfa.external-reference", "a stream takes its data from an external file")
     names = doc.Root.get("/Names", Dictionary())
     if "/JavaScript" in names:
@@ -468,11 +493,11 @@ def _check_docinfo(doc: pikepdf.Pdf, found: _Findings) -> None:
         value = str(info[key])
         xmp = meta.get(prop)
         if xmp is None:
-            found.add("pdfa.xmp-docinfo-mismatch", f"DocInfo {key[1:]} is set but XMP {prop} is missing")
+            found.add(
+                "pdfa.xmp-docinfo-mismatch", f"DocInfo {key[1:]} is set but XMP {prop} is missing"
+            )
             continue
-        same = (
-            _same_date(value, str(xmp)) if key.endswith("Date") else value == _xmp_text(xmp)
-        )
+        same = _same_date(value, str(xmp)) if key.endswith("Date") else value == _xmp_text(xmp)
         if not same:
             found.add(
                 "pdfa.xmp-docinfo-mismatch",
@@ -486,7 +511,9 @@ def _check_attachments(doc: pikepdf.Pdf, level: PdfaLevel, found: _Findings) -> 
         found.add("pdfa.embedded-file", "PDF/A-1 does not allow embedded files")
     if level.part == 2:
         for name, _spec in files:
-            found.add("pdfa.embedded-file", f"PDF/A-2 allows only PDF/A files to be embedded ({name})")
+            found.add(
+                "pdfa.embedded-file", f"PDF/A-2 allows only PDF/A files to be embedded ({name})"
+            )
     if level.part != 3:
         return
     af = doc.Root.get("/AF")
@@ -504,7 +531,3 @@ def _check_attachments(doc: pikepdf.Pdf, level: PdfaLevel, found: _Findings) -> 
         stream = obj.get("/EF", Dictionary()).get("/F")
         if stream is None or "/Subtype" not in stream:
             found.add("pdfa.no-mime-type", f"embedded file {name} has no MIME type (/Subtype)")
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

@@ -25,47 +25,105 @@ FIXTURES = REPO / "fixtures"
 CREATED = dt.datetime(2024, 2, 23, 12, 0, tzinfo=dt.UTC)
 JAVA_DIR = Path("/usr/share/java")
 PREFLIGHT_JARS = (
-    "preflight.jar", "pdfbox2.jar", "fontbox2.jar", "xmpbox.jar",
-    "commons-logging.jar", "javax.activation.jar", "jaxb-api.jar",
+    "preflight.jar",
+    "pdfbox2.jar",
+    "fontbox2.jar",
+    "xmpbox.jar",
+    "commons-logging.jar",
+    "javax.activation.jar",
+    "jaxb-api.jar",
 )
 
 # Small inputs in every script the issue names, including mixed right-to-left text.
 SAMPLES: dict[str, tuple[str, str, list[str], str, str]] = {
     # key: (language, title, paragraphs, signer name, role)
-    "en": ("en", "Statement on the right to water", [
-        "The Commissioner calls on all municipalities to restore the water supply within 48 hours.",
-        "Access to safe drinking water is a human right recognised by the United Nations in 2010.",
-    ], "Jane Doe", "Commissioner for Human Rights"),
-    "az": ("az-Latn", "Ombudsmanın bəyanatı: İnsan hüquqları", [
-        "Azərbaycan Respublikasının İnsan Hüquqları üzrə Müvəkkili bəyan edir ki, hər bir şəxsin "
-        "ləyaqəti qorunmalıdır. Ağır şəraitdə yaşayan ığdırlı şəxslərə kömək göstərilməlidir.",
-        "Şikayətlər İİ saylı qaynar xətt vasitəsilə qəbul edilir.",
-    ], "Səbinə Əliyeva", "Müvəkkil"),
-    "ru": ("ru", "Заявление Уполномоченного по правам человека", [
-        "Уполномоченный призывает обеспечить доступ к чистой питьевой воде в течение 48 часов.",
-        "Ёлки, щётки и «кавычки» — тоже текст.",
-    ], "Иван Петров", "Уполномоченный"),
-    "el": ("el", "Δήλωση του Συνηγόρου του Πολίτη", [
-        "Ο Συνήγορος του Πολίτη καλεί όλους τους δήμους να αποκαταστήσουν την υδροδότηση.",
-        "Η πρόσβαση στο νερό είναι ανθρώπινο δικαίωμα (ψήφισμα 64/292).",
-    ], "Μαρία Παπαδοπούλου", "Συνήγορος του Πολίτη"),
-    "hy": ("hy", "Մարդու իրավունքների պաշտպանի հայտարարությունը", [
-        "Մարդու իրավունքների պաշտպանը կոչ է անում բոլոր կողմերին հարգել միջազգային մարդասիրական իրավունքը։",
-        "Դիմումները ընդունվում են 2024 թվականի մարտի 1-ից։",
-    ], "Անի Սարգսյան", "Պաշտպան"),
-    "ka": ("ka", "სახალხო დამცველის განცხადება", [
-        "სახალხო დამცველი მოუწოდებს ყველა მუნიციპალიტეტს, აღადგინონ წყალმომარაგება 48 საათში.",
-        "წყალზე ხელმისაწვდომობა ადამიანის უფლებაა.",
-    ], "ნინო ბერიძე", "სახალხო დამცველი"),
-    "he": ("he", "הצהרת נציב זכויות האדם", [
-        "הנציב קורא לכל הצדדים לכבד את זכויות האדם, כפי שנקבע בהכרזה משנת 1948.",
-        "הפניות יתקבלו עד ה-15 במרץ.",
-    ], "דנה כהן", "נציבת זכויות האדם"),
-    "ar": ("ar", "بيان المفوض السامي لحقوق الإنسان", [
-        "يدين المفوض بشدة الهجوم الذي وقع في 12 مارس 2024 على مكتب UNICEF في المدينة، ويدعو إلى تحقيق مستقل.",
-        "للاستفسار يمكن الاتصال بالرقم 1234 أو زيارة الموقع www.example.org في أي وقت.",
-        "لا إله إلا الحق، والسلام على من اتبع القانون.",
-    ], "سلمى الحسيني", "رئيسة ديوان المظالم"),
+    "en": (
+        "en",
+        "Statement on the right to water",
+        [
+            "The Commissioner calls on all municipalities to restore the water supply "
+            "within 48 hours.",
+            "Access to safe drinking water is a human right recognised by the United Nations "
+            "in 2010.",
+        ],
+        "Jane Doe",
+        "Commissioner for Human Rights",
+    ),
+    "az": (
+        "az-Latn",
+        "Ombudsmanın bəyanatı: İnsan hüquqları",
+        [
+            "Azərbaycan Respublikasının İnsan Hüquqları üzrə Müvəkkili bəyan edir ki, "
+            "hər bir şəxsin "
+            "ləyaqəti qorunmalıdır. Ağır şəraitdə yaşayan ığdırlı şəxslərə kömək göstərilməlidir.",
+            "Şikayətlər İİ saylı qaynar xətt vasitəsilə qəbul edilir.",
+        ],
+        "Səbinə Əliyeva",
+        "Müvəkkil",
+    ),
+    "ru": (
+        "ru",
+        "Заявление Уполномоченного по правам человека",
+        [
+            "Уполномоченный призывает обеспечить доступ к чистой питьевой воде в течение 48 часов.",
+            "Ёлки, щётки и «кавычки» — тоже текст.",
+        ],
+        "Иван Петров",
+        "Уполномоченный",
+    ),
+    "el": (
+        "el",
+        "Δήλωση του Συνηγόρου του Πολίτη",
+        [
+            "Ο Συνήγορος του Πολίτη καλεί όλους τους δήμους να αποκαταστήσουν την υδροδότηση.",
+            "Η πρόσβαση στο νερό είναι ανθρώπινο δικαίωμα (ψήφισμα 64/292).",
+        ],
+        "Μαρία Παπαδοπούλου",
+        "Συνήγορος του Πολίτη",
+    ),
+    "hy": (
+        "hy",
+        "Մարդու իրավունքների պաշտպանի հայտարարությունը",
+        [
+            "Մարդու իրավունքների պաշտպանը կոչ է անում բոլոր կողմերին հարգել "
+            "միջազգային մարդասիրական իրավունքը։",
+            "Դիմումները ընդունվում են 2024 թվականի մարտի 1-ից։",
+        ],
+        "Անի Սարգսյան",
+        "Պաշտպան",
+    ),
+    "ka": (
+        "ka",
+        "სახალხო დამცველის განცხადება",
+        [
+            "სახალხო დამცველი მოუწოდებს ყველა მუნიციპალიტეტს, აღადგინონ წყალმომარაგება 48 საათში.",
+            "წყალზე ხელმისაწვდომობა ადამიანის უფლებაა.",
+        ],
+        "ნინო ბერიძე",
+        "სახალხო დამცველი",
+    ),
+    "he": (
+        "he",
+        "הצהרת נציב זכויות האדם",
+        [
+            "הנציב קורא לכל הצדדים לכבד את זכויות האדם, כפי שנקבע בהכרזה משנת 1948.",
+            "הפניות יתקבלו עד ה-15 במרץ.",
+        ],
+        "דנה כהן",
+        "נציבת זכויות האדם",
+    ),
+    "ar": (
+        "ar",
+        "بيان المفوض السامي لحقوق الإنسان",
+        [
+            "يدين المفوض بشدة الهجوم الذي وقع في 12 مارس 2024 على مكتب UNICEF "
+            "في المدينة، ويدعو إلى تحقيق مستقل.",
+            "للاستفسار يمكن الاتصال بالرقم 1234 أو زيارة الموقع www.example.org في أي وقت.",
+            "لا إله إلا الحق، والسلام على من اتبع القانون.",
+        ],
+        "سلمى الحسيني",
+        "رئيسة ديوان المظالم",
+    ),
 }
 
 
@@ -86,8 +144,13 @@ def make(
     text = "\n\n".join([title, *paras, name, role])
     statement = Statement(
         original=original if original is not None else text.encode(),
-        text=text, title=title, paragraphs=tuple(paras),
-        signer_name=name, signer_role=role, date_issued=dt.date(2024, 2, 23), language=lang,
+        text=text,
+        title=title,
+        paragraphs=tuple(paras),
+        signer_name=name,
+        signer_role=role,
+        date_issued=dt.date(2024, 2, 23),
+        language=lang,
     )
     rec: dict[str, object] = {
         "identifier": f"sample-{key}-2024-02-23",
@@ -145,7 +208,9 @@ def pdftotext(pdf: bytes, tmp_path: Path, *args: str) -> str:
     path.write_bytes(pdf)
     return subprocess.run(
         ["pdftotext", *args, "-enc", "UTF-8", str(path), "-"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
 
 
@@ -163,7 +228,9 @@ def preflight() -> list[str]:
     return [java, "-cp", classpath, "org.apache.pdfbox.preflight.Validator_A1b"]
 
 
-def preflight_result(cmd: list[str], pdf: bytes, tmp_path: Path, name: str = "x") -> tuple[int, str]:
+def preflight_result(
+    cmd: list[str], pdf: bytes, tmp_path: Path, name: str = "x"
+) -> tuple[int, str]:
     path = tmp_path / f"{name}.pdf"
     path.write_bytes(pdf)
     done = subprocess.run([*cmd, str(path)], capture_output=True, text=True, timeout=120)
@@ -220,7 +287,9 @@ def test_every_fixture_is_valid_pdfa_1b_and_keeps_its_text(
     assert check_pdfa(rendering.pdf) == []
     qpdf_check(rendering.pdf, tmp_path)
     default = without_footers(pdftotext(rendering.pdf, tmp_path), metadata, rendering.page_count)
-    raw = without_footers(pdftotext(rendering.pdf, tmp_path, "-raw"), metadata, rendering.page_count)
+    raw = without_footers(
+        pdftotext(rendering.pdf, tmp_path, "-raw"), metadata, rendering.page_count
+    )
     for paragraph in statement.paragraphs:
         assert_extracted(paragraph, default, raw)
     assert_extracted(metadata.title, default, raw)
@@ -235,7 +304,12 @@ def test_text_extracts_in_logical_order_in_every_script(key: str, tmp_path: Path
     statement, metadata = make(key)
     default = pdftotext(rendering.pdf, tmp_path)
     raw = pdftotext(rendering.pdf, tmp_path, "-raw")
-    for part in (metadata.title, *statement.paragraphs, statement.signer_name, statement.signer_role):
+    for part in (
+        metadata.title,
+        *statement.paragraphs,
+        statement.signer_name,
+        statement.signer_role,
+    ):
         assert part is not None
         assert_extracted(part, default, raw)
 
@@ -274,7 +348,9 @@ def test_right_to_left_pages_are_drawn_right_to_left(key: str, tmp_path: Path) -
     out = pdftotext(render(key).pdf, tmp_path, "-bbox")
     statement, _ = make(key)
     first, second = statement.paragraphs[0][:2]
-    boxes = re.findall(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)"[^>]*>([^<]*)</word>', out)
+    boxes = re.findall(
+        r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)"[^>]*>([^<]*)</word>', out
+    )
     body = [(float(x0), float(x1), w) for x0, y0, x1, w in boxes if 150 < float(y0) < 200]
     rightmost = max(body, key=lambda b: b[1])
     assert rightmost[2].startswith(first), rightmost
@@ -284,10 +360,16 @@ def test_right_to_left_pages_are_drawn_right_to_left(key: str, tmp_path: Path) -
 
 
 def test_fallback_fonts_cover_mixed_scripts() -> None:
-    rendering = render("en", paragraphs=["Latin, Ελληνικά, Кириллица, Հայերեն, ქართული, עברית, العربية."])
-    assert {"NotoSerif", "NotoSerifArmenian", "NotoSerifGeorgian", "NotoSerifHebrew", "NotoSansArabic"} <= set(
-        rendering.fonts
+    rendering = render(
+        "en", paragraphs=["Latin, Ελληνικά, Кириллица, Հայերեն, ქართული, עברית, العربية."]
     )
+    assert {
+        "NotoSerif",
+        "NotoSerifArmenian",
+        "NotoSerifGeorgian",
+        "NotoSerifHebrew",
+        "NotoSansArabic",
+    } <= set(rendering.fonts)
 
 
 def test_uncovered_character_is_an_error_naming_it() -> None:
@@ -370,7 +452,7 @@ def test_pdfa_3u_embeds_original_and_metadata_as_associated_files() -> None:
 
 def test_xmp_and_docinfo_agree() -> None:
     rendering = render("hy")
-    statement, metadata = make("hy")
+    _statement, metadata = make("hy")
     with pikepdf.open(io.BytesIO(rendering.pdf)) as pdf:
         meta = pdf.open_metadata()
         info = pdf.docinfo
@@ -385,7 +467,7 @@ def test_xmp_and_docinfo_agree() -> None:
 
 
 def test_pages_have_header_footer_and_page_numbers(tmp_path: Path) -> None:
-    long = ["Paragraph number %d. " % i + "Words fill the page with text. " * 30 for i in range(40)]
+    long = [f"Paragraph number {i}. " + "Words fill the page with text. " * 30 for i in range(40)]
     rendering = render("en", paragraphs=long)
     assert rendering.page_count >= 5
     pages = pdftotext(rendering.pdf, tmp_path).split("\f")
@@ -480,7 +562,9 @@ def test_write_pdf_leaves_nothing_behind_on_failure(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_write_pdf_keeps_old_file_when_it_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_write_pdf_keeps_old_file_when_it_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import os
 
     target = tmp_path / "out.pdf"

@@ -71,10 +71,16 @@ def default_attachments(statement: Statement, metadata: Metadata) -> tuple[Attac
     """For PDF/A-3u: the statement exactly as received, and the metadata record as JSON."""
     name = statement.source_path.name if statement.source_path else "statement.txt"
     return (
-        Attachment(name, statement.original, "text/plain", "Source",
-                   "The statement exactly as received"),
-        Attachment("statement.json", metadata.to_json(), "application/json", "Data",
-                   "Descriptive metadata of the statement"),
+        Attachment(
+            name, statement.original, "text/plain", "Source", "The statement exactly as received"
+        ),
+        Attachment(
+            "statement.json",
+            metadata.to_json(),
+            "application/json",
+            "Data",
+            "Descriptive metadata of the statement",
+        ),
     )
 
 
@@ -93,7 +99,8 @@ def render_statement(
     """
     if len(statement.original) > MAX_STATEMENT_BYTES:
         raise InputError(
-            f"statement is {len(statement.original):,} bytes; the limit is {MAX_STATEMENT_BYTES:,} bytes",
+            f"statement is {len(statement.original):,} bytes; "
+            f"the limit is {MAX_STATEMENT_BYTES:,} bytes",
             statement.source_path,
         )
     when = creation_time(created)
@@ -101,7 +108,11 @@ def render_statement(
     pages = paginate(doc)
     raw, fonts = draw(doc, pages, when)
     if level.attachments:
-        files = tuple(attachments) if attachments is not None else default_attachments(statement, metadata)
+        files = (
+            tuple(attachments)
+            if attachments is not None
+            else default_attachments(statement, metadata)
+        )
     else:
         files = ()
     pdf = finish_pdfa(raw, level, pdf_info(metadata), when, files)

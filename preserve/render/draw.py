@@ -158,7 +158,9 @@ class Writer:
                 assert item.before is not None
                 font = self._font(item.before)
                 space = font.code_for(font.face.charToGlyph[32], " ", 0)
-                placed[item.index] = [_Placed(font, space, pen, y, font.face.getCharWidth(32) * size / 1000)]
+                placed[item.index] = [
+                    _Placed(font, space, pen, y, font.face.getCharWidth(32) * size / 1000)
+                ]
                 shown[item.index] = " "
                 pen += gap
                 continue
@@ -191,7 +193,10 @@ class Writer:
         font = self._font(run)
         scale = size / 1000
         clusters = sorted({g.cluster for g in run.glyphs})
-        ends = {c: (clusters[i + 1] if i + 1 < len(clusters) else len(run.text)) for i, c in enumerate(clusters)}
+        ends = {
+            c: (clusters[i + 1] if i + 1 < len(clusters) else len(run.text))
+            for i, c in enumerate(clusters)
+        }
         texts = _glyph_texts(run, font, ends)
         out: list[_Placed] = []
         for g, text in zip(run.glyphs, texts, strict=True):

@@ -44,7 +44,9 @@ FAMILIES: tuple[Family, ...] = (
 )
 
 #: Characters that are layout controls, never drawn, so no font needs them.
-INVISIBLE = frozenset("\u200c\u200d\u200e\u200f\u061c\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u202d\u202e")
+INVISIBLE = frozenset(
+    "\u200c\u200d\u200e\u200f\u061c\u2066\u2067\u2068\u2069\u202a\u202b\u202c\u202d\u202e"
+)
 
 _lock = threading.Lock()
 
@@ -131,7 +133,7 @@ class EmbeddedFont(TTFont):  # type: ignore[misc]
         self.private_text.setdefault(code, text)
         return chr(code)
 
-    def addObjects(self, doc: object) -> None:  # noqa: N802 (ReportLab's name)
+    def addObjects(self, doc: object) -> None:
         subsets = self.state_subsets(doc)  # ReportLab forgets them in addObjects
         super().addObjects(doc)
         for n, subset in enumerate(subsets):

@@ -152,15 +152,21 @@ def paginate(doc: Document) -> list[list[Placed]]:
     return pages
 
 
-def draw(doc: Document, pages: list[list[Placed]], created: datetime | None) -> tuple[bytes, tuple[str, ...]]:
+def draw(
+    doc: Document, pages: list[list[Placed]], created: datetime | None
+) -> tuple[bytes, tuple[str, ...]]:
     """Draw the placed lines; return the PDF and the names of the fonts used."""
     buffer = io.BytesIO()
     first = ensure_registered(FAMILIES[0], False)  # else ReportLab adds unembedded Helvetica
     canvas = Canvas(
-        buffer, pagesize=A4, invariant=1, pageCompression=1, pdfVersion=(1, 4), initialFontName=first
+        buffer,
+        pagesize=A4,
+        invariant=1,
+        pageCompression=1,
+        pdfVersion=(1, 4),
+        initialFontName=first,
     )
     writer = Writer(canvas)
-    base = _direction(doc.language)
     total = len(pages)
     footer_id = _lines(doc.identifier, FOOTER, 0, "en")
     for number, placed in enumerate(pages, 1):
@@ -172,7 +178,9 @@ def draw(doc: Document, pages: list[list[Placed]], created: datetime | None) -> 
             canvas.line(MARGIN_X, PAGE_HEIGHT - rule_y, PAGE_WIDTH - MARGIN_X, PAGE_HEIGHT - rule_y)
         for p in placed:
             _fill(canvas, p.style.gray)
-            writer.line(p.line, MARGIN_X, PAGE_HEIGHT - p.y, TEXT_WIDTH, p.style.size, p.style.align)
+            writer.line(
+                p.line, MARGIN_X, PAGE_HEIGHT - p.y, TEXT_WIDTH, p.style.size, p.style.align
+            )
         # footer: rule, identifier on the left, "page N of M" on the right
         fy = MARGIN_BOTTOM - 26
         canvas.line(MARGIN_X, fy + 12, PAGE_WIDTH - MARGIN_X, fy + 12)
@@ -181,8 +189,6 @@ def draw(doc: Document, pages: list[list[Placed]], created: datetime | None) -> 
             writer.line(line, MARGIN_X, fy, TEXT_WIDTH, FOOTER.size, Align.START)
         for line in _lines(f"page {number} of {total}", FOOTER, 0, "en"):
             writer.line(line, MARGIN_X, fy, TEXT_WIDTH, FOOTER.size, Align.END)
-        del base
-        base = _direction(doc.language)
         canvas.showPage()
     canvas.save()
     return buffer.getvalue(), tuple(sorted(writer.fonts_used))

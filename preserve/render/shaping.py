@@ -139,21 +139,20 @@ def _covers(family: Family, bold: bool) -> frozenset[int]:
 
 def _word(chars: str, lv: list[int], bold: bool, language: str | None) -> tuple[list[Run], int]:
     """Split one word into runs of one font and one level, and shape each."""
-    pieces: list[list[object]] = []
+    pieces: list[tuple[str, tuple[Family, bool], int]] = []
     previous: tuple[Family, bool] | None = None
     for ch, level in zip(chars, lv, strict=True):
         font = _family(ch, bold, previous)
         previous = font
         if pieces and pieces[-1][1] == font and pieces[-1][2] == level:
-            pieces[-1][0] = str(pieces[-1][0]) + ch
+            pieces[-1] = (pieces[-1][0] + ch, font, level)
         else:
-            pieces.append([ch, font, level])
+            pieces.append((ch, font, level))
     runs: list[Run] = []
-    for text, font, level in pieces:
-        fam, weight = font  # type: ignore[misc]
-        run = shape(str(text), fam, weight, int(level) % 2 == 1, language)  # type: ignore[call-overload]
+    for text, (family, weight), level in pieces:
+        run = shape(text, family, weight, level % 2 == 1, language)
         if run.level != level:  # nested levels (digits inside RTL inside LTR) keep their depth
-            run = Run(run.text, run.family, run.bold, int(level), run.glyphs, run.units)  # type: ignore[call-overload]
+            run = Run(run.text, run.family, run.bold, level, run.glyphs, run.units)
         runs.append(run)
     return runs, sum(r.units for r in runs)
 
