@@ -57,6 +57,13 @@ _SPACE_LIKE = {
     "\u2009": " ",  # THIN SPACE
     "\u200b": "",  # ZERO WIDTH SPACE (invisible, breaks word matching)
     "\ufeff": "",  # a stray BOM inside the text
+    "\t": " ",
+    "\f": "\n",  # page break
+    "\v": "\n",
+    "\u2028": "\n",  # LINE SEPARATOR
+    "\u2029": "\n\n",  # PARAGRAPH SEPARATOR
+    # Other control characters (a few are let through decoding) carry no text.
+    **{chr(c): "" for c in [*range(0, 9), *range(14, 32), 0x7F]},
 }
 _SPACE_TABLE = str.maketrans(_SPACE_LIKE)
 
@@ -97,7 +104,8 @@ def decode_statement(data: bytes, path: Path | str | None = None) -> str:
 
 
 def normalize_text(text: str) -> str:
-    """Derived text: LF line ends, space-like characters as spaces, no trailing blanks."""
+    """Derived text: LF line ends, space-like characters as spaces, no control
+    characters, no trailing blanks."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_SPACE_TABLE)
     lines = [line.rstrip() for line in text.split("\n")]
     return "\n".join(lines).strip("\n")

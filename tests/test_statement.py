@@ -1,0 +1,390 @@
+"""Unit tests of preserve.statement: decoding, dates, leftovers, signature, language."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from preserve.errors import InputError, UnreadableInput
+from preserve.statement import (
+    MAX_STATEMENT_BYTES,
+    decode_statement,
+    identify_language,
+    normalize_text,
+    parse_date,
+    parse_statement,
+    parse_text,
+    read_statement,
+)
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+BODY = "The Office opened a hotline for children and their parents today."
+SIGNED = (
+    f"Hotline opened\n\n{BODY}\n\nLeyla Həsənova\nCommissioner for Human Rights\n\n1 June 2024\n"
+)
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def test_bom_crlf_and_nbsp_are_removed_from_derived_text_only() -> None:
+    data = "\ufeffHotline\u00a0opened\r\n\r\nText.\u00a0\r\n".encode()
+    assert decode_statement(data) == "Hotline\u00a0opened\r\n\r\nText.\u00a0\r\n"
+    assert normalize_text(decode_statement(data)) == "Hotline opened\n\nText."
+    s = parse_statement(data)
+    assert s.original == data
+    assert s.title == "Hotline opened"
+
+
+def test_lone_cr_line_ends_and_other_space_characters() -> None:
+    assert normalize_text("a\rb\u202fc\u200bd \t\n") == "a\nb cd"
+    assert normalize_text("a\tb\x07c\fd\u2028e\u2029f") == "a bc\nd\ne\n\nf"
+
+
+def test_invalid_utf8_names_byte_offset_and_line() -> None:
+    data = b"Title\n\nBody \xe9t\xe9\n"
+    with pytest.raises(InputError) as info:
+        decode_statement(data, "s.txt")
+    message = str(info.value)
+    assert "s.txt" in message
+    assert "byte 0xe9 at offset 12 (line 3)" in message
+    assert "UTF-8" in message
+
+
+def test_size_limit() -> None:
+    at_limit = b"T\n\n" + b"a" * (MAX_STATEMENT_BYTES - 3)
+    assert decode_statement(at_limit)
+    with pytest.raises(InputError, match="limit"):
+        decode_statement(at_limit + b"a")
+
+
+def test_read_statement_refuses_an_oversized_file_without_reading_it_all(tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"a" * (MAX_STATEMENT_BYTES + 10))
+    with pytest.raises(InputError, match="limit"):
+        read_statement(big)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"Title\x00\n\nBody.", b"Title\n" + bytes(range(1, 32)) * 4],
+    ids=["nul", "controls"],
+)
+def test_binary_input_is_refused(data: bytes) -> None:
+    with pytest.raises(InputError, match="binary"):
+        decode_statement(data)
+
+
+@pytest.mark.parametrize("data", [b"", b"\xef\xbb\xbf", b" \n\r\n\t", "\u00a0\n".encode()])
+def test_empty_input_is_refused(data: bytes) -> None:
+    with pytest.raises(InputError, match="empty"):
+        parse_statement(data)
+
+
+def test_unreadable_paths(tmp_path: Path) -> None:
+    with pytest.raises(UnreadableInput, match="directory"):
+        read_statement(tmp_path)
+    with pytest.raises(UnreadableInput, match="cannot read"):
+        read_statement(tmp_path / "missing.txt")
+
+
+# --------------------------------------------------------------------------- dates
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "23 February 2024",
+        "February 23, 2024",
+        "23 February, 2024",
+        "23rd February 2024",
+        "Friday, 23 February 2024",
+        "23.02.2024",
+        "23/02/2024",
+        "2024-02-23",
+        "Date: 23.02.2024",
+        "Baku, 23 February 2024",
+        "Baku – 23.02.2024",
+        "23 February 2024 | 14:30",
+        "23 fevral 2024",
+        "Bakı şəhəri, 23 fevral 2024-cü il",
+        "23.02.2024-cü il",
+        "23 февраля 2024",
+        "23 февраля 2024 г.",
+        "г. Баку, 23 февраля 2024 года",
+        "23 лютого 2024",
+        "23 փետրվարի 2024 թ.",
+        "Երևան, 23 փետրվարի 2024",
+        "2024 წლის 23 თებერვალი",
+        "23 თებერვალი 2024",
+        "23 فبراير 2024",
+        "23 شباط 2024",
+        "٢٣ فبراير ٢٠٢٤",
+        "23 février 2024",
+    ],
+)
+def test_dates_in_every_form_and_language(text: str) -> None:
+    assert parse_date(text) == dt.date(2024, 2, 23)
+
+
+def test_levantine_two_word_month() -> None:
+    assert parse_date("14 كانون الثاني 2024") == dt.date(2024, 1, 14)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "30 February 2024",
+        "31.04.2024",
+        "2024-02-30",
+        "February 2024",
+        "14 رمضان 1445 هـ",  # a Hijri date is not read as the Gregorian year 1445
+        "Section 2. Visits in 2023",
+        "In 2024 we met 12 times",
+        "On 23 February 2024 the Commissioner met pupils of a village school.",
+        "12:45",
+        "",
+    ],
+)
+def test_not_dates(text: str) -> None:
+    assert parse_date(text) is None
+
+
+def test_unreal_date_is_noted_not_guessed() -> None:
+    s = parse_text(SIGNED.replace("1 June 2024", "30 February 2024"))
+    assert s.date_issued is None
+    assert any("'30 February 2024'" in n and "not a real calendar date" in n for n in s.notes)
+    assert "30 February 2024" not in s.paragraphs  # still not body text
+
+
+def test_date_in_a_body_sentence_is_not_the_date_of_issue() -> None:
+    s = parse_text(f"Title\n\n12 March 2024 was the day the Office opened a hotline.\n\n{BODY}")
+    assert s.date_issued is None
+    assert s.paragraphs[0].startswith("12 March 2024 was")
+
+
+def test_dateline_above_the_title() -> None:
+    s = parse_text(f"23.02.2024\n\nHotline opened\n\n{BODY}\n\nLeyla Həsənova\nCommissioner")
+    assert s.title == "Hotline opened"
+    assert s.date_issued == dt.date(2024, 2, 23)
+    assert s.paragraphs == (BODY,)
+
+
+def test_dates_that_differ_are_noted() -> None:
+    s = parse_text(f"Hotline opened\n\nBaku, 31 May 2024\n\n{SIGNED.split(chr(10), 2)[2]}")
+    assert s.date_issued == dt.date(2024, 6, 1)
+    assert any("2024-05-31, 2024-06-01" in n for n in s.notes)
+    assert s.paragraphs == (BODY,)
+
+
+def test_dates_are_fast() -> None:
+    """dateparser is slow; the project's languages must not need it."""
+    parse_date("23 February 2024")
+    start = time.perf_counter()
+    for _ in range(200):
+        assert parse_date("23 fevral 2024") == dt.date(2024, 2, 23)
+    assert time.perf_counter() - start < 0.5
+
+
+# --------------------------------------------------------------------------- leftovers
+
+
+def test_leftovers_only_at_the_ends() -> None:
+    text = (
+        "Home » News\nHotline opened\n\nFirst paragraph.\n\nSearch in archive\n\n"
+        "Last paragraph.\n\nLeyla Həsənova\nCommissioner\n\n1 June 2024\n\nSearch in archive\n"
+        "Share on Facebook\nViews: 12"
+    )
+    s = parse_text(text)
+    assert s.leftovers == ("Home » News", "Search in archive", "Share on Facebook", "Views: 12")
+    assert s.paragraphs == ("First paragraph.", "Search in archive", "Last paragraph.")
+    assert s.text.count("Search in archive") == 1
+    assert s.title == "Hotline opened"
+
+
+def test_a_title_with_a_slash_is_not_a_breadcrumb() -> None:
+    s = parse_text(f"Water / sanitation: supply restored\n\n{BODY}")
+    assert s.title == "Water / sanitation: supply restored"
+    assert s.leftovers == ()
+
+
+def test_genre_label_above_a_title_is_skipped_but_kept_when_it_is_the_only_title() -> None:
+    assert parse_text(f"Press release\n\nHotline opened\n\n{BODY}").title == "Hotline opened"
+    alone = parse_text(f"Statement\n\n{BODY}\n\nMore text follows here.")
+    assert alone.title == "Statement"
+    assert alone.paragraphs[0] == BODY
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def test_signature_glued_to_the_last_paragraph() -> None:
+    s = parse_text(
+        f"Hotline opened\n\n{BODY}\nLeyla Həsənova\nCommissioner for Human Rights\n1 June 2024"
+    )
+    assert (s.signer_name, s.signer_role) == ("Leyla Həsənova", "Commissioner for Human Rights")
+    assert s.date_issued == dt.date(2024, 6, 1)
+    assert s.paragraphs == (BODY,)
+
+
+def test_one_paragraph_per_line_without_blank_lines() -> None:
+    s = parse_text(
+        f"Hotline opened\n{BODY}\nCalls are free of charge.\nLeyla Həsənova\nCommissioner\n"
+        "1 June 2024"
+    )
+    assert s.title == "Hotline opened"
+    assert s.paragraphs == (BODY, "Calls are free of charge.")
+    assert s.signer_name == "Leyla Həsənova"
+
+
+def test_hard_wrapped_paragraph_and_title_are_joined() -> None:
+    s = parse_text(
+        "Hotline for children opened\nin the Office of the Commissioner\n\n"
+        "The Office opened a hotline. It is free\nof charge and open every day.\n"
+    )
+    assert s.title == "Hotline for children opened in the Office of the Commissioner"
+    assert s.paragraphs == (
+        "The Office opened a hotline. It is free of charge and open every day.",
+    )
+
+
+def test_long_first_sentence_is_not_a_title() -> None:
+    first = "The Office " + "opened a hotline and " * 20 + "more."
+    s = parse_text(f"{first}\n\n{BODY}")
+    assert s.title is None
+    assert s.paragraphs == (first, BODY)
+    assert "no title line was found" in s.notes
+
+
+@pytest.mark.parametrize(
+    ("signature", "name", "role"),
+    [
+        ("Leyla Həsənova\nCommissioner", "Leyla Həsənova", "Commissioner"),
+        (
+            "Commissioner for Human Rights\nLeyla Həsənova",
+            "Leyla Həsənova",
+            "Commissioner for Human Rights",
+        ),
+        ("Leyla Həsənova, Commissioner", "Leyla Həsənova", "Commissioner"),
+        ("Leyla Həsənova – Commissioner", "Leyla Həsənova", "Commissioner"),
+        ("Sincerely,\nLeyla Həsənova\nCommissioner", "Leyla Həsənova", "Commissioner"),
+        ("Hörmətlə,\n\nLeyla Həsənova\nMüvəkkil", "Leyla Həsənova", "Müvəkkil"),
+        ("С уважением,\nУполномоченный\nНаргиз Керимова", "Наргиз Керимова", "Уполномоченный"),
+        ("Leyla Həsən qızı Məmmədova\nMüvəkkil", "Leyla Həsən qızı Məmmədova", "Müvəkkil"),
+        ("Leyla Həsənova", "Leyla Həsənova", None),
+        ("ნინო ბერიძე\nსახალხო დამცველი", "ნინო ბერიძე", "სახალხო დამცველი"),
+        ("Press Service of the Commissioner", None, None),
+    ],
+)
+def test_signature_shapes(signature: str, name: str | None, role: str | None) -> None:
+    s = parse_text(f"Hotline opened\n\n{BODY}\n\n{signature}\n\n1 June 2024")
+    assert (s.signer_name, s.signer_role) == (name, role)
+    assert s.paragraphs[0] == BODY
+    if name is not None:
+        assert s.paragraphs == (BODY,)
+
+
+def test_joint_statement_keeps_first_signer_and_notes_the_others() -> None:
+    s = parse_text(
+        f"Joint statement\n\n{BODY}\n\nLeyla Həsənova\nCommissioner\n\nAnar Məmmədov\n"
+        "Chair of the Council\n\n1 June 2024"
+    )
+    assert (s.signer_name, s.signer_role) == ("Leyla Həsənova", "Commissioner")
+    assert s.paragraphs == (BODY,)
+    assert any("'Anar Məmmədov'" in n for n in s.notes)
+
+
+def test_a_short_last_sentence_is_body_not_a_signature() -> None:
+    for last in ("Thank you.", "Շնորհակալություն։", '"Every child counts."', "Why does it matter?"):
+        s = parse_text(f"Hotline opened\n\n{BODY}\n\n{last}")
+        assert s.paragraphs == (BODY, last)
+        assert s.signer_name is None
+
+
+def test_title_only() -> None:
+    s = parse_text("Statement on the opening of the children's reading room")
+    assert s.title == "Statement on the opening of the children's reading room"
+    assert s.paragraphs == ()
+    assert s.signer_name is None and s.date_issued is None
+
+
+def test_paragraph_wording_is_kept() -> None:
+    """Parsing derives metadata; it never rewrites what the statement says."""
+    body = "Sabina Aliyeva  met  pupils — and said: «Search in archive»!"
+    s = parse_text(f"Title\n\n{body}\n\nEnd of text.")
+    assert s.paragraphs[0] == body
+
+
+# --------------------------------------------------------------------------- language
+
+
+@pytest.mark.parametrize(
+    ("text", "tag"),
+    [
+        ("The Office of the Commissioner opened a hotline for children today.", "en"),
+        ("Müvəkkilin Aparatında uşaqlar üçün qaynar xətt fəaliyyətə başladı.", "az-Latn"),
+        ("Уполномоченный по правам человека посетила школу-интернат.", "ru"),
+        ("Պաշտպանը ողջունում է հանրային գրադարանների որոշումը։", "hy"),
+        ("სახალხო დამცველი მიესალმება წყალმომარაგების აღდგენას.", "ka"),
+        ("يدعو ديوان المظالم جميع المواطنين إلى التبرع بالدم (WHO, 2024).", "ar"),
+    ],
+)
+def test_language_per_script(text: str, tag: str) -> None:
+    assert identify_language(text) == tag
+
+
+def test_no_letters_no_language() -> None:
+    assert identify_language("2024 — 12:00 / 3.5 %") is None
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=2000))
+@example("\n\n\n")
+@example("30 February 2024")
+@example("Name, Role\n1 1 2024")
+@example("a\n\nB C\n\n1.1.1900\n\n» » »")
+def test_parse_text_never_crashes(text: str) -> None:
+    s = parse_text(text)
+    assert s.original == text.encode()
+    assert all(p.strip() for p in s.paragraphs)
+    assert s.title is None or s.title.strip()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2000))
+def test_parse_statement_keeps_any_decodable_bytes(data: bytes) -> None:
+    try:
+        s = parse_statement(data)
+    except InputError:
+        return  # refused with a message, which is fine; crashing is not
+    assert s.original == data
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["\u00a0", "\r\n", "\n", " ", "\ufeff", "Leyla", "1 June 2024", "."]),
+        max_size=60,
+    )
+)
+def test_parse_text_never_crashes_on_web_debris(parts: list[str]) -> None:
+    text = "".join(parts)
+    if text.strip():
+        assert parse_text(text).original == text.encode()
+
+
+def test_long_fixture_parses_fast() -> None:
+    data = (FIXTURES / "en-annual-report-long.txt").read_bytes()
+    parse_statement(data)  # warm up the language model
+    start = time.perf_counter()
+    parse_statement(data)
+    assert time.perf_counter() - start < 0.5
