@@ -177,7 +177,11 @@ def recover(archive: Path, db: sqlite3.Connection) -> list[str]:
                 continue
             bag_dir = archive / row["path"]
             recorded = ledger.get_bag(db, row["identifier"])
-            if bag_dir.is_dir() and recorded and _digests_match(bag_dir, recorded.tagmanifest_digests):
+            if (
+                bag_dir.is_dir()
+                and recorded
+                and _digests_match(bag_dir, recorded.tagmanifest_digests)
+            ):
                 db.execute(
                     "UPDATE bags SET state = 'published', publisher_pid = NULL WHERE identifier = ?",
                     (row["identifier"],),
@@ -190,18 +194,26 @@ def recover(archive: Path, db: sqlite3.Connection) -> list[str]:
                     detail="publication completed after an interrupted ingest",
                     agent=software_agent(),
                 )
-                done.append(f"{row['identifier']}: publication completed after an interrupted ingest")
+                done.append(
+                    f"{row['identifier']}: publication completed after an interrupted ingest"
+                )
             elif not bag_dir.exists():
                 db.execute("DELETE FROM bags WHERE identifier = ?", (row["identifier"],))
                 db.execute("DELETE FROM statements_fts WHERE identifier = ?", (row["identifier"],))
-                done.append(f"{row['identifier']}: interrupted ingest undone (bag was never published)")
+                done.append(
+                    f"{row['identifier']}: interrupted ingest undone (bag was never published)"
+                )
     staging = archive / STAGING_DIR
     for entry in sorted(staging.iterdir()) if staging.is_dir() else []:
         pid = _staging_pid(entry.name)
         if pid is not None and _pid_alive(pid) and pid != os.getpid():
             continue
-        shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
-        done.append(f"staging/{entry.name}: removed an incomplete bag left by an interrupted ingest")
+        shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(
+            missing_ok=True
+        )
+        done.append(
+            f"staging/{entry.name}: removed an incomplete bag left by an interrupted ingest"
+        )
     return done
 
 
@@ -299,8 +311,12 @@ def _stage(job: _Job) -> WrittenBag:
             f"rendered PDF/A-{rendering.level.value} ({rendering.page_count} pages)",
             (pdf_path,),
         ),
-        Event(DIGEST_CALCULATION, rendered_at, "success",
-              "payload and tag manifests: " + ", ".join(a.name for a in job.algorithms)),
+        Event(
+            DIGEST_CALCULATION,
+            rendered_at,
+            "success",
+            "payload and tag manifests: " + ", ".join(a.name for a in job.algorithms),
+        ),
         Event(INGESTION, rendered_at, "success", "bag staged for the archive"),
     )
     original_name = job.statement.source_path.name if job.statement.source_path else None
@@ -365,9 +381,10 @@ def _ingest(
             prepared = prepare_file(path, options.metadata_file)
             metadata = prepared.metadata()
         except PreserveError as error:
-            yield report(_failed(source, error.one_line() if error.path != source else error.message, None))
+            message = error.one_line() if error.path != source else error.message
+            yield report(_failed(source, message, None, error.exit_code))
             if options.fail_fast:
-                return
+                break  # stage what came before it, start nothing after it
             continue
         statement = prepared.statement
         assert statement is not None
@@ -375,17 +392,28 @@ def _ingest(
         known = ledger.get_bag(db, metadata.identifier)
         if known is not None or metadata.identifier in seen:
             previous = (
-                (known.statement_sha256, known.metadata_sha256) if known else seen[metadata.identifier]
+                (known.statement_sha256, known.metadata_sha256)
+                if known
+                else seen[metadata.identifier]
             )
             yield report(_duplicate(source, metadata.identifier, identity, previous))
             if options.fail_fast and previous != identity:
-                return
+                break
             continue
         seen[metadata.identifier] = identity
-        staging = archive / STAGING_DIR / f"{metadata.identifier}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        staging = (
+            archive / STAGING_DIR / f"{metadata.identifier}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        )
         jobs.append(
-            _Job(source, statement, dict(metadata.record), staging, options.level,
-                 options.algorithms, created)
+            _Job(
+                source,
+                statement,
+                dict(metadata.record),
+                staging,
+                options.level,
+                options.algorithms,
+                created,
+            )
         )
 
     for job, outcome in _run_jobs(jobs, options):
@@ -427,8 +455,9 @@ def _run_jobs(
                 future.cancel()
 
 
-def _failed(source: str, message: str, identifier: str | None,
-            code: ExitCode = ExitCode.bad) -> IngestResult:
+def _failed(
+    source: str, message: str, identifier: str | None, code: ExitCode = ExitCode.bad
+) -> IngestResult:
     return IngestResult(source, Status.failed, message, identifier, exit_code=code)
 
 
@@ -437,7 +466,10 @@ def _duplicate(
 ) -> IngestResult:
     if identity == previous:
         return IngestResult(
-            source, Status.already_archived, f"already archived as {identifier}", identifier,
+            source,
+            Status.already_archived,
+            f"already archived as {identifier}",
+            identifier,
             f"{BAGS_DIR}/{identifier}",
         )
     what = "text" if identity[0] != previous[0] else "metadata"
@@ -449,9 +481,7 @@ def _duplicate(
     )
 
 
-def _publish(
-    archive: Path, db: sqlite3.Connection, job: _Job, written: WrittenBag
-) -> IngestResult:
+def _publish(archive: Path, db: sqlite3.Connection, job: _Job, written: WrittenBag) -> IngestResult:
     """Move a staged bag into ``bags/`` with one rename, recorded before and after."""
     metadata = Metadata(record=job.record)
     identifier = metadata.identifier
@@ -468,8 +498,17 @@ def _publish(
             "INSERT INTO bags (identifier, path, state, publisher_pid, ingested_at, payload_oxum,"
             " statement_sha256, metadata_sha256, software, date_issued, title)"
             " VALUES (?, ?, 'publishing', ?, ?, ?, ?, ?, ?, ?, ?)",
-            (identifier, relative, os.getpid(), ledger.now(), written.payload_oxum, *identity,
-             software_agent(), metadata.record["date_issued"], metadata.title),
+            (
+                identifier,
+                relative,
+                os.getpid(),
+                ledger.now(),
+                written.payload_oxum,
+                *identity,
+                software_agent(),
+                metadata.record["date_issued"],
+                metadata.title,
+            ),
         )
         db.executemany(
             "INSERT INTO bag_digests (identifier, file, sha256) VALUES (?, ?, ?)",
@@ -484,31 +523,49 @@ def _publish(
             db.execute("DELETE FROM bags WHERE identifier = ?", (identifier,))
             db.execute("DELETE FROM statements_fts WHERE identifier = ?", (identifier,))
         shutil.rmtree(job.staging, ignore_errors=True)
-        return _failed(job.source, f"cannot publish the bag: {exc.strerror or exc}", identifier,
-                       ExitCode.cannot_run)
+        return _failed(
+            job.source,
+            f"cannot publish the bag: {exc.strerror or exc}",
+            identifier,
+            ExitCode.cannot_run,
+        )
     with ledger.write(db):
         db.execute(
             "UPDATE bags SET state = 'published', publisher_pid = NULL WHERE identifier = ?",
             (identifier,),
         )
         ledger.record_event(
-            db, identifier=identifier, type=INGESTION, outcome="success",
-            detail={"source": job.source, "payload_oxum": written.payload_oxum,
-                    "pdfa": job.level.value},
+            db,
+            identifier=identifier,
+            type=INGESTION,
+            outcome="success",
+            detail={
+                "source": job.source,
+                "payload_oxum": written.payload_oxum,
+                "pdfa": job.level.value,
+            },
             agent=software_agent(),
         )
-    return IngestResult(job.source, Status.ingested, f"ingested as {identifier}", identifier, relative)
+    return IngestResult(
+        job.source, Status.ingested, f"ingested as {identifier}", identifier, relative
+    )
 
 
 def _index(db: sqlite3.Connection, statement: Statement, metadata: Metadata) -> None:
     """Add the statement to the full-text index (inside the publishing transaction)."""
     creator = metadata.record["creator"]
-    signer = " ".join(filter(None, [creator.get("name"), creator.get("role"),
-                                    creator.get("organization")]))
+    signer = " ".join(
+        filter(None, [creator.get("name"), creator.get("role"), creator.get("organization")])
+    )
     db.execute(
         "INSERT INTO statements_fts (identifier, date_issued, title, body, signer, subjects)"
         " VALUES (?, ?, ?, ?, ?, ?)",
-        (metadata.identifier, metadata.record["date_issued"], metadata.title,
-         "\n\n".join(statement.paragraphs), signer,
-         " ".join([*metadata.record.get("subjects", []), *metadata.record.get("places", [])])),
+        (
+            metadata.identifier,
+            metadata.record["date_issued"],
+            metadata.title,
+            "\n\n".join(statement.paragraphs),
+            signer,
+            " ".join([*metadata.record.get("subjects", []), *metadata.record.get("places", [])]),
+        ),
     )

@@ -159,7 +159,9 @@ def pdfa_option(func: F) -> F:
     type=click.Choice(["md5", "sha1", "sha256", "sha512"]),
     help="Manifest algorithm; repeat for several. [default: sha256 and sha512]",
 )
-@click.option("--workers", type=click.IntRange(min=1), help="Parallel processes [default: one per core].")
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Parallel processes [default: one per core]."
+)
 @click.option("--fail-fast", is_flag=True, help="Stop at the first statement that fails.")
 @json_option
 @handles_errors
@@ -192,8 +194,7 @@ def ingest(
         raise click.UsageError("--metadata applies to a single statement")
     options = IngestOptions(
         level=PdfaLevel(level),
-        algorithms=tuple(DigestAlgorithm[a] for a in algorithms)
-        or IngestOptions().algorithms,
+        algorithms=tuple(DigestAlgorithm[a] for a in algorithms) or IngestOptions().algorithms,
         metadata_file=metadata_file,
         workers=workers,
         fail_fast=fail_fast,
@@ -202,9 +203,6 @@ def ingest(
 
         def on_result(result: IngestResult) -> None:
             advance()
-            if result.status is Status.failed:
-                log.error("%s", result.message if result.message.startswith(result.source)
-                          else f"{result.source}: {result.message}")
 
         report = ingest(list(inputs), archive, options, progress=on_result)
     if as_json:
@@ -213,7 +211,12 @@ def ingest(
         for line in report.recovered:
             click.echo(f"recovered: {line}")
         for result in report.results:
-            if result.status is not Status.failed:
+            if result.status is Status.failed:
+                message = result.message
+                if not message.startswith(result.source):
+                    message = f"{result.source}: {message}"
+                click.echo(f"preserve: error: {message}", err=True)
+            else:
                 click.echo(f"{result.source}: {result.message}")
         click.echo(
             f"{report.count(Status.ingested)} ingested, "
@@ -288,11 +291,24 @@ def search(archive: Path, query: tuple[str, ...], limit: int, as_json: bool) -> 
 
 @cli.command()
 @click.argument("archive", type=click.Path(path_type=Path))
-@click.option("--limit", type=click.IntRange(min=1), help="Audit at most N bags (least recently verified first).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Audit at most N bags (least recently verified first).",
+)
 @click.option("--budget", help="Stop starting new bags after this long, e.g. 30m or 2h.")
-@click.option("--workers", type=click.IntRange(min=1), help="Parallel processes [default: one per core].")
-@click.option("--status", "show_status", is_flag=True, help="Show when each bag was last verified; audit nothing.")
-@click.option("--max-age", default="90d", show_default=True, help="With --status: older results are overdue.")
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Parallel processes [default: one per core]."
+)
+@click.option(
+    "--status",
+    "show_status",
+    is_flag=True,
+    help="Show when each bag was last verified; audit nothing.",
+)
+@click.option(
+    "--max-age", default="90d", show_default=True, help="With --status: older results are overdue."
+)
 @click.option("--no-record", is_flag=True, help="Do not record the results in the ledger.")
 @json_option
 @handles_errors
@@ -323,19 +339,32 @@ def audit(
     if show_status:
         rows = status(archive, max_age=age)
         if as_json:
-            emit_json({"archive": str(archive), "max_age_days": age.days,
-                       "bags": [r.as_dict() for r in rows]})
+            emit_json(
+                {
+                    "archive": str(archive),
+                    "max_age_days": age.days,
+                    "bags": [r.as_dict() for r in rows],
+                }
+            )
         else:
             for row in rows:
                 flag = "OVERDUE " if row.overdue else ""
-                click.echo(f"{flag}{row.identifier}  {row.last_verified_at or 'never'}  "
-                           f"{row.last_result or '-'}")
+                click.echo(
+                    f"{flag}{row.identifier}  {row.last_verified_at or 'never'}  "
+                    f"{row.last_result or '-'}"
+                )
             overdue = sum(1 for r in rows if r.overdue)
             click.echo(f"{len(rows)} bags, {overdue} overdue (older than {max_age})")
         sys.exit(int(ExitCode.bad if any(r.overdue for r in rows) else ExitCode.ok))
     with progress_bar("Auditing", enabled=not as_json) as advance:
-        report = run_audit(archive, limit=limit, budget=seconds, workers=workers,
-                           record=not no_record, progress=lambda _r: advance())
+        report = run_audit(
+            archive,
+            limit=limit,
+            budget=seconds,
+            workers=workers,
+            record=not no_record,
+            progress=lambda _r: advance(),
+        )
     if as_json:
         emit_json(report.as_dict())
     else:
@@ -394,7 +423,9 @@ def export(bag: Path, fmt: str | None, output: Path, as_json: bool) -> None:
 @cli.command()
 @click.argument("bags", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
-    "--workers", type=click.IntRange(min=1), help="Bags checked in parallel [default: one per core]."
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Bags checked in parallel [default: one per core].",
 )
 @json_option
 @handles_errors

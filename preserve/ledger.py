@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +27,11 @@ LEDGER_NAME = "ledger.sqlite"
 BUSY_TIMEOUT_SECONDS = 60.0
 
 
-def _migration_1(db: sqlite3.Connection) -> None:
-    db.executescript(
+#: Numbered migrations, each a list of statements run in one transaction; the
+#: ledger's ``user_version`` says how many have run. (Not ``executescript``: it
+#: would commit half-way.)
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
         """
         CREATE TABLE bags (
             identifier TEXT PRIMARY KEY,
@@ -44,13 +47,17 @@ def _migration_1(db: sqlite3.Connection) -> None:
             title TEXT,
             last_verified_at TEXT,
             last_result TEXT
-        );
+        )
+        """,
+        """
         CREATE TABLE bag_digests (
             identifier TEXT NOT NULL REFERENCES bags(identifier) ON DELETE CASCADE,
             file TEXT NOT NULL,                    -- a tag manifest, e.g. tagmanifest-sha256.txt
             sha256 TEXT NOT NULL,
             PRIMARY KEY (identifier, file)
-        );
+        )
+        """,
+        """
         CREATE TABLE events (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             identifier TEXT,                       -- NULL for archive-wide events
@@ -59,18 +66,19 @@ def _migration_1(db: sqlite3.Connection) -> None:
             outcome TEXT NOT NULL,
             detail TEXT NOT NULL,
             agent TEXT NOT NULL
-        );
-        CREATE INDEX events_by_bag ON events(identifier, at);
+        )
+        """,
+        """
+        CREATE INDEX events_by_bag ON events(identifier, at)
+        """,
+        """
         CREATE VIRTUAL TABLE statements_fts USING fts5(
             identifier UNINDEXED, date_issued UNINDEXED, title, body, signer, subjects,
             tokenize = 'unicode61 remove_diacritics 2'
-        );
-        """
-    )
-
-
-#: Numbered migrations; the ledger's ``user_version`` says how many have run.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_migration_1,)
+        )
+        """,
+    ),
+)
 
 
 def ledger_path(archive: Path) -> Path:
@@ -86,7 +94,9 @@ def connect(archive: Path, *, readonly: bool = False) -> sqlite3.Connection:
     path = ledger_path(archive)
     if readonly:
         if not path.is_file():
-            raise ArchiveError("no ledger here: not a preserve archive (ledger.sqlite missing)", archive)
+            raise ArchiveError(
+                "no ledger here: not a preserve archive (ledger.sqlite missing)", archive
+            )
         uri = f"{path.resolve().as_uri()}?mode=ro"
         db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
     else:
@@ -106,9 +116,10 @@ def connect(archive: Path, *, readonly: bool = False) -> sqlite3.Connection:
 def _migrate(db: sqlite3.Connection) -> None:
     with write(db):
         current = db.execute("PRAGMA user_version").fetchone()[0]
-        for number, migration in enumerate(MIGRATIONS, start=1):
+        for number, statements in enumerate(MIGRATIONS, start=1):
             if number > current:
-                migration(db)
+                for statement in statements:
+                    db.execute(statement)
                 db.execute(f"PRAGMA user_version = {number}")
 
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,8 @@ def tree_digest(root: Path) -> dict[str, str]:
 
 
 def bag_dirs(archive: Path) -> list[Path]:
+    if not (archive / "bags").is_dir():
+        return []
     return sorted(p for p in (archive / "bags").iterdir())
 
 
@@ -185,7 +188,10 @@ def test_batch_goes_on_past_a_bad_statement_and_fail_fast_stops(tmp_path: Path) 
     assert report.exit_code == 1
     assert len(bag_dirs(tmp_path / "a")) == 2
     report = ingest(good, tmp_path / "b", IngestOptions(fail_fast=True))
-    assert [r.status for r in report.results] == [Status.ingested, Status.failed]
+    assert {Path(r.source).name: r.status for r in report.results} == {
+        "notice-000.txt": Status.ingested,
+        "notice-001.txt": Status.failed,
+    }
     assert len(bag_dirs(tmp_path / "b")) == 1
 
 
@@ -279,15 +285,40 @@ def _assert_only_complete_bags(archive: Path) -> None:
         bagit.Bag(str(bag_dir)).validate()
 
 
-@pytest.mark.parametrize("delay", [0.2, 0.6, 1.0, 1.5, 2.5])
-def test_sigkill_mid_ingest_never_leaves_a_partial_bag(tmp_path: Path, delay: float) -> None:
+def _kill_when(process: subprocess.Popen[bytes], ready: Callable[[], bool]) -> None:
+    """SIGKILL the process as soon as ``ready()`` holds (or when it exits by itself)."""
+    deadline = time.monotonic() + 120
+    while process.poll() is None and not ready() and time.monotonic() < deadline:
+        time.sleep(0.001)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
+def _count(folder: Path) -> int:
+    try:
+        return sum(1 for _ in folder.iterdir())
+    except FileNotFoundError:
+        return 0
+
+
+KILL_POINTS: dict[str, Callable[[Path], bool]] = {
+    # while the first bag is being written in staging/
+    "first-staging": lambda a: _count(a / "staging") > 0,
+    # right after the ledger's first 'publishing' row (before or after the rename)
+    "first-publish": lambda a: _count(a / "bags") >= 1,
+    "third-publish": lambda a: _count(a / "bags") >= 3,
+    "mid-batch": lambda a: _count(a / "bags") >= 6 and _count(a / "staging") > 0,
+    "late-batch": lambda a: _count(a / "bags") >= 10,
+}
+
+
+@pytest.mark.parametrize("point", sorted(KILL_POINTS))
+def test_sigkill_mid_ingest_never_leaves_a_partial_bag(tmp_path: Path, point: str) -> None:
     inputs = tmp_path / "in"
     make_statements(inputs, 12)
     archive = tmp_path / "a"
     process = _ingest_process(inputs, archive)
-    time.sleep(delay)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    _kill_when(process, lambda: KILL_POINTS[point](archive))
     _assert_only_complete_bags(archive)
     # The next run cleans up, finishes what was interrupted, and ingests the rest.
     report = ingest([inputs], archive)

@@ -1,0 +1,1 @@
+"""preserve's tests (a package, so test modules can share helpers)."""
