@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -97,8 +98,7 @@ def connect(archive: Path, *, readonly: bool = False) -> sqlite3.Connection:
             raise ArchiveError(
                 "no ledger here: not a preserve archive (ledger.sqlite missing)", archive
             )
-        uri = f"{path.resolve().as_uri()}?mode=ro"
-        db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        db = _connect_readonly(path)
     else:
         try:
             db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
@@ -111,6 +111,22 @@ def connect(archive: Path, *, readonly: bool = False) -> sqlite3.Connection:
         db.execute("PRAGMA synchronous=FULL")
         _migrate(db)
     return db
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """``mode=ro``; on read-only storage, where SQLite cannot create the WAL's
+    shared-memory file, ``immutable=1`` (nothing can change the file there)."""
+    base = path.resolve().as_uri()
+    try:
+        db = sqlite3.connect(
+            f"{base}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
+        )
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return db
+    except sqlite3.OperationalError:
+        if os.access(path.parent, os.W_OK):
+            raise
+    return sqlite3.connect(f"{base}?immutable=1", uri=True, isolation_level=None)
 
 
 def _migrate(db: sqlite3.Connection) -> None:
