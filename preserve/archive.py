@@ -182,10 +182,7 @@ def recover(archive: Path, db: sqlite3.Connection) -> list[str]:
                 and recorded
                 and _digests_match(bag_dir, recorded.tagmanifest_digests)
             ):
-                db.execute(
-                    "UPDATE bags SET state = 'published', publisher_pid = NULL WHERE identifier = ?",
-                    (row["identifier"],),
-                )
+                _mark_published(db, row["identifier"])
                 ledger.record_event(
                     db,
                     identifier=row["identifier"],
@@ -215,6 +212,13 @@ def recover(archive: Path, db: sqlite3.Connection) -> list[str]:
             f"staging/{entry.name}: removed an incomplete bag left by an interrupted ingest"
         )
     return done
+
+
+def _mark_published(db: sqlite3.Connection, identifier: str) -> None:
+    db.execute(
+        "UPDATE bags SET state = 'published', publisher_pid = NULL WHERE identifier = ?",
+        (identifier,),
+    )
 
 
 def _staging_pid(name: str) -> int | None:
@@ -530,10 +534,7 @@ def _publish(archive: Path, db: sqlite3.Connection, job: _Job, written: WrittenB
             ExitCode.cannot_run,
         )
     with ledger.write(db):
-        db.execute(
-            "UPDATE bags SET state = 'published', publisher_pid = NULL WHERE identifier = ?",
-            (identifier,),
-        )
+        _mark_published(db, identifier)
         ledger.record_event(
             db,
             identifier=identifier,

@@ -127,7 +127,9 @@ def _ledger_problems(bag_dir: Path, recorded: ledger.LedgerBag) -> list[Problem]
                 )
             )
     if not recorded.tagmanifest_digests:
-        problems.append(Problem("ledger.no-digests", "", "the ledger holds no digests for this bag"))
+        problems.append(
+            Problem("ledger.no-digests", "", "the ledger holds no digests for this bag")
+        )
     return problems
 
 
@@ -175,10 +177,17 @@ def audit(
         results: list[BagAudit] = []
         for name in sorted(on_disk - set(known)):
             results.append(
-                BagAudit(name, f"{BAGS_DIR}/{name}", (
-                    Problem("ledger.bag-unknown", "",
-                            "bag is in the archive but was never ingested (not in the ledger)"),
-                ))
+                BagAudit(
+                    name,
+                    f"{BAGS_DIR}/{name}",
+                    (
+                        Problem(
+                            "ledger.bag-unknown",
+                            "",
+                            "bag is in the archive but was never ingested (not in the ledger)",
+                        ),
+                    ),
+                )
             )
         queue: list[ledger.LedgerBag] = []
         for bag in sorted(known.values(), key=lambda b: (b.last_verified_at or "", b.identifier)):
@@ -187,10 +196,17 @@ def audit(
                 continue
             if Path(bag.path).name not in on_disk:
                 results.append(
-                    BagAudit(bag.identifier, bag.path, (
-                        Problem("ledger.bag-missing", "",
-                                f"bag recorded at ingest ({bag.ingested_at}) is not in the archive"),
-                    ))
+                    BagAudit(
+                        bag.identifier,
+                        bag.path,
+                        (
+                            Problem(
+                                "ledger.bag-missing",
+                                "",
+                                f"bag recorded at ingest ({bag.ingested_at}) is not in the archive",
+                            ),
+                        ),
+                    )
                 )
                 continue
             queue.append(bag)
@@ -205,8 +221,13 @@ def audit(
     finally:
         db.close()
     return AuditReport(
-        str(archive), started_at, time.monotonic() - started, tuple(results), skipped,
-        record and writable, tuple(notes),
+        str(archive),
+        started_at,
+        time.monotonic() - started,
+        tuple(results),
+        skipped,
+        record and writable,
+        tuple(notes),
     )
 
 
@@ -225,8 +246,12 @@ def _verify_all(
         bag_dir = archive / bag.path
         problems = (*result.problems, *_ledger_problems(bag_dir, bag))
         audit_result = BagAudit(
-            bag.identifier, bag.path, tuple(problems), result.seconds,
-            result.bytes_checked, result.files_checked,
+            bag.identifier,
+            bag.path,
+            tuple(problems),
+            result.seconds,
+            result.bytes_checked,
+            result.files_checked,
         )
         done.append(audit_result)
         if progress:
@@ -251,11 +276,11 @@ def _verify_all(
         exhausted = False
         while True:
             while not exhausted and len(pending) < window and in_budget():
-                bag = next(items, None)
-                if bag is None:
+                upcoming = next(items, None)
+                if upcoming is None:
                     exhausted = True
                     break
-                pending[pool.submit(_verify_one, str(archive / bag.path))] = bag
+                pending[pool.submit(_verify_one, str(archive / upcoming.path))] = upcoming
                 submitted += 1
             if not pending:
                 break

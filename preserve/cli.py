@@ -226,7 +226,7 @@ def ingest(
     sys.exit(int(report.exit_code))
 
 
-class progress_bar:  # noqa: N801 - used like a function
+class progress_bar:
     """A rich progress bar on stderr when a person watches a terminal; silent otherwise."""
 
     def __init__(self, label: str, *, enabled: bool = True, total: int | None = None) -> None:

@@ -78,9 +78,7 @@ def _timestamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def premis_xml(
-    *, identifier: str, files: Sequence[FileRecord], events: Sequence[Event]
-) -> bytes:
+def premis_xml(*, identifier: str, files: Sequence[FileRecord], events: Sequence[Event]) -> bytes:
     """The PREMIS document for one bag: its files (objects), events and agent."""
     root = ET.Element(
         f"{{{PREMIS_NS}}}premis",
@@ -141,4 +139,5 @@ def premis_xml(
     _sub(agent, "agentName", agent_name)
     _sub(agent, "agentType", "software")
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document + b"\n"

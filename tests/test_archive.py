@@ -85,8 +85,14 @@ def test_ingest_makes_a_valid_bagit_1_0_bag(tmp_path: Path) -> None:
     assert pdf.startswith(b"%PDF-")
     info = bag.info
     for field in (
-        "Source-Organization", "External-Identifier", "External-Description", "Bagging-Date",
-        "Bag-Software-Agent", "Payload-Oxum", "Bag-Size", "BagIt-Profile-Identifier",
+        "Source-Organization",
+        "External-Identifier",
+        "External-Description",
+        "Bagging-Date",
+        "Bag-Software-Agent",
+        "Payload-Oxum",
+        "Bag-Size",
+        "BagIt-Profile-Identifier",
     ):
         assert info.get(field), field
     assert info["External-Identifier"] == bag_dir.name
@@ -98,7 +104,9 @@ def test_bag_validates_with_the_bagit_command_line(tmp_path: Path) -> None:
     bag_dir = tmp_path / "a" / str(report.results[0].bag)
     run = subprocess.run(
         [sys.executable, "-m", "bagit", "--validate", str(bag_dir)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert run.returncode == 0, run.stderr
 
@@ -274,9 +282,20 @@ def test_search_query_syntax_is_data(tmp_path: Path) -> None:
 
 def _ingest_process(inputs: Path, archive: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "preserve", "-q", "ingest", str(inputs), "--archive", str(archive),
-         "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "preserve",
+            "-q",
+            "ingest",
+            str(inputs),
+            "--archive",
+            str(archive),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 

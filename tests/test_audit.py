@@ -1,4 +1,4 @@
-"""The audit: every bag verified, compared with the ledger, results recorded, nothing else written."""
+"""The audit: every bag verified and compared with the ledger; only the ledger written."""
 
 from __future__ import annotations
 
@@ -167,8 +167,9 @@ def test_cli_audit_json_matches_schema_and_exit_codes(archive: Path) -> None:
 
 def test_ledger_digests_match_disk_after_ingest(archive: Path) -> None:
     with sqlite3.connect(archive / "ledger.sqlite") as db:
-        rows = db.execute("SELECT b.path, d.file, d.sha256 FROM bags b JOIN bag_digests d "
-                          "USING (identifier)").fetchall()
+        rows = db.execute(
+            "SELECT b.path, d.file, d.sha256 FROM bags b JOIN bag_digests d USING (identifier)"
+        ).fetchall()
     assert rows
     for path, name, digest in rows:
         assert hashlib.sha256((archive / path / name).read_bytes()).hexdigest() == digest

@@ -172,7 +172,9 @@ def test_dublin_core_crosswalk() -> None:
 
 def test_sidecar_beside_statement_completes_it(tmp_path: Path) -> None:
     text = tmp_path / "note.txt"
-    text.write_text("Library hours extended\n\nThe library will open on Sundays.\n", encoding="utf-8")
+    text.write_text(
+        "Library hours extended\n\nThe library will open on Sundays.\n", encoding="utf-8"
+    )
     (tmp_path / "note.json").write_text(
         json.dumps({"creator": {"name": "Ann Lee"}, "date_issued": "2024-05-06"}), encoding="utf-8"
     )
