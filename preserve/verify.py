@@ -209,12 +209,15 @@ class _DirTree(_Tree):
     def hash_files(
         self, wanted: dict[str, set[DigestAlgorithm]]
     ) -> Iterator[tuple[str, dict[DigestAlgorithm, str] | str, int]]:
-        jobs = [
-            (self._abs(rel), sorted(algs, key=lambda a: a.value), self.identity.get(rel))
-            for rel, algs in wanted.items()
-        ]
         rels = list(wanted)
         total = sum(self.files.get(rel, 0) for rel in rels)
+        cores = os.cpu_count() or 1
+        # Fewer files than cores: let each big file spread its algorithms over threads.
+        split = self.threads != 1 and not self.processes and len(rels) < cores
+        jobs = [
+            (self._abs(rel), sorted(algs, key=lambda a: a.value), self.identity.get(rel), split)
+            for rel, algs in wanted.items()
+        ]
         executor: Executor | None = None
         if len(jobs) > 1 and total >= PARALLEL_MIN_BYTES:
             if self.processes and self.processes > 1:
@@ -242,11 +245,11 @@ def _hash_bytes(data: bytes, exps: list[_Expect]) -> tuple[dict[DigestAlgorithm,
 
 
 def _hash_job(
-    job: tuple[str, list[DigestAlgorithm], tuple[int, int] | None],
+    job: tuple[str, list[DigestAlgorithm], tuple[int, int] | None, bool],
 ) -> tuple[dict[DigestAlgorithm, str] | str, int]:
-    path, algs, identity = job
+    path, algs, identity, split = job
     try:
-        return hash_file(path, algs, identity=identity)
+        return hash_file(path, algs, identity=identity, split_algorithms=split)
     except OSError as exc:
         return f"cannot read: {exc.strerror or exc}", 0
 
