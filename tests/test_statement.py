@@ -360,13 +360,24 @@ def test_parse_text_never_crashes(text: str) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=2000))
+@given(
+    st.one_of(
+        st.binary(max_size=500),
+        st.builds(
+            lambda bom, text, crlf: bom + (text.replace("\n", "\r\n") if crlf else text).encode(),
+            st.sampled_from([b"", b"\xef\xbb\xbf"]),
+            st.text(max_size=2000),
+            st.booleans(),
+        ),
+    )
+)
 def test_parse_statement_keeps_any_decodable_bytes(data: bytes) -> None:
     try:
         s = parse_statement(data)
     except InputError:
         return  # refused with a message, which is fine; crashing is not
     assert s.original == data
+    assert "\r" not in s.text and "\ufeff" not in s.text
 
 
 @settings(max_examples=100, deadline=None)
