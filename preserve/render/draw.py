@@ -11,6 +11,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 from reportlab.pdfgen.canvas import Canvas
 
@@ -192,22 +193,11 @@ class Writer:
         """Position the run's glyphs (visual order) and return them in logical order."""
         font = self._font(run)
         scale = size / 1000
-        clusters = sorted({g.cluster for g in run.glyphs})
-        ends = {
-            c: (clusters[i + 1] if i + 1 < len(clusters) else len(run.text))
-            for i, c in enumerate(clusters)
-        }
-        texts = _glyph_texts(run, font, ends)
-        out: list[_Placed] = []
-        for g, text in zip(run.glyphs, texts, strict=True):
-            advance = glyph_advance(run.family, run.bold, g.gid)
-            char = font.code_for(g.gid, text, advance)
-            out.append(_Placed(font, char, pen + g.dx * scale, y + g.dy * scale, advance * scale))
-            pen += g.advance * scale
-        if run.rtl:
-            order = sorted(range(len(out)), key=lambda i: (run.glyphs[i].cluster, i))
-            out = [out[i] for i in order]
-        text = "".join(font.private_text.get(ord(p.char), p.char) for p in out)
+        glyphs, text = _layout(run)
+        out = [
+            _Placed(font, char, pen + x * scale, y + dy * scale, width * scale)
+            for char, x, dy, width in glyphs
+        ]
         return out, text
 
     def _ops(self, glyphs: list[_Placed], size: float) -> list[str]:
@@ -250,6 +240,30 @@ class Writer:
             i = j
         flush()
         return ops
+
+
+@lru_cache(maxsize=1 << 16)
+def _layout(run: Run) -> tuple[tuple[tuple[str, int, int, int], ...], str]:
+    """The run's glyphs as (code character, x, y offset, width) in font units, in logical
+    order, and the text a reader without /ActualText support extracts from them."""
+    font = _font(ensure_registered(run.family, run.bold))
+    clusters = sorted({g.cluster for g in run.glyphs})
+    ends = {
+        c: (clusters[i + 1] if i + 1 < len(clusters) else len(run.text))
+        for i, c in enumerate(clusters)
+    }
+    texts = _glyph_texts(run, font, ends)
+    out: list[tuple[str, int, int, int]] = []
+    pen = 0
+    for g, text in zip(run.glyphs, texts, strict=True):
+        advance = glyph_advance(run.family, run.bold, g.gid)
+        out.append((font.code_for(g.gid, text, advance), pen + g.dx, g.dy, advance))
+        pen += g.advance
+    if run.rtl:
+        order = sorted(range(len(out)), key=lambda i: (run.glyphs[i].cluster, i))
+        out = [out[i] for i in order]
+    shown = "".join(font.private_text.get(ord(char), char) for char, *_ in out)
+    return tuple(out), shown
 
 
 def _glyph_texts(run: Run, font: EmbeddedFont, ends: dict[int, int]) -> list[str]:

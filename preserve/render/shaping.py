@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import uharfbuzz as hb
 from bidi import algorithm as uba
@@ -32,7 +32,7 @@ class Glyph:
     cluster: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Run:
     """Characters of one font and one bidi level, shaped; glyphs are in drawing order."""
 
@@ -47,6 +47,21 @@ class Run:
     @property
     def rtl(self) -> bool:
         return self.level % 2 == 1
+
+    def _key(self) -> tuple[str, str, bool, int]:
+        return (self.text, self.family.name, self.bold, self.level)
+
+    # Runs are cache keys when drawing; the glyphs follow from the text, font and level,
+    # so hashing those is enough and much cheaper than hashing every glyph.
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Run)
+            and self._key() == other._key()
+            and self.glyphs == other.glyphs
+        )
 
 
 @dataclass(frozen=True)
@@ -97,7 +112,7 @@ def glyph_advance(family: Family, bold: bool, gid: int) -> int:
     return int(_hb_font(family, bold).get_glyph_h_advance(gid))
 
 
-@cache
+@lru_cache(maxsize=1 << 16)
 def shape(text: str, family: Family, bold: bool, rtl: bool, language: str | None) -> Run:
     """Shape one run with HarfBuzz; glyphs come back in left-to-right drawing order."""
     buf = hb.Buffer()
@@ -137,7 +152,10 @@ def _covers(family: Family, bold: bool) -> frozenset[int]:
     return cmap_of(family, bold)
 
 
-def _word(chars: str, lv: list[int], bold: bool, language: str | None) -> tuple[list[Run], int]:
+@lru_cache(maxsize=1 << 16)
+def _word(
+    chars: str, lv: tuple[int, ...], bold: bool, language: str | None
+) -> tuple[tuple[Run, ...], int]:
     """Split one word into runs of one font and one level, and shape each."""
     pieces: list[tuple[str, tuple[Family, bool], int]] = []
     previous: tuple[Family, bool] | None = None
@@ -154,7 +172,7 @@ def _word(chars: str, lv: list[int], bold: bool, language: str | None) -> tuple[
         if run.level != level:  # nested levels (digits inside RTL inside LTR) keep their depth
             run = Run(run.text, run.family, run.bold, level, run.glyphs, run.units)
         runs.append(run)
-    return runs, sum(r.units for r in runs)
+    return tuple(runs), sum(r.units for r in runs)
 
 
 def words(text: str, *, bold: bool, base: int, language: str | None) -> list[Word]:
@@ -172,8 +190,8 @@ def words(text: str, *, bold: bool, base: int, language: str | None) -> list[Wor
             k += 1
         space = "\n" if "\n" in text[j:k] else (" " if k > j else "")
         if j > i:
-            runs, units = _word(text[i:j], lv[i:j], bold, language)
-            out.append(Word(tuple(runs), units, space, lv[j] if j < n else base))
+            runs, units = _word(text[i:j], tuple(lv[i:j]), bold, language)
+            out.append(Word(runs, units, space, lv[j] if j < n else base))
         elif out and space:
             last = out[-1]
             if space == "\n":

@@ -1,0 +1,117 @@
+"""Render speed, single process: one-page statements per second, and a 40-page statement.
+
+Run: ``python bench/bench_render.py`` (prints numbers; not a test). Goals from issue 3:
+at least 30 one-page statements per second per core, and a 40-page statement in < 1 s.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+import time
+from pathlib import Path
+
+from preserve.metadata import Metadata
+from preserve.pdfa import PdfaLevel
+from preserve.render import render_statement
+from preserve.statement import Statement
+
+CREATED = dt.datetime(2024, 2, 23, tzinfo=dt.UTC)
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+SENTENCE = (
+    "The Commissioner calls on all authorities to guarantee the rights of every person "
+    "detained, to allow independent monitors into places of detention without delay, "
+    "and to publish the findings of every inspection within thirty days. "
+)
+
+
+def statement(
+    paragraphs: list[str], title: str = "Statement on places of detention"
+) -> tuple[Statement, Metadata]:
+    text = "\n\n".join([title, *paragraphs])
+    st = Statement(
+        original=text.encode(),
+        text=text,
+        title=title,
+        paragraphs=tuple(paragraphs),
+        signer_name="Jane Doe",
+        signer_role="Commissioner for Human Rights",
+    )
+    md = Metadata(
+        record={
+            "identifier": "jane-doe-2024-02-23-bench",
+            "title": title,
+            "creator": {
+                "name": "Jane Doe",
+                "role": "Commissioner for Human Rights",
+                "organization": "Office of the Commissioner for Human Rights",
+            },
+            "date_issued": "2024-02-23",
+            "language": "en",
+            "type": "statement",
+        }
+    )
+    return st, md
+
+
+def fixture(name: str) -> tuple[Statement, Metadata] | None:
+    from preserve.metadata import prepare_file
+
+    path = FIXTURES / name
+    if not path.is_file():
+        return None
+    prep = prepare_file(path)
+    if not prep.valid or prep.statement is None:
+        return None
+    return prep.statement, prep.metadata()
+
+
+def per_second(st: Statement, md: Metadata, level: PdfaLevel, seconds: float = 3.0) -> float:
+    render_statement(st, md, level, created=CREATED)  # warm caches (fonts, shaping)
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        render_statement(st, md, level, created=CREATED)
+        n += 1
+    return n / (time.perf_counter() - start)
+
+
+def timed(st: Statement, md: Metadata, level: PdfaLevel, runs: int = 5) -> tuple[float, int]:
+    times, pages = [], 0
+    for _ in range(runs):
+        start = time.perf_counter()
+        pages = render_statement(st, md, level, created=CREATED).page_count
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), pages
+
+
+def main() -> None:
+    start = time.perf_counter()
+    render_statement(*statement([SENTENCE]), PdfaLevel.A2U, created=CREATED)
+    first_ms = (time.perf_counter() - start) * 1000
+    print(f"first render in a fresh process (loads fonts): {first_ms:.0f} ms")
+    one_page = statement([SENTENCE * 2] * 5)
+    print(
+        f"one-page English statement, 2u: {per_second(*one_page, PdfaLevel.A2U):.1f} statements/s"
+    )
+    print(
+        f"one-page English statement, 1b: {per_second(*one_page, PdfaLevel.A1B):.1f} statements/s"
+    )
+    for name in ("ar-blood-donors.txt", "hy-library-access.txt", "az-hotline.txt"):
+        fx = fixture(name)
+        if fx:
+            print(f"{name} (one page), 2u: {per_second(*fx, PdfaLevel.A2U):.1f} statements/s")
+    # distinct words per paragraph, so the shaping caches help less than in real text
+    long = statement(
+        [f"Paragraph {n}: " + SENTENCE * 3 + f"Reference {n * 7919}." for n in range(184)]
+    )
+    seconds, pages = timed(*long, PdfaLevel.A2U)
+    print(f"{pages}-page statement, 2u: {seconds * 1000:.0f} ms (median of 5)")
+    fx = fixture("en-annual-report-long.txt")
+    if fx:
+        seconds, pages = timed(*fx, PdfaLevel.A2U)
+        print(f"en-annual-report-long.txt ({pages} pages), 2u: {seconds * 1000:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
