@@ -323,60 +323,14 @@ _MONTHS["sept"] = 9
 #: Words that may stand around a date without changing it: year and ordinal
 #: suffixes ("2024-cü il", "2024 г.", "2024 թ.", "2024 წლის", "23rd"), weekdays.
 _DATE_NOISE = frozenset(
-    [
-        "year",
-        "date",
-        "published",
-        "tarix",
-        "дата",
-        "ամսաթիվ",
-        "თარიღი",
-        "التاريخ",
-        "of",
-        "the",
-        "st",
-        "nd",
-        "rd",
-        "th",
-        "il",
-        "ildə",
-        "ci",
-        "cı",
-        "cu",
-        "cü",
-        "г",
-        "года",
-        "год",
-        "гг",
-        "թ",
-        "թվականի",
-        "թվական",
-        "წლის",
-        "წ",
-        "წელი",
-        "م",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "bazar",
-        "ertəsi",
-        "çərşənbə",
-        "axşamı",
-        "cümə",
-        "şənbə",
-        "günü",
-        "понедельник",
-        "вторник",
-        "среда",
-        "четверг",
-        "пятница",
-        "суббота",
-        "воскресенье",
-    ]
+    word
+    for words in (
+        "year date published tarix дата ամսաթիվ თარიღი التاريخ of the st nd rd th il",
+        "ildə ci cı cu cü г года год гг թ թվականի թվական წლის წ წელი م monday tuesday",
+        "wednesday thursday friday saturday sunday bazar ertəsi çərşənbə axşamı cümə",
+        "şənbə günü понедельник вторник среда четверг пятница суббота воскресенье",
+    )
+    for word in words.split()
 )
 _LEVANTINE = (
     ("كانون الثاني", "كانون_الثاني"),
@@ -665,29 +619,12 @@ _SENTENCE_END = ".!?;:…։؟۔。"
 _CLOSERS = "\"'»”’)]"
 #: Lower-case words that belong inside a person's name (particles, patronymics).
 _NAME_PARTICLES = frozenset(
-    [
-        "van",
-        "von",
-        "de",
-        "der",
-        "den",
-        "da",
-        "di",
-        "du",
-        "la",
-        "le",
-        "del",
-        "della",
-        "bin",
-        "bint",
-        "ibn",
-        "al",
-        "el",
-        "y",
-        "oğlu",
-        "qızı",
-        "kızı",
-    ]
+    word
+    for words in (
+        "van von de der den da di du la le del della",
+        "bin bint ibn al el y oğlu qızı kızı",
+    )
+    for word in words.split()
 )
 _NAME_WORD = re.compile(r"^[^\W\d_][^\W\d_.'’\-]*(?:[.'’\-][^\W\d_]*)*\.?$")
 #: Scripts with no capital letters in everyday use (Georgian Mkhedruli has
