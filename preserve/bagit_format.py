@@ -10,6 +10,7 @@ they could not write unambiguously.
 from __future__ import annotations
 
 import codecs
+import functools
 import hashlib
 import re
 import unicodedata
@@ -133,6 +134,7 @@ def tagmanifest_name(alg: DigestAlgorithm) -> str:
 _MANIFEST_NAME = re.compile(r"(tagmanifest|manifest)-([A-Za-z0-9_.-]+)\.txt")
 
 
+@functools.lru_cache(maxsize=256)
 def parse_manifest_name(name: str) -> tuple[ManifestKind, str] | None:
     """``manifest-sha256.txt`` → (payload, "sha256"); None if not a manifest name.
 
@@ -309,6 +311,7 @@ def parse_bagit_txt(data: bytes) -> tuple[str | None, str | None, tuple[Problem,
     return version, encoding, tuple(problems)
 
 
+@functools.lru_cache(maxsize=64)
 def version_tuple(version: str | None) -> tuple[int, int]:
     """``"0.97"`` → (0, 97); unknown or missing versions are judged by the current rules."""
     if version is None or not _VERSION.fullmatch(version):

@@ -71,16 +71,10 @@ def hash_file(
         size = 0
         if st.st_size < chunk_size:
             # Small files: one read, no buffer juggling (most bags are many small files).
-            # Ask for one byte more than fstat said: a short read is then the end.
-            want = st.st_size + 1
-            block = os.read(fd, want)
-            while block:
+            while block := os.read(fd, chunk_size):
                 size += len(block)
                 for _, h in hashers:
                     h.update(block)
-                if len(block) < want:
-                    break
-                block = os.read(fd, chunk_size)
         elif split_algorithms and len(hashers) > 1 and st.st_size >= SPLIT_MIN_BYTES:
             size = _hash_fd_split(fd, [h for _, h in hashers], chunk_size)
         else:

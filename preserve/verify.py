@@ -73,6 +73,7 @@ PARALLEL_MIN_BYTES = 8 << 20
 #: Code of the one problem of a bag that could not be opened at all (CLI exit 2).
 CANNOT_OPEN = "bag.cannot-open"
 
+_CORES = os.cpu_count() or 1
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -152,6 +153,7 @@ class _DirTree(_Tree):
         self.threads = threads
         self.processes = processes
         self.identity: dict[str, tuple[int, int]] = {}
+        self._prefix = os.path.join(root, "")
         self._walk("", str(root))
 
     def root_path(self) -> Path | None:
@@ -194,24 +196,25 @@ class _DirTree(_Tree):
     def read(self, rel: str) -> bytes:
         fd = os.open(self._abs(rel), _READ_FLAGS)
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
                 raise OSError(f"{rel} is not a regular file")
             chunks = []
-            while block := os.read(fd, 1 << 20):
+            while block := os.read(fd, max(st.st_size + 1, 1 << 16)):
                 chunks.append(block)
             return b"".join(chunks)
         finally:
             os.close(fd)
 
     def _abs(self, rel: str) -> str:
-        return os.path.join(self.root, *rel.split("/"))
+        return self._prefix + rel if os.sep == "/" else os.path.join(self.root, *rel.split("/"))
 
     def hash_files(
         self, wanted: dict[str, set[DigestAlgorithm]]
     ) -> Iterator[tuple[str, dict[DigestAlgorithm, str] | str, int]]:
         rels = list(wanted)
         total = sum(self.files.get(rel, 0) for rel in rels)
-        cores = os.cpu_count() or 1
+        cores = _CORES
         # Fewer files than cores: let each big file spread its algorithms over threads.
         split = self.threads != 1 and not self.processes and len(rels) < cores
         jobs = [
