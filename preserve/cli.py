@@ -117,6 +117,53 @@ def validate(files: tuple[Path, ...], metadata_file: Path | None, as_json: bool)
     sys.exit(int(report.exit_code))
 
 
+# --------------------------------------------------------------------------- render
+
+
+@cli.command()
+@click.argument("statement", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the PDF/A file (written atomically; nothing is left on failure).",
+)
+@click.option(
+    "--pdfa",
+    "level_name",
+    type=click.Choice(["1b", "2b", "2u", "3u"]),
+    default="2u",
+    show_default=True,
+    help="PDF/A level; 3u also embeds the statement as received and its metadata JSON.",
+)
+@click.option(
+    "--metadata",
+    "metadata_file",
+    type=click.Path(path_type=Path),
+    help="Sidecar JSON that completes or overrides the parsed metadata "
+    "(default: STATEMENT.json beside STATEMENT.txt).",
+)
+@handles_errors
+def render(statement: Path, output: Path, level_name: str, metadata_file: Path | None) -> None:
+    """Render a statement as a PDF/A preservation copy.
+
+    SOURCE_DATE_EPOCH pins the creation date, so the same input gives the same bytes.
+    """
+    from preserve.metadata import prepare_file
+    from preserve.render import PdfaLevel, render_statement, write_pdf
+
+    prepared = prepare_file(statement, metadata_file)
+    metadata = prepared.metadata()  # raises ValidationFailed (exit 1) listing the problems
+    assert prepared.statement is not None
+    rendering = render_statement(prepared.statement, metadata, PdfaLevel.parse(level_name))
+    write_pdf(rendering, output)
+    click.echo(
+        f"{output}: PDF/A-{rendering.level.value}, {rendering.page_count} page(s), "
+        f"fonts {', '.join(rendering.fonts)}"
+    )
+
+
 # --------------------------------------------------------------------------- ingest
 
 

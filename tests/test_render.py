@@ -14,7 +14,7 @@ from pathlib import Path
 import pikepdf
 import pytest
 
-from preserve.errors import InputError, RenderError
+from preserve.errors import InputError, PreserveError, RenderError
 from preserve.metadata import Metadata
 from preserve.pdfa import PdfaLevel, check_pdfa
 from preserve.render import Rendering, render_statement, write_pdf
@@ -557,9 +557,10 @@ def test_write_pdf_leaves_nothing_behind_on_failure(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError):
+    with pytest.raises(PreserveError, match="No space left on device") as info:
         write_pdf(rendering, tmp_path / "out.pdf")
     assert list(tmp_path.iterdir()) == []
+    assert info.value.exit_code == 2
 
 
 def test_write_pdf_keeps_old_file_when_it_fails(
@@ -571,7 +572,72 @@ def test_write_pdf_keeps_old_file_when_it_fails(
     target.write_bytes(b"old")
     rendering = render("en")
     monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(5, "I/O error")))
-    with pytest.raises(OSError):
+    with pytest.raises(PreserveError, match="I/O error"):
         write_pdf(rendering, target)
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.pdf"]
+
+
+def test_write_pdf_into_missing_directory_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(PreserveError, match="cannot write the PDF") as info:
+        write_pdf(render("en"), tmp_path / "missing" / "out.pdf")
+    assert info.value.exit_code == 2
+
+
+def test_render_error_names_the_statement_file() -> None:
+    statement, metadata = make("en", paragraphs=["A \U0001f600 here."])
+    statement = Statement(**{**statement.__dict__, "source_path": Path("in/s.txt")})
+    with pytest.raises(RenderError) as info:
+        render_statement(statement, metadata, created=CREATED)
+    assert info.value.one_line().startswith("in/s.txt: U+1F600 GRINNING FACE")
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def cli_render(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from preserve.cli import cli
+
+    result = CliRunner().invoke(cli, ["render", *args], env=env)
+    return result.exit_code, result.output
+
+
+def test_cli_renders_a_fixture_reproducibly(tmp_path: Path) -> None:
+    source = FIXTURES / "az-hotline.txt"
+    if not source.is_file():
+        pytest.skip("fixtures/az-hotline.txt is absent")
+    env = {"SOURCE_DATE_EPOCH": "1717200000"}
+    first, second = tmp_path / "a.pdf", tmp_path / "b.pdf"
+    code, out = cli_render(str(source), "-o", str(first), "--pdfa", "3u", env=env)
+    assert code == 0, out
+    assert "PDF/A-3u, 1 page(s)" in out
+    assert cli_render(str(source), "-o", str(second), "--pdfa", "3u", env=env)[0] == 0
+    assert first.read_bytes() == second.read_bytes()
+    assert check_pdfa(first) == []
+
+
+def test_cli_uncovered_character_exits_1_and_writes_nothing(tmp_path: Path) -> None:
+    source = tmp_path / "s.txt"
+    source.write_text(
+        "Title\n\nFirst paragraph.\n\nHello \U0001f600 world.\n\nJane Doe\nCommissioner\n"
+        "23 February 2024\n",
+        encoding="utf-8",
+    )
+    meta = tmp_path / "s.json"
+    meta.write_text('{"language": "en", "type": "statement"}', encoding="utf-8")
+    code, out = cli_render(str(source), "-o", str(tmp_path / "out.pdf"), "--metadata", str(meta))
+    assert code == 1, out
+    assert "U+1F600 GRINNING FACE" in out and "paragraph 2" in out
+    assert len(out.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.json", "s.txt"]
+
+
+def test_cli_invalid_metadata_exits_1_and_writes_nothing(tmp_path: Path) -> None:
+    source = tmp_path / "s.txt"
+    source.write_text("Only a title\n\nAnd a paragraph without any signature.\n", encoding="utf-8")
+    code, out = cli_render(str(source), "-o", str(tmp_path / "out.pdf"))
+    assert code == 1, out
+    assert "error:" in out
+    assert not (tmp_path / "out.pdf").exists()

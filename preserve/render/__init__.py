@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from preserve.errors import InputError
+from preserve.errors import InputError, PreserveError, RenderError
 from preserve.metadata import Metadata
 from preserve.pdfa import Attachment, PdfaLevel, PdfInfo, finish_pdfa
 from preserve.render.layout import document_of, draw, paginate
@@ -105,7 +105,12 @@ def render_statement(
         )
     when = creation_time(created)
     doc = document_of(statement, metadata)
-    pages = paginate(doc)
+    try:
+        pages = paginate(doc)
+    except RenderError as error:
+        if error.path is None and statement.source_path is not None:
+            raise RenderError(error.message, statement.source_path) from None
+        raise
     raw, fonts = draw(doc, pages, when)
     if level.attachments:
         files = (
@@ -125,15 +130,20 @@ def write_pdf(rendering: Rendering, path: Path | str) -> None:
     A reader (or a crash) never sees a half-written PDF, and on failure nothing is left.
     """
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise PreserveError(f"cannot write the PDF: {exc.strerror or exc}", target) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(rendering.pdf)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise PreserveError(f"cannot write the PDF: {exc.strerror or exc}", target) from None
         raise
     try:
         dir_fd = os.open(target.parent, os.O_RDONLY)

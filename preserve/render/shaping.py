@@ -58,9 +58,7 @@ class Run:
 
     def __eq__(self, other: object) -> bool:
         return (
-            isinstance(other, Run)
-            and self._key() == other._key()
-            and self.glyphs == other.glyphs
+            isinstance(other, Run) and self._key() == other._key() and self.glyphs == other.glyphs
         )
 
 
