@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from hashlib import _Hash
@@ -174,6 +174,7 @@ _ENV_VAR = re.compile(r"%[A-Za-z0-9_()]+%")
 _CONTROL = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]")
 
 
+@functools.lru_cache(maxsize=8192)
 def safe_relpath(relpath: str) -> str | None:
     """The ``/``-separated bag-relative path, or None if it could point anywhere else.
 
@@ -323,10 +324,11 @@ def version_tuple(version: str | None) -> tuple[int, int]:
 # --------------------------------------------------------------------------- manifests
 
 
-@dataclass(frozen=True)
-class ManifestEntry:
+class ManifestEntry(NamedTuple):
+    """One manifest line (a NamedTuple, not a dataclass: one is built per line, hot path)."""
+
     digest: str
-    #: Decoded, bag-relative path exactly as listed (minus a md5sum ``*`` or ``./``).
+    #: Decoded, bag-relative path exactly as listed (minus a md5sum ``*``).
     path: str
     line: int
 

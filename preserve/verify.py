@@ -170,6 +170,10 @@ class _DirTree(_Tree):
             return
         for entry in entries:
             rel = prefix + entry.name
+            if not prefix and entry.is_file(follow_symlinks=False):
+                # A top-level tag file: read whole later, so no stat now (size unknown).
+                self.files[rel] = -1
+                continue
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError as exc:
@@ -213,7 +217,7 @@ class _DirTree(_Tree):
         self, wanted: dict[str, set[DigestAlgorithm]]
     ) -> Iterator[tuple[str, dict[DigestAlgorithm, str] | str, int]]:
         rels = list(wanted)
-        total = sum(self.files.get(rel, 0) for rel in rels)
+        total = sum(max(self.files.get(rel, 0), 0) for rel in rels)
         cores = _CORES
         # Fewer files than cores: let each big file spread its algorithms over threads.
         split = self.threads != 1 and not self.processes and len(rels) < cores
@@ -440,6 +444,7 @@ class _Checker:
         self.files_checked = 0
         self.bytes_checked = 0
         self.cache: dict[str, bytes] = {}
+        self._index: tuple[dict[str, list[str]], dict[str, list[str]]] | None = None
 
     def error(self, code: str, path: str, message: str) -> None:
         self.problems.append(Problem(code, path, message, Severity.error))
@@ -599,11 +604,7 @@ class _Checker:
         expect: dict[str, list[_Expect]],
         missing: dict[str, list[str]],
     ) -> dict[str, set[str]]:
-        by_nfc: dict[str, list[str]] = defaultdict(list)
-        by_fold: dict[str, list[str]] = defaultdict(list)
-        for rel in payload:
-            by_nfc[nfc(rel)].append(rel)
-            by_fold[nfc(rel).casefold()].append(rel)
+        by_nfc, by_fold = self.name_index(payload)
         covered: dict[str, set[str]] = defaultdict(set)
         for alg, manifest in manifests.items():
             for path, digest, line in self._entries(manifest):
@@ -694,8 +695,8 @@ class _Checker:
                 continue
             self.files_checked += 1
             self.bytes_checked += size
-            listed = self.tree.files.get(rel)
-            if listed is not None and listed != size:
+            listed = self.tree.files.get(rel, -1)
+            if listed >= 0 and listed != size:
                 self.error("file.changed", rel, f"size changed while checking ({listed} → {size})")
             file_bad = False
             for e in expect[rel]:
@@ -810,14 +811,25 @@ class _Checker:
 
     # ------------------------------------------------------------------ names
 
+    def name_index(
+        self, payload: dict[str, int]
+    ) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        """Payload names by NFC form and by case-folded NFC form (computed once)."""
+        if self._index is None:
+            by_nfc: dict[str, list[str]] = defaultdict(list)
+            by_fold: dict[str, list[str]] = defaultdict(list)
+            for rel in sorted(payload):
+                key = nfc(rel)
+                by_nfc[key].append(rel)
+                by_fold[key.casefold()].append(rel)
+            self._index = (by_nfc, by_fold)
+        return self._index
+
     def check_names(self, payload: dict[str, int]) -> None:
-        by_nfc: dict[str, list[str]] = defaultdict(list)
-        by_fold: dict[str, list[str]] = defaultdict(list)
+        by_nfc, by_fold = self.name_index(payload)
         for rel in sorted(payload):
             if is_system_file(rel):
                 self.warn("payload.system-file", _show(rel), "operating-system file in payload")
-            by_nfc[nfc(rel)].append(rel)
-            by_fold[nfc(rel).casefold()].append(rel)
         for group in by_nfc.values():
             if len(group) > 1:
                 self.warn(
