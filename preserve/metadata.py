@@ -189,7 +189,7 @@ def derive_identifier(record: Mapping[str, Any]) -> str:
         or (creator or {}).get("name")
         or "statement"
     )
-    parts = [_slug(str(who), 30) or "statement"]
+    parts = [_slug(str(who), 40, drop_stop_words=True) or "statement"]
     date = record.get("date_issued")
     if isinstance(date, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
         parts.append(date)
@@ -202,10 +202,25 @@ def derive_identifier(record: Mapping[str, Any]) -> str:
     return "-".join(parts)
 
 
-def _slug(text: str, max_length: int) -> str:
-    """ASCII slug cut at a word boundary (whole words only, in order)."""
+#: Short words a slug can do without (after transliteration): dropped from the
+#: organization's name, and never left dangling at the end of a cut title.
+STOP_WORDS = frozenset(
+    [
+        *("a", "an", "and", "at", "by", "for", "from", "in", "into", "of", "on", "or", "the"),
+        *("to", "with"),  # English
+        *("ve", "ile", "ucun", "uzre"),  # Azerbaijani, transliterated
+        *("i", "v", "vo", "na", "po", "dlia", "dlya", "s", "so", "k", "o", "ob", "ot"),  # Russian
+        *("al", "wa", "fi", "li", "min"),  # Arabic, transliterated
+    ]
+)
+
+
+def _slug(text: str, max_length: int, *, drop_stop_words: bool = False) -> str:
+    """ASCII slug cut at a word boundary (whole words, in order, no dangling 'of-the')."""
     slug: str = slugify(text, lowercase=True, replacements=[["'", ""], ["’", ""]])
     words = [w for w in slug.split("-") if w]
+    if drop_stop_words and any(w not in STOP_WORDS for w in words):
+        words = [w for w in words if w not in STOP_WORDS]
     kept: list[str] = []
     for word in words:
         if len("-".join([*kept, word])) > max_length:
@@ -213,6 +228,8 @@ def _slug(text: str, max_length: int) -> str:
         kept.append(word)
     if not kept and words and max_length > 0:
         return words[0][:max_length]
+    while len(kept) > 1 and kept[-1] in STOP_WORDS:
+        kept.pop()
     return "-".join(kept)
 
 
@@ -373,11 +390,11 @@ def _schema_order(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def _hints(statement: Statement | None, sidecar_file: Path | None) -> dict[str, str]:
     """Why a field is missing, from what parsing saw, and where to add it."""
-    where = (
-        f"add it to {sidecar_file.name}" if sidecar_file else "add it to a sidecar statement.json"
-    )
     if statement is None:
         return {}
+    if sidecar_file is None and statement.source_path is not None:
+        sidecar_file = sidecar_path(statement.source_path)
+    where = f"add it to {sidecar_file.name}" if sidecar_file else "add it to a sidecar JSON"
     hints = {
         "creator": f"the signature block has no name line; {where}",
         "creator.name": f"the signature block has no name line; {where}",
@@ -480,6 +497,7 @@ class FileValidation:
         if self.problems:
             lines = [f"{self.file}: INVALID ({len(self.problems)} problem(s))"]
             lines += [f"{self.file}: {p.one_line()}" for p in self.problems]
+            lines += [f"  note: {n}" for n in self.notes]
             return "\n".join(lines)
         body = json.dumps(self.record, ensure_ascii=False, indent=2)
         notes = "".join(f"\n  note: {n}" for n in self.notes)

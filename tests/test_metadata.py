@@ -108,7 +108,7 @@ def test_messages_say_what_to_do() -> None:
     by_field = {p.field: p.message for p in prepared.problems}
     assert "creator" in by_field
     assert "signature block has no name line" in by_field["creator"]
-    assert "statement.json" in by_field["creator"]
+    assert "sidecar JSON" in by_field["creator"]
     unknown = {p.field: p.message for p in check_record(with_(colour="red"))}
     assert "unknown field 'colour'" in unknown[""]
 
@@ -128,7 +128,7 @@ def test_merge_overrides_and_completes_without_mutating_inputs() -> None:
 def test_identifier_is_derived_readable_and_stable() -> None:
     record = with_(identifier=None)
     ident = derive_identifier(record)
-    assert ident == "office-of-the-ombudsman-2024-03-01-annual-report-published"
+    assert ident == "office-ombudsman-2024-03-01-annual-report-published"
     assert derive_identifier(record) == ident
     assert not fields({**record, "identifier": ident})
 
@@ -168,6 +168,14 @@ def test_dublin_core_crosswalk() -> None:
     assert ("dc.type", "press-release") in pairs
     assert ("dc.identifier", GOOD["identifier"]) in pairs
     assert ("dc.publisher", "Office of the Ombudsman") in pairs
+
+
+def test_missing_field_hint_names_the_sidecar_to_write(tmp_path: Path) -> None:
+    text = tmp_path / "press-note.txt"
+    text.write_text("Library hours extended\n\nThe library opens on Sundays.\n", encoding="utf-8")
+    by_field = {p.field: p.message for p in prepare_file(text).problems}
+    assert by_field["creator"].endswith("add it to press-note.json")
+    assert by_field["date_issued"].startswith("missing — the text has no line with a date")
 
 
 def test_sidecar_beside_statement_completes_it(tmp_path: Path) -> None:

@@ -1,0 +1,108 @@
+"""Checks that only apply to bags preserve wrote (on top of the BagIt checks).
+
+A bag that declares our profile promises more than RFC 8493 asks: it conforms to
+``schemas/bagit-profile.json``, its metadata passes the statement schema and
+agrees with bag-info and the folder name, and its PDF meets the PDF/A level it
+claims. A foreign bag (no claim of our profile) gets none of these checks.
+
+Every check is read-only and never follows a symbolic link; together they cost
+a few milliseconds a bag (one small JSON file and one PDF parsed), so
+``verify`` and ``audit`` run them by default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from preserve.bagging import PROFILE_IDENTIFIER
+from preserve.bagit_format import BAG_INFO_TXT, Problem, parse_bag_info
+from preserve.metadata import check_record
+from preserve.pdfa import check_pdfa
+from preserve.profile import check_profile, load_profile
+
+#: Larger metadata or PDF files are reported rather than parsed (a hostile bag).
+MAX_METADATA_BYTES = 1024 * 1024
+MAX_PDF_BYTES = 512 * 1024 * 1024
+
+
+def _read_regular(path: Path, limit: int) -> bytes | None:
+    """The bytes of a regular file (never through a symlink), or None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode) or os.fstat(fd).st_size > limit:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read(limit + 1)
+    finally:
+        os.close(fd)
+
+
+def claims_our_profile(bag_dir: Path) -> bool:
+    data = _read_regular(bag_dir / BAG_INFO_TXT, MAX_METADATA_BYTES)
+    if data is None:
+        return False
+    info = parse_bag_info(data)
+    return PROFILE_IDENTIFIER in info.get_all("BagIt-Profile-Identifier")
+
+
+def check_our_bag(bag_dir: Path) -> Iterator[Problem]:
+    """Profile, metadata and PDF/A checks for a bag that claims our profile."""
+    if not claims_our_profile(bag_dir):
+        return
+    yield from check_profile(bag_dir, load_profile())
+    yield from _check_metadata(bag_dir)
+    yield from _check_pdfs(bag_dir)
+
+
+def _check_metadata(bag_dir: Path) -> Iterator[Problem]:
+    rel = "data/metadata/statement.json"
+    data = _read_regular(bag_dir / rel, MAX_METADATA_BYTES)
+    if data is None:
+        return  # the profile check reports a missing or odd file
+    try:
+        record = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        yield Problem("metadata.unreadable", rel, f"not valid UTF-8 JSON: {exc}")
+        return
+    if not isinstance(record, dict):
+        yield Problem("metadata.invalid", rel, "not a JSON object")
+        return
+    for problem in check_record(record):
+        yield Problem("metadata.invalid", rel, problem.one_line())
+    identifier = record.get("identifier")
+    if identifier != bag_dir.name:
+        yield Problem(
+            "metadata.identifier-mismatch",
+            rel,
+            f"identifier {identifier!r} differs from the bag's folder name {bag_dir.name!r}",
+        )
+    info_data = _read_regular(bag_dir / BAG_INFO_TXT, MAX_METADATA_BYTES) or b""
+    external = parse_bag_info(info_data).get_all("External-Identifier")
+    if external and identifier not in external:
+        yield Problem(
+            "metadata.identifier-mismatch",
+            BAG_INFO_TXT,
+            f"External-Identifier {external[0]!r} differs from the metadata's {identifier!r}",
+        )
+
+
+def _check_pdfs(bag_dir: Path) -> Iterator[Problem]:
+    folder = bag_dir / "data" / "pdfa"
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        rel = f"data/pdfa/{entry.name}"
+        data = _read_regular(entry, MAX_PDF_BYTES)
+        if data is None:
+            continue
+        for problem in check_pdfa(data):
+            yield Problem(problem.code, rel, problem.message)
