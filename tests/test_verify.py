@@ -488,3 +488,56 @@ def test_cli_verify_exit_codes_and_json(made_bag: Path, tmp_path: Path) -> None:
     assert doc["valid"] is False
     assert [b["valid"] for b in doc["bags"]] == [False, False]
     assert doc["bags"][1]["problems"][0]["code"] == "bag.cannot-open"
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_hash_file_one_pass_all_algorithms(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, split: bool
+) -> None:
+    import preserve.hashing as hashing
+
+    monkeypatch.setattr(hashing, "SPLIT_MIN_BYTES", 1)
+    data = os.urandom(3 * hashing.CHUNK_SIZE + 123)
+    p = tmp_path / "f.bin"
+    p.write_bytes(data)
+    algs = list(DigestAlgorithm)
+    digests, size = hashing.hash_file(p, algs, split_algorithms=split)
+    assert size == len(data)
+    assert digests == {a: hashlib.new(a.value, data).hexdigest() for a in algs}
+
+
+def test_hash_file_refuses_symlink_and_replaced_file(tmp_path: Path) -> None:
+    import preserve.hashing as hashing
+
+    target = tmp_path / "t"
+    target.write_bytes(b"x")
+    link = tmp_path / "l"
+    link.symlink_to(target)
+    with pytest.raises(OSError):
+        hashing.hash_file(link, [DigestAlgorithm.sha256])
+    st = target.stat()
+    with pytest.raises(hashing.FileChanged):
+        hashing.hash_file(target, [DigestAlgorithm.sha256], identity=(st.st_dev, st.st_ino + 1))
+
+
+def test_large_bag_threads_and_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lone big file is hashed with one thread per algorithm, and a flip is still found."""
+    import preserve.hashing as hashing
+
+    monkeypatch.setattr(hashing, "SPLIT_MIN_BYTES", 1 << 20)
+    root = write_bag(
+        tmp_path / "bag",
+        {"big.bin": os.urandom(5 << 20)},
+        [DigestAlgorithm.sha256, DigestAlgorithm.sha512],
+    )
+    assert verify_bag(root).valid
+    p = root / "data" / "big.bin"
+    with p.open("r+b") as fh:
+        fh.seek(4 << 20)
+        byte = fh.read(1)
+        fh.seek(4 << 20)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    assert errors(verify_bag(root)) == {("manifest.digest-mismatch", "data/big.bin")}
