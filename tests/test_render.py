@@ -641,3 +641,34 @@ def test_cli_invalid_metadata_exits_1_and_writes_nothing(tmp_path: Path) -> None
     assert code == 1, out
     assert "error:" in out
     assert not (tmp_path / "out.pdf").exists()
+
+
+def test_arabic_with_vowel_marks_keeps_every_letter_and_mark_once(tmp_path: Path) -> None:
+    text = "بِسْمِ اللَّهِ الرَّحْمَٰنِ الرَّحِيمِ وَالسَّلَامُ عَلَيْكُمْ"
+    rendering = render("ar", paragraphs=[text])
+    assert check_pdfa(rendering.pdf) == []
+    raw = squash(pdftotext(rendering.pdf, tmp_path, "-raw"))
+
+    def base(s: str) -> str:
+        return "".join(ch for ch in s if unicodedata.category(ch)[0] in "LN")
+
+    def marks(s: str) -> list[str]:
+        return sorted(ch for ch in s if unicodedata.category(ch).startswith("M"))
+
+    assert base(squash(text)) in base(raw)
+    assert marks(raw) == marks(text)  # the title and signature have no marks
+
+
+def test_decomposed_latin_renders_with_marks() -> None:
+    # "İ" as I + COMBINING DOT ABOVE: the mark is positioned by HarfBuzz, not dropped.
+    rendering = render("az", title="I\u0307nsan hu\u0308quqları")
+    assert check_pdfa(rendering.pdf) == []
+    with pikepdf.open(io.BytesIO(rendering.pdf)) as pdf:
+        maps = "".join(f.ToUnicode.read_bytes().decode() for f in fonts_of(pdf))
+    assert "0307" in maps and "0308" in maps
+
+
+@pytest.mark.parametrize("key", sorted(SAMPLES))
+def test_every_script_is_valid_pdfa_1b(key: str, preflight: list[str], tmp_path: Path) -> None:
+    code, report = preflight_result(preflight, render(key, PdfaLevel.A1B).pdf, tmp_path, key)
+    assert code == 0 and "is a valid PDF/A-1b file" in report, report

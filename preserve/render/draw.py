@@ -274,23 +274,41 @@ def _glyph_texts(run: Run, font: EmbeddedFont, ends: dict[int, int]) -> list[str
     for i, g in enumerate(run.glyphs):
         groups.setdefault(g.cluster, []).append(i)
     for members in groups.values():
-        if len(members) < 2:
-            if run.rtl and len(texts[members[0]]) > 1:
-                # A right-to-left ligature (lam-alef): extractors read each glyph's
-                # characters in drawing direction, as poppler and pdf.js do, so the
-                # mapping is stored in visual order or "على" would come out as "عىل".
-                texts[members[0]] = texts[members[0]][::-1]
-            continue
         if run.rtl:
             members = members[::-1]
-        own = [_cmap_char(font, run.glyphs[i].gid) for i in members]
         cluster_text = texts[members[0]]
-        if all(own) and unicodedata.normalize("NFC", "".join(own)) == unicodedata.normalize(
-            "NFC", cluster_text
-        ):
+        if len(members) > 1:
+            own = [_cmap_char(font, run.glyphs[i].gid) for i in members]
+            if all(own) and _nfc("".join(own)) == _nfc(cluster_text):
+                for i, ch in zip(members, own, strict=True):
+                    texts[i] = ch
+                continue
+            # Marks keep their own character; the rest of the text goes to the first
+            # other glyph (e.g. a lam-alef ligature carrying a fatha), so nothing is
+            # extracted twice.
+            rest = cluster_text
+            bases = []
             for i, ch in zip(members, own, strict=True):
-                texts[i] = ch
+                if ch and unicodedata.category(ch).startswith("M") and ch in rest:
+                    texts[i] = ch
+                    rest = rest.replace(ch, "", 1)
+                else:
+                    bases.append(i)
+            for n, i in enumerate(bases):
+                texts[i] = rest if n == 0 else (own[members.index(i)] or "\u200b")
+            if not bases:
+                continue
+            members = bases[:1]
+        if run.rtl and len(texts[members[0]]) > 1:
+            # A right-to-left ligature (lam-alef): extractors read each glyph's
+            # characters in drawing direction, as poppler and pdf.js do, so the
+            # mapping is stored in visual order or "على" would come out as "عىل".
+            texts[members[0]] = texts[members[0]][::-1]
     return texts
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
 
 
 def _cmap_char(font: EmbeddedFont, gid: int) -> str:
