@@ -82,3 +82,21 @@ class FieldProblem:
 
     def as_dict(self) -> dict[str, str]:
         return {"field": self.field, "message": self.message}
+
+
+class KeyFileError(PreserveError):
+    """A signing key could not be used (missing, corrupt, wrong passphrase, not Ed25519)."""
+
+    exit_code = ExitCode.cannot_run
+
+
+class SigningError(PreserveError):
+    """A bag could not be signed (not a bag, no tag manifest, unwritable); nothing was changed."""
+
+    exit_code = ExitCode.cannot_run
+
+
+class TimestampError(PreserveError):
+    """No trusted timestamp could be had (TSA unreachable, refused, or answered garbage)."""
+
+    exit_code = ExitCode.cannot_run
