@@ -141,6 +141,18 @@ class _Tree:
         return None
 
 
+def _printable(p: Problem) -> bool:
+    return (p.path.isascii() and p.message.isascii()) or not _has_surrogates(p.path + p.message)
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _show(rel: str) -> str:
     """A listed name as text that can always be printed (undecodable bytes escaped)."""
     return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
@@ -916,9 +928,12 @@ def verify_bag(
         close = getattr(tree, "close", None)
         if close is not None:
             close()
-    problems = tuple(
-        sorted(set(checker.problems), key=lambda p: (p.severity.value, p.path, p.code, p.message))
-    )
+    # Names read from disk may hold undecodable bytes: escape them so reports always print.
+    shown = {
+        p if _printable(p) else Problem(p.code, _show(p.path), _show(p.message), p.severity)
+        for p in checker.problems
+    }
+    problems = tuple(sorted(shown, key=lambda p: (p.severity.value, p.path, p.code, p.message)))
     return BagResult(
         bag=str(path),
         valid=not any(p.severity is Severity.error for p in problems),

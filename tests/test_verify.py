@@ -541,3 +541,11 @@ def test_large_bag_threads_and_split(tmp_path: Path, monkeypatch: pytest.MonkeyP
         fh.seek(4 << 20)
         fh.write(bytes([byte[0] ^ 0xFF]))
     assert errors(verify_bag(root)) == {("manifest.digest-mismatch", "data/big.bin")}
+
+
+def test_undecodable_file_name_is_reported_printably(made_bag: Path) -> None:
+    fd = os.open(os.fsencode(made_bag / "data") + b"/bad-\xff.bin", os.O_WRONLY | os.O_CREAT)
+    os.close(fd)
+    result = verify_bag(made_bag)
+    assert ("payload.not-in-manifest", "data/bad-\\xff.bin") in errors(result)
+    json.dumps(result.as_dict(), ensure_ascii=False).encode("utf-8")
