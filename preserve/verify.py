@@ -902,12 +902,15 @@ def verify_bag(
 
     Files are hashed once each, computing every algorithm the manifests use. A bag
     with at least ``PARALLEL_MIN_BYTES`` of files to hash is spread over ``threads``
-    threads (default: one per core), or over ``processes`` processes if given. A bag
-    that could not be opened at all raises :class:`UnreadableInput`; everything else
-    wrong is a :class:`Problem` in the result.
+    threads (default: one per core); ``processes=N`` (N > 1) uses N processes
+    instead, and ``processes=1`` keeps all hashing in the calling thread (for callers
+    that already run one bag per core). A bag that could not be opened at all raises
+    :class:`UnreadableInput`; everything else wrong is a :class:`Problem` in the result.
     """
     started = time.perf_counter()
     path = Path(path)
+    if processes == 1 and threads is None:
+        threads = 1
     tree = _open_tree(path, threads, processes)
     checker = _Checker(tree)
     try:
