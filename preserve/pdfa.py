@@ -162,6 +162,9 @@ def finish_pdfa(
         for key in ("/OpenAction", "/AA", "/Names"):
             if key in root:
                 del root[key]
+        for page in pdf.pages:  # ReportLab writes an empty page transition dictionary
+            if "/Trans" in page.obj and len(page.obj.Trans.keys()) == 0:
+                del page.obj.Trans
         if attachments:
             _attach(pdf, attachments, created)
         out = io.BytesIO()

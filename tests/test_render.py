@@ -672,3 +672,30 @@ def test_decomposed_latin_renders_with_marks() -> None:
 def test_every_script_is_valid_pdfa_1b(key: str, preflight: list[str], tmp_path: Path) -> None:
     code, report = preflight_result(preflight, render(key, PdfaLevel.A1B).pdf, tmp_path, key)
     assert code == 0 and "is a valid PDF/A-1b file" in report, report
+
+
+@pytest.mark.parametrize("level", list(PdfaLevel))
+def test_pikepdf_pdfa_validator_finds_no_violation(level: PdfaLevel) -> None:
+    """pikepdf's allow-list validator (veraPDF's rules) covers parts 2 and 3, which
+    Preflight cannot; it knows only conformance B, so the claim of U is the one
+    finding it may make."""
+    try:
+        import pikepdf.pdfa as validator
+    except ImportError as exc:
+        pytest.skip(f"pikepdf.pdfa is not available: {exc}")
+    with pikepdf.open(io.BytesIO(render("ar", level).pdf)) as pdf:
+        report = validator.check(pdf, f"{level.part}b")
+    findings = [f for f in report.findings if "pdfaid:conformance is 'U'" not in f.message]
+    assert findings == [], findings
+
+
+def test_preflight_rejects_a_pdf_that_is_not_pdfa(preflight: list[str], tmp_path: Path) -> None:
+    """The Preflight fixture can fail: a plain ReportLab PDF is refused."""
+    from reportlab.pdfgen.canvas import Canvas
+
+    out = io.BytesIO()
+    canvas = Canvas(out)
+    canvas.drawString(72, 720, "not PDF/A")
+    canvas.save()
+    code, report = preflight_result(preflight, out.getvalue(), tmp_path)
+    assert code != 0 and "not a valid PDF/A-1b file" in report, report
