@@ -17,7 +17,7 @@ from pathlib import Path
 from preserve.errors import InputError, PreserveError, RenderError
 from preserve.metadata import Metadata
 from preserve.pdfa import Attachment, PdfaLevel, PdfInfo, finish_pdfa
-from preserve.render.layout import document_of, draw, paginate
+from preserve.render.layout import document_of, draw_pages, paginate
 from preserve.statement import MAX_STATEMENT_BYTES, Statement
 
 __all__ = [
@@ -111,7 +111,7 @@ def render_statement(
         if error.path is None and statement.source_path is not None:
             raise RenderError(error.message, statement.source_path) from None
         raise
-    raw, fonts = draw(doc, pages, when)
+    raw, fonts = draw_pages(doc, pages, when)
     if level.attachments:
         files = (
             tuple(attachments)

@@ -152,7 +152,7 @@ def paginate(doc: Document) -> list[list[Placed]]:
     return pages
 
 
-def draw(
+def draw_pages(
     doc: Document, pages: list[list[Placed]], created: datetime | None
 ) -> tuple[bytes, tuple[str, ...]]:
     """Draw the placed lines; return the PDF and the names of the fonts used."""
