@@ -699,3 +699,12 @@ def test_preflight_rejects_a_pdf_that_is_not_pdfa(preflight: list[str], tmp_path
     canvas.save()
     code, report = preflight_result(preflight, out.getvalue(), tmp_path)
     assert code != 0 and "not a valid PDF/A-1b file" in report, report
+
+
+def test_a_word_longer_than_a_line_is_cut_to_fit_the_page(tmp_path: Path) -> None:
+    url = "https://example.org/" + "very-long-path-segment/" * 12 + "statement.html"
+    rendering = render("en", paragraphs=[f"See {url} for the full text."])
+    out = pdftotext(rendering.pdf, tmp_path, "-bbox")
+    right = max(float(x) for x in re.findall(r'xMax="([\d.]+)"', out))
+    assert right <= 595.28 - 72 + 0.5, right
+    assert squash(f"See {url} for the full text.") in squash(pdftotext(rendering.pdf, tmp_path))

@@ -62,8 +62,9 @@ def _direction(language: str | None) -> int:
 
 def _lines(text: str, style: Style, default_base: int, language: str | None) -> list[Line]:
     base = base_level(text, default_base)
-    ws = words(text, bold=style.bold, base=base, language=language)
-    return break_lines(ws, TEXT_WIDTH * 1000 / style.size, base)
+    width = TEXT_WIDTH * 1000 / style.size
+    ws = words(text, bold=style.bold, base=base, language=language, max_units=width)
+    return break_lines(ws, width, base)
 
 
 @dataclass(frozen=True)

@@ -173,8 +173,44 @@ def _word(
     return tuple(runs), sum(r.units for r in runs)
 
 
-def words(text: str, *, bold: bool, base: int, language: str | None) -> list[Word]:
-    """Split a paragraph into shaped words (logical order), keeping forced line breaks."""
+def _cut(
+    text: str,
+    lv: list[int],
+    start: int,
+    end: int,
+    bold: bool,
+    language: str | None,
+    max_units: float,
+    space: str,
+    after: int,
+) -> list[Word]:
+    """Pieces of an over-long word, each as wide as fits; never split before a mark."""
+    pieces: list[Word] = []
+    a = start
+    while a < end:
+        best: tuple[int, tuple[Run, ...], int] | None = None
+        for b in range(a + 1, end + 1):
+            if b < end and unicodedata.category(text[b]).startswith("M"):
+                continue
+            runs, units = _word(text[a:b], tuple(lv[a:b]), bold, language)
+            if units > max_units and best is not None:
+                break
+            best = (b, runs, units)
+        assert best is not None
+        b, runs, units = best
+        last = b >= end
+        pieces.append(Word(runs, units, space if last else "", after if last else lv[b]))
+        a = b
+    return pieces
+
+
+def words(
+    text: str, *, bold: bool, base: int, language: str | None, max_units: float | None = None
+) -> list[Word]:
+    """Split a paragraph into shaped words (logical order), keeping forced line breaks.
+
+    A word wider than ``max_units`` (a long URL) is cut into pieces that each fit a line.
+    """
     text = "".join(ch for ch in text if ch not in INVISIBLE)
     lv = levels(text, base)
     out: list[Word] = []
@@ -188,8 +224,12 @@ def words(text: str, *, bold: bool, base: int, language: str | None) -> list[Wor
             k += 1
         space = "\n" if "\n" in text[j:k] else (" " if k > j else "")
         if j > i:
+            after = lv[j] if j < n else base
             runs, units = _word(text[i:j], tuple(lv[i:j]), bold, language)
-            out.append(Word(runs, units, space, lv[j] if j < n else base))
+            if max_units is not None and units > max_units:
+                out += _cut(text, lv, i, j, bold, language, max_units, space, after)
+            else:
+                out.append(Word(runs, units, space, after))
         elif out and space:
             last = out[-1]
             if space == "\n":
