@@ -118,19 +118,34 @@ class EmbeddedFont(TTFont):  # type: ignore[misc]
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.private_text: dict[int, str] = {}
+        self._private: dict[tuple[int, str], int] = {}
 
     def code_for(self, gid: int, text: str, advance: int) -> str:
         """The character that selects glyph ``gid`` in this font (private if it has none)."""
         face = self.face
         if len(text) == 1 and face.charToGlyph.get(ord(text)) == gid:
             return text
-        code = PRIVATE_BASE + gid
-        if code not in face.charToGlyph:
+        # One private code per (glyph, text): the same glyph may stand for different
+        # text in different places, and what a code maps to must never depend on
+        # which statements this process rendered before. The code's value itself
+        # never reaches the PDF (ReportLab numbers subset codes by first use).
+        key = (gid, text)
+        code = self._private.get(key)
+        if code is None:
             with _lock:
-                face.charToGlyph[code] = gid
-                face.glyphToChar.setdefault(gid, []).append(code)
-                face.charWidths[code] = advance
-        self.private_text.setdefault(code, text)
+                code = self._private.get(key)
+                if code is None:
+                    n = len(self._private)
+                    code = PRIVATE_BASE + n + (2 if n >= 0xFFFE else 0)  # skip U+FFFFE/F
+                    if code > 0x10FFFD:
+                        raise RenderError(
+                            f"too many distinct shaped glyphs in font {self.fontName}"
+                        )
+                    face.charToGlyph[code] = gid
+                    face.glyphToChar.setdefault(gid, []).append(code)
+                    face.charWidths[code] = advance
+                    self.private_text[code] = text
+                    self._private[key] = code
         return chr(code)
 
     def addObjects(self, doc: object) -> None:
