@@ -439,14 +439,19 @@ class ParsedBagInfo:
 
 
 _LABEL_BAD = re.compile(r"[:\x00-\x1f\x7f]")
+#: Line width RFC 8493 recommends, for ``format_bag_info(fold_width=...)``.
 FOLD_WIDTH = 79
 
 
-def format_bag_info(fields: Sequence[tuple[str, str]]) -> bytes:
-    """``Label: value`` lines, folded at spaces near 79 columns, UTF-8, LF.
+def format_bag_info(fields: Sequence[tuple[str, str]], *, fold_width: int | None = None) -> bytes:
+    """``Label: value`` lines, UTF-8, LF; folded at spaces only if ``fold_width`` is set.
 
+    Not folded by default: RFC 8493 only RECOMMENDS 79-column lines, and bagit-python
+    (the reference reader) keeps a line break inside any value folded more than once.
+    When folding, a break is inserted *before* a space, which becomes the continuation
+    line's indentation, so unfolding (dropping the break) restores the value exactly.
     Refuses (ValueError) CR/LF or other controls in a value — that would inject fields —
-    and values with leading/trailing whitespace, which a reader strips.
+    and values with leading/trailing whitespace, which every reader strips.
     """
     out: list[str] = []
     for label, value in fields:
@@ -456,25 +461,28 @@ def format_bag_info(fields: Sequence[tuple[str, str]]) -> bytes:
             raise ValueError(f"bag-info value for {label} contains a line break or control")
         if value != value.strip():
             raise ValueError(f"bag-info value for {label} has leading or trailing whitespace")
-        out.append(_fold(f"{label}: {value}"))
+        line = f"{label}: {value}"
+        out.append((_fold(line, len(label) + 2, fold_width) if fold_width else line) + "\n")
     return "".join(out).encode("utf-8")
 
 
-def _fold(line: str) -> str:
-    """Break at single spaces (a reader turns each break back into one space)."""
+def _fold(line: str, value_start: int, width: int) -> str:
     pieces: list[str] = []
-    while len(line) > FOLD_WIDTH:
-        cut = -1
-        for i in range(FOLD_WIDTH, 0, -1):
-            if line[i] == " " and line[i - 1] != " " and i + 1 < len(line) and line[i + 1] != " ":
-                cut = i
-                break
-        if cut <= line.find(": ") + 1:
+    start = value_start
+    while len(line) > width:
+        # The last space within the width that starts a run of spaces (so no line ends
+        # in whitespace) and leaves something on the line before it.
+        cut = next(
+            (i for i in range(width, start, -1) if line[i] == " " and line[i - 1] != " "),
+            -1,
+        )
+        if cut < 0:
             break
         pieces.append(line[:cut])
-        line = "  " + line[cut + 1 :]
+        line = line[cut:]
+        start = 1
     pieces.append(line)
-    return "\n".join(pieces) + "\n"
+    return "\n".join(pieces)
 
 
 def parse_bag_info(
@@ -482,8 +490,9 @@ def parse_bag_info(
 ) -> ParsedBagInfo:
     """Fields of a ``bag-info.txt``-style file: repeated labels kept, continuations unfolded.
 
-    A continuation line (leading space or tab) joins the previous value with one space.
-    Whitespace around the label and value is not significant.
+    A continuation line (leading space or tab) is unfolded as RFC 5322 does and as
+    bagit-python reads it: the line break is dropped, the whitespace kept. Whitespace
+    around the label and around the whole value is not significant.
     """
     text, problems = decode_tag_file(data, encoding, name)
     fields: list[list[str]] = []
@@ -497,7 +506,7 @@ def parse_bag_info(
                     _error("baginfo.malformed", name, f"line {number}: continuation with no label")
                 )
                 continue
-            fields[-1][1] = f"{fields[-1][1]} {line.strip()}".strip()
+            fields[-1][1] += line
             continue
         label, sep, value = line.partition(":")
         if not sep or not label.strip():
@@ -506,7 +515,7 @@ def parse_bag_info(
             )
             continue
         fields.append([label.strip(), value.strip()])
-    return ParsedBagInfo(tuple((k, v) for k, v in fields), tuple(problems))
+    return ParsedBagInfo(tuple((k, v.strip()) for k, v in fields), tuple(problems))
 
 
 _OXUM = re.compile(r"([0-9]+)\.([0-9]+)")

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from preserve.bagit_format import (
+    FOLD_WIDTH,
     DigestAlgorithm,
     ManifestKind,
     Severity,
@@ -254,16 +255,39 @@ def test_readers_never_raise(data: bytes) -> None:
 # --------------------------------------------------------------------------- bag-info
 
 
-def test_bag_info_round_trip_with_folding() -> None:
+def test_bag_info_not_folded_by_default() -> None:
     long = "word " * 40 + "end"
-    fields = [("Source-Organization", "Org"), ("Note", long.strip()), ("Note", "second")]
-    data = format_bag_info(fields)
-    assert all(len(line) <= 80 for line in data.decode().splitlines())
-    assert data.count(b"\n  ") >= 2  # folded with indented continuation lines
+    assert format_bag_info([("Note", long)]) == f"Note: {long}\n".encode()
+
+
+def test_bag_info_round_trip_with_folding() -> None:
+    long = "word " * 40 + "end  with   runs"
+    fields = [("Source-Organization", "Org"), ("Note", long), ("Note", "second")]
+    data = format_bag_info(fields, fold_width=FOLD_WIDTH)
+    lines = data.decode().split("\n")[:-1]
+    assert all(len(line) <= FOLD_WIDTH for line in lines)
+    assert sum(line.startswith(" ") for line in lines) >= 2  # continuation lines
+    assert not any(line.endswith(" ") for line in lines)
     parsed = parse_bag_info(data)
     assert parsed.fields == tuple(fields)
-    assert parsed.get_all("note") == [long.strip(), "second"]
+    assert parsed.get_all("note") == [long, "second"]
     assert parsed.problems == ()
+
+
+def test_bag_info_folding_read_like_bagit_python(tmp_path: Path) -> None:
+    """bagit-python, the reference reader, gets our values back (one fold it handles)."""
+    import bagit
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a").write_bytes(b"a")
+    bagit.make_bag(str(tmp_path), checksums=["sha256"])
+    value = "A statement title that is long enough to need exactly one fold, at about here"
+    fields = [("Title", value), ("Short", "x  y")]
+    (tmp_path / "bag-info.txt").write_bytes(format_bag_info(fields, fold_width=60))
+    assert b"\n " in (tmp_path / "bag-info.txt").read_bytes()
+    info = bagit.Bag(str(tmp_path)).info
+    assert (info["Title"], info["Short"]) == (value, "x  y")
+    assert parse_bag_info((tmp_path / "bag-info.txt").read_bytes()).fields == tuple(fields)
 
 
 @given(
@@ -275,12 +299,11 @@ def test_bag_info_round_trip_with_folding() -> None:
             ),
         ),
         max_size=6,
-    )
+    ),
+    st.sampled_from([None, 20, FOLD_WIDTH]),
 )
-def test_bag_info_round_trip_any_value(fields: list[tuple[str, str]]) -> None:
-    # Unfolding turns a break into one space, so runs of spaces are only safe unfolded:
-    # the writer never breaks inside one.
-    parsed = parse_bag_info(format_bag_info(fields))
+def test_bag_info_round_trip_any_value(fields: list[tuple[str, str]], width: int | None) -> None:
+    parsed = parse_bag_info(format_bag_info(fields, fold_width=width))
     assert parsed.fields == tuple(fields)
 
 
@@ -299,7 +322,7 @@ def test_bag_info_refuses_bad_labels(label: str) -> None:
 def test_bag_info_reading() -> None:
     data = b"A: 1\r\nA :  2\nB: long\n  continued\n\tand more\nno colon here\n  \n"
     parsed = parse_bag_info(data)
-    assert parsed.fields == (("A", "1"), ("A", "2"), ("B", "long continued and more"))
+    assert parsed.fields == (("A", "1"), ("A", "2"), ("B", "long  continued\tand more"))
     assert codes(parsed.problems) == {"baginfo.malformed", "baginfo.blank-line"}
 
 
