@@ -708,3 +708,23 @@ def test_a_word_longer_than_a_line_is_cut_to_fit_the_page(tmp_path: Path) -> Non
     right = max(float(x) for x in re.findall(r'xMax="([\d.]+)"', out))
     assert right <= 595.28 - 72 + 0.5, right
     assert squash(f"See {url} for the full text.") in squash(pdftotext(rendering.pdf, tmp_path))
+
+
+def test_a_fresh_process_renders_the_same_bytes(tmp_path: Path) -> None:
+    """Determinism across processes: nothing in the output depends on process state."""
+    import sys
+
+    for key in SAMPLES:  # warm this process's caches with everything first
+        render(key)
+    out = tmp_path / "fresh.pdf"
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "from test_render import render, PdfaLevel;"
+        "open(sys.argv[2], 'wb').write(render('ar', PdfaLevel.A3U).pdf)"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, str(Path(__file__).parent), str(out)],
+        check=True,
+        cwd=REPO,
+    )
+    assert out.read_bytes() == render("ar", PdfaLevel.A3U).pdf
