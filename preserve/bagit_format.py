@@ -101,13 +101,11 @@ class DigestAlgorithm(Enum):
     @classmethod
     def from_name(cls, name: str) -> DigestAlgorithm | None:
         """The algorithm a manifest name uses, or None for one this module does not know."""
-        try:
-            return cls(name)
-        except ValueError:
-            return None
+        return _BY_NAME.get(name)
 
 
 _WEAK = frozenset({DigestAlgorithm.md5, DigestAlgorithm.sha1})
+_BY_NAME = {a.value: a for a in DigestAlgorithm}
 _HEX_LENGTH = {
     DigestAlgorithm.md5: 32,
     DigestAlgorithm.sha1: 40,
@@ -221,7 +219,7 @@ _LINE_SPLIT = re.compile(r"\r\n|\r|\n")
 
 def split_lines(text: str) -> list[str]:
     """Lines ended by LF, CR or CRLF (all three are allowed); a final newline is optional."""
-    lines = _LINE_SPLIT.split(text)
+    lines = text.split("\n") if "\r" not in text else _LINE_SPLIT.split(text)
     if lines and lines[-1] == "":
         lines.pop()
     return lines
@@ -384,7 +382,7 @@ def parse_manifest(
     decode = version_tuple(version) >= (1, 0)
     entries: list[ManifestEntry] = []
     for number, line in enumerate(split_lines(text), start=1):
-        if line.strip() == "":
+        if not line or line.isspace():
             problems.append(_warning("manifest.blank-line", name, f"line {number} is blank"))
             continue
         m = _MANIFEST_LINE.fullmatch(line)

@@ -242,7 +242,7 @@ class _DirTree(_Tree):
         # Fewer files than cores: let each big file spread its algorithms over threads.
         split = self.threads != 1 and not self.processes and len(rels) < cores
         jobs = [
-            (self._abs(rel), sorted(algs, key=lambda a: a.value), self.identity.get(rel), split)
+            (self._abs(rel), list(algs), self.identity.get(rel), split)
             for rel, algs in wanted.items()
         ]
         executor: Executor | None = None
