@@ -79,6 +79,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
     ),
+    # 2: events form a hash chain (preserve.chain); earlier events are sealed at the next write.
+    (
+        "ALTER TABLE events ADD COLUMN prev_hash TEXT",
+        "ALTER TABLE events ADD COLUMN hash TEXT",
+        "CREATE INDEX events_by_hash ON events(hash)",
+    ),
 )
 
 
@@ -221,10 +227,17 @@ def record_event(
     detail: str | Mapping[str, Any],
     agent: str,
     at: str | None = None,
-) -> None:
-    """Append an event (call inside :func:`write`)."""
+) -> str:
+    """Append an event to the hash chain (call inside :func:`write`); returns its hash."""
+    from preserve import chain
+
     text = detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False)
-    db.execute(
-        "INSERT INTO events (identifier, type, at, outcome, detail, agent) VALUES (?,?,?,?,?,?)",
-        (identifier, type, at or now(), outcome, text, agent),
+    return chain.append(
+        db,
+        identifier=identifier,
+        type=type,
+        at=at or now(),
+        outcome=outcome,
+        detail=text,
+        agent=agent,
     )

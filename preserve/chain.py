@@ -1,0 +1,260 @@
+"""The ledger's events as a hash chain, so its history cannot be quietly rewritten.
+
+Every event row carries ``prev_hash`` (the previous event's ``hash``; 64 zeros
+for the first) and ``hash``, the SHA-256 of the event's canonical form::
+
+    sha256(UTF-8 of JSON {"agent", "at", "detail", "identifier", "outcome",
+                          "prev_hash", "type", "v": 1}
+           with sorted keys, separators "," and ":", non-ASCII kept as is)
+
+Editing or deleting an event breaks the link after it; rewriting every hash
+after it is only caught against a head published earlier. :func:`anchor`
+gives that head (optionally timestamped by a TSA) for the institution to
+publish or deposit elsewhere, and ``verify_chain(db, head=...)`` proves that
+nothing up to it has changed since.
+
+The chain is extended inside the caller's write transaction (``BEGIN
+IMMEDIATE`` holds the write lock), so concurrent writers queue and never fork it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+GENESIS = "0" * 64
+ANCHOR_FORMAT = "preserve-ledger-anchor/1"
+
+
+def event_hash(
+    *,
+    prev_hash: str,
+    identifier: str | None,
+    type: str,
+    at: str,
+    outcome: str,
+    detail: str,
+    agent: str,
+) -> str:
+    """The hash of one event given the previous event's hash (see the module doc)."""
+    canonical = json.dumps(
+        {
+            "v": 1,
+            "prev_hash": prev_hash,
+            "identifier": identifier,
+            "type": type,
+            "at": at,
+            "outcome": outcome,
+            "detail": detail,
+            "agent": agent,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _row_hash(row: sqlite3.Row, prev_hash: str) -> str:
+    return event_hash(
+        prev_hash=prev_hash,
+        identifier=row["identifier"],
+        type=row["type"],
+        at=row["at"],
+        outcome=row["outcome"],
+        detail=row["detail"],
+        agent=row["agent"],
+    )
+
+
+def head(db: sqlite3.Connection) -> str:
+    """The hash of the last chained event (:data:`GENESIS` for an empty chain)."""
+    row = db.execute("SELECT hash FROM events WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1")
+    found = row.fetchone()
+    return str(found[0]) if found else GENESIS
+
+
+def append(
+    db: sqlite3.Connection,
+    *,
+    identifier: str | None,
+    type: str,
+    at: str,
+    outcome: str,
+    detail: str,
+    agent: str,
+) -> str:
+    """Insert one chained event; returns its hash. Must run inside a write transaction."""
+    if not db.in_transaction:
+        raise RuntimeError("ledger events must be recorded inside ledger.write()")
+    seal_legacy(db)
+    prev = head(db)
+    digest = event_hash(
+        prev_hash=prev,
+        identifier=identifier,
+        type=type,
+        at=at,
+        outcome=outcome,
+        detail=detail,
+        agent=agent,
+    )
+    db.execute(
+        "INSERT INTO events (identifier, type, at, outcome, detail, agent, prev_hash, hash)"
+        " VALUES (?,?,?,?,?,?,?,?)",
+        (identifier, type, at, outcome, detail, agent, prev, digest),
+    )
+    return digest
+
+
+def seal_legacy(db: sqlite3.Connection) -> int:
+    """Chain events written before the chain existed (ledger migration 2), in id order.
+
+    Only a leading run of unchained events is sealed; an unchained event after
+    chained ones is left for :func:`verify_chain` to report. Returns how many.
+    """
+    if db.execute("SELECT 1 FROM events WHERE hash IS NOT NULL LIMIT 1").fetchone():
+        return 0  # sealed already; a later unchained event is verify_chain's to report
+    query = "SELECT * FROM events WHERE hash IS NULL"
+    rows = db.execute(query + " ORDER BY id").fetchall()
+    prev = GENESIS
+    for row in rows:
+        digest = _row_hash(row, prev)
+        db.execute(
+            "UPDATE events SET prev_hash = ?, hash = ? WHERE id = ?", (prev, digest, row["id"])
+        )
+        prev = digest
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    """The first place the chain does not hold."""
+
+    event_id: int
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"event_id": self.event_id, "code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What :func:`verify_chain` found."""
+
+    events: int
+    head: str
+    last_id: int | None
+    broken: BrokenLink | None = None
+    #: With a published head: whether it is in the chain (None when none was given).
+    head_found: bool | None = None
+    published_head: str | None = None
+    unchained: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None and self.head_found is not False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "head": self.head,
+            "last_event_id": self.last_id,
+            "published_head": self.published_head,
+            "published_head_found": self.head_found,
+            "unchained_events": self.unchained,
+            "first_broken_link": None if self.broken is None else self.broken.as_dict(),
+        }
+
+
+def verify_chain(db: sqlite3.Connection, *, published_head: str | None = None) -> ChainReport:
+    """Recompute every link in id order and report the first that does not hold.
+
+    Codes: ``chain.event-changed`` (an event's fields no longer give its hash),
+    ``chain.link-broken`` (an event does not point at the one before it: one was
+    deleted, inserted or rewritten), ``chain.unchained`` (an event without a hash
+    after chained ones), ``chain.tail-deleted`` (SQLite numbered events past the
+    last one present). With ``published_head``, that hash must be in the chain.
+    """
+    if published_head is not None:
+        published_head = published_head.strip().lower()
+    prev = GENESIS
+    count = 0
+    last_id: int | None = None
+    broken: BrokenLink | None = None
+    found = False if published_head is not None else None
+    unchained = 0
+    for row in db.execute("SELECT * FROM events ORDER BY id"):
+        count += 1
+        event_id = int(row["id"])
+        if broken is None:
+            if row["hash"] is None:
+                if last_id is None or unchained == count - 1:
+                    unchained += 1  # a leading run from before the chain; sealed at next write
+                else:
+                    broken = BrokenLink(event_id, "chain.unchained", "event carries no hash")
+            elif row["prev_hash"] != prev:
+                gap = f" (ids jump from {last_id})" if last_id and event_id != last_id + 1 else ""
+                broken = BrokenLink(
+                    event_id,
+                    "chain.link-broken",
+                    f"does not point at the event before it{gap}: an event was deleted, "
+                    "inserted or rewritten",
+                )
+            elif _row_hash(row, prev) != row["hash"]:
+                broken = BrokenLink(
+                    event_id, "chain.event-changed", "event was changed after it was recorded"
+                )
+            else:
+                prev = row["hash"]
+                if published_head is not None and prev == published_head:
+                    found = True
+        last_id = event_id
+    if broken is None and last_id is not None:
+        seq = _sequence(db)
+        if seq is not None and seq > last_id:
+            broken = BrokenLink(
+                last_id,
+                "chain.tail-deleted",
+                f"events after id {last_id} (up to {seq}) were deleted",
+            )
+    return ChainReport(count, prev, last_id, broken, found, published_head, unchained)
+
+
+def _sequence(db: sqlite3.Connection) -> int | None:
+    try:
+        row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    except sqlite3.Error:
+        return None
+    return None if row is None else int(row[0])
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """The chain's head at a moment: what an institution publishes or deposits."""
+
+    head: str
+    events: int
+    last_id: int | None
+
+    def line(self) -> str:
+        return f"{ANCHOR_FORMAT} events={self.events} last-id={self.last_id or 0} head={self.head}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "format": ANCHOR_FORMAT,
+            "head": self.head,
+            "events": self.events,
+            "last_event_id": self.last_id,
+            "line": self.line(),
+        }
+
+
+def anchor(db: sqlite3.Connection) -> tuple[Anchor, ChainReport]:
+    """The current head, with the verification that says whether it is worth publishing."""
+    report = verify_chain(db)
+    return Anchor(report.head, report.events, report.last_id), report
