@@ -71,10 +71,16 @@ def hash_file(
         size = 0
         if st.st_size < chunk_size:
             # Small files: one read, no buffer juggling (most bags are many small files).
-            while block := os.read(fd, chunk_size):
+            # Ask for one byte more than fstat reports: a short read is then the end of
+            # a regular file, so one read() does it, and no 1 MiB buffer is allocated.
+            want = st.st_size + 1
+            while block := os.read(fd, want):
                 size += len(block)
                 for _, h in hashers:
                     h.update(block)
+                if len(block) < want:
+                    break
+                want = chunk_size
         elif split_algorithms and len(hashers) > 1 and st.st_size >= SPLIT_MIN_BYTES:
             size = _hash_fd_split(fd, [h for _, h in hashers], chunk_size)
         else:

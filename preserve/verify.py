@@ -223,9 +223,14 @@ class _DirTree(_Tree):
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 raise OSError(f"{rel} is not a regular file")
+            # One byte more than the size: a short read is the end (see hash_file).
+            want = st.st_size + 1
             chunks = []
-            while block := os.read(fd, max(st.st_size + 1, 1 << 16)):
+            while block := os.read(fd, want):
                 chunks.append(block)
+                if len(block) < want:
+                    break
+                want = 1 << 20
             return b"".join(chunks)
         finally:
             os.close(fd)
