@@ -27,8 +27,9 @@ from typing import Any
 
 from preserve import ledger
 from preserve.archive import BAGS_DIR
+from preserve.bag_checks import check_our_bag
 from preserve.bagit_format import Problem, Severity
-from preserve.errors import ArchiveError
+from preserve.errors import ArchiveError, PreserveError
 from preserve.premis import FIXITY_CHECK, software_agent
 from preserve.verify import BagResult, verify_bag
 
@@ -101,9 +102,17 @@ class AuditReport:
         }
 
 
-def _verify_one(bag_dir: str) -> BagResult:
-    """Worker: verify one bag, single-threaded (the pool parallelises across bags)."""
-    return verify_bag(Path(bag_dir), processes=1)
+def _verify_one(bag_dir: str, processes: int | None = 1) -> BagResult:
+    """Verify one bag with the checks for our own bags; an unopenable bag is a result.
+
+    Single-threaded by default: the pool parallelises across bags. A pure
+    function of the path, so it can run on any worker (a Dask cluster later).
+    """
+    try:
+        return verify_bag(Path(bag_dir), processes=processes, extra_checks=(check_our_bag,))
+    except PreserveError as error:
+        problem = Problem("bag.unreadable", "", error.message)
+        return BagResult(bag_dir, False, (problem,), 0, 0, 0.0)
 
 
 def _ledger_problems(bag_dir: Path, recorded: ledger.LedgerBag) -> list[Problem]:
@@ -265,7 +274,7 @@ def _verify_all(
         for i, bag in enumerate(queue):
             if not in_budget():
                 return done, len(queue) - i
-            finish(bag, verify_bag(archive / bag.path))
+            finish(bag, _verify_one(str(archive / bag.path), processes=None))
         return done, 0
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:

@@ -173,3 +173,23 @@ def test_ledger_digests_match_disk_after_ingest(archive: Path) -> None:
     assert rows
     for path, name, digest in rows:
         assert hashlib.sha256((archive / path / name).read_bytes()).hexdigest() == digest
+
+
+def test_our_bag_checks_run_in_the_audit(archive: Path) -> None:
+    """A consistent rewrite that breaks the metadata and the PDF/A claim is named precisely."""
+    bag_dir = first_bag(archive)
+    meta = bag_dir / "data/metadata/statement.json"
+    record = json.loads(meta.read_bytes())
+    record["date_issued"] = "2024-02-30"
+    meta.write_text(json.dumps(record), encoding="utf-8")
+    pdf = next((bag_dir / "data/pdfa").iterdir())
+    import pikepdf
+
+    with pikepdf.open(pdf, allow_overwriting_input=True) as doc:
+        del doc.Root.OutputIntents
+        doc.save(pdf)
+    bagit.Bag(str(bag_dir)).save(manifests=True)
+    found = {(code, path) for _ident, code, path in codes(audit(archive).bags)}
+    assert ("metadata.invalid", "data/metadata/statement.json") in found
+    assert ("pdfa.no-output-intent", f"data/pdfa/{pdf.name}") in found
+    assert ("ledger.tagmanifest-changed", "tagmanifest-sha256.txt") in found
