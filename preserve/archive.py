@@ -29,12 +29,13 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from preserve import ledger
 from preserve.bagging import DEFAULT_ALGORITHMS, WrittenBag, fsync_dir, plan_bag, write_bag
 from preserve.bagit_format import DigestAlgorithm
 from preserve.errors import ArchiveError, ExitCode, PreserveError
+from preserve.keys import SigningKey
 from preserve.metadata import Metadata, prepare_file
 from preserve.premis import (
     DIGEST_CALCULATION,
@@ -46,6 +47,9 @@ from preserve.premis import (
 )
 from preserve.render import PdfaLevel, render_statement
 from preserve.statement import Statement
+
+if TYPE_CHECKING:
+    from preserve.signing import SignatureInfo
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +127,10 @@ class IngestOptions:
     #: The moment recorded as rendering time; None = SOURCE_DATE_EPOCH or now.
     created: dt.datetime | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Sign each bag with this key before it is published (preserve.signing).
+    signing_key: SigningKey | None = None
+    #: With a signing key: have each signature timestamped by this RFC 3161 TSA.
+    tsa_url: str | None = None
 
 
 # --------------------------------------------------------------------------- archive
@@ -431,7 +439,26 @@ def _ingest(
             if options.fail_fast:
                 return
             continue
-        yield report(_publish(archive, db, job, outcome))
+        signature = None
+        if options.signing_key is not None:
+            from preserve.signing import sign_bag
+
+            try:
+                signature = sign_bag(outcome.path, options.signing_key, tsa_url=options.tsa_url)
+            except PreserveError as error:  # nothing published; the staged bag goes
+                shutil.rmtree(job.staging, ignore_errors=True)
+                yield report(
+                    _failed(
+                        job.source,
+                        f"cannot sign: {error.one_line()}",
+                        job.record.get("identifier"),
+                        error.exit_code,
+                    )
+                )
+                if options.fail_fast:
+                    return
+                continue
+        yield report(_publish(archive, db, job, outcome, signature))
 
 
 def _run_jobs(
@@ -485,7 +512,13 @@ def _duplicate(
     )
 
 
-def _publish(archive: Path, db: sqlite3.Connection, job: _Job, written: WrittenBag) -> IngestResult:
+def _publish(
+    archive: Path,
+    db: sqlite3.Connection,
+    job: _Job,
+    written: WrittenBag,
+    signature: SignatureInfo | None = None,
+) -> IngestResult:
     """Move a staged bag into ``bags/`` with one rename, recorded before and after."""
     metadata = Metadata(record=job.record)
     identifier = metadata.identifier
@@ -544,9 +577,14 @@ def _publish(archive: Path, db: sqlite3.Connection, job: _Job, written: WrittenB
                 "source": job.source,
                 "payload_oxum": written.payload_oxum,
                 "pdfa": job.level.value,
+                "tagmanifests": dict(written.tagmanifest_digests),
             },
             agent=software_agent(),
         )
+        if signature is not None:
+            from preserve.signing import record_signature
+
+            record_signature(db, identifier, signature)
     return IngestResult(
         job.source, Status.ingested, f"ingested as {identifier}", identifier, relative
     )

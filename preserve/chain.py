@@ -188,6 +188,11 @@ def verify_chain(db: sqlite3.Connection, *, published_head: str | None = None) -
     broken: BrokenLink | None = None
     found = False if published_head is not None else None
     unchained = 0
+    columns = {r[1] for r in db.execute("PRAGMA table_info(events)")}
+    if "hash" not in columns:  # a ledger from before the chain, opened read-only
+        total = db.execute("SELECT count(*) FROM events").fetchone()[0]
+        last = db.execute("SELECT max(id) FROM events").fetchone()[0]
+        return ChainReport(total, GENESIS, last, None, found, published_head, total)
     for row in db.execute("SELECT * FROM events ORDER BY id"):
         count += 1
         event_id = int(row["id"])

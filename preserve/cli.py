@@ -164,6 +164,325 @@ def render(statement: Path, output: Path, level_name: str, metadata_file: Path |
     )
 
 
+# --------------------------------------------------------------------------- keys
+
+
+def passphrase_option(func: F) -> F:
+    """``--passphrase-file``: where a protected key's passphrase is (first line)."""
+    return click.option(
+        "--passphrase-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Read the key's passphrase from this file's first line "
+        "[default: PRESERVE_KEY_PASSPHRASE, else a prompt].",
+    )(func)
+
+
+def read_passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> bytes | None:
+    """The passphrase from a file, the environment, or a prompt on a terminal; else None."""
+    import os
+
+    from preserve.errors import KeyFileError
+    from preserve.keys import PASSPHRASE_ENV
+
+    if passphrase_file is not None:
+        try:
+            text = passphrase_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise KeyFileError(f"cannot read the passphrase: {exc}", passphrase_file) from None
+        lines = text.splitlines()
+        if not lines or not lines[0]:
+            raise KeyFileError("the passphrase file is empty", passphrase_file)
+        return lines[0].encode("utf-8")
+    if os.environ.get(PASSPHRASE_ENV):
+        return os.environ[PASSPHRASE_ENV].encode("utf-8")
+    if sys.stdin.isatty():
+        text = click.prompt(
+            "Passphrase", hide_input=True, confirmation_prompt=confirm, err=True, type=str
+        )
+        return str(text).encode("utf-8")
+    return None
+
+
+def load_signing_key(key_file: Path, passphrase_file: Path | None) -> Any:
+    """Load a private key, asking for a passphrase only when the key has one."""
+    from preserve.keys import is_encrypted, load_private_key
+
+    passphrase = read_passphrase(passphrase_file) if is_encrypted(key_file) else None
+    return load_private_key(key_file, passphrase)
+
+
+@cli.group()
+def keys() -> None:
+    """Ed25519 signing keys: create one, export its public half, trust it in an archive."""
+
+
+@keys.command("init")
+@click.argument("key_file", type=click.Path(path_type=Path))
+@click.option(
+    "--passphrase/--no-passphrase",
+    "protect",
+    default=False,
+    show_default=True,
+    help="Encrypt the key with a passphrase (asked for, or from --passphrase-file / "
+    "PRESERVE_KEY_PASSPHRASE).",
+)
+@passphrase_option
+@click.option(
+    "--archive",
+    "archive",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also add the public key to ARCHIVE/trusted-keys/.",
+)
+@json_option
+@handles_errors
+def keys_init(
+    key_file: Path,
+    protect: bool,
+    passphrase_file: Path | None,
+    archive: Path | None,
+    as_json: bool,
+) -> None:
+    """Create a new Ed25519 signing key KEY_FILE (mode 0600) and KEY.pub.pem beside it.
+
+    Never overwrites a key. Keep the private key outside the archive (and
+    backed up); give the .pub.pem file to whoever verifies your bags.
+    """
+    from preserve.errors import KeyFileError
+    from preserve.keys import generate_key, trust_key
+
+    passphrase = None
+    if protect or passphrase_file is not None:
+        passphrase = read_passphrase(passphrase_file, confirm=True)
+        if not passphrase:
+            raise KeyFileError(
+                "--passphrase needs a passphrase: a terminal to type it, --passphrase-file "
+                "or PRESERVE_KEY_PASSPHRASE"
+            )
+    key, public = generate_key(key_file, passphrase=passphrase)
+    trusted = trust_key(archive, key.public) if archive is not None else None
+    document = {
+        "key": str(key_file),
+        "public_key": str(public),
+        "fingerprint": key.fingerprint,
+        "encrypted": passphrase is not None,
+        "trusted_in": None if trusted is None else str(trusted),
+    }
+    if as_json:
+        emit_json(document)
+    else:
+        click.echo(f"{key_file}: new Ed25519 key {key.fingerprint}")
+        click.echo(f"{public}: its public key")
+        if trusted is not None:
+            click.echo(f"{trusted}: trusted by the archive")
+
+
+@keys.command("export")
+@click.argument("key_file", type=click.Path(path_type=Path))
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write it here."
+)
+@passphrase_option
+@handles_errors
+def keys_export(key_file: Path, output: Path | None, passphrase_file: Path | None) -> None:
+    """Print the public key (PEM) of a private key file, or of a public key file."""
+    from preserve.errors import KeyFileError
+    from preserve.keys import load_public_key, public_pem
+
+    try:
+        pem = public_pem(load_public_key(key_file))
+    except KeyFileError:
+        pem = public_pem(load_signing_key(key_file, passphrase_file).public)
+    if output is None:
+        click.echo(pem.decode("ascii"), nl=False)
+        return
+    try:
+        output.write_bytes(pem)
+    except OSError as exc:
+        raise KeyFileError(f"cannot write: {exc.strerror or exc}", output) from None
+
+
+@keys.command("trust")
+@click.argument("archive", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("public_keys", nargs=-1, required=True, type=click.Path(path_type=Path))
+@handles_errors
+def keys_trust(archive: Path, public_keys: tuple[Path, ...]) -> None:
+    """Add signers' public keys (PEM) to ARCHIVE/trusted-keys/."""
+    from preserve.keys import fingerprint, load_public_key, trust_key
+
+    loaded = [load_public_key(p) for p in public_keys]  # all checked before any is added
+    for path, key in zip(public_keys, loaded, strict=True):
+        click.echo(f"{path}: trusted as {trust_key(archive, key)} ({fingerprint(key)})")
+
+
+# --------------------------------------------------------------------------- sign
+
+
+@cli.command()
+@click.argument("bags", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--key",
+    "key_file",
+    required=True,
+    type=click.Path(path_type=Path),
+    envvar="PRESERVE_SIGNING_KEY",
+    help="The Ed25519 private key [env PRESERVE_SIGNING_KEY].",
+)
+@click.option("--tsa", "tsa_url", help="Timestamp each signature at this RFC 3161 TSA (URL).")
+@passphrase_option
+@json_option
+@handles_errors
+def sign(
+    bags: tuple[Path, ...],
+    key_file: Path,
+    tsa_url: str | None,
+    passphrase_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Sign bags: an Ed25519 signature over each tag manifest, in BAG/signatures/.
+
+    The bag is verified first and refused if invalid (or, inside an archive, if
+    it differs from the ledger's record). Re-signing replaces the old signature;
+    a failure leaves the bag as it was. Inside an archive the signature is
+    recorded in the ledger. Exit 0 all signed, 1 a bag was refused, 2 cannot run.
+    """
+    from preserve.signing import sign_archived_bag
+
+    key = load_signing_key(key_file, passphrase_file)
+    done: list[dict[str, Any]] = []
+    failed: list[PreserveError] = []
+    for bag in bags:
+        try:
+            info = sign_archived_bag(bag, key, tsa_url=tsa_url)
+        except PreserveError as error:
+            failed.append(error)
+            if not as_json:
+                click.echo(f"preserve: error: {error.one_line()}", err=True)
+            continue
+        done.append({"bag": str(bag), **info.as_dict()})
+        if not as_json:
+            stamped = [f.timestamp_time for f in info.files if f.timestamp_time]
+            when = f", timestamped {stamped[0]}" if stamped else ""
+            click.echo(f"{bag}: signed by {info.key_fingerprint}{when}")
+    if as_json:
+        emit_json({"signed": done, "errors": [e.one_line() for e in failed]})
+    sys.exit(int(max((e.exit_code for e in failed), default=ExitCode.ok)))
+
+
+# --------------------------------------------------------------------------- ledger
+
+
+@cli.group("ledger")
+def ledger_group() -> None:
+    """The archive's ledger: check its hash chain, publish its head."""
+
+
+@ledger_group.command("verify")
+@click.argument("archive", type=click.Path(path_type=Path))
+@click.option("--head", "published_head", help="A head published earlier (ledger anchor).")
+@json_option
+@handles_errors
+def ledger_verify(archive: Path, published_head: str | None, as_json: bool) -> None:
+    """Recompute the ledger's hash chain and report the first broken link.
+
+    With --head, also prove that the history up to that published head is
+    unchanged. Never writes. Exit 0 intact, 1 broken, 2 cannot run.
+    """
+    from preserve import ledger
+    from preserve.chain import verify_chain
+
+    db = ledger.connect(archive.absolute(), readonly=True)
+    try:
+        report = verify_chain(db, published_head=published_head)
+    finally:
+        db.close()
+    if as_json:
+        emit_json({"archive": str(archive), **report.as_dict()})
+    else:
+        if report.broken is not None:
+            b = report.broken
+            click.echo(f"BROKEN {archive}: event {b.event_id}: {b.code}: {b.message}")
+        else:
+            click.echo(f"INTACT {archive}: {report.events} events, head {report.head}")
+        if report.unchained:
+            click.echo(f"note: {report.unchained} events from before the chain are not covered")
+        if report.head_found is True:
+            click.echo(f"published head {report.published_head} is in the chain")
+        elif report.head_found is False:
+            click.echo(
+                f"MISSING published head {report.published_head}: the history up to it was "
+                "rewritten, or it belongs to another ledger"
+            )
+    sys.exit(int(ExitCode.ok if report.ok else ExitCode.bad))
+
+
+@ledger_group.command("anchor")
+@click.argument("archive", type=click.Path(path_type=Path))
+@click.option("--tsa", "tsa_url", help="Also timestamp the head at this RFC 3161 TSA.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --tsa: where to write the anchor line (the .tsr goes beside it) "
+    "[default: ARCHIVE/anchors/head-<last event id>.txt].",
+)
+@json_option
+@handles_errors
+def ledger_anchor(archive: Path, tsa_url: str | None, output: Path | None, as_json: bool) -> None:
+    """Print the chain's head, for the institution to publish or deposit elsewhere.
+
+    A later 'preserve ledger verify ARCHIVE --head HASH' proves that no event
+    before it was rewritten. With --tsa the anchor line is timestamped; check it
+    with: openssl ts -verify -data head-N.txt -in head-N.txt.tsr -CAfile TSA-ROOT.pem
+    """
+    from preserve import ledger
+    from preserve.chain import anchor
+    from preserve.errors import ArchiveError
+    from preserve.timestamps import gen_time, request_timestamp
+
+    db = ledger.connect(archive.absolute(), readonly=True)
+    try:
+        head, report = anchor(db)
+    finally:
+        db.close()
+    if not report.ok:
+        assert report.broken is not None
+        click.echo(
+            f"preserve: error: {archive}: not anchored: the chain is broken at event "
+            f"{report.broken.event_id} ({report.broken.code})",
+            err=True,
+        )
+        sys.exit(int(ExitCode.bad))
+    document: dict[str, Any] = {"archive": str(archive), **head.as_dict()}
+    if tsa_url:
+        line = (head.line() + "\n").encode("ascii")
+        stamp = request_timestamp(tsa_url, line)  # before anything is written
+        text_path = output or archive / "anchors" / f"head-{head.last_id or 0}.txt"
+        tsr_path = text_path.with_name(text_path.name + ".tsr")
+        try:
+            text_path.parent.mkdir(parents=True, exist_ok=True)
+            for path, data in ((text_path, line), (tsr_path, stamp.der)):
+                temporary = path.with_name(f".{path.name}.tmp")
+                temporary.write_bytes(data)
+                temporary.replace(path)
+        except OSError as exc:
+            raise ArchiveError(
+                f"cannot write the anchor: {exc.strerror or exc}", text_path
+            ) from None
+        document.update(
+            {
+                "file": str(text_path),
+                "timestamp": str(tsr_path),
+                "timestamp_time": gen_time(stamp.der),
+            }
+        )
+    if as_json:
+        emit_json(document)
+    else:
+        click.echo(head.line())
+        if tsa_url:
+            click.echo(f"{document['file']}: timestamped {document['timestamp_time']}")
+
+
 # --------------------------------------------------------------------------- ingest
 
 
@@ -210,6 +529,15 @@ def pdfa_option(func: F) -> F:
     "--workers", type=click.IntRange(min=1), help="Parallel processes [default: one per core]."
 )
 @click.option("--fail-fast", is_flag=True, help="Stop at the first statement that fails.")
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(path_type=Path),
+    envvar="PRESERVE_SIGNING_KEY",
+    help="Sign each bag with this Ed25519 key (preserve keys init) [env PRESERVE_SIGNING_KEY].",
+)
+@click.option("--tsa", "tsa_url", help="With --key: timestamp each signature at this RFC 3161 TSA.")
+@passphrase_option
 @json_option
 @handles_errors
 def ingest(
@@ -220,6 +548,9 @@ def ingest(
     algorithms: tuple[str, ...],
     workers: int | None,
     fail_fast: bool,
+    key_file: Path | None,
+    tsa_url: str | None,
+    passphrase_file: Path | None,
     as_json: bool,
 ) -> None:
     """Package statements (files, or folders of .txt files) as bags in an archive.
@@ -239,12 +570,17 @@ def ingest(
             raise UnreadableInput("no such file or directory", path)
     if metadata_file is not None and len(inputs) != 1:
         raise click.UsageError("--metadata applies to a single statement")
+    if tsa_url and key_file is None:
+        raise click.UsageError("--tsa timestamps signatures: give --key too")
+    signing_key = load_signing_key(key_file, passphrase_file) if key_file else None
     options = IngestOptions(
         level=PdfaLevel(level),
         algorithms=tuple(DigestAlgorithm[a] for a in algorithms) or IngestOptions().algorithms,
         metadata_file=metadata_file,
         workers=workers,
         fail_fast=fail_fast,
+        signing_key=signing_key,
+        tsa_url=tsa_url,
     )
     with progress_bar("Ingesting", enabled=not as_json) as advance:
 
@@ -412,6 +748,7 @@ def audit(
             record=not no_record,
             progress=lambda _r: advance(),
         )
+    report = _audit_signatures(report, archive)
     if as_json:
         emit_json(report.as_dict())
     else:
@@ -474,20 +811,44 @@ def export(bag: Path, fmt: str | None, output: Path, as_json: bool) -> None:
     type=click.IntRange(min=1),
     help="Bags checked in parallel [default: one per core].",
 )
+@click.option(
+    "--trusted-key",
+    "trusted_keys",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A signer's public key (PEM), or a folder of them; repeatable. "
+    "[default: the archive's trusted-keys/ for a bag inside an archive]",
+)
+@click.option(
+    "--tsa-ca",
+    "tsa_roots",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A trusted TSA root certificate (PEM), or a folder of them; repeatable.",
+)
 @json_option
 @handles_errors
-def verify(bags: tuple[Path, ...], workers: int | None, as_json: bool) -> None:
+def verify(
+    bags: tuple[Path, ...],
+    workers: int | None,
+    trusted_keys: tuple[Path, ...],
+    tsa_roots: tuple[Path, ...],
+    as_json: bool,
+) -> None:
     """Check BagIt bags against RFC 8493: every file, every manifest, every rule.
 
     BAG is a bag directory or a serialized bag (.tar, .tar.gz, .zip), read without
     extracting it. Works on any bag, not only preserve's, and never writes to it.
+    A signed bag (signatures/) also has its signatures and timestamps checked.
     Prints VALID or INVALID per bag, then each problem as
     "severity code path: message". Exit 0 if all are valid, 1 if any is invalid,
     2 if a bag could not be opened at all.
     """
+    from preserve.signing import Trust
     from preserve.verify import CANNOT_OPEN, verify_bags
 
-    results = list(verify_bags(bags, workers=workers))
+    trust = Trust.from_files(trusted_keys, tsa_roots) if trusted_keys or tsa_roots else None
+    results = [with_signature_checks(r, trust) for r in verify_bags(bags, workers=workers)]
     if as_json:
         emit_json({"valid": all(r.valid for r in results), "bags": [r.as_dict() for r in results]})
     else:
@@ -501,3 +862,37 @@ def verify(bags: tuple[Path, ...], workers: int | None, as_json: bool) -> None:
     if any(p.code == CANNOT_OPEN for r in results for p in r.problems):
         sys.exit(int(ExitCode.cannot_run))
     sys.exit(int(ExitCode.ok if all(r.valid for r in results) else ExitCode.bad))
+
+
+def with_signature_checks(result: Any, trust: Any) -> Any:
+    """A verify or audit result with its bag's signature problems (replacing any it had)."""
+    import dataclasses
+
+    from preserve.bagit_format import Severity
+    from preserve.signing import check_signatures, is_signed
+
+    bag = Path(getattr(result, "bag", None) or result.path)
+    if not bag.is_dir() or not is_signed(bag):
+        return result
+    kept = [p for p in result.problems if not p.code.startswith(("signature.", "timestamp."))]
+    problems = tuple([*kept, *check_signatures(bag, trust)])
+    changes: dict[str, Any] = {"problems": problems}
+    if "valid" in {f.name for f in dataclasses.fields(result)}:
+        changes["valid"] = not any(p.severity is Severity.error for p in problems)
+    return dataclasses.replace(result, **changes)
+
+
+def _audit_signatures(report: Any, archive: Path) -> Any:
+    """The audit report with each signed bag's signatures checked against the archive's trust."""
+    import dataclasses
+
+    from preserve.signing import Trust
+
+    trust = Trust.for_archive(archive.absolute())
+    bags = []
+    for bag in report.bags:
+        checked = with_signature_checks(
+            dataclasses.replace(bag, path=str(archive.absolute() / bag.path)), trust
+        )
+        bags.append(dataclasses.replace(checked, path=bag.path))
+    return dataclasses.replace(report, bags=tuple(bags))

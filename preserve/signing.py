@@ -43,7 +43,13 @@ from cryptography.exceptions import InvalidSignature
 from preserve import keys as keymod
 from preserve import timestamps
 from preserve.bagit_format import BAGIT_TXT, ManifestKind, Problem, Severity, parse_manifest_name
-from preserve.errors import KeyFileError, PreserveError, SigningError, TimestampError
+from preserve.errors import (
+    ExitCode,
+    KeyFileError,
+    PreserveError,
+    SigningError,
+    TimestampError,
+)
 from preserve.keys import SigningKey
 
 SIGNATURES_DIR = "signatures"
@@ -307,6 +313,79 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def record_signature(db: Any, identifier: str, info: SignatureInfo) -> str:
+    """A PREMIS 'digital signature generation' event in the ledger's chain (inside a write)."""
+    from preserve import ledger
+    from preserve.premis import software_agent
+
+    return ledger.record_event(
+        db,
+        identifier=identifier,
+        type=SIGNATURE_EVENT,
+        outcome="success",
+        detail={
+            "key_fingerprint": info.key_fingerprint,
+            "signed_at": info.signed_at,
+            "tsa": info.tsa,
+            "signed": {f.file: f.sha256 for f in info.files},
+            "timestamps": {f.file: f.timestamp_time for f in info.files if f.timestamp},
+        },
+        agent=software_agent(),
+    )
+
+
+def sign_archived_bag(
+    bag_dir: Path,
+    key: SigningKey,
+    *,
+    tsa_url: str | None = None,
+) -> SignatureInfo:
+    """Sign a bag, refusing one that fails verification; in an archive, also record it.
+
+    A signature vouches for the bag, so a bag that is corrupt, or whose tag
+    manifests differ from those the archive's ledger recorded at ingest (it was
+    rewritten since), is refused rather than blessed: :class:`SigningError`.
+    """
+    from preserve import ledger
+    from preserve.verify import verify_bag
+
+    bag_dir = Path(bag_dir)
+    if not bag_dir.is_dir():
+        raise SigningError("not a bag directory", bag_dir)
+    result = verify_bag(bag_dir)
+    errors = [p for p in result.errors if not p.code.startswith(("signature.", "timestamp."))]
+    if errors:
+        raise BagRefused(f"not signed: the bag is invalid ({errors[0].one_line()})", bag_dir)
+    archive = archive_of(bag_dir)
+    if archive is None:
+        return sign_bag(bag_dir, key, tsa_url=tsa_url)
+    db = ledger.connect(archive)
+    try:
+        recorded = ledger.get_bag(db, bag_dir.name)
+        if recorded is None:
+            raise BagRefused("not signed: the archive's ledger does not know this bag", bag_dir)
+        for name, digest in recorded.tagmanifest_digests.items():
+            data = _read(bag_dir / name)
+            if data is None or hashlib.sha256(data).hexdigest() != digest:
+                raise BagRefused(
+                    f"not signed: {name} differs from the ledger's record at ingest "
+                    "(the bag was rewritten; audit the archive)",
+                    bag_dir,
+                )
+        info = sign_bag(bag_dir, key, tsa_url=tsa_url)
+        with ledger.write(db):
+            record_signature(db, recorded.identifier, info)
+        return info
+    finally:
+        db.close()
+
+
+class BagRefused(SigningError):
+    """The bag was checked and is not fit to be signed (invalid, or rewritten since ingest)."""
+
+    exit_code = ExitCode.bad
 
 
 # --------------------------------------------------------------------------- checking
