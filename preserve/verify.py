@@ -13,6 +13,7 @@ checked (unreadable file, unknown algorithm, crashed extra check) is an error.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
@@ -69,6 +70,9 @@ ExtraCheck = Callable[[Path], Iterable[Problem]]
 #: Below this much payload a bag is hashed in the calling thread: pool start-up costs
 #: more than it saves, and batches of small bags are parallelised across bags instead.
 PARALLEL_MIN_BYTES = 8 << 20
+
+#: Top-level files up to this size are read ahead from a tar in one pass.
+_PREFETCH_MAX = 64 << 20
 
 #: Code of the one problem of a bag that could not be opened at all (CLI exit 2).
 CANNOT_OPEN = "bag.cannot-open"
@@ -355,6 +359,8 @@ class _ArchiveTree(_Tree):
 class _TarTree(_ArchiveTree):
     def __init__(self, archive: Path) -> None:
         super().__init__(archive)
+        self._small: dict[str, bytes] = {}
+        self._prefetched = False
         self.tar = tarfile.open(archive, "r:*")  # noqa: SIM115 - closed by close()
         members = self.tar.getmembers()
         names = [_strip_dot(m.name) for m in members]
@@ -374,11 +380,33 @@ class _TarTree(_ArchiveTree):
         self.tar.close()
 
     def read(self, rel: str) -> bytes:
+        if "/" not in rel and not self._prefetched:
+            self._prefetch()
+        if rel in self._small:
+            return self._small[rel]
+        return self._extract(rel)
+
+    def _extract(self, rel: str) -> bytes:
         fh = self.tar.extractfile(self._members[rel])
         if fh is None:
             raise OSError(f"cannot read {rel}")
         with fh:
             return fh.read()
+
+    def _prefetch(self) -> None:
+        """Read the top-level tag files in archive order, in one forward pass.
+
+        A compressed tar can only seek backwards by decompressing again from the
+        start; reading tag files one by one in name order could do that many times.
+        """
+        self._prefetched = True
+        top = [
+            r for r in self._members if "/" not in r and 0 <= self.files.get(r, -1) <= _PREFETCH_MAX
+        ]
+        for rel in sorted(top, key=lambda r: self._members[r].offset_data):
+            # On failure read() tries again and reports the error.
+            with contextlib.suppress(OSError, tarfile.TarError, EOFError):
+                self._small[rel] = self._extract(rel)
 
     def hash_files(
         self, wanted: dict[str, set[DigestAlgorithm]]
