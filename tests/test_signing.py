@@ -1,0 +1,368 @@
+"""Signed bags: real bags ingested from a fixture, signed, tampered with, and checked."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import bagit
+import pytest
+from click.testing import CliRunner
+
+from preserve import ledger
+from preserve.archive import IngestOptions, ingest
+from preserve.chain import verify_chain
+from preserve.cli import cli
+from preserve.errors import ExitCode, SigningError, TimestampError
+from preserve.keys import SigningKey, generate_key, trust_key
+from preserve.signing import (
+    SIGNATURE_EVENT,
+    BagRefused,
+    SignatureCheck,
+    Trust,
+    check_signatures,
+    sign_archived_bag,
+    sign_bag,
+)
+from preserve.verify import verify_bag
+
+from .conftest import FIXTURES
+from .test_archive import tree_digest
+from .tsa import require_openssl, unused_port_url
+
+STATEMENT = FIXTURES / "en-annual-report.txt"
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An archive holding one unsigned bag of the annual-report fixture."""
+    root = tmp_path_factory.mktemp("signing")
+    report = ingest([STATEMENT], root / "archive")
+    assert report.exit_code == 0, report.as_dict()
+    return root / "archive"
+
+
+@pytest.fixture
+def archive(pristine: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "archive"
+    shutil.copytree(pristine, copy)
+    return copy
+
+
+@pytest.fixture
+def bag(archive: Path) -> Path:
+    (only,) = (archive / "bags").iterdir()
+    return only
+
+
+@pytest.fixture
+def key(tmp_path: Path) -> SigningKey:
+    (tmp_path / "keys").mkdir(exist_ok=True)
+    return generate_key(tmp_path / "keys" / "archivist.key")[0]
+
+
+def pub(tmp_path: Path) -> Path:
+    return tmp_path / "keys" / "archivist.pub.pem"
+
+
+def codes(problems: object) -> set[str]:
+    return {p.code for p in problems}  # type: ignore[attr-defined]
+
+
+def rewrite_consistently(bag_dir: Path, *, drop_signatures: bool = False) -> None:
+    """What a forger does: edit a payload file, then recompute every manifest."""
+    if drop_signatures:
+        shutil.rmtree(bag_dir / "signatures")
+    original = next((bag_dir / "data" / "original").iterdir())
+    data = bytearray(original.read_bytes())
+    data[10] ^= 0x01
+    original.write_bytes(bytes(data))
+    bagit.Bag(str(bag_dir)).save(manifests=True)
+    bagit.Bag(str(bag_dir)).validate()  # the bag alone looks perfect
+
+
+# --------------------------------------------------------------------------- sign, verify
+
+
+def test_sign_then_verify(bag: Path, key: SigningKey, tmp_path: Path) -> None:
+    before = tree_digest(bag)
+    info = sign_bag(bag, key)
+    assert info.key_fingerprint == key.fingerprint
+    assert [f.file for f in info.files] == ["tagmanifest-sha256.txt", "tagmanifest-sha512.txt"]
+    # Nothing outside signatures/ changed, and the bag is still a valid BagIt bag.
+    after = tree_digest(bag)
+    assert {k: v for k, v in after.items() if not k.startswith("signatures/")} == before
+    assert sorted(k for k in after if k.startswith("signatures/")) == [
+        "signatures/signature.json",
+        "signatures/signer.pub.pem",
+        "signatures/tagmanifest-sha256.txt.sig",
+        "signatures/tagmanifest-sha512.txt.sig",
+    ]
+    bagit.Bag(str(bag)).validate()
+    result = verify_bag(bag, extra_checks=[SignatureCheck(Trust.from_files([pub(tmp_path)]))])
+    assert result.valid and result.problems == (), result.problems
+    assert list(check_signatures(bag, Trust.from_files([pub(tmp_path)]))) == []
+
+
+def test_signature_verifies_with_openssl_alone(bag: Path, key: SigningKey) -> None:
+    openssl = require_openssl()
+    sign_bag(bag, key)
+    for name in ("tagmanifest-sha256.txt", "tagmanifest-sha512.txt"):
+        command = [
+            openssl,
+            "pkeyutl",
+            "-verify",
+            "-pubin",
+            "-inkey",
+            "signatures/signer.pub.pem",
+            "-rawin",
+            "-in",
+            name,
+            "-sigfile",
+            f"signatures/{name}.sig",
+        ]
+        good = subprocess.run(command, cwd=bag, capture_output=True, text=True, check=False)
+        assert good.returncode == 0 and "Signature Verified Successfully" in good.stdout, good
+    rewrite_consistently(bag)
+    bad = subprocess.run(command, cwd=bag, capture_output=True, text=True, check=False)
+    assert bad.returncode != 0, bad
+
+
+def test_consistent_rewrite_is_caught_without_the_ledger(bag: Path, key: SigningKey) -> None:
+    sign_bag(bag, key)
+    rewrite_consistently(bag)
+    # Outside any archive: copy the bag alone, so no ledger can help.
+    alone = bag.parent.parent.parent / "alone" / bag.name
+    shutil.copytree(bag, alone)
+    result = verify_bag(alone, extra_checks=[SignatureCheck()])
+    assert not result.valid
+    assert {p.code for p in result.errors} == {"signature.stale"}
+    assert {p.path for p in result.errors} == {"tagmanifest-sha256.txt", "tagmanifest-sha512.txt"}
+
+
+def test_forged_signature_json_then_bad_signature(bag: Path, key: SigningKey) -> None:
+    """A forger who also updates signature.json's digests still cannot make the signature."""
+    sign_bag(bag, key)
+    rewrite_consistently(bag)
+    info_path = bag / "signatures" / "signature.json"
+    info = json.loads(info_path.read_text())
+    import hashlib
+
+    for item in info["signed"]:
+        item["sha256"] = hashlib.sha256((bag / item["file"]).read_bytes()).hexdigest()
+    info_path.write_text(json.dumps(info))
+    assert codes(check_signatures(bag)) == {"signature.bad"}
+
+
+def test_signature_from_an_untrusted_key(bag: Path, key: SigningKey, tmp_path: Path) -> None:
+    """A forger re-signs the rewritten bag with their own key: valid maths, unknown signer."""
+    sign_bag(bag, key)
+    rewrite_consistently(bag, drop_signatures=True)
+    forger, _ = generate_key(tmp_path / "forger.key")
+    sign_bag(bag, forger)
+    trusted = Trust.from_files([pub(tmp_path)])
+    problems = list(check_signatures(bag, trusted))
+    assert codes(problems) == {"signature.untrusted-signer"}
+    assert forger.fingerprint in problems[0].message
+    # Without trust material nobody can say whose key it is: only a warning, never "fine".
+    unjudged = list(check_signatures(bag, Trust()))
+    assert [(p.code, p.severity.value) for p in unjudged] == [("signature.no-trust", "warning")]
+
+
+def test_sig_file_swapped_for_another_keys_signature(
+    bag: Path, key: SigningKey, tmp_path: Path
+) -> None:
+    sign_bag(bag, key)
+    forger, _ = generate_key(tmp_path / "forger.key")
+    name = "tagmanifest-sha256.txt"
+    (bag / "signatures" / f"{name}.sig").write_bytes(forger.sign((bag / name).read_bytes()))
+    problems = list(check_signatures(bag, Trust.from_files([pub(tmp_path)])))
+    assert [(p.code, p.path) for p in problems] == [
+        ("signature.bad", "signatures/tagmanifest-sha256.txt.sig")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("damage", "path"),
+    [
+        (lambda b: (b / "signatures/signature.json").write_text("{not json"), "signature.json"),
+        (lambda b: (b / "signatures/signature.json").write_text('{"format": "x"}'), "json"),
+        (lambda b: (b / "signatures/tagmanifest-sha256.txt.sig").write_bytes(b"short"), "sig"),
+        (lambda b: (b / "signatures/signer.pub.pem").write_text("garbage"), "pem"),
+        (lambda b: (b / "signatures/signer.pub.pem").unlink(), "pem"),
+    ],
+)
+def test_malformed_signature_files(bag: Path, key: SigningKey, damage: object, path: str) -> None:
+    sign_bag(bag, key)
+    damage(bag)  # type: ignore[operator]
+    problems = list(check_signatures(bag))
+    assert codes(problems) == {"signature.malformed"}, problems
+    assert all("\n" not in p.message for p in problems)
+
+
+def test_unsigned_tag_manifest_is_reported(bag: Path, key: SigningKey) -> None:
+    sign_bag(bag, key)
+    data = json.loads((bag / "signatures/signature.json").read_text())
+    data["signed"] = [f for f in data["signed"] if f["file"] == "tagmanifest-sha256.txt"]
+    (bag / "signatures/signature.json").write_text(json.dumps(data))
+    assert ("signature.incomplete", "tagmanifest-sha512.txt") in {
+        (p.code, p.path) for p in check_signatures(bag)
+    }
+
+
+def test_unsigned_bag_has_no_signature_problems(bag: Path) -> None:
+    assert list(check_signatures(bag)) == []
+
+
+# --------------------------------------------------------------------------- atomicity
+
+
+def test_resigning_replaces_the_signature_and_leaves_nothing_behind(
+    bag: Path, key: SigningKey, tmp_path: Path
+) -> None:
+    sign_bag(bag, key)
+    other, _ = generate_key(tmp_path / "other.key")
+    info = sign_bag(bag, other)
+    assert json.loads((bag / "signatures/signature.json").read_text())["key_fingerprint"] == (
+        info.key_fingerprint
+    )
+    assert sorted(p.name for p in bag.iterdir() if p.name.startswith(".")) == []
+    bagit.Bag(str(bag)).validate()
+
+
+def test_failed_timestamp_leaves_the_bag_unchanged(bag: Path, key: SigningKey) -> None:
+    sign_bag(bag, key)
+    before = tree_digest(bag)
+    with pytest.raises(TimestampError, match="unreachable"):
+        sign_bag(bag, key, tsa_url=unused_port_url(), tsa_timeout=5)
+    assert tree_digest(bag) == before
+    assert sorted(p.name for p in bag.iterdir()) == sorted(
+        p.name for p in bag.iterdir() if not p.name.startswith(".")
+    )
+
+
+def test_cannot_sign_what_is_not_a_bag(tmp_path: Path, key: SigningKey) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SigningError, match="not a bag"):
+        sign_bag(tmp_path / "empty", key)
+
+
+def test_bag_whose_tag_manifest_lists_signatures_is_refused(bag: Path, key: SigningKey) -> None:
+    sign_bag(bag, key)
+    bagit.Bag(str(bag)).save(manifests=True)  # bagit-python lists signatures/ in tag manifests
+    before = tree_digest(bag)
+    with pytest.raises(SigningError, match="lists files under signatures/"):
+        sign_bag(bag, key)
+    assert tree_digest(bag) == before
+
+
+# --------------------------------------------------------------------------- archive
+
+
+def test_ingest_signs_and_chains_a_signature_event(tmp_path: Path, key: SigningKey) -> None:
+    archive = tmp_path / "signed-archive"
+    trust_key(archive, key.public)
+    report = ingest([STATEMENT], archive, IngestOptions(signing_key=key))
+    assert report.exit_code == 0, report.as_dict()
+    (bag_dir,) = (archive / "bags").iterdir()
+    bagit.Bag(str(bag_dir)).validate()
+    assert list(check_signatures(bag_dir)) == []  # judged by the archive's trusted-keys/
+    db = ledger.connect(archive, readonly=True)
+    try:
+        types = [r["type"] for r in db.execute("SELECT type FROM events ORDER BY id")]
+        assert types == ["ingestion", SIGNATURE_EVENT]
+        assert verify_chain(db).ok
+    finally:
+        db.close()
+
+
+def test_ingest_with_unreachable_tsa_publishes_nothing(tmp_path: Path, key: SigningKey) -> None:
+    archive = tmp_path / "a"
+    options = IngestOptions(signing_key=key, tsa_url=unused_port_url())
+    report = ingest([STATEMENT], archive, options)
+    assert report.exit_code == ExitCode.cannot_run
+    assert "cannot sign" in report.results[0].message
+    assert list((archive / "bags").iterdir()) == []
+    assert list((archive / "staging").iterdir()) == []
+    db = ledger.connect(archive, readonly=True)
+    try:
+        assert db.execute("SELECT count(*) FROM bags").fetchone()[0] == 0
+    finally:
+        db.close()
+
+
+def test_sign_archived_bag_records_it_and_refuses_a_rewritten_one(
+    archive: Path, bag: Path, key: SigningKey
+) -> None:
+    sign_archived_bag(bag, key)
+    db = ledger.connect(archive, readonly=True)
+    try:
+        assert (
+            db.execute("SELECT count(*) FROM events WHERE type = ?", (SIGNATURE_EVENT,)).fetchone()[
+                0
+            ]
+            == 1
+        )
+    finally:
+        db.close()
+    rewrite_consistently(bag)
+    before = tree_digest(bag)
+    with pytest.raises(BagRefused, match="differs from the ledger") as caught:
+        sign_archived_bag(bag, key)
+    assert caught.value.exit_code == ExitCode.bad
+    assert tree_digest(bag) == before
+
+
+def test_cli_sign_verify_and_audit(archive: Path, bag: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    key_file = tmp_path / "cli.key"
+    env = {"PRESERVE_KEY_PASSPHRASE": "pass phrase"}
+    made = runner.invoke(
+        cli, ["keys", "init", str(key_file), "--passphrase", "--archive", str(archive)], env=env
+    )
+    assert made.exit_code == 0, made.output
+    wrong = runner.invoke(
+        cli, ["sign", "--key", str(key_file), str(bag)], env={"PRESERVE_KEY_PASSPHRASE": "x"}
+    )
+    assert wrong.exit_code == 2 and "wrong passphrase" in wrong.output
+    assert not (bag / "signatures").exists()
+    signed = runner.invoke(cli, ["sign", "--key", str(key_file), str(bag)], env=env)
+    assert signed.exit_code == 0, signed.output
+    checked = runner.invoke(cli, ["verify", "--json", str(bag)])
+    assert checked.exit_code == 0, checked.output
+    assert json.loads(checked.output)["bags"][0]["problems"] == []
+    audited = runner.invoke(cli, ["audit", "--json", str(archive)])
+    assert audited.exit_code == 0, audited.output
+
+    # An archive that trusts nobody else: a forger's signature is named as such.
+    forger, _ = generate_key(tmp_path / "forger.key")
+    rewrite_consistently(bag, drop_signatures=True)
+    sign_bag(bag, forger)
+    audited = runner.invoke(cli, ["audit", "--json", str(archive)])
+    assert audited.exit_code == 1
+    found = {p["code"] for p in json.loads(audited.output)["bags"][0]["problems"]}
+    assert {"signature.untrusted-signer", "ledger.tagmanifest-changed"} <= found
+    alone = runner.invoke(cli, ["verify", "--trusted-key", str(tmp_path / "cli.pub.pem"), str(bag)])
+    assert alone.exit_code == 1 and "signature.untrusted-signer" in alone.output
+
+
+def test_cli_sign_refuses_corrupt_key_without_touching_bags(bag: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.key"
+    bad.write_text("-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n")
+    before = tree_digest(bag)
+    done = CliRunner().invoke(cli, ["sign", "--key", str(bad), str(bag)])
+    assert done.exit_code == 2
+    assert done.output.count("\n") == 1 and "bad.key" in done.output
+    assert tree_digest(bag) == before
+
+
+def test_ledger_without_the_row_cannot_be_signed(archive: Path, bag: Path, key: SigningKey) -> None:
+    db = sqlite3.connect(archive / "ledger.sqlite")
+    db.execute("DELETE FROM bags")
+    db.commit()
+    db.close()
+    with pytest.raises(BagRefused, match="does not know this bag"):
+        sign_archived_bag(bag, key)
