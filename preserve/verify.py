@@ -14,6 +14,7 @@ checked (unreadable file, unknown algorithm, crashed extra check) is an error.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import itertools
 import os
@@ -276,8 +277,14 @@ def _hash_bytes(data: bytes, exps: list[_Expect]) -> tuple[dict[DigestAlgorithm,
     digests: dict[DigestAlgorithm, str] = {}
     for e in exps:
         if e.alg not in digests:
-            digests[e.alg] = hashlib.new(e.alg.value, data).hexdigest()
+            digests[e.alg] = _CONSTRUCTORS[e.alg](data).hexdigest()
     return digests, len(data)
+
+
+_CONSTRUCTORS = {
+    alg: getattr(hashlib, alg.value, functools.partial(hashlib.new, alg.value))
+    for alg in DigestAlgorithm
+}
 
 
 def _hash_job(
@@ -622,9 +629,10 @@ class _Checker:
                 )
         return payload, tags
 
-    def _entries(self, manifest: ParsedManifest) -> Iterator[tuple[str, str, int]]:
+    def _entries(self, manifest: ParsedManifest) -> list[tuple[str, str, int]]:
         """(safe path, digest, line) of a manifest; unsafe and duplicate lines reported."""
         seen: dict[str, str] = {}
+        out: list[tuple[str, str, int]] = []
         strict = version_tuple(self.version) >= (1, 0)
         for entry in manifest.entries:
             safe = safe_relpath(entry.path)
@@ -647,7 +655,8 @@ class _Checker:
                     self.warn("manifest.duplicate-entry", safe, f"{where}: listed twice")
                 continue
             seen[safe] = entry.digest
-            yield safe, entry.digest, entry.line
+            out.append((safe, entry.digest, entry.line))
+        return out
 
     def match_payload(
         self,
@@ -675,7 +684,11 @@ class _Checker:
                         f"{manifest.name} line {line}: a directory, not a file",
                     )
                     continue
-                target, twin = self._find(path, payload, by_nfc, by_fold)
+                if path in payload:
+                    target: str | None = path
+                    twin = ""
+                else:
+                    target, twin = self._find(path, payload, by_nfc, by_fold)
                 if target is None:
                     missing[path].append(manifest.name)
                     continue
@@ -709,15 +722,17 @@ class _Checker:
     ) -> None:
         for alg, manifest in manifests.items():
             for path, digest, line in self._entries(manifest):
-                where = f"{manifest.name} line {line}"
                 if path.startswith(PAYLOAD_DIR + "/"):
+                    where = f"{manifest.name} line {line}"
                     self.error("tagmanifest.lists-payload", path, f"{where}: a payload file")
                     continue
                 named = parse_manifest_name(path)
                 if named is not None and named[0] is ManifestKind.tag:
+                    where = f"{manifest.name} line {line}"
                     self.error("tagmanifest.lists-tagmanifest", path, f"{where}: a tag manifest")
                     continue
                 if path in self.tree.dirs:
+                    where = f"{manifest.name} line {line}"
                     self.error("manifest.lists-directory", path, f"{where}: a directory")
                     continue
                 if path not in self.tree.files:
