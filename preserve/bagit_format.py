@@ -14,7 +14,7 @@ import functools
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -87,7 +87,7 @@ class DigestAlgorithm(Enum):
     __hash__ = object.__hash__
 
     def new(self) -> _Hash:
-        return hashlib.new(self.value)
+        return _CONSTRUCTORS[self]()
 
     @property
     def weak(self) -> bool:
@@ -106,6 +106,10 @@ class DigestAlgorithm(Enum):
 
 _WEAK = frozenset({DigestAlgorithm.md5, DigestAlgorithm.sha1})
 _BY_NAME = {a.value: a for a in DigestAlgorithm}
+# hashlib.sha256() and friends are several times cheaper to call than hashlib.new(name).
+_CONSTRUCTORS: dict[DigestAlgorithm, Callable[[], _Hash]] = {
+    a: getattr(hashlib, a.value) for a in DigestAlgorithm
+}
 _HEX_LENGTH = {
     DigestAlgorithm.md5: 32,
     DigestAlgorithm.sha1: 40,
@@ -380,6 +384,7 @@ def parse_manifest(
     kind_alg = parse_manifest_name(parsed)
     alg = DigestAlgorithm.from_name(kind_alg[1]) if kind_alg else None
     decode = version_tuple(version) >= (1, 0)
+    hex_length = alg.hex_length if alg is not None else 0
     entries: list[ManifestEntry] = []
     for number, line in enumerate(split_lines(text), start=1):
         if not line or line.isspace():
@@ -400,7 +405,7 @@ def parse_manifest(
                     f"line {number}: md5sum-style '*' before the path (ignored)",
                 )
             )
-        if alg is not None and len(digest) != alg.hex_length:
+        if alg is not None and len(digest) != hex_length:
             problems.append(
                 _error(
                     "manifest.malformed",
