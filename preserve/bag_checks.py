@@ -59,6 +59,10 @@ def check_our_bag(bag_dir: Path) -> Iterator[Problem]:
     yield from check_profile(bag_dir, load_profile())
     yield from _check_metadata(bag_dir)
     yield from _check_pdfs(bag_dir)
+    # Signatures and timestamps, judged by the trust of the archive the bag sits in (if any).
+    from preserve.signing import check_signatures
+
+    yield from check_signatures(bag_dir)
 
 
 def _check_metadata(bag_dir: Path) -> Iterator[Problem]:

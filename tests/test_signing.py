@@ -366,3 +366,15 @@ def test_ledger_without_the_row_cannot_be_signed(archive: Path, bag: Path, key: 
     db.close()
     with pytest.raises(BagRefused, match="does not know this bag"):
         sign_archived_bag(bag, key)
+
+
+def test_checks_for_our_bags_include_the_signature(
+    archive: Path, bag: Path, key: SigningKey
+) -> None:
+    from preserve.bag_checks import check_our_bag
+
+    trust_key(archive, key.public)
+    sign_bag(bag, key)
+    assert list(check_our_bag(bag)) == []  # judged by the archive's trusted-keys/
+    rewrite_consistently(bag)
+    assert "signature.stale" in codes(check_our_bag(bag))
