@@ -195,7 +195,8 @@ def parse_public_key(data: bytes, where: Path | str | None = None) -> Ed25519Pub
 
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    first = text[0] if text else type(exc).__name__
+    return first.split(" See https://", 1)[0]  # cryptography's FAQ link is noise here
 
 
 def trusted_keys_dir(archive: Path) -> Path:
