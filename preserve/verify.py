@@ -268,9 +268,20 @@ class _DirTree(_Tree):
         with executor:
             # Largest first, so one big file does not start last and run alone.
             order = sorted(range(len(jobs)), key=lambda i: -self.files.get(rels[i], 0))
-            results = executor.map(_hash_job, [jobs[i] for i in order])
-            for i, res in zip(order, results, strict=True):
-                yield (rels[i], *res)
+            # In slices, so a bag of a million files does not hold a million futures.
+            for start in range(0, len(order), _SLICE):
+                part = order[start : start + _SLICE]
+                results = executor.map(_hash_job, [jobs[i] for i in part], chunksize=_chunks(part))
+                for i, res in zip(part, results, strict=True):
+                    yield (rels[i], *res)
+
+
+_SLICE = 4096
+
+
+def _chunks(part: list[int]) -> int:
+    """Tasks per process-pool message (ignored by thread pools): amortise pickling."""
+    return max(1, min(64, len(part) // (_CORES * 8)))
 
 
 def _hash_bytes(data: bytes, exps: list[_Expect]) -> tuple[dict[DigestAlgorithm, str], int]:

@@ -420,6 +420,7 @@ def test_threads_and_processes_agree(made_bag: Path, monkeypatch: pytest.MonkeyP
     import preserve.verify as v
 
     monkeypatch.setattr(v, "PARALLEL_MIN_BYTES", 0)  # force the pools on a small bag
+    monkeypatch.setattr(v, "_SLICE", 2)  # and several slices of jobs
     truncate(made_bag)
     base = verify_bag(made_bag, threads=1)
     for kwargs in ({"threads": 4}, {"processes": 2}):
