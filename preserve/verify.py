@@ -127,7 +127,8 @@ class BagResult:
 @dataclass
 class _Tree:
     label: str
-    files: dict[str, int] = field(default_factory=dict)  # bag-relative path -> size
+    #: Regular files: bag-relative path -> size (-1: top-level file, size read later).
+    files: dict[str, int] = field(default_factory=dict)
     dirs: set[str] = field(default_factory=set)
     #: Paths present but not regular files or directories (symlinks, devices...).
     others: set[str] = field(default_factory=set)
