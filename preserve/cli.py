@@ -663,7 +663,8 @@ def search(archive: Path, query: tuple[str, ...], limit: int, as_json: bool) -> 
         emit_json({"query": text, "hits": [h.as_dict() for h in hits]})
     else:
         for hit in hits:
-            click.echo(f"{hit.identifier}  {hit.date_issued}  {hit.title}\n    {hit.snippet}")
+            snippet = " ".join(hit.snippet.split())
+            click.echo(f"{hit.identifier}  {hit.date_issued}  {hit.title}\n    {snippet}")
         if not hits:
             click.echo(f"no statement matches {text!r}", err=True)
     sys.exit(int(ExitCode.ok if hits else ExitCode.bad))

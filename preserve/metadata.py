@@ -215,9 +215,14 @@ STOP_WORDS = frozenset(
 )
 
 
+#: Letters the transliteration table lacks or gets wrong, and apostrophes that
+#: would otherwise split a word ("Ombudsman's" → "ombudsmans").
+SLUG_REPLACEMENTS = [["'", ""], ["\u2019", ""], ["ə", "e"], ["Ə", "E"]]
+
+
 def _slug(text: str, max_length: int, *, drop_stop_words: bool = False) -> str:
     """ASCII slug cut at a word boundary (whole words, in order, no dangling 'of-the')."""
-    slug: str = slugify(text, lowercase=True, replacements=[["'", ""], ["’", ""]])
+    slug: str = slugify(text, lowercase=True, replacements=SLUG_REPLACEMENTS)
     words = [w for w in slug.split("-") if w]
     if drop_stop_words and any(w not in STOP_WORDS for w in words):
         words = [w for w in words if w not in STOP_WORDS]

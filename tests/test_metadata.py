@@ -257,3 +257,12 @@ def test_schema_is_valid_2020_12() -> None:
     schema = load_schema()
     assert schema["$schema"].endswith("2020-12/schema")
     jsonschema.Draft202012Validator.check_schema(schema)
+
+
+def test_azerbaijani_schwa_is_transliterated_not_dropped() -> None:
+    record = {
+        "title": "Qan donorlarına müraciət",
+        "creator": {"name": "Leyla Həsənova"},
+        "date_issued": "2024-06-14",
+    }
+    assert derive_identifier(record) == "leyla-hesenova-2024-06-14-qan-donorlarina-muraciet"
