@@ -16,6 +16,7 @@ import json
 import os
 import stat
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from preserve.bagging import PROFILE_IDENTIFIER
@@ -23,6 +24,7 @@ from preserve.bagit_format import BAG_INFO_TXT, Problem, parse_bag_info
 from preserve.metadata import check_record
 from preserve.pdfa import check_pdfa
 from preserve.profile import check_profile, load_profile
+from preserve.signing import Trust, check_signatures
 
 #: Larger metadata or PDF files are reported rather than parsed (a hostile bag).
 MAX_METADATA_BYTES = 1024 * 1024
@@ -52,17 +54,33 @@ def claims_our_profile(bag_dir: Path) -> bool:
     return PROFILE_IDENTIFIER in info.get_all("BagIt-Profile-Identifier")
 
 
-def check_our_bag(bag_dir: Path) -> Iterator[Problem]:
-    """Profile, metadata and PDF/A checks for a bag that claims our profile."""
-    if not claims_our_profile(bag_dir):
-        return
-    yield from check_profile(bag_dir, load_profile())
-    yield from _check_metadata(bag_dir)
-    yield from _check_pdfs(bag_dir)
-    # Signatures and timestamps, judged by the trust of the archive the bag sits in (if any).
-    from preserve.signing import check_signatures
+@dataclass(frozen=True)
+class PreserveChecks:
+    """The checks beyond RFC 8493, as one picklable ``ExtraCheck`` for ``verify_bag``.
 
-    yield from check_signatures(bag_dir)
+    A bag that claims our profile gets the profile, metadata and PDF/A checks;
+    any signed bag (ours or not) gets its signatures and timestamps checked,
+    against ``trust`` or, when None, the trust of the archive the bag sits in.
+    """
+
+    trust: Trust | None = None
+
+    def __call__(self, bag_dir: Path) -> Iterator[Problem]:
+        bag_dir = Path(bag_dir)
+        if claims_our_profile(bag_dir):
+            yield from check_profile(bag_dir, load_profile())
+            yield from _check_metadata(bag_dir)
+            yield from _check_pdfs(bag_dir)
+        yield from check_signatures(bag_dir, self.trust)
+
+    @property
+    def __name__(self) -> str:
+        return "preserve checks"
+
+
+def check_our_bag(bag_dir: Path) -> Iterator[Problem]:
+    """:class:`PreserveChecks` with the archive's own trust (what ``audit`` uses)."""
+    return PreserveChecks()(bag_dir)
 
 
 def _check_metadata(bag_dir: Path) -> Iterator[Problem]:

@@ -749,7 +749,6 @@ def audit(
             record=not no_record,
             progress=lambda _r: advance(),
         )
-    report = _audit_signatures(report, archive)
     if as_json:
         emit_json(report.as_dict())
     else:
@@ -845,11 +844,13 @@ def verify(
     "severity code path: message". Exit 0 if all are valid, 1 if any is invalid,
     2 if a bag could not be opened at all.
     """
+    from preserve.bag_checks import PreserveChecks
     from preserve.signing import Trust
     from preserve.verify import CANNOT_OPEN, verify_bags
 
     trust = Trust.from_files(trusted_keys, tsa_roots) if trusted_keys or tsa_roots else None
-    results = [with_signature_checks(r, trust) for r in verify_bags(bags, workers=workers)]
+    checks = (PreserveChecks(trust),)
+    results = list(verify_bags(bags, workers=workers, extra_checks=checks))
     if as_json:
         emit_json({"valid": all(r.valid for r in results), "bags": [r.as_dict() for r in results]})
     else:
@@ -863,37 +864,3 @@ def verify(
     if any(p.code == CANNOT_OPEN for r in results for p in r.problems):
         sys.exit(int(ExitCode.cannot_run))
     sys.exit(int(ExitCode.ok if all(r.valid for r in results) else ExitCode.bad))
-
-
-def with_signature_checks(result: Any, trust: Any) -> Any:
-    """A verify or audit result with its bag's signature problems (replacing any it had)."""
-    import dataclasses
-
-    from preserve.bagit_format import Severity
-    from preserve.signing import check_signatures, is_signed
-
-    bag = Path(getattr(result, "bag", None) or result.path)
-    if not bag.is_dir() or not is_signed(bag):
-        return result
-    kept = [p for p in result.problems if not p.code.startswith(("signature.", "timestamp."))]
-    problems = tuple([*kept, *check_signatures(bag, trust)])
-    changes: dict[str, Any] = {"problems": problems}
-    if "valid" in {f.name for f in dataclasses.fields(result)}:
-        changes["valid"] = not any(p.severity is Severity.error for p in problems)
-    return dataclasses.replace(result, **changes)
-
-
-def _audit_signatures(report: Any, archive: Path) -> Any:
-    """The audit report with each signed bag's signatures checked against the archive's trust."""
-    import dataclasses
-
-    from preserve.signing import Trust
-
-    trust = Trust.for_archive(archive.absolute())
-    bags = []
-    for bag in report.bags:
-        checked = with_signature_checks(
-            dataclasses.replace(bag, path=str(archive.absolute() / bag.path)), trust
-        )
-        bags.append(dataclasses.replace(checked, path=bag.path))
-    return dataclasses.replace(report, bags=tuple(bags))

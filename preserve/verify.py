@@ -1013,7 +1013,12 @@ def _name(check: ExtraCheck) -> str:
     return getattr(check, "__name__", repr(check))
 
 
-def verify_bags(paths: Iterable[Path | str], *, workers: int | None = None) -> Iterator[BagResult]:
+def verify_bags(
+    paths: Iterable[Path | str],
+    *,
+    workers: int | None = None,
+    extra_checks: Sequence[ExtraCheck] = (),
+) -> Iterator[BagResult]:
     """Verify many bags, in order, ``workers`` bags at a time in separate processes.
 
     Many small bags are limited by per-file overhead in Python, which threads cannot
@@ -1025,10 +1030,11 @@ def verify_bags(paths: Iterable[Path | str], *, workers: int | None = None) -> I
     n = workers or os.cpu_count() or 1
     if n <= 1 or len(items) <= 1:
         for p in items:
-            yield _safe_verify((p, None))
+            yield _safe_verify((p, None, extra_checks))
         return
+    jobs = [(p, 1, extra_checks) for p in items]
     with ProcessPoolExecutor(n) as pool:
-        yield from pool.map(_safe_verify, [(p, 1) for p in items], chunksize=_chunk(len(items), n))
+        yield from pool.map(_safe_verify, jobs, chunksize=_chunk(len(items), n))
 
 
 def _chunk(count: int, workers: int) -> int:
@@ -1036,10 +1042,10 @@ def _chunk(count: int, workers: int) -> int:
     return max(1, min(32, count // (workers * 16)))
 
 
-def _safe_verify(args: tuple[str, int | None]) -> BagResult:
-    path, threads = args
+def _safe_verify(args: tuple[str, int | None, Sequence[ExtraCheck]]) -> BagResult:
+    path, threads, extra_checks = args
     try:
-        return verify_bag(path, threads=threads)
+        return verify_bag(path, threads=threads, extra_checks=extra_checks)
     except UnreadableInput as exc:
         return BagResult(
             bag=path,
