@@ -93,6 +93,9 @@ def _check_metadata(bag_dir: Path) -> Iterator[Problem]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         yield Problem("metadata.unreadable", rel, f"not valid UTF-8 JSON: {exc}")
         return
+    except RecursionError:
+        yield Problem("metadata.unreadable", rel, "JSON nested too deeply to be a metadata record")
+        return
     if not isinstance(record, dict):
         yield Problem("metadata.invalid", rel, "not a JSON object")
         return

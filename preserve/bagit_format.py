@@ -62,6 +62,71 @@ class Problem:
         return f"{self.severity.value} {self.code} {self.path or '.'}: {self.message}"
 
 
+# --------------------------------------------------------------------------- limits
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much of a bag the verifier reads before refusing it: a hostile bag cannot
+    exhaust memory or time. Every limit is reported as an error with a stable
+    ``limit.*`` code (see docs/limits.md); nothing over a limit is read into memory.
+
+    The defaults are far above any real statement bag (4-6 files, a few KB of tag
+    files) and above most bags of other institutions; pass other values to
+    ``verify_bag(limits=...)`` for unusual collections.
+    """
+
+    #: Files, directories and other entries in one bag (directory or archive), and
+    #: entries in one manifest or fetch.txt (``limit.files``).
+    max_files: int = 100_000
+    #: Levels of directories below the bag root (``limit.depth``).
+    max_depth: int = 64
+    #: UTF-8 bytes of one bag-relative path (``limit.path-length``).
+    max_path_bytes: int = 4096
+    #: Characters of one manifest or fetch.txt line (``limit.manifest-line``,
+    #: ``limit.fetch-line``): room for the longest digest and path, percent-encoded.
+    max_line_chars: int = 16_384
+    #: Bytes of one manifest, tag manifest or fetch.txt (``limit.tag-file-size``).
+    max_manifest_bytes: int = 64 << 20
+    #: Bytes of bag-info.txt (``limit.bag-info-size``).
+    max_bag_info_bytes: int = 1 << 20
+    #: Bytes of any other tag file read whole (bagit.txt) (``limit.tag-file-size``).
+    max_tag_file_bytes: int = 1 << 20
+
+    def __post_init__(self) -> None:
+        for name in self.__dataclass_fields__:
+            if getattr(self, name) < 1:
+                raise ValueError(f"Limits.{name} must be at least 1")
+        if self.max_depth > 512:  # the directory walk recurses once per level
+            raise ValueError("Limits.max_depth must be at most 512")
+
+    def path_problem(self, relpath: str) -> Problem | None:
+        """A ``limit.path-length`` or ``limit.depth`` error for a too long/deep path."""
+        size = len(relpath.encode("utf-8", "surrogateescape"))
+        if size > self.max_path_bytes:
+            return _error(
+                "limit.path-length",
+                relpath[:200] + ("..." if len(relpath) > 200 else ""),
+                f"path is {size:,} bytes; the limit is {self.max_path_bytes:,}",
+            )
+        depth = relpath.count("/")
+        if depth > self.max_depth:
+            return _error(
+                "limit.depth",
+                relpath[:200] + ("..." if len(relpath) > 200 else ""),
+                f"path is {depth} directories deep; the limit is {self.max_depth}",
+            )
+        return None
+
+    def file_limit(self, name: str) -> tuple[int, str]:
+        """(maximum bytes, problem code) for a tag file the verifier reads whole."""
+        if name == BAG_INFO_TXT:
+            return self.max_bag_info_bytes, "limit.bag-info-size"
+        if name == FETCH_TXT or parse_manifest_name(name) is not None:
+            return self.max_manifest_bytes, "limit.tag-file-size"
+        return self.max_tag_file_bytes, "limit.tag-file-size"
+
+
 def _error(code: str, path: str, message: str) -> Problem:
     return Problem(code, path, message, Severity.error)
 
@@ -146,6 +211,10 @@ def parse_manifest_name(name: str) -> tuple[ManifestKind, str] | None:
     if m is None:
         return None
     return ManifestKind(m.group(1)), m.group(2)
+
+
+#: The limits every reader uses unless given others.
+DEFAULT_LIMITS = Limits()
 
 
 # --------------------------------------------------------------------------- paths
@@ -317,8 +386,8 @@ def parse_bagit_txt(data: bytes) -> tuple[str | None, str | None, tuple[Problem,
 @functools.lru_cache(maxsize=64)
 def version_tuple(version: str | None) -> tuple[int, int]:
     """``"0.97"`` → (0, 97); unknown or missing versions are judged by the current rules."""
-    if version is None or not _VERSION.fullmatch(version):
-        return (1, 0)
+    if version is None or not _VERSION.fullmatch(version) or len(version) > 20:
+        return (1, 0)  # (too many digits for int(): a hostile version is judged as 1.0)
     major, minor = version.split(".")
     return int(major), int(minor)
 
@@ -371,6 +440,7 @@ def parse_manifest(
     *,
     encoding: str = "utf-8",
     version: str | None = BAGIT_VERSION,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> ParsedManifest:
     """Entries and problems of one (tag) manifest; never raises on bad content.
 
@@ -386,10 +456,29 @@ def parse_manifest(
     decode = version_tuple(version) >= (1, 0)
     hex_length = alg.hex_length if alg is not None else 0
     entries: list[ManifestEntry] = []
+    max_line = limits.max_line_chars
     for number, line in enumerate(split_lines(text), start=1):
         if not line or line.isspace():
             problems.append(_warning("manifest.blank-line", name, f"line {number} is blank"))
             continue
+        if len(line) > max_line:
+            problems.append(
+                _error(
+                    "limit.manifest-line",
+                    name,
+                    f"line {number} is {len(line):,} characters; the limit is {max_line:,}",
+                )
+            )
+            continue
+        if len(entries) >= limits.max_files:
+            problems.append(
+                _error(
+                    "limit.files",
+                    name,
+                    f"more than {limits.max_files:,} entries; the rest were not read",
+                )
+            )
+            break
         m = _MANIFEST_LINE.fullmatch(line)
         if m is None:
             problems.append(
@@ -521,7 +610,8 @@ def parse_bag_info(
     return ParsedBagInfo(tuple((k, v.strip()) for k, v in fields), tuple(problems))
 
 
-_OXUM = re.compile(r"([0-9]+)\.([0-9]+)")
+# At most 20 digits each: int() refuses 4,300 and more, and no payload is that large.
+_OXUM = re.compile(r"([0-9]{1,20})\.([0-9]{1,20})")
 
 
 def parse_oxum(value: str) -> tuple[int, int] | None:
@@ -550,19 +640,43 @@ class ParsedFetch:
 
 _FETCH_LINE = re.compile(r"(\S+)[ \t]+(\S+)[ \t]+(.+)")
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
+_LENGTH = re.compile(r"[0-9]{1,20}")
 
 
 def parse_fetch(
-    data: bytes, *, encoding: str = "utf-8", version: str | None = BAGIT_VERSION
+    data: bytes,
+    *,
+    encoding: str = "utf-8",
+    version: str | None = BAGIT_VERSION,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> ParsedFetch:
     """``URL LENGTH PATH`` lines of ``fetch.txt`` (RFC 8493 §2.2.3)."""
     text, problems = decode_tag_file(data, encoding, FETCH_TXT)
     decode = version_tuple(version) >= (1, 0)
     entries: list[FetchEntry] = []
+    max_line = limits.max_line_chars
     for number, line in enumerate(split_lines(text), start=1):
         if line.strip() == "":
             problems.append(_warning("fetch.blank-line", FETCH_TXT, f"line {number} is blank"))
             continue
+        if len(line) > max_line:
+            problems.append(
+                _error(
+                    "limit.fetch-line",
+                    FETCH_TXT,
+                    f"line {number} is {len(line):,} characters; the limit is {max_line:,}",
+                )
+            )
+            continue
+        if len(entries) >= limits.max_files:
+            problems.append(
+                _error(
+                    "limit.files",
+                    FETCH_TXT,
+                    f"more than {limits.max_files:,} entries; the rest were not read",
+                )
+            )
+            break
         m = _FETCH_LINE.fullmatch(line)
         if m is None:
             problems.append(
@@ -574,7 +688,8 @@ def parse_fetch(
             problems.append(_error("fetch.bad-url", FETCH_TXT, f"line {number}: bad URL {url!r}"))
         length: int | None = None
         if length_s != "-":
-            if not length_s.isdigit():
+            # ASCII digits only ("²".isdigit() is true, int("²") fails), at most 20.
+            if not _LENGTH.fullmatch(length_s):
                 problems.append(
                     _error("fetch.malformed", FETCH_TXT, f"line {number}: bad length {length_s!r}")
                 )

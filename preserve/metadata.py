@@ -151,6 +151,8 @@ def read_sidecar(path: Path) -> dict[str, Any]:
         raise InputError(
             f"metadata is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", path
         ) from None
+    except RecursionError:  # "[[[[..." deeper than the parser's stack: hostile, not JSON we take
+        raise InputError("metadata is nested too deeply to be a metadata record", path) from None
     if not isinstance(value, dict):
         raise InputError(
             f"metadata must be a JSON object {{...}}, not {type(value).__name__}", path
@@ -179,8 +181,9 @@ def derive_identifier(record: Mapping[str, Any]) -> str:
     """A stable, readable identifier: organization (or signer), date, title.
 
     Transliterated to ASCII lowercase so it is safe as a directory name on every
-    OS and in every URL; a title with no Latin transliteration falls back to a
-    short digest of the title, so different statements still differ.
+    OS and in every URL. A title cut to fit gets six hex digits of its digest, and
+    one with no Latin transliteration is replaced by a digest, so that different
+    titles (of one organization, on one date) give different identifiers.
     """
     creator = record.get("creator") if isinstance(record.get("creator"), dict) else {}
     who = (
@@ -194,10 +197,14 @@ def derive_identifier(record: Mapping[str, Any]) -> str:
     if isinstance(date, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
         parts.append(date)
     title = str(record.get("title") or "")
+    digest = hashlib.sha256(title.encode()).hexdigest()
     budget = IDENTIFIER_MAX - sum(len(p) + 1 for p in parts)
     title_slug = _slug(title, budget)
     if not title_slug:
-        title_slug = hashlib.sha256(title.encode()).hexdigest()[:10]
+        title_slug = digest[:10]
+    elif title_slug != _slug(title, len(title) * 8):
+        # Cut short: two long titles that share their first words must still differ.
+        title_slug = f"{_slug(title, budget - 7)}-{digest[:6]}"
     parts.append(title_slug)
     return "-".join(parts)
 

@@ -179,6 +179,8 @@ def parse_profile(text: str, *, source: str = "") -> Profile:
     except json.JSONDecodeError as exc:
         message = f"BagIt profile is not JSON ({exc.msg} at line {exc.lineno})"
         raise InputError(message, source or None) from None
+    except RecursionError:
+        raise InputError("BagIt profile is JSON nested too deeply", source or None) from None
     problems = profile_document_problems(doc)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

@@ -421,6 +421,8 @@ def read_signature(bag_dir: Path) -> SignatureInfo:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SigningError(f"{rel} is not UTF-8 JSON: {exc}", bag_dir) from None
+    except RecursionError:
+        raise SigningError(f"{rel} is JSON nested too deeply", bag_dir) from None
     try:
         if doc["format"] != FORMAT or doc["algorithm"] != ALGORITHM:
             raise SigningError(

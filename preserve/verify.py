@@ -32,9 +32,11 @@ from typing import Any, NamedTuple
 from preserve.bagit_format import (
     BAG_INFO_TXT,
     BAGIT_TXT,
+    DEFAULT_LIMITS,
     FETCH_TXT,
     PAYLOAD_DIR,
     DigestAlgorithm,
+    Limits,
     ManifestKind,
     ParsedFetch,
     ParsedManifest,
@@ -58,6 +60,7 @@ __all__ = [
     "CANNOT_OPEN",
     "BagResult",
     "ExtraCheck",
+    "Limits",
     "Problem",
     "Severity",
     "verify_bag",
@@ -133,9 +136,46 @@ class _Tree:
     #: Paths present but not regular files or directories (symlinks, devices...).
     others: set[str] = field(default_factory=set)
     problems: list[Problem] = field(default_factory=list)
+    limits: Limits = DEFAULT_LIMITS
+    #: Set when the listing stopped at ``limits.max_files``: the bag is not checked further.
+    over_limit: bool = False
+    #: Set when a path over a limit was left out of the listing (no Payload-Oxum check).
+    incomplete: bool = False
 
-    def read(self, rel: str) -> bytes:
+    def read(self, rel: str, max_bytes: int) -> bytes:
+        """A file's bytes; :class:`_TooLarge` (nothing more read) when over ``max_bytes``."""
         raise NotImplementedError
+
+    def count_entry(self) -> bool:
+        """Count one more listed entry; False (and one ``limit.files``) once over the limit."""
+        if self.over_limit:
+            return False
+        if len(self.files) + len(self.dirs) + len(self.others) >= self.limits.max_files:
+            self.refuse_count()
+            return False
+        return True
+
+    def refuse_count(self) -> None:
+        """The listing is over ``limits.max_files``: one ``limit.files``, and stop."""
+        if not self.over_limit:
+            self.over_limit = True
+            self.problems.append(
+                Problem(
+                    "limit.files",
+                    "",
+                    f"the bag has more than {self.limits.max_files:,} files and directories; "
+                    "not checked further",
+                )
+            )
+
+    def path_ok(self, rel: str) -> bool:
+        """False (with a ``limit.path-length``/``limit.depth`` problem) for a path over a limit."""
+        problem = self.limits.path_problem(rel)
+        if problem is None:
+            return True
+        self.problems.append(Problem(problem.code, _show(problem.path), problem.message))
+        self.incomplete = True
+        return False
 
     def hash_files(
         self, wanted: dict[str, set[DigestAlgorithm]]
@@ -145,6 +185,14 @@ class _Tree:
 
     def root_path(self) -> Path | None:
         return None
+
+
+class _TooLarge(Exception):
+    """A file the verifier would have to read whole is over its limit (nothing was read)."""
+
+    def __init__(self, size: int | None) -> None:
+        super().__init__(size)
+        self.size = size
 
 
 def _printable(p: Problem) -> bool:
@@ -165,8 +213,14 @@ def _show(rel: str) -> str:
 
 
 class _DirTree(_Tree):
-    def __init__(self, root: Path, threads: int | None, processes: int | None) -> None:
-        super().__init__(str(root))
+    def __init__(
+        self,
+        root: Path,
+        threads: int | None,
+        processes: int | None,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        super().__init__(str(root), limits=limits)
         self.root = root
         self.threads = threads
         self.processes = processes
@@ -188,6 +242,10 @@ class _DirTree(_Tree):
             return
         for entry in entries:
             rel = prefix + entry.name
+            if not self.count_entry():
+                return
+            if not self.path_ok(rel):
+                continue
             try:
                 # d_type answers these without a system call on most file systems.
                 if entry.is_dir(follow_symlinks=False):
@@ -223,20 +281,26 @@ class _DirTree(_Tree):
                     Problem("file.special", _show(rel), "not a regular file (device, FIFO...)")
                 )
 
-    def read(self, rel: str) -> bytes:
+    def read(self, rel: str, max_bytes: int) -> bytes:
         fd = os.open(self._abs(rel), _READ_FLAGS)
         try:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 raise OSError(f"{rel} is not a regular file")
+            if st.st_size > max_bytes:
+                raise _TooLarge(st.st_size)
             # One byte more than the size: a short read is the end (see hash_file).
             want = st.st_size + 1
             chunks = []
+            total = 0
             while block := os.read(fd, want):
                 chunks.append(block)
+                total += len(block)
+                if total > max_bytes:
+                    raise _TooLarge(None)  # it grew while being read
                 if len(block) < want:
                     break
-                want = 1 << 20
+                want = min(1 << 20, max_bytes + 1 - total)
             return b"".join(chunks)
         finally:
             os.close(fd)
@@ -312,8 +376,8 @@ def _hash_job(
 class _ArchiveTree(_Tree):
     """A serialized bag: members are listed and streamed, nothing touches the disk."""
 
-    def __init__(self, archive: Path) -> None:
-        super().__init__(str(archive))
+    def __init__(self, archive: Path, limits: Limits = DEFAULT_LIMITS) -> None:
+        super().__init__(str(archive), limits=limits)
         self.prefix = ""
         self._members: dict[str, Any] = {}
 
@@ -348,6 +412,8 @@ class _ArchiveTree(_Tree):
         rel = safe[len(self.prefix) :]
         if not rel:
             return
+        if not self.count_entry() or not self.path_ok(rel):
+            return
         if rel in self.files or rel in self._members or rel in self.others:
             self.problems.append(
                 Problem("archive.duplicate-member", _show(rel), "member appears more than once")
@@ -376,12 +442,19 @@ class _ArchiveTree(_Tree):
 
 
 class _TarTree(_ArchiveTree):
-    def __init__(self, archive: Path) -> None:
-        super().__init__(archive)
+    def __init__(self, archive: Path, limits: Limits = DEFAULT_LIMITS) -> None:
+        super().__init__(archive, limits)
         self._small: dict[str, bytes] = {}
         self._prefetched = False
         self.tar = tarfile.open(archive, "r:*")  # noqa: SIM115 - closed by close()
-        members = self.tar.getmembers()
+        # Listed one by one, not getmembers(): a hostile tar of millions of members
+        # stops at the limit instead of filling memory.
+        members = []
+        for member in self.tar:
+            members.append(member)
+            if len(members) > limits.max_files:
+                self.refuse_count()
+                break
         names = [_strip_dot(m.name) for m in members]
         self._place(names)
         for name, m in zip(names, members, strict=True):
@@ -398,7 +471,9 @@ class _TarTree(_ArchiveTree):
     def close(self) -> None:
         self.tar.close()
 
-    def read(self, rel: str) -> bytes:
+    def read(self, rel: str, max_bytes: int) -> bytes:
+        if self._members[rel].size > max_bytes:
+            raise _TooLarge(self._members[rel].size)
         if "/" not in rel and not self._prefetched:
             self._prefetch()
         if rel in self._small:
@@ -420,7 +495,10 @@ class _TarTree(_ArchiveTree):
         """
         self._prefetched = True
         top = [
-            r for r in self._members if "/" not in r and 0 <= self.files.get(r, -1) <= _PREFETCH_MAX
+            r
+            for r in self._members
+            if "/" not in r
+            and 0 <= self.files.get(r, -1) <= min(_PREFETCH_MAX, self.limits.file_limit(r)[0])
         ]
         for rel in sorted(top, key=lambda r: self._members[r].offset_data):
             # On failure read() tries again and reports the error.
@@ -447,10 +525,13 @@ class _TarTree(_ArchiveTree):
 
 
 class _ZipTree(_ArchiveTree):
-    def __init__(self, archive: Path) -> None:
-        super().__init__(archive)
+    def __init__(self, archive: Path, limits: Limits = DEFAULT_LIMITS) -> None:
+        super().__init__(archive, limits)
         self.zip = zipfile.ZipFile(archive)
         infos = self.zip.infolist()
+        if len(infos) > limits.max_files:
+            self.refuse_count()
+            infos = infos[: limits.max_files + 1]
         names = [_strip_dot(i.filename) for i in infos]
         self._place([n.rstrip("/") for n in names])
         for name, info in zip(names, infos, strict=True):
@@ -468,8 +549,15 @@ class _ZipTree(_ArchiveTree):
     def close(self) -> None:
         self.zip.close()
 
-    def read(self, rel: str) -> bytes:
-        return self.zip.read(self._members[rel])
+    def read(self, rel: str, max_bytes: int) -> bytes:
+        info = self._members[rel]
+        if info.file_size > max_bytes:
+            raise _TooLarge(info.file_size)
+        with self.zip.open(info) as fh:  # never more than the header's size
+            data = fh.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise _TooLarge(None)
+        return data
 
     def hash_files(
         self, wanted: dict[str, set[DigestAlgorithm]]
@@ -524,12 +612,21 @@ class _Checker:
         self.problems.append(Problem(code, path, message, Severity.warning))
 
     def read(self, rel: str) -> bytes | None:
-        """A tag file's bytes, kept: tag manifests then hash them without a second read."""
+        """A tag file's bytes, kept: tag manifests then hash them without a second read.
+
+        Never more than the file's limit (:meth:`Limits.file_limit`): a larger file
+        is a ``limit.*`` error and is not read at all.
+        """
         if rel in self.cache:
             return self.cache[rel]
+        max_bytes, code = self.tree.limits.file_limit(rel)
         try:
-            data = self.cache[rel] = self.tree.read(rel)
+            data = self.cache[rel] = self.tree.read(rel, max_bytes)
             return data
+        except _TooLarge as exc:
+            size = f"{exc.size:,} bytes" if exc.size is not None else "larger than that"
+            self.error(code, rel, f"{rel} is {size}; the limit is {max_bytes:,} bytes (not read)")
+            return None
         except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
             self.error("file.unreadable", rel, f"cannot read: {exc}")
             return None
@@ -538,6 +635,8 @@ class _Checker:
 
     def run(self) -> None:
         tree = self.tree
+        if tree.over_limit:
+            return  # limit.files is reported; checking a partial listing would mislead
         self.check_bagit_txt()
         if PAYLOAD_DIR not in tree.dirs:
             if PAYLOAD_DIR in tree.files or PAYLOAD_DIR in tree.others:
@@ -615,7 +714,9 @@ class _Checker:
             data = self.read(rel)
             if data is None:
                 continue
-            parsed = parse_manifest(data, rel, encoding=self.encoding, version=self.version)
+            parsed = parse_manifest(
+                data, rel, encoding=self.encoding, version=self.version, limits=self.tree.limits
+            )
             self.problems.extend(parsed.problems)
             (payload if kind is ManifestKind.payload else tags)[alg] = parsed
         if not payload:
@@ -646,7 +747,13 @@ class _Checker:
         seen: dict[str, str] = {}
         out: list[tuple[str, str, int]] = []
         strict = version_tuple(self.version) >= (1, 0)
+        limits = self.tree.limits
         for entry in manifest.entries:
+            over = limits.path_problem(entry.path)
+            if over is not None:
+                where = f"{manifest.name} line {entry.line}"
+                self.error(over.code, over.path, f"{where}: {over.message}")
+                continue
             safe = safe_relpath(entry.path)
             if safe is None:
                 self.error(
@@ -810,7 +917,9 @@ class _Checker:
         data = self.read(FETCH_TXT)
         if data is None:
             return None
-        parsed = parse_fetch(data, encoding=self.encoding, version=self.version)
+        parsed = parse_fetch(
+            data, encoding=self.encoding, version=self.version, limits=self.tree.limits
+        )
         self.problems.extend(parsed.problems)
         return parsed
 
@@ -868,6 +977,8 @@ class _Checker:
             self.error("oxum.malformed", BAG_INFO_TXT, f"Payload-Oxum {oxums[0]!r} is not N.N")
             return
         octets, count = parsed
+        if self.tree.incomplete:
+            return  # paths over a limit were not listed (reported): the sums cannot agree
         found_octets, found_count = sum(payload.values()), len(payload)
         if (octets, count) == (found_octets, found_count):
             return
@@ -932,20 +1043,22 @@ class _Checker:
 _TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 
 
-def _open_tree(path: Path, threads: int | None, processes: int | None) -> _Tree:
+def _open_tree(
+    path: Path, threads: int | None, processes: int | None, limits: Limits = DEFAULT_LIMITS
+) -> _Tree:
     try:
         st = path.stat()
     except OSError as exc:
         raise UnreadableInput(f"cannot open: {exc.strerror}", path) from exc
     if stat.S_ISDIR(st.st_mode):
-        return _DirTree(path, threads, processes)
+        return _DirTree(path, threads, processes, limits)
     if not stat.S_ISREG(st.st_mode):
         raise UnreadableInput("not a directory or a serialized bag", path)
     try:
         if zipfile.is_zipfile(path):
-            return _ZipTree(path)
+            return _ZipTree(path, limits)
         if tarfile.is_tarfile(path):
-            return _TarTree(path)
+            return _TarTree(path, limits)
     except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
         raise UnreadableInput(f"cannot read archive: {exc}", path) from exc
     raise UnreadableInput("not a directory, tar or zip archive", path)
@@ -957,6 +1070,7 @@ def verify_bag(
     processes: int | None = None,
     threads: int | None = None,
     extra_checks: Sequence[ExtraCheck] = (),
+    limits: Limits = DEFAULT_LIMITS,
 ) -> BagResult:
     """Check one bag (directory or tar/zip) against every MUST of RFC 8493.
 
@@ -966,12 +1080,13 @@ def verify_bag(
     instead, and ``processes=1`` keeps all hashing in the calling thread (for callers
     that already run one bag per core). A bag that could not be opened at all raises
     :class:`UnreadableInput`; everything else wrong is a :class:`Problem` in the result.
+    ``limits`` bounds what a hostile bag can make it read (``limit.*`` problems).
     """
     started = time.perf_counter()
     path = Path(path)
     if processes == 1 and threads is None:
         threads = 1
-    tree = _open_tree(path, threads, processes)
+    tree = _open_tree(path, threads, processes, limits)
     checker = _Checker(tree)
     try:
         try:
@@ -979,7 +1094,7 @@ def verify_bag(
         except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
             checker.error("bag.unreadable", "", f"checking stopped: {exc}")
         root = tree.root_path()
-        for check in extra_checks:
+        for check in () if tree.over_limit else extra_checks:
             if root is None:
                 checker.error("check.skipped", "", f"{_name(check)} needs a bag directory")
                 continue
@@ -1018,6 +1133,7 @@ def verify_bags(
     *,
     workers: int | None = None,
     extra_checks: Sequence[ExtraCheck] = (),
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Iterator[BagResult]:
     """Verify many bags, in order, ``workers`` bags at a time in separate processes.
 
@@ -1030,9 +1146,9 @@ def verify_bags(
     n = workers or os.cpu_count() or 1
     if n <= 1 or len(items) <= 1:
         for p in items:
-            yield _safe_verify((p, None, extra_checks))
+            yield _safe_verify((p, None, extra_checks, limits))
         return
-    jobs = [(p, 1, extra_checks) for p in items]
+    jobs = [(p, 1, extra_checks, limits) for p in items]
     with ProcessPoolExecutor(n) as pool:
         yield from pool.map(_safe_verify, jobs, chunksize=_chunk(len(items), n))
 
@@ -1042,10 +1158,10 @@ def _chunk(count: int, workers: int) -> int:
     return max(1, min(32, count // (workers * 16)))
 
 
-def _safe_verify(args: tuple[str, int | None, Sequence[ExtraCheck]]) -> BagResult:
-    path, threads, extra_checks = args
+def _safe_verify(args: tuple[str, int | None, Sequence[ExtraCheck], Limits]) -> BagResult:
+    path, threads, extra_checks, limits = args
     try:
-        return verify_bag(path, threads=threads, extra_checks=extra_checks)
+        return verify_bag(path, threads=threads, extra_checks=extra_checks, limits=limits)
     except UnreadableInput as exc:
         return BagResult(
             bag=path,
