@@ -85,6 +85,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE events ADD COLUMN hash TEXT",
         "CREATE INDEX events_by_hash ON events(hash)",
     ),
+    # 3: prefix indexes, so prefix queries ("hüquq"*) stay fast on large archives.
+    (
+        """
+        CREATE VIRTUAL TABLE statements_fts_new USING fts5(
+            identifier UNINDEXED, date_issued UNINDEXED, title, body, signer, subjects,
+            tokenize = 'unicode61 remove_diacritics 2', prefix = '3 4 5 6'
+        )
+        """,
+        "INSERT INTO statements_fts_new SELECT * FROM statements_fts",
+        "DROP TABLE statements_fts",
+        "ALTER TABLE statements_fts_new RENAME TO statements_fts",
+    ),
 )
 
 

@@ -266,3 +266,15 @@ def test_azerbaijani_schwa_is_transliterated_not_dropped() -> None:
         "date_issued": "2024-06-14",
     }
     assert derive_identifier(record) == "leyla-hesenova-2024-06-14-qan-donorlarina-muraciet"
+
+
+def test_long_titles_that_share_their_start_get_different_identifiers() -> None:
+    base = {"creator": {"name": "Jane Doe"}, "date_issued": "2024-03-01"}
+    stem = "Hospital water rights teachers families safety report on access to public services"
+    first = derive_identifier({**base, "title": f"{stem} 874"})
+    second = derive_identifier({**base, "title": f"{stem} 875"})
+    assert first != second
+    assert first.startswith("jane-doe-2024-03-01-hospital-water-rights")
+    assert len(first) <= 80 and len(second) <= 80
+    short = derive_identifier({**base, "title": "Library hours"})
+    assert short == "jane-doe-2024-03-01-library-hours"  # no digest when nothing was cut
