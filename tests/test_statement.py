@@ -399,3 +399,26 @@ def test_long_fixture_parses_fast() -> None:
     start = time.perf_counter()
     parse_statement(data)
     assert time.perf_counter() - start < 0.5
+
+
+def test_site_text_alone_is_refused_not_an_empty_statement() -> None:
+    with pytest.raises(InputError, match="no text besides web-page leftovers"):
+        parse_statement(b"Share\nSearch in archive\n", "only-site-text.txt")
+
+
+@pytest.mark.parametrize(
+    ("last_line", "is_leftover"),
+    [
+        ("Copyright law protects the authors of school textbooks.", False),
+        ("© 2024 Office of the Commissioner", True),
+        ("Copyright 2024 Office of the Commissioner", True),
+        ("All rights reserved.", True),
+    ],
+)
+def test_copyright_small_print_but_not_a_sentence_about_copyright(
+    last_line: str, is_leftover: bool
+) -> None:
+    text = f"Title\n\nThe library opens on Sundays.\n\n{last_line}\n"
+    statement = parse_text(text)
+    assert (last_line in statement.leftovers) is is_leftover
+    assert (last_line in statement.text) is not is_leftover

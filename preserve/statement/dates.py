@@ -9,8 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-import dateparser
-
 #: Month names as statements print them, to month numbers. Covering the project's
 #: languages here keeps date recognition fast and exact; dateparser (slow, lenient)
 #: is only asked about short lines in other languages.
@@ -164,12 +162,12 @@ def _read_date_part(text: str) -> tuple[bool, dt.date | None]:
     for long, joined in _LEVANTINE:
         text = text.replace(long, joined)
     tokens = _TOKEN.findall(text)
-    numbers = [t for t in tokens if t.isdigit()]
+    numbers = [t for t in tokens if t.isdecimal()]
     months = [_MONTHS[t.casefold()] for t in tokens if t.casefold() in _MONTHS]
     unknown = [
         t
         for t in tokens
-        if not t.isdigit() and t.casefold() not in _MONTHS and t.casefold() not in _DATE_NOISE
+        if not t.isdecimal() and t.casefold() not in _MONTHS and t.casefold() not in _DATE_NOISE
     ]
     years = [n for n in numbers if len(n) == 4]
     days = [n for n in numbers if len(n) <= 2]
@@ -182,7 +180,10 @@ def _read_date_part(text: str) -> tuple[bool, dt.date | None]:
         and len(days) == 1
         and 1 <= len(unknown) <= 2
     ):
-        # A month name in a language not listed above: ask dateparser (slow, so last).
+        # A month name in a language not listed above: ask dateparser (slow to load
+        # and to run, so last, and imported only when a statement needs it).
+        import dateparser
+
         parsed = dateparser.parse(
             text, languages=_DATEPARSER_LANGUAGES, settings=_DATEPARSER_SETTINGS
         )

@@ -140,10 +140,12 @@ _BREADCRUMB_START = frozenset(
     for s in ("Home", "Main", "Ana səhifə", "Əsas", "Главная", "Գլխավոր", "მთავარი", "الرئيسية")
 )
 _BREADCRUMB_SEP = re.compile(r"\s(?:»|›|>|/|\||→)\s")
-#: Counters and small print: "Views: 120", "Просмотров: 120", "© 2024 ...".
+#: Counters and small print: "Views: 120", "Просмотров: 120", "© 2024 ...",
+#: "Copyright 2024 ..." (not a sentence that merely starts with "Copyright").
 _COUNTER = re.compile(
     r"^(?:views|просмотров|просмотры|baxış(?:ların)? sayı|baxış|դիտումներ|ნახვები|"
-    r"المشاهدات|مشاهدات)\s*:?\s*\d+$|^(?:©|\(c\)|copyright\b)",
+    r"المشاهدات|مشاهدات)\s*:?\s*\d+$|^(?:©|\(c\)\s|copyright\s+(?:©|\(c\)|\d{4}))"
+    r"|^all rights reserved\.?$",
     re.IGNORECASE,
 )
 #: Sharing and tag lines: "Share on Facebook", "Поделиться в Telegram", "Tags: ...",

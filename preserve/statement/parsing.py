@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-from preserve.errors import UnreadableInput
+from preserve.errors import InputError, UnreadableInput
 from preserve.statement._record import Statement
 from preserve.statement.dates import read_date
 from preserve.statement.decoding import MAX_STATEMENT_BYTES, decode_statement, normalize_text
@@ -69,7 +69,15 @@ def parse_text(text: str) -> Statement:
 
 def parse_statement(data: bytes, path: Path | str | None = None) -> Statement:
     """Parse a statement as received (bytes) into a Statement; raise InputError if unusable."""
-    return _parse(data, decode_statement(data, path), path)
+    statement = _parse(data, decode_statement(data, path), path)
+    if not statement.text.strip():
+        raise InputError(
+            "statement has no text besides web-page leftovers ("
+            + ", ".join(repr(line) for line in statement.leftovers[:3])
+            + ")",
+            path,
+        )
+    return statement
 
 
 def read_statement(path: Path | str) -> Statement:
