@@ -83,6 +83,7 @@ def test_good_record_validates() -> None:
         ({"language": "xx-Yyyyyyyyy-123456789"}, "language"),
         ({"type": "rumour"}, "type"),
         ({"source": {"url": "ftp://example.org/x"}}, "source.url"),
+        ({"source": {"url": "https://exa mple.org/x"}}, "source.url"),
         ({"source": {"url": "https://example.org", "retrieved": "yesterday"}}, "source.retrieved"),
         ({"subjects": ["a", "a"]}, "subjects"),
         ({"creator": {"role": "Ombudsman"}}, "creator.name"),
