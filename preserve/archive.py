@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from preserve import ledger
-from preserve.bagging import DEFAULT_ALGORITHMS, WrittenBag, fsync_dir, plan_bag, write_bag
+from preserve.bagging import DEFAULT_ALGORITHMS, WrittenBag, plan_bag, write_bag
 from preserve.bagit_format import DigestAlgorithm
 from preserve.errors import ArchiveError, ExitCode, PreserveError
+from preserve.fsio import fsync_dir
 from preserve.keys import SigningKey
 from preserve.metadata import Metadata, prepare_file
 from preserve.premis import (

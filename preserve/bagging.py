@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from preserve.bagit_format import (
     manifest_name,
     tagmanifest_name,
 )
+from preserve.fsio import fsync_dir, write_new
 from preserve.metadata import Metadata, dublin_core
 from preserve.premis import Event, FileRecord, premis_xml
 
@@ -218,7 +218,7 @@ def write_bag(
         if parent not in written_dirs:
             parent.mkdir(parents=True, exist_ok=True)
             written_dirs.update([parent, *parent.parents])
-        _write_synced(target, content)
+        write_new(target, content)
 
     payload_digests: dict[DigestAlgorithm, list[tuple[str, str]]] = {a: [] for a in algorithms}
     for item in contents.payload:
@@ -275,30 +275,3 @@ def _digest(algorithm: DigestAlgorithm, content: bytes) -> str:
     hasher = algorithm.new()
     hasher.update(content)
     return hasher.hexdigest()
-
-
-def _write_synced(path: Path, content: bytes) -> None:
-    """Write a new file and flush it to the disk before anyone can publish it."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
-    try:
-        view = memoryview(content)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a directory's entries (new files, renames) durable; a no-op where unsupported."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

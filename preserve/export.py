@@ -21,7 +21,6 @@ import hashlib
 import os
 import stat
 import tarfile
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from typing import IO, Any, BinaryIO
 
 from preserve.bagit_format import BAG_INFO_TXT, BAGIT_TXT, parse_bag_info, parse_bagit_txt
 from preserve.errors import ArchiveError, InputError, UnreadableInput
+from preserve.fsio import atomic_file
 
 __all__ = ["EARLIEST", "ExportFormat", "ExportResult", "export_bag"]
 
@@ -132,26 +132,16 @@ def export_bag(bag_dir: Path, out: Path, fmt: ExportFormat | None = None) -> Exp
     target = _check_target(bag_dir, out)
     members = list(_members(bag_dir, top))
     mtime = _stamp(bag_dir)
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    temp = Path(temp_name)
     try:
-        with os.fdopen(fd, "w+b") as raw:
-            try:
-                _write(raw, fmt, members, mtime)
-                raw.flush()
-                os.fchmod(raw.fileno(), _FILE_MODE)
-                os.fsync(raw.fileno())
-                raw.seek(0)
-                digest, size = _sha256(raw)
-            except OSError as exc:
-                if isinstance(exc, _ReadError):
-                    raise UnreadableInput(f"cannot read ({exc.strerror})", exc.filename) from None
-                raise ArchiveError(f"cannot write ({exc.strerror})", target) from None
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
+        with atomic_file(target, _FILE_MODE) as handle:
+            _write(handle, fmt, members, mtime)
+            handle.flush()
+            handle.seek(0)
+            digest, size = _sha256(handle)
+    except _ReadError as exc:
+        raise UnreadableInput(f"cannot read ({exc.strerror})", exc.filename) from None
+    except OSError as exc:
+        raise ArchiveError(f"cannot write ({exc.strerror})", target) from None
     return ExportResult(
         path=target,
         format=fmt,
@@ -335,17 +325,3 @@ def _sha256(fh: IO[bytes]) -> tuple[str, int]:
         hasher.update(chunk)
         size += len(chunk)
     return hasher.hexdigest(), size
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make the rename durable; a no-op where directories cannot be opened (Windows)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from preserve.errors import KeyFileError
+from preserve.fsio import atomic_write, write_new
 
 log = logging.getLogger(__name__)
 
@@ -115,20 +115,11 @@ def generate_key(
 def _write_new(path: Path, data: bytes, mode: int) -> None:
     """Create ``path`` exclusively with ``mode`` from the start (no window of wider access)."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+        write_new(path, data, mode)
     except FileExistsError:
         raise KeyFileError("already exists; refusing to overwrite a key", path) from None
     except OSError as exc:
-        raise KeyFileError(f"cannot create: {exc.strerror or exc}", path) from None
-    try:
-        os.fchmod(fd, mode)  # the umask may have narrowed it; never widen beyond mode
-        os.write(fd, data)
-        os.fsync(fd)
-    except OSError as exc:
-        os.close(fd)
-        path.unlink(missing_ok=True)
         raise KeyFileError(f"cannot write: {exc.strerror or exc}", path) from None
-    os.close(fd)
 
 
 def _read_key_file(path: Path) -> bytes:
@@ -224,11 +215,8 @@ def trust_key(archive: Path, public_key: Ed25519PublicKey) -> Path:
     target = folder / (fingerprint(public_key).removeprefix("sha256:")[:32] + ".pem")
     if target.exists():
         return target
-    temporary = folder / f".{target.name}.{os.getpid()}.tmp"
     try:
-        temporary.write_bytes(public_pem(public_key))
-        os.replace(temporary, target)
+        atomic_write(target, public_pem(public_key))
     except OSError as exc:
-        temporary.unlink(missing_ok=True)
         raise KeyFileError(f"cannot write: {exc.strerror or exc}", target) from None
     return target

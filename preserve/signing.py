@@ -50,6 +50,7 @@ from preserve.errors import (
     SigningError,
     TimestampError,
 )
+from preserve.fsio import fsync_dir, write_new
 from preserve.keys import SigningKey
 
 SIGNATURES_DIR = "signatures"
@@ -269,19 +270,14 @@ def _install(bag_dir: Path, files: Mapping[str, bytes]) -> None:
     try:
         new.mkdir()
         for name, data in files.items():
-            fd = os.open(new / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(new)
+            write_new(new / name, data)
+        fsync_dir(new)
         if target.is_symlink() or (target.exists() and not target.is_dir()):
             raise SigningError(f"{SIGNATURES_DIR} exists and is not a folder", bag_dir)
         if target.exists():
             os.rename(target, old)
         os.rename(new, target)
-        _fsync_dir(bag_dir)
+        fsync_dir(bag_dir)
     except OSError as exc:
         if old.exists() and not target.exists():
             os.rename(old, target)  # put the previous signature back
@@ -305,14 +301,6 @@ def _clean_leftovers(bag_dir: Path) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 os.rename(entry, bag_dir / SIGNATURES_DIR)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def record_signature(db: Any, identifier: str, info: SignatureInfo) -> str:

@@ -8,13 +8,13 @@ as markup, so nothing in a statement can change the layout.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from preserve.errors import InputError, PreserveError, RenderError
+from preserve.fsio import atomic_write
 from preserve.metadata import Metadata
 from preserve.pdfa import Attachment, PdfaLevel, PdfInfo, finish_pdfa
 from preserve.render.layout import document_of, draw_pages, paginate
@@ -131,25 +131,6 @@ def write_pdf(rendering: Rendering, path: Path | str) -> None:
     """
     target = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        atomic_write(target, rendering.pdf)
     except OSError as exc:
         raise PreserveError(f"cannot write the PDF: {exc.strerror or exc}", target) from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(rendering.pdf)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise PreserveError(f"cannot write the PDF: {exc.strerror or exc}", target) from None
-        raise
-    try:
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
