@@ -207,6 +207,8 @@ def _signature_region(
             if at in taken or not (at in dates or is_signature_line(blocks[bi][li])):
                 break
             suffix.insert(0, at)
+            if len(region) + len(suffix) > _MAX_SIGNATURE_LINES:
+                break  # too long for a signature block: no need to walk the rest
         if not suffix or len(region) + len(suffix) > _MAX_SIGNATURE_LINES:
             break
         region[:0] = suffix
