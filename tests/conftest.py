@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,3 +18,11 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} is absent (it holds the seed statement and the BagIt suite)")
     return SHARED
+
+
+@pytest.fixture
+def archive(pristine: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the module's ``pristine`` archive (built once per module)."""
+    copy = tmp_path / "archive"
+    shutil.copytree(pristine, copy)
+    return copy

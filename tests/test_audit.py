@@ -35,13 +35,6 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "archive"
 
 
-@pytest.fixture
-def archive(pristine: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "archive"
-    shutil.copytree(pristine, copy)
-    return copy
-
-
 def codes(report_bags: object) -> set[tuple[str, str, str]]:
     return {
         (bag.identifier, p.code, p.path)  # type: ignore[attr-defined]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 import sqlite3
 import threading
 from pathlib import Path
@@ -29,13 +28,6 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert ingest([root / "in"], root / "archive").exit_code == 0
     assert audit(root / "archive").ok
     return root / "archive"
-
-
-@pytest.fixture
-def archive(pristine: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "archive"
-    shutil.copytree(pristine, copy)
-    return copy
 
 
 def raw(archive: Path) -> sqlite3.Connection:

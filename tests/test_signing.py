@@ -46,13 +46,6 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def archive(pristine: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "archive"
-    shutil.copytree(pristine, copy)
-    return copy
-
-
-@pytest.fixture
 def bag(archive: Path) -> Path:
     (only,) = (archive / "bags").iterdir()
     return only
