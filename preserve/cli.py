@@ -177,6 +177,30 @@ def passphrase_option(func: F) -> F:
     )(func)
 
 
+def signing_options(*, required: bool) -> Callable[[F], F]:
+    """``--key``, ``--tsa`` and ``--passphrase-file``, shared by ``sign`` and ``ingest``."""
+
+    def decorate(func: F) -> F:
+        func = passphrase_option(func)
+        func = click.option(
+            "--tsa",
+            "tsa_url",
+            help="Timestamp each signature at this RFC 3161 time-stamping authority (URL)"
+            + ("." if required else "; needs --key."),
+        )(func)
+        return click.option(
+            "--key",
+            "key_file",
+            required=required,
+            type=click.Path(path_type=Path),
+            envvar="PRESERVE_SIGNING_KEY",
+            help=("The Ed25519 private key" if required else "Sign each bag with this Ed25519 key")
+            + " (preserve keys init) [env PRESERVE_SIGNING_KEY].",
+        )(func)
+
+    return decorate
+
+
 def read_passphrase(passphrase_file: Path | None, *, confirm: bool = False) -> bytes | None:
     """The passphrase from a file, the environment, or a prompt on a terminal; else None."""
     import os
@@ -319,16 +343,7 @@ def keys_trust(archive: Path, public_keys: tuple[Path, ...]) -> None:
 
 @cli.command()
 @click.argument("bags", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--key",
-    "key_file",
-    required=True,
-    type=click.Path(path_type=Path),
-    envvar="PRESERVE_SIGNING_KEY",
-    help="The Ed25519 private key [env PRESERVE_SIGNING_KEY].",
-)
-@click.option("--tsa", "tsa_url", help="Timestamp each signature at this RFC 3161 TSA (URL).")
-@passphrase_option
+@signing_options(required=True)
 @json_option
 @handles_errors
 def sign(
@@ -529,15 +544,7 @@ def pdfa_option(func: F) -> F:
     "--workers", type=click.IntRange(min=1), help="Parallel processes [default: one per core]."
 )
 @click.option("--fail-fast", is_flag=True, help="Stop at the first statement that fails.")
-@click.option(
-    "--key",
-    "key_file",
-    type=click.Path(path_type=Path),
-    envvar="PRESERVE_SIGNING_KEY",
-    help="Sign each bag with this Ed25519 key (preserve keys init) [env PRESERVE_SIGNING_KEY].",
-)
-@click.option("--tsa", "tsa_url", help="With --key: timestamp each signature at this RFC 3161 TSA.")
-@passphrase_option
+@signing_options(required=False)
 @json_option
 @handles_errors
 def ingest(
