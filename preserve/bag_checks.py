@@ -13,14 +13,13 @@ a few milliseconds a bag (one small JSON file and one PDF parsed), so
 from __future__ import annotations
 
 import json
-import os
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from preserve.bagging import PROFILE_IDENTIFIER
 from preserve.bagit_format import BAG_INFO_TXT, Problem, parse_bag_info
+from preserve.fsio import read_regular
 from preserve.metadata import check_record
 from preserve.pdfa import check_pdfa
 from preserve.profile import check_profile, load_profile
@@ -31,23 +30,8 @@ MAX_METADATA_BYTES = 1024 * 1024
 MAX_PDF_BYTES = 512 * 1024 * 1024
 
 
-def _read_regular(path: Path, limit: int) -> bytes | None:
-    """The bytes of a regular file (never through a symlink), or None."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode) or os.fstat(fd).st_size > limit:
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            return fh.read(limit + 1)
-    finally:
-        os.close(fd)
-
-
 def claims_our_profile(bag_dir: Path) -> bool:
-    data = _read_regular(bag_dir / BAG_INFO_TXT, MAX_METADATA_BYTES)
+    data = read_regular(bag_dir / BAG_INFO_TXT, MAX_METADATA_BYTES)
     if data is None:
         return False
     info = parse_bag_info(data)
@@ -85,7 +69,7 @@ def check_our_bag(bag_dir: Path) -> Iterator[Problem]:
 
 def _check_metadata(bag_dir: Path) -> Iterator[Problem]:
     rel = "data/metadata/statement.json"
-    data = _read_regular(bag_dir / rel, MAX_METADATA_BYTES)
+    data = read_regular(bag_dir / rel, MAX_METADATA_BYTES)
     if data is None:
         return  # the profile check reports a missing or odd file
     try:
@@ -108,7 +92,7 @@ def _check_metadata(bag_dir: Path) -> Iterator[Problem]:
             rel,
             f"identifier {identifier!r} differs from the bag's folder name {bag_dir.name!r}",
         )
-    info_data = _read_regular(bag_dir / BAG_INFO_TXT, MAX_METADATA_BYTES) or b""
+    info_data = read_regular(bag_dir / BAG_INFO_TXT, MAX_METADATA_BYTES) or b""
     external = parse_bag_info(info_data).get_all("External-Identifier")
     if external and identifier not in external:
         yield Problem(
@@ -126,7 +110,7 @@ def _check_pdfs(bag_dir: Path) -> Iterator[Problem]:
         return
     for entry in entries:
         rel = f"data/pdfa/{entry.name}"
-        data = _read_regular(entry, MAX_PDF_BYTES)
+        data = read_regular(entry, MAX_PDF_BYTES)
         if data is None:
             continue
         for problem in check_pdfa(data):

@@ -10,6 +10,7 @@ plus the fsyncs it leaves out).
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,3 +83,27 @@ def atomic_write(target: Path, content: bytes, mode: int = FILE_MODE) -> None:
     """Replace ``target`` with ``content`` atomically and durably."""
     with atomic_file(target, mode) as handle:
         handle.write(content)
+
+
+def read_regular(path: Path, limit: int) -> bytes | None:
+    """A regular file's bytes, never through a symlink and never over ``limit``; else None.
+
+    For readers of bags from elsewhere: a link, a device, a FIFO or an oversized
+    file is not read at all (the verifier reports it), so a hostile bag cannot
+    redirect a read or exhaust memory.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(limit + 1)
+        return data if len(data) <= limit else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)

@@ -32,7 +32,6 @@ import json
 import os
 import secrets
 import shutil
-import stat
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +49,7 @@ from preserve.errors import (
     SigningError,
     TimestampError,
 )
-from preserve.fsio import fsync_dir, write_new
+from preserve.fsio import fsync_dir, read_regular, write_new
 from preserve.keys import SigningKey
 
 SIGNATURES_DIR = "signatures"
@@ -355,7 +354,7 @@ def sign_archived_bag(
         if recorded is None:
             raise BagRefused("not signed: the archive's ledger does not know this bag", bag_dir)
         for name, digest in recorded.tagmanifest_digests.items():
-            data = _read(bag_dir / name)
+            data = read_regular(bag_dir / name, MAX_FILE_BYTES)
             if data is None or hashlib.sha256(data).hexdigest() != digest:
                 raise BagRefused(
                     f"not signed: {name} differs from the ledger's record at ingest "
@@ -383,26 +382,10 @@ def is_signed(bag_dir: Path) -> bool:
     return os.path.lexists(bag_dir / SIGNATURES_DIR)
 
 
-def _read(path: Path) -> bytes | None:
-    """A regular file's bytes (never through a symlink), or None."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE_BYTES:
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as fh:
-            return fh.read(MAX_FILE_BYTES + 1)
-    finally:
-        os.close(fd)
-
-
 def read_signature(bag_dir: Path) -> SignatureInfo:
     """Parse ``signatures/signature.json``; :class:`SigningError` if it is not well formed."""
     rel = f"{SIGNATURES_DIR}/{INFO_NAME}"
-    data = _read(bag_dir / SIGNATURES_DIR / INFO_NAME)
+    data = read_regular(bag_dir / SIGNATURES_DIR / INFO_NAME, MAX_FILE_BYTES)
     if data is None:
         raise SigningError(f"{rel} is missing or not a regular file", bag_dir)
     try:
@@ -482,7 +465,7 @@ def check_signatures(bag_dir: Path, trust: Trust | None = None) -> Iterator[Prob
         yield Problem("signature.malformed", f"{SIGNATURES_DIR}/{INFO_NAME}", exc.message)
         return
     key_rel = f"{SIGNATURES_DIR}/{PUBLIC_KEY_NAME}"
-    pem = _read(folder / PUBLIC_KEY_NAME)
+    pem = read_regular(folder / PUBLIC_KEY_NAME, MAX_FILE_BYTES)
     try:
         if pem is None:
             raise KeyFileError("missing or not a regular file")
@@ -529,7 +512,7 @@ def _check_one(
 ) -> Generator[Problem, None, bool]:
     """Problems with one signed tag manifest; returns whether its signature verified."""
     sig_rel = f"{SIGNATURES_DIR}/{item.signature}"
-    signature = _read(folder / item.signature)
+    signature = read_regular(folder / item.signature, MAX_FILE_BYTES)
     if signature is None or len(signature) != 64:
         yield Problem(
             "signature.malformed",
@@ -538,7 +521,11 @@ def _check_one(
         )
         return False
     ok = False
-    data = _read(bag_dir / item.file) if parse_manifest_name(item.file) else None
+    data = (
+        read_regular(bag_dir / item.file, MAX_FILE_BYTES)
+        if parse_manifest_name(item.file)
+        else None
+    )
     if data is None:
         yield Problem("signature.stale", item.file, "signed tag manifest is missing from the bag")
     elif hashlib.sha256(data).hexdigest() != item.sha256:
@@ -555,7 +542,7 @@ def _check_one(
             yield Problem("signature.bad", sig_rel, f"signature over {item.file} does not verify")
     if item.timestamp is not None:
         tsr_rel = f"{SIGNATURES_DIR}/{item.timestamp}"
-        tsr = _read(folder / item.timestamp)
+        tsr = read_regular(folder / item.timestamp, MAX_FILE_BYTES)
         if tsr is None:
             yield Problem("timestamp.malformed", tsr_rel, "missing or not a regular file")
         else:
