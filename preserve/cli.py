@@ -120,6 +120,21 @@ def validate(files: tuple[Path, ...], metadata_file: Path | None, as_json: bool)
 # --------------------------------------------------------------------------- render
 
 
+def pdfa_option(func: F) -> F:
+    """``--pdfa LEVEL``: the PDF/A level of the preservation copy."""
+    from preserve.pdfa import PdfaLevel
+
+    return click.option(
+        "--pdfa",
+        "level",
+        type=click.Choice([level.value for level in PdfaLevel]),
+        default=PdfaLevel.A2U.value,
+        show_default=True,
+        help="PDF/A level of the preservation copy; 3u also embeds the statement as received "
+        "and its metadata JSON.",
+    )(func)
+
+
 @cli.command()
 @click.argument("statement", type=click.Path(path_type=Path))
 @click.option(
@@ -129,14 +144,7 @@ def validate(files: tuple[Path, ...], metadata_file: Path | None, as_json: bool)
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the PDF/A file (written atomically; nothing is left on failure).",
 )
-@click.option(
-    "--pdfa",
-    "level_name",
-    type=click.Choice(["1b", "2b", "2u", "3u"]),
-    default="2u",
-    show_default=True,
-    help="PDF/A level; 3u also embeds the statement as received and its metadata JSON.",
-)
+@pdfa_option
 @click.option(
     "--metadata",
     "metadata_file",
@@ -145,7 +153,7 @@ def validate(files: tuple[Path, ...], metadata_file: Path | None, as_json: bool)
     "(default: STATEMENT.json beside STATEMENT.txt).",
 )
 @handles_errors
-def render(statement: Path, output: Path, level_name: str, metadata_file: Path | None) -> None:
+def render(statement: Path, output: Path, level: str, metadata_file: Path | None) -> None:
     """Render a statement as a PDF/A preservation copy.
 
     SOURCE_DATE_EPOCH pins the creation date, so the same input gives the same bytes.
@@ -156,7 +164,7 @@ def render(statement: Path, output: Path, level_name: str, metadata_file: Path |
     prepared = prepare_file(statement, metadata_file)
     metadata = prepared.metadata()  # raises ValidationFailed (exit 1) listing the problems
     assert prepared.statement is not None
-    rendering = render_statement(prepared.statement, metadata, PdfaLevel.parse(level_name))
+    rendering = render_statement(prepared.statement, metadata, PdfaLevel.parse(level))
     write_pdf(rendering, output)
     click.echo(
         f"{output}: PDF/A-{rendering.level.value}, {rendering.page_count} page(s), "
@@ -499,20 +507,6 @@ def ledger_anchor(archive: Path, tsa_url: str | None, output: Path | None, as_js
 
 
 # --------------------------------------------------------------------------- ingest
-
-
-def pdfa_option(func: F) -> F:
-    """``--pdfa LEVEL``: the PDF/A level of the preservation copy."""
-    from preserve.render import PdfaLevel
-
-    return click.option(
-        "--pdfa",
-        "level",
-        type=click.Choice([level.value for level in PdfaLevel]),
-        default=PdfaLevel.A2U.value,
-        show_default=True,
-        help="PDF/A level of the preservation copy.",
-    )(func)
 
 
 @cli.command()
