@@ -270,8 +270,7 @@ def prepared(path: Path) -> tuple[Statement, Metadata]:
     from preserve.metadata import prepare_file
 
     prep = prepare_file(path)
-    if not prep.valid:
-        pytest.skip(f"{path.name} does not validate yet: {prep.problems[0].one_line()}")
+    assert prep.valid, f"{path.name}: {prep.problems[0].one_line()}"
     assert prep.statement is not None
     return prep.statement, prep.metadata()
 
@@ -290,9 +289,17 @@ def test_every_fixture_is_valid_pdfa_1b_and_keeps_its_text(
     raw = without_footers(
         pdftotext(rendering.pdf, tmp_path, "-raw"), metadata, rendering.page_count
     )
+    # Every line of the statement that is not site text is on the page: body,
+    # datelines, the closing, the signature and its date, as written.
     for paragraph in statement.paragraphs:
         assert_extracted(paragraph, default, raw)
+    for line in (*statement.datelines, *statement.signature_dates, statement.sign_off):
+        if line:
+            assert_extracted(line, default, raw)
     assert_extracted(metadata.title, default, raw)
+    assert_extracted(metadata.creator_name, default, raw)
+    if metadata.creator_role:
+        assert_extracted(metadata.creator_role, default, raw)
 
 
 # --------------------------------------------------------------------------- scripts

@@ -422,3 +422,17 @@ def test_copyright_small_print_but_not_a_sentence_about_copyright(
     statement = parse_text(text)
     assert (last_line in statement.leftovers) is is_leftover
     assert (last_line in statement.text) is not is_leftover
+
+
+def test_lines_outside_body_and_signature_are_kept_as_written() -> None:
+    """Datelines, closings and signature dates leave the body but stay in the Statement."""
+    statement = parse_text(
+        "Playground reopened\n\nTbilisi, 5 March 2025\n\nThe playground is open again.\n\n"
+        "Sincerely,\n\nMaria Example\nPublic Defender\n\n6 March 2025\n\nShare\n"
+    )
+    assert statement.paragraphs == ("The playground is open again.",)
+    assert statement.datelines == ("Tbilisi, 5 March 2025",)
+    assert statement.sign_off == "Sincerely,"
+    assert statement.signature_dates == ("6 March 2025",)
+    assert statement.date_issued == dt.date(2025, 3, 6)
+    assert statement.leftovers == ("Share",)

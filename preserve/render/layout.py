@@ -41,8 +41,12 @@ BODY = Style(11, 15.5, align=Align.JUSTIFY, before=7)
 TITLE = Style(16, 21, bold=True, align=Align.CENTER, before=18)
 ORG = Style(12.5, 16, bold=True, align=Align.CENTER)
 META = Style(8.5, 11, gray=0.33, align=Align.CENTER, before=2)
+DATELINE = Style(10.5, 14, gray=0.2, before=2)
+SIGN_OFF = Style(11, 15, before=22)
 SIGN_NAME = Style(11, 15, bold=True, before=26)
+SIGN_NAME_AFTER_CLOSING = Style(11, 15, bold=True, before=18)
 SIGN_ROLE = Style(10.5, 14, gray=0.2)
+SIGN_DATE = Style(10.5, 14, gray=0.2, before=6)
 FOOTER = Style(8, 10, gray=0.4)
 
 
@@ -79,6 +83,10 @@ class Document:
     signer_name: str | None
     signer_role: str | None
     language: str | None
+    #: Lines of the statement that are neither body nor signature, shown as written.
+    datelines: tuple[str, ...] = ()
+    sign_off: str | None = None
+    signature_dates: tuple[str, ...] = ()
 
 
 def document_of(statement: Statement, metadata: Metadata) -> Document:
@@ -94,6 +102,9 @@ def document_of(statement: Statement, metadata: Metadata) -> Document:
         signer_name=creator.get("name") or statement.signer_name,
         signer_role=creator.get("role") or statement.signer_role,
         language=metadata.language or statement.language,
+        datelines=statement.datelines,
+        sign_off=statement.sign_off,
+        signature_dates=statement.signature_dates,
     )
 
 
@@ -101,7 +112,11 @@ def coverage_parts(doc: Document) -> list[tuple[str, str]]:
     parts = [("the title", doc.title)]
     if doc.organization:
         parts.append(("the organization", doc.organization))
+    parts += [("the dateline", line) for line in doc.datelines]
     parts += [(f"paragraph {i}", p) for i, p in enumerate(doc.paragraphs, 1)]
+    if doc.sign_off:
+        parts.append(("the closing", doc.sign_off))
+    parts += [("the signature's date", line) for line in doc.signature_dates]
     if doc.signer_name:
         parts.append(("the signer's name", doc.signer_name))
     if doc.signer_role:
@@ -139,13 +154,20 @@ def paginate(doc: Document) -> list[list[Placed]]:
     y += 14  # room for the rule under the header
     add(_lines(doc.title, TITLE, base, lang), TITLE)
     y += 6
+    for dateline in doc.datelines:
+        add(_lines(dateline, DATELINE, base, lang), DATELINE)
     for paragraph in doc.paragraphs:
         add(_lines(paragraph, BODY, base, lang), BODY)
     signature = []
+    if doc.sign_off:
+        signature.append((_lines(doc.sign_off, SIGN_OFF, base, lang), SIGN_OFF))
     if doc.signer_name:
-        signature.append((_lines(doc.signer_name, SIGN_NAME, base, lang), SIGN_NAME))
+        name_style = SIGN_NAME_AFTER_CLOSING if doc.sign_off else SIGN_NAME
+        signature.append((_lines(doc.signer_name, name_style, base, lang), name_style))
     if doc.signer_role:
         signature.append((_lines(doc.signer_role, SIGN_ROLE, base, lang), SIGN_ROLE))
+    for line in doc.signature_dates:
+        signature.append((_lines(line, SIGN_DATE, base, lang), SIGN_DATE))
     if signature:
         total = sum(len(ls) for ls, _ in signature)
         for n, (lines, style) in enumerate(signature):

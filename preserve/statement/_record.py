@@ -34,3 +34,10 @@ class Statement:
     source_path: Path | None = None
     #: Anything parsing noticed that a person may want to check.
     notes: tuple[str, ...] = field(default=())
+    #: Date lines outside the signature ("Baku, 23 February 2024" under the title),
+    #: as written: not body paragraphs, but part of what was issued.
+    datelines: tuple[str, ...] = ()
+    #: A closing formula before the signature ("Sincerely,"), as written.
+    sign_off: str | None = None
+    #: Date lines in the signature block, as written ("23 February 2024").
+    signature_dates: tuple[str, ...] = ()

@@ -147,6 +147,7 @@ def _parse(original: bytes, decoded: str, path: Path | str | None) -> Statement:
     if signer_name is None:
         notes.append("no signature block with a name was found")
     language = identify_language("\n".join([title or "", *paragraphs]))
+    in_region = set(region)
     return Statement(
         original=original,
         text=derived,
@@ -159,6 +160,9 @@ def _parse(original: bytes, decoded: str, path: Path | str | None) -> Statement:
         leftovers=tuple(leftovers),
         source_path=None if path is None else Path(path),
         notes=tuple(notes),
+        datelines=tuple(line_at(at) for at in positions if at in datelines and at not in in_region),
+        sign_off=next((line_at(at) for at in region if is_sign_off(line_at(at))), None),
+        signature_dates=tuple(line_at(at) for at in region if at in dates),
     )
 
 
