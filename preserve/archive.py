@@ -24,7 +24,7 @@ import os
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from enum import Enum
@@ -429,42 +429,54 @@ def _ingest(
             )
         )
 
-    for job, outcome in _run_jobs(jobs, options):
-        if isinstance(outcome, BaseException):
-            shutil.rmtree(job.staging, ignore_errors=True)
-            message = outcome.one_line() if isinstance(outcome, PreserveError) else repr(outcome)
-            code = outcome.exit_code if isinstance(outcome, PreserveError) else ExitCode.cannot_run
-            if isinstance(outcome, OSError) and outcome.errno == errno.ENOSPC:
-                message, code = "no space left on the archive's disk", ExitCode.cannot_run
-            yield report(_failed(job.source, message, job.record.get("identifier"), code))
-            if options.fail_fast:
-                return
-            continue
-        signature = None
-        if options.signing_key is not None:
-            from preserve.signing import sign_bag
-
-            try:
-                signature = sign_bag(outcome.path, options.signing_key, tsa_url=options.tsa_url)
-            except PreserveError as error:  # nothing published; the staged bag goes
+    # Staged bags this run does not publish (an error that ends the run: the ledger
+    # locked or full) are removed, not left for the next run's recovery.
+    staged = _run_jobs(jobs, options)
+    try:
+        for job, outcome in staged:
+            if isinstance(outcome, BaseException):
                 shutil.rmtree(job.staging, ignore_errors=True)
-                yield report(
-                    _failed(
-                        job.source,
-                        f"cannot sign: {error.one_line()}",
-                        job.record.get("identifier"),
-                        error.exit_code,
-                    )
+                message = (
+                    outcome.one_line() if isinstance(outcome, PreserveError) else repr(outcome)
                 )
+                code = (
+                    outcome.exit_code if isinstance(outcome, PreserveError) else ExitCode.cannot_run
+                )
+                if isinstance(outcome, OSError):
+                    message = _os_error_message(outcome, "cannot write the bag in staging")
+                yield report(_failed(job.source, message, job.record.get("identifier"), code))
                 if options.fail_fast:
                     return
                 continue
-        yield report(_publish(archive, db, job, outcome, signature))
+            signature = None
+            if options.signing_key is not None:
+                from preserve.signing import sign_bag
+
+                try:
+                    signature = sign_bag(outcome.path, options.signing_key, tsa_url=options.tsa_url)
+                except PreserveError as error:  # nothing published; the staged bag goes
+                    shutil.rmtree(job.staging, ignore_errors=True)
+                    yield report(
+                        _failed(
+                            job.source,
+                            f"cannot sign: {error.one_line()}",
+                            job.record.get("identifier"),
+                            error.exit_code,
+                        )
+                    )
+                    if options.fail_fast:
+                        return
+                    continue
+            yield report(_publish(archive, db, job, outcome, signature))
+    finally:
+        staged.close()
+        for job in jobs:
+            shutil.rmtree(job.staging, ignore_errors=True)
 
 
 def _run_jobs(
     jobs: list[_Job], options: IngestOptions
-) -> Iterator[tuple[_Job, WrittenBag | BaseException]]:
+) -> Generator[tuple[_Job, WrittenBag | BaseException]]:
     """Stage each job, in parallel where there is more than one, as they finish."""
     workers = min(options.workers or os.cpu_count() or 1, len(jobs))
     if workers <= 1:
@@ -485,6 +497,13 @@ def _run_jobs(
         finally:
             for future in futures:
                 future.cancel()
+
+
+def _os_error_message(exc: OSError, doing: str) -> str:
+    """One line for a failed write: a full disk said plainly, anything else named."""
+    if exc.errno == errno.ENOSPC:
+        return f"no space left on the archive's disk ({doing}); nothing was published"
+    return f"{doing}: {exc.strerror or exc}; nothing was published"
 
 
 def _failed(
@@ -563,7 +582,7 @@ def _publish(
         shutil.rmtree(job.staging, ignore_errors=True)
         return _failed(
             job.source,
-            f"cannot publish the bag: {exc.strerror or exc}",
+            _os_error_message(exc, "cannot publish the bag"),
             identifier,
             ExitCode.cannot_run,
         )

@@ -142,16 +142,20 @@ def _ledger_problems(bag_dir: Path, recorded: ledger.LedgerBag) -> list[Problem]
     return problems
 
 
-def _open(archive: Path) -> tuple[sqlite3.Connection, bool]:
-    """A writable ledger where possible; read-only (record nothing) otherwise."""
+def _open(archive: Path) -> tuple[sqlite3.Connection, str | None]:
+    """A writable ledger where possible; read-only otherwise, with the reason why
+    results will not be recorded (read-only archive, or the ledger locked)."""
     if not (archive / ledger.LEDGER_NAME).is_file():
         raise ArchiveError("not a preserve archive (no ledger.sqlite)", archive)
+    reason = "archive is read-only: results were not recorded in the ledger"
     if os.access(archive, os.W_OK) and os.access(archive / ledger.LEDGER_NAME, os.W_OK):
         try:
-            return ledger.connect(archive), True
-        except (ArchiveError, sqlite3.Error):
-            pass
-    return ledger.connect(archive, readonly=True), False
+            return ledger.connect(archive), None
+        except ArchiveError as exc:
+            reason = f"{exc.message}: results were not recorded in the ledger"
+        except sqlite3.Error as exc:
+            reason = f"{ledger.ledger_error(exc).message}: results were not recorded"
+    return ledger.connect(archive, readonly=True), reason
 
 
 def audit(
@@ -169,10 +173,11 @@ def audit(
     archive = archive.absolute()
     if not archive.is_dir():
         raise ArchiveError("no archive here (not a directory)", archive)
-    db, writable = _open(archive)
+    db, not_recorded = _open(archive)
+    writable = not_recorded is None
     notes: list[str] = []
-    if record and not writable:
-        notes.append("archive is read-only: results were not recorded in the ledger")
+    if record and not_recorded is not None:
+        notes.append(not_recorded)
     try:
         # List the disk before reading the ledger: a bag published in between has
         # its ledger row already (rows are written before the rename).
@@ -226,7 +231,11 @@ def audit(
         results += checked
         skipped += budget_skipped
         if record and writable:
-            _record(db, checked, started_at)
+            try:
+                _record(db, checked, started_at)
+            except ArchiveError as exc:  # disk full, ledger locked: the checks still count
+                writable = False
+                notes.append(f"{exc.message}: results were not recorded in the ledger")
     finally:
         db.close()
     return AuditReport(

@@ -11,6 +11,7 @@ in a ``BEGIN IMMEDIATE`` transaction; the schema grows by numbered migrations.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -24,7 +25,8 @@ from typing import Any
 from preserve.errors import ArchiveError
 
 LEDGER_NAME = "ledger.sqlite"
-#: How long a writer waits for another process's transaction before giving up.
+#: How long a writer waits for another process's transaction before giving up
+#: (read at each connect, so tests and callers may lower it).
 BUSY_TIMEOUT_SECONDS = 60.0
 
 
@@ -159,18 +161,55 @@ def _migrate(db: sqlite3.Connection) -> None:
 
 @contextmanager
 def write(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """One write transaction, taken at once (``BEGIN IMMEDIATE``) so writers queue."""
+    """One write transaction, taken at once (``BEGIN IMMEDIATE``) so writers queue.
+
+    A transaction that fails is rolled back whole, and an SQLite error (disk full,
+    I/O error, locked) becomes an :class:`ArchiveError` saying what happened, so
+    the command ends with one line and exit 2, never a traceback.
+    """
     try:
         db.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        raise ArchiveError(f"the ledger is locked by another process: {exc}") from None
+    except sqlite3.Error as exc:
+        raise ledger_error(exc) from None
     try:
         yield db
-    except BaseException:
-        db.execute("ROLLBACK")
+    except BaseException as exc:
+        _rollback(db)
+        if isinstance(exc, sqlite3.Error):
+            raise ledger_error(exc) from None
         raise
-    else:
+    try:
         db.execute("COMMIT")
+    except sqlite3.Error as exc:
+        _rollback(db)
+        raise ledger_error(exc) from None
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    # SQLite may already have rolled back by itself (disk full, I/O error).
+    if db.in_transaction:
+        # The transaction is gone either way; the original error is the one reported.
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+
+
+_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_IOERR, _SQLITE_FULL = 5, 6, 10, 13
+
+
+def ledger_error(exc: sqlite3.Error) -> ArchiveError:
+    """What an SQLite error means for the archive, in one line; nothing was recorded."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    text = str(exc).lower()
+    if code in (_SQLITE_BUSY, _SQLITE_LOCKED) or "locked" in text:
+        return ArchiveError(
+            f"the ledger is locked by another process (waited {BUSY_TIMEOUT_SECONDS:g} s); "
+            "nothing was recorded: try again when it has finished"
+        )
+    if code == _SQLITE_FULL or "full" in text:
+        return ArchiveError("no space left on the archive's disk: the ledger was not changed")
+    if code == _SQLITE_IOERR or "i/o" in text:
+        return ArchiveError(f"I/O error writing the ledger ({exc}): the ledger was not changed")
+    return ArchiveError(f"cannot write the ledger: {exc}")
 
 
 def now() -> str:
