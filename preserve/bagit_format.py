@@ -306,21 +306,36 @@ def decode_tag_file(data: bytes, encoding: str, name: str) -> tuple[str, list[Pr
             return data.decode("utf-8"), problems  # the common case, without lookups
         except UnicodeDecodeError:
             pass
-    try:
-        codec = codecs.lookup(encoding)
-    except LookupError:
+    codec = text_codec(encoding)
+    if codec is None:
         return "", [_error("encoding.unknown", name, f"unknown tag file encoding {encoding!r}")]
     if codec.name == "utf-8" and data.startswith(codecs.BOM_UTF8):
         problems.append(_warning("encoding.bom", name, "UTF-8 byte-order mark (not allowed)"))
         data = data[len(codecs.BOM_UTF8) :]
     try:
         text = data.decode(codec.name)
-    except UnicodeDecodeError as exc:
-        problems.append(
-            _error("encoding.invalid", name, f"not valid {encoding} at byte {exc.start}")
-        )
-        text = data.decode(codec.name, errors="replace")
+    except UnicodeError as exc:  # also idna/punycode's plain UnicodeError
+        at = f" at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else ""
+        problems.append(_error("encoding.invalid", name, f"not valid {encoding}{at}"))
+        try:
+            text = data.decode(codec.name, errors="replace")
+        except UnicodeError:
+            text = ""
     return text, problems
+
+
+def text_codec(encoding: str) -> codecs.CodecInfo | None:
+    """The text codec a tag-file encoding names, or None.
+
+    None also for names Python cannot look up at all (a NUL inside: ValueError) and
+    for codecs that are not text encodings (``base64``, ``rot13``, ``zlib``), which
+    ``bytes.decode`` refuses with LookupError.
+    """
+    try:
+        codec = codecs.lookup(encoding)
+    except (LookupError, ValueError):
+        return None
+    return codec if getattr(codec, "_is_text_encoding", True) else None
 
 
 # --------------------------------------------------------------------------- bagit.txt
@@ -374,12 +389,9 @@ def parse_bagit_txt(data: bytes) -> tuple[str | None, str | None, tuple[Problem,
         version = None
     elif version is not None and version not in KNOWN_VERSIONS:
         problems.append(_error("bagit.version", name, f"unknown BagIt-Version {version}"))
-    if encoding is not None:
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            problems.append(_error("encoding.unknown", name, f"unknown encoding {encoding!r}"))
-            encoding = None
+    if encoding is not None and text_codec(encoding) is None:
+        problems.append(_error("encoding.unknown", name, f"unknown encoding {encoding!r}"))
+        encoding = None
     return version, encoding, tuple(problems)
 
 
