@@ -208,7 +208,8 @@ def audit(
             if bag.state == "publishing":
                 notes.append(f"{bag.identifier}: being published (or interrupted); not audited")
                 continue
-            if Path(bag.path).name not in on_disk:
+            # Not listed, but there now: published between the listing and the ledger read.
+            if Path(bag.path).name not in on_disk and not (archive / bag.path).is_dir():
                 results.append(
                     BagAudit(
                         bag.identifier,

@@ -164,3 +164,29 @@ def test_two_ingests_and_audits_at_once(tmp_path: Path) -> None:
         assert final.ok and len(final.bags) == made and not final.notes
     assert audits >= 5  # audits really overlapped the ingests
     assert not list((archive / "staging").iterdir())
+
+
+def test_bag_published_between_listing_and_ledger_read_is_not_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: audit lists bags/ and then reads the ledger; a bag renamed and marked
+    published in between was reported as ``ledger.bag-missing``."""
+    import preserve.audit as audit_mod
+
+    archive = tmp_path / "archive"
+    _write_round(tmp_path / "first", 0, 1)
+    _write_round(tmp_path / "second", 1, 1)
+    ingest([tmp_path / "first"], archive, IngestOptions(workers=1))
+    real_all_bags = ledger.all_bags
+
+    def all_bags_after_a_publication(db: object) -> object:
+        # A concurrent ingest publishes (rename and final mark) right now.
+        assert ingest([tmp_path / "second"], archive, IngestOptions(workers=1)).exit_code == 0
+        monkeypatch.setattr(audit_mod.ledger, "all_bags", real_all_bags)
+        return real_all_bags(db)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(audit_mod.ledger, "all_bags", all_bags_after_a_publication)
+    report = audit(archive, workers=1)
+    problems = [(b.identifier, p.code) for b in report.bags for p in b.problems]
+    assert report.ok and not problems, problems
+    assert len(report.bags) == 2
