@@ -17,11 +17,14 @@ import contextlib
 import functools
 import hashlib
 import itertools
+import lzma
 import os
 import stat
+import struct
 import tarfile
 import time
 import zipfile
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -77,6 +80,21 @@ PARALLEL_MIN_BYTES = 8 << 20
 
 #: Top-level files up to this size are read ahead from a tar in one pass.
 _PREFETCH_MAX = 64 << 20
+
+#: What reading a damaged or hostile tar/zip can raise besides OSError: corrupt deflate
+#: or xz streams, truncated headers, unsupported zip compression or encryption.
+_ARCHIVE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    EOFError,
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    struct.error,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+)
 
 #: Code of the one problem of a bag that could not be opened at all (CLI exit 2).
 CANNOT_OPEN = "bag.cannot-open"
@@ -502,7 +520,7 @@ class _TarTree(_ArchiveTree):
         ]
         for rel in sorted(top, key=lambda r: self._members[r].offset_data):
             # On failure read() tries again and reports the error.
-            with contextlib.suppress(OSError, tarfile.TarError, EOFError):
+            with contextlib.suppress(*_ARCHIVE_ERRORS):
                 self._small[rel] = self._extract(rel)
 
     def hash_files(
@@ -518,7 +536,7 @@ class _TarTree(_ArchiveTree):
             try:
                 with fh:
                     digests, size = hash_stream(fh, wanted[rel])
-            except (OSError, tarfile.TarError, EOFError) as exc:
+            except _ARCHIVE_ERRORS as exc:
                 yield rel, f"cannot read member: {exc}", 0
                 continue
             yield rel, digests, size
@@ -536,11 +554,11 @@ class _ZipTree(_ArchiveTree):
         self._place([n.rstrip("/") for n in names])
         for name, info in zip(names, infos, strict=True):
             mode = info.external_attr >> 16
-            if info.is_dir():
+            if info.filename.endswith("/"):  # not is_dir(): it fails on an empty name
                 kind = "dir"
             elif stat.S_ISLNK(mode):
                 kind = "symlink"
-            elif mode and not stat.S_ISREG(mode):
+            elif stat.S_IFMT(mode) and not stat.S_ISREG(mode):  # 0o600 alone: a plain file
                 kind = "other"
             else:
                 kind = "file"
@@ -567,7 +585,7 @@ class _ZipTree(_ArchiveTree):
             try:
                 with self.zip.open(self._members[rel]) as fh:
                     digests, size = hash_stream(fh, wanted[rel])
-            except (OSError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
+            except _ARCHIVE_ERRORS as exc:
                 yield rel, f"cannot read member: {exc}", 0
                 continue
             yield rel, digests, size
@@ -627,7 +645,7 @@ class _Checker:
             size = f"{exc.size:,} bytes" if exc.size is not None else "larger than that"
             self.error(code, rel, f"{rel} is {size}; the limit is {max_bytes:,} bytes (not read)")
             return None
-        except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
+        except _ARCHIVE_ERRORS as exc:
             self.error("file.unreadable", rel, f"cannot read: {exc}")
             return None
 
@@ -1059,7 +1077,7 @@ def _open_tree(
             return _ZipTree(path, limits)
         if tarfile.is_tarfile(path):
             return _TarTree(path, limits)
-    except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
+    except _ARCHIVE_ERRORS as exc:
         raise UnreadableInput(f"cannot read archive: {exc}", path) from exc
     raise UnreadableInput("not a directory, tar or zip archive", path)
 
@@ -1091,7 +1109,7 @@ def verify_bag(
     try:
         try:
             checker.run()
-        except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
+        except _ARCHIVE_ERRORS as exc:
             checker.error("bag.unreadable", "", f"checking stopped: {exc}")
         root = tree.root_path()
         for check in () if tree.over_limit else extra_checks:
