@@ -13,7 +13,6 @@ first, so a cron job covers a large archive in slices.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import multiprocessing
 import os
@@ -28,8 +27,9 @@ from typing import Any
 from preserve import ledger
 from preserve.archive import BAGS_DIR
 from preserve.bag_checks import check_our_bag
-from preserve.bagit_format import Problem, Severity
+from preserve.bagit_format import DigestAlgorithm, Problem, Severity
 from preserve.errors import ArchiveError, PreserveError
+from preserve.hashing import hash_file
 from preserve.premis import FIXITY_CHECK, software_agent
 from preserve.verify import BagResult, verify_bag
 
@@ -120,10 +120,15 @@ def _ledger_problems(bag_dir: Path, recorded: ledger.LedgerBag) -> list[Problem]
     problems = []
     for name, digest in sorted(recorded.tagmanifest_digests.items()):
         try:
-            actual = hashlib.sha256((bag_dir / name).read_bytes()).hexdigest()
+            # Streamed, never through a symlink or into a FIFO: a planted bag's
+            # "tag manifest" may point at /dev/zero.
+            digests, _ = hash_file(bag_dir / name, [DigestAlgorithm.sha256])
+            actual = digests[DigestAlgorithm.sha256]
         except OSError as exc:
             problems.append(
-                Problem("ledger.tagmanifest-unreadable", name, f"cannot read: {exc.strerror}")
+                Problem(
+                    "ledger.tagmanifest-unreadable", name, f"cannot read: {exc.strerror or exc}"
+                )
             )
             continue
         if actual != digest:

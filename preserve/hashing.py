@@ -23,6 +23,8 @@ SPLIT_MIN_BYTES = 16 << 20
 
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 _OPEN_FLAGS |= getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+# A FIFO swapped in for a file must not block open(); fstat then refuses it.
+_OPEN_FLAGS |= getattr(os, "O_NONBLOCK", 0)
 
 
 class FileChanged(OSError):

@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -137,7 +139,11 @@ def sidecar_path(statement_path: Path) -> Path:
 def read_sidecar(path: Path) -> dict[str, Any]:
     """Load a sidecar JSON object, with a one-line error naming the file."""
     try:
-        with path.open("rb") as fh:
+        # O_NONBLOCK: a FIFO named like a sidecar must not hang the ingest.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise UnreadableInput("metadata is not a regular file", path)
             data = fh.read(MAX_SIDECAR_BYTES + 1)
     except OSError as exc:
         raise UnreadableInput(f"cannot read metadata: {exc.strerror or exc}", path) from None

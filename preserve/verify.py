@@ -101,6 +101,7 @@ CANNOT_OPEN = "bag.cannot-open"
 
 _CORES = os.cpu_count() or 1
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_READ_FLAGS |= getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block open(); fstat refuses it
 
 
 @dataclass(frozen=True)

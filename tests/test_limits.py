@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import subprocess
+import sys
 import tarfile
 import tracemalloc
 import zipfile
@@ -330,3 +332,59 @@ def test_every_documented_limit_is_in_docs() -> None:
         "MAX_SIDECAR_BYTES",
     ):
         assert code in doc, code
+
+
+# --------------------------------------------------------------------------- never hang
+
+HANG_GUARD = 60  # seconds; these ran forever before the fix
+
+
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=HANG_GUARD
+    )
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_named_like_a_statement_or_sidecar_does_not_hang(tmp_path: Path) -> None:
+    """Regression: ingest opened a FIFO ``x.txt`` (or ``x.json``) and waited forever."""
+    os.mkfifo(tmp_path / "x.txt")
+    done = subprocess.run(
+        [sys.executable, "-m", "preserve", "validate", str(tmp_path / "x.txt")],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
+    )
+    assert done.returncode == 2
+    assert "not a regular file (a FIFO, device or socket)" in done.stdout + done.stderr
+    # A sidecar given with --metadata (a FIFO beside a statement is not taken for one).
+    os.mkfifo(tmp_path / "y.json")
+    done = _run(
+        "from pathlib import Path\nfrom preserve.metadata import read_sidecar\n"
+        f"try:\n    read_sidecar(Path({str(tmp_path / 'y.json')!r}))\n"
+        "except Exception as e:\n    print(type(e).__name__, e)"
+    )
+    assert "UnreadableInput" in done.stdout and "not a regular file" in done.stdout
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_audit_of_a_tag_manifest_linked_to_dev_zero(tmp_path: Path) -> None:
+    """Regression: audit read each recorded tag manifest whole, through symlinks: a
+    planted link to /dev/zero exhausted memory. It is now reported, unread."""
+    from preserve.archive import IngestOptions, ingest
+    from preserve.audit import audit
+
+    source = tmp_path / "s.txt"
+    source.write_text(
+        "Library hours\n\nThe library opens on Sundays.\n\nJane Doe\nOmbudsman\n\n1 March 2024\n",
+        encoding="utf-8",
+    )
+    archive = tmp_path / "a"
+    assert ingest([source], archive, IngestOptions(workers=1)).exit_code == 0
+    (bag,) = (archive / "bags").iterdir()
+    manifest = bag / "tagmanifest-sha256.txt"
+    manifest.unlink()
+    manifest.symlink_to("/dev/zero")
+    report = audit(archive, workers=1)
+    codes_found = {p.code for b in report.bags for p in b.problems}
+    assert {"symlink", "ledger.tagmanifest-unreadable"} <= codes_found

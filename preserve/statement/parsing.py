@@ -7,6 +7,8 @@ each judge single lines (or the whole text) and know nothing of it.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 
@@ -86,7 +88,11 @@ def read_statement(path: Path | str) -> Statement:
     try:
         if path.is_dir():
             raise UnreadableInput("is a directory, not a statement file", path)
-        with path.open("rb") as fh:
+        # O_NONBLOCK: opening a FIFO named like a statement must not hang the ingest.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise UnreadableInput("not a regular file (a FIFO, device or socket)", path)
             data = fh.read(MAX_STATEMENT_BYTES + 1)
     except OSError as exc:
         raise UnreadableInput(f"cannot read: {exc.strerror or exc}", path) from None
