@@ -192,7 +192,7 @@ def audit(
             if bags_root.is_dir()
             else set()
         )
-        known = {b.identifier: b for b in ledger.all_bags(db)}
+        known = {b.identifier: b for b in ledger.bag_rows(db)}
         results: list[BagAudit] = []
         for name in sorted(on_disk - set(known)):
             results.append(
@@ -208,7 +208,7 @@ def audit(
                     ),
                 )
             )
-        queue: list[ledger.LedgerBag] = []
+        queue: list[ledger.BagRow] = []
         for bag in sorted(known.values(), key=lambda b: (b.last_verified_at or "", b.identifier)):
             if bag.state == "publishing":
                 notes.append(f"{bag.identifier}: being published (or interrupted); not audited")
@@ -233,7 +233,9 @@ def audit(
         skipped = 0
         if limit is not None and len(queue) > limit:
             skipped, queue = len(queue) - limit, queue[:limit]
-        checked, budget_skipped = _verify_all(archive, queue, workers, started, budget, progress)
+        checked, budget_skipped = _verify_all(
+            archive, db, queue, workers, started, budget, progress
+        )
         results += checked
         skipped += budget_skipped
         if record and writable:
@@ -257,7 +259,8 @@ def audit(
 
 def _verify_all(
     archive: Path,
-    queue: Sequence[ledger.LedgerBag],
+    db: sqlite3.Connection,
+    queue: Sequence[ledger.BagRow],
     workers: int | None,
     started: float,
     budget: float | None,
@@ -266,9 +269,12 @@ def _verify_all(
     """Verify bags in parallel processes, submitting only while the budget lasts."""
     done: list[BagAudit] = []
 
-    def finish(bag: ledger.LedgerBag, result: BagResult) -> None:
+    def finish(bag: ledger.BagRow, result: BagResult) -> None:
         bag_dir = archive / bag.path
-        problems = (*result.problems, *_ledger_problems(bag_dir, bag))
+        # The digests are read now, one bag at a time, not held for the whole archive.
+        recorded = ledger.get_bag(db, bag.identifier)
+        extra = _ledger_problems(bag_dir, recorded) if recorded is not None else []
+        problems = (*result.problems, *extra)
         audit_result = BagAudit(
             bag.identifier,
             bag.path,
@@ -293,8 +299,8 @@ def _verify_all(
         return done, 0
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-        pending: dict[Future[BagResult], ledger.LedgerBag] = {}
-        items: Iterator[ledger.LedgerBag] = iter(queue)
+        pending: dict[Future[BagResult], ledger.BagRow] = {}
+        items: Iterator[ledger.BagRow] = iter(queue)
         submitted = 0
         window = count * 4
         exhausted = False
