@@ -85,18 +85,23 @@ def cli(verbose: int, quiet: bool) -> None:
     )
 
 
+def metadata_option(func: F) -> F:
+    """``--metadata FILE``: the sidecar that completes or overrides the parsed draft."""
+    return click.option(
+        "--metadata",
+        "metadata_file",
+        type=click.Path(path_type=Path),
+        help="Sidecar JSON that completes or overrides the parsed metadata "
+        "(default: STATEMENT.json beside STATEMENT.txt).",
+    )(func)
+
+
 # --------------------------------------------------------------------------- validate
 
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--metadata",
-    "metadata_file",
-    type=click.Path(path_type=Path),
-    help="Sidecar JSON that completes or overrides the parsed metadata "
-    "(default: STATEMENT.json beside STATEMENT.txt).",
-)
+@metadata_option
 @json_option
 @handles_errors
 def validate(files: tuple[Path, ...], metadata_file: Path | None, as_json: bool) -> None:
@@ -145,13 +150,7 @@ def pdfa_option(func: F) -> F:
     help="Where to write the PDF/A file (written atomically; nothing is left on failure).",
 )
 @pdfa_option
-@click.option(
-    "--metadata",
-    "metadata_file",
-    type=click.Path(path_type=Path),
-    help="Sidecar JSON that completes or overrides the parsed metadata "
-    "(default: STATEMENT.json beside STATEMENT.txt).",
-)
+@metadata_option
 @handles_errors
 def render(statement: Path, output: Path, level: str, metadata_file: Path | None) -> None:
     """Render a statement as a PDF/A preservation copy.

@@ -107,3 +107,21 @@ def read_regular(path: Path, limit: int) -> bytes | None:
         return None
     finally:
         os.close(fd)
+
+
+class NotARegularFile(OSError):
+    """An input path names a FIFO, a device or a socket, which is never read."""
+
+
+def read_input(path: Path, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of an input file (so a caller can tell "over the limit").
+
+    Opened with ``O_NONBLOCK`` and checked to be a regular file first: a FIFO named
+    like a statement or sidecar must not hang an ingest.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotARegularFile(f"{path} is not a regular file")
+        return handle.read(limit + 1)

@@ -10,9 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import re
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -32,6 +30,7 @@ from preserve.errors import (
     UnreadableInput,
     ValidationFailed,
 )
+from preserve.fsio import NotARegularFile, read_input
 from preserve.statement import Statement
 
 #: A sidecar larger than this is refused: metadata is a few kilobytes.
@@ -139,12 +138,9 @@ def sidecar_path(statement_path: Path) -> Path:
 def read_sidecar(path: Path) -> dict[str, Any]:
     """Load a sidecar JSON object, with a one-line error naming the file."""
     try:
-        # O_NONBLOCK: a FIFO named like a sidecar must not hang the ingest.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-        with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise UnreadableInput("metadata is not a regular file", path)
-            data = fh.read(MAX_SIDECAR_BYTES + 1)
+        data = read_input(path, MAX_SIDECAR_BYTES)
+    except NotARegularFile:
+        raise UnreadableInput("metadata is not a regular file", path) from None
     except OSError as exc:
         raise UnreadableInput(f"cannot read metadata: {exc.strerror or exc}", path) from None
     if len(data) > MAX_SIDECAR_BYTES:

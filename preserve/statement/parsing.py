@@ -7,12 +7,11 @@ each judge single lines (or the whole text) and know nothing of it.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import stat
 from collections.abc import Callable
 from pathlib import Path
 
 from preserve.errors import InputError, UnreadableInput
+from preserve.fsio import NotARegularFile, read_input
 from preserve.statement._record import Statement
 from preserve.statement.dates import read_date
 from preserve.statement.decoding import MAX_STATEMENT_BYTES, decode_statement, normalize_text
@@ -88,12 +87,9 @@ def read_statement(path: Path | str) -> Statement:
     try:
         if path.is_dir():
             raise UnreadableInput("is a directory, not a statement file", path)
-        # O_NONBLOCK: opening a FIFO named like a statement must not hang the ingest.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
-        with os.fdopen(fd, "rb") as fh:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise UnreadableInput("not a regular file (a FIFO, device or socket)", path)
-            data = fh.read(MAX_STATEMENT_BYTES + 1)
+        data = read_input(path, MAX_STATEMENT_BYTES)
+    except NotARegularFile:
+        raise UnreadableInput("not a regular file (a FIFO, device or socket)", path) from None
     except OSError as exc:
         raise UnreadableInput(f"cannot read: {exc.strerror or exc}", path) from None
     return parse_statement(data, path)
