@@ -1,0 +1,157 @@
+"""Opening a bag as the right tree, and the entry points :func:`verify_bag` and
+:func:`verify_bags`.
+
+:func:`_safe_verify` stays a module-level function: :func:`verify_bags` sends it to a
+process pool, which pickles it by name.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tarfile
+import time
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from preserve.bagit_format import DEFAULT_LIMITS, Limits, Problem, Severity
+from preserve.errors import UnreadableInput
+from preserve.verify.checker import _Checker
+from preserve.verify.result import CANNOT_OPEN, BagResult, ExtraCheck, _printable, _show
+from preserve.verify.tree import _ARCHIVE_ERRORS, _Tree
+from preserve.verify.tree_archive import _TarTree, _ZipTree
+from preserve.verify.tree_dir import _DirTree
+
+_TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+
+
+def _open_tree(
+    path: Path, threads: int | None, processes: int | None, limits: Limits = DEFAULT_LIMITS
+) -> _Tree:
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise UnreadableInput(f"cannot open: {exc.strerror}", path) from exc
+    if stat.S_ISDIR(st.st_mode):
+        return _DirTree(path, threads, processes, limits)
+    if not stat.S_ISREG(st.st_mode):
+        raise UnreadableInput("not a directory or a serialized bag", path)
+    try:
+        if zipfile.is_zipfile(path):
+            return _ZipTree(path, limits)
+        if tarfile.is_tarfile(path):
+            return _TarTree(path, limits)
+    except _ARCHIVE_ERRORS as exc:
+        raise UnreadableInput(f"cannot read archive: {exc}", path) from exc
+    raise UnreadableInput("not a directory, tar or zip archive", path)
+
+
+def verify_bag(
+    path: Path | str,
+    *,
+    processes: int | None = None,
+    threads: int | None = None,
+    extra_checks: Sequence[ExtraCheck] = (),
+    limits: Limits = DEFAULT_LIMITS,
+) -> BagResult:
+    """Check one bag (directory or tar/zip) against every MUST of RFC 8493.
+
+    Files are hashed once each, computing every algorithm the manifests use. A bag
+    with at least ``PARALLEL_MIN_BYTES`` of files to hash is spread over ``threads``
+    threads (default: one per core); ``processes=N`` (N > 1) uses N processes
+    instead, and ``processes=1`` keeps all hashing in the calling thread (for callers
+    that already run one bag per core). A bag that could not be opened at all raises
+    :class:`UnreadableInput`; everything else wrong is a :class:`Problem` in the result.
+    ``limits`` bounds what a hostile bag can make it read (``limit.*`` problems).
+    """
+    started = time.perf_counter()
+    path = Path(path)
+    if processes == 1 and threads is None:
+        threads = 1
+    tree = _open_tree(path, threads, processes, limits)
+    checker = _Checker(tree)
+    try:
+        try:
+            checker.run()
+        except _ARCHIVE_ERRORS as exc:
+            checker.error("bag.unreadable", "", f"checking stopped: {exc}")
+        root = tree.root_path()
+        for check in () if tree.over_limit else extra_checks:
+            if root is None:
+                checker.error("check.skipped", "", f"{_name(check)} needs a bag directory")
+                continue
+            try:
+                checker.problems.extend(check(root))
+            except Exception as exc:  # fail closed: a check that crashed did not pass
+                checker.error("check.failed", "", f"{_name(check)} failed: {exc!r}")
+    finally:
+        close = getattr(tree, "close", None)
+        if close is not None:
+            close()
+    # Names read from disk may hold undecodable bytes: escape them so reports always print.
+    shown = {
+        p if _printable(p) else Problem(p.code, _show(p.path), _show(p.message), p.severity)
+        for p in checker.problems
+    }
+    problems = tuple(sorted(shown, key=lambda p: (p.severity.value, p.path, p.code, p.message)))
+    return BagResult(
+        bag=str(path),
+        valid=not any(p.severity is Severity.error for p in problems),
+        problems=problems,
+        files_checked=checker.files_checked,
+        bytes_checked=checker.bytes_checked,
+        seconds=time.perf_counter() - started,
+        version=checker.version,
+        algorithms=tuple(checker.algorithms),
+    )
+
+
+def _name(check: ExtraCheck) -> str:
+    return getattr(check, "__name__", repr(check))
+
+
+def verify_bags(
+    paths: Iterable[Path | str],
+    *,
+    workers: int | None = None,
+    extra_checks: Sequence[ExtraCheck] = (),
+    limits: Limits = DEFAULT_LIMITS,
+) -> Iterator[BagResult]:
+    """Verify many bags, in order, ``workers`` bags at a time in separate processes.
+
+    Many small bags are limited by per-file overhead in Python, which threads cannot
+    share out; processes can. Each bag is then hashed single-threaded unless large.
+    A bag that cannot be opened comes back as an invalid result, so one bad path does
+    not hide the others.
+    """
+    items = [str(p) for p in paths]
+    n = workers or os.cpu_count() or 1
+    if n <= 1 or len(items) <= 1:
+        for p in items:
+            yield _safe_verify((p, None, extra_checks, limits))
+        return
+    jobs = [(p, 1, extra_checks, limits) for p in items]
+    with ProcessPoolExecutor(n) as pool:
+        yield from pool.map(_safe_verify, jobs, chunksize=_chunk(len(items), n))
+
+
+def _chunk(count: int, workers: int) -> int:
+    """Bags per task: enough to amortise the pipe, few enough to even out the tail."""
+    return max(1, min(32, count // (workers * 16)))
+
+
+def _safe_verify(args: tuple[str, int | None, Sequence[ExtraCheck], Limits]) -> BagResult:
+    path, threads, extra_checks, limits = args
+    try:
+        return verify_bag(path, threads=threads, extra_checks=extra_checks, limits=limits)
+    except UnreadableInput as exc:
+        return BagResult(
+            bag=path,
+            valid=False,
+            problems=(Problem(CANNOT_OPEN, "", exc.message),),
+            files_checked=0,
+            bytes_checked=0,
+            seconds=0.0,
+        )

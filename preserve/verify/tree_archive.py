@@ -1,0 +1,232 @@
+"""A serialized bag (tar, tar.gz/bz2/xz, zip): members listed and streamed, never extracted."""
+
+from __future__ import annotations
+
+import contextlib
+import stat
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from preserve.bagit_format import (
+    BAGIT_TXT,
+    DEFAULT_LIMITS,
+    DigestAlgorithm,
+    Limits,
+    Problem,
+    safe_relpath,
+)
+from preserve.hashing import hash_stream
+from preserve.verify.result import _show
+from preserve.verify.tree import _ARCHIVE_ERRORS, _TooLarge, _Tree
+
+#: Top-level files up to this size are read ahead from a tar in one pass.
+_PREFETCH_MAX = 64 << 20
+
+
+class _ArchiveTree(_Tree):
+    """A serialized bag: members are listed and streamed, nothing touches the disk."""
+
+    def __init__(self, archive: Path, limits: Limits = DEFAULT_LIMITS) -> None:
+        super().__init__(str(archive), limits=limits)
+        self.prefix = ""
+        self._members: dict[str, Any] = {}
+
+    def _place(self, names: list[str]) -> None:
+        """Find the bag's base directory: the single top-level folder, or the root."""
+        tops = {n.split("/", 1)[0] for n in names if n}
+        if len(tops) == 1:
+            (top,) = tops
+            if f"{top}/{BAGIT_TXT}" in names or BAGIT_TXT not in names:
+                self.prefix = top + "/"
+
+    def _add(self, name: str, kind: str, size: int, member: Any) -> None:
+        raw = name
+        name = name.rstrip("/") if kind == "dir" else name
+        if name in ("", ".", "./"):
+            return
+        safe = safe_relpath(name)
+        if safe is None:
+            self.problems.append(
+                Problem("path.unsafe", _show(raw), "archive member would land outside the bag")
+            )
+            return
+        if self.prefix and not (safe + "/").startswith(self.prefix):
+            self.problems.append(
+                Problem(
+                    "archive.outside-bag",
+                    _show(safe),
+                    f"member is not inside the bag's base directory {self.prefix!r}",
+                )
+            )
+            return
+        rel = safe[len(self.prefix) :]
+        if not rel:
+            return
+        if not self.count_entry() or not self.path_ok(rel):
+            return
+        if rel in self.files or rel in self._members or rel in self.others:
+            self.problems.append(
+                Problem("archive.duplicate-member", _show(rel), "member appears more than once")
+            )
+            self.files.pop(rel, None)
+            self.others.add(rel)
+            return
+        if kind == "dir":
+            self.dirs.add(rel)
+            parts = rel.split("/")
+            for i in range(1, len(parts)):
+                self.dirs.add("/".join(parts[:i]))
+            return
+        parts = rel.split("/")
+        for i in range(1, len(parts)):
+            self.dirs.add("/".join(parts[:i]))
+        if kind == "file":
+            self.files[rel] = size
+            self._members[rel] = member
+        elif kind == "symlink":
+            self.others.add(rel)
+            self.problems.append(Problem("symlink", _show(rel), "symbolic or hard link member"))
+        else:
+            self.others.add(rel)
+            self.problems.append(Problem("file.special", _show(rel), "not a regular file"))
+
+
+class _TarTree(_ArchiveTree):
+    def __init__(self, archive: Path, limits: Limits = DEFAULT_LIMITS) -> None:
+        super().__init__(archive, limits)
+        self._small: dict[str, bytes] = {}
+        self._prefetched = False
+        self.tar = tarfile.open(archive, "r:*")  # noqa: SIM115 - closed by close()
+        # Listed one by one, not getmembers(): a hostile tar of millions of members
+        # stops at the limit instead of filling memory.
+        members = []
+        for member in self.tar:
+            members.append(member)
+            if len(members) > limits.max_files:
+                self.refuse_count()
+                break
+        names = [_strip_dot(m.name) for m in members]
+        self._place(names)
+        for name, m in zip(names, members, strict=True):
+            if m.isdir():
+                kind = "dir"
+            elif m.isreg():
+                kind = "file"
+            elif m.issym() or m.islnk():
+                kind = "symlink"
+            else:
+                kind = "other"
+            self._add(name, kind, m.size, m)
+
+    def close(self) -> None:
+        self.tar.close()
+
+    def read(self, rel: str, max_bytes: int) -> bytes:
+        if self._members[rel].size > max_bytes:
+            raise _TooLarge(self._members[rel].size)
+        if "/" not in rel and not self._prefetched:
+            self._prefetch()
+        if rel in self._small:
+            return self._small[rel]
+        return self._extract(rel)
+
+    def _extract(self, rel: str) -> bytes:
+        fh = self.tar.extractfile(self._members[rel])
+        if fh is None:
+            raise OSError(f"cannot read {rel}")
+        with fh:
+            return fh.read()
+
+    def _prefetch(self) -> None:
+        """Read the top-level tag files in archive order, in one forward pass.
+
+        A compressed tar can only seek backwards by decompressing again from the
+        start; reading tag files one by one in name order could do that many times.
+        """
+        self._prefetched = True
+        top = [
+            r
+            for r in self._members
+            if "/" not in r
+            and 0 <= self.files.get(r, -1) <= min(_PREFETCH_MAX, self.limits.file_limit(r)[0])
+        ]
+        for rel in sorted(top, key=lambda r: self._members[r].offset_data):
+            # On failure read() tries again and reports the error.
+            with contextlib.suppress(*_ARCHIVE_ERRORS):
+                self._small[rel] = self._extract(rel)
+
+    def hash_files(
+        self, wanted: dict[str, set[DigestAlgorithm]]
+    ) -> Iterator[tuple[str, dict[DigestAlgorithm, str] | str, int]]:
+        # In archive order: a compressed tar is read forward once.
+        order = sorted(wanted, key=lambda r: self._members[r].offset_data)
+        for rel in order:
+            fh = self.tar.extractfile(self._members[rel])
+            if fh is None:
+                yield rel, "cannot read member", 0
+                continue
+            try:
+                with fh:
+                    digests, size = hash_stream(fh, wanted[rel])
+            except _ARCHIVE_ERRORS as exc:
+                yield rel, f"cannot read member: {exc}", 0
+                continue
+            yield rel, digests, size
+
+
+class _ZipTree(_ArchiveTree):
+    def __init__(self, archive: Path, limits: Limits = DEFAULT_LIMITS) -> None:
+        super().__init__(archive, limits)
+        self.zip = zipfile.ZipFile(archive)
+        infos = self.zip.infolist()
+        if len(infos) > limits.max_files:
+            self.refuse_count()
+            infos = infos[: limits.max_files + 1]
+        names = [_strip_dot(i.filename) for i in infos]
+        self._place([n.rstrip("/") for n in names])
+        for name, info in zip(names, infos, strict=True):
+            mode = info.external_attr >> 16
+            if info.filename.endswith("/"):  # not is_dir(): it fails on an empty name
+                kind = "dir"
+            elif stat.S_ISLNK(mode):
+                kind = "symlink"
+            elif stat.S_IFMT(mode) and not stat.S_ISREG(mode):  # 0o600 alone: a plain file
+                kind = "other"
+            else:
+                kind = "file"
+            self._add(name, kind, info.file_size, info)
+
+    def close(self) -> None:
+        self.zip.close()
+
+    def read(self, rel: str, max_bytes: int) -> bytes:
+        info = self._members[rel]
+        if info.file_size > max_bytes:
+            raise _TooLarge(info.file_size)
+        with self.zip.open(info) as fh:  # never more than the header's size
+            data = fh.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise _TooLarge(None)
+        return data
+
+    def hash_files(
+        self, wanted: dict[str, set[DigestAlgorithm]]
+    ) -> Iterator[tuple[str, dict[DigestAlgorithm, str] | str, int]]:
+        order = sorted(wanted, key=lambda r: self._members[r].header_offset)
+        for rel in order:
+            try:
+                with self.zip.open(self._members[rel]) as fh:
+                    digests, size = hash_stream(fh, wanted[rel])
+            except _ARCHIVE_ERRORS as exc:
+                yield rel, f"cannot read member: {exc}", 0
+                continue
+            yield rel, digests, size
+
+
+def _strip_dot(name: str) -> str:
+    while name.startswith("./"):
+        name = name[2:]
+    return name

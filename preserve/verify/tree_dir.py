@@ -1,0 +1,172 @@
+"""A bag directory: listed without following symlinks, its files hashed in parallel.
+
+:func:`_hash_job` stays a module-level function: process pools pickle it by name.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+
+from preserve.bagit_format import DEFAULT_LIMITS, DigestAlgorithm, Limits, Problem
+from preserve.hashing import hash_file
+from preserve.verify.result import _show
+from preserve.verify.tree import _TooLarge, _Tree
+
+#: Below this much payload a bag is hashed in the calling thread: pool start-up costs
+#: more than it saves, and batches of small bags are parallelised across bags instead.
+PARALLEL_MIN_BYTES = 8 << 20
+
+_CORES = os.cpu_count() or 1
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_READ_FLAGS |= getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block open(); fstat refuses it
+
+
+class _DirTree(_Tree):
+    def __init__(
+        self,
+        root: Path,
+        threads: int | None,
+        processes: int | None,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        super().__init__(str(root), limits=limits)
+        self.root = root
+        self.threads = threads
+        self.processes = processes
+        self.identity: dict[str, tuple[int, int]] = {}
+        self._prefix = os.path.join(root, "")
+        self._walk("", str(root))
+
+    def root_path(self) -> Path | None:
+        return self.root
+
+    def _walk(self, prefix: str, directory: str) -> None:
+        try:
+            with os.scandir(directory) as it:
+                entries = list(it)
+        except OSError as exc:
+            self.problems.append(
+                Problem("file.unreadable", prefix.rstrip("/"), f"cannot list: {exc.strerror}")
+            )
+            return
+        for entry in entries:
+            rel = prefix + entry.name
+            if not self.count_entry():
+                return
+            if not self.path_ok(rel):
+                continue
+            try:
+                # d_type answers these without a system call on most file systems.
+                if entry.is_dir(follow_symlinks=False):
+                    self.dirs.add(rel)
+                    self._walk(rel + "/", entry.path)
+                    continue
+                if not prefix and entry.is_file(follow_symlinks=False):
+                    # A top-level tag file: read whole later, so no stat (size unknown).
+                    self.files[rel] = -1
+                    continue
+            except OSError:
+                pass  # fall through to lstat, which reports the error
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError as exc:
+                self.problems.append(Problem("file.unreadable", _show(rel), str(exc.strerror)))
+                self.others.add(rel)
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                self.others.add(rel)
+                self.problems.append(
+                    Problem("symlink", _show(rel), "symbolic link (never followed)")
+                )
+            elif stat.S_ISDIR(st.st_mode):
+                self.dirs.add(rel)
+                self._walk(rel + "/", entry.path)
+            elif stat.S_ISREG(st.st_mode):
+                self.files[rel] = st.st_size
+                self.identity[rel] = (st.st_dev, st.st_ino)
+            else:
+                self.others.add(rel)
+                self.problems.append(
+                    Problem("file.special", _show(rel), "not a regular file (device, FIFO...)")
+                )
+
+    def read(self, rel: str, max_bytes: int) -> bytes:
+        fd = os.open(self._abs(rel), _READ_FLAGS)
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise OSError(f"{rel} is not a regular file")
+            if st.st_size > max_bytes:
+                raise _TooLarge(st.st_size)
+            # One byte more than the size: a short read is the end (see hash_file).
+            want = st.st_size + 1
+            chunks = []
+            total = 0
+            while block := os.read(fd, want):
+                chunks.append(block)
+                total += len(block)
+                if total > max_bytes:
+                    raise _TooLarge(None)  # it grew while being read
+                if len(block) < want:
+                    break
+                want = min(1 << 20, max_bytes + 1 - total)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+
+    def _abs(self, rel: str) -> str:
+        return self._prefix + rel if os.sep == "/" else os.path.join(self.root, *rel.split("/"))
+
+    def hash_files(
+        self, wanted: dict[str, set[DigestAlgorithm]]
+    ) -> Iterator[tuple[str, dict[DigestAlgorithm, str] | str, int]]:
+        rels = list(wanted)
+        total = sum(max(self.files.get(rel, 0), 0) for rel in rels)
+        cores = _CORES
+        # Fewer files than cores: let each big file spread its algorithms over threads.
+        split = self.threads != 1 and not self.processes and len(rels) < cores
+        jobs = [
+            (self._abs(rel), list(algs), self.identity.get(rel), split)
+            for rel, algs in wanted.items()
+        ]
+        executor: Executor | None = None
+        if len(jobs) > 1 and total >= PARALLEL_MIN_BYTES:
+            if self.processes and self.processes > 1:
+                executor = ProcessPoolExecutor(self.processes)
+            elif self.threads is None or self.threads > 1:
+                executor = ThreadPoolExecutor(self.threads or os.cpu_count() or 1)
+        if executor is None:
+            for rel, job in zip(rels, jobs, strict=True):
+                yield (rel, *_hash_job(job))
+            return
+        with executor:
+            # Largest first, so one big file does not start last and run alone.
+            order = sorted(range(len(jobs)), key=lambda i: -self.files.get(rels[i], 0))
+            # In slices, so a bag of a million files does not hold a million futures.
+            for start in range(0, len(order), _SLICE):
+                part = order[start : start + _SLICE]
+                results = executor.map(_hash_job, [jobs[i] for i in part], chunksize=_chunks(part))
+                for i, res in zip(part, results, strict=True):
+                    yield (rels[i], *res)
+
+
+_SLICE = 4096
+
+
+def _chunks(part: list[int]) -> int:
+    """Tasks per process-pool message (ignored by thread pools): amortise pickling."""
+    return max(1, min(64, len(part) // (_CORES * 8)))
+
+
+def _hash_job(
+    job: tuple[str, list[DigestAlgorithm], tuple[int, int] | None, bool],
+) -> tuple[dict[DigestAlgorithm, str] | str, int]:
+    path, algs, identity, split = job
+    try:
+        return hash_file(path, algs, identity=identity, split_algorithms=split)
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}", 0
