@@ -13,6 +13,7 @@ first, so a cron job covers a large archive in slices.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import multiprocessing
 import os
@@ -31,6 +32,7 @@ from preserve.bagit_format import DigestAlgorithm, Problem, Severity
 from preserve.errors import ArchiveError, PreserveError
 from preserve.hashing import hash_file
 from preserve.premis import FIXITY_CHECK, software_agent
+from preserve.signing import SIGNATURE_EVENT, SIGNATURES_DIR, is_signed
 from preserve.verify import BagResult, verify_bag
 
 log = logging.getLogger(__name__)
@@ -145,6 +147,32 @@ def _ledger_problems(bag_dir: Path, recorded: ledger.LedgerBag) -> list[Problem]
             Problem("ledger.no-digests", "", "the ledger holds no digests for this bag")
         )
     return problems
+
+
+def _signature_problems(db: sqlite3.Connection, bag_dir: Path, identifier: str) -> list[Problem]:
+    """A bag the ledger says was signed must still carry its signature.
+
+    Deleting ``signatures/`` makes a bag look merely unsigned to any check inside
+    it; only the ledger remembers that it was signed, by which key and when.
+    """
+    row = db.execute(
+        "SELECT at, detail FROM events WHERE identifier = ? AND type = ? ORDER BY id DESC LIMIT 1",
+        (identifier, SIGNATURE_EVENT),
+    ).fetchone()
+    if row is None or is_signed(bag_dir):
+        return []
+    try:
+        key = json.loads(row["detail"]).get("key_fingerprint", "an unknown key")
+    except (ValueError, AttributeError):
+        key = "an unknown key"
+    return [
+        Problem(
+            "ledger.signature-missing",
+            SIGNATURES_DIR,
+            f"the ledger records a signature by {key} at {row['at']}, "
+            "but the bag has no signatures/ folder: it was removed",
+        )
+    ]
 
 
 def _open(archive: Path) -> tuple[sqlite3.Connection, str | None]:
@@ -274,6 +302,7 @@ def _verify_all(
         # The digests are read now, one bag at a time, not held for the whole archive.
         recorded = ledger.get_bag(db, bag.identifier)
         extra = _ledger_problems(bag_dir, recorded) if recorded is not None else []
+        extra += _signature_problems(db, bag_dir, bag.identifier)
         problems = (*result.problems, *extra)
         audit_result = BagAudit(
             bag.identifier,

@@ -371,3 +371,19 @@ def test_checks_for_our_bags_include_the_signature(
     assert list(check_our_bag(bag)) == []  # judged by the archive's trusted-keys/
     rewrite_consistently(bag)
     assert "signature.stale" in codes(check_our_bag(bag))
+
+
+def test_audit_finds_a_removed_signature_through_the_ledger(
+    archive: Path, bag: Path, key: SigningKey
+) -> None:
+    """Without signatures/ the bag looks merely unsigned; the ledger remembers it was signed."""
+    from preserve.audit import audit
+
+    sign_archived_bag(bag, key)
+    assert audit(archive).ok
+    shutil.rmtree(bag / "signatures")
+    assert verify_bag(bag).valid  # nothing inside the bag can tell
+    report = audit(archive)
+    found = {(p.code, p.path) for b in report.bags for p in b.problems}
+    assert ("ledger.signature-missing", "signatures") in found
+    assert not report.ok
