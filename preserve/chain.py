@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,45 +30,20 @@ GENESIS = "0" * 64
 ANCHOR_FORMAT = "preserve-ledger-anchor/1"
 
 
-def event_hash(
-    *,
-    prev_hash: str,
-    identifier: str | None,
-    type: str,
-    at: str,
-    outcome: str,
-    detail: str,
-    agent: str,
-) -> str:
-    """The hash of one event given the previous event's hash (see the module doc)."""
+#: The columns of an event that its hash covers (with ``prev_hash`` and a version).
+EVENT_FIELDS = ("identifier", "type", "at", "outcome", "detail", "agent")
+
+
+def event_hash(prev_hash: str, event: Mapping[str, Any] | sqlite3.Row) -> str:
+    """The hash of one event (a mapping or ledger row with :data:`EVENT_FIELDS`)
+    given the previous event's hash (see the module doc)."""
     canonical = json.dumps(
-        {
-            "v": 1,
-            "prev_hash": prev_hash,
-            "identifier": identifier,
-            "type": type,
-            "at": at,
-            "outcome": outcome,
-            "detail": detail,
-            "agent": agent,
-        },
+        {"v": 1, "prev_hash": prev_hash, **{name: event[name] for name in EVENT_FIELDS}},
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def _row_hash(row: sqlite3.Row, prev_hash: str) -> str:
-    return event_hash(
-        prev_hash=prev_hash,
-        identifier=row["identifier"],
-        type=row["type"],
-        at=row["at"],
-        outcome=row["outcome"],
-        detail=row["detail"],
-        agent=row["agent"],
-    )
 
 
 def head(db: sqlite3.Connection) -> str:
@@ -92,15 +68,15 @@ def append(
         raise RuntimeError("ledger events must be recorded inside ledger.write()")
     seal_legacy(db)
     prev = head(db)
-    digest = event_hash(
-        prev_hash=prev,
-        identifier=identifier,
-        type=type,
-        at=at,
-        outcome=outcome,
-        detail=detail,
-        agent=agent,
-    )
+    event = {
+        "identifier": identifier,
+        "type": type,
+        "at": at,
+        "outcome": outcome,
+        "detail": detail,
+        "agent": agent,
+    }
+    digest = event_hash(prev, event)
     db.execute(
         "INSERT INTO events (identifier, type, at, outcome, detail, agent, prev_hash, hash)"
         " VALUES (?,?,?,?,?,?,?,?)",
@@ -121,7 +97,7 @@ def seal_legacy(db: sqlite3.Connection) -> int:
     rows = db.execute(query + " ORDER BY id").fetchall()
     prev = GENESIS
     for row in rows:
-        digest = _row_hash(row, prev)
+        digest = event_hash(prev, row)
         db.execute(
             "UPDATE events SET prev_hash = ?, hash = ? WHERE id = ?", (prev, digest, row["id"])
         )
@@ -210,7 +186,7 @@ def verify_chain(db: sqlite3.Connection, *, published_head: str | None = None) -
                     f"does not point at the event before it{gap}: an event was deleted, "
                     "inserted or rewritten",
                 )
-            elif _row_hash(row, prev) != row["hash"]:
+            elif event_hash(prev, row) != row["hash"]:
                 broken = BrokenLink(
                     event_id, "chain.event-changed", "event was changed after it was recorded"
                 )

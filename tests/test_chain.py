@@ -51,15 +51,7 @@ def test_intact_chain(archive: Path) -> None:
     assert rows[0]["prev_hash"] == GENESIS
     assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(rows))
     assert found.head == rows[-1]["hash"]
-    assert rows[2]["hash"] == event_hash(
-        prev_hash=rows[1]["hash"],
-        identifier=rows[2]["identifier"],
-        type=rows[2]["type"],
-        at=rows[2]["at"],
-        outcome=rows[2]["outcome"],
-        detail=rows[2]["detail"],
-        agent=rows[2]["agent"],
-    )
+    assert rows[2]["hash"] == event_hash(rows[1]["hash"], rows[2])
 
 
 def test_deleted_row_is_found(archive: Path) -> None:
@@ -93,15 +85,7 @@ def test_rewritten_history_is_found_against_a_published_head(archive: Path) -> N
     db.execute('UPDATE events SET detail = \'{"source": "forged"}\' WHERE id = 2')
     prev = GENESIS
     for row in db.execute("SELECT * FROM events ORDER BY id").fetchall():
-        digest = event_hash(
-            prev_hash=prev,
-            identifier=row["identifier"],
-            type=row["type"],
-            at=row["at"],
-            outcome=row["outcome"],
-            detail=row["detail"],
-            agent=row["agent"],
-        )
+        digest = event_hash(prev, row)
         db.execute(
             "UPDATE events SET prev_hash = ?, hash = ? WHERE id = ?", (prev, digest, row["id"])
         )
