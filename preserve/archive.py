@@ -300,6 +300,9 @@ class _Job:
     level: PdfaLevel
     algorithms: tuple[DigestAlgorithm, ...]
     created: dt.datetime
+    #: sha256 of the original bytes and of the canonical metadata JSON: what makes
+    #: a re-ingest "the same statement".
+    identity: tuple[str, str]
 
 
 def _stage(job: _Job) -> WrittenBag:
@@ -426,6 +429,7 @@ def _ingest(
                 options.level,
                 options.algorithms,
                 created,
+                identity,
             )
         )
 
@@ -544,7 +548,7 @@ def _publish(
     identifier = metadata.identifier
     relative = f"{BAGS_DIR}/{identifier}"
     target = archive / relative
-    identity = (_sha256(job.statement.original), _sha256(metadata.to_json()))
+    identity = job.identity
     with ledger.write(db):
         known = ledger.get_bag(db, identifier)
         if known is not None or target.exists():
