@@ -436,3 +436,62 @@ def test_lines_outside_body_and_signature_are_kept_as_written() -> None:
     assert statement.signature_dates == ("6 March 2025",)
     assert statement.date_issued == dt.date(2025, 3, 6)
     assert statement.leftovers == ("Share",)
+
+
+# --- blocks: the page's lines, every one, in order -------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from preserve.statement import BlockKind, block_lines  # noqa: E402
+
+_LINE = st.sampled_from(
+    [
+        "",
+        "Annual meeting of the library council",
+        "Baku, 23 February 2024",
+        "1. The reading rooms open at nine.",
+        "• four had broken fences;",
+        "Sincerely,",
+        "Anna Example",
+        "Commissioner for Human Rights",
+        "The council met on Monday and agreed on the plan for the new season of readings.",
+        "12 Library Street",
+        "Share",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_LINE, max_size=14))
+def test_blocks_hold_every_line_once_in_order(lines: list[str]) -> None:
+    text = "\n".join(lines)
+    if not text.strip():
+        return
+    statement = parse_text(text)
+    assert [line for b in statement.blocks for line in b.lines] == block_lines(statement.text)
+
+
+def test_list_items_and_short_lines_are_blocks_of_their_own() -> None:
+    statement = parse_text(
+        "Inspection of village water points\n\n"
+        "The inspectors found that of twelve water points:\n"
+        "1. six worked well;\n"
+        "2. four had broken fences;\n"
+        "3. two were dry.\n\n"
+        "To the head of the district\n12 Library Street\nSample Town\n\n"
+        "The council thanks the inspectors and asks for repairs before the summer.\n\n"
+        "Anna Example\nCommissioner for Human Rights\n"
+    )
+    kinds = [(b.kind, b.lines) for b in statement.blocks]
+    assert kinds[0] == (BlockKind.TITLE, ("Inspection of village water points",))
+    assert kinds[1] == (BlockKind.PARAGRAPH, ("The inspectors found that of twelve water points:",))
+    assert kinds[2] == (
+        BlockKind.LIST,
+        ("1. six worked well;", "2. four had broken fences;", "3. two were dry."),
+    )
+    assert kinds[3] == (
+        BlockKind.LINES,
+        ("To the head of the district", "12 Library Street", "Sample Town"),
+    )
+    assert kinds[-1][0] is BlockKind.SIGNATURE

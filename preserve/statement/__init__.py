@@ -14,11 +14,12 @@ a sentence ends, which several of them ask).
 
 from __future__ import annotations
 
-from preserve.statement._record import Statement
+from preserve.statement._record import Block, BlockKind, Statement, block_lines
 from preserve.statement.dates import parse_date
 from preserve.statement.decoding import MAX_STATEMENT_BYTES, decode_statement, normalize_text
 from preserve.statement.language import identify_language
 from preserve.statement.leftovers import LEADING_LABELS, LEFTOVER_LINES
+from preserve.statement.lists import list_marker
 from preserve.statement.parsing import parse_statement, parse_text, read_statement
 from preserve.statement.signature import ROLE_WORDS
 
@@ -27,9 +28,13 @@ __all__ = [
     "LEFTOVER_LINES",
     "MAX_STATEMENT_BYTES",
     "ROLE_WORDS",
+    "Block",
+    "BlockKind",
     "Statement",
+    "block_lines",
     "decode_statement",
     "identify_language",
+    "list_marker",
     "normalize_text",
     "parse_date",
     "parse_statement",

@@ -8,7 +8,45 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
+
+
+class BlockKind(StrEnum):
+    """How a block of the statement looks on the page; never whether or where it appears."""
+
+    #: A genre label above the title ("Press release", "Заявление").
+    LABEL = "label"
+    TITLE = "title"
+    #: A place and date line ("Baku, 23 February 2024") outside the signature.
+    DATELINE = "dateline"
+    #: Prose: its lines are re-flowed into one paragraph.
+    PARAGRAPH = "paragraph"
+    #: A section heading inside the body.
+    HEADING = "heading"
+    #: Short lines kept line by line: addressee and address blocks, contact lines.
+    LINES = "lines"
+    #: List items: a line starting with a marker (:func:`list_marker`) begins an item;
+    #: a line without one continues the item before it.
+    LIST = "list"
+    #: A closing formula before the signature ("Sincerely,").
+    CLOSING = "closing"
+    #: The signature block: names, roles and the date under them, line by line.
+    SIGNATURE = "signature"
+
+
+@dataclass(frozen=True)
+class Block:
+    """Consecutive lines of the derived text that look alike on the page.
+
+    The blocks of a statement hold every non-blank line of ``Statement.text``
+    exactly once, in the order received (see :func:`block_lines`): the parse chooses
+    a block's kind, never drops, adds or moves a line.
+    """
+
+    kind: BlockKind
+    #: The lines as in the derived text, without surrounding white space.
+    lines: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -41,3 +79,10 @@ class Statement:
     sign_off: str | None = None
     #: Date lines in the signature block, as written ("23 February 2024").
     signature_dates: tuple[str, ...] = ()
+    #: The derived text as the page shows it: every non-blank line, in order.
+    blocks: tuple[Block, ...] = ()
+
+
+def block_lines(text: str) -> list[str]:
+    """The lines that a statement's blocks must hold, in order: the non-blank lines."""
+    return [line.strip() for line in text.split("\n") if line.strip()]

@@ -12,11 +12,12 @@ from pathlib import Path
 
 from preserve.errors import InputError, UnreadableInput
 from preserve.fsio import NotARegularFile, read_input
-from preserve.statement._record import Statement
+from preserve.statement._record import Block, BlockKind, Statement, block_lines
 from preserve.statement.dates import read_date
 from preserve.statement.decoding import MAX_STATEMENT_BYTES, decode_statement, normalize_text
 from preserve.statement.language import identify_language
 from preserve.statement.leftovers import strip_leftovers
+from preserve.statement.lists import list_marker
 from preserve.statement.sentences import ends_sentence
 from preserve.statement.signature import is_sign_off, is_signature_line, split_signature
 
@@ -30,6 +31,9 @@ _MAX_SIGNATURE_LINES = 10
 
 #: A line's place in the text: (block number, line number in the block).
 _At = tuple[int, int]
+#: A block of body lines all at most this long (and more than one) is kept line by
+#: line: an address, an addressee, contact lines. Hard-wrapped prose is longer.
+_SHORT_LINE = 45
 
 
 def _blocks(text: str) -> list[list[str]]:
@@ -150,6 +154,16 @@ def _parse(original: bytes, decoded: str, path: Path | str | None) -> Statement:
         notes.append("no signature block with a name was found")
     language = identify_language("\n".join([title or "", *paragraphs]))
     in_region = set(region)
+    kinds: dict[_At, BlockKind] = {at: BlockKind.TITLE for at in title_lines}
+    kinds.update({at: BlockKind.DATELINE for at in datelines if at not in in_region})
+    for at in region:
+        if is_sign_off(line_at(at)):
+            kinds[at] = BlockKind.CLOSING
+        elif at in taken:
+            kinds[at] = BlockKind.SIGNATURE
+    page_blocks = _page_blocks(blocks, kinds)
+    if [line for b in page_blocks for line in b.lines] != block_lines(derived):
+        raise AssertionError("blocks must hold every line of the text once, in order")
     return Statement(
         original=original,
         text=derived,
@@ -165,7 +179,53 @@ def _parse(original: bytes, decoded: str, path: Path | str | None) -> Statement:
         datelines=tuple(line_at(at) for at in positions if at in datelines and at not in in_region),
         sign_off=next((line_at(at) for at in region if is_sign_off(line_at(at))), None),
         signature_dates=tuple(line_at(at) for at in region if at in dates),
+        blocks=page_blocks,
     )
+
+
+def _page_blocks(blocks: list[list[str]], kinds: dict[_At, BlockKind]) -> tuple[Block, ...]:
+    """Every line, in order, grouped into blocks of one kind.
+
+    Lines the parse recognised (title, datelines, closing, signature) take that kind;
+    the rest is body: list items where lines start with a list marker, short lines
+    kept line by line, prose otherwise. A kind change or a paragraph break starts a
+    new block; nothing is dropped or moved.
+    """
+    out: list[Block] = []
+    for bi, block in enumerate(blocks):
+        current: list[str] = []
+        kind: BlockKind | None = None
+        body = [(li, line) for li, line in enumerate(block) if (bi, li) not in kinds]
+        body_kind = _body_kind([line for _li, line in body])
+        in_list = False
+        for li, line in enumerate(block):
+            this = kinds.get((bi, li))
+            if this is None:
+                in_list = in_list or (body_kind is BlockKind.LIST and list_marker(line) is not None)
+                this = (
+                    BlockKind.LIST
+                    if in_list
+                    else (BlockKind.PARAGRAPH if body_kind is BlockKind.LIST else body_kind)
+                )
+            if this is not kind and current:
+                assert kind is not None
+                out.append(Block(kind, tuple(current)))
+                current = []
+            kind = this
+            current.append(line)
+        if current:
+            assert kind is not None
+            out.append(Block(kind, tuple(current)))
+    return tuple(out)
+
+
+def _body_kind(lines: list[str]) -> BlockKind:
+    """How body lines of one paragraph block look: a list, short lines, or prose."""
+    if any(list_marker(line) for line in lines):
+        return BlockKind.LIST
+    if len(lines) > 1 and all(len(line) <= _SHORT_LINE for line in lines):
+        return BlockKind.LINES
+    return BlockKind.PARAGRAPH
 
 
 def _find_title(
