@@ -304,6 +304,25 @@ def test_legacy_fixtures_really_are_in_their_encoding(path: Path) -> None:
     assert expected["last_paragraph_starts"] in text
 
 
+def test_score_table_agrees_with_the_tests() -> None:
+    """bench/bench_parse.py counts every fixture once per field, and every fixture it
+    finds a miss in is a known failure here (else this file's own test would fail)."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "bench_parse.py"), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(done.stdout)
+    assert report["fixtures"] == len(GOOD)
+    for row in report["fields"]:
+        having = sum(1 for p in GOOD if row["field"] in EXPECTED[p.stem])
+        assert row["right"] + row["wrong"] + row["blank"] == having, row["field"]
+        assert len(row["misses"]) == row["wrong"] + row["blank"]
+        assert {m["fixture"] for m in row["misses"]} <= set(KNOWN_FAILURES), row["field"]
+    assert {r["fixture"] for r in report["refused"]} <= set(KNOWN_FAILURES)
+
+
 def test_long_fixture_is_long() -> None:
     s = read_statement(FIXTURES / "en-annual-report-long.txt")
     assert len(s.paragraphs) >= 40
