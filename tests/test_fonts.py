@@ -305,6 +305,21 @@ def test_a_flag_is_one_glyph_and_extracts_as_its_two_letters(tmp_path: Path) -> 
     assert len(run.glyphs) == 1  # the regional-indicator pair became the flag
 
 
+def test_selectors_joiners_and_tags_need_no_glyph_and_come_back(
+    cjk_font: None, tmp_path: Path
+) -> None:
+    # An ideographic variation selector (Japanese names), ZWJ after CJK, a keycap, text
+    # and emoji presentation selectors, and the tag sequence of a subdivision flag: none
+    # has a glyph of its own, none may stop the render, and none may be lost.
+    paragraph = (
+        "葛\U000e0100飾区の図書館。\u200d中文 #\ufe0f\u20e3 ❤\ufe0f ☺\ufe0e "
+        "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"
+    )
+    rendering = render_statement(*make("ja", [paragraph]), created=CREATED)
+    raw = pdftotext(rendering.pdf, tmp_path, "-raw")
+    assert unicodedata.normalize("NFC", paragraph) in unicodedata.normalize("NFC", raw)
+
+
 def test_cjk_sample_is_valid_pdfa_1b(cjk_font: None, tmp_path: Path) -> None:
     java = shutil.which("java")
     missing = [j for j in PREFLIGHT_JARS if not (JAVA_DIR / j).is_file()]

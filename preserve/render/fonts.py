@@ -21,8 +21,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+import uharfbuzz as hb
 from fontTools import unicodedata as ftunicode
-from fontTools.ttLib import TTFont as FtFont
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import SUBSETN, TTFont
 
@@ -123,6 +123,19 @@ INVISIBLE = frozenset(
 JOINERS = frozenset("\u200c\u200d")
 
 
+def attaches(ch: str) -> bool:
+    """A joiner, variation selector or emoji tag: it changes how the character before it
+    is drawn and is never drawn itself, so it needs no glyph of its own (a font without
+    the variation draws the base character plainly; its text is kept either way)."""
+    code = ord(ch)
+    return (
+        ch in JOINERS
+        or 0xFE00 <= code <= 0xFE0F
+        or 0xE0100 <= code <= 0xE01EF
+        or 0xE0020 <= code <= 0xE007F
+    )
+
+
 @dataclass(frozen=True)
 class FontFile:
     """One embedded font file, as a PREMIS event records it."""
@@ -202,11 +215,10 @@ def available(family: Family) -> bool:
 
 @cache
 def _cmap(path: Path, subfont: int = 0) -> frozenset[int]:
-    font = FtFont(str(path), lazy=True, fontNumber=subfont)
-    try:
-        return frozenset(font.getBestCmap())
-    finally:
-        font.close()
+    # HarfBuzz reads the character map in C: 0.4 ms for the 42,000 characters of the
+    # CJK font, where fontTools takes 270 ms (the first render pays for every font
+    # before the one that has the character).
+    return frozenset(hb.Face(hb.Blob.from_file_path(str(path)), subfont).unicodes)
 
 
 @cache
@@ -395,7 +407,9 @@ def check_coverage(parts: Iterator[tuple[str, str]] | list[tuple[str, str]]) -> 
     """
     for where, text in parts:
         for ch in text:
-            if ch in INVISIBLE or ch in "\n\t" or _family_of(ch, False) or _family_of(ch, True):
+            if ch in INVISIBLE or ch in "\n\t" or attaches(ch):
+                continue
+            if _family_of(ch, False) or _family_of(ch, True):
                 continue
             label = f"{describe(ch)} ({script_of(ch)} script) in {where}"
             missing = _missing_font(ch)

@@ -22,6 +22,7 @@ from preserve.render.fonts import (
     INVISIBLE,
     JOINERS,
     Family,
+    attaches,
     cmap_of,
     family_for,
     font_file,
@@ -35,7 +36,6 @@ _STRIPPED = INVISIBLE - JOINERS
 
 _RTL_TYPES = frozenset({"R", "AL", "RLE", "RLO", "RLI"})
 _STRONG = {"L": 0, "R": 1, "AL": 1}
-_IGNORABLES = frozenset("\u200c\u200d\u00ad\ufe0e\ufe0f\u2060")
 #: Bidi classes that UBA rule X9 removes before resolving levels.
 _X9_REMOVED = frozenset({"RLE", "LRE", "RLO", "LRO", "PDF", "BN"})
 
@@ -166,10 +166,12 @@ def shape(text: str, family: Family, bold: bool, rtl: bool, language: str | None
     if language:
         buf.language = language
     buf.cluster_level = hb.BufferClusterLevel.MONOTONE_CHARACTERS
-    if not _IGNORABLES.isdisjoint(text):
+    marks = [attaches(ch) for ch in text]
+    if any(marks) and not all(marks):
         # Joiners act during shaping and are then dropped (their text stays in the
-        # cluster of the glyph before them): a zero-width glyph of their own would be
+        # cluster of a neighbouring glyph): a zero-width glyph of their own would be
         # drawn as a space-wide gap by PDF readers that trust the font's width table.
+        # (A run of nothing else keeps them as hidden glyphs, so their text survives.)
         buf.flags = hb.BufferFlags.REMOVE_DEFAULT_IGNORABLES
     hb.shape(_hb_font(family, bold), buf, {"kern": True, "liga": True})
     glyphs = tuple(
@@ -181,7 +183,7 @@ def shape(text: str, family: Family, bold: bool, rtl: bool, language: str | None
 
 def _family(ch: str, bold: bool, previous: tuple[Family, bool] | None) -> tuple[Family, bool]:
     """Font for one character: marks and neutrals stay in the font of the letters before them."""
-    if ch in JOINERS:  # HarfBuzz hides joiners in any font; they must not split a run
+    if attaches(ch):  # HarfBuzz hides these in any font; they must not split a run
         if previous is not None:
             return previous
         return family_for(ch, bold) or FAMILIES[0], bold
@@ -304,7 +306,7 @@ def _fit(
     if not candidates or candidates[-1] != end:
         candidates.append(end)
     # the last break opportunity whose estimated width fits, checked by shaping
-    k = bisect.bisect_right([width(b) for b in candidates], max_units) - 1
+    k = bisect.bisect_right(candidates, max_units, key=width) - 1
     while k >= 0 and not fits(candidates[k]):
         k -= 1
     if k >= 0:
@@ -346,11 +348,11 @@ def words(
     (the old behaviour) only a word wider than ``max_units`` is cut, into pieces that
     each fit a line, at break opportunities where the script has them.
     """
-    keep = [i for i, ch in enumerate(text) if ch not in _STRIPPED]
-    cuts: frozenset[int] = frozenset()
-    if breaks is not None:
-        cuts = frozenset(bisect.bisect_left(keep, b) for b in breaks)
-    text = "".join(text[i] for i in keep)
+    cuts: frozenset[int] = frozenset(breaks or ())
+    if not _STRIPPED.isdisjoint(text):
+        keep = [i for i, ch in enumerate(text) if ch not in _STRIPPED]
+        cuts = frozenset(bisect.bisect_left(keep, b) for b in cuts)
+        text = "".join(text[i] for i in keep)
     lv = levels(text, base)
     out: list[Word] = []
     i, n = 0, len(text)
