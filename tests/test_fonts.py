@@ -549,3 +549,46 @@ def test_cjk_paragraph_wraps_into_lines_that_fit(cjk_font: None) -> None:
     assert all(w.units <= 40000 for w in ws)
     assert "".join(r.text for w in ws for r in w.runs) == text
     assert not any("".join(r.text for r in w.runs).startswith(("，", "。", "」")) for w in ws)
+
+
+ALPHABET = (
+    "abc xyz,.()-"  # Latin, punctuation
+    "سلام گپ"  # Arabic and Persian
+    "שלום"  # Hebrew
+    "ประเทศไทย"  # Thai
+    "नगर पुस्तकालय"  # Devanagari
+    "图书馆。「」，"  # CJK (drawn only where the CJK font is installed)
+    "\U0001f4a7\U0001f1fa\U0001f1f3"  # emoji, a flag
+    "\u200c\u200d\ufe0f\n"
+)
+
+
+def rebuilt(ws: list[object]) -> str:
+    out = []
+    for w in ws:
+        out.append("".join(r.text for r in w.runs))  # type: ignore[attr-defined]
+        out.append(w.space)  # type: ignore[attr-defined]
+    return "".join(out)
+
+
+def expected(text: str) -> str:
+    text = text.strip()
+    return re.sub(r"\s+", lambda m: "\n" if "\n" in m.group() else " ", text)
+
+
+@pytest.mark.parametrize("with_breaks", [False, True])
+def test_words_keep_every_character_in_order(with_breaks: bool) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    cjk = not isinstance(fonts.locate(next(f for f in fonts.FAMILIES if f.system)), str)
+    alphabet = ALPHABET if cjk else re.sub("[图书馆。「」，]", "", ALPHABET)
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.text(alphabet=alphabet, min_size=1, max_size=80), st.integers(800, 30000))
+    def check(text: str, width: int) -> None:
+        breaks = break_opportunities(text, None) if with_breaks else None
+        ws = words(text, bold=False, base=0, language=None, max_units=width, breaks=breaks)
+        assert rebuilt(ws).rstrip() == expected(text)
+
+    check()
