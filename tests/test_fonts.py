@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import io
 import re
 import shutil
 import subprocess
@@ -272,7 +273,7 @@ def test_every_character_comes_back_and_every_font_is_embedded(
             assert bases(part) in bases(default), f"{part!r} not in {default!r}"
         else:
             assert letters(part) in letters(default), f"{part!r} not in {default!r}"
-    with pikepdf.open(__import__("io").BytesIO(rendering.pdf)) as pdf:
+    with pikepdf.open(io.BytesIO(rendering.pdf)) as pdf:
         seen = 0
         for page in pdf.pages:
             for _name, font in page.obj.Resources.Font.items():
@@ -320,13 +321,18 @@ def test_selectors_joiners_and_tags_need_no_glyph_and_come_back(
     assert unicodedata.normalize("NFC", paragraph) in unicodedata.normalize("NFC", raw)
 
 
-def test_cjk_sample_is_valid_pdfa_1b(cjk_font: None, tmp_path: Path) -> None:
+@pytest.mark.parametrize("key", ["zh-Hans", "ko", "emoji", "hi", "th", "ur"])
+def test_new_scripts_are_valid_pdfa_1b(
+    key: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if needs_cjk(key):
+        request.getfixturevalue("cjk_font")
     java = shutil.which("java")
     missing = [j for j in PREFLIGHT_JARS if not (JAVA_DIR / j).is_file()]
     if java is None or missing:
         pytest.skip(f"PDFBox Preflight is not installed; missing: {', '.join(missing) or 'java'}")
-    path = tmp_path / "zh.pdf"
-    path.write_bytes(render("zh-Hans", PdfaLevel.A1B).pdf)
+    path = tmp_path / f"{key}.pdf"
+    path.write_bytes(render(key, PdfaLevel.A1B).pdf)
     classpath = ":".join(str(JAVA_DIR / j) for j in PREFLIGHT_JARS)
     done = subprocess.run(
         [java, "-cp", classpath, "org.apache.pdfbox.preflight.Validator_A1b", str(path)],
@@ -336,6 +342,23 @@ def test_cjk_sample_is_valid_pdfa_1b(cjk_font: None, tmp_path: Path) -> None:
     )
     report = done.stdout + done.stderr
     assert done.returncode == 0 and "is a valid PDF/A-1b file" in report, report
+
+
+@pytest.mark.parametrize("key", ["zh-Hans", "emoji"])
+def test_pikepdf_pdfa_validator_finds_no_violation_at_2u(
+    key: str, request: pytest.FixtureRequest
+) -> None:
+    if needs_cjk(key):
+        request.getfixturevalue("cjk_font")
+    try:
+        import pikepdf.pdfa as validator
+    except ImportError as exc:
+        pytest.skip(f"pikepdf.pdfa is not available: {exc}")
+    with pikepdf.open(io.BytesIO(render(key).pdf)) as pdf:
+        report = validator.check(pdf, "2b")
+    # it knows conformance B only, so the claim of U is the one finding it may make
+    findings = [f for f in report.findings if "pdfaid:conformance is 'U'" not in f.message]
+    assert findings == [], findings
 
 
 def test_same_cjk_input_gives_the_same_bytes(cjk_font: None) -> None:
@@ -459,6 +482,25 @@ def test_font_files_used_gives_name_path_and_sha256(cjk_font: None) -> None:
     assert cjk.sha256 == fonts.WQY_ZENHEI.sha256 and cjk.source == "fonts-wqy-zenhei"
     serif = next(f for f in files if f.name == "NotoSerif")
     assert serif.source == "vendored" and serif.path.name == "NotoSerif-Regular.ttf"
+
+
+@pytest.mark.parametrize("name", ["NotoEmoji", "WenQuanYiZenHei", "NotoSerif"])
+def test_embedded_advances_are_the_font_programs(name: str) -> None:
+    # ReportLab stored the shared advance of the glyphs past numberOfHMetrics scaled to
+    # 1/1000 em and embedded it as font units: PDF/A validators refused the emoji flags.
+    from fontTools.ttLib import TTFont
+    from reportlab.pdfbase import pdfmetrics
+
+    family = next(f for f in fonts.FAMILIES if f.name == name)
+    if not fonts.available(family):
+        pytest.skip(str(fonts.locate(family)))
+    registered = pdfmetrics.getFont(fonts.ensure_registered(family, False))
+    path = fonts.font_file(family, False)
+    program = TTFont(str(path), lazy=True, fontNumber=fonts.subfont_of(family))
+    hmtx = program["hmtx"]
+    order = program.getGlyphOrder()
+    assert program["hhea"].numberOfHMetrics < len(order)
+    assert [aw for aw, _ in registered.face.hmetrics] == [hmtx[g][0] for g in order]
 
 
 def test_vendored_fonts_match_their_provenance_table() -> None:

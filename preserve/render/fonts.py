@@ -283,8 +283,26 @@ def ensure_registered(family: Family, bold: bool) -> str:
         except KeyError:
             path = str(font_file(family, bold))
             font = EmbeddedFont(name, path, subfontIndex=subfont_of(family), shapable=False)
+            repair_hmetrics(font, path, subfont_of(family))
             pdfmetrics.registerFont(font)
     return name
+
+
+def repair_hmetrics(font: TTFont, path: str, subfont: int) -> None:
+    """Give the glyphs past ``numberOfHMetrics`` their advance in font units again.
+
+    ReportLab (4.x, 5.x) stores those glyphs' shared advance already scaled to 1/1000
+    em and writes it unscaled into the subset's ``hmtx``; for a font with 1000 units per
+    em that is the same number, but for Noto Emoji (2048) or the CJK font (1024) the
+    embedded program then disagrees with the PDF's /Widths, which PDF/A forbids
+    (veraPDF 6.2.11.5, PDFBox Preflight 3.1.6).
+    """
+    hhea = hb.Face(hb.Blob.from_file_path(path), subfont).reference_table("hhea").data
+    count = int.from_bytes(hhea[34:36], "big")
+    metrics = font.face.hmetrics
+    if 0 < count < len(metrics):
+        advance = metrics[count - 1][0]
+        font.face.hmetrics = metrics[:count] + [(advance, lsb) for _aw, lsb in metrics[count:]]
 
 
 #: Shaped glyphs that no character maps to (Arabic joining forms, ligatures) are given a
