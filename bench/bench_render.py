@@ -172,7 +172,6 @@ def main() -> None:
         if fx:
             print(f"{name} (one page), 2u: {per_second(*fx, PdfaLevel.A2U):.1f} statements/s")
     cold_fixtures()
-    cjk()
     # distinct words per paragraph, so the shaping caches help less than in real text
     long = statement(
         [f"Paragraph {n}: " + SENTENCE * 3 + f"Reference {n * 7919}." for n in range(184)]
@@ -183,6 +182,7 @@ def main() -> None:
     if fx:
         seconds, pages = timed(*fx, PdfaLevel.A2U)
         print(f"en-annual-report-long.txt ({pages} pages), 2u: {seconds * 1000:.0f} ms")
+    cjk()
 
 
 if __name__ == "__main__":
