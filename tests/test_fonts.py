@@ -164,6 +164,95 @@ SAMPLES: dict[str, tuple[str, str, list[str], str, str, str]] = {
         "لائبریرین",
         "NotoSansArabic",
     ),
+    "gu": (
+        "gu",
+        "પુસ્તકાલયના સમય વિશે નિવેદન",
+        ["જાહેર પુસ્તકાલય દરરોજ સવારે આઠ વાગ્યે ખુલે છે."],
+        "મીરા પટેલ",
+        "ગ્રંથપાલ",
+        "NotoSerifGujarati",
+    ),
+    "pa": (
+        "pa",
+        "ਲਾਇਬ੍ਰੇਰੀ ਦੇ ਸਮੇਂ ਬਾਰੇ ਬਿਆਨ",
+        ["ਸਰਵਜਨਕ ਲਾਇਬ੍ਰੇਰੀ ਹਰ ਰੋਜ਼ ਸਵੇਰੇ ਅੱਠ ਵਜੇ ਖੁੱਲ੍ਹਦੀ ਹੈ।"],
+        "ਹਰਪ੍ਰੀਤ ਕੌਰ",
+        "ਲਾਇਬ੍ਰੇਰੀਅਨ",
+        "NotoSerifGurmukhi",
+    ),
+    "te": (
+        "te",
+        "గ్రంథాలయ సమయాల గురించి ప్రకటన",
+        ["ప్రజా గ్రంథాలయం ప్రతిరోజు ఉదయం ఎనిమిది గంటలకు తెరుచుకుంటుంది."],
+        "సీత రెడ్డి",
+        "గ్రంథపాలకురాలు",
+        "NotoSerifTelugu",
+    ),
+    "kn": (
+        "kn",
+        "ಗ್ರಂಥಾಲಯದ ಸಮಯದ ಬಗ್ಗೆ ಹೇಳಿಕೆ",
+        ["ಸಾರ್ವಜನಿಕ ಗ್ರಂಥಾಲಯವು ಪ್ರತಿದಿನ ಬೆಳಿಗ್ಗೆ ಎಂಟು ಗಂಟೆಗೆ ತೆರೆಯುತ್ತದೆ."],
+        "ರಮೇಶ್ ಗೌಡ",
+        "ಗ್ರಂಥಪಾಲಕ",
+        "NotoSerifKannada",
+    ),
+    "ml": (
+        "ml",
+        "ഗ്രന്ഥശാലയുടെ സമയത്തെക്കുറിച്ചുള്ള പ്രസ്താവന",
+        ["പൊതു ഗ്രന്ഥശാല എല്ലാ ദിവസവും രാവിലെ എട്ടു മണിക്ക് തുറക്കും."],
+        "അനിൽ കുമാർ",
+        "ലൈബ്രേറിയൻ",
+        "NotoSerifMalayalam",
+    ),
+    "or": (
+        "or",
+        "ପାଠାଗାର ସମୟ ବିଷୟରେ ବିବୃତି",
+        ["ସାର୍ବଜନୀନ ପାଠାଗାର ପ୍ରତିଦିନ ସକାଳ ଆଠଟାରେ ଖୋଲେ।"],
+        "ସୁମିତ୍ରା ଦାସ",
+        "ଗ୍ରନ୍ଥାଗାରିକ",
+        "NotoSansOriya",
+    ),
+    "si": (
+        "si",
+        # ප්‍ර: the ZWJ asks for the rakaransaya form
+        "පුස්තකාල වේලාවන් පිළිබඳ ප්\u200dරකාශය",
+        ["මහජන පුස්තකාලය සෑම දිනකම උදේ අට සිට විවෘතව ඇත."],
+        "නිමල් පෙරේරා",
+        "පුස්තකාලයාධිපති",
+        "NotoSerifSinhala",
+    ),
+    "my": (
+        "my",
+        "စာကြည့်တိုက်ဖွင့်ချိန်ဆိုင်ရာ ထုတ်ပြန်ချက်",
+        ["ပြည်သူ့စာကြည့်တိုက်သည် နေ့စဉ် နံနက် ရှစ်နာရီတွင် ဖွင့်ပါသည်။"],
+        "အောင်မြင့်",
+        "စာကြည့်တိုက်မှူး",
+        "NotoSerifMyanmar",
+    ),
+    "lo": (
+        "lo",
+        "ຖະແຫຼງການກ່ຽວກັບເວລາເປີດຫໍສະໝຸດ",
+        ["ຫໍສະໝຸດສາທາລະນະເປີດທຸກມື້ຕັ້ງແຕ່ແປດໂມງເຊົ້າ."],
+        "ສົມພອນ ແກ້ວ",
+        "ບັນນາຮັກ",
+        "NotoSerifLao",
+    ),
+    "dv": (
+        "dv",
+        "ލައިބްރަރީގެ ވަގުތާ ބެހޭ ބަޔާން",
+        ["ޢާންމު ލައިބްރަރީ ކޮންމެ ދުވަހަކު ހެނދުނު އަށެއްގައި ހުޅުވޭނެ."],
+        "އާމިނަތު ޙަސަން",
+        "ލައިބްރޭރިއަން",
+        "NotoSansThaana",
+    ),
+    "zgh": (
+        "zgh",
+        "ⴰⵙⵎⵎⴻⵍ ⵅⴼ ⵜⴰⵙⴷⵍⵉⵙⵜ",
+        ["ⵜⴰⵙⴷⵍⵉⵙⵜ ⵜⴰⵎⴰⵜⴰⵢⵜ ⵜⵔⵣⵎ ⴽⵓ ⴰⵙⵙ."],
+        "ⵜⵉⵍⴻⵍⵍⵉ ⴰⵎⴰⵣⵉⵖ",
+        "ⴰⵏⵎⵀⴰⵍ",
+        "NotoSansTifinagh",
+    ),
     "emoji": (
         "en",
         "Statement on clean water \U0001f4a7",
@@ -269,8 +358,13 @@ def test_every_character_comes_back_and_every_font_is_embedded(
         # poppler's reading order keeps every letter (punctuation may move in RTL lines;
         # Thai and Khmer marks stacked above a letter are put where poppler's geometric
         # guess puts them, so there only the base letters are compared)
-        if key in ("th", "km"):
+        if key in ("th", "km", "lo", "my"):
             assert bases(part) in bases(default), f"{part!r} not in {default!r}"
+        elif key == "dv":
+            # Thaana puts a vowel mark on every consonant, right to left: poppler's
+            # geometric guess splits them into lines of their own, so its reading order
+            # is no guide (the content stream above is exact)
+            pass
         else:
             assert letters(part) in letters(default), f"{part!r} not in {default!r}"
     with pikepdf.open(io.BytesIO(rendering.pdf)) as pdf:
@@ -321,7 +415,7 @@ def test_selectors_joiners_and_tags_need_no_glyph_and_come_back(
     assert unicodedata.normalize("NFC", paragraph) in unicodedata.normalize("NFC", raw)
 
 
-@pytest.mark.parametrize("key", ["zh-Hans", "ko", "emoji", "hi", "th", "ur"])
+@pytest.mark.parametrize("key", ["zh-Hans", "ko", "emoji", "hi", "th", "ur", "si", "dv"])
 def test_new_scripts_are_valid_pdfa_1b(
     key: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
