@@ -388,6 +388,16 @@ def test_persian_zero_width_non_joiner_is_kept(tmp_path: Path) -> None:
     assert "می\u200cتوانند" in unicodedata.normalize("NFC", raw)
 
 
+def test_right_to_left_text_with_a_soft_hyphen_renders(tmp_path: Path) -> None:
+    # Scraped web text carries soft hyphens; python-bidi drops such "BN" characters
+    # from its level list, which made right-to-left paragraphs with one crash with a
+    # ValueError (a traceback, not a one-line error).
+    paragraph = "يفتح المكتبة\u00adالعامة أبوابها كل يوم."
+    rendering = render_statement(*make("fa", [paragraph]), created=CREATED)
+    raw = pdftotext(rendering.pdf, tmp_path, "-raw")
+    assert letters(paragraph) in letters(raw)
+
+
 def test_a_flag_is_one_glyph_and_extracts_as_its_two_letters(tmp_path: Path) -> None:
     rendering = render("emoji")
     raw = pdftotext(rendering.pdf, tmp_path, "-raw")
