@@ -469,6 +469,31 @@ def test_same_cjk_input_gives_the_same_bytes(cjk_font: None) -> None:
     assert render("zh-Hans").pdf == render("zh-Hans").pdf
 
 
+def test_bytes_do_not_depend_on_what_the_process_rendered_before(
+    cjk_font: None, tmp_path: Path
+) -> None:
+    # Shaped glyphs get private codes in the order a process first meets them; the PDF
+    # must not show it. One process renders other scripts first, the other does not.
+    import sys
+
+    code = (
+        "import sys, hashlib; sys.path.insert(0, 'tests'); import test_fonts as t; "
+        "[t.render(k) for k in sys.argv[1:]]; "
+        "print(hashlib.sha256(t.render('emoji').pdf + t.render('zh-Hans').pdf).hexdigest())"
+    )
+
+    def digest(*before: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-c", code, *before],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    assert digest() == digest("ja", "fa", "hi", "emoji", "th")
+
+
 # --------------------------------------------------------------------------- missing fonts
 
 
