@@ -763,3 +763,17 @@ def test_words_keep_every_character_in_order(with_breaks: bool) -> None:
         assert rebuilt(ws).rstrip() == expected(text)
 
     check()
+
+
+def test_icu_is_loaded_only_by_text_that_needs_it() -> None:
+    import sys
+
+    code = (
+        "import sys; sys.path.insert(0, 'tests'); import test_fonts as t; "
+        "t.render('hi'); t.render('fa'); t.render('emoji'); "
+        "print('icu4py' in sys.modules); t.render('th'); print('icu4py' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["False", "True"]
