@@ -493,3 +493,88 @@ def test_preflight_accepts_the_pdfua_extension_schema(preflight: list[str], tmp_
     assert code == 0 and "is a valid PDF/A-1b file" in report, report
     code, report = run_preflight(preflight, edited(pdf, undeclared), tmp_path)
     assert code != 0 and "pdfua" in report, "Preflight does refuse an undeclared pdfuaid"
+
+
+# --------------------------------------------------------------------------- through verify
+
+
+def test_tagging_problems_flow_through_bag_verification(tmp_path: Path) -> None:
+    """A bag of ours whose PDF is a 2a copy with an untagged line: verify names the code
+    and the file (bag_checks runs check_pdfa on every PDF in data/pdfa/)."""
+    import bagit
+
+    from preserve.archive import ingest
+    from preserve.bag_checks import check_our_bag
+    from preserve.verify import verify_bag
+
+    from .test_archive import make_statements
+
+    make_statements(tmp_path / "in", 1)
+    assert ingest([tmp_path / "in"], tmp_path / "archive").exit_code == 0
+    bag = next((tmp_path / "archive" / "bags").iterdir())
+    pdf = next((bag / "data" / "pdfa").iterdir())
+    pdf.write_bytes(finished())
+    bagit.Bag(str(bag)).save(manifests=True)
+    assert list(verify_bag(bag, extra_checks=(check_our_bag,)).errors) == []
+    pdf.write_bytes(edited(finished(), untagged_text))
+    bagit.Bag(str(bag)).save(manifests=True)
+    errors = list(verify_bag(bag, extra_checks=(check_our_bag,)).errors)
+    assert [(p.code, p.path) for p in errors] == [
+        ("pdfa.untagged-content", f"data/pdfa/{pdf.name}")
+    ]
+
+
+# --------------------------------------------------------------------------- the builder
+
+
+class FakeCanvas:
+    """The one thing StructureBuilder touches on a ReportLab canvas: its operator list."""
+
+    def __init__(self) -> None:
+        self._code: list[str] = []
+
+
+def test_builder_writes_marked_content_and_restarts_mcids_per_page() -> None:
+    canvas = FakeCanvas()
+    tree = StructureBuilder("az-Latn")
+    heading, body = tree.add("H1"), tree.add("P")
+    with tree.marked(canvas, heading):
+        canvas._code.append("BT (a) Tj ET")
+    with tree.artifact(canvas, "Layout"):
+        canvas._code.append("0 0 m 1 1 l S")
+    with tree.marked(canvas, body):
+        pass
+    tree.next_page()
+    with tree.marked(canvas, body):
+        pass
+    assert canvas._code == [
+        "/H1 <</MCID 0>> BDC", "BT (a) Tj ET", "EMC",
+        "/Artifact <</Type /Layout>> BDC", "0 0 m 1 1 l S", "EMC",
+        "/P <</MCID 1>> BDC", "EMC",
+        "/P <</MCID 0>> BDC", "EMC",
+    ]  # fmt: skip
+    assert tree.root == StructNode(
+        "Document",
+        "az-Latn",
+        children=[
+            StructNode("H1", children=[MarkedContent(0, 0)]),
+            StructNode("P", children=[MarkedContent(0, 1), MarkedContent(1, 0)]),
+        ],
+    )
+
+
+def test_builder_refuses_what_would_make_a_wrong_tree() -> None:
+    canvas = FakeCanvas()
+    tree = StructureBuilder("en")
+    with pytest.raises(ValueError, match="Paragraph"):
+        tree.add("Paragraph")
+    with pytest.raises(ValueError, match="Header"), tree.artifact(canvas, "Header"):
+        pass
+    node = tree.add("P")
+    with (
+        tree.marked(canvas, node),
+        pytest.raises(RuntimeError, match="nested"),
+        tree.marked(canvas, node),
+    ):
+        pass
+    assert canvas._code == ["/P <</MCID 0>> BDC", "EMC"]  # closed even after the error
