@@ -15,8 +15,6 @@ import pikepdf
 import pytest
 from pikepdf import Array, Dictionary, Name
 from reportlab.lib.pagesizes import A4
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from preserve.errors import ExitCode, PreserveError
@@ -30,10 +28,10 @@ from preserve.pdfa import (
     check_pdfa,
     finish_pdfa,
 )
+from preserve.render.fonts import FAMILIES, ensure_registered
 from preserve.render.tagging import MarkedContent, StructNode, StructureBuilder
 
 CREATED = dt.datetime(2024, 3, 1, 9, 30, tzinfo=dt.UTC)
-FONT = Path(__file__).resolve().parents[1] / "preserve" / "fonts" / "NotoSerif-Regular.ttf"
 INFO = PdfInfo(
     title="Notes on the community garden",
     author="Garden Committee",
@@ -52,9 +50,9 @@ LAST = "The next meeting is in April."
 
 
 def font() -> str:
-    if "NotoSerif" not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(TTFont("NotoSerif", str(FONT)))
-    return "NotoSerif"
+    """The renderer's own registration of Noto Serif (a second TTFont from the same file
+    would register the typeface "NotoSerif" and shadow the renderer's)."""
+    return ensure_registered(FAMILIES[0], False)
 
 
 def drawn() -> tuple[bytes, StructNode]:
