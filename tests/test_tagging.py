@@ -415,6 +415,64 @@ BROKEN: dict[str, tuple[Callable[[pikepdf.Pdf], None], set[str]]] = {
 }
 
 
+def element_in_itself(pdf: pikepdf.Pdf) -> None:
+    heading = elements(pdf)[1]
+    heading.K = Array([heading])
+
+
+def role_map_loop(pdf: pikepdf.Pdf) -> None:
+    elements(pdf)[1].S = Name.A
+    pdf.Root.StructTreeRoot.RoleMap = Dictionary(A=Name.B, B=Name.A)
+
+
+def deep_nesting(pdf: pikepdf.Pdf) -> None:
+    pdf.pages[0].contents_add(pdf.make_stream(b"/X BMC " * 100), prepend=False)
+
+
+def stray_emc(pdf: pikepdf.Pdf) -> None:
+    pdf.pages[0].contents_add(pdf.make_stream(b"EMC"), prepend=False)
+
+
+def mcid_in_mcid(pdf: pikepdf.Pdf) -> None:
+    pdf.pages[0].contents_add(
+        pdf.make_stream(b"/P <</MCID 0>> BDC /P <</MCID 8>> BDC EMC EMC"), prepend=False
+    )
+
+
+def page_not_a_page(pdf: pikepdf.Pdf) -> None:
+    elements(pdf)[1].Pg = 7
+
+
+def parent_tree_garbage(pdf: pikepdf.Pdf) -> None:
+    pdf.Root.StructTreeRoot.ParentTree.Nums = Array([pikepdf.String("a"), 1, 5, Name.Y])
+
+
+def tree_not_a_dictionary(pdf: pikepdf.Pdf) -> None:
+    pdf.Root.StructTreeRoot = Array([1])
+    pdf.Root.MarkInfo = 1
+
+
+HOSTILE: dict[str, tuple[Callable[[pikepdf.Pdf], None], set[str]]] = {
+    "element in itself": (element_in_itself, {"pdfa.bad-structure", "pdfa.mcid-unreferenced"}),
+    "role map loop": (role_map_loop, {"pdfa.nonstandard-type"}),
+    "deep nesting": (deep_nesting, {"pdfa.bad-marked-content"}),
+    "stray EMC": (stray_emc, {"pdfa.bad-marked-content"}),
+    "MCID in MCID": (
+        mcid_in_mcid,
+        {"pdfa.bad-marked-content", "pdfa.mcid-twice", "pdfa.mcid-unreferenced"},
+    ),
+    "/Pg not a page": (page_not_a_page, {"pdfa.bad-structure", "pdfa.mcid-unreferenced"}),
+    "ParentTree garbage": (parent_tree_garbage, {"pdfa.mcid-unreferenced"}),
+    "tree not a dictionary": (tree_not_a_dictionary, {"pdfa.no-structure", "pdfa.not-marked"}),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_malformed_structure_is_reported_never_raised(name: str) -> None:
+    change, expected = HOSTILE[name]
+    assert codes(check_pdfa(edited(finished(), change))) == expected
+
+
 @pytest.mark.parametrize("name", list(BROKEN))
 def test_each_broken_variant_is_caught_by_its_code(name: str) -> None:
     change, expected = BROKEN[name]
