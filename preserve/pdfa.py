@@ -107,6 +107,10 @@ _PRONOM = {
 }
 
 
+class NoStructureError(PreserveError):
+    """A PDF/A level A (tagged) was asked for without a structure tree to write."""
+
+
 @dataclass(frozen=True)
 class PdfInfo:
     """Document-level metadata, written identically to DocInfo and XMP."""
@@ -170,13 +174,13 @@ def finish_pdfa(
 
     ``structure`` is the tree :class:`~preserve.render.tagging.StructureBuilder` recorded
     while drawing; with it the file is Tagged PDF (any level may carry tags; level A
-    requires them, and is refused without, since its claim would be false: a
-    PreserveError, exit 2, could not run).
+    requires them, and is refused without, since its claim would be false:
+    NoStructureError, exit 2, could not run).
     """
     if attachments and not level.attachments:
         raise ValueError(f"PDF/A-{level.value} cannot embed files; use 3u or 3a")
     if level.tagged and structure is None:
-        raise PreserveError(
+        raise NoStructureError(
             f"PDF/A-{level.value} needs the structure tree recorded while drawing; "
             "this renderer gave none"
         )
