@@ -144,6 +144,8 @@ def check_structure(doc: pikepdf.Pdf, title: str | None, report: Report) -> None
     mark_info = root.get("/MarkInfo")
     if not isinstance(mark_info, Dictionary) or not _true(mark_info.get("/Marked")):
         report("pdfa.not-marked", "the catalog has no /MarkInfo << /Marked true >>")
+    elif _true(mark_info.get("/Suspects")):
+        report("pdfa.not-marked", "/MarkInfo says /Suspects true: the tagging is not trusted")
     lang = root.get("/Lang")
     if not isinstance(lang, String) or not str(lang).strip():
         report("pdfa.no-lang", "the catalog has no /Lang: the document's language is not given")
@@ -379,11 +381,15 @@ def _scan_page(page: pikepdf.Page, report: Report) -> _Content:
             kind = ""
             if tag == Name.Artifact:
                 kind = "artifact"
+                if "mcid" in stack:  # Matterhorn 01-003
+                    found.malformed.append("an artifact inside tagged content")
             elif op == "BDC" and len(operands) >= 2:
                 mcid = _mcid(operands[1], props)
                 if mcid is not None:
                     if "mcid" in stack:
                         found.malformed.append(f"MCID {mcid} is nested inside another MCID")
+                    if "artifact" in stack:  # Matterhorn 01-004
+                        found.malformed.append(f"MCID {mcid} is inside an artifact")
                     kind = "mcid"
                     found.mcids.append(mcid)
             stack.append(kind)

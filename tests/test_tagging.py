@@ -454,6 +454,24 @@ def tree_not_a_dictionary(pdf: pikepdf.Pdf) -> None:
     pdf.Root.MarkInfo = 1
 
 
+def artifact_in_tagged(pdf: pikepdf.Pdf) -> None:
+    stream = b"/P <</MCID 8>> BDC /Artifact BMC EMC EMC"
+    pdf.pages[0].contents_add(pdf.make_stream(stream), prepend=False)
+    elements(pdf)[-1].K.append(Dictionary(Type=Name.MCR, Pg=pdf.pages[0].obj, MCID=8))
+    pdf.Root.StructTreeRoot.ParentTree.Nums[1].append(elements(pdf)[-1])
+
+
+def tagged_in_artifact(pdf: pikepdf.Pdf) -> None:
+    stream = b"/Artifact BMC /P <</MCID 8>> BDC EMC EMC"
+    pdf.pages[0].contents_add(pdf.make_stream(stream), prepend=False)
+    elements(pdf)[-1].K.append(Dictionary(Type=Name.MCR, Pg=pdf.pages[0].obj, MCID=8))
+    pdf.Root.StructTreeRoot.ParentTree.Nums[1].append(elements(pdf)[-1])
+
+
+def suspects(pdf: pikepdf.Pdf) -> None:
+    pdf.Root.MarkInfo.Suspects = True
+
+
 HOSTILE: dict[str, tuple[Callable[[pikepdf.Pdf], None], set[str]]] = {
     "element in itself": (element_in_itself, {"pdfa.bad-structure", "pdfa.mcid-unreferenced"}),
     "role map loop": (role_map_loop, {"pdfa.nonstandard-type"}),
@@ -465,6 +483,9 @@ HOSTILE: dict[str, tuple[Callable[[pikepdf.Pdf], None], set[str]]] = {
     ),
     "/Pg not a page": (page_not_a_page, {"pdfa.bad-structure", "pdfa.mcid-unreferenced"}),
     "ParentTree garbage": (parent_tree_garbage, {"pdfa.mcid-unreferenced"}),
+    "artifact in tagged content": (artifact_in_tagged, {"pdfa.bad-marked-content"}),
+    "tagged content in an artifact": (tagged_in_artifact, {"pdfa.bad-marked-content"}),
+    "suspects": (suspects, {"pdfa.not-marked"}),
     "tree not a dictionary": (tree_not_a_dictionary, {"pdfa.no-structure", "pdfa.not-marked"}),
 }
 
