@@ -222,7 +222,8 @@ def _walk_tree(
             continue
         if not isinstance(obj, Dictionary):
             continue
-        if obj.get("/Type") == Name.MCR:
+        kind = obj.get("/Type")
+        if kind == Name.MCR:
             page = _page_of(obj, page_index, inherited)
             mcid = obj.get("/MCID")
             if page is None or not isinstance(mcid, int):
@@ -230,13 +231,14 @@ def _walk_tree(
             else:
                 refs.append(_Ref(page, int(mcid), owner))
             continue
-        if obj.get("/Type") == Name.OBJR:
+        if kind == Name.OBJR:
             continue
         walked += 1
-        if obj.objgen in visited and obj.objgen != (0, 0):
+        gen = obj.objgen
+        if gen in visited and gen != (0, 0):
             report("pdfa.bad-structure", "the structure tree contains a cycle or a shared element")
             continue
-        visited.add(obj.objgen)
+        visited.add(gen)
         if walked > MAX_ELEMENTS:
             report("pdfa.bad-structure", f"more than {MAX_ELEMENTS:,} structure elements")
             return refs
@@ -244,8 +246,7 @@ def _walk_tree(
         page = _page_of(obj, page_index, inherited)
         k = obj.get("/K")
         children = list(k) if isinstance(k, Array) else [k] if k is not None else []
-        for child in reversed(children):
-            stack.append((child, page, obj.objgen))
+        stack.extend((child, page, gen) for child in reversed(children))
     return refs
 
 
@@ -293,39 +294,46 @@ def _check_references(
             )
         else:  # the first reference counts; the second is the problem reported
             by_key[key] = ref
-    refs = list(by_key.values())
+    on_page: dict[int, list[int]] = {}
+    for ref in by_key.values():  # in the tree's order
+        on_page.setdefault(ref.page, []).append(ref.mcid)
     parents = _parent_tree(tree, report)
     for i, (page, content) in enumerate(zip(doc.pages, contents, strict=True)):
         in_content = set(content.mcids)
         number = page.obj.get("/StructParents")
         array = parents.get(int(number)) if isinstance(number, int) else None
+        owners: list[tuple[int, int] | None] = (
+            [o.objgen if isinstance(o, Dictionary) else None for o in array]
+            if isinstance(array, Array)
+            else []
+        )
         for mcid in content.mcids:
             found = by_key.get((i, mcid))
-            owner = array[mcid] if isinstance(array, Array) and 0 <= mcid < len(array) else None
+            owner = owners[mcid] if 0 <= mcid < len(owners) else None
             if found is None:
                 report(
                     "pdfa.mcid-unreferenced",
                     f"page {i + 1}: MCID {mcid} is not referenced from the structure tree",
                 )
-            if not isinstance(owner, Dictionary):
+            if owner is None:
                 report(
                     "pdfa.mcid-unreferenced",
                     f"page {i + 1}: MCID {mcid} has no entry in the ParentTree",
                 )
-            elif found is not None and owner.objgen != found.owner:
+            elif found is not None and owner != found.owner:
                 report(
                     "pdfa.parent-tree-mismatch",
                     f"page {i + 1}: the ParentTree gives MCID {mcid} another element than the "
                     "structure tree",
                 )
-        for ref in refs:
-            if ref.page == i and ref.mcid not in in_content:
+        for mcid in on_page.get(i, []):
+            if mcid not in in_content:
                 report(
                     "pdfa.mcid-missing",
-                    f"page {i + 1}: the structure tree references MCID {ref.mcid}, which the "
+                    f"page {i + 1}: the structure tree references MCID {mcid}, which the "
                     "page's content does not have",
                 )
-        walked = [r.mcid for r in refs if r.page == i and r.mcid in in_content]
+        walked = [m for m in on_page.get(i, []) if m in in_content]
         drawn = [m for m in _first_each(content.mcids) if (i, m) in by_key]
         if walked != drawn:
             report(
@@ -372,8 +380,9 @@ def _scan_page(page: pikepdf.Page, report: Report) -> _Content:
     # Each open sequence: "mcid", "artifact" or "" (neither).
     stack: list[str] = []
     for instruction in instructions:
-        operands, op = instruction.operands, str(instruction.operator)
+        op = str(instruction.operator)
         if op in ("BDC", "BMC"):
+            operands = instruction.operands  # only here: converting every Tj's is costly
             if len(stack) >= MAX_MARKED_DEPTH:
                 found.malformed.append(f"marked content nested deeper than {MAX_MARKED_DEPTH}")
                 break
