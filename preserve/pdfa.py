@@ -634,10 +634,16 @@ def _check_attachments(doc: pikepdf.Pdf, level: PdfaLevel, found: _Findings) -> 
 
 
 def _check_tagging(doc: pikepdf.Pdf, level: PdfaLevel | None, found: _Findings) -> None:
-    """Level A and PDF/UA-1: the structure tree, and pdfuaid declared in XMP."""
+    """Level A and PDF/UA-1: the structure tree, and pdfuaid declared in XMP.
+
+    Only for a PDF/A level preserve knows: then ``_claim`` has already parsed the XMP
+    (within its size limit), so reading it again here is bounded too.
+    """
+    if level is None:
+        return
     xmp = _xmp_tree(doc)
     ua = xmp is not None and _xmp_value(xmp, PDFUA_NS, "part") is not None
-    if not ua and (level is None or not level.tagged):
+    if not ua and not level.tagged:
         return
     if ua and xmp is not None and not _pdfua_declared(xmp):
         found.add(

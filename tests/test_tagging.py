@@ -518,6 +518,24 @@ def test_tagging_rules_apply_only_to_level_a_and_pdfua_claims() -> None:
     assert "pdfa.no-structure" in codes(check_pdfa(edited(finished(), no_struct_tree)))
 
 
+def test_a_pdfua_claim_on_an_untagged_2u_file_is_checked() -> None:
+    """pdfuaid:part, not the PDF/A level, is what claims PDF/UA: an untagged 2u copy that
+    claims it breaks its claim."""
+    raw, _root = drawn()
+
+    def claim_ua(pdf: pikepdf.Pdf, declare: bool) -> None:
+        with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as meta:
+            meta["pdfuaid:part"] = "1"
+        xmp = _hoist_namespaces(pdf.Root.Metadata.read_bytes())
+        pdf.Root.Metadata.write(_declare_pdfua(xmp) if declare else xmp)
+
+    plain = finish_pdfa(raw, PdfaLevel.A2U, INFO, CREATED)
+    declared = codes(check_pdfa(edited(plain, lambda pdf: claim_ua(pdf, True))))
+    assert declared == {"pdfa.not-marked", "pdfa.no-structure"}
+    undeclared = codes(check_pdfa(edited(plain, lambda pdf: claim_ua(pdf, False))))
+    assert undeclared == declared | {"pdfa.no-pdfua-schema"}
+
+
 # --------------------------------------------------------------------------- PDFBox Preflight
 
 JAVA_DIR = Path("/usr/share/java")
