@@ -12,6 +12,7 @@ them. Kept apart from :mod:`preserve.pdfa` because it is one job: logical struct
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -40,9 +41,11 @@ PAINTING = frozenset(
      "INLINE IMAGE", "BI"}
 )  # fmt: skip
 
-#: Bounds for hostile files: structure elements walked, nesting depth of marked content.
+#: Bounds for hostile files: structure elements walked, nesting depth of marked content,
+#: decoded content of one page.
 MAX_ELEMENTS = 200_000
 MAX_MARKED_DEPTH = 64
+MAX_CONTENT_BYTES = 64 << 20
 
 Report = Callable[[str, str], None]
 
@@ -132,6 +135,8 @@ class _Content:
     mcids: list[int] = field(default_factory=list)
     untagged: list[str] = field(default_factory=list)
     malformed: list[str] = field(default_factory=list)
+    #: Why the content was not parsed (too large, or a filter not decoded), if it was not.
+    unchecked: str = ""
 
 
 def check_structure(doc: pikepdf.Pdf, title: str | None, report: Report) -> None:
@@ -159,8 +164,13 @@ def check_structure(doc: pikepdf.Pdf, title: str | None, report: Report) -> None
         report("pdfa.no-title", "the XMP metadata has no dc:title (PDF/UA needs one)")
 
     page_index = {page.obj.objgen: i for i, page in enumerate(doc.pages)}
-    contents = [_scan_page(page, report) for page in doc.pages]
+    contents = [_scan_page(doc, page) for page in doc.pages]
     for i, content in enumerate(contents):
+        if content.unchecked:
+            report(
+                "pdfa.content-unchecked",
+                f"page {i + 1}: {content.unchecked}, so its tagging was not checked",
+            )
         for what in content.untagged[:1]:
             more = len(content.untagged) - 1
             extra = f" (and {more} more)" if more else ""
@@ -368,12 +378,17 @@ def _parent_tree(tree: Dictionary, report: Report) -> dict[int, pikepdf.Object]:
         return {}
 
 
-def _scan_page(page: pikepdf.Page, report: Report) -> _Content:
+def _scan_page(doc: pikepdf.Pdf, page: pikepdf.Page) -> _Content:
     """Walk one page's content stream, tracking BDC/BMC/EMC nesting."""
     found = _Content()
-    props = page.obj.get("/Resources", Dictionary()).get("/Properties", Dictionary())
+    resources = page.obj.get("/Resources")
+    props = resources.get("/Properties") if isinstance(resources, Dictionary) else None
+    data, why = _content_bytes(page)
+    if data is None:
+        found.unchecked = why
+        return found
     try:
-        instructions = pikepdf.parse_content_stream(page)
+        instructions = pikepdf.parse_content_stream(pikepdf.Stream(doc, data))
     except pikepdf.PdfError as exc:
         found.malformed.append(f"the content stream cannot be parsed: {exc}")
         return found
@@ -412,6 +427,43 @@ def _scan_page(page: pikepdf.Page, report: Report) -> _Content:
     if stack:
         found.malformed.append("a marked-content sequence is not closed (BDC without EMC)")
     return found
+
+
+def _content_bytes(page: pikepdf.Page) -> tuple[bytes | None, str]:
+    """The page's decoded content, inflating no more than MAX_CONTENT_BYTES of it.
+
+    pikepdf would inflate a whole stream, and a few megabytes of deflate can hold
+    gigabytes: here zlib inflates with ``max_length``. None (and why) for content
+    over the bound or under a filter other than FlateDecode without predictor.
+    """
+    contents = page.obj.get("/Contents")
+    streams = (
+        list(contents) if isinstance(contents, Array) else [] if contents is None else [contents]
+    )
+    parts: list[bytes] = []
+    total = 0
+    for stream in streams:
+        if not isinstance(stream, pikepdf.Stream):
+            continue
+        left = MAX_CONTENT_BYTES - total + 1
+        filters = stream.get("/Filter")
+        chain = (
+            list(filters) if isinstance(filters, Array) else [] if filters is None else [filters]
+        )
+        if not chain:
+            data = bytes(stream.read_raw_bytes()[:left])
+        elif chain == [Name.FlateDecode] and stream.get("/DecodeParms") is None:
+            try:
+                data = zlib.decompressobj().decompress(stream.read_raw_bytes(), left)
+            except zlib.error:
+                return None, "its content stream is not valid deflate data"
+        else:
+            return None, "its content uses a filter preserve does not decode (only FlateDecode)"
+        total += len(data)
+        if total > MAX_CONTENT_BYTES:
+            return None, f"its content is over {MAX_CONTENT_BYTES >> 20} MiB decoded"
+        parts.append(data)
+    return b"\n".join(parts), ""
 
 
 def _mcid(properties: object, resources: object) -> int | None:

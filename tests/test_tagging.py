@@ -9,6 +9,7 @@ import io
 import shutil
 import subprocess
 import unicodedata
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -109,11 +110,20 @@ def finished(level: PdfaLevel = PdfaLevel.A2A) -> bytes:
     return finish_pdfa(raw, level, INFO, CREATED, files, structure=root)
 
 
-def edited(pdf_bytes: bytes, change: Callable[[pikepdf.Pdf], None]) -> bytes:
+def edited(
+    pdf_bytes: bytes, change: Callable[[pikepdf.Pdf], None], *, as_written: bool = False
+) -> bytes:
+    """``change`` applied with pikepdf; ``as_written`` keeps every stream's filters as they
+    are (qpdf would otherwise decode ASCIIHex and re-encode it as Flate)."""
     with pikepdf.open(io.BytesIO(pdf_bytes)) as pdf:
         change(pdf)
         out = io.BytesIO()
-        pdf.save(out)
+        if as_written:
+            pdf.save(
+                out, stream_decode_level=pikepdf.StreamDecodeLevel.none, compress_streams=False
+            )
+        else:
+            pdf.save(out)
         return out.getvalue()
 
 
@@ -534,6 +544,31 @@ def test_a_pdfua_claim_on_an_untagged_2u_file_is_checked() -> None:
     assert declared == {"pdfa.not-marked", "pdfa.no-structure"}
     undeclared = codes(check_pdfa(edited(plain, lambda pdf: claim_ua(pdf, False))))
     assert undeclared == declared | {"pdfa.no-pdfua-schema"}
+
+
+def test_content_bombs_and_unknown_filters_are_not_inflated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A page whose content inflates past the bound, or hides under a filter preserve does
+    not decode, is reported unchecked instead of being inflated whole."""
+    from preserve import pdf_structure
+
+    monkeypatch.setattr(pdf_structure, "MAX_CONTENT_BYTES", 1 << 20)
+
+    def bomb(pdf: pikepdf.Pdf) -> None:
+        stream = pdf.make_stream(b"")
+        stream.write(zlib.compress(b" " * (2 << 20)), filter=Name.FlateDecode)
+        pdf.pages[1].contents_add(stream, prepend=False)
+
+    def hex_filter(pdf: pikepdf.Pdf) -> None:
+        stream = pdf.make_stream(b"")
+        stream.write(b"20>", filter=Name.ASCIIHexDecode)
+        pdf.pages[1].contents_add(stream, prepend=False)
+
+    for change, why in ((bomb, "over 1 MiB decoded"), (hex_filter, "filter")):
+        problems = check_pdfa(edited(finished(), change, as_written=True))
+        assert codes(problems) == {"pdfa.content-unchecked", "pdfa.mcid-missing"}
+        assert why in problems[0].message and problems[0].message.startswith("page 2:")
 
 
 # --------------------------------------------------------------------------- PDFBox Preflight
