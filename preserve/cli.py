@@ -135,8 +135,8 @@ def pdfa_option(func: F) -> F:
         type=click.Choice([level.value for level in PdfaLevel]),
         default=PdfaLevel.A2U.value,
         show_default=True,
-        help="PDF/A level of the preservation copy; 3u also embeds the statement as received "
-        "and its metadata JSON.",
+        help="PDF/A level of the preservation copy; 3u and 3a also embed the statement as "
+        "received and its metadata JSON; 2a and 3a are tagged (PDF/UA-1).",
     )(func)
 
 

@@ -16,9 +16,16 @@ from datetime import UTC, datetime
 from enum import Enum
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name, String
+
+from preserve.errors import PreserveError
+from preserve.pdf_structure import check_structure, write_structure
+
+if TYPE_CHECKING:
+    from preserve.render.tagging import StructNode
 
 #: The sRGB profile of every OutputIntent: ICC v2 (valid for PDF/A-1, -2 and -3), with
 #: a fixed creation date inside; see preserve/icc/PROVENANCE.md.
@@ -34,6 +41,8 @@ class PdfaLevel(Enum):
     A2B = "2b"
     A2U = "2u"
     A3U = "3u"
+    A2A = "2a"
+    A3A = "3a"
 
     @property
     def part(self) -> int:
@@ -59,8 +68,13 @@ class PdfaLevel(Enum):
 
     @property
     def unicode(self) -> bool:
-        """Conformance U: every glyph must map to Unicode (ToUnicode on every font)."""
-        return self.conformance == "U"
+        """Conformance U (and A, which includes it): every glyph maps to Unicode."""
+        return self.conformance in ("U", "A")
+
+    @property
+    def tagged(self) -> bool:
+        """Conformance A: a logical structure tree (Tagged PDF); preserve also claims PDF/UA-1."""
+        return self.conformance == "A"
 
     @property
     def attachments(self) -> bool:
@@ -88,7 +102,13 @@ _PRONOM = {
     PdfaLevel.A2B: "fmt/477",
     PdfaLevel.A2U: "fmt/478",
     PdfaLevel.A3U: "fmt/481",
+    PdfaLevel.A2A: "fmt/476",
+    PdfaLevel.A3A: "fmt/479",
 }
+
+
+class NoStructureError(PreserveError):
+    """A PDF/A level A (tagged) was asked for without a structure tree to write."""
 
 
 @dataclass(frozen=True)
@@ -148,10 +168,22 @@ def finish_pdfa(
     info: PdfInfo,
     created: datetime,
     attachments: Sequence[Attachment] = (),
+    structure: StructNode | None = None,
 ) -> bytes:
-    """Make a PDF written by the layout into a PDF/A file of ``level``; same input, same bytes."""
+    """Make a PDF written by the layout into a PDF/A file of ``level``; same input, same bytes.
+
+    ``structure`` is the tree :class:`~preserve.render.tagging.StructureBuilder` recorded
+    while drawing; with it the file is Tagged PDF (any level may carry tags; level A
+    requires them, and is refused without, since its claim would be false:
+    NoStructureError, exit 2, could not run).
+    """
     if attachments and not level.attachments:
-        raise ValueError(f"PDF/A-{level.value} cannot embed files; use 3u")
+        raise ValueError(f"PDF/A-{level.value} cannot embed files; use 3u or 3a")
+    if level.tagged and structure is None:
+        raise NoStructureError(
+            f"PDF/A-{level.value} needs the structure tree recorded while drawing; "
+            "this renderer gave none"
+        )
     with pikepdf.open(io.BytesIO(pdf_bytes)) as pdf:
         _docinfo(pdf, info, created)
         _xmp(pdf, level, info, created)
@@ -159,6 +191,8 @@ def finish_pdfa(
         root = pdf.Root
         root.Lang = String(info.language)
         root.ViewerPreferences = Dictionary(DisplayDocTitle=True)
+        if structure is not None:
+            write_structure(pdf, structure, info.language, tabs=level.part > 1)
         for key in ("/OpenAction", "/AA", "/Names"):
             if key in root:
                 del root[key]
@@ -221,8 +255,11 @@ def _xmp(pdf: pikepdf.Pdf, level: PdfaLevel, info: PdfInfo, created: datetime) -
         meta["xmp:MetadataDate"] = _xmp_date(created)
         meta["pdfaid:part"] = str(level.part)
         meta["pdfaid:conformance"] = level.conformance
+        if level.tagged:
+            meta["pdfuaid:part"] = "1"
     stream = pdf.Root.Metadata
-    stream.write(_hoist_namespaces(stream.read_bytes()))
+    xmp = _hoist_namespaces(stream.read_bytes())
+    stream.write(_declare_pdfua(xmp) if level.tagged else xmp)
 
 
 #: Namespaces declared on rdf:Description, where PDFBox's XMP parser looks for them.
@@ -231,6 +268,7 @@ _XMP_NAMESPACES = {
     "xmp": "http://ns.adobe.com/xap/1.0/",
     "pdf": "http://ns.adobe.com/pdf/1.3/",
     "pdfaid": "http://www.aiim.org/pdfa/ns/id/",
+    "pdfuaid": "http://www.aiim.org/pdfua/ns/id/",
 }
 _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 
@@ -255,6 +293,63 @@ def _hoist_namespaces(xmp: bytes) -> bytes:
             child.tail = "\n  "
             new.append(child)
         desc.getparent().replace(desc, new)
+    etree.cleanup_namespaces(root)
+    text: bytes = etree.tostring(root, encoding="utf-8")
+    return head + sep + b"\n" + text + b"\n" + b"<?xpacket" + tail
+
+
+PDFUA_NS = "http://www.aiim.org/pdfua/ns/id/"
+_EXTENSION = {
+    "pdfaExtension": "http://www.aiim.org/pdfa/ns/extension/",
+    "pdfaSchema": "http://www.aiim.org/pdfa/ns/schema#",
+    "pdfaProperty": "http://www.aiim.org/pdfa/ns/property#",
+}
+#: PDF/A allows only predefined XMP schemas unless an extension schema describes the
+#: others; pdfuaid is not predefined, so it is declared (PDFBox Preflight insists).
+_PDFUA_SCHEMA = f"""<pdfaExtension:schemas xmlns:pdfaExtension="{_EXTENSION["pdfaExtension"]}"
+ xmlns:pdfaSchema="{_EXTENSION["pdfaSchema"]}" xmlns:pdfaProperty="{_EXTENSION["pdfaProperty"]}"
+ xmlns:rdf="{_RDF}">
+ <rdf:Bag>
+  <rdf:li rdf:parseType="Resource">
+   <pdfaSchema:schema>PDF/UA Universal Accessibility Schema</pdfaSchema:schema>
+   <pdfaSchema:namespaceURI>{PDFUA_NS}</pdfaSchema:namespaceURI>
+   <pdfaSchema:prefix>pdfuaid</pdfaSchema:prefix>
+   <pdfaSchema:property>
+    <rdf:Seq>
+     <rdf:li rdf:parseType="Resource">
+      <pdfaProperty:name>part</pdfaProperty:name>
+      <pdfaProperty:valueType>Integer</pdfaProperty:valueType>
+      <pdfaProperty:category>internal</pdfaProperty:category>
+      <pdfaProperty:description>Part of ISO 14289 followed</pdfaProperty:description>
+     </rdf:li>
+    </rdf:Seq>
+   </pdfaSchema:property>
+  </rdf:li>
+ </rdf:Bag>
+</pdfaExtension:schemas>"""
+
+
+def _declare_pdfua(xmp: bytes) -> bytes:
+    """Add the extension schema that declares pdfuaid:part, in an rdf:Description of its own.
+
+    PDFBox reads extension schemas only from a description whose first child is
+    pdfaExtension:schemas, before the other descriptions (xmpbox DomXmpParser).
+    """
+    from lxml import etree
+
+    head, sep, rest = xmp.partition(b"?>")
+    body, _, tail = rest.rpartition(b"<?xpacket")
+    root = etree.fromstring(body.strip())
+    rdf = next(root.iter(f"{{{_RDF}}}RDF"))
+    desc = etree.Element(
+        f"{{{_RDF}}}Description", attrib={f"{{{_RDF}}}about": ""}, nsmap=_EXTENSION
+    )
+    desc.text = "\n  "
+    schema = etree.fromstring(_PDFUA_SCHEMA)
+    schema.tail = "\n "
+    desc.append(schema)
+    desc.tail = "\n "
+    rdf.insert(0, desc)
     etree.cleanup_namespaces(root)
     text: bytes = etree.tostring(root, encoding="utf-8")
     return head + sep + b"\n" + text + b"\n" + b"<?xpacket" + tail
@@ -333,9 +428,10 @@ def check_pdfa(pdf: bytes | Path) -> list[PdfaProblem]:
     """What breaks the PDF/A claim this PDF makes (empty list: nothing found).
 
     Checks the rules a reader needs and a silent corruption could break: the claim
-    itself (pdfaid), embedded fonts (and ToUnicode for level U), the OutputIntent and
-    its ICC version, XMP agreeing with DocInfo, no encryption, JavaScript, forbidden
-    actions or external references, and /AF with /AFRelationship on PDF/A-3 files.
+    itself (pdfaid), embedded fonts (and ToUnicode for levels U and A), the OutputIntent
+    and its ICC version, XMP agreeing with DocInfo, no encryption, JavaScript, forbidden
+    actions or external references, /AF with /AFRelationship on PDF/A-3 files, and for
+    level A or a pdfuaid claim the tagging (:func:`preserve.pdf_structure.check_structure`).
     """
     found = _Findings()
     source = io.BytesIO(pdf) if isinstance(pdf, bytes) else Path(pdf)
@@ -356,6 +452,7 @@ def check_pdfa(pdf: bytes | Path) -> list[PdfaProblem]:
         if level is not None:
             _check_docinfo(doc, found)
             _check_attachments(doc, level, found)
+        _check_tagging(doc, level, found)
     return found.problems
 
 
@@ -534,3 +631,66 @@ def _check_attachments(doc: pikepdf.Pdf, level: PdfaLevel, found: _Findings) -> 
         stream = obj.get("/EF", Dictionary()).get("/F")
         if stream is None or "/Subtype" not in stream:
             found.add("pdfa.no-mime-type", f"embedded file {name} has no MIME type (/Subtype)")
+
+
+def _check_tagging(doc: pikepdf.Pdf, level: PdfaLevel | None, found: _Findings) -> None:
+    """Level A and PDF/UA-1: the structure tree, and pdfuaid declared in XMP.
+
+    Only for a PDF/A level preserve knows: then ``_claim`` has already parsed the XMP
+    (within its size limit), so reading it again here is bounded too.
+    """
+    if level is None:
+        return
+    xmp = _xmp_tree(doc)
+    ua = xmp is not None and _xmp_value(xmp, PDFUA_NS, "part") is not None
+    if not ua and not level.tagged:
+        return
+    if ua and xmp is not None and not _pdfua_declared(xmp):
+        found.add(
+            "pdfa.no-pdfua-schema",
+            "XMP claims pdfuaid:part but no pdfaExtension schema declares it",
+        )
+    title = _xmp_value(xmp, _XMP_NAMESPACES["dc"], "title") if xmp is not None else None
+    check_structure(doc, title, found.add)
+
+
+def _xmp_tree(doc: pikepdf.Pdf) -> Any | None:
+    from lxml import etree
+
+    stream = doc.Root.get("/Metadata")
+    if not isinstance(stream, pikepdf.Stream):
+        return None
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    try:
+        return etree.fromstring(stream.read_bytes(), parser)
+    except (etree.XMLSyntaxError, pikepdf.PdfError, ValueError):
+        return None  # reported as pdfa.bad-xmp by _claim
+
+
+def _xmp_value(xmp: Any, namespace: str, name: str) -> str | None:
+    """A property's text, as an element or as an attribute of rdf:Description."""
+    tag = f"{{{namespace}}}{name}"
+    for desc in xmp.iter(f"{{{_RDF}}}Description"):
+        if tag in desc.attrib:
+            return str(desc.attrib[tag])
+        for elem in desc.iterchildren(tag):
+            text = "".join(elem.itertext()).strip()
+            return text or None
+    return None
+
+
+def _pdfua_declared(xmp: Any) -> bool:
+    """An extension schema with namespace URI pdfuaid's and a property named part."""
+    ns_uri = f"{{{_EXTENSION['pdfaSchema']}}}namespaceURI"
+    prop = f"{{{_EXTENSION['pdfaProperty']}}}name"
+    for schemas in xmp.iter(f"{{{_EXTENSION['pdfaExtension']}}}schemas"):
+        for item in schemas.iter(f"{{{_RDF}}}li"):
+            uri = item.attrib.get(ns_uri) or "".join(
+                "".join(e.itertext()) for e in item.iterchildren(ns_uri)
+            )
+            if uri.strip() != PDFUA_NS:
+                continue
+            names = [e.attrib.get(prop) or "".join(e.itertext()) for e in item.iter()]
+            if any(n and n.strip() == "part" for n in names):
+                return True
+    return False

@@ -59,6 +59,10 @@ class StructNode:
                 yield from child.walk()
 
 
+#: Artifact types (ISO 32000-1, 14.8.2.2.2): page furniture, layout, page edges, background.
+ARTIFACT_KINDS = frozenset({"Pagination", "Layout", "Page", "Background"})
+
+
 class _Canvas(Protocol):
     _code: list[str]
 
@@ -106,6 +110,8 @@ class StructureBuilder:
     @contextmanager
     def artifact(self, canvas: _Canvas, kind: str = "Pagination") -> Iterator[None]:
         """Mark what is drawn inside as an artifact (header, footer, rules): not content."""
+        if kind not in ARTIFACT_KINDS:
+            raise ValueError(f"not an artifact type: {kind}")
         if self._open:
             raise RuntimeError("an artifact cannot be nested in marked content")
         canvas._code.append(f"/Artifact <</Type /{kind}>> BDC")
