@@ -53,7 +53,7 @@ def test_invalid_utf8_names_byte_offset_and_line() -> None:
         decode_statement(data, "s.txt")
     message = str(info.value)
     assert "s.txt" in message
-    assert "byte 0xe9 at offset 12 (line 3)" in message
+    assert "byte 0xe9 at offset 12, line 3" in message
     assert "UTF-8" in message
 
 
