@@ -6,7 +6,13 @@ import datetime as dt
 
 import pytest
 
-from preserve.statement.dates import DateReading, parse_date, read_date, read_date_line
+from preserve.statement.dates import (
+    DateReading,
+    parse_date,
+    read_date,
+    read_date_line,
+    read_dateline_prefix,
+)
 
 DAY = dt.date(2024, 2, 23)
 
@@ -77,6 +83,9 @@ DAY = dt.date(2024, 2, 23)
         ("23.02.2024, 14:30", DAY),
         ("February 23, 2024 at 2:30 pm", DAY),
         ("Oslo 23-02-2024", DAY),
+        # Armenian "on the 5th", a label without a colon and a time after "о"
+        ("2024 թվականի փետրվարի 23-ին", DAY),
+        ("опубліковано 23 лютого 2024 року о 10:15", DAY),
     ],
 )
 def test_date_lines(line: str, expected: dt.date) -> None:
@@ -94,6 +103,11 @@ def test_date_lines(line: str, expected: dt.date) -> None:
         ("الرياض في 1 ذو الحجة 1445هـ", dt.date(2024, 6, 7), "hijri"),
         ("12 ربيع الأول 1446", dt.date(2024, 9, 15), "hijri"),
         ("۴ اسفند ۱۴۰۲", DAY, "persian"),
+        ("تاریخ: ۱۴۰۳/۰۵/۲۰", dt.date(2024, 8, 10), "persian"),
+        ("1445/09/14", None, "gregorian"),  # no Arabic script: not read as Hijri
+        # two calendars on one line: the Gregorian date is taken
+        ("2 ذو القعدة 1445هـ الموافق 10 مايو 2024م", dt.date(2024, 5, 10), "gregorian"),
+        ("2 ذو القعدة 1445هـ الموافق", dt.date(2024, 5, 10), "hijri"),
         ("تهران، ۲۳ بهمن ۱۴۰۲", dt.date(2024, 2, 12), "persian"),
         ("1 فروردین 1403", dt.date(2024, 3, 20), "persian"),
     ],
@@ -219,3 +233,35 @@ def test_lines_that_cannot_be_dates_are_turned_away_early() -> None:
     read_date_line("A line without a digit, however it is written")
     read_date_line("x" * 200 + " 23 February 2024")
     assert dates._read_line.cache_info().misses == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "written", "rest"),
+    [
+        (
+            "GENEVA (23 February 2024) – Experts today called on",
+            "GENEVA (23 February 2024)",
+            "Experts",
+        ),
+        (
+            "Baku, 23 February 2024 – The Office opened a hotline",
+            "Baku, 23 February 2024",
+            "The Office",
+        ),
+        ("Paris, 23 février 2024 — Le Défenseur des droits salue", "Paris, 23 février 2024", "Le"),
+    ],
+)
+def test_a_dateline_that_opens_a_paragraph(line: str, written: str, rest: str) -> None:
+    found = read_dateline_prefix(line)
+    assert found is not None
+    reading, end = found
+    assert (reading.date, reading.original) == (DAY, written)
+    assert line[end:].startswith(rest)
+    assert not read_date_line(line).shaped  # the whole line is a paragraph
+
+
+@pytest.mark.parametrize(
+    "line", ["Experts (a group of five) – met today", "GENEVA – Experts met on 23 February 2024"]
+)
+def test_no_dateline_prefix(line: str) -> None:
+    assert read_dateline_prefix(line) is None

@@ -50,6 +50,12 @@ PARAGRAPHS = {
         "latin_1",
         "cp1252",  # the same text: the more common name is reported
     ),
+    "en-cp1252-quotes": (
+        "The Office \u201cwelcomes\u201d the decision \u2013 libraries stay open until 20:00 "
+        "for the children\u2019s reading hour. Caf\u00e9 included, \u20ac0.",
+        "cp1252",
+        "cp1252",  # not Latin-1, which reads 0x93 and 0x96 as C1 controls
+    ),
     "es-cp1252": (
         "La Defensoría del Pueblo visitó una escuela rural y habló con los niños sobre "
         "la biblioteca.",

@@ -200,6 +200,8 @@ _MONTHS["sept"] = (9, "gregorian")
 #: Two-word month names, joined with "_" before the line is cut into words.
 _MULTIWORD = tuple((name.replace("_", " "), name) for name in _MONTHS if "_" in name)
 _ARABIC_LETTER = re.compile("[\u0600-\u06ff]")
+#: Persian digits and the letters Persian has and Arabic lacks (پ چ ژ گ ک ی).
+_PERSIAN = re.compile("[\u06f0-\u06f9\u067e\u0686\u0698\u06af\u06a9\u06cc]")
 
 #: Words that may stand in or around a date without changing it: year and ordinal
 #: suffixes ("2024-cü il", "2024 г.", "2024 р.", "2024 թ.", "2024 წლის", "1er",
@@ -217,7 +219,7 @@ _DATE_NOISE = frozenset(
         # Russian, Ukrainian
         "г гг года год го ого е р року рік м город ш в о",
         # Armenian, Georgian
-        "թ թվականի թվական թ.-ի ք քաղաք წლის წ წელი ქ",
+        "թ թվականի թվական թ.-ի ք քաղաք ին წლის წ წელი ქ",
         # Arabic, Persian, Hebrew
         "م هـ ه ھ ق ش الموافق في سال ماه روز ב ה יום",
         # weekdays (a weekday before a date without a comma)
@@ -394,6 +396,13 @@ def _read_line(original: str, language_hint: str | None) -> DateReading:
     if len(line) > _MAX_DATE_LINE:
         return NOT_A_DATE
     found = _read_cjk(line)
+    if found is None and "الموافق" in line:
+        # "2 ذو القعدة 1445هـ الموافق 10 مايو 2024م": two calendars, one day; the
+        # Gregorian one is taken, the Hijri one if it alone is read.
+        parts = [_read_date_part(part, "ar") for part in line.split("الموافق", 1)]
+        read = [part for part in parts if part is not None]
+        read.sort(key=lambda part: (part[0] is None, part[1] != "gregorian"))
+        found = read[0] if read else None
     if found is None:
         for candidate, before in _date_candidates(line):
             found = _read_date_part(candidate, _hint(language_hint, original))
@@ -413,6 +422,33 @@ def _read_line(original: str, language_hint: str | None) -> DateReading:
     )
 
 
+#: "GENEVA (5 March 2024) – ", "Baku, 23 February 2024 – ": a dateline that opens
+#: the first paragraph, as news agencies and UN press releases write it.
+_DATELINE_PREFIX = re.compile(
+    r"^(?P<place>[^\W\d_][^\W\d_ .'-]*(?:[ .'-]+[^\W\d_]+){0,3})\s*"
+    r"(?:\((?P<paren>[^()]{6,40})\)|,\s*(?P<comma>[^–—()]{6,40}?))\s*[–—-]{1,2}\s+"
+)
+
+
+def read_dateline_prefix(
+    line: str, language_hint: str | None = None
+) -> tuple[DateReading, int] | None:
+    """A dateline opening a paragraph ("GENEVA (5 March 2024) – Experts today ..."):
+    its reading (``original`` is the dateline as written) and where the paragraph's
+    own text starts; None when the line does not open with one."""
+    match = _DATELINE_PREFIX.match(line)
+    if match is None:
+        return None
+    date_part = match["paren"] or match["comma"]
+    reading = read_date_line(date_part, language_hint)
+    if not reading.shaped:
+        return None
+    written = line[: match.end()].rstrip(" –—-")
+    return DateReading(
+        True, reading.date, reading.ambiguous, reading.calendar, written
+    ), match.end()
+
+
 # --------------------------------------------------------------------------- reading
 
 #: (date or None, calendar, ambiguous, the words before the date)
@@ -428,8 +464,10 @@ def _date_candidates(line: str) -> list[tuple[str, str]]:
             head, tail = line.split(sep, 1)
             last = line.rsplit(sep, 1)[1]
             for part, rest in ((last, line[: -len(last)]), (tail, head), (head, tail)):
-                # The other part must be a short place or weekday name, not more text.
-                if part.strip() and len(rest.split()) <= 4 and not _HAS_DIGIT.search(rest):
+                # The other part must be a short place or weekday name, not more text;
+                # after the date, a word or two ("23 February 2024, Friday").
+                most = 2 if part is head else 4
+                if part.strip() and len(rest.split()) <= most and not _HAS_DIGIT.search(rest):
                     before = rest if part is not head else ""
                     candidates.append((part.strip(" .,;:"), before))
     return candidates
@@ -508,7 +546,11 @@ def _read_numeric(
 ) -> tuple[dt.date | None, Calendar, bool]:
     a, sep, b, c = numeric.groups()
     if len(a) == 4:  # year first: always year, month, day
-        return _gregorian(int(a), int(b), int(c)), "gregorian", False
+        year = int(a)
+        if year not in _YEARS["gregorian"] and hint in ("fa", "ar"):
+            # ۱۴۰۳/۰۵/۲۰: Solar Hijri in Persian, Hijri in Arabic
+            return _convert("persian" if hint == "fa" else "hijri", year, int(b), int(c))
+        return _gregorian(year, int(b), int(c)), "gregorian", False
     first, second, year = int(a), int(b), int(c)
     if first > 12 or second > 12 or first == second or sep == ".":
         # Only one reading, or dots (which nobody writes month first).
@@ -526,7 +568,14 @@ def _read_numeric(
 def _hint(language_hint: str | None, line: str) -> str | None:
     """The statement's language, unless it leaves the order open ("en", none) and the
     line's own words are not English (a label in French, a place in Cyrillic): those
-    write numeric dates day first."""
+    write numeric dates day first. Persian digits or letters say "fa", other Arabic
+    script "ar" (for the calendar of a numeric date)."""
+    if _PERSIAN.search(line):
+        return "fa"
+    if _ARABIC_LETTER.search(line) and not (language_hint or "").startswith(("fa", "ur")):
+        return "ar"
+    if language_hint and language_hint.casefold().startswith(("fa", "ur")):
+        return "fa"
     if (language_hint or "").casefold() in ("", *_EITHER) and any(
         ord(ch) > 0x7F and ch.isalpha() for ch in line
     ):
@@ -564,9 +613,12 @@ def _only_noise(text: str) -> bool:
 
 def _place_or_noise(text: str) -> bool:
     """A place or weekday (at most three words, the first capitalised in scripts that
-    have capitals) and date words: "Strasbourg", "Paris le", "г. Баку", "Mainz, den"."""
+    have capitals) and date words: "Strasbourg", "Paris le", "г. Баку", "Mainz, den";
+    or a label without a colon ("опубліковано", "Last updated")."""
     if _HAS_DIGIT.search(text):
         return False
+    if len(text) <= 40 and _kind(text) != "date":
+        return True
     words = [t for t in _TOKEN.findall(text) if _fold(t) not in _DATE_NOISE]
     if not words:
         return True

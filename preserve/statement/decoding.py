@@ -240,8 +240,8 @@ def _candidates(data: bytes) -> list[tuple[float, str, str]]:
     seen: dict[str, tuple[float, str, str]] = {}
     for match in from_bytes(data, cp_isolation=list(LEGACY_ENCODINGS)):
         text = str(match)
-        if text in seen or match.chaos > 0.2:
-            continue
+        if text in seen or match.chaos > 0.2 or _CONTROL.search(text):
+            continue  # (Latin-1 reads cp1252's quotes and dashes as C1 controls)
         encodings = {match.encoding, *match.could_be_from_charset}
         sample = text[:4000]
         share = sum(
