@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from preserve.statement.dates import (
     DateReading,
@@ -265,3 +267,54 @@ def test_a_dateline_that_opens_a_paragraph(line: str, written: str, rest: str) -
 )
 def test_no_dateline_prefix(line: str) -> None:
     assert read_dateline_prefix(line) is None
+
+
+MONTHS = {
+    "en": "January February March April May June July August September October November December",
+    "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre",
+    "de": "Januar Februar März April Mai Juni Juli August September Oktober November Dezember",
+    "es": "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre "
+    "diciembre",
+    "tr": "Ocak Şubat Mart Nisan Mayıs Haziran Temmuz Ağustos Eylül Ekim Kasım Aralık",
+    "az": "yanvar fevral mart aprel may iyun iyul avqust sentyabr oktyabr noyabr dekabr",
+    "ru": "января февраля марта апреля мая июня июля августа сентября октября ноября декабря",
+    "uk": "січня лютого березня квітня травня червня липня серпня вересня жовтня листопада грудня",
+    "he": "ינואר פברואר מרץ אפריל מאי יוני יולי אוגוסט ספטמבר אוקטובר נובמבר דצמבר",
+    "ar": "يناير فبراير مارس أبريل مايو يونيو يوليو أغسطس سبتمبر أكتوبر نوفمبر ديسمبر",
+}
+FORMS = {
+    "en": ["{d} {m} {y}", "{m} {d}, {y}", "London, {d} {m} {y}"],
+    "fr": ["Paris, le {d} {m} {y}", "{d} {m} {y}"],
+    "de": ["Mainz, den {d}. {m} {y}", "{d}. {m} {y}"],
+    "es": ["Madrid, a {d} de {m} de {y}", "{d} de {m} de {y}"],
+    "tr": ["Ankara, {d} {m} {y}", "{d} {m} {y}"],
+    "az": ["Bakı, {d} {m} {y}-ci il", "{d} {m} {y}"],
+    "ru": ["г. Москва, {d} {m} {y} г.", "{d} {m} {y} года"],
+    "uk": ["Київ, {d} {m} {y} р.", "{d} {m} {y} року"],
+    "he": ["{d} ב{m} {y}", "ירושלים, {d} ב{m} {y}"],
+    "ar": ["{d} {m} {y}", "الرياض في {d} {m} {y}م"],
+}
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    day=st.dates(dt.date(1990, 1, 1), dt.date(2100, 12, 31)),
+    language=st.sampled_from(sorted(FORMS)),
+    form=st.integers(0, 2),
+)
+def test_dates_written_in_each_language_read_back(day: dt.date, language: str, form: int) -> None:
+    template = FORMS[language][form % len(FORMS[language])]
+    month = MONTHS[language].split()[day.month - 1]
+    line = template.format(d=day.day, m=month, y=day.year)
+    assert read_date_line(line, language).date == day, line
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=80))
+@example("٢٣/٠٢/٢٠٢٤")
+@example("令和99年99月99日")
+@example("0/0/0000")
+def test_any_line_is_read_without_error(line: str) -> None:
+    reading = read_date_line(line)
+    assert isinstance(reading, DateReading)
+    assert reading.date is None or 1900 <= reading.date.year <= 2100
