@@ -8,7 +8,6 @@ sidecar completes or overrides it. Only :func:`validate_record` produces a
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -20,7 +19,6 @@ from typing import Any
 
 import jsonschema
 import langcodes
-from slugify import slugify
 
 from preserve.errors import (
     ExitCode,
@@ -31,18 +29,21 @@ from preserve.errors import (
     ValidationFailed,
 )
 from preserve.fsio import NotARegularFile, read_input
+
+# Identifiers live in preserve.identifiers; re-exported here for the callers of old.
+from preserve.identifiers import (  # noqa: F401
+    IDENTIFIER_MAX,
+    SLUG_REPLACEMENTS,
+    STOP_WORDS,
+    WINDOWS_RESERVED,
+    _slug,
+    derive_identifier,
+    identifier_problems,
+)
 from preserve.statement import Statement
 
 #: A sidecar larger than this is refused: metadata is a few kilobytes.
 MAX_SIDECAR_BYTES = 256 * 1024
-
-#: Names Windows will not accept as a file or folder name, with or without an extension.
-WINDOWS_RESERVED = frozenset(
-    ["con", "prn", "aux", "nul"] + [f"com{i}" for i in range(10)] + [f"lpt{i}" for i in range(10)]
-)
-
-#: Longest derived identifier; leaves room under the schema's 120 and keeps paths short.
-IDENTIFIER_MAX = 80
 
 
 @dataclass(frozen=True)
@@ -174,93 +175,6 @@ def merge(draft: Mapping[str, Any], sidecar: Mapping[str, Any]) -> dict[str, Any
         else:
             merged[key] = json.loads(json.dumps(value))
     return merged
-
-
-# --------------------------------------------------------------------------- identifiers
-
-
-def derive_identifier(record: Mapping[str, Any]) -> str:
-    """A stable, readable identifier: organization (or signer), date, title.
-
-    Transliterated to ASCII lowercase so it is safe as a directory name on every
-    OS and in every URL. A title cut to fit gets six hex digits of its digest, and
-    one with no Latin transliteration is replaced by a digest, so that different
-    titles (of one organization, on one date) give different identifiers.
-    """
-    creator = record.get("creator") if isinstance(record.get("creator"), dict) else {}
-    who = (
-        (creator or {}).get("organization")
-        or record.get("publisher")
-        or (creator or {}).get("name")
-        or "statement"
-    )
-    parts = [_slug(str(who), 40, drop_stop_words=True) or "statement"]
-    date = record.get("date_issued")
-    if isinstance(date, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
-        parts.append(date)
-    title = str(record.get("title") or "")
-    digest = hashlib.sha256(title.encode()).hexdigest()
-    budget = IDENTIFIER_MAX - sum(len(p) + 1 for p in parts)
-    title_slug = _slug(title, budget)
-    if not title_slug:
-        title_slug = digest[:10]
-    elif title_slug != _slug(title, len(title) * 8):
-        # Cut short: two long titles that share their first words must still differ.
-        title_slug = f"{_slug(title, budget - 7)}-{digest[:6]}"
-    parts.append(title_slug)
-    return "-".join(parts)
-
-
-#: Short words a slug can do without (after transliteration): dropped from the
-#: organization's name, and never left dangling at the end of a cut title.
-STOP_WORDS = frozenset(
-    [
-        *("a", "an", "and", "at", "by", "for", "from", "in", "into", "of", "on", "or", "the"),
-        *("to", "with"),  # English
-        *("ve", "ile", "ucun", "uzre"),  # Azerbaijani, transliterated
-        *("i", "v", "vo", "na", "po", "dlia", "dlya", "s", "so", "k", "o", "ob", "ot"),  # Russian
-        *("al", "wa", "fi", "li", "min"),  # Arabic, transliterated
-    ]
-)
-
-
-#: Letters the transliteration table lacks or gets wrong, and apostrophes that
-#: would otherwise split a word ("Ombudsman's" → "ombudsmans").
-SLUG_REPLACEMENTS = [["'", ""], ["\u2019", ""], ["ə", "e"], ["Ə", "E"]]
-
-
-def _slug(text: str, max_length: int, *, drop_stop_words: bool = False) -> str:
-    """ASCII slug cut at a word boundary (whole words, in order, no dangling 'of-the')."""
-    slug: str = slugify(text, lowercase=True, replacements=SLUG_REPLACEMENTS)
-    words = [w for w in slug.split("-") if w]
-    if drop_stop_words and any(w not in STOP_WORDS for w in words):
-        words = [w for w in words if w not in STOP_WORDS]
-    kept: list[str] = []
-    for word in words:
-        if len("-".join([*kept, word])) > max_length:
-            break
-        kept.append(word)
-    if not kept and words and max_length > 0:
-        return words[0][:max_length]
-    while len(kept) > 1 and kept[-1] in STOP_WORDS:
-        kept.pop()
-    return "-".join(kept)
-
-
-def identifier_problems(identifier: object) -> list[FieldProblem]:
-    """Checks the schema's pattern cannot express: Windows names and dot segments."""
-    if not isinstance(identifier, str):
-        return []
-    problems = []
-    stem = identifier.split(".")[0]
-    if stem in WINDOWS_RESERVED:
-        problems.append(
-            FieldProblem(
-                "identifier",
-                f"'{identifier}' is a reserved device name on Windows and cannot be a folder name",
-            )
-        )
-    return problems
 
 
 # --------------------------------------------------------------------------- validation
