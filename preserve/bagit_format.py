@@ -424,9 +424,11 @@ class ParsedManifest:
 
 
 _HEX = re.compile(r"[0-9A-Fa-f]+")
-# digest, one blank, then sha256sum's text-mode space or md5sum's binary-mode "*", then
-# the path verbatim (it may itself start or end with spaces).
-_MANIFEST_LINE = re.compile(r"([0-9A-Fa-f]+)[ \t]([ *]?)(.*)", re.DOTALL)
+# digest, one or more blanks (RFC 8493 §2.1.3: "One or more linear whitespace
+# characters (spaces or tabs) MUST separate" them; sha256sum writes two), then md5sum's
+# binary-mode "*" if any, then the path verbatim (it may end with spaces; every path
+# starts with data/ or a tag file name, so none starts with one).
+_MANIFEST_LINE = re.compile(r"([0-9A-Fa-f]+)[ \t]+(\*?)(.*)", re.DOTALL)
 
 
 def format_manifest(entries: Iterable[tuple[str, str]]) -> bytes:
@@ -441,6 +443,9 @@ def format_manifest(entries: Iterable[tuple[str, str]]) -> bytes:
             raise ValueError(f"path listed twice: {path!r}")
         if not path:
             raise ValueError("empty path")
+        if path[0] in " \t*":
+            # A reader takes blanks and "*" after the digest as separator and md5sum mark.
+            raise ValueError(f"path starts with a blank or '*': {path!r}")
         seen.add(path)
         out.append(f"{digest.lower()}  {encode_path(path)}\n")
     return "".join(out).encode("utf-8")
@@ -456,9 +461,9 @@ def parse_manifest(
 ) -> ParsedManifest:
     """Entries and problems of one (tag) manifest; never raises on bad content.
 
-    A line is ``digest``, one whitespace character, then optionally a second space
-    (sha256sum's text mode) or ``*`` (md5sum's binary mode, warned), then the path
-    verbatim — so names with leading or trailing spaces survive. Paths are percent-
+    A line is ``digest``, one or more spaces or tabs (RFC 8493 §2.1.3, as
+    bagit-python reads it), optionally ``*`` (md5sum's binary mode, warned), then the
+    path verbatim — so names with trailing spaces survive. Paths are percent-
     decoded per :func:`decode_path` (``%25`` only from BagIt 1.0 on).
     """
     text, problems = decode_tag_file(data, encoding, name)
