@@ -30,7 +30,7 @@ from typing import IO, Any, BinaryIO
 
 from preserve.bagit_format import BAG_INFO_TXT, BAGIT_TXT, parse_bag_info, parse_bagit_txt
 from preserve.errors import ArchiveError, InputError, UnreadableInput
-from preserve.fsio import atomic_file
+from preserve.fsio import NotARegularFile, atomic_file, refuse_non_regular
 
 __all__ = ["EARLIEST", "ExportFormat", "ExportResult", "export_bag"]
 
@@ -196,8 +196,10 @@ def _check_target(bag_dir: Path, out: Path) -> Path:
     bag_real = bag_dir.resolve()
     if target == bag_real or bag_real in target.parents:
         raise InputError("refusing to write the export inside the bag it serializes", out)
-    if target.is_dir() and not target.is_symlink():
-        raise ArchiveError("is a directory", out)
+    try:
+        refuse_non_regular(target)  # fsio's rule: never turn a FIFO or device into a file
+    except NotARegularFile as exc:
+        raise ArchiveError(exc.reason, out) from None
     return target
 
 

@@ -63,8 +63,11 @@ def atomic_file(target: Path, mode: int = FILE_MODE) -> Iterator[IO[bytes]]:
 
     Yields a binary file open for reading and writing (so a caller can hash what
     it wrote); on any exception the temporary file is removed and ``target`` is
-    left as it was.
+    left as it was. A ``target`` that exists and is not a regular file (a FIFO, a
+    device, a symlink, a folder) is never replaced: :class:`NotARegularFile`, and
+    nothing is written.
     """
+    refuse_non_regular(target)
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     temporary = Path(name)
     try:
@@ -78,6 +81,23 @@ def atomic_file(target: Path, mode: int = FILE_MODE) -> Iterator[IO[bytes]]:
         temporary.unlink(missing_ok=True)
         raise
     fsync_dir(target.parent)
+
+
+def refuse_non_regular(target: Path) -> None:
+    """Raise :class:`NotARegularFile` if ``target`` exists and is not a regular file.
+
+    The rule of every writer that replaces a file: ``-o /dev/sda`` or ``-o fifo`` must
+    not turn a device or a FIFO into a regular file, nor a symlink into a copy.
+    """
+    try:
+        mode = os.lstat(target).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(mode):
+        raise NotARegularFile(target, "is a symbolic link; not replaced")
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO, device or socket"
+        raise NotARegularFile(target, f"is {kind}; not replaced")
 
 
 def atomic_write(target: Path, content: bytes, mode: int = FILE_MODE) -> None:

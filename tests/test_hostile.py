@@ -30,6 +30,7 @@ from preserve.verify import verify_bag
 from preserve.verify.tar_reader import MAX_EXTENDED_HEADER
 
 from .conftest import FIXTURES
+from .test_verify import write_bag
 
 HANG_GUARD = 60  # seconds; the hanging cases ran forever before their fix
 MiB = 1 << 20
@@ -383,3 +384,101 @@ def test_garbage_timestamp_is_described_without_a_rust_repr(der: bytes) -> None:
     (problem,) = check_timestamp(der, b"data", None)
     assert problem.code == "timestamp.malformed"
     assert "{" not in problem.message and "ParseError" not in problem.message, problem.message
+
+
+# --------------------------------------------------------------------------- D19 -o targets
+
+
+def _special_targets(tmp_path: Path) -> list[Path]:
+    """A FIFO, a symlink and (as root) a character device, each to be left as it is."""
+    targets = []
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "fifo.tar")
+        targets.append(tmp_path / "fifo.tar")
+    (tmp_path / "elsewhere.tar").write_bytes(b"keep")
+    (tmp_path / "link.tar").symlink_to(tmp_path / "elsewhere.tar")
+    targets.append(tmp_path / "link.tar")
+    if hasattr(os, "mknod") and os.geteuid() == 0:
+        import stat
+
+        os.mknod(tmp_path / "null.tar", 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+        targets.append(tmp_path / "null.tar")
+    return targets
+
+
+def test_export_never_replaces_a_fifo_device_or_symlink(bag: Path, tmp_path: Path) -> None:
+    """D19: ``export -o`` replaced a FIFO or a device node with a regular file."""
+    for target in _special_targets(tmp_path):
+        before = os.lstat(target)
+        done = cli("export", bag, "-o", target)
+        assert done.returncode == 2, (target, done.stdout + done.stderr)
+        text = one_clean_line(done)
+        assert "not replaced" in text and target.name in text
+        after = os.lstat(target)
+        assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino)
+    assert (tmp_path / "elsewhere.tar").read_bytes() == b"keep"
+    assert not list(tmp_path.glob(".*.part"))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_render_never_replaces_a_fifo(tmp_path: Path) -> None:
+    """D19: ``render -o`` replaced a FIFO with a regular file."""
+    os.mkfifo(tmp_path / "copy.pdf")
+    done = cli("render", FIXTURES / "en-annual-report.txt", "-o", tmp_path / "copy.pdf")
+    assert done.returncode != 0
+    assert "not replaced" in one_clean_line(done)
+    assert stat_is_fifo(tmp_path / "copy.pdf")
+
+
+def stat_is_fifo(path: Path) -> bool:
+    import stat
+
+    return stat.S_ISFIFO(os.lstat(path).st_mode)
+
+
+# --------------------------------------------------------------------------- D2 tag values
+
+LINE_BREAKS = ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x1e", "\r", "\n", "\t"]
+
+
+@pytest.mark.parametrize("char", LINE_BREAKS)
+def test_no_line_or_control_character_reaches_a_tag_file(char: str) -> None:
+    from preserve.bagit_format import format_bag_info, tag_value
+
+    value = f"Office{char}Payload-Oxum: 1.1"
+    with pytest.raises(ValueError, match="line break or control"):
+        format_bag_info([("Source-Organization", value)])
+    assert tag_value(value) == "Office Payload-Oxum: 1.1"
+    format_bag_info([("Source-Organization", tag_value(value))])
+
+
+def test_sidecar_cannot_smuggle_a_second_payload_oxum(tmp_path: Path) -> None:
+    """D2: an organization with U+2028 passed; bagit-python then read two Payload-Oxums."""
+    import bagit
+
+    source = tmp_path / "in" / "report.txt"
+    source.parent.mkdir()
+    shutil.copyfile(FIXTURES / "en-annual-report.txt", source)
+    sidecar = json.loads((FIXTURES / "en-annual-report.json").read_text(encoding="utf-8"))
+    sidecar["creator"]["organization"] = "Office\u2028Payload-Oxum: 1.1"
+    source.with_suffix(".json").write_text(json.dumps(sidecar), encoding="utf-8")
+    report = ingest([source], tmp_path / "archive")
+    assert report.exit_code == 0, report.as_dict()
+    (made,) = (tmp_path / "archive" / "bags").iterdir()
+    info = (made / "bag-info.txt").read_text(encoding="utf-8")
+    assert "Source-Organization: Office Payload-Oxum: 1.1\n" in info
+    assert not any(c in info for c in LINE_BREAKS if c != "\n")
+    reference = bagit.Bag(str(made))
+    assert isinstance(reference.info["Payload-Oxum"], str)  # one value, not a list
+    reference.validate()
+    assert verify_bag(made).valid
+
+
+def test_a_foreign_bag_info_with_a_hidden_line_break_is_an_error(tmp_path: Path) -> None:
+    root = write_bag(tmp_path / "bag", {"a.txt": b"a"})
+    info = (root / "bag-info.txt").read_text(encoding="utf-8")
+    (root / "bag-info.txt").write_text(
+        "Source-Organization: Office\u2028Payload-Oxum: 9.9\n" + info, encoding="utf-8"
+    )
+    codes = {p.code for p in verify_bag(root).errors}
+    assert "baginfo.hidden-line-break" in codes
