@@ -482,3 +482,59 @@ def test_a_foreign_bag_info_with_a_hidden_line_break_is_an_error(tmp_path: Path)
     )
     codes = {p.code for p in verify_bag(root).errors}
     assert "baginfo.hidden-line-break" in codes
+
+
+# --------------------------------------------------------------------------- D1 anchors
+
+
+def _schema_patterns() -> list[tuple[str, str]]:
+    from .conftest import REPO
+
+    found: list[tuple[str, str]] = []
+
+    def walk(node: object, where: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "pattern" and isinstance(value, str):
+                    found.append((where, value))
+                else:
+                    walk(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{where}/{i}")
+
+    for path in sorted((REPO / "schemas").glob("*.json")):
+        walk(json.loads(path.read_text(encoding="utf-8")), path.name)
+    return found
+
+
+@pytest.mark.parametrize(("where", "pattern"), _schema_patterns())
+def test_schema_patterns_anchor_the_end_for_python_and_javascript(where: str, pattern: str) -> None:
+    """D1: ``$`` matches before a final newline in Python's re (what jsonschema uses):
+    "abc\\n" passed the identifier pattern. An end anchor must hold in both dialects."""
+    import re
+
+    regress = pytest.importorskip("regress")
+    if not pattern.endswith("$"):
+        return  # unanchored on purpose ("\\S", "^https?://")
+    ecma = regress.Regex(pattern)
+    # The shortest string of the pattern's alphabet that it accepts, then with a newline.
+    for sample in ("abc", "abc.def", "manifest.digest-mismatch"):
+        if re.search(pattern, sample):
+            assert ecma.find(sample) is not None, (where, sample)
+            assert re.search(pattern, sample + "\n") is None, (where, "python")
+            assert ecma.find(sample + "\n") is None, (where, "ecma")
+            break
+    else:
+        pytest.fail(f"{where}: no sample matched {pattern!r}")
+
+
+def test_identifier_with_a_final_newline_is_a_schema_problem() -> None:
+    import jsonschema
+
+    from preserve.metadata import load_schema
+
+    pattern = load_schema()["properties"]["identifier"]["pattern"]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate("abc\n", {"type": "string", "pattern": pattern})
+    jsonschema.validate("abc", {"type": "string", "pattern": pattern})
