@@ -538,3 +538,62 @@ def test_identifier_with_a_final_newline_is_a_schema_problem() -> None:
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate("abc\n", {"type": "string", "pattern": pattern})
     jsonschema.validate("abc", {"type": "string", "pattern": pattern})
+
+
+# --------------------------------------------------------------------------- D5, D21 sidecars
+
+
+def _folder_of_two(tmp_path: Path) -> Path:
+    """A folder with two statements, each with a good sidecar."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a", "b"):
+        shutil.copyfile(FIXTURES / "en-annual-report.txt", folder / f"{name}.txt")
+        sidecar = json.loads((FIXTURES / "en-annual-report.json").read_text(encoding="utf-8"))
+        sidecar["identifier"] = f"report-{name}"
+        (folder / f"{name}.json").write_text(json.dumps(sidecar), encoding="utf-8")
+    return folder
+
+
+def _bad_sidecar(kind: str, target: Path, tmp_path: Path) -> str:
+    """Make ``target`` a hostile sidecar; the words its one-line refusal must contain."""
+    target.unlink()
+    if kind == "symlink":
+        elsewhere = tmp_path / "elsewhere.json"
+        elsewhere.write_text('{"identifier": "taken-from-elsewhere"}', encoding="utf-8")
+        target.symlink_to(elsewhere)
+        return "symbolic link"
+    if kind == "dev-zero":
+        target.symlink_to("/dev/zero")
+        return "symbolic link"
+    if kind == "fifo":
+        os.mkfifo(target)
+        return "not a regular file"
+    if kind == "digits":
+        target.write_text('{"identifier": "report-a", "x": ' + "9" * 5000 + "}")
+        return "thousands of digits"
+    target.write_text('{"identifier": "report-a", "title": "\\ud800"}')
+    return "lone surrogate U+D800"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("kind", ["symlink", "dev-zero", "fifo", "digits", "surrogate"])
+def test_a_hostile_sidecar_refuses_its_statement_only(tmp_path: Path, kind: str) -> None:
+    """D5: a sidecar linked elsewhere was followed; a FIFO or a link to /dev/zero was
+    skipped, the statement ingested without its metadata. D21: a 5,000-digit number or
+    a lone surrogate raised a traceback and nothing of the folder went in."""
+    folder = _folder_of_two(tmp_path)
+    words = _bad_sidecar(kind, folder / "a.json", tmp_path)
+    done = cli("ingest", folder, "--archive", tmp_path / "archive")
+    text = one_clean_line_per_statement(done)
+    # Unreadable (link, FIFO): could not run, 2; read and bad (digits, surrogate): 1.
+    assert done.returncode == (1 if kind in ("digits", "surrogate") else 2), text
+    assert words in text and "a.json" in text
+    bags = sorted(p.name for p in (tmp_path / "archive" / "bags").iterdir())
+    assert bags == ["report-b"]
+
+
+def one_clean_line_per_statement(done: subprocess.CompletedProcess[str]) -> str:
+    text = (done.stdout + done.stderr).strip()
+    assert "Traceback" not in text and "Error(" not in text, text
+    return text
