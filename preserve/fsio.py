@@ -178,11 +178,15 @@ def open_regular(path: Path | str, *, follow: bool = False) -> int:
     return fd
 
 
-def read_fd(fd: int, limit: int) -> bytes | None:
-    """At most ``limit`` bytes from ``fd``; None when there are more (nothing kept)."""
+def read_fd(fd: int, limit: int, size: int | None = None) -> bytes | None:
+    """At most ``limit`` bytes from ``fd``; None when there are more (nothing kept).
+
+    ``size``: the file's size if the caller already has it (saves an ``fstat``).
+    """
     chunks: list[bytes] = []
     total = 0
-    want = min(os.fstat(fd).st_size, limit) + 1  # a short read is then the end
+    size = os.fstat(fd).st_size if size is None else size
+    want = min(size, limit) + 1  # a short read is then the end
     while block := os.read(fd, want):
         chunks.append(block)
         total += len(block)
@@ -203,7 +207,7 @@ def read_limited(path: Path | str, limit: int, *, follow: bool = False) -> bytes
         size = os.fstat(fd).st_size
         if size > limit:
             raise FileTooLarge(path, size, limit)
-        data = read_fd(fd, limit)
+        data = read_fd(fd, limit, size)
         if data is None:
             raise FileTooLarge(path, None, limit)  # it grew while being read
         return data

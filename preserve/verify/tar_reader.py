@@ -42,6 +42,11 @@ _MAGIC = {
 }
 
 
+#: Type flags whose members have no data blocks: hard and symbolic links, character and
+#: block devices, directories, FIFOs.
+_NO_DATA = frozenset({b"1", b"2", b"3", b"4", b"5", b"6"})
+
+
 class TarFormatError(ValueError):
     """The archive is not a tar preserve will read (damaged, or over a header bound)."""
 
@@ -145,8 +150,9 @@ def iter_members(stream: IO[bytes]) -> Iterator[TarMember]:
         long_name = None
         pax = {}
         yield TarMember(name.decode("utf-8", "surrogateescape"), kind, size, data_at)
-        # Only regular (and unknown) members carry data, as tarfile reads them.
-        pos = data_at + (_padded(size) if kind in ("file", "other", "sparse") else 0)
+        # Links, devices, FIFOs and directories carry no data, whatever their size field
+        # says (as tarfile and GNU tar read them); every other type does.
+        pos = data_at + (0 if flag in _NO_DATA else _padded(size))
 
 
 def _read_exact(stream: IO[bytes], size: int) -> bytes:
