@@ -159,6 +159,10 @@ def open_regular(path: Path | str, *, follow: bool = False) -> int:
     anything but a regular file raises :class:`NotARegularFile`; a symbolic link raises
     :class:`SymlinkRefused` unless ``follow`` (only for a path the operator named).
     """
+    return _open_regular(path, follow)[0]
+
+
+def _open_regular(path: Path | str, follow: bool) -> tuple[int, os.stat_result]:
     flags = _READ_FLAGS if not follow else _READ_FLAGS & ~getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(path, flags)
@@ -168,14 +172,14 @@ def open_regular(path: Path | str, *, follow: bool = False) -> int:
             raise SymlinkRefused(path) from None
         raise
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO, device or socket"
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a directory" if stat.S_ISDIR(info.st_mode) else "a FIFO, device or socket"
             raise NotARegularFile(path, f"is {kind}, not a regular file")
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, info
 
 
 def read_fd(fd: int, limit: int, size: int | None = None) -> bytes | None:
@@ -186,12 +190,14 @@ def read_fd(fd: int, limit: int, size: int | None = None) -> bytes | None:
     chunks: list[bytes] = []
     total = 0
     size = os.fstat(fd).st_size if size is None else size
-    want = min(size, limit) + 1  # a short read is then the end
+    want = min(size, limit) + 1  # a short read is then the end of a regular file
     while block := os.read(fd, want):
         chunks.append(block)
         total += len(block)
         if total > limit:
             return None
+        if len(block) < want:
+            break  # one read for a tag file, not two (this runs for every bag)
         want = min(1 << 20, limit + 1 - total)
     return b"".join(chunks)
 
@@ -202,9 +208,9 @@ def read_limited(path: Path | str, limit: int, *, follow: bool = False) -> bytes
     Raises :class:`FileTooLarge` (nothing kept) over the limit, the other
     :class:`RefusedFile` errors for links and non-regular files, OSError otherwise.
     """
-    fd = open_regular(path, follow=follow)
+    fd, info = _open_regular(path, follow)
     try:
-        size = os.fstat(fd).st_size
+        size = info.st_size
         if size > limit:
             raise FileTooLarge(path, size, limit)
         data = read_fd(fd, limit, size)

@@ -132,6 +132,9 @@ class _TarTree(_ArchiveTree):
         except TarFormatError as exc:
             self.problems.append(Problem("archive.damaged", "", f"listing stopped: {exc}"))
             self.incomplete = True
+        except BaseException:  # a corrupt gzip/xz stream: the caller reports it
+            self.stream.close()
+            raise
         names = [_strip_dot(m.name) for m in members]
         self._place(names)
         for name, m in zip(names, members, strict=True):

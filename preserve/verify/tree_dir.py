@@ -12,7 +12,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 from preserve.bagit_format import DEFAULT_LIMITS, DigestAlgorithm, Limits, Problem
-from preserve.fsio import open_regular, read_fd
+from preserve.fsio import FileTooLarge, read_limited
 from preserve.hashing import hash_file
 from preserve.verify.result import _show
 from preserve.verify.tree import _TooLarge, _Tree
@@ -94,17 +94,10 @@ class _DirTree(_Tree):
                 )
 
     def read(self, rel: str, max_bytes: int) -> bytes:
-        fd = open_regular(self._abs(rel))  # fsio's one rule: no link, no FIFO, no device
-        try:
-            size = os.fstat(fd).st_size
-            if size > max_bytes:
-                raise _TooLarge(size)
-            data = read_fd(fd, max_bytes, size)
-            if data is None:
-                raise _TooLarge(None)  # it grew while being read
-            return data
-        finally:
-            os.close(fd)
+        try:  # fsio's one rule: no link, no FIFO, no device, never over the limit
+            return read_limited(self._abs(rel), max_bytes)
+        except FileTooLarge as exc:
+            raise _TooLarge(exc.size) from None
 
     def _abs(self, rel: str) -> str:
         return self._prefix + rel if os.sep == "/" else os.path.join(self.root, *rel.split("/"))
