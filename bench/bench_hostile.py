@@ -56,12 +56,14 @@ def _member(name: str, data: bytes) -> bytes:
     return _header(name.encode(), b"0", len(data)) + data + bytes(-len(data) % 512)
 
 
-def _bag() -> bytes:
+def _bag(sparse: bool = False) -> bytes:
+    """A one-file bag ``b/``; ``sparse``: its manifest also lists data/big.bin."""
     payload = b"hello\n"
     digest = hashlib.sha256(payload).hexdigest()
+    manifest = f"{digest}  data/a.txt\n" + (f"{'0' * 64}  data/big.bin\n" if sparse else "")
     return (
         _member("b/bagit.txt", b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
-        + _member("b/manifest-sha256.txt", f"{digest}  data/a.txt\n".encode())
+        + _member("b/manifest-sha256.txt", manifest.encode())
         + _member("b/data/a.txt", payload)
     )
 
@@ -92,7 +94,11 @@ def build(folder: Path) -> dict[str, Path]:
     extra = sparse_map + bytes(96 - len(sparse_map)) + b"\0" + f"{hole + 1:011o}\0".encode()
     path = folder / "sparse.tar"
     path.write_bytes(
-        _bag() + _header(b"b/data/big.bin", b"S", 1, extra) + b"x" + bytes(511) + bytes(1024)
+        _bag(sparse=True)
+        + _header(b"b/data/big.bin", b"S", 1, extra)
+        + b"x"
+        + bytes(511)
+        + bytes(1024)
     )
     files["sparse.tar"] = path
     files["icc.pdf"] = _icc_pdf(folder / "icc.pdf", 1536 * MiB)
