@@ -634,3 +634,25 @@ def test_damaged_tar_is_a_problem_never_a_crash(
     target.write_bytes(bytes(raw))
     with contextlib.suppress(UnreadableInput):  # not even a tar any more: exit 2, one line
         verify_bag(target)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_export_reads_a_fifo_swapped_in_after_listing_without_hanging(tmp_path: Path) -> None:
+    """The export listed the bag, then opened each file without O_NONBLOCK: a FIFO put
+    in a file's place between the two blocked it forever."""
+    os.mkfifo(tmp_path / "bag-info.txt")
+    code = (
+        "from pathlib import Path\nfrom preserve import export\n"
+        f"p = Path({str(tmp_path / 'bag-info.txt')!r})\n"
+        "try:\n    export._open_member(export._Member('b/bag-info.txt', p, False, 0))\n"
+        "except OSError as e:\n    print('refused', e)\n"
+        "try:\n    export._read_small(p)\nexcept OSError as e:\n    print('refused', e)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    assert done.stdout.count("refused") == 2, done.stdout + done.stderr
