@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from preserve.errors import (
     UnreadableInput,
     ValidationFailed,
 )
-from preserve.fsio import NotARegularFile, read_input
+from preserve.fsio import NotARegularFile, SymlinkRefused, read_input
 
 # Identifiers live in preserve.identifiers; re-exported here for the callers of old.
 from preserve.identifiers import (  # noqa: F401
@@ -136,10 +137,17 @@ def sidecar_path(statement_path: Path) -> Path:
     return statement_path.with_suffix(".json")
 
 
-def read_sidecar(path: Path) -> dict[str, Any]:
-    """Load a sidecar JSON object, with a one-line error naming the file."""
+def read_sidecar(path: Path, *, follow: bool = True) -> dict[str, Any]:
+    """Load a sidecar JSON object, with a one-line error naming the file.
+
+    ``follow``: the operator named the file (``--metadata``); a sidecar found beside a
+    statement is read with ``follow=False``: a symbolic link there is refused, not
+    followed to a file elsewhere.
+    """
     try:
-        data = read_input(path, MAX_SIDECAR_BYTES)
+        data = read_input(path, MAX_SIDECAR_BYTES, follow=follow)
+    except SymlinkRefused:
+        raise UnreadableInput("metadata is a symbolic link (never followed)", path) from None
     except NotARegularFile:
         raise UnreadableInput("metadata is not a regular file", path) from None
     except OSError as exc:
@@ -156,6 +164,13 @@ def read_sidecar(path: Path) -> dict[str, Any]:
         ) from None
     except RecursionError:  # "[[[[..." deeper than the parser's stack: hostile, not JSON we take
         raise InputError("metadata is nested too deeply to be a metadata record", path) from None
+    except ValueError:  # int() refuses numbers of more than 4,300 digits (CVE-2020-10735)
+        raise InputError("metadata holds a number with thousands of digits", path) from None
+    try:  # "\ud800" is valid JSON but no Unicode text: nothing downstream could write it
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(exc.object[exc.start])
+        raise InputError(f"metadata holds a lone surrogate U+{code:04X} (not text)", path) from None
     if not isinstance(value, dict):
         raise InputError(
             f"metadata must be a JSON object {{...}}, not {type(value).__name__}", path
@@ -347,9 +362,12 @@ def prepare_file(path: Path, metadata_file: Path | None = None) -> Prepared:
         return prepare(None, read_sidecar(path), sidecar_file=path)
     statement = read_statement(path)
     sidecar_file = metadata_file
-    if sidecar_file is None and sidecar_path(path).is_file():
+    beside = sidecar_file is None and os.path.lexists(sidecar_path(path))
+    if beside:
+        # Whatever is there is the operator's metadata: a FIFO or a link is refused in
+        # one line, never skipped (the statement would go in without its metadata).
         sidecar_file = sidecar_path(path)
-    sidecar = read_sidecar(sidecar_file) if sidecar_file else None
+    sidecar = read_sidecar(sidecar_file, follow=not beside) if sidecar_file else None
     return prepare(statement, sidecar, sidecar_file=sidecar_file)
 
 
