@@ -481,13 +481,30 @@ class BagStatus:
         }
 
 
+#: The longest ``--budget`` or ``--max-age`` accepted (a century): longer ones are
+#: typing mistakes, and past ~2.7 million years Python cannot even represent them.
+MAX_DURATION = dt.timedelta(days=36_525)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
 def parse_duration(text: str) -> dt.timedelta:
-    """``90d``, ``12h``, ``30m``, ``45s`` or ``2w`` as a timedelta."""
-    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    """``90d``, ``12h``, ``30m``, ``45s`` or ``2w`` as a timedelta, at most :data:`MAX_DURATION`."""
     text = text.strip().lower()
-    if len(text) < 2 or text[-1] not in units or not text[:-1].replace(".", "", 1).isdigit():
+    number = text[:-1]
+    if (
+        len(text) < 2
+        or text[-1] not in _UNIT_SECONDS
+        or not number.replace(".", "", 1).isdigit()
+        or not number.isascii()
+        or len(number) > 32
+    ):
         raise ValueError(f"{text!r} is not a duration like 90d, 12h, 30m or 45s")
-    return dt.timedelta(**{units[text[-1]]: float(text[:-1])})
+    seconds = float(number) * _UNIT_SECONDS[text[-1]]
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(
+            f"{text!r} is longer than the limit of {MAX_DURATION.days:,} days (a century)"
+        )
+    return dt.timedelta(seconds=seconds)
 
 
 def status(archive: Path, *, max_age: dt.timedelta = dt.timedelta(days=90)) -> list[BagStatus]:
