@@ -20,7 +20,8 @@ not grow with the number of bags.
 Codes (all errors; docs/tamper-evidence.md): ``ledger.row-missing``,
 ``ledger.row-unrecorded``, ``ledger.digests-changed``, ``ledger.digests-unrecorded``,
 ``ledger.state-changed``, ``ledger.path-changed``, ``ledger.key-unrecorded``,
-``ledger.key-missing``, and ``ledger.chain-broken`` for a chain that does not verify.
+``ledger.key-missing``, ``ledger.key-unreadable``, and ``ledger.chain-broken`` for a
+chain that does not verify.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def _key_files(archive: Path) -> Iterator[tuple[str, Path]]:
     if folder.is_symlink() or not folder.is_dir():
         return
     for entry in sorted(folder.iterdir()):
-        if entry.name.endswith(".pem"):
+        if entry.name.endswith(".pem") or entry.is_symlink():
             yield f"{TRUSTED_KEYS_DIR}/{entry.name}", entry
 
 
@@ -132,6 +133,8 @@ def unbound_keys(db: sqlite3.Connection, archive: Path) -> list[dict[str, str]]:
     found = []
     for rel, path in _key_files(archive):
         try:
+            if path.is_symlink():
+                continue  # never followed: the audit reports it
             fp = fingerprint(load_public_key(path))
         except KeyFileError:
             continue  # not a key: the audit reports it
@@ -295,6 +298,8 @@ def _check_keys(db: sqlite3.Connection, archive: Path) -> tuple[list[Problem], l
     present: set[str] = set()
     for rel, path in _key_files(archive):
         try:
+            if path.is_symlink():  # never followed: trust is what the archive itself holds
+                raise KeyFileError("a symbolic link, not a key file")
             key = load_public_key(path)
         except KeyFileError as exc:
             problems.append(Problem("ledger.key-unreadable", rel, exc.message))

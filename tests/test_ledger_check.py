@@ -117,6 +117,27 @@ def test_d12_consistent_rewrite_with_the_digest_table_edited(archive: Path) -> N
     assert result.exit_code == 1 and "ledger.digests-changed" in result.output
 
 
+def test_sign_refuses_a_rewritten_bag_whose_table_digests_were_edited(
+    archive: Path, pristine: Path
+) -> None:
+    bag_dir = first(archive)
+    forge_digests(archive, bag_dir.name, rewrite_consistently(bag_dir))
+    key = pristine.parent / "keys" / "archivist.key"
+    result = CliRunner().invoke(cli, ["sign", "--key", str(key), str(bag_dir)])
+    assert result.exit_code == 1, result.output
+    assert "differs from the ledger's record at ingest" in result.stderr
+    assert not (bag_dir / "signatures").exists()
+
+
+def test_a_symlink_in_trusted_keys_is_not_followed(archive: Path, tmp_path: Path) -> None:
+    _, public = generate_key(tmp_path / "elsewhere.key")
+    (archive / "trusted-keys" / "linked.pem").symlink_to(public)
+    report = audit(archive, workers=1)
+    assert [(p.code, p.path) for p in report.problems] == [
+        ("ledger.key-unreadable", "trusted-keys/linked.pem")
+    ]
+
+
 def test_d12_resigned_with_a_key_dropped_into_trusted_keys(archive: Path, tmp_path: Path) -> None:
     """Re-signed by a forger whose key was put in trusted-keys/ by hand (no chained
     trust), and the digest table edited: the audit still fails, naming each part."""
