@@ -15,6 +15,10 @@ nothing up to it has changed since.
 
 The chain is extended inside the caller's write transaction (``BEGIN
 IMMEDIATE`` holds the write lock), so concurrent writers queue and never fork it.
+Events from before the chain are sealed once, by a recorded event, when the
+ledger reaches version 4 (:func:`seal_legacy`); after that an unchained event is
+a broken chain. The chain is the audit's ground truth for the ledger's tables
+(:mod:`preserve.ledger_check`).
 """
 
 from __future__ import annotations
