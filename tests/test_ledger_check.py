@@ -418,3 +418,20 @@ def test_legacy_bags_and_keys_are_bound_once_at_the_upgrade(archive: Path) -> No
     db.close()
     ledger.connect(archive).close()
     assert not verify_ledger(archive).chain.ok
+
+
+def test_every_ledger_code_is_documented() -> None:
+    """Stable codes are a contract: each one the audit can report is in the docs."""
+    import re
+
+    from .conftest import REPO
+
+    doc = (REPO / "docs" / "tamper-evidence.md").read_text(encoding="utf-8")
+    limits = (REPO / "docs" / "limits.md").read_text(encoding="utf-8")
+    source = (REPO / "preserve" / "ledger_check.py").read_text(encoding="utf-8")
+    codes = set(re.findall(r'"(ledger\.[a-z-]+)"', source))
+    assert len(codes) >= 10, codes
+    for code in sorted(codes):
+        assert f"`{code}`" in doc, code
+    for name in ("MAX_QUERY_WORDS", "MAX_QUERY_BYTES", "MAX_DURATION"):
+        assert name in limits, name
