@@ -309,7 +309,16 @@ def _plan(
             identifier, f"{BAGS_DIR}/{identifier}", "published", at, None
         )
     queue: list[ledger.BagRow] = []
-    for bag in sorted(known.values(), key=lambda b: (b.last_verified_at or "", b.identifier)):
+    # Bags whose rows disagree with the chain first (a rolling audit reaches them at
+    # once), then the least recently verified.
+    for bag in sorted(
+        known.values(),
+        key=lambda b: (
+            b.identifier not in found.bag_problems,
+            b.last_verified_at or "",
+            b.identifier,
+        ),
+    ):
         if found.bound and bag.path != f"{BAGS_DIR}/{bag.identifier}":
             bag = bag._replace(path=f"{BAGS_DIR}/{bag.identifier}")  # ledger.path-changed
         present = Path(bag.path).name in on_disk or (archive / bag.path).is_dir()

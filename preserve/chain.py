@@ -28,6 +28,7 @@ import json
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _quote  # json.dumps's own (C) string encoder
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +45,36 @@ EVENT_FIELDS = ("identifier", "type", "at", "outcome", "detail", "agent")
 def event_hash(prev_hash: str, event: Mapping[str, Any] | sqlite3.Row) -> str:
     """The hash of one event (a mapping or ledger row with :data:`EVENT_FIELDS`)
     given the previous event's hash (see the module doc)."""
-    canonical = json.dumps(
+    return hashlib.sha256(canonical_event(prev_hash, event).encode("utf-8")).hexdigest()
+
+
+def canonical_event(prev_hash: str, event: Mapping[str, Any] | sqlite3.Row) -> str:
+    """The JSON text an event's hash is taken over.
+
+    Spelled out for the usual event (text fields, the identifier text or NULL), a
+    few times faster than ``json.dumps`` of a dict, which an audit's replay of
+    every event pays for; byte for byte what :func:`_canonical_json` gives (a
+    property test holds them equal), and anything else goes through it.
+    """
+    identifier, kind, at, outcome, detail, agent = (event[name] for name in EVENT_FIELDS)
+    texts = (prev_hash, kind, at, outcome, detail, agent)
+    if all(type(t) is str for t in texts) and (identifier is None or type(identifier) is str):
+        q = _quote
+        return (
+            f'{{"agent":{q(agent)},"at":{q(at)},"detail":{q(detail)},"identifier":'
+            f'{"null" if identifier is None else q(identifier)},"outcome":{q(outcome)},'
+            f'"prev_hash":{q(prev_hash)},"type":{q(kind)},"v":1}}'
+        )
+    return _canonical_json(prev_hash, event)
+
+
+def _canonical_json(prev_hash: str, event: Mapping[str, Any] | sqlite3.Row) -> str:
+    return json.dumps(
         {"v": 1, "prev_hash": prev_hash, **{name: event[name] for name in EVENT_FIELDS}},
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
     )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def head(db: sqlite3.Connection) -> str:

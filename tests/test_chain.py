@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from preserve import ledger
 from preserve.archive import ingest
@@ -209,3 +211,22 @@ def test_cli_ledger_verify_and_anchor(archive: Path) -> None:
     assert refused.exit_code == 1 and "broken" in refused.output
     missing = runner.invoke(cli, ["ledger", "verify", str(archive.parent / "nowhere")])
     assert missing.exit_code == 2
+
+
+@given(
+    prev=st.text(),
+    identifier=st.none() | st.text(),
+    fields=st.lists(st.text(), min_size=5, max_size=5),
+)
+@example(prev=GENESIS, identifier=None, fields=['q"uote\\', "\x00\x1f\u2028", "é", "{}", "\ud7ff"])
+def test_canonical_event_is_exactly_the_json_of_the_spec(
+    prev: str, identifier: str | None, fields: list[str]
+) -> None:
+    """The fast spelling of an event's canonical form is byte for byte json.dumps's."""
+    from preserve.chain import _canonical_json, canonical_event
+
+    event = dict(zip(("type", "at", "outcome", "detail", "agent"), fields, strict=True))
+    event["identifier"] = identifier  # type: ignore[assignment]
+    assert canonical_event(prev, event) == _canonical_json(prev, event)
+    odd = {**event, "at": 20240301}  # a number stored by hand still hashes as JSON has it
+    assert canonical_event(prev, odd) == _canonical_json(prev, odd)

@@ -172,6 +172,15 @@ def test_keys_trust_is_a_chained_event_and_the_audit_accepts_it(
     assert ("", "ledger.key-missing") in found(audit(archive, workers=1))
 
 
+def test_a_rolling_audit_reaches_disagreeing_rows_first(archive: Path) -> None:
+    last = sorted((archive / "bags").iterdir())[-1]
+    assert audit(archive, workers=1).ok  # every bag verified once: the order is by time
+    forge_digests(archive, last.name, {"tagmanifest-sha256.txt": "0" * 64})
+    report = audit(archive, workers=1, limit=1)
+    assert [b.identifier for b in report.bags] == [last.name]
+    assert (last.name, "ledger.digests-changed") in found(report)
+
+
 def test_d13_bag_and_row_deleted(archive: Path) -> None:
     bag_dir = first(archive)
     shutil.rmtree(bag_dir)
@@ -435,3 +444,24 @@ def test_every_ledger_code_is_documented() -> None:
         assert f"`{code}`" in doc, code
     for name in ("MAX_QUERY_WORDS", "MAX_QUERY_BYTES", "MAX_DURATION"):
         assert name in limits, name
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "UPDATE bag_digests SET sha256 = upper(sha256) WHERE identifier = :id",
+        "DELETE FROM bag_digests WHERE identifier = :id AND file = 'tagmanifest-sha512.txt'",
+        "INSERT INTO bag_digests VALUES (:id, 'tagmanifest-md5.txt', 'x')",
+        "UPDATE bag_digests SET file = 'tagmanifest-sha1.txt'"
+        " WHERE identifier = :id AND file = 'tagmanifest-sha512.txt'",
+    ],
+)
+def test_any_edit_of_the_digest_table_is_found(archive: Path, edit: str) -> None:
+    bag_dir = first(archive)
+    db = raw(archive)
+    db.execute(edit, {"id": bag_dir.name})
+    db.close()
+    check = verify_ledger(archive)
+    assert [(i, p.code) for i, ps in check.bag_problems.items() for p in ps] == [
+        (bag_dir.name, "ledger.digests-changed")
+    ]
