@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from preserve import ledger
 from preserve.bagit_format import Problem
 from preserve.chain import SEAL_EVENT, ChainReport, verify_chain
 from preserve.errors import KeyFileError
@@ -182,8 +183,6 @@ def verify_ledger(archive: Path, *, published_head: str | None = None) -> Ledger
 
     A damaged ledger is one :class:`~preserve.errors.ArchiveError` (exit 2).
     """
-    from preserve import ledger
-
     archive = archive.absolute()
     db = ledger.connect(archive, readonly=True)
     try:
@@ -215,7 +214,7 @@ def check(
                 "was changed (preserve ledger verify)",
             )
         )
-    if int(db.execute("PRAGMA user_version").fetchone()[0]) < 4:
+    if not ledger.strict(db):
         return LedgerCheck(report, False, tuple(problems))
     bags: dict[str, list[Problem]] = {}
 
