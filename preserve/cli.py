@@ -289,7 +289,7 @@ def keys_init(
                 "--passphrase needs a passphrase: a terminal to type it, --passphrase-file "
                 "or PRESERVE_KEY_PASSPHRASE"
             )
-    key, public = generate_key(key_file, passphrase=passphrase)
+    key, public = generate_key(key_file, passphrase=passphrase, archive=archive)
     trusted = trust_key(archive, key.public) if archive is not None else None
     document = {
         "key": str(key_file),
