@@ -337,7 +337,7 @@ def sign_archived_bag(
     manifests differ from those the archive's ledger recorded at ingest (it was
     rewritten since), is refused rather than blessed: :class:`SigningError`.
     """
-    from preserve import ledger
+    from preserve import ledger, ledger_check
     from preserve.verify import verify_bag
 
     bag_dir = Path(bag_dir)
@@ -355,7 +355,11 @@ def sign_archived_bag(
         recorded = ledger.get_bag(db, bag_dir.name)
         if recorded is None:
             raise BagRefused("not signed: the archive's ledger does not know this bag", bag_dir)
-        for name, digest in recorded.tagmanifest_digests.items():
+        # The digests the chain recorded at ingest, as well as the table's: editing the
+        # table must not get a rewritten bag signed (preserve.ledger_check).
+        chained = ledger_check.chain_digests(db, recorded.identifier) if ledger.strict(db) else {}
+        expected = [*recorded.tagmanifest_digests.items(), *(chained or {}).items()]
+        for name, digest in expected:
             data = read_regular(bag_dir / name, MAX_FILE_BYTES)
             if data is None or hashlib.sha256(data).hexdigest() != digest:
                 raise BagRefused(
