@@ -8,6 +8,7 @@ leaves the language blank rather than wrong.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
@@ -30,12 +31,21 @@ _RUSSIAN_LETTERS = set("ыэъёЫЭЪЁ")
 MIN_PROBABILITY = 0.5
 
 
+@cache
+def _script_pattern(ranges: tuple[tuple[int, int], ...]) -> re.Pattern[str]:
+    return re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in ranges) + "]")
+
+
+_NON_LETTER = re.compile(r"[\W\d_]+")
+
+
 def _share(text: str, ranges: tuple[tuple[int, int], ...]) -> float:
-    letters = [ch for ch in text if ch.isalpha()]
-    if not letters:
+    """The share of the text's letters that are in the given code point ranges."""
+    letters = len(text) - sum(len(m) for m in _NON_LETTER.findall(text))
+    if letters <= 0:
         return 0.0
-    inside = sum(1 for ch in letters if any(lo <= ord(ch) <= hi for lo, hi in ranges))
-    return inside / len(letters)
+    inside = len(_script_pattern(ranges).findall(text))
+    return min(1.0, inside / letters)
 
 
 def identify_language(text: str) -> str | None:

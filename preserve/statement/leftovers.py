@@ -529,6 +529,7 @@ def strip_leftovers(lines: list[str]) -> tuple[list[str], list[str]]:
         if statement_lines > _HEAD_KEPT or not _headerish(line):
             break
     for i, line in enumerate(kept):
-        if line.strip() and chrome_kind(line) == "credit":
+        text = line.strip()
+        if text and len(text) <= 160 and _CREDIT.match(text) and chrome_kind(text) == "credit":
             remove(i)
     return kept, [removed[i] for i in sorted(removed)]

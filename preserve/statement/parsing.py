@@ -207,10 +207,15 @@ def _parse(original: bytes, decoded: str, path: Path | str | None) -> Statement:
     for at in datelines:
         page.kinds.setdefault(at, BlockKind.DATELINE)
     # A stray date line in the body (a block of its own) is a dateline too.
+    marked = {bi for bi, _li in page.kinds}
     paragraphs = tuple(
-        " ".join(line for li, line in enumerate(block) if (bi, li) not in page.kinds)
+        text
         for bi, block in enumerate(blocks)
-        if any((bi, li) not in page.kinds for li in range(len(block)))
+        if (
+            text := " ".join(block)
+            if bi not in marked
+            else " ".join(line for li, line in enumerate(block) if (bi, li) not in page.kinds)
+        )
     )
     language, sure = identify_language_confidence("\n".join([title or "", *paragraphs]))
     if language is None and any(ch.isalpha() for ch in "".join(paragraphs) + (title or "")):
