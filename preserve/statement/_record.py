@@ -154,6 +154,16 @@ class Statement:
     #: blank with a note instead. See :meth:`confidence_of`.
     confidence: tuple[tuple[str, float], ...] = ()
 
+    @property
+    def type(self) -> str | None:
+        """The record ``type`` the label says (:attr:`genre`), under the record's name."""
+        return self.genre
+
+    @property
+    def creators(self) -> tuple[Signer, ...]:
+        """The signers under the record's name for them (``creators``)."""
+        return self.signers
+
     def confidence_of(self, name: str) -> float | None:
         """How sure the parse is of a field ("title", "creator.name", ...), if it filled it."""
         return dict(self.confidence).get(name)

@@ -73,7 +73,7 @@ def identify_language_confidence(text: str) -> tuple[str | None, float]:
     if _share(sample, _HANGUL) > 0.5:
         return "ko", 1.0
     if _share(sample, _HAN) > 0.5:
-        return "zh", 1.0
+        return _chinese_script(sample), 1.0
     if _share(sample, _ARABIC) > 0.5:
         lang, probability = _langid(sample)
         if lang in {"fa", "ur", "ps", "ku", "ug", "sd"}:
@@ -105,6 +105,17 @@ def identify_language_confidence(text: str) -> tuple[str | None, float]:
     if probability < MIN_PROBABILITY:
         return None, probability
     return lang, probability
+
+
+def _chinese_script(text: str) -> str:
+    """``zh-Hant`` for Traditional characters, else ``zh`` (Simplified is assumed).
+
+    The script decides fonts and search normalisation; hanzidentifier knows which
+    characters exist in only one of the two.
+    """
+    import hanzidentifier
+
+    return "zh-Hant" if hanzidentifier.identify(text) == hanzidentifier.TRADITIONAL else "zh"
 
 
 @cache

@@ -4,10 +4,10 @@ Menus, breadcrumbs, share and print buttons, social-media headers and counters,
 cookie and privacy lines, the site's own footer, "last modified" lines and photo
 credits are recognised by word lists in the project's languages *and* by shape
 (separators, counters, times, icon rows). They are looked for only where a page
-puts them: before the title (the page header, with labels, datelines and the
-title's own lines kept), and after the body (the footer: site text below the
-signature, with the statement's own contact lines, P.S. and annexes kept). A
-photo credit line may stand anywhere. Body text is never cut.
+puts them: before the body (the page header, with labels, datelines and the
+title's own lines kept), and after it (the footer: site text below the
+signature, with the statement's own contact lines, P.S. and annexes kept). Body
+text is never cut: a photo caption inside it stays.
 """
 
 from __future__ import annotations
@@ -18,8 +18,18 @@ from collections.abc import Iterable
 from preserve.statement.sentences import CLOSERS, ends_sentence
 
 
+def fold(line: str) -> str:
+    """A line for matching: one space between words, case folded, Turkic i's as plain i.
+
+    "AÇIQLAMA".casefold() is "açiqlama" but "Açıqlama".casefold() is "açıqlama":
+    dotless and dotted i are made plain "i" on both sides of every comparison.
+    """
+    folded = " ".join(line.split()).casefold()
+    return folded.replace("\u0131", "i").replace("i\u0307", "i")
+
+
 def _folded(words: Iterable[str]) -> frozenset[str]:
-    return frozenset(w.casefold() for w in words)
+    return frozenset(fold(w) for w in words)
 
 
 #: Whole lines of site text: navigation, buttons, section names, sharing, language
@@ -42,6 +52,21 @@ LEFTOVER_LINES: frozenset[str] = _folded(
         *("Disclaimer", "RSS", "Tweet", "Like", "Comments", "Leave a comment", "Top"),
         *("Print this page", "Share this page", "Share on social media", "Read also"),
         *("See also", "Related", "Related articles", "English", "Русский", "Français"),
+        *("In English", "English version", "Terms", "Conditions of use", "Cookie policy"),
+        *("Cookies", "Print page", "Back to news", "Share:", "Print:"),
+        # Language switches and accessibility links, in the covered languages
+        *("Deutsch", "Español", "Türkçe", "Azərbaycanca", "Azərbaycan dili", "Հայերեն"),
+        *("ქართული", "العربية", "فارسی", "עברית", "中文", "English", "Українська"),
+        *("Русская версия", "На русском", "Українською", "En français", "Auf Deutsch"),
+        *("En español", "Для слабовидящих", "Людям із порушенням зору"),
+        *("Görme engelliler için", "Version accessible", "Barrierefreie Version"),
+        *("Versión accesible",),
+        # Terms of use
+        *("Conditions d'utilisation", "Nutzungsbedingungen", "Términos de uso"),
+        *("Condiciones de uso", "Условия использования", "Умови використання"),
+        *("Kullanım koşulları", "İstifadə şərtləri", "Օգտագործման պայմաններ"),
+        *("გამოყენების წესები", "شروط الاستخدام", "شرایط استفاده", "תנאי שימוש", "使用条款"),
+        *("Aviso de privacidad", "Kişisel Verilerin Korunması Kanunu"),
         # French
         *("Rechercher", "Recherche", "Imprimer", "Partager", "Retour", "Accueil"),
         *("Actualités", "Lire la suite", "En savoir plus", "S'abonner", "Précédent"),
@@ -118,7 +143,7 @@ LEFTOVER_LINES: frozenset[str] = _folded(
 #: Labels a site or the institution puts above a title, and the record ``type``
 #: each says (``None``: a label that names no type of its own).
 GENRE_LABELS: dict[str, str | None] = {
-    label.casefold(): genre
+    fold(label): genre
     for genre, labels in (
         (
             "press-release",
@@ -302,6 +327,7 @@ _BREADCRUMB_START = _folded(
         *("Home", "Main", "Main page", "Ana səhifə", "Əsas", "Əsas səhifə", "Главная"),
         *("Головна", "Գլխավոր", "მთავარი", "الرئيسية", "Accueil", "Startseite", "Inicio"),
         *("Ana Sayfa", "Anasayfa", "首页", "صفحه اصلی", "דף הבית", "ראשי", "Home page"),
+        *("الصفحة الرئيسية", "Начало", "Головна сторінка", "Inicio", "Portada"),
     )
 )
 _BREADCRUMB_SEP = re.compile(r"\s*(?:»|›|>|/|\||→|—>|::)\s*")
@@ -329,7 +355,8 @@ _COUNTER_WORDS = (
     r"subscribers|подписчик\w*|підписник\w*|abone|abunəçi|reads"
 )
 _COUNTER = re.compile(
-    rf"^(?:{_COUNTER_WORDS})\s*[:：]?\s*[\d\s.,]+[kкmм]?$|"
+    rf"^(?:(?:кількість|количество|число|number of|total|toplam|sayı|nombre de|anzahl)\s+)?"
+    rf"(?:{_COUNTER_WORDS})\s*[:：]?\s*[\d\s.,]+[kкmм]?$|"
     rf"^[👁👀🔥❤👍]?\s*[\d][\d\s.,]*[kкmм]?\s*(?:{_COUNTER_WORDS})$|^[👁👀]\s*[\d][\d\s.,]*[kкmм]?$",
     re.IGNORECASE,
 )
@@ -343,7 +370,9 @@ _TIME = re.compile(
 )
 #: "A A A", "A- A A+", "大 中 小": text-size buttons.
 _FONT_SIZE = re.compile(
-    r"^(?:a[-+]{0,2}\s*){2,4}$|^[【\[]?(?:字[体號号]\s*[:：]?\s*)?大\s*中\s*小[】\]]?$", re.I
+    r"^(?:a[-+]{1,2}|(?:a[-+]{0,2}\s*){2,4})$|"
+    r"^[【\[]?(?:字[体號号]\s*[:：]?\s*)?大\s*中\s*小[】\]]?$",
+    re.I,
 )
 _COPYRIGHT = re.compile(
     r"^(?:©|\(c\)\s|copyright\s+(?:©|\(c\)|\d{4}))|"
@@ -388,7 +417,9 @@ _CREDIT = re.compile(
 _FOOTER = re.compile(
     r"^(?:(?:our |the )?(?:working hours|opening hours|office hours|reception hours)|"
     r"режим работы|часы работы|график работы|часы при[её]ма|графік роботи|режим роботи|"
-    r"iş saatları|iş vaxtı|çalışma saatleri|öffnungszeiten|sprechzeiten|"
+    r"iş saatları|iş vaxtı|qəbul saatları|qəbul günləri|vətəndaşların qəbulu|"
+    r"приём граждан|прием граждан|прийом громадян|kabul saatleri|çalışma saatleri|"
+    r"öffnungszeiten|sprechzeiten|"
     r"horaires d'ouverture|heures d'ouverture|horaires|horario de atención|horario|"
     r"ساعات العمل|ساعات کاری|שעות פעילות|שעות קבלת קהל|办公时间|工作时间|"
     r"სამუშაო საათები|աշխատանքային ժամեր)\b[^.!?]*\d{1,2}[:.]\d{2}|"
@@ -403,6 +434,32 @@ _HOTLINE = re.compile(
     r"\s*[:：\-–—]?\s*[\d\s+()\-–.,/]+$",
     re.IGNORECASE,
 )
+#: The page's own publication field: "Fecha: Jul 29, 2023", "опубліковано 12 березня
+#: 2024 року о 10:15", "发布时间：2024-04-02  来源：…", "09:54, 10.12.2022". Site text,
+#: but the one place some pages give the date of issue (see parsing).
+_PUBLISHED = re.compile(
+    r"^(?:fecha|date|published|posted|publication date|date de publication|publié le|"
+    r"veröffentlicht(?: am)?|publicado(?: el)?|fecha de publicación|опубліковано|"
+    r"опубликовано|дата публикации|дата публікації|yayınlanma tarihi|yayın tarihi|"
+    r"yayımlanma tarihi|dərc (?:olunub|edilib)|tarix|հրապարակված|հրապարակման ամսաթիվ|"
+    r"გამოქვეყნდა|გამოქვეყნების თარიღი|تاريخ النشر|نشر في|نُشر في|تاریخ انتشار|"
+    r"تاريخ الإضافة|פורסם|תאריך פרסום|תאריך|发布时间|發布時間|发布日期|發佈日期|发表时间)"
+    r"\s*[:：]?\s*.*\d|^\d{1,2}:\d{2}(?:\s*[ap]\.?m\.?)?\s*[,|·•]?\s*\S+.*\d{4}$",
+    re.IGNORECASE,
+)
+#: Editor and source lines of news pages: "责任编辑：李明", "Редактор: …".
+_EDITOR = re.compile(
+    r"^(?:责任编辑|責任編輯|编辑|編輯|来源|來源|editor|редактор|redaktion|rédaction|"
+    r"redacción|editör|redaktor|խմբագիր|რედაქტორი|تحرير|ویراستار|עורך|עריכה)\s*[:：]",
+    re.IGNORECASE,
+)
+#: End marks of news items: "（完）", "-完-", "###", "-30-", "ENDS".
+_END_MARK = re.compile(
+    r"^[-–—(（\[【\s]*(?:完|完毕|结束|ends?|-?30-?)[-–—)）\]】\s]*$|^#{3,}$",
+    re.IGNORECASE,
+)
+#: A row of bracketed buttons: "【打印本页】【关闭窗口】", "[Print] [Close]".
+_BUTTONS = re.compile(r"[【\[]([^】\]]+)[】\]]")
 #: A line of one short handle: "@channelname", "t.me/channel".
 _HANDLE = re.compile(r"^(?:@[\w.]{3,}|(?:https?://)?t\.me/\S+)$", re.IGNORECASE)
 #: Leading and trailing icons and edge punctuation ignored when matching lines.
@@ -410,7 +467,7 @@ _EDGE = " .:：|»›>←→↑↓•·*#🔍📌📎🖨📤🔗✉️👁‍�
 
 
 def _fold(line: str) -> str:
-    return " ".join(line.split()).casefold().strip(_EDGE)
+    return fold(line).strip(_EDGE)
 
 
 def chrome_kind(line: str) -> str | None:
@@ -428,8 +485,19 @@ def chrome_kind(line: str) -> str | None:
         return "navigation" if len(text) <= 3 else None  # a row of icons or arrows
     if len(text) > 300:
         return None
-    if folded in LEFTOVER_LINES or _FONT_SIZE.match(folded):
+    if folded in LEFTOVER_LINES or _FONT_SIZE.match(folded) or _END_MARK.match(text):
         return "navigation"
+    buttons = _BUTTONS.findall(text)
+    if (
+        buttons
+        and not _BUTTONS.sub("", text).strip()
+        and all(_fold(b) in LEFTOVER_LINES for b in buttons)
+    ):
+        return "navigation"
+    if _EDITOR.match(text) and len(text) <= 80:
+        return "credit"
+    if _PUBLISHED.match(folded) and len(text) <= 120:
+        return "published"
     if _SHARE.match(folded):
         return "share"
     if _COUNTER.match(folded) or _ICON_COUNTER.match(text) or _TIME.match(folded):
@@ -463,13 +531,21 @@ def _is_breadcrumb(text: str) -> bool:
     if len(parts) < 2 or len(text) >= 160 or not all(len(p) <= 80 for p in parts):
         return False
     # A title with one " / " or " | " in it is not one.
-    return parts[0].casefold().strip(_EDGE) in _BREADCRUMB_START or len(_ARROWS.findall(text)) >= 2
+    return (
+        fold(parts[0]).strip(_EDGE) in _BREADCRUMB_START
+        or len(_ARROWS.findall(text)) >= 2
+        or all(_fold(p) in LEFTOVER_LINES for p in parts)
+    )
 
 
 def genre_label(line: str) -> str | None:
     """The label as written, when the whole line is a genre label ("Press release:")."""
-    folded = " ".join(line.split()).casefold().strip(" .:：|-–—")
-    return line.strip() if folded in GENRE_LABELS else None
+    return line.strip() if fold(line).strip(" .:：|-–—") in GENRE_LABELS else None
+
+
+def label_type(label: str) -> str | None:
+    """The record ``type`` a genre label names ("press-release"), if it names one."""
+    return GENRE_LABELS.get(fold(label).strip(" .:：|-–—"))
 
 
 #: A page header holds at most this many lines that are not site text (labels,
@@ -528,8 +604,30 @@ def strip_leftovers(lines: list[str]) -> tuple[list[str], list[str]]:
         statement_lines += 1
         if statement_lines > _HEAD_KEPT or not _headerish(line):
             break
-    for i, line in enumerate(kept):
-        text = line.strip()
-        if text and len(text) <= 160 and _CREDIT.match(text) and chrome_kind(text) == "credit":
+    # Below the footer's first line of site text, a news site's own name is site text too.
+    footer = [i for i in removed if i >= end]
+    for i in range(min(footer, default=len(kept)) + 1, len(kept)):
+        if i not in removed and kept[i].strip() and _is_site_name(kept[i]):
             remove(i)
     return kept, [removed[i] for i in sorted(removed)]
+
+
+#: Words in the names of news sites and agencies ("Արևիկ Մեդիա", "City News 24").
+_MEDIA = re.compile(
+    r"(?:^|\s)(?:media|news|press|tv|radio|fm|info|online|daily|times|post|herald|tribune|"
+    r"agency|24|365|медиа|новости|газета|агентство|інформ|новини|haber|haberleri|xəbər|"
+    r"xəbərləri|մեդիա|լուր|ნიუს|مدیا|أخبار|خبرگزاری|חדשות|新闻|日报|網|网)(?:\s|$)|"
+    r"\.(?:com|net|org|az|ru|ua|am|ge|tr|de|fr|es|ir|il|cn|info)\b",
+    re.IGNORECASE,
+)
+
+
+def _is_site_name(line: str) -> bool:
+    """A short line under the page's footer that names a news site or agency."""
+    text = " ".join(line.split())
+    return (
+        len(text) <= 40
+        and len(text.split()) <= 4
+        and not ends_sentence(text)
+        and bool(_MEDIA.search(text))
+    )

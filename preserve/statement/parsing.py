@@ -30,7 +30,7 @@ from preserve.statement._record import (
 from preserve.statement.dates import read_date
 from preserve.statement.decoding import MAX_STATEMENT_BYTES, decode_statement, normalize_text
 from preserve.statement.language import identify_language_confidence
-from preserve.statement.leftovers import GENRE_LABELS, genre_label, strip_leftovers
+from preserve.statement.leftovers import chrome_kind, genre_label, label_type, strip_leftovers
 from preserve.statement.lists import list_marker
 from preserve.statement.sentences import CLOSERS, ends_sentence
 from preserve.statement.signature import (
@@ -76,6 +76,21 @@ _TRAILER = re.compile(
 )
 #: A sentence ends inside the line and another begins: prose, not a title.
 _INNER_SENTENCE = re.compile(r"[^\W\d_]{3,}[.!?։。]\s+[^\W\d_a-zа-яա-ֆ]")
+#: Invocations above a (Persian, Arabic) statement: neither title nor body.
+_INVOCATION = re.compile(
+    r"^(?:بسمه تعال[یى]|باسمه تعال[یى]|بسم الله الرحمن الرح[يی]م|به نام خدا(?:وند.*)?|"
+    r"بسم الله)$"
+)
+#: The addressee of a letter above its title ("An die Bürgerinnen und Bürger …",
+#: "Главам администраций районов", "To the heads of district councils").
+_ADDRESSEE = re.compile(
+    r"^(?:to\s|to:|attn|attention:|an (?:die|den|das|alle)\s|à l'attention|à (?:mesdames|"
+    r"messieurs|monsieur|madame)|aux\s|a la atención|al señor|a los\s|a las\s|señor[a]?\s|"
+    r"главам|главе|руководител[яюм]|директор(?:ам|у)\s|председател(?:ю|ям)\s|министру|"
+    r"начальник(?:у|ам)\s|губернатору|головам|голові|керівник(?:ам|у)|міністру|sayın\s|"
+    r"إلى\s|السادة|السيد\s|جناب|سرکار|לכבוד|אל\s|致)",
+    re.IGNORECASE,
+)
 #: Salutations open a letter's body; they are never a title.
 _SALUTATION = re.compile(r"[,:]$")
 #: A site word glued to the end of a title ("…AÇIQLAMAbackend"): capitals then the word.
@@ -112,7 +127,12 @@ def _blocks(text: str) -> list[list[str]]:
         current = []
         for line in group:
             current.append(line)
-            if ends_sentence(line) and (one_per_line or len(line) > _WRAPPED_LINE):
+            # A colon introduces what follows (a list): it ends no paragraph.
+            if (
+                ends_sentence(line)
+                and not line.rstrip(CLOSERS).endswith((":", "："))
+                and (one_per_line or len(line) > _WRAPPED_LINE)
+            ):
                 blocks.append(current)
                 current = []
         if current:
@@ -161,6 +181,8 @@ class _Page:
     kinds: dict[_At, BlockKind] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)
     confidence: dict[str, float] = field(default_factory=dict)
+    #: A genre label run into the title line ("Press releaseNew rules…").
+    glued_label: str | None = None
 
     def line(self, at: _At) -> str:
         return self.blocks[at[0]][at[1]]
@@ -185,6 +207,8 @@ def _parse(original: bytes, decoded: str, path: Path | str | None) -> Statement:
 
     type_label, genre = _find_label(page, dates)
     title = _find_title(page, dates)
+    if type_label is None and page.glued_label is not None:
+        type_label, genre = page.glued_label, label_type(page.glued_label)
     title_lines = [at for at, kind in page.kinds.items() if kind is BlockKind.TITLE]
     # Datelines: a date line right under (or above) the title, or a block of its own.
     datelines = {
@@ -197,7 +221,7 @@ def _parse(original: bytes, decoded: str, path: Path | str | None) -> Statement:
     trailer = _trailer(page, dates, header)
     region = _signature_region(page, dates, header | trailer)
     signers = _find_signers(page, dates, region, header | trailer)
-    date_issued = _choose_date(page, dates, region)
+    date_issued = _choose_date(page, dates, region, _published_dates(leftovers))
     in_region = set(region)
     for at in region:
         if is_sign_off(page.line(at)):
@@ -268,8 +292,7 @@ def _find_label(page: _Page, dates: dict[_At, dt.date | None]) -> tuple[str | No
         for above in page.positions[:n]:
             page.kinds[above] = BlockKind.DATELINE if above in dates else BlockKind.LINES
         page.kinds[at] = BlockKind.LABEL
-        folded = " ".join(label.split()).casefold().strip(" .:：|-–—")
-        return label, GENRE_LABELS.get(folded)
+        return label, label_type(label)
     return None, None
 
 
@@ -285,6 +308,29 @@ def _find_title(page: _Page, dates: dict[_At, dt.date | None]) -> str | None:
         (n for n, at in enumerate(page.positions) if at not in page.kinds and at not in dates),
         None,
     )
+    # An invocation, or an addressee with a title line under it, comes first.
+    while start is not None and start + 1 < len(page.positions):
+        line = page.line(page.positions[start])
+        nxt = page.positions[start + 1]
+        if not (
+            _INVOCATION.match(line.strip())
+            or (
+                _ADDRESSEE.match(line.strip())
+                and len(line) <= _TITLE_LINE
+                and nxt[0] != page.positions[start][0]
+                and not ends_sentence(page.line(nxt))
+            )
+        ):
+            break
+        page.kinds[page.positions[start]] = BlockKind.LINES
+        start = next(
+            (
+                n
+                for n in range(start + 1, len(page.positions))
+                if page.positions[n] not in page.kinds and page.positions[n] not in dates
+            ),
+            None,
+        )
     if start is None:
         page.note(NoteCode.NO_TITLE, "no line could be the title", "title")
         return None
@@ -344,14 +390,7 @@ def _find_title(page: _Page, dates: dict[_At, dt.date | None]) -> str | None:
     for r in lines:
         page.kinds[r] = BlockKind.TITLE
     title = " ".join(page.line(r) for r in lines)
-    glued = _GLUED.search(title)
-    if glued:
-        title = title[: glued.start()].rstrip()
-        page.note(
-            NoteCode.TITLE_UNSURE,
-            f"site text '{glued.group(0)}' glued to the end of the title was left out of it",
-            "title",
-        )
+    title = _unglue(title, page)
     page.confidence["title"] = 1.0
     if len(title.strip(" .:-–—|")) < 3:
         page.note(
@@ -361,6 +400,33 @@ def _find_title(page: _Page, dates: dict[_At, dt.date | None]) -> str | None:
         for r in lines:
             del page.kinds[r]
         return None
+    return title
+
+
+def _unglue(title: str, page: _Page) -> str:
+    """The title without a label or site text run into it (scraping drops the break).
+
+    "Press releaseNew rules…": a label, then a capital right after a lower-case
+    letter (the label is kept as the page's label). "…başlayırÇap et",
+    "…AÇIQLAMAbackend": a button or site word at the end, run in the same way.
+    """
+    for n in range(3, min(len(title) - 1, 40)):
+        head, tail = title[:n], title[n:]
+        if head[-1].islower() and tail[0].isupper() and genre_label(head) is not None:
+            page.glued_label = head
+            return tail
+    match = _GLUED.search(title)
+    if match is not None:
+        return title[: match.start()].rstrip()
+    for n in range(len(title) - 2, max(len(title) - 40, 1), -1):
+        head, tail = title[:n], title[n:]
+        if (
+            head[-1].isalpha()
+            and tail[0].isupper()
+            and not head[-1].isupper()
+            and chrome_kind(tail) == "navigation"
+        ):
+            return head.rstrip()
     return title
 
 
@@ -557,10 +623,38 @@ def _body_kind(lines: list[str]) -> BlockKind:
     return BlockKind.PARAGRAPH
 
 
+def _published_dates(leftovers: list[str]) -> list[dt.date]:
+    """Dates in the page's own publication field ("Fecha: Jul 29, 2023", "опубліковано 12
+    березня 2024 року о 10:15"): site text, but where some pages give the date of issue."""
+    found = []
+    for line in leftovers:
+        if chrome_kind(line) != "published":
+            continue
+        for part in _published_parts(line):
+            date = read_date(part)[1]
+            if date is not None:
+                found.append(date)
+                break
+    return found
+
+
+def _published_parts(line: str) -> list[str]:
+    """The pieces of a publication field that may be its date, most likely first."""
+    text = " ".join(line.split())
+    rest = re.sub(r"^[^\d:：]*[:：]\s*|^[^\W\d]+(?:\s+[^\W\d]+)?\s+(?=\d)", "", text, count=1)
+    # A time of day, with the word before it ("о 10:15", "at 10:15"), is no part of it.
+    rest = re.sub(r"(?:\s+[^\W\d]{1,3})?\s*\b\d{1,2}:\d{2}\b[,|·•]?", " ", rest).strip(" ,|")
+    return [rest, *re.split(r"\s{2,}|\s[|·•]\s", " ".join(line.split(" ")))[:2], text]
+
+
 def _choose_date(
-    page: _Page, dates: dict[_At, dt.date | None], region: list[_At]
+    page: _Page,
+    dates: dict[_At, dt.date | None],
+    region: list[_At],
+    published: list[dt.date] | None = None,
 ) -> dt.date | None:
-    """The date of issue: the one in the signature block, else the last date line.
+    """The date of issue: the one in the signature block, else the last date line,
+    else the page's publication field.
 
     A date line that is no calendar date is reported, never guessed; when real
     dates differ, the chosen one is named in a note with the others.
@@ -574,6 +668,9 @@ def _choose_date(
                 "date_issued",
             )
     real = [(at, d) for at, d in dates.items() if d is not None]
+    if not real and published and not dates:
+        page.confidence["date_issued"] = 0.8
+        return published[0]
     if not real:
         if not dates:
             page.note(NoteCode.NO_DATE, "no line with a date of issue was found", "date_issued")

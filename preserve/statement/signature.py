@@ -20,7 +20,8 @@ from preserve.statement.sentences import SENTENCE_END, ends_sentence
 #: a leading ``*`` too matches it at the end of a compound ("Bürgerbeauftragte").
 #: Chinese entries match anywhere (the script has no spaces between words).
 ROLE_VOCABULARY: dict[str, str] = {
-    "en": "commissioner* ombudsman ombudsmen ombudsperson* ombudswoman defender* advocate "
+    "en": "archivist* librarian* principal dean rector commissioner* ombudsman ombudsmen "
+    "ombudsperson* ombudswoman defender* advocate "
     "chair chairs chairman chairwoman chairperson director* director-general president* "
     "vice-president* minister* secretary secretary-general rapporteur* head representative* "
     "spokesperson spokesman spokeswoman deputy ambassador* mediator* coordinator* officer* "
@@ -48,8 +49,8 @@ ROLE_VOCABULARY: dict[str, str] = {
     "tr": "başdenetçi* denetçi* ombudsman* başkan* müdür* bakan* sekreter* temsilci* sözcü* "
     "koordinatör* danışman* yardımcı* müsteşar* vali* raportör* genel",
     "az": "müvəkkil* ombudsman* sədr* rəhbər* nazir* direktor* katib* nümayəndə* komissar* "
-    "müdir* başçı* müavin* prezident* məruzəçi* sözçü* mətbuat",
-    "hy": "պաշտպան* նախագահ* տնօրեն* նախարար* քարտուղար* ներկայացուցիչ* ղեկավար* տեղակալ* "
+    "müdir* başçı* rəis* müavin* prezident* məruzəçi* sözçü* mətbuat",
+    "hy": "պետ պաշտպան* նախագահ* տնօրեն* նախարար* քարտուղար* ներկայացուցիչ* ղեկավար* տեղակալ* "
     "հանձնակատար* խոսնակ* օմբուդսմեն*",
     "ka": "დამცველ* თავმჯდომარე* დირექტორ* მინისტრ* მდივან* წარმომადგენელ* ხელმძღვანელ* "
     "მოადგილე* უფროს* სპიკერ* კომისარ* ომბუდსმენ* პრესსამსახურ*",
@@ -60,7 +61,8 @@ ROLE_VOCABULARY: dict[str, str] = {
     "he": 'נציב* נציבת* יו"ר יושב יושבת מנכ"ל* מנכ"לית* מנהל* מנהלת* שר שרת מזכיר* '
     "מזכירת* דובר* דוברת* סגן* סגנית* ראש נשיא* נשיאת* מבקר* ממונה* יועץ* יועצת* מתאם* "
     "שגריר*",
-    "zh": "主席 主任 专员 專員 部长 部長 院长 院長 秘书长 秘書長 监察 監察 发言人 發言人 会长 會長 "
+    "zh": "经理 經理 主席 主任 专员 專員 部长 部長 院长 院長 秘书长 秘書長 监察 監察 发言人 發言人 "
+    "会长 會長 "
     "局长 局長 委员 委員 理事长 理事長 报告员 報告員 大使 代表 总干事 總幹事 负责人 負責人 "
     "署长 署長 "
     "厅长 廳長 司长 司長 处长 處長 检察官 檢察官",
@@ -181,8 +183,8 @@ _NAME_PARTICLES = frozenset(
 )
 #: Short words an office's name cannot end in ("Chair of the", "Defensoría del").
 _FUNCTION_WORDS = frozenset(
-    "of the for and de del della des du la le les der die das den von für по в на з у із "
-    "da do dos das e y et und и і та".split()
+    "of the for and to on in at de del della des du la le les los las el al au aux der die "
+    "das den dem von für mit zur zum im am по в на з у із при da do dos e y et und и і та".split()
 )
 #: Words of site text: a line made of them is a menu or a button, never a person.
 _SITE_WORDS = frozenset(
@@ -357,29 +359,43 @@ def _split_name_role(line: str) -> tuple[str, str] | None:
             if is_role(head) and name_strength(tail) >= 0.6:
                 return tail, head
     words = text.split()
-    # "Уполномоченный по правам человека И. Петров": the name at the end of the line.
-    # A role never ends in a particle ("Chair of the" + "Board"): that split is wrong.
+    # "Уполномоченный по правам человека И. Петров", "Директор городского архива
+    # Н. П. Белова": the name at the end of the line. Without a comma the boundary
+    # must be plain: the name has initials, or the office ends in a lower-case word
+    # that is no particle ("Chair of the" + "Board", "Directora del CEIP" + "Los
+    # Olivos" are not splits).
     for k in (4, 3, 2):
-        if len(words) > k and words[-k - 1].casefold() not in _FUNCTION_WORDS:
-            role, name = " ".join(words[:-k]), " ".join(words[-k:])
-            if (
-                _personal_role(role)
-                and name_strength(name) >= 0.6
-                and not is_role(name)
-                and any(ch.isupper() for ch in name)  # a script without capitals needs a comma
-            ):
-                return name, role
-    # "Leyla Həsənova Commissioner for Human Rights": the role after the name.
-    for k in (2, 3, 4):
-        if len(words) > k:
+        if len(words) <= k:
+            continue
+        role, name = " ".join(words[:-k]), " ".join(words[-k:])
+        before = words[-k - 1]
+        plain = any(_INITIALS.match(w) for w in name.split()) or (
+            before[:1].islower() and before.casefold() not in _FUNCTION_WORDS
+        )
+        if (
+            plain
+            and _personal_role(role)
+            and name_strength(name) >= 0.6
+            and not is_role(name)
+            and any(ch.isupper() for ch in name)  # a script without capitals needs a comma
+        ):
+            return name, role
+    # "Leyla Həsənova Commissioner for Human Rights": an office of two words or more,
+    # starting with a capitalised office word, after a name with no institution in it.
+    for k in (2, 3):
+        if len(words) > k + 1:
             name, role = " ".join(words[:k]), " ".join(words[k:])
             if (
-                name_strength(name) >= 0.6
+                name_strength(name) >= 0.9
+                and words[k][:1].isupper()
                 and _personal_role(words[k])
-                and is_role(role)
                 and any(ch.isupper() for ch in name)
             ):
                 return name, role
+    # "總經理 林志明", "市体育局局长 王建国": a Han office, a space, a Han name.
+    han = re.fullmatch(r"([\u4e00-\u9fff]{2,30})\s+([\u4e00-\u9fff]{2,4})", text)
+    if han and _personal_role(han.group(1)) and not is_role(han.group(2)):
+        return han.group(2), han.group(1)
     # Chinese "国家人权委员会主任 王伟" without a space is caught by the separators above
     # only when spaced; a Han role directly followed by a 2-3 character name:
     han = re.fullmatch(r"([\u4e00-\u9fff]{2,30})\s*([\u4e00-\u9fff]{2,3})", text)
@@ -432,6 +448,12 @@ def read_signature(
         else:
             kinds.append("other")
     names = [i for i, k in enumerate(kinds) if k in {"name", "pair"}]
+    if not names and len(lines) == 1 and _names_institution(lines[0]):
+        # Only an institution signs ("Office of the Commissioner"): it is the signer.
+        reading.signers.append(Signer(" ".join(lines[0].split())))
+        reading.used[0] = True
+        reading.confidence = 0.7
+        return reading
     if not names:
         weak = [i for i, k in enumerate(kinds) if k == "weak"]
         if weak:
@@ -536,7 +558,7 @@ def signature_in_last_line(line: str) -> tuple[str, Signer] | None:
     cut = max(text.rfind(ch + " ") for ch in SENTENCE_END)
     if cut <= 0:
         return None
-    prose, tail = text[: cut + 1], text[cut + 2 :].strip()
+    prose, tail = text[: cut + 1], text[cut + 2 :].strip(" —–-")
     if not tail or ends_sentence(tail) or len(tail.split()) > 16:
         return None
     pair = _split_name_role(tail)
