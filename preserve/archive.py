@@ -48,6 +48,7 @@ from preserve.premis import (
 )
 from preserve.render import PdfaLevel, render_statement
 from preserve.statement import Statement
+from preserve.workers import die_with_parent
 
 if TYPE_CHECKING:
     from preserve.signing import SignatureInfo
@@ -491,7 +492,12 @@ def _run_jobs(
                 yield job, exc
         return
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
         futures: dict[Future[WrittenBag], _Job] = {pool.submit(_stage, job): job for job in jobs}
         try:
             for future in as_completed(futures):

@@ -864,3 +864,48 @@ def verify(
     if any(p.code == CANNOT_OPEN for r in results for p in r.problems):
         sys.exit(int(ExitCode.cannot_run))
     sys.exit(int(ExitCode.ok if all(r.valid for r in results) else ExitCode.bad))
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@cli.command("settings")
+@click.argument("archive", type=click.Path(path_type=Path))
+@click.argument("key", required=False)
+@click.argument("value", required=False)
+@json_option
+@handles_errors
+def settings_command(archive: Path, key: str | None, value: str | None, as_json: bool) -> None:
+    """Show or change the archive's settings (ARCHIVE/settings.toml).
+
+    Without KEY: every setting. With KEY (section.key, e.g. institution.name): its
+    value. With KEY and VALUE: set it (typed and checked against the settings
+    schema, written atomically). Known keys: institution.name, institution.address,
+    institution.contact_name, institution.contact_email, institution.identifiers.SCHEME,
+    limits.max_files (and every other verifier limit), signing.required,
+    replicas.copies, replicas.targets.NAME.url.
+    """
+    from preserve import settings
+
+    if value is not None:
+        assert key is not None
+        raw = settings.set_value(archive, key, value)
+        log.info("set %s in %s", key, settings.settings_path(archive))
+        shown: Any = settings.get_value(raw, key)
+    else:
+        raw = settings.read_raw(archive)
+        if key is not None:
+            settings.check_key(key)
+        shown = raw if key is None else settings.get_value(raw, key)
+    if as_json:
+        emit_json(shown)
+    elif isinstance(shown, dict):
+        import tomli_w
+
+        text = tomli_w.dumps(shown if key is None else {key: shown}).rstrip()
+        click.echo(text or "(no settings)")
+    elif shown is not None:
+        click.echo(str(shown).lower() if isinstance(shown, bool) else shown)
+    if shown is None:
+        click.echo(f"{key} is not set", err=True)
+        sys.exit(int(ExitCode.bad))

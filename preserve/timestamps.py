@@ -15,11 +15,13 @@ problem codes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
-import urllib.error
+import http.client
+import socket
+import threading
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,12 +67,14 @@ def request_timestamp(
 ) -> Timestamp:
     """Ask the TSA at ``url`` to timestamp ``data``; check the answer is for our request.
 
+    ``timeout`` bounds the whole exchange (connecting, sending, the answer's headers
+    and body), not each read: a TSA that drips one byte a second is cut off in time.
     The chain of trust is not checked here (that is the verifier's job, with the
     trust store the user names); the imprint and the nonce are, so what is stored
     is always an answer to this request. Raises :class:`TimestampError`.
     """
-    scheme = urllib.parse.urlsplit(url).scheme.lower()
-    if scheme not in ("http", "https"):
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise TimestampError(f"TSA URL must be http:// or https://, not {url!r}")
     request = (
         TimestampRequestBuilder()
@@ -80,23 +84,7 @@ def request_timestamp(
         .cert_request(cert_request=True)
         .build()
     )
-    http = urllib.request.Request(
-        url,
-        data=request.as_bytes(),
-        method="POST",
-        headers={
-            "Content-Type": "application/timestamp-query",
-            "Accept": "application/timestamp-reply",
-        },
-    )
-    try:
-        with urllib.request.urlopen(http, timeout=timeout) as answer:  # scheme checked above
-            body: bytes = answer.read(MAX_RESPONSE_BYTES + 1)
-    except urllib.error.HTTPError as exc:
-        raise TimestampError(f"TSA {url} answered HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise TimestampError(f"TSA {url} unreachable: {reason}") from None
+    body = _post(parts, request.as_bytes(), timeout)
     if len(body) > MAX_RESPONSE_BYTES:
         raise TimestampError(f"TSA {url} answered more than {MAX_RESPONSE_BYTES} bytes")
     try:
@@ -113,6 +101,66 @@ def request_timestamp(
     if request.nonce is not None and info.nonce != request.nonce:
         raise TimestampError(f"TSA {url} answered with another request's nonce")
     return Timestamp(body, info.gen_time, info.serial_number)
+
+
+def _post(url: urllib.parse.SplitResult, query: bytes, timeout: float) -> bytes:
+    """POST a timestamp query; the TSA's answer body, all within ``timeout`` seconds.
+
+    A timer shuts the socket down when the time is up, which ends any read still
+    waiting (http.client's own timeout applies to each read, so a slow drip of
+    header lines or body bytes would otherwise never end).
+    """
+    name = url.geturl()
+    connection_type = (
+        http.client.HTTPSConnection if url.scheme.lower() == "https" else http.client.HTTPConnection
+    )
+    try:
+        connection = connection_type(url.hostname or "", url.port, timeout=timeout)
+    except ValueError as exc:  # a port that is not a number
+        raise TimestampError(f"TSA URL {name!r} is not valid: {exc}") from None
+    expired = threading.Event()
+    opened: list[socket.socket] = []
+
+    def cut_off() -> None:
+        expired.set()
+        for sock in opened:  # the connection drops its own reference after HTTP/1.0 answers
+            with contextlib.suppress(OSError):  # already closed: the exchange is over
+                sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(timeout, cut_off)
+    timer.daemon = True
+    timer.start()
+    try:
+        connection.connect()
+        if connection.sock is not None:
+            opened.append(connection.sock)
+        if expired.is_set():  # the time ran out while connecting
+            raise TimeoutError
+        path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        connection.request(
+            "POST",
+            path,
+            body=query,
+            headers={
+                "Content-Type": "application/timestamp-query",
+                "Accept": "application/timestamp-reply",
+                "User-Agent": "preserve",
+            },
+        )
+        answer = connection.getresponse()
+        body = answer.read(MAX_RESPONSE_BYTES + 1)
+        if answer.status != 200:
+            raise TimestampError(f"TSA {name} answered HTTP {answer.status} {answer.reason}")
+    except (OSError, http.client.HTTPException) as exc:
+        if expired.is_set():
+            raise TimestampError(f"TSA {name} did not answer within {timeout:g} s") from None
+        raise TimestampError(f"TSA {name} unreachable: {exc}") from None
+    finally:
+        timer.cancel()
+        connection.close()
+    if expired.is_set():
+        raise TimestampError(f"TSA {name} did not answer within {timeout:g} s")
+    return body
 
 
 def load_roots(paths: Sequence[Path]) -> list[x509.Certificate]:
