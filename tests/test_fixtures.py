@@ -72,7 +72,6 @@ KNOWN_FAILURES: dict[str, str] = {
     "ar-salama-arqam-hindiya": "breadcrumb as title; 'شارك' as a signer; Arabic-Indic date",
     "de-bibliothek-mainz-den-zweizeiliger-titel": "label as title; 'den 4. Juni' missed; 'Teilen'",
     "en-archive-ambiguous-numeric-date": "05/12/2017 guessed in English; role",
-    "en-water-experts-press-release-no-signer": "'GENEVA (5 March 2024) –' missed",
     "es-agua-firma-tres-lineas": "label as title; three-line signature and 'a 3 de mayo' missed",
     "es-comedor-carta-atentamente": "Spanish dateline missed; paragraphs",
     "es-seguridad-vial-1o-lista-sin-firma": "label as title; 'Imprimir' as signer",

@@ -897,3 +897,26 @@ def test_a_list_introduced_by_a_colon_stays_in_its_paragraph() -> None:
 def test_only_an_institution_signs() -> None:
     s = parse_text(f"Hotline opened\n\n{BODY}\n\nOffice of the Commissioner for Human Rights\n")
     assert (s.signer_name, s.signer_role) == ("Office of the Commissioner for Human Rights", None)
+
+
+def test_a_wire_style_dateline_opening_the_first_paragraph_gives_the_date() -> None:
+    s = parse_text(
+        "Press release\n\nSafe water for rural schools\n\n"
+        "GENEVA (5 March 2024) – Independent experts called on governments to connect "
+        "every rural school to safe drinking water.\n\nThe experts recommended a register."
+    )
+    assert s.date_issued == dt.date(2024, 3, 5)
+    assert s.paragraphs[0].startswith("GENEVA (5 March 2024) –")  # the line stays prose
+    # A date in a later sentence is no dateline.
+    later = parse_text(f"Title\n\n{BODY} It opens on 5 March 2024.\n\nMore text.")
+    assert later.date_issued is None
+
+
+def test_a_han_institution_alone_is_the_signer_and_traditional_chrome_goes() -> None:
+    s = parse_text(
+        "关于调整营养午餐供应时间的通知\n\n各学校要安排专人负责餐品验收。\n\n特此通知。\n\n市教育局\n\n列印\n"
+    )
+    assert (s.signer_name, s.signer_role) == ("市教育局", None)
+    assert s.leftovers == ("列印",)
+    han = parse_text("檔案館延長開放時間\n\n檔案館自下月起延長開放時間。\n\n檔案館館長 陳怡君\n")
+    assert (han.signer_name, han.signer_role) == ("陳怡君", "檔案館館長")

@@ -149,6 +149,10 @@ class Statement:
     type_label: str | None = None
     #: The record ``type`` the label says ("press-release"), when it says so for certain.
     genre: str | None = None
+    #: The encoding the bytes were read in (a Python codec name: "utf-8", "cp1251").
+    encoding: str = "utf-8"
+    #: How sure the choice of encoding is: 1.0 for UTF-8, a BOM or a given encoding.
+    encoding_confidence: float = 1.0
     #: How sure the parse is of each field it filled, as (field, 0..1) pairs (a tuple,
     #: so the record stays hashable and picklable); a field below :data:`SURE` is left
     #: blank with a note instead. See :meth:`confidence_of`.

@@ -9,6 +9,7 @@ none: identifiers and records are built from these fields).
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import re
 from collections.abc import Callable
@@ -17,6 +18,8 @@ from pathlib import Path
 
 from preserve.errors import InputError, UnreadableInput
 from preserve.fsio import NotARegularFile, read_input
+from preserve.statement import dates as _dates
+from preserve.statement import decoding as _decoding
 from preserve.statement._record import (
     SURE,
     Block,
@@ -27,9 +30,8 @@ from preserve.statement._record import (
     Statement,
     block_lines,
 )
-from preserve.statement.dates import read_date
 from preserve.statement.decoding import MAX_STATEMENT_BYTES, decode_statement, normalize_text
-from preserve.statement.language import identify_language_confidence
+from preserve.statement.language import identify_language, identify_language_confidence
 from preserve.statement.leftovers import chrome_kind, genre_label, label_type, strip_leftovers
 from preserve.statement.lists import list_marker
 from preserve.statement.sentences import CLOSERS, ends_sentence
@@ -145,9 +147,16 @@ def parse_text(text: str) -> Statement:
     return _parse(text.encode("utf-8"), text, None)
 
 
-def parse_statement(data: bytes, path: Path | str | None = None) -> Statement:
-    """Parse a statement as received (bytes) into a Statement; raise InputError if unusable."""
-    statement = _parse(data, decode_statement(data, path), path)
+def parse_statement(
+    data: bytes, path: Path | str | None = None, encoding: str | None = None
+) -> Statement:
+    """Parse a statement as received (bytes) into a Statement; raise InputError if unusable.
+
+    ``encoding`` (the ``--encoding`` option) reads the bytes in that encoding; without
+    it UTF-8 is taken, or a legacy encoding when it is detected for sure.
+    """
+    text, codec, sure = _decode(data, path, encoding)
+    statement = _parse(data, text, path, codec, sure)
     if not statement.text.strip():
         raise InputError(
             "statement has no text besides web-page leftovers ("
@@ -158,7 +167,7 @@ def parse_statement(data: bytes, path: Path | str | None = None) -> Statement:
     return statement
 
 
-def read_statement(path: Path | str) -> Statement:
+def read_statement(path: Path | str, encoding: str | None = None) -> Statement:
     """Read and parse a statement file, naming the file in every error."""
     path = Path(path)
     try:
@@ -169,7 +178,35 @@ def read_statement(path: Path | str) -> Statement:
         raise UnreadableInput("not a regular file (a FIFO, device or socket)", path) from None
     except OSError as exc:
         raise UnreadableInput(f"cannot read: {exc.strerror or exc}", path) from None
-    return parse_statement(data, path)
+    return parse_statement(data, path, encoding)
+
+
+def _decode(data: bytes, path: Path | str | None, encoding: str | None) -> tuple[str, str, float]:
+    """(text, codec, confidence): :func:`decoding.decode_bytes` where it exists
+    (legacy encodings), else UTF-8 only."""
+    decode_bytes = getattr(_decoding, "decode_bytes", None)
+    if decode_bytes is None:
+        if encoding is not None and codecs.lookup(encoding).name != "utf-8":
+            raise InputError(f"encoding {encoding!r} cannot be read yet; save as UTF-8", path)
+        return decode_statement(data, path), "utf-8", 1.0
+    decoded = decode_bytes(data, path, encoding)
+    return str(decoded.text), str(decoded.encoding), float(decoded.confidence)
+
+
+def _read_date_line(line: str, hint: str | None) -> tuple[bool, dt.date | None, bool, str]:
+    """(shaped like a date, the date, ambiguous, kind) of a whole line.
+
+    ``kind`` is "date", "published", "last-modified" or "caption" (see
+    :func:`dates.read_date_line`); an ambiguous numeric date ("05/12/2017" in
+    English) has no date.
+    """
+    reader = getattr(_dates, "read_date_line", None)
+    if reader is None:
+        shaped, date = _dates.read_date(line)
+        return shaped, date, False, "date"
+    reading = reader(line, hint)
+    date = reading.date if isinstance(reading.date, dt.date) else None
+    return bool(reading.shaped), date, bool(reading.ambiguous), str(reading.kind)
 
 
 @dataclass
@@ -183,6 +220,10 @@ class _Page:
     confidence: dict[str, float] = field(default_factory=dict)
     #: A genre label run into the title line ("Press releaseNew rules…").
     glued_label: str | None = None
+    #: Date lines that read as two different days ("05/12/2017" in English).
+    ambiguous: set[_At] = field(default_factory=set)
+    #: Date lines that are the page's publication stamp ("Опубліковано: …").
+    published: set[_At] = field(default_factory=set)
 
     def line(self, at: _At) -> str:
         return self.blocks[at[0]][at[1]]
@@ -191,19 +232,39 @@ class _Page:
         self.notes.append(Note(str(code), message, field_name))
 
 
-def _parse(original: bytes, decoded: str, path: Path | str | None) -> Statement:
+def _parse(
+    original: bytes,
+    decoded: str,
+    path: Path | str | None,
+    encoding: str = "utf-8",
+    encoding_confidence: float = 1.0,
+) -> Statement:
     normalized = normalize_text(decoded)
     kept, leftovers = strip_leftovers(normalized.split("\n"))
     derived = "\n".join(kept).strip("\n")
     blocks = _blocks(derived)
     page = _Page(blocks, [(bi, li) for bi, block in enumerate(blocks) for li in range(len(block))])
+    if encoding.replace("_", "-").lower() not in {"utf-8", "utf-8-sig", "utf8"}:
+        page.note(
+            NoteCode.ENCODING_DETECTED,
+            f"the file is not UTF-8; it was read as {encoding} "
+            f"(confidence {encoding_confidence:.2f}); the original bytes are kept as received",
+        )
+    # The language decides how a numeric date reads (05/12/2017 is day first in French).
+    hint = identify_language(derived[:4000])
 
-    # Every line that is a date on its own, real or not ("30 February 2024").
+    # Every line that is a date on its own, real or not ("30 February 2024"); a
+    # caption's or a modification's date is none of the statement's.
     dates: dict[_At, dt.date | None] = {}
+    page.ambiguous = set()
     for at in page.positions:
-        shaped, date = read_date(page.line(at))
-        if shaped:
+        shaped, date, ambiguous, kind = _read_date_line(page.line(at), hint)
+        if shaped and kind in {"date", "published"}:
             dates[at] = date
+            if ambiguous:
+                page.ambiguous.add(at)
+            if kind == "published":
+                page.published.add(at)
 
     type_label, genre = _find_label(page, dates)
     title = _find_title(page, dates)
@@ -221,7 +282,8 @@ def _parse(original: bytes, decoded: str, path: Path | str | None) -> Statement:
     trailer = _trailer(page, dates, header)
     region = _signature_region(page, dates, header | trailer)
     signers = _find_signers(page, dates, region, header | trailer)
-    date_issued = _choose_date(page, dates, region, _published_dates(leftovers))
+    wire = _wire_date(page, dates, hint)
+    date_issued = _choose_date(page, dates, region, _published_dates(leftovers, hint), wire)
     in_region = set(region)
     for at in region:
         if is_sign_off(page.line(at)):
@@ -272,6 +334,8 @@ def _parse(original: bytes, decoded: str, path: Path | str | None) -> Statement:
         sign_off=next((page.line(at) for at in region if is_sign_off(page.line(at))), None),
         signature_dates=tuple(page.line(at) for at in region if at in dates),
         blocks=page_blocks,
+        encoding=encoding,
+        encoding_confidence=encoding_confidence,
         signers=tuple(signers),
         type_label=type_label,
         genre=genre,
@@ -623,7 +687,7 @@ def _body_kind(lines: list[str]) -> BlockKind:
     return BlockKind.PARAGRAPH
 
 
-def _published_dates(leftovers: list[str]) -> list[dt.date]:
+def _published_dates(leftovers: list[str], hint: str | None) -> list[dt.date]:
     """Dates in the page's own publication field ("Fecha: Jul 29, 2023", "опубліковано 12
     березня 2024 року о 10:15"): site text, but where some pages give the date of issue."""
     found = []
@@ -631,7 +695,7 @@ def _published_dates(leftovers: list[str]) -> list[dt.date]:
         if chrome_kind(line) != "published":
             continue
         for part in _published_parts(line):
-            date = read_date(part)[1]
+            date = _read_date_line(part, hint)[1]
             if date is not None:
                 found.append(date)
                 break
@@ -647,11 +711,33 @@ def _published_parts(line: str) -> list[str]:
     return [rest, *re.split(r"\s{2,}|\s[|·•]\s", " ".join(line.split(" ")))[:2], text]
 
 
+def _wire_date(page: _Page, dates: dict[_At, dt.date | None], hint: str | None) -> dt.date | None:
+    """A dateline opening the first paragraph, wire style: "GENEVA (5 March 2024) – …",
+    "Comunicado 274 de 2023 | San Isidro, 29 de julio de 2023. La Red …"."""
+    first = next((at for at in page.positions if at not in page.kinds and at not in dates), None)
+    if first is None:
+        return None
+    line = page.line(first)
+    candidates = [m.group(1) for m in re.finditer(r"\(([^()]{6,40})\)", line[:80])]
+    dash = re.match(r"^(.{6,80}?)\s[–—-]\s", line)
+    if dash:
+        candidates.append(dash.group(1))
+    stop = re.match(r"^(.{6,100}?)\.\s", line)
+    if stop:
+        candidates += [part.strip() for part in stop.group(1).split("|")]
+    for candidate in candidates:
+        shaped, date, ambiguous, kind = _read_date_line(candidate, hint)
+        if shaped and date is not None and not ambiguous and kind == "date":
+            return date
+    return None
+
+
 def _choose_date(
     page: _Page,
     dates: dict[_At, dt.date | None],
     region: list[_At],
     published: list[dt.date] | None = None,
+    wire: dt.date | None = None,
 ) -> dt.date | None:
     """The date of issue: the one in the signature block, else the last date line,
     else the page's publication field.
@@ -661,16 +747,28 @@ def _choose_date(
     """
     line_at: Callable[[_At], str] = page.line
     for at, date in dates.items():
-        if date is None:
+        if at in page.ambiguous:
+            page.note(
+                NoteCode.DATE_AMBIGUOUS,
+                f"'{line_at(at)}' reads as two different days (day or month first); "
+                "the date was left blank",
+                "date_issued",
+            )
+        elif date is None:
             page.note(
                 NoteCode.DATE_INVALID,
                 f"'{line_at(at)}' looks like a date but is not a real calendar date",
                 "date_issued",
             )
-    real = [(at, d) for at, d in dates.items() if d is not None]
-    if not real and published and not dates:
+    if wire is not None and not any(d is not None for d in dates.values()):
+        page.confidence["date_issued"] = 0.9
+        return wire
+    stamps = [d for at, d in dates.items() if at in page.published and d is not None]
+    real = [(at, d) for at, d in dates.items() if d is not None and at not in page.published]
+    fallback = [*stamps, *(published or [])]
+    if not real and fallback and all(at in page.published for at in dates):
         page.confidence["date_issued"] = 0.8
-        return published[0]
+        return fallback[0]
     if not real:
         if not dates:
             page.note(NoteCode.NO_DATE, "no line with a date of issue was found", "date_issued")

@@ -61,11 +61,11 @@ ROLE_VOCABULARY: dict[str, str] = {
     "he": 'נציב* נציבת* יו"ר יושב יושבת מנכ"ל* מנכ"לית* מנהל* מנהלת* שר שרת מזכיר* '
     "מזכירת* דובר* דוברת* סגן* סגנית* ראש נשיא* נשיאת* מבקר* ממונה* יועץ* יועצת* מתאם* "
     "שגריר*",
-    "zh": "经理 經理 主席 主任 专员 專員 部长 部長 院长 院長 秘书长 秘書長 监察 監察 发言人 發言人 "
-    "会长 會長 "
-    "局长 局長 委员 委員 理事长 理事長 报告员 報告員 大使 代表 总干事 總幹事 负责人 負責人 "
-    "署长 署長 "
-    "厅长 廳長 司长 司長 处长 處長 检察官 檢察官",
+    "zh": "馆长 館長 校长 校長 所长 所長 社长 社長 董事长 董事長 总裁 總裁 总监 總監 书记 書記 "
+    "市长 市長 区长 區長 县长 縣長 省长 省長 科长 科長 组长 組長 行长 行長 秘书 秘書 经理 "
+    "經理 主席 主任 专员 專員 部长 部長 院长 院長 秘书长 秘書長 监察 監察 发言人 發言人 "
+    "会长 會長 局长 局長 委员 委員 理事长 理事長 报告员 報告員 大使 代表 总干事 總幹事 "
+    "负责人 負責人 署长 署長 厅长 廳長 司长 司長 处长 處長 检察官 檢察官",
 }
 #: Phrases that name an office without one of the words above (several words).
 ROLE_PHRASES: tuple[str, ...] = (
@@ -213,6 +213,7 @@ _RTL_LETTERS = ((0x0590, 0x05FF), (0x0600, 0x06FF), (0x0750, 0x077F), (0xFB1D, 0
 _HAN = re.compile(
     r"^[\u3400-\u4dbf\u4e00-\u9fff]{2,4}$|^[\u4e00-\u9fff]{1,6}[·•][\u4e00-\u9fff]{1,8}$"
 )
+_HAN_LINE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{2,20}")
 _SEPARATORS = (", ", " – ", " — ", " - ", " | ", "، ", "，")
 
 
@@ -255,7 +256,10 @@ def is_organization(line: str) -> bool:
 
 
 def _names_institution(line: str) -> bool:
-    """A line that starts with an institution's word ("Office of…", "Defensoría del…")."""
+    """A line that starts with an institution's word ("Office of…", "Defensoría del…"),
+    or a Han line that names one ("市教育局")."""
+    if _HAN_LINE.fullmatch(line.strip()):
+        return is_organization(line) and not _personal_role(line)
     words = _fold(line).split()
     if words and words[0] in {"the", "el", "la", "le", "l'", "der", "die", "das"}:
         words = words[1:]
