@@ -795,6 +795,8 @@ def test_heading_kind_inside_the_body() -> None:
         "Anna Example\nCommissioner"
     )
     assert Block(BlockKind.HEADING, ("Visits to schools",)) in s.blocks
+    letter = parse_text(f"Open letter\n\nDear colleagues,\n\n{BODY}\n\nAnna Example\nCommissioner")
+    assert letter.blocks[1] == Block(BlockKind.PARAGRAPH, ("Dear colleagues,",))
 
 
 def test_unsure_fields_are_blank_so_no_identifier_is_built_from_them() -> None:

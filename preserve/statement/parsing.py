@@ -665,7 +665,15 @@ def _page_blocks(blocks: list[list[str]], kinds: dict[_At, BlockKind]) -> tuple[
 def _is_heading(blocks: list[list[str]], kinds: dict[_At, BlockKind], bi: int) -> bool:
     """A section heading: one short line, no sentence, after the title, before prose."""
     line = blocks[bi][0]
-    if len(line) > _HEADING or ends_sentence(line) or bi + 1 >= len(blocks):
+    if (
+        len(line) > _HEADING
+        or ends_sentence(line)
+        or bi + 1 >= len(blocks)
+        # A salutation ("Dear colleagues,", "各位家长：") or a caption is no heading.
+        or line.rstrip(CLOSERS).endswith((",", "，", "،", "：", "!"))
+        or _INNER_SENTENCE.search(line)
+        or "©" in line
+    ):
         return False
     after_title = any(k is BlockKind.TITLE and at[0] < bi for at, k in kinds.items())
     nxt = blocks[bi + 1]
