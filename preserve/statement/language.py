@@ -125,6 +125,11 @@ def _identifier() -> Any:
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
+#: The classifier reads this much: a few thousand characters decide a language
+#: surely, and the time grows with the length.
+_CLASSIFIED = 6000
+
+
 def _langid(text: str) -> tuple[str, float]:
-    lang, probability = _identifier().classify(text)
+    lang, probability = _identifier().classify(text[:_CLASSIFIED])
     return str(lang), float(probability)

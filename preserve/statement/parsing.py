@@ -193,6 +193,11 @@ def _decode(data: bytes, path: Path | str | None, encoding: str | None) -> tuple
     return str(decoded.text), str(decoded.encoding), float(decoded.confidence)
 
 
+#: ``dates.read_date_line`` (dates with their kind and ambiguity) where the dates
+#: module has it; the plain ``read_date`` otherwise. Looked up once: it runs per line.
+_READ_DATE_LINE = getattr(_dates, "read_date_line", None)
+
+
 def _read_date_line(line: str, hint: str | None) -> tuple[bool, dt.date | None, bool, str]:
     """(shaped like a date, the date, ambiguous, kind) of a whole line.
 
@@ -200,7 +205,7 @@ def _read_date_line(line: str, hint: str | None) -> tuple[bool, dt.date | None, 
     :func:`dates.read_date_line`); an ambiguous numeric date ("05/12/2017" in
     English) has no date.
     """
-    reader = getattr(_dates, "read_date_line", None)
+    reader = _READ_DATE_LINE
     if reader is None:
         shaped, date = _dates.read_date(line)
         return shaped, date, False, "date"
@@ -303,7 +308,7 @@ def _parse(
             else " ".join(line for li, line in enumerate(block) if (bi, li) not in page.kinds)
         )
     )
-    language, sure = identify_language_confidence("\n".join([title or "", *paragraphs]))
+    language, sure = identify_language_confidence(_sample([title or "", *paragraphs]))
     if language is None and any(ch.isalpha() for ch in "".join(paragraphs) + (title or "")):
         page.note(
             NoteCode.LANGUAGE_UNSURE,
@@ -494,6 +499,19 @@ def _unglue(title: str, page: _Page) -> str:
     return title
 
 
+def _sample(texts: list[str], size: int = 20000) -> str:
+    """The first ``size`` characters of the texts joined by line breaks (without
+    joining all of a long statement)."""
+    taken: list[str] = []
+    length = 0
+    for text in texts:
+        taken.append(text)
+        length += len(text) + 1
+        if length >= size:
+            break
+    return "\n".join(taken)[:size]
+
+
 def _short(line: str, limit: int = 60) -> str:
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
@@ -633,12 +651,19 @@ def _page_blocks(blocks: list[list[str]], kinds: dict[_At, BlockKind]) -> tuple[
     nothing is dropped or moved.
     """
     out: list[Block] = []
+    title_block = min((at[0] for at, k in kinds.items() if k is BlockKind.TITLE), default=None)
     for bi, block in enumerate(blocks):
         current: list[str] = []
         kind: BlockKind | None = None
         body = [(li, line) for li, line in enumerate(block) if (bi, li) not in kinds]
         body_kind = _body_kind([line for _li, line in body])
-        if len(block) == 1 and not kinds.get((bi, 0)) and _is_heading(blocks, kinds, bi):
+        if (
+            len(block) == 1
+            and title_block is not None
+            and bi > title_block
+            and not kinds.get((bi, 0))
+            and _is_heading(blocks, kinds, bi)
+        ):
             body_kind = BlockKind.HEADING
         in_list = False
         for li, line in enumerate(block):
@@ -663,7 +688,8 @@ def _page_blocks(blocks: list[list[str]], kinds: dict[_At, BlockKind]) -> tuple[
 
 
 def _is_heading(blocks: list[list[str]], kinds: dict[_At, BlockKind], bi: int) -> bool:
-    """A section heading: one short line, no sentence, after the title, before prose."""
+    """A section heading: one short line, no sentence, before prose (the caller checks
+    that it stands after the title)."""
     line = blocks[bi][0]
     if (
         len(line) > _HEADING
@@ -675,11 +701,9 @@ def _is_heading(blocks: list[list[str]], kinds: dict[_At, BlockKind], bi: int) -
         or "©" in line
     ):
         return False
-    after_title = any(k is BlockKind.TITLE and at[0] < bi for at, k in kinds.items())
     nxt = blocks[bi + 1]
     return (
-        after_title
-        and (bi + 1, 0) not in kinds
+        (bi + 1, 0) not in kinds
         and _body_kind(nxt) is BlockKind.PARAGRAPH
         and ends_sentence(nxt[-1])
         and len(" ".join(nxt)) > len(line)
