@@ -922,3 +922,14 @@ def test_a_han_institution_alone_is_the_signer_and_traditional_chrome_goes() -> 
     assert s.leftovers == ("列印",)
     han = parse_text("檔案館延長開放時間\n\n檔案館自下月起延長開放時間。\n\n檔案館館長 陳怡君\n")
     assert (han.signer_name, han.signer_role) == ("陳怡君", "檔案館館長")
+
+
+def test_the_site_headers_today_is_site_text_but_a_dateline_with_a_place_is_not() -> None:
+    s = parse_text(
+        f"Monday, 15 April 2024\n\nHotline opened\n\n{BODY}\n\nAnna Example\nCommissioner"
+    )
+    assert s.leftovers == ("Monday, 15 April 2024",)
+    assert s.title == "Hotline opened"
+    assert s.date_issued is None  # the page's today is no date of issue
+    kiel = parse_text(f"Hotline opened\n\nKiel, Dienstag, 4. Juni 2024\n\n{BODY}")
+    assert kiel.leftovers == ()

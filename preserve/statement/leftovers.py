@@ -550,6 +550,33 @@ def label_type(label: str) -> str | None:
     return GENRE_LABELS.get(fold(label).strip(" .:：|-–—"))
 
 
+#: Weekdays: a page header that opens with one and a date is the site's "today".
+_WEEKDAY = re.compile(
+    r"^(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|lundi|mardi|mercredi|"
+    r"jeudi|vendredi|samedi|dimanche|montag|dienstag|mittwoch|donnerstag|freitag|samstag|"
+    r"sonntag|lunes|martes|miércoles|jueves|viernes|sábado|domingo|понедельник|вторник|"
+    r"среда|четверг|пятница|суббота|воскресенье|понеділок|вівторок|середа|четвер|"
+    r"п['’]ятниця|субота|неділя|pazartesi|salı|çarşamba|perşembe|cuma|cumartesi|pazar|"
+    r"bazar ertəsi|çərşənbə axşamı|çərşənbə|cümə axşamı|cümə|şənbə|bazar|երկուշաբթի|"
+    r"երեքշաբթի|չորեքշաբթի|հինգշաբթի|ուրբաթ|շաբաթ|կիրակի|ორშაბათი|სამშაბათი|ოთხშაბათი|"
+    r"ხუთშაბათი|პარასკევი|შაბათი|კვირა|الاثنين|الثلاثاء|الأربعاء|الخميس|الجمعة|السبت|"
+    r"الأحد|دوشنبه|سه[\u200c ]?شنبه|چهارشنبه|پنج[\u200c ]?شنبه|جمعه|شنبه|یک[\u200c ]?شنبه|"
+    r"יום (?:ראשון|שני|שלישי|רביעי|חמישי|שישי)|星期[一二三四五六日天]|周[一二三四五六日])"
+    r"[,，،\s]+\S*\d",
+    re.IGNORECASE,
+)
+
+
+def _site_today(lines: list[str], i: int) -> bool:
+    """The page's first line a weekday and a date with no place ("دوشنبه ۲۷ فروردین
+    ۱۴۰۳", "Monday, 5 March 2024"): the site header's today, not a dateline."""
+    text = " ".join(lines[i].split())
+    if len(text) > 40 or not _WEEKDAY.match(fold(text)):
+        return False
+    following = next((line.strip() for line in lines[i + 1 :] if line.strip()), "")
+    return bool(following) and not _WEEKDAY.match(fold(following))
+
+
 #: A page header holds at most this many lines that are not site text (labels,
 #: datelines, the title's lines) before the body starts.
 _HEAD_KEPT = 6
@@ -600,7 +627,7 @@ def strip_leftovers(lines: list[str]) -> tuple[list[str], list[str]]:
         line = kept[i]
         if not line.strip() or i in removed:
             continue
-        if chrome_kind(line) is not None:
+        if chrome_kind(line) is not None or (statement_lines == 0 and _site_today(kept, i)):
             remove(i)
             continue
         statement_lines += 1
