@@ -614,6 +614,8 @@ def _find_signers(
     for at in used:
         page.kinds[at] = BlockKind.SIGNATURE
     page.confidence["creator.name"] = round(confidence, 3)
+    if signers[0].role:
+        page.confidence["creator.role"] = 1.0  # only office vocabulary makes a role
     if reading.unsure_role:
         page.note(
             NoteCode.ROLE_UNSURE,
