@@ -869,6 +869,14 @@ def test_an_addressee_or_invocation_above_the_title_is_neither_title_nor_body(fi
     assert s.blocks[0] == Block(BlockKind.LINES, (first,))
 
 
+@pytest.mark.parametrize(
+    "first", ["To mark World Water Day", "A los 20 años de la ley", "致全市人民的一封信"]
+)
+def test_a_title_that_starts_like_an_addressee_is_still_the_title(first: str) -> None:
+    s = parse_text(f"{first}\n\nHotline opened\n\n{BODY}")
+    assert s.title == first
+
+
 def test_traditional_chinese_is_tagged_zh_hant() -> None:
     assert identify_language("臺北市自來水事業處關於停水的聲明。各區用戶請預先儲水。") == "zh-Hant"
     assert identify_language("市图书馆少儿阅览室改造完成重新开放。欢迎读者前来阅读。") == "zh"

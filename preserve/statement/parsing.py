@@ -86,11 +86,15 @@ _INVOCATION = re.compile(
 #: The addressee of a letter above its title ("An die Bürgerinnen und Bürger …",
 #: "Главам администраций районов", "To the heads of district councils").
 _ADDRESSEE = re.compile(
-    r"^(?:to\s|to:|attn|attention:|an (?:die|den|das|alle)\s|à l'attention|à (?:mesdames|"
-    r"messieurs|monsieur|madame)|aux\s|a la atención|al señor|a los\s|a las\s|señor[a]?\s|"
-    r"главам|главе|руководител[яюм]|директор(?:ам|у)\s|председател(?:ю|ям)\s|министру|"
+    r"^(?:to:|attn|attention:|to the (?:heads?|ministers?|directors?|members|chairs?|mayors?|"
+    r"editors?|parents|citizens|residents|management|governors?|principals?)\b|"
+    r"an (?:die|den|das|alle)\s|à l'attention|à (?:mesdames|messieurs|monsieur|madame)\b|"
+    r"aux (?:parents|familles|directeurs|directrices|maires|membres|élus|habitants|citoyens|"
+    r"médias|rédactions)\b|a la atención|al señor|a (?:los|las) (?:señor|padres|familias|"
+    r"director|autoridades|alcald|vecin|ciudadan|medios)|señor[a]?\s|главам|главе|"
+    r"руководител[яюм]|директор(?:ам|у)\s|председател(?:ю|ям)\s|министру|"
     r"начальник(?:у|ам)\s|губернатору|головам|голові|керівник(?:ам|у)|міністру|sayın\s|"
-    r"إلى\s|السادة|السيد\s|جناب|سرکار|לכבוד|אל\s|致)",
+    r"إلى\s|السادة|السيد\s|جناب|سرکار|לכבוד|אל:)|^[\u4e00-\u9fff、，]{2,40}：$",
     re.IGNORECASE,
 )
 #: Salutations open a letter's body; they are never a title.
