@@ -734,6 +734,13 @@ def test_a_lone_word_may_be_a_site_name_so_the_signer_is_left_blank() -> None:
     assert note.code == "parse.signer-unsure" and "'Newsportal'" in note.message
 
 
+def test_an_unknown_line_under_the_name_is_noted_not_taken_as_the_role() -> None:
+    s = parse_text(f"Hotline opened\n\n{BODY}\n\nKate Example\nfor the reading-room volunteers\n")
+    assert (s.signer_name, s.signer_role) == ("Kate Example", None)
+    (note,) = [n for n in s.notes if n.code == "parse.role-unsure"]
+    assert "'for the reading-room volunteers'" in note.message and note.field == "creator.role"
+
+
 def test_two_name_shaped_lines_are_a_name_and_an_unknown_role_not_two_signers() -> None:
     s = parse_text(f"Hotline opened\n\n{BODY}\n\nAyşe Örnek\nKurul Üyesi Vekili\n\n1 June 2024")
     assert s.signer_name == "Ayşe Örnek"

@@ -547,6 +547,18 @@ def read_signature(
         else 0.9
     )
     reading.confidence = min(1.0, strength + (0.1 if has_role or after_sign_off else 0.0))
+    # A line right under the name that is neither name nor office ("for the library
+    # team") may be the role: said, not taken.
+    nxt = first[-1] + 1
+    if (
+        not has_role
+        and reading.unsure_role is None
+        and nxt < len(lines)
+        and kinds[nxt] == "other"
+        and block_of[nxt] == block_of[first[-1]]
+    ):
+        reading.unsure_role = lines[nxt]
+        return reading
     if reading.unsure_role and not has_role:
         reading.used[lines.index(reading.unsure_role)] = True
     return reading
