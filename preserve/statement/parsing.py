@@ -586,7 +586,7 @@ def _find_signers(
         candidates.append(at)
         texts.append(after_sign_off(line) or line)
         signed_off = signed_off or after_sign_off(line) is not None
-    reading = read_signature(texts, [at[0] for at in candidates], after_sign_off=signed_off)
+    reading = read_signature(texts, [at[0] for at in candidates], signed_off=signed_off)
     signers = reading.signers
     confidence = reading.confidence
     used = {at for at, flag in zip(candidates, reading.used, strict=True) if flag}

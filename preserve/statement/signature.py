@@ -424,7 +424,7 @@ class SignatureReading:
 
 
 def read_signature(
-    lines: list[str], block_of: list[int], after_sign_off: bool = False
+    lines: list[str], block_of: list[int], signed_off: bool = False
 ) -> SignatureReading:
     """Signers (name, role, organization) from the signature lines, in order.
 
@@ -546,7 +546,7 @@ def read_signature(
         if any(kinds[j] == "name" for j in first)
         else 0.9
     )
-    reading.confidence = min(1.0, strength + (0.1 if has_role or after_sign_off else 0.0))
+    reading.confidence = min(1.0, strength + (0.1 if has_role or signed_off else 0.0))
     # A line right under the name that is neither name nor office ("for the library
     # team") may be the role: said, not taken.
     nxt = first[-1] + 1
