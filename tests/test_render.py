@@ -380,17 +380,21 @@ def test_fallback_fonts_cover_mixed_scripts() -> None:
 
 
 def test_uncovered_character_is_an_error_naming_it() -> None:
-    statement, metadata = make("en", paragraphs=["One.", "Two.", "Three 😀 here."])
+    # (emoji and CJK are covered since issue 10; no font has Egyptian hieroglyphs)
+    statement, metadata = make("en", paragraphs=["One.", "Two.", "Three \U00013000 here."])
     with pytest.raises(RenderError) as info:
         render_statement(statement, metadata, created=CREATED)
     message = str(info.value)
-    assert "U+1F600 GRINNING FACE '😀' in paragraph 3 has no glyph in any embedded font" in message
+    assert (
+        "U+13000 EGYPTIAN HIEROGLYPH A001 '\U00013000' (Egyptian Hieroglyphs script) "
+        "in paragraph 3 has no glyph in any embedded font"
+    ) in message
     assert info.value.exit_code == 1
 
 
 def test_uncovered_character_in_title_is_named() -> None:
-    with pytest.raises(RenderError, match=r"U\+4E2D .* in the title"):
-        render("en", title="Statement 中")
+    with pytest.raises(RenderError, match=r"U\+13000 .* in the title"):
+        render("en", title="Statement \U00013000")
 
 
 def test_too_large_statement_is_refused() -> None:
@@ -592,11 +596,11 @@ def test_write_pdf_into_missing_directory_is_one_clear_error(tmp_path: Path) -> 
 
 
 def test_render_error_names_the_statement_file() -> None:
-    statement, metadata = make("en", paragraphs=["A \U0001f600 here."])
+    statement, metadata = make("en", paragraphs=["A \U00013000 here."])
     statement = Statement(**{**statement.__dict__, "source_path": Path("in/s.txt")})
     with pytest.raises(RenderError) as info:
         render_statement(statement, metadata, created=CREATED)
-    assert info.value.one_line().startswith("in/s.txt: U+1F600 GRINNING FACE")
+    assert info.value.one_line().startswith("in/s.txt: U+13000 EGYPTIAN HIEROGLYPH A001")
 
 
 # --------------------------------------------------------------------------- command line
@@ -628,7 +632,7 @@ def test_cli_renders_a_fixture_reproducibly(tmp_path: Path) -> None:
 def test_cli_uncovered_character_exits_1_and_writes_nothing(tmp_path: Path) -> None:
     source = tmp_path / "s.txt"
     source.write_text(
-        "Title\n\nFirst paragraph.\n\nHello \U0001f600 world.\n\nJane Doe\nCommissioner\n"
+        "Title\n\nFirst paragraph.\n\nHello \U00013000 world.\n\nJane Doe\nCommissioner\n"
         "23 February 2024\n",
         encoding="utf-8",
     )
@@ -636,7 +640,7 @@ def test_cli_uncovered_character_exits_1_and_writes_nothing(tmp_path: Path) -> N
     meta.write_text('{"language": "en", "type": "statement"}', encoding="utf-8")
     code, out = cli_render(str(source), "-o", str(tmp_path / "out.pdf"), "--metadata", str(meta))
     assert code == 1, out
-    assert "U+1F600 GRINNING FACE" in out and "paragraph 2" in out
+    assert "U+13000 EGYPTIAN HIEROGLYPH A001" in out and "paragraph 2" in out
     assert len(out.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.json", "s.txt"]
 
