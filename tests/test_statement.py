@@ -948,3 +948,78 @@ def test_the_site_headers_today_is_site_text_but_a_dateline_with_a_place_is_not(
     assert s.date_issued is None  # the page's today is no date of issue
     kiel = parse_text(f"Hotline opened\n\nKiel, Dienstag, 4. Juni 2024\n\n{BODY}")
     assert kiel.leftovers == ()
+
+
+# --- the dates and decoding interfaces (dates.read_date_line, decoding.decode_bytes) ---
+
+
+def _fake_reader(table: dict[str, tuple[dt.date | None, bool, str]]) -> object:
+    """A read_date_line that knows a few lines: (date, ambiguous, kind)."""
+    from types import SimpleNamespace
+
+    def read(line: str, hint: str | None = None) -> SimpleNamespace:
+        if line.strip() not in table:
+            return SimpleNamespace(shaped=False, date=None, ambiguous=False, kind="date")
+        date, ambiguous, kind = table[line.strip()]
+        return SimpleNamespace(shaped=True, date=date, ambiguous=ambiguous, kind=kind)
+
+    return read
+
+
+def test_an_ambiguous_date_is_left_blank_with_its_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    from preserve.statement import parsing
+
+    monkeypatch.setattr(
+        parsing, "_READ_DATE_LINE", _fake_reader({"05/12/2017": (None, True, "date")})
+    )
+    s = parse_text(f"Hotline opened\n\n{BODY}\n\nAnna Example\nCommissioner\n\n05/12/2017")
+    assert s.date_issued is None
+    assert [n.code for n in s.notes if n.field == "date_issued"] == ["parse.date-ambiguous"]
+    assert s.blocks[-1] == Block(BlockKind.SIGNATURE, ("05/12/2017",))
+
+
+def test_a_modification_or_caption_date_is_no_date_of_issue(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from preserve.statement import parsing
+
+    table = {
+        "Stand: 3. Mai 2024": (dt.date(2024, 5, 3), False, "last-modified"),
+        "Aufgenommen am 2. Mai 2024": (dt.date(2024, 5, 2), False, "caption"),
+        "Mainz, den 4. Juni 2024": (dt.date(2024, 6, 4), False, "date"),
+    }
+    monkeypatch.setattr(parsing, "_READ_DATE_LINE", _fake_reader(table))
+    s = parse_text(
+        f"Spielplatz eröffnet\n\nMainz, den 4. Juni 2024\n\n{BODY}\n\n"
+        "Aufgenommen am 2. Mai 2024\n\nStand: 3. Mai 2024\n"
+    )
+    assert s.date_issued == dt.date(2024, 6, 4)
+    assert "parse.several-dates" not in _codes(s)
+    alone = parse_text(f"Spielplatz eröffnet\n\n{BODY}\n\nAufgenommen am 2. Mai 2024\n")
+    assert alone.date_issued is None and "parse.no-date" in _codes(alone)
+
+
+def test_a_legacy_encoding_is_noted(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from preserve.statement import parsing
+
+    text = (
+        "Sıcak hat açıldı\n\nKurum bugün çocuklar için bir sıcak hat açtı.\n\n"
+        "Ayşe Örnek\nKamu Başdenetçisi\n"
+    )
+    data = text.encode("cp1254")
+
+    def decode_bytes(raw: bytes, path: object = None, encoding: object = None) -> SimpleNamespace:
+        try:
+            return SimpleNamespace(text=raw.decode("utf-8"), encoding="utf-8", confidence=1.0)
+        except UnicodeDecodeError:
+            return SimpleNamespace(text=raw.decode("cp1254"), encoding="cp1254", confidence=0.97)
+
+    monkeypatch.setattr(parsing._decoding, "decode_bytes", decode_bytes, raising=False)
+    s = parse_statement(data, "s.txt")
+    assert (s.encoding, s.encoding_confidence) == ("cp1254", 0.97)
+    assert s.original == data
+    (note,) = [n for n in s.notes if n.code == "parse.encoding-detected"]
+    assert "cp1254" in note.message
+    assert "parse.encoding-detected" not in _codes(parse_statement(SIGNED.encode()))
