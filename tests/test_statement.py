@@ -235,6 +235,11 @@ def test_genre_label_above_a_title_is_a_label_never_the_title() -> None:
     assert alone.genre == "statement"
     assert alone.paragraphs[0] == BODY
     assert [n.code for n in alone.notes if n.field == "title"] == ["parse.title-unsure"]
+    # A line above the label is the page's banner: neither title nor body.
+    banner = parse_text(f"Office of the Commissioner\n\nPress release\n\nHotline opened\n\n{BODY}")
+    assert banner.title == "Hotline opened"
+    assert banner.blocks[0] == Block(BlockKind.LINES, ("Office of the Commissioner",))
+    assert banner.paragraphs == (BODY,)
 
 
 # --------------------------------------------------------------------------- structure
@@ -620,7 +625,14 @@ def test_chrome_before_the_title_and_after_the_signature_anywhere_in_the_header(
         "Atentamente,\n\nMaría Elena López García\nDefensora del Pueblo\n"
         "Defensoría del Pueblo de la Provincia\n\n👁 1.2K\n12:45\n"
     )
-    assert s.leftovers == ("VIEW IN TELEGRAM", "@defensoria_prov", "👁 1.2K", "12:45")
+    # The channel's name above its handle is the messenger's header too.
+    assert s.leftovers == (
+        "VIEW IN TELEGRAM",
+        "Defensoría Provincial",
+        "@defensoria_prov",
+        "👁 1.2K",
+        "12:45",
+    )
     assert s.title == "La Defensoría acompaña la campaña de vacunación escolar"
     assert (s.type_label, s.genre) == ("Comunicado", "press-release")
     assert s.signers == (
@@ -631,7 +643,7 @@ def test_chrome_before_the_title_and_after_the_signature_anywhere_in_the_header(
         ),
     )
     kinds = [b.kind for b in s.blocks]
-    assert kinds[:3] == [BlockKind.LINES, BlockKind.LABEL, BlockKind.TITLE]
+    assert kinds[:2] == [BlockKind.LABEL, BlockKind.TITLE]
     assert kinds[-2:] == [BlockKind.CLOSING, BlockKind.SIGNATURE]
 
 
@@ -1023,3 +1035,10 @@ def test_a_legacy_encoding_is_noted(monkeypatch: pytest.MonkeyPatch) -> None:
     (note,) = [n for n in s.notes if n.code == "parse.encoding-detected"]
     assert "cp1254" in note.message
     assert "parse.encoding-detected" not in _codes(parse_statement(SIGNED.encode()))
+
+
+@pytest.mark.parametrize("counter", ["@ombudsman_example", "12.5K subscribers"])
+def test_a_channels_name_above_its_handle_is_the_messengers_header(counter: str) -> None:
+    s = parse_text(f"Ombudsman of Example\n{counter}\n\nHotline opened\n\n{BODY}")
+    assert s.leftovers == ("Ombudsman of Example", counter)
+    assert s.title == "Hotline opened"

@@ -462,6 +462,12 @@ _END_MARK = re.compile(
 )
 #: A row of bracketed buttons: "【打印本页】【关闭窗口】", "[Print] [Close]".
 _BUTTONS = re.compile(r"[【\[]([^】\]]+)[】\]]")
+#: What follows a channel's name in a messenger's header: its handle, its subscribers.
+_CHANNEL = re.compile(
+    r"^@[\w.]{3,}$|^[\d][\d\s.,]*[kкmм]?\s*(?:subscribers|подписчик\w*|підписник\w*|"
+    r"abone|abunəçi|members|участник\w*)$",
+    re.IGNORECASE,
+)
 #: A line of one short handle: "@channelname", "t.me/channel".
 _HANDLE = re.compile(r"^(?:@[\w.]{3,}|(?:https?://)?t\.me/\S+)$", re.IGNORECASE)
 #: Leading and trailing icons and edge punctuation ignored when matching lines.
@@ -623,13 +629,27 @@ def strip_leftovers(lines: list[str]) -> tuple[list[str], list[str]]:
             end = i
             break
     statement_lines = 0
+    first: int | None = None
     for i in range(end):
         line = kept[i]
         if not line.strip() or i in removed:
             continue
         if chrome_kind(line) is not None or (statement_lines == 0 and _site_today(kept, i)):
             remove(i)
+            # A channel's name stands right above its handle or subscriber count: the
+            # page's header ("Ombudsman of Example" / "@ombudsman_example").
+            if (
+                statement_lines == 1
+                and first is not None
+                and _CHANNEL.match(_fold(line))
+                and len(kept[first].strip()) <= 60
+                and not ends_sentence(kept[first])
+            ):
+                remove(first)
+                statement_lines = 0
             continue
+        if statement_lines == 0:
+            first = i
         statement_lines += 1
         if statement_lines > _HEAD_KEPT or not _headerish(line):
             break
