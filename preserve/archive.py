@@ -327,6 +327,8 @@ def _stage(job: _Job) -> WrittenBag:
             f"rendered PDF/A-{rendering.level.value} ({rendering.page_count} pages)",
             (pdf_path,),
         ),
+        # the render's self-check: a copy that does not read back never gets this far
+        Event(VALIDATION, rendered_at, "pass", rendering.selfcheck.detail(), (pdf_path,)),
         Event(
             DIGEST_CALCULATION,
             rendered_at,

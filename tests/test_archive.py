@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -122,7 +123,23 @@ def test_metadata_csv_and_premis_describe_the_payload(tmp_path: Path) -> None:
     ns = {"p": "http://www.loc.gov/premis/v3"}
     root = ET.parse(bag_dir / "premis.xml").getroot()
     types = [e.text for e in root.findall("p:event/p:eventType", ns)]
-    assert types == ["validation", "normalization", "message digest calculation", "ingestion"]
+    assert types == [
+        "validation",
+        "normalization",
+        "validation",
+        "message digest calculation",
+        "ingestion",
+    ]
+    # the render's self-check, recorded: the copy's text read back with PDFium
+    check = root.findall("p:event", ns)[2]
+    detail = check.find("p:eventDetailInformation/p:eventDetail", ns)
+    assert detail is not None and detail.text is not None
+    assert re.fullmatch(
+        r"text of the PDF/A copy read back with PDFium \S+ \(pypdfium2 \S+\): \d+ words, "
+        r"identical to the statement's derived text",
+        detail.text,
+    ), detail.text
+    assert check.findtext("p:eventOutcomeInformation/p:eventOutcome", None, ns) == "pass"
     keys = {
         o.find("p:objectIdentifier/p:objectIdentifierValue", ns).text: o.find(  # type: ignore[union-attr]
             "p:objectCharacteristics/p:format/p:formatRegistry/p:formatRegistryKey", ns
