@@ -135,8 +135,9 @@ class Document:
     language: str | None
     #: Paragraph direction of the whole statement (1 = right to left).
     base: int
-    #: The line of the signature that is the signer's name (drawn bold), if any.
-    signer_name: str | None
+    #: Signature lines the parser says are names (drawn bold); empty when it cannot
+    #: say which lines are names, and then every signature line is drawn regular.
+    names: frozenset[str]
     #: Band only, never the body.
     organization: str | None
     date_issued: str
@@ -146,6 +147,18 @@ class Document:
 def _direction(language: str | None) -> int:
     primary = (language or "").lower().split("-")[0]
     return 1 if primary in RTL_LANGUAGES or (language or "").lower().endswith("-arab") else 0
+
+
+def _names(statement: Statement) -> frozenset[str]:
+    """The signers' names, when the parse gives every signer (``Statement.signers``).
+
+    Bold for only the first signer of a joint statement would set one name apart
+    from the others, so with a single ``signer_name`` nothing is bold.
+    """
+    signers = getattr(statement, "signers", None)
+    if not signers:
+        return frozenset()
+    return frozenset(str(s.name) for s in signers if getattr(s, "name", None))
 
 
 def blocks_of(statement: Statement) -> tuple[Block, ...]:
@@ -163,7 +176,7 @@ def document_of(statement: Statement, metadata: Metadata) -> Document:
         blocks=blocks,
         language=language,
         base=_direction(language) if language else base_level(statement.text, 0),
-        signer_name=statement.signer_name,
+        names=_names(statement),
         organization=metadata.organization,
         date_issued=str(metadata.record["date_issued"]),
         identifier=metadata.identifier,
@@ -220,7 +233,7 @@ def _block_units(index: int, block: Block, doc: Document) -> list[_Unit]:
     units: list[_Unit] = []
     for n, text in enumerate(block.lines):
         this = style
-        if block.kind is BlockKind.SIGNATURE and text == doc.signer_name:
+        if block.kind is BlockKind.SIGNATURE and text in doc.names:
             this = SIGNATURE_NAME
         tag = Tag(index, role, n if role == "Div" else None, "P" if role == "Div" else None)
         lines = _shape(text, this, doc, width)
@@ -267,7 +280,12 @@ def paginate(doc: Document) -> list[list[Placed]]:
     check_coverage(coverage_parts(doc))
     units: list[tuple[_Unit, BlockKind]] = []
     for index, block in enumerate(doc.blocks):
-        units += [(u, block.kind) for u in _block_units(index, block, doc)]
+        block_units = _block_units(index, block, doc)
+        if index and doc.blocks[index - 1].kind is block.kind and block_units:
+            # a list or signature the text split in two (a blank line, a long item)
+            # continues: items keep their spacing, signers are set apart a little
+            block_units[0].before = _CONTINUED.get(block.kind, block_units[0].before)
+        units += [(u, block.kind) for u in block_units]
     # Keep-with-next: a title, label, dateline above the title or heading drags the
     # next unit along; the signature (with its closing) is kept whole.
     keep_lines = [len(u.placed) if kind in _KEEP_WHOLE else u.keep for u, kind in units]
@@ -306,6 +324,7 @@ def paginate(doc: Document) -> list[list[Placed]]:
     return pages
 
 
+_CONTINUED = {BlockKind.LIST: 3.0, BlockKind.SIGNATURE: 11.0}
 _KEEP_WHOLE = frozenset({BlockKind.TITLE, BlockKind.LABEL, BlockKind.DATELINE})
 _WITH_NEXT = frozenset({BlockKind.TITLE, BlockKind.LABEL, BlockKind.HEADING})
 _SIGN_OFF = frozenset({BlockKind.CLOSING, BlockKind.SIGNATURE})
@@ -387,7 +406,7 @@ def draw_pages(
 
 
 def _band_doc(doc: Document) -> Document:
-    return Document((), "en", 0, None, None, doc.date_issued, doc.identifier)
+    return Document((), "en", 0, frozenset(), None, doc.date_issued, doc.identifier)
 
 
 def _draw_header(canvas: Canvas, writer: Writer, doc: Document) -> None:
@@ -399,7 +418,7 @@ def _draw_header(canvas: Canvas, writer: Writer, doc: Document) -> None:
             (),
             doc.language,
             base_level(doc.organization, doc.base),
-            None,
+            frozenset(),
             None,
             doc.date_issued,
             doc.identifier,

@@ -1,0 +1,491 @@
+"""The preservation copy shows the statement as received: every word, in order, nothing
+added. Checked with poppler (``pdftotext``), an extractor the render's own self-check
+(PDFium) does not use, on every fixture and on statements written here in the shapes
+real ones come in (lists, datelines above titles, joint statements, sign-offs, contact
+lines, addressee blocks, two-line titles, right-to-left text). All text is invented."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import re
+import shutil
+import subprocess
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from preserve.errors import RenderError
+from preserve.metadata import Metadata, prepare_file
+from preserve.render import CopyDiffers, Rendering, render_statement
+from preserve.render.layout import BODY_BOTTOM, BODY_TOP, MARGIN_TOP, PAGE_WIDTH
+from preserve.statement import Statement, list_marker
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "fixtures"
+CREATED = dt.datetime(2024, 2, 23, 12, 0, tzinfo=dt.UTC)
+
+#: Values given only in the sidecar: they may appear in the band, never in the body.
+SIDECAR_ONLY = {
+    "name": "Quirinus Vantablack",
+    "role": "Keeper of the Seventh Ledger",
+    "organization": "Bureau of Hypothetical Affairs",
+}
+
+# key: (statement text, language for the sidecar)
+STATEMENTS: dict[str, tuple[str, str]] = {
+    "numbered-list": (
+        "Recommendations on public libraries\n\n"
+        "The Office visited twelve public libraries in the spring and makes the following "
+        "recommendations to the municipal authorities:\n\n"
+        "1. Keep every branch library open at least five days a week, including one evening "
+        "when working people can come after their shifts end.\n"
+        "2. Provide ramps and accessible toilets in all buildings.\n"
+        "3. Publish the opening hours on the library door and on the website.\n\n"
+        "The Office will review progress in one year.\n\n"
+        "Anna Lindqvist\nOmbudsman\n\n3 May 2024",
+        "en",
+    ),
+    "bullets": (
+        "Winter heating in schools\n\n"
+        "During inspections in January the Office found that:\n\n"
+        "• classrooms in four schools were below 16 degrees;\n"
+        "• two schools had no working thermometers;\n"
+        "• parents were not told when heating failed.\n\n"
+        "The Office asks the education department to act before next winter.\n\n"
+        "Anna Lindqvist\nOmbudsman\n\n12 February 2024",
+        "en",
+    ),
+    "dateline-above-title": (
+        "Tallinn, 4 March 2024\n\n"
+        "Statement on the new bus timetable\n\n"
+        "The new timetable leaves three villages without a morning bus. Pupils and workers "
+        "there depend on it, and the Office asks the transport board to restore the service.\n\n"
+        "Anna Lindqvist\nOmbudsman",
+        "en",
+    ),
+    "joint-three-signers": (
+        "Joint statement on clean rivers\n\n"
+        "The three offices call on the regional water authority to publish river quality "
+        "data every month and to consult residents before granting new discharge permits.\n\n"
+        "Anna Lindqvist\nOmbudsman of the North Region\n\n"
+        "Boris Tamm\nOmbudsman of the South Region\n\n"
+        "Clara Ilves\nCommissioner for the Coast\n\n"
+        "20 April 2024",
+        "en",
+    ),
+    "role-before-name": (
+        "Statement on library fines\n\n"
+        "The Office welcomes the decision of the city council to abolish fines for late "
+        "returns of children's books.\n\n"
+        "Ombudsman\nAnna Lindqvist\n\n6 June 2024",
+        "en",
+    ),
+    "unknown-role": (
+        "Communiqué sur les horaires des bibliothèques\n\n"
+        "La Défenseure des droits demande que les bibliothèques municipales restent "
+        "ouvertes le samedi afin que chacun puisse y accéder.\n\n"
+        "Claire Dubois\nDéfenseure des droits\n\n12 mars 2024",
+        "fr",
+    ),
+    "sign-off": (
+        "Letter to the transport board\n\n"
+        "Dear members of the board,\n\n"
+        "The Office has received many letters about the closing of the night tram line and "
+        "asks you to reconsider the decision after hearing the residents.\n\n"
+        "Sincerely,\n\nAnna Lindqvist\nOmbudsman\n\n2024-10-01",
+        "en",
+    ),
+    "contact-after-date": (
+        "Open day at the Office\n\n"
+        "On Saturday the Office opens its doors to everyone who wishes to learn how to "
+        "submit an application. Staff will answer questions from ten to four.\n\n"
+        "Anna Lindqvist\nOmbudsman\n\n5 September 2024\n\n"
+        "Press contact: Mark Rebane\nPhone: +372 600 1234\nEmail: press@example.org",
+        "en",
+    ),
+    "addressee-block": (
+        "Letter on playground safety\n\n"
+        "To: Department of Parks\nCity Hall, Room 12\nMain Square 1\n\n"
+        "The Office asks the department to inspect all playground equipment before the summer "
+        "holidays and to publish the inspection reports on its website.\n\n"
+        "Anna Lindqvist\nOmbudsman\n\n14 May 2024",
+        "en",
+    ),
+    "two-line-title": (
+        "Statement on access to public buildings\n"
+        "for people who use wheelchairs\n\n"
+        "Many public buildings in the city still have no step-free entrance. The Office "
+        "asks every public body to publish a plan for step-free access within six months.\n\n"
+        "Anna Lindqvist\nOmbudsman\n\n1 July 2024",
+        "en",
+    ),
+    "arabic": (
+        "بيان حول مواعيد المكتبات العامة\n\n"
+        "يدعو ديوان المظالم البلديات إلى إبقاء المكتبات العامة مفتوحة يوم السبت، "
+        "حتى يتمكن الطلاب والعاملون من زيارتها. وقد زار الديوان 12 مكتبة في الربيع.\n\n"
+        "1. فتح المكتبات خمسة أيام في الأسبوع على الأقل.\n"
+        "2. نشر مواعيد العمل على الموقع www.example.org (بالعربية والإنجليزية).\n\n"
+        "سلمى الحسيني\nرئيسة ديوان المظالم\n\n3 مايو 2024",
+        "ar",
+    ),
+    "hebrew": (
+        "הודעה על שעות הפתיחה של הספריות\n\n"
+        "הנציבות קוראת לעירייה להשאיר את הספריות פתוחות גם ביום שישי, כדי שכל התושבים "
+        "יוכלו להגיע אליהן. הנציבות ביקרה ב-12 ספריות באביב.\n\n"
+        "דנה כהן\nנציבת תלונות הציבור\n\n3 במאי 2024",
+        "he",
+    ),
+    "azerbaijani": (
+        "Kitabxanaların iş saatları haqqında bəyanat\n\n"
+        "Ombudsman bələdiyyələri kitabxanaları şənbə günləri də açıq saxlamağa çağırır. "
+        "Hər bir şəxsin ədəbiyyata çıxışı təmin edilməlidir.\n\n"
+        "Səbinə Əliyeva\nMüvəkkil\n\n3 may 2024",
+        "az-Latn",
+    ),
+}
+
+
+def long_statement() -> str:
+    """A statement of several pages: headings, paragraphs and a list in the middle."""
+    parts = ["Annual summary of the Office's work"]
+    for n in range(1, 19):
+        parts.append(f"Section {n}. Work with municipalities")
+        parts.append(
+            f"In the period under review the Office examined {n * 37} applications about "
+            "municipal services, visited offices in every district and met residents who "
+            "had written to it. Most applications concerned housing, water supply and "
+            "public transport, and in most cases the authority concerned acted on the "
+            "recommendation within three months of receiving it."
+        )
+        if n % 6 == 0:
+            parts.append(
+                "1. Answer every application in writing.\n2. Publish the answers.\n"
+                "3. Report once a year."
+            )
+    parts.append("Anna Lindqvist\nOmbudsman\n\n30 March 2024")
+    return "\n\n".join(parts)
+
+
+STATEMENTS["long"] = (long_statement(), "en")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def prepared(key: str, tmp_path: Path, text: str | None = None) -> tuple[Statement, Metadata]:
+    """Parse the statement from a file, with a sidecar that adds values the text lacks."""
+    body, language = STATEMENTS[key] if text is None else (text, "en")
+    source = tmp_path / f"{key}.txt"
+    source.write_text(body, encoding="utf-8")
+    sidecar = {
+        "identifier": f"faithful-{key}",
+        "title": "Sidecar title that the text does not contain",
+        "date_issued": "2024-05-03",
+        "language": language,
+        "type": "statement",
+        "creator": dict(SIDECAR_ONLY),
+    }
+    (tmp_path / f"{key}.json").write_text(json.dumps(sidecar), encoding="utf-8")
+    prep = prepare_file(source)
+    assert prep.valid and prep.statement is not None, prep.problems
+    return prep.statement, prep.metadata()
+
+
+def pdftotext_pages(pdf: bytes, pages: int, tmp_path: Path, *mode: str) -> list[str]:
+    """Each page's body box only (the band with metadata is outside it)."""
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (apt: poppler-utils) is not installed")
+    path = tmp_path / "copy.pdf"
+    path.write_bytes(pdf)
+    out = []
+    for n in range(1, pages + 1):
+        top = (BODY_TOP if n == 1 else MARGIN_TOP) - 4
+        crop = ["-x", "0", "-y", str(int(top)), "-W", str(int(PAGE_WIDTH) + 1)]
+        crop += ["-H", str(int(BODY_BOTTOM + 6 - top))]
+        done = subprocess.run(
+            [
+                "pdftotext",
+                *mode,
+                "-r",
+                "72",
+                *crop,
+                "-f",
+                str(n),
+                "-l",
+                str(n),
+                "-enc",
+                "UTF-8",
+                str(path),
+                "-",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        out.append(done.stdout)
+    return out
+
+
+def norm(text: str) -> list[str]:
+    """Words for comparison: NFC, layout controls and poppler's bidi marks removed."""
+    text = unicodedata.normalize("NFC", text)
+    text = re.sub("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]", "", text)
+    return text.split()
+
+
+def is_rtl(text: str) -> bool:
+    return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)
+
+
+def derived_lines(statement: Statement) -> list[str]:
+    return [line for block in statement.blocks for line in block.lines]
+
+
+def render(statement: Statement, metadata: Metadata) -> Rendering:
+    return render_statement(statement, metadata, created=CREATED)
+
+
+def assert_same_words(statement: Statement, rendering: Rendering, tmp_path: Path) -> str:
+    """pdftotext -raw gives back the derived text's words in order, nothing added;
+    returns the body text. -raw follows the content stream, where every line's glyphs
+    are written in logical order, right-to-left lines included (poppler's default
+    mode reads a hanging list marker of a right-to-left list as a column of its own)."""
+    pages = pdftotext_pages(rendering.pdf, rendering.page_count, tmp_path, "-raw")
+    body = "\n".join(pages)
+    expected = norm(" ".join(derived_lines(statement)))
+    found = norm(body)
+    if is_rtl(statement.text):
+        # -raw puts a space between right-to-left glyphs drawn leftwards: compare every
+        # character, in order, without the spaces
+        assert "".join(found) == "".join(expected)
+    else:
+        assert found == expected, first_difference(expected, found)
+    return body
+
+
+def first_difference(expected: list[str], found: list[str]) -> str:
+    for n, (a, b) in enumerate(zip(expected, found, strict=False)):
+        if a != b:
+            return f"word {n + 1}: expected {a!r}, found {b!r}"
+    return f"lengths differ: {len(expected)} expected, {len(found)} found"
+
+
+# --------------------------------------------------------------------------- every fixture
+
+
+def fixture_paths() -> list[Path]:
+    return sorted(FIXTURES.glob("*.txt"))
+
+
+@pytest.mark.parametrize("path", fixture_paths(), ids=lambda p: p.stem)
+def test_every_fixture_reads_back_word_for_word(path: Path, tmp_path: Path) -> None:
+    prep = prepare_file(path)
+    if not prep.valid or prep.statement is None:
+        pytest.skip(f"{path.name} is not valid without more metadata")
+    statement, metadata = prep.statement, prep.metadata()
+    rendering = render(statement, metadata)
+    body = assert_same_words(statement, rendering, tmp_path)
+    assert rendering.selfcheck.words == len(norm(" ".join(derived_lines(statement))))
+    # what only the metadata says is not in the body
+    text = " ".join(norm(statement.text))
+    for value in (metadata.creator_name, metadata.creator_role, metadata.organization):
+        if value and value not in text:
+            assert value not in body, value
+    if metadata.title not in text:
+        assert metadata.title not in body
+
+
+# --------------------------------------------------------------------------- shapes
+
+
+@pytest.mark.parametrize("key", sorted(STATEMENTS))
+def test_statement_reads_back_word_for_word(key: str, tmp_path: Path) -> None:
+    statement, metadata = prepared(key, tmp_path)
+    rendering = render(statement, metadata)
+    body = assert_same_words(statement, rendering, tmp_path)
+    flat = " ".join(norm(body))
+    for value in (*SIDECAR_ONLY.values(), "Sidecar title"):
+        assert value not in flat, f"sidecar-only {value!r} printed in the body"
+
+
+@pytest.mark.parametrize("key", ["numbered-list", "bullets", "long"])
+def test_list_items_extract_as_lines_with_their_markers(key: str, tmp_path: Path) -> None:
+    statement, metadata = prepared(key, tmp_path)
+    rendering = render(statement, metadata)
+    pages = pdftotext_pages(rendering.pdf, rendering.page_count, tmp_path, "-raw")
+    lines = [" ".join(norm(line)) for page in pages for line in page.splitlines()]
+    items = [line for line in derived_lines(statement) if list_marker(line)]
+    assert len(items) >= 3
+    for item in items:
+        words = norm(item)
+        start = " ".join(words[:3])
+        assert any(line.startswith(start) for line in lines), f"{start!r} does not start a line"
+
+
+def test_metadata_appears_only_in_the_band(tmp_path: Path) -> None:
+    statement, metadata = prepared("dateline-above-title", tmp_path)
+    rendering = render(statement, metadata)
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (apt: poppler-utils) is not installed")
+    path = tmp_path / "c.pdf"
+    path.write_bytes(rendering.pdf)
+    whole = subprocess.run(
+        ["pdftotext", "-raw", "-enc", "UTF-8", str(path), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    # the band shows the organization, the date of issue and the identifier...
+    assert SIDECAR_ONLY["organization"] in whole
+    assert "faithful-dateline-above-title" in whole and "2024-05-03" in whole
+    assert "page 1 of 1" in whole
+    # ...but never the sidecar's title or creator, which the statement does not contain
+    for value in ("Sidecar title", SIDECAR_ONLY["name"], SIDECAR_ONLY["role"]):
+        assert value not in whole
+
+
+def test_dateline_above_the_title_stays_above_it(tmp_path: Path) -> None:
+    statement, metadata = prepared("dateline-above-title", tmp_path)
+    pages = pdftotext_pages(render(statement, metadata).pdf, 1, tmp_path, "-raw")
+    lines = [line.strip() for line in pages[0].splitlines() if line.strip()]
+    assert lines[:2] == ["Tallinn, 4 March 2024", "Statement on the new bus timetable"]
+
+
+@pytest.mark.parametrize(
+    ("key", "kept"),
+    [
+        ("joint-three-signers", ["Anna Lindqvist", "Ombudsman of the North Region",
+                                 "Boris Tamm", "Ombudsman of the South Region",
+                                 "Clara Ilves", "Commissioner for the Coast", "20 April 2024"]),
+        ("role-before-name", ["Ombudsman", "Anna Lindqvist", "6 June 2024"]),
+        ("unknown-role", ["Claire Dubois", "Défenseure des droits", "12 mars 2024"]),
+        ("sign-off", ["Sincerely,", "Anna Lindqvist", "Ombudsman", "2024-10-01"]),
+        ("contact-after-date", ["5 September 2024", "Press contact: Mark Rebane",
+                                "Phone: +372 600 1234", "Email: press@example.org"]),
+        ("addressee-block", ["To: Department of Parks", "City Hall, Room 12", "Main Square 1"]),
+        ("two-line-title", ["Statement on access to public buildings",
+                            "for people who use wheelchairs"]),
+    ],
+)  # fmt: skip
+def test_kept_lines_stay_lines_in_order(key: str, kept: list[str], tmp_path: Path) -> None:
+    """Signature, addressee and contact blocks and two-line titles keep their lines."""
+    statement, metadata = prepared(key, tmp_path)
+    pages = pdftotext_pages(render(statement, metadata).pdf, 1, tmp_path, "-raw")
+    lines = [line.strip() for line in pages[0].splitlines() if line.strip()]
+    at = [lines.index(line) for line in kept]  # ValueError: a line was joined or lost
+    assert at == sorted(at) and at[-1] - at[0] == len(kept) - 1, lines
+
+
+# --------------------------------------------------------------------------- justification
+
+
+def test_justified_lines_never_gape_and_last_lines_are_ragged(tmp_path: Path) -> None:
+    """Word spaces of a justified line stay within the bound; last lines are not stretched."""
+    statement, metadata = prepared("long", tmp_path)
+    rendering = render(statement, metadata)
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (apt: poppler-utils) is not installed")
+    path = tmp_path / "l.pdf"
+    path.write_bytes(rendering.pdf)
+    out = subprocess.run(
+        ["pdftotext", "-bbox-layout", "-f", "1", "-l", "2", str(path), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    checked = 0
+    for block in re.findall(r"<block .*?</block>", out, re.S):
+        rows = re.findall(r"<line [^>]*>(.*?)</line>", block, re.S)
+        for row in rows[:-1]:
+            words = re.findall(r'xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)"', row)
+            if len(words) < 4:
+                continue
+            x0 = float(words[0][0])
+            x1 = float(words[-1][1])
+            if x0 < 71 or x1 < PAGE_WIDTH - 72 - 1:
+                continue  # list items, ragged lines
+            gaps = [float(b[0]) - float(a[1]) for a, b in itertools.pairwise(words)]
+            # a normal space is 2.9 pt at 11 pt; the bound is twice that
+            assert max(gaps) <= 2 * 2.86 + 0.3, (max(gaps), row[:200])
+            checked += 1
+    assert checked > 20
+
+
+def test_no_hyphen_is_ever_added(tmp_path: Path) -> None:
+    url = "https://example.org/" + "a-very-long-path-segment/" * 8 + "end"
+    text = f"Title of a note\n\nSee {url} for details of the plan.\n\nAnna Lindqvist\nOmbudsman"
+    statement, metadata = prepared("url", tmp_path, text)
+    rendering = render(statement, metadata)
+    assert rendering.selfcheck.words == len(text.split())
+    pages = pdftotext_pages(rendering.pdf, 1, tmp_path, "-raw")
+    assert pages[0].count("-") == text.count("-")
+
+
+# --------------------------------------------------------------------------- self-check
+
+
+def test_self_check_fails_the_render_on_a_missing_word(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A layout that drops a word is caught by reading the PDF back: one line, exit 1."""
+    from preserve.render import layout
+
+    statement, metadata = prepared("numbered-list", tmp_path)
+    real = layout.paginate
+
+    def lossy(doc: layout.Document) -> list[list[layout.Placed]]:
+        pages = real(doc)
+        first = pages[0][3]
+        pages[0][3] = layout.Placed(
+            layout.Line(first.line.words[1:], first.line.base, False),
+            first.y, first.style, first.tag, first.x, first.width,
+        )  # fmt: skip
+        return pages
+
+    monkeypatch.setattr("preserve.render.paginate", lossy)
+    with pytest.raises(CopyDiffers) as info:
+        render(statement, metadata)
+    message = info.value.one_line()
+    assert "\n" not in message and info.value.exit_code == 1
+    assert re.search(r"word \d+: expected '.+', found '.+' \(page 1\)", message), message
+
+
+def test_self_check_catches_moved_and_added_words() -> None:
+    from preserve.render.selfcheck import Page, compare
+
+    want = ["one", "two", "three"]
+    assert compare(want, [Page(["one", "two", "three"], False)]) is None
+    assert compare(want, [Page(["one", "three", "two"], False)]) == (
+        "word 2: expected 'two', found 'three' (page 1)"
+    )
+    assert compare(want, [Page(["one", "two"], False)]) == (
+        "word 3: expected 'three', found the end of the text (page 1)"
+    )
+    assert compare(want, [Page(["one", "two"], False), Page(["three", "four"], False)]) == (
+        "word 4: expected the end of the text, found 'four' (page 2)"
+    )
+    # a word cut at a line end comes back in pieces and is joined; nothing else is
+    assert (
+        compare(["https://example.org/a/b"], [Page(["https://exa", "mple.org/a/b"], False)]) is None
+    )
+    assert compare(["ab", "c"], [Page(["a", "bc"], False)]) is not None
+
+
+def test_rendering_records_the_self_check(tmp_path: Path) -> None:
+    statement, metadata = prepared("arabic", tmp_path)
+    rendering = render(statement, metadata)
+    assert rendering.selfcheck.words == len(norm(statement.text))
+    assert rendering.selfcheck.extractor.startswith("PDFium ")
+    assert "identical to the statement's derived text" in rendering.selfcheck.detail()
+
+
+def test_uncovered_character_in_any_block_is_named(tmp_path: Path) -> None:
+    text = (
+        "Title\n\nOne paragraph.\n\n1. First item\n2. Second \U0001f600 item\n\nJane Doe\nOmbudsman"
+    )
+    statement, metadata = prepared("emoji", tmp_path, text)
+    with pytest.raises(RenderError, match=r"U\+1F600 GRINNING FACE .* in list 1 \(line 2\)"):
+        render(statement, metadata)
