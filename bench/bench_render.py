@@ -1,7 +1,8 @@
 """Render speed, single process: one-page statements per second, and a 40-page statement.
 
 Run: ``python bench/bench_render.py`` (prints numbers; not a test). Goals from issue 3:
-at least 30 one-page statements per second per core, and a 40-page statement in < 1 s.
+at least 30 one-page statements per second per core, and a 40-page statement in < 1 s,
+both including the read-back self-check, whose share is printed too.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from preserve.metadata import Metadata
 from preserve.pdfa import PdfaLevel
 from preserve.render import render_statement
-from preserve.statement import Statement
+from preserve.statement import Statement, parse_text
 
 CREATED = dt.datetime(2024, 2, 23, tzinfo=dt.UTC)
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -29,15 +30,8 @@ SENTENCE = (
 def statement(
     paragraphs: list[str], title: str = "Statement on places of detention"
 ) -> tuple[Statement, Metadata]:
-    text = "\n\n".join([title, *paragraphs])
-    st = Statement(
-        original=text.encode(),
-        text=text,
-        title=title,
-        paragraphs=tuple(paragraphs),
-        signer_name="Jane Doe",
-        signer_role="Commissioner for Human Rights",
-    )
+    text = "\n\n".join([title, *paragraphs, "Jane Doe\nCommissioner for Human Rights"])
+    st = parse_text(text)  # parsed once: the blocks the page is laid out from
     md = Metadata(
         record={
             "identifier": "jane-doe-2024-02-23-bench",
@@ -85,6 +79,30 @@ def timed(st: Statement, md: Metadata, level: PdfaLevel, runs: int = 5) -> tuple
     return statistics.median(times), pages
 
 
+def selfcheck_share(st: Statement, md: Metadata, label: str, runs: int = 20) -> None:
+    """How much of a render the read-back self-check takes (PDFium extraction + compare)."""
+    from preserve.render.layout import body_box, document_of
+    from preserve.render.selfcheck import check_copy
+
+    rendering = render_statement(st, md, PdfaLevel.A2U, created=CREATED)
+    doc = document_of(st, md)
+    lines = [line for block in doc.blocks for line in block.lines]
+    boxes = [body_box(n) for n in range(1, rendering.page_count + 1)]
+    rtl = doc.base % 2 == 1
+    start = time.perf_counter()
+    for _ in range(runs):
+        render_statement(st, md, PdfaLevel.A2U, created=CREATED)
+    total = (time.perf_counter() - start) / runs
+    start = time.perf_counter()
+    for _ in range(runs):
+        check_copy(rendering.pdf, lines, boxes, rtl)
+    check = (time.perf_counter() - start) / runs
+    print(
+        f"{label}: render {total * 1000:.1f} ms, of which self-check {check * 1000:.1f} ms "
+        f"({check / total:.0%})"
+    )
+
+
 def cold_fixtures() -> None:
     """Every one-page fixture once, shaping caches emptied before each: no reuse at all."""
     from preserve.render import draw, shaping
@@ -120,12 +138,17 @@ def main() -> None:
         if fx:
             print(f"{name} (one page), 2u: {per_second(*fx, PdfaLevel.A2U):.1f} statements/s")
     cold_fixtures()
+    selfcheck_share(*one_page, "one-page English statement")
+    ar = fixture("ar-blood-donors.txt")
+    if ar:
+        selfcheck_share(*ar, "ar-blood-donors.txt (right to left: read from characters)")
     # distinct words per paragraph, so the shaping caches help less than in real text
     long = statement(
         [f"Paragraph {n}: " + SENTENCE * 3 + f"Reference {n * 7919}." for n in range(184)]
     )
     seconds, pages = timed(*long, PdfaLevel.A2U)
     print(f"{pages}-page statement, 2u: {seconds * 1000:.0f} ms (median of 5)")
+    selfcheck_share(*long, f"{pages}-page statement", runs=3)
     fx = fixture("en-annual-report-long.txt")
     if fx:
         seconds, pages = timed(*fx, PdfaLevel.A2U)

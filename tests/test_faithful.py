@@ -489,3 +489,35 @@ def test_uncovered_character_in_any_block_is_named(tmp_path: Path) -> None:
     statement, metadata = prepared("emoji", tmp_path, text)
     with pytest.raises(RenderError, match=r"U\+1F600 GRINNING FACE .* in list 1 \(line 2\)"):
         render(statement, metadata)
+
+
+def test_no_paragraph_leaves_a_single_line_on_a_page() -> None:
+    """Orphans and widows: a paragraph split across pages keeps two lines on each."""
+    from preserve.render import layout
+    from preserve.statement import parse_text
+
+    sentence = "The Office examined the applications it received and answered each one. "
+    paragraphs = [sentence * (3 + (n * 7) % 9) for n in range(30)]
+    statement = parse_text("\n\n".join(["A long report", *paragraphs, "Anna Lindqvist\nOmbudsman"]))
+    metadata = Metadata(
+        record={
+            "identifier": "widows",
+            "title": "A long report",
+            "creator": {"name": "Anna Lindqvist"},
+            "date_issued": "2024-05-03",
+            "language": "en",
+            "type": "report",
+        }
+    )
+    pages = layout.paginate(layout.document_of(statement, metadata))
+    assert len(pages) >= 4
+    split = 0
+    for before, after in itertools.pairwise(pages):
+        last, first = before[-1].tag.block, after[0].tag.block
+        if last == first:
+            split += 1
+            assert sum(p.tag.block == last for p in before) >= 2
+            assert sum(p.tag.block == first for p in after) >= 2
+    assert split >= 2  # the test saw paragraphs split across pages
+    signature = [n for n, page in enumerate(pages) if any(p.tag.role == "Div" for p in page)]
+    assert len(signature) == 1

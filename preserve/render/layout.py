@@ -227,7 +227,9 @@ def _block_units(index: int, block: Block, doc: Document) -> list[_Unit]:
     if block.kind is BlockKind.PARAGRAPH:
         lines = _shape(" ".join(block.lines), style, doc, width)
         tag = Tag(index, role)
-        return [_Unit([(ln, style, tag, x, width) for ln in lines], style.before, 2)]
+        # three lines or fewer cannot split without leaving one line alone
+        keep = len(lines) if len(lines) <= 3 else 2
+        return [_Unit([(ln, style, tag, x, width) for ln in lines], style.before, keep)]
     if block.kind is BlockKind.LIST:
         return _list_units(index, block, doc)
     units: list[_Unit] = []
@@ -274,8 +276,10 @@ def _list_units(index: int, block: Block, doc: Document) -> list[_Unit]:
 def paginate(doc: Document) -> list[list[Placed]]:
     """Place every line of every block, in order, on pages.
 
-    A paragraph keeps at least two lines together; a title, label or heading stays
-    with what follows it; the closing and signature are not split across pages.
+    A paragraph leaves no single line at the bottom of a page (keeps two) nor at the
+    top of the next (widow); a title, label or heading stays with the first lines of
+    what follows it; the closing and signature are not split across pages (up to 14
+    lines).
     """
     check_coverage(coverage_parts(doc))
     units: list[tuple[_Unit, BlockKind]] = []
@@ -298,30 +302,71 @@ def paginate(doc: Document) -> list[list[Placed]]:
         keep_lines[start] = min(total, 14)
     for i in range(len(units) - 1):
         if units[i][1] in _WITH_NEXT:
-            keep_lines[i] = len(units[i][0].placed) + min(2, len(units[i + 1][0].placed))
+            keep_lines[i] = len(units[i][0].placed) + 2
+
+    # rows: a list item's marker shares the row of its first line
+    rows = [_rows(unit) for unit, _kind in units]
+    # flat heights (with the space above a unit's first row) for keep-together spans
+    flat: list[float] = []
+    first_row: list[int] = []
+    for (unit, _kind), unit_rows in zip(units, rows, strict=True):
+        first_row.append(len(flat))
+        for r, row in enumerate(unit_rows):
+            flat.append(_height(row) + (unit.before if r == 0 else 0.0))
 
     pages: list[list[Placed]] = [[]]
     y = BODY_TOP
-    for (unit, _kind), keep in zip(units, keep_lines, strict=True):
-        if pages[-1]:
-            y += unit.before
-        needed = sum(p[1].leading for p in unit.placed[:keep])
-        if pages[-1] and y + needed > BODY_BOTTOM:
+    for u, ((unit, _kind), unit_rows) in enumerate(zip(units, rows, strict=True)):
+        g = first_row[u]
+        keep = _rows_for(unit, keep_lines[u])
+        span = flat[g : g + keep]
+        needed = sum(span) - unit.before
+        before = unit.before if pages[-1] else 0.0
+        if pages[-1] and y + before + needed > BODY_BOTTOM:
             pages.append([])
-            y = MARGIN_TOP
-        last_y: dict[tuple[int, int | None], float] = {}
-        for line, style, tag, x, width in unit.placed:
-            if tag.part == "LBody" and (tag.block, tag.item) in last_y:
-                # the item's first line shares the marker's baseline
-                y = last_y.pop((tag.block, tag.item)) - style.leading
-            if y + style.leading > BODY_BOTTOM and pages[-1]:
+            y, before = MARGIN_TOP, 0.0
+        y += before
+        for r, row in enumerate(unit_rows):
+            height = _height(row)
+            widow = (
+                len(unit_rows) - r == 2
+                and r >= 2
+                and y + height + _height(unit_rows[r + 1]) > BODY_BOTTOM
+            )
+            if pages[-1] and (y + height > BODY_BOTTOM or widow):
                 pages.append([])
                 y = MARGIN_TOP
-            y += style.leading
-            if tag.part == "Lbl":
-                last_y[(tag.block, tag.item)] = y
-            pages[-1].append(Placed(line, y, style, tag, x, width))
+            y += height
+            for line, style, tag, x, width in row:
+                pages[-1].append(Placed(line, y, style, tag, x, width))
     return pages
+
+
+_Row = list[tuple[Line, Style, Tag, float, float]]
+
+
+def _rows(unit: _Unit) -> list[_Row]:
+    """The unit's lines by row: a list item's marker (Lbl) and its first line share one."""
+    rows: list[_Row] = []
+    marker = False
+    for entry in unit.placed:
+        if marker:
+            rows[-1].append(entry)
+            marker = False
+            continue
+        rows.append([entry])
+        marker = entry[2].part == "Lbl"
+    return rows
+
+
+def _rows_for(unit: _Unit, lines: int) -> int:
+    """How many rows hold the unit's first ``lines`` lines (markers share a row)."""
+    markers = sum(1 for entry in unit.placed[:lines] if entry[2].part == "Lbl")
+    return max(1, lines - markers)
+
+
+def _height(row: _Row) -> float:
+    return max(style.leading for _line, style, _tag, _x, _w in row)
 
 
 _CONTINUED = {BlockKind.LIST: 3.0, BlockKind.SIGNATURE: 11.0}

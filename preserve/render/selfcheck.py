@@ -215,8 +215,8 @@ def _unmirror(word: str) -> str:
 
 def compare(expected: list[str], pages: list[Page]) -> str | None:
     """None if the pages give back ``expected`` in order, else the first difference."""
-    want_marks = Counter(ch for w in expected for ch in w if _is_mark(ch))
-    got_marks = Counter(ch for page in pages for w in page.words for ch in w if _is_mark(ch))
+    want_marks = _marks(expected)
+    got_marks = _marks([w for page in pages for w in page.words])
     want = [_strip(w) for w in expected]
     found: list[tuple[str, int]] = []
     for n, page in enumerate(pages, 1):
@@ -258,7 +258,13 @@ def compare(expected: list[str], pages: list[Page]) -> str | None:
 
 
 def _strip(word: str) -> str:
+    if word.isascii():
+        return word
     return "".join(ch for ch in word if not _is_mark(ch))
+
+
+def _marks(words: list[str]) -> Counter[str]:
+    return Counter(ch for w in words if not w.isascii() for ch in w if _is_mark(ch))
 
 
 def check_copy(pdf: bytes, lines: Sequence[str], boxes: Sequence[Box], base_rtl: bool) -> SelfCheck:
