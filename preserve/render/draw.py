@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 
+from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
 from preserve.render.fonts import EmbeddedFont, ensure_registered
@@ -85,6 +86,9 @@ def break_lines(words: list[Word], width_units: float, base: int) -> list[Line]:
 #: Demerits of a line that cannot be justified inside the bounds and is set ragged in
 #: the middle of a paragraph: far above any justified line, so the breaker avoids it.
 _RAGGED = 1e8
+#: A ragged line in the middle of a justified paragraph must fill this much of the
+#: measure (a cut URL, three long words); shorter, and the paragraph is set ragged.
+_NEARLY_FULL = 0.85
 
 
 def justify_lines(words: list[Word], width_units: float, base: int) -> list[Line]:
@@ -94,55 +98,62 @@ def justify_lines(words: list[Word], width_units: float, base: int) -> list[Line
     ``(1 + 100·|r|³)²`` where ``r`` is how far its spaces stretch or shrink relative to
     the bound, so loose lines are spread over the paragraph instead of one gaping
     line after a tight one. A line of fewer than four words, or one that would need
-    more than the bound, is ragged (and costly); the last line is ragged for free.
-    When a ragged line would be left in the middle of the paragraph well short of the
-    measure, the whole paragraph is set ragged instead, so its lines agree.
+    more than the bound, may stay ragged (at a high cost) only if it nearly fills the
+    measure; the last line is ragged for free. A paragraph that cannot be broken so
+    is set ragged as a whole, so its lines agree.
     """
     n = len(words)
     if n == 0:
         return []
-    widths = [w.units for w in words]
-    best = [0.0] + [float("inf")] * n
+    prefix = [0]
+    for w in words:
+        prefix.append(prefix[-1] + w.units)
+    inf = float("inf")
+    best = [0.0] + [inf] * n
     back = [0] * (n + 1)
     kind = [False] * (n + 1)  # justified?
+    stretch, shrink = SPACE_UNITS * MAX_STRETCH, SPACE_UNITS * MAX_SHRINK
+    full = _NEARLY_FULL * width_units
+    lo = 0
     for j in range(1, n + 1):
-        natural = -SPACE_UNITS
-        for i in range(j - 1, -1, -1):
-            natural += widths[i] + SPACE_UNITS
-            gaps = j - i - 1
-            if gaps and natural - gaps * SPACE_UNITS * MAX_SHRINK > width_units:
-                break
-            if best[i] == float("inf"):
+        # the longest candidate line: it fits once its spaces shrink to the bound
+        while lo < j - 1 and (
+            prefix[j] - prefix[lo] + (j - lo - 1) * (SPACE_UNITS - shrink) > width_units
+        ):
+            lo += 1
+        for i in range(lo, j):
+            if best[i] == inf:
                 continue
+            gaps = j - i - 1
+            natural = prefix[j] - prefix[i] + gaps * SPACE_UNITS
             justified = False
             if j == n:
                 if natural > width_units and gaps:
                     continue
                 cost = 0.0
             else:
-                ratio = (width_units - natural) / (gaps * SPACE_UNITS) if gaps else 99.0
-                if gaps + 1 >= MIN_JUSTIFIED_WORDS and -MAX_SHRINK <= ratio <= MAX_STRETCH:
-                    bound = MAX_STRETCH if ratio > 0 else MAX_SHRINK
-                    cost = (1 + 100 * abs(ratio / bound) ** 3) ** 2
+                slack = width_units - natural
+                if gaps + 1 >= MIN_JUSTIFIED_WORDS and -gaps * shrink <= slack <= gaps * stretch:
+                    ratio = slack / (gaps * (stretch if slack > 0 else shrink))
+                    cost = (1 + 100 * abs(ratio) ** 3) ** 2
                     justified = True
-                elif natural <= width_units or not gaps:
-                    short = max(0.0, width_units - natural) / width_units
-                    cost = _RAGGED * (1 + short)
+                elif natural >= full and (natural <= width_units or not gaps):
+                    cost = _RAGGED
+                elif natural < full and slack > gaps * stretch:
+                    break  # shorter still from here on
                 else:
                     continue
             if best[i] + cost < best[j]:
                 best[j], back[j], kind[j] = best[i] + cost, i, justified
+    if best[n] == inf:
+        return break_lines(words, width_units, base)
     breaks: list[tuple[int, int, bool]] = []
     j = n
     while j > 0:
         breaks.append((back[j], j, kind[j]))
         j = back[j]
     breaks.reverse()
-    lines = [Line(tuple(words[i:j]), base, just) for i, j, just in breaks]
-    for line in lines[:-1]:
-        if not line.justified and len(line.words) > 1 and line.units < 0.85 * width_units:
-            return break_lines(words, width_units, base)
-    return lines
+    return [Line(tuple(words[i:j]), base, just) for i, j, just in breaks]
 
 
 @dataclass(frozen=True)
@@ -394,8 +405,6 @@ def _split(font: EmbeddedFont, glyphs: list[_Placed], doc: object) -> list[tuple
 
 
 def _font(name: str) -> EmbeddedFont:
-    from reportlab.pdfbase import pdfmetrics
-
     font = pdfmetrics.getFont(name)
     assert isinstance(font, EmbeddedFont)
     return font
