@@ -521,3 +521,59 @@ def test_no_paragraph_leaves_a_single_line_on_a_page() -> None:
     assert split >= 2  # the test saw paragraphs split across pages
     signature = [n for n, page in enumerate(pages) if any(p.tag.role == "Div" for p in page)]
     assert len(signature) == 1
+
+
+def _drop_a_word(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the layout lose the first word of the first body line: a layout bug."""
+    from preserve.render import layout
+
+    real = layout.paginate
+
+    def lossy(doc: layout.Document) -> list[list[layout.Placed]]:
+        pages = real(doc)
+        first = pages[0][1]
+        pages[0][1] = layout.Placed(
+            layout.Line(first.line.words[1:], first.line.base, False),
+            first.y, first.style, first.tag, first.x, first.width,
+        )  # fmt: skip
+        return pages
+
+    monkeypatch.setattr("preserve.render.paginate", lossy)
+
+
+def test_cli_render_of_a_copy_that_does_not_read_back_exits_1_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from preserve.cli import cli
+
+    prepared("sign-off", tmp_path)  # writes sign-off.txt and its sidecar
+    out = tmp_path / "copy.pdf"
+    ok = CliRunner().invoke(cli, ["render", str(tmp_path / "sign-off.txt"), "-o", str(out)])
+    assert ok.exit_code == 0, ok.output
+    assert re.search(r"read back: \d+ words, identical to the text", ok.output)
+    out.unlink()
+    _drop_a_word(monkeypatch)
+    result = CliRunner().invoke(cli, ["render", str(tmp_path / "sign-off.txt"), "-o", str(out)])
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output
+    assert "sign-off.txt" in lines[0] and "word 6: expected 'Dear', found 'members'" in lines[0]
+    assert not out.exists()
+
+
+def test_ingest_of_a_copy_that_does_not_read_back_makes_no_bag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from preserve.archive import IngestOptions, ingest
+
+    prepared("sign-off", tmp_path)
+    _drop_a_word(monkeypatch)
+    archive = tmp_path / "archive"
+    report = ingest([tmp_path / "sign-off.txt"], archive, IngestOptions(workers=1))
+    assert report.exit_code == 1
+    assert "does not read back" in report.results[0].message
+    assert list((archive / "bags").iterdir()) == []
+    staging = archive / "staging"
+    assert not staging.exists() or not any(staging.iterdir())
