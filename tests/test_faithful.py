@@ -577,3 +577,31 @@ def test_ingest_of_a_copy_that_does_not_read_back_makes_no_bag(
     assert list((archive / "bags").iterdir()) == []
     staging = archive / "staging"
     assert not staging.exists() or not any(staging.iterdir())
+
+
+@pytest.mark.parametrize("key", ["long", "numbered-list", "arabic", "joint-three-signers"])
+def test_only_prose_is_justified_and_within_the_bound(key: str, tmp_path: Path) -> None:
+    """Justified lines: prose only, four words or more, never a block's last line, word
+    spaces between 80 % and 200 % of their width; kept lines are never stretched."""
+    from preserve.render import layout
+    from preserve.render.draw import MAX_SHRINK, MAX_STRETCH, SPACE_UNITS
+
+    statement, metadata = prepared(key, tmp_path)
+    pages = layout.paginate(layout.document_of(statement, metadata))
+    placed = [p for page in pages for p in page]
+    justified = 0
+    for n, p in enumerate(placed):
+        if not p.line.justified:
+            continue
+        justified += 1
+        assert p.tag.role in ("P", "L") and p.tag.part in (None, "LBody")
+        assert statement.blocks[p.tag.block].kind.value in ("paragraph", "list")
+        assert len(p.line.words) >= 4
+        following = placed[n + 1] if n + 1 < len(placed) else None
+        assert following is not None and following.tag == p.tag, "a last line is justified"
+        gaps = len(p.line.words) - 1
+        width = p.width * 1000 / p.style.size
+        extra = (width - p.line.units) / gaps / SPACE_UNITS
+        assert -MAX_SHRINK - 1e-9 <= extra <= MAX_STRETCH + 1e-9
+    if key == "long":
+        assert justified >= 40  # the test saw justified lines
