@@ -122,6 +122,14 @@ STATEMENTS: dict[str, tuple[str, str]] = {
         "Anna Lindqvist\nOmbudsman\n\n1 July 2024",
         "en",
     ),
+    # lines that end with a hyphen: PDFium marks such a hyphen and joins the next line on
+    "hyphen-line-ends": (
+        "Blood donation day\n\n"
+        "The city hospital asks residents to give blood on Saturday.\n\n"
+        "Groups most needed:\nA-\nB-\nO-\nAB+\n\n"
+        "Anna Lindqvist\nOmbudsman\n\n8 June 2024",
+        "en",
+    ),
     "arabic": (
         "بيان حول مواعيد المكتبات العامة\n\n"
         "يدعو ديوان المظالم البلديات إلى إبقاء المكتبات العامة مفتوحة يوم السبت، "

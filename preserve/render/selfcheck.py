@@ -13,7 +13,8 @@ What is normalised, and why (nothing else, never punctuation):
 - NFC, and white space: the copy does not keep the text's own line breaks.
 - Layout controls (bidi marks, ZWJ/ZWNJ) are not drawn, so they are not compared.
 - A word cut at the end of a line (a long URL; never with a hyphen) is joined back.
-- PDFium's U+FFFE (its sign for a hyphen it saw at a line end) is read as "-".
+- PDFium's U+FFFE and U+0002 (its signs for a hyphen it saw at a line end, after
+  which it joins the next line on) are read as "-" and a word break.
 - Combining marks (Arabic vowel signs, tanwin) are compared as a multiset per
   statement, and the words without them in order: PDFium sometimes puts a mark
   raised above its letter on a line of its own.
@@ -75,8 +76,10 @@ def _rtl(text: str) -> bool:
 
 
 def _clean(text: str) -> str:
-    # PDFium reports a hyphen it found at the end of one of its lines as U+FFFE
-    text = unicodedata.normalize("NFC", text.replace("\ufffe", "-"))
+    # PDFium marks a hyphen it found at the end of a line as U+FFFE (characters) or
+    # U+0002 (bounded text, where it also joins the next line on): the line ended there
+    text = text.replace("\ufffe", "- ").replace("\x02", "- ")
+    text = unicodedata.normalize("NFC", text)
     return "".join(ch for ch in text if ch not in INVISIBLE and ch != "\ufeff")
 
 
