@@ -619,3 +619,31 @@ def test_only_prose_is_justified_and_within_the_bound(key: str, tmp_path: Path) 
         assert -MAX_SHRINK - 1e-9 <= extra <= MAX_STRETCH + 1e-9
     if key == "long":
         assert justified >= 40  # the test saw justified lines
+
+
+def test_a_wide_list_marker_does_not_run_into_its_item(tmp_path: Path) -> None:
+    text = (
+        "Rules of the reading room\n\n"
+        "1.10.2. Readers bring no food or drink into the hall.\n"
+        "1.10.3. Bags stay in the lockers by the entrance.\n"
+        "(viii) Phones are kept silent.\n\n"
+        "Anna Lindqvist\nOmbudsman"
+    )
+    statement, metadata = prepared("markers", tmp_path, text)
+    rendering = render(statement, metadata)
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (apt: poppler-utils) is not installed")
+    path = tmp_path / "m.pdf"
+    path.write_bytes(rendering.pdf)
+    out = subprocess.run(
+        ["pdftotext", "-bbox", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    boxes = re.findall(r'xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)"[^>]*>([^<]*)<', out)
+    for marker, first in (("1.10.2.", "Readers"), ("1.10.3.", "Bags"), ("(viii)", "Phones")):
+        mark = next(b for b in boxes if b[3] == marker)
+        word = next(b for b in boxes if b[3] == first)
+        assert abs(float(mark[1]) - float(word[1])) < 1  # same line
+        assert float(mark[2]) + 3 < float(word[0]), (marker, mark, word)
+    # every item's text starts at the same indent
+    starts = {round(float(b[0]), 1) for b in boxes if b[3] in ("Readers", "Bags", "Phones")}
+    assert len(starts) == 1

@@ -256,17 +256,24 @@ def _list_units(index: int, block: Block, doc: Document) -> list[_Unit]:
         else:
             items[-1] = (items[-1][0], items[-1][1] + " " + line)
     rtl = doc.base % 2 == 1
+    mark_style = Style(style.size, style.leading, align=Align.START)
+    marks = {
+        n: _shape(marker, mark_style, doc, TEXT_WIDTH / 2)
+        for n, (marker, _text) in enumerate(items)
+        if marker
+    }
+    # the hang fits the widest marker ("1.2.10.", "(viii)") with a gap after it
+    widest = max((ln.units * style.size / 1000 for ls in marks.values() for ln in ls), default=0)
+    hang = max(LIST_HANG, widest + 6)
+    body_x = MARGIN_X if rtl else MARGIN_X + hang
+    body_w = TEXT_WIDTH - hang
+    # the marker's measure is the hang: at the left margin, or the right one
+    mark_x = PAGE_WIDTH - MARGIN_X - hang if rtl else MARGIN_X
     units: list[_Unit] = []
-    for n, (marker, text) in enumerate(items):
+    for n, (_marker, text) in enumerate(items):
         placed: list[tuple[Line, Style, Tag, float, float]] = []
-        body_x = MARGIN_X if rtl else MARGIN_X + LIST_HANG
-        body_w = TEXT_WIDTH - LIST_HANG
-        if marker:
-            mark_style = Style(style.size, style.leading, align=Align.START)
-            mark = _shape(marker, mark_style, doc, LIST_HANG * 4)[0]
-            # The marker's measure is the hang: at the left margin, or the right one.
-            mx = PAGE_WIDTH - MARGIN_X - LIST_HANG if rtl else MARGIN_X
-            placed.append((mark, mark_style, Tag(index, "L", n, "Lbl"), mx, LIST_HANG))
+        for mark in marks.get(n, [])[:1]:
+            placed.append((mark, mark_style, Tag(index, "L", n, "Lbl"), mark_x, hang))
         lines = _shape(text, style, doc, body_w) if text else []
         placed += [(ln, style, Tag(index, "L", n, "LBody"), body_x, body_w) for ln in lines]
         units.append(_Unit(placed, style.before if n == 0 else 3, 2))
