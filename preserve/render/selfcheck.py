@@ -62,9 +62,11 @@ class SelfCheck:
 
 @cache
 def extractor_name() -> str:
+    """``PDFium 159.0.8149.0 (pypdfium2 5.15.2)``: which engine read the copy back."""
     import pypdfium2.version as v
 
-    return f"PDFium {v.PDFIUM_INFO} (pypdfium2 {v.PYPDFIUM_INFO})"
+    pdfium = ".".join(str(n) for n in v.PDFIUM_INFO.api_tag)
+    return f"PDFium {pdfium} (pypdfium2 {v.PYPDFIUM_INFO.version})"
 
 
 def _is_mark(ch: str) -> bool:
