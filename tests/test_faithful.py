@@ -647,3 +647,20 @@ def test_a_wide_list_marker_does_not_run_into_its_item(tmp_path: Path) -> None:
     # every item's text starts at the same indent
     starts = {round(float(b[0]), 1) for b in boxes if b[3] in ("Readers", "Bags", "Phones")}
     assert len(starts) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "The ﬁrst oﬃce ﬂoor is open; ½ of the rooms, x² and ™ too.",
+        "نص ﻻ إله ﷺ هنا ﷲ في المكتب.",
+    ],
+    ids=["latin-ligatures", "arabic-presentation-forms"],
+)
+def test_compatibility_forms_read_back(body: str, tmp_path: Path) -> None:
+    """A character in a compatibility form ("ﬁ", "ﻻ", "ﷺ") may come back from PDFium
+    as the characters it stands for: NFKC on both sides, a word stays one word."""
+    text = f"A note\n\n{body}\n\nAnna Lindqvist\nOmbudsman"
+    statement, metadata = prepared("compat", tmp_path, text)
+    rendering = render(statement, metadata)
+    assert rendering.selfcheck.words == len(text.split())

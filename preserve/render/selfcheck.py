@@ -10,7 +10,9 @@ word fails the render with one line naming the first difference.
 
 What is normalised, and why (nothing else, never punctuation):
 
-- NFC, and white space: the copy does not keep the text's own line breaks.
+- NFKC, and white space: the copy does not keep the text's own line breaks, and a
+  character written in a compatibility form (an Arabic presentation form "ﻻ", the
+  ligature "ﬁ") may come back as the characters it stands for.
 - Layout controls (bidi marks, ZWJ/ZWNJ) are not drawn, so they are not compared.
 - A word cut at the end of a line (a long URL; never with a hyphen) is joined back.
 - PDFium's U+FFFE and U+0002 (its signs for a hyphen it saw at a line end, after
@@ -85,9 +87,20 @@ def _clean(text: str) -> str:
     return "".join(ch for ch in text if ch not in INVISIBLE and ch != "\ufeff")
 
 
+def _words(text: str) -> list[str]:
+    """Words in compatibility form (NFKC); a word stays one word even where its NFKC
+    form has spaces (U+FDFA, an Arabic ligature of four words)."""
+    out = []
+    for word in text.split():
+        folded = "".join(unicodedata.normalize("NFKC", word).split())
+        if folded:
+            out.append(folded)
+    return out
+
+
 def expected_words(lines: Sequence[str]) -> list[str]:
     """The words of the derived text's lines, in order, as the copy must give them back."""
-    return [w for line in lines for w in _clean(line).split()]
+    return [w for line in lines for w in _words(_clean(line))]
 
 
 def _logical(line: str, base_rtl: bool) -> str:
@@ -133,7 +146,7 @@ def read_back(pdf: bytes, boxes: Sequence[Box], base_rtl: bool) -> list[Page]:
                 line = _clean(line)
                 if _rtl(line):
                     line = _logical(line, base_rtl)
-                found += line.split()
+                found += _words(line)
             pages.append(Page(found, visual))
         return pages
     finally:
