@@ -146,6 +146,22 @@ STATEMENTS: dict[str, tuple[str, str]] = {
         "דנה כהן\nנציבת תלונות הציבור\n\n3 במאי 2024",
         "he",
     ),
+    # numbers, Latin words and brackets next to each other inside right-to-left text,
+    # and a Latin ligature ("office") on a right-to-left page
+    "hebrew-mixed": (
+        "הודעה על המים\n\n"
+        "הנציבות קוראת (1948) UNICEF 3.5% ה-15 www.example.org office לכל הצדדים "
+        "לפעול עד ה-15 במרץ [הערה] UNICEF 2024.\n\n"
+        "דנה כהן\nנציבת תלונות הציבור",
+        "he",
+    ),
+    "arabic-mixed": (
+        "بيان حول المياه\n\n"
+        "يدعو الديوان (2024) UNICEF و65 عاماً www.example.org office إلى التبرع "
+        "12 و65 report [ملاحظة] في المدينة.\n\n"
+        "سلمى الحسيني\nرئيسة ديوان المظالم",
+        "ar",
+    ),
     "azerbaijani": (
         "Kitabxanaların iş saatları haqqında bəyanat\n\n"
         "Ombudsman bələdiyyələri kitabxanaları şənbə günləri də açıq saxlamağa çağırır. "
@@ -471,21 +487,42 @@ def test_self_check_catches_moved_and_added_words() -> None:
     from preserve.render.selfcheck import Page, compare
 
     want = ["one", "two", "three"]
-    assert compare(want, [Page(["one", "two", "three"], False)]) is None
-    assert compare(want, [Page(["one", "three", "two"], False)]) == (
+    assert compare(want, [Page(["one", "two", "three"])]) == (None, 0)
+    assert compare(want, [Page(["one", "three", "two"])])[0] == (
         "word 2: expected 'two', found 'three' (page 1)"
     )
-    assert compare(want, [Page(["one", "two"], False)]) == (
+    assert compare(want, [Page(["one", "two"])])[0] == (
         "word 3: expected 'three', found the end of the text (page 1)"
     )
-    assert compare(want, [Page(["one", "two"], False), Page(["three", "four"], False)]) == (
+    assert compare(want, [Page(["one", "two"]), Page(["three", "four"])])[0] == (
         "word 4: expected the end of the text, found 'four' (page 2)"
     )
-    # a word cut at a line end comes back in pieces and is joined; nothing else is
-    assert (
-        compare(["https://example.org/a/b"], [Page(["https://exa", "mple.org/a/b"], False)]) is None
+    # a word cut at a line end comes back in pieces and is joined, across pages too
+    url = ["https://example.org/a/b"]
+    assert compare(url, [Page(["https://exa", "mple.org/a/b"])]) == (None, 0)
+    assert compare(url, [Page(["https://exa"]), Page(["mple.org/a/b"])]) == (None, 0)
+    assert compare(["ab", "c"], [Page(["a", "bc"])])[0] is not None
+
+
+def test_self_check_compares_right_to_left_lines() -> None:
+    """A page read visually: each line holds the next characters of the text; in order
+    where the inverse reordering is exact, else by its characters (counted)."""
+    from preserve.render.selfcheck import Page, compare
+
+    want = ["אחת", "שתיים", "UNICEF", "15", "שלוש"]
+    rows = [["אחת", "שתיים"], ["UNICEF", "15", "שלוש"]]
+    assert compare(want, [Page([w for r in rows for w in r], rows)]) == (None, 0)
+    swapped = [["אחת", "שתיים"], ["15", "UNICEF", "שלוש"]]
+    assert compare(want, [Page([w for r in swapped for w in r], swapped)]) == (None, 1)
+    moved = [["אחת", "UNICEF"], ["שתיים", "15", "שלוש"]]
+    assert compare(want, [Page([w for r in moved for w in r], moved)])[0] == (
+        "word 1: expected 'אחת שתיים', found 'אחת UNICEF' (page 1)"
     )
-    assert compare(["ab", "c"], [Page(["a", "bc"], False)]) is not None
+    lost = [["אחת", "שתיים"], ["UNICEF", "שלוש"]]
+    message = compare(want, [Page([w for r in lost for w in r], lost)])[0]
+    assert message is not None and message.startswith("word 3: expected 'UNICEF 15'")
+    # brackets are compared without their direction (PDFium mirrors them)
+    assert compare(["(15)"], [Page(["(15("], [["(15("]])]) == (None, 0)
 
 
 def test_rendering_records_the_self_check(tmp_path: Path) -> None:

@@ -20,10 +20,16 @@ What is normalised, and why (nothing else, never punctuation):
 - Combining marks (Arabic vowel signs, tanwin) are compared as a multiset per
   statement, and the words without them in order: PDFium sometimes puts a mark
   raised above its letter on a line of its own.
-- Right-to-left lines: PDFium returns them in visual order (left to right on the
-  page). Each extracted line holding right-to-left letters is put back into logical
-  order with the Unicode Bidirectional Algorithm (python-bidi, rule L2 applied
-  again: for the levels our lines have, reordering is its own inverse).
+- Right-to-left text: PDFium returns such lines in visual order (left to right on
+  the page). A page with right-to-left letters is read from PDFium's characters,
+  line by line (by baseline); each line must hold the next characters of the text.
+  Its words are put back into logical order with the Unicode Bidirectional
+  Algorithm (python-bidi, rule L2 applied again, no mirroring) and compared word for
+  word; where that inverse is not exact (numbers and Latin words next to each other
+  inside right-to-left text), the line is compared by its characters (as a
+  multiset) and counted in ``SelfCheck.unordered_lines``: every character and the
+  order of the lines are still checked, the order inside that line is not.
+  Brackets on such pages are compared without their direction (PDFium mirrors them).
 """
 
 from __future__ import annotations
@@ -53,13 +59,22 @@ class SelfCheck:
     extractor: str
     #: Words of the derived text, all found in order.
     words: int
+    #: Right-to-left lines whose characters were checked but not their order inside
+    #: the line (the visual-to-logical inverse was not exact there).
+    unordered_lines: int = 0
 
     def detail(self) -> str:
         """The PREMIS event detail for the bag."""
-        return (
+        detail = (
             f"text of the PDF/A copy read back with {self.extractor}: {self.words} words, "
             "identical to the statement's derived text"
         )
+        if self.unordered_lines:
+            detail += (
+                f" ({self.unordered_lines} right-to-left lines with mixed runs compared "
+                "by their characters, not their order inside the line)"
+            )
+        return detail
 
 
 @cache
@@ -123,7 +138,7 @@ def _logical(line: str, base_rtl: bool) -> str:
 
 
 def read_back(pdf: bytes, boxes: Sequence[Box], base_rtl: bool) -> list[Page]:
-    """The words PDFium reads in each page's body box, lines in logical order."""
+    """What PDFium reads in each page's body box: words, or lines of a visual page."""
     import pypdfium2 as pdfium
 
     document = pdfium.PdfDocument(pdf)
@@ -135,19 +150,20 @@ def read_back(pdf: bytes, boxes: Sequence[Box], base_rtl: bool) -> list[Page]:
             try:
                 left, bottom, right, top = box
                 text = textpage.get_text_bounded(left=left, bottom=bottom, right=right, top=top)
-                visual = _rtl(text)
-                if visual:
-                    text = _visual_lines(textpage, box)
+                if _rtl(text):
+                    rows = [
+                        _words(_logical(_clean(row), base_rtl))
+                        for row in _visual_lines(textpage, box).split("\n")
+                    ]
+                    pages.append(Page([w for row in rows for w in row], [r for r in rows if r]))
+                else:
+                    found: list[str] = []
+                    for line in text.replace("\r\n", "\n").split("\n"):
+                        found += _words(_clean(line))
+                    pages.append(Page(found))
             finally:
                 textpage.close()
                 page.close()
-            found: list[str] = []
-            for line in text.replace("\r\n", "\n").split("\n"):
-                line = _clean(line)
-                if _rtl(line):
-                    line = _logical(line, base_rtl)
-                found += _words(line)
-            pages.append(Page(found, visual))
         return pages
     finally:
         document.close()
@@ -206,7 +222,7 @@ def _visual_lines(textpage: object, box: Box) -> str:
             groups.append([ch])
             reach = max(reach, x1)
             previous = (x0, x1)
-        out.append("".join("".join(g[::-1]) for g in groups))
+        out.append("".join("".join(g[::-1] if _rtl("".join(g)) else g) for g in groups))
     return "\n".join(out)
 
 
@@ -217,12 +233,12 @@ _SAME_LINE = 6.0
 
 @dataclass(frozen=True)
 class Page:
-    """The words read from one page's body, and whether its lines were reordered."""
+    """The words read from one page's body; for a page read visually, its lines too."""
 
     words: list[str]
-    #: Right-to-left text on the page: read from characters and reordered, brackets
-    #: compared without their direction (PDFium mirrors them on such lines).
-    visual: bool
+    #: Right-to-left text on the page: its lines (words in logical order as far as
+    #: the inverse reordering goes), compared line by line.
+    rows: list[list[str]] | None = None
 
 
 def _unmirror(word: str) -> str:
@@ -231,48 +247,87 @@ def _unmirror(word: str) -> str:
     return "".join(min(ch, MIRRORED.get(ch, ch)) for ch in word)
 
 
-def compare(expected: list[str], pages: list[Page]) -> str | None:
-    """None if the pages give back ``expected`` in order, else the first difference."""
+@dataclass
+class _Cursor:
+    """Where the comparison stands in the expected words: word ``i``, character ``off``."""
+
+    want: list[str]
+    i: int = 0
+    off: int = 0
+
+    def rest(self) -> str:
+        return self.want[self.i][self.off :]
+
+    def take(self, count: int) -> list[str] | None:
+        """The next ``count`` characters as (pieces of) words; None past the end."""
+        out: list[str] = []
+        while count > 0:
+            if self.i >= len(self.want):
+                return None
+            piece = self.rest()[:count]
+            out.append(piece)
+            count -= len(piece)
+            self.off += len(piece)
+            if self.off >= len(self.want[self.i]):
+                self.i, self.off = self.i + 1, 0
+        return out
+
+
+def compare(expected: list[str], pages: list[Page]) -> tuple[str | None, int]:
+    """(None, lines compared unordered) if the pages give back ``expected`` in order,
+    else (the first difference, 0)."""
     want_marks = _marks(expected)
     got_marks = _marks([w for page in pages for w in page.words])
-    want = [_strip(w) for w in expected]
-    found: list[tuple[str, int]] = []
+    fold = _unmirror if any(page.rows is not None for page in pages) else str
+    cursor = _Cursor([fold(_strip(w)) for w in expected])
+    unordered = 0
     for n, page in enumerate(pages, 1):
-        for w in page.words:
-            word = _strip(w)
-            if word:
-                found.append((word, n))
-    if any(page.visual for page in pages):
-        # which words fall on those pages is not known before matching: fold both sides
-        # where any page was read visually (a statement with right-to-left text)
-        want = [_unmirror(w) for w in want]
-        found = [(_unmirror(w), n) for w, n in found]
-    i = j = 0
-    while i < len(want):
-        if j >= len(found):
-            at = found[-1][1] if found else 1
-            return f"word {i + 1}: expected {want[i]!r}, found the end of the text (page {at})"
-        word, at = found[j]
-        if word != want[i]:
+        if page.rows is not None:
+            for row in page.rows:
+                found = [w for w in (fold(_strip(w)) for w in row) if w]
+                start = cursor.i
+                window = cursor.take(sum(len(w) for w in found))
+                if window is None or Counter("".join(window)) != Counter("".join(found)):
+                    shown = " ".join(cursor.want[start : start + max(len(found), 1)])
+                    return (
+                        f"word {start + 1}: expected {shown!r}, found {' '.join(found)!r} "
+                        f"(page {n})"
+                    ), 0
+                if window != found:
+                    unordered += 1
+            continue
+        words = [w for w in (fold(_strip(w)) for w in page.words) if w]
+        j = 0
+        while j < len(words):
+            if cursor.i >= len(cursor.want):
+                found_word = words[j]
+                return (
+                    f"word {cursor.i + 1}: expected the end of the text, "
+                    f"found {found_word!r} (page {n})",
+                    0,
+                )
+            target, first = cursor.rest(), words[j]
+            joined = first
             # a word cut at a line end (no hyphen is ever added): join its pieces
-            joined, k = word, j
-            while joined != want[i] and want[i].startswith(joined) and k + 1 < len(found):
-                k += 1
-                joined += found[k][0]
-            if joined != want[i]:
-                return f"word {i + 1}: expected {want[i]!r}, found {word!r} (page {at})"
-            j = k
-        i += 1
-        j += 1
-    if j < len(found):
-        word, at = found[j]
-        return f"word {i + 1}: expected the end of the text, found {word!r} (page {at})"
+            while joined != target and target.startswith(joined) and j + 1 < len(words):
+                j += 1
+                joined += words[j]
+            cut_at_page_end = j + 1 == len(words) and target.startswith(joined)
+            if joined != target and not cut_at_page_end:
+                return f"word {cursor.i + 1}: expected {target!r}, found {first!r} (page {n})", 0
+            cursor.take(len(joined))
+            j += 1
+    if cursor.i < len(cursor.want):
+        return (
+            f"word {cursor.i + 1}: expected {cursor.rest()!r}, found the end of the text "
+            f"(page {len(pages) or 1})"
+        ), 0
     if want_marks != got_marks:
         diff = (want_marks - got_marks) or (got_marks - want_marks)
         ch = next(iter(diff))
         which = "missing" if want_marks - got_marks else "added"
-        return f"combining mark U+{ord(ch):04X} {unicodedata.name(ch, '')} {which}"
-    return None
+        return f"combining mark U+{ord(ch):04X} {unicodedata.name(ch, '')} {which}", 0
+    return None, unordered
 
 
 def _strip(word: str) -> str:
@@ -288,9 +343,9 @@ def _marks(words: list[str]) -> Counter[str]:
 def check_copy(pdf: bytes, lines: Sequence[str], boxes: Sequence[Box], base_rtl: bool) -> SelfCheck:
     """Raise CopyDiffers naming the first difference; else say what was checked."""
     expected = expected_words(lines)
-    difference = compare(expected, read_back(pdf, boxes, base_rtl))
+    difference, unordered = compare(expected, read_back(pdf, boxes, base_rtl))
     if difference is not None:
         raise CopyDiffers(
             f"the PDF/A copy does not read back as the statement's text: {difference}"
         )
-    return SelfCheck(extractor_name(), len(expected))
+    return SelfCheck(extractor_name(), len(expected), unordered)
