@@ -701,3 +701,47 @@ def test_compatibility_forms_read_back(body: str, tmp_path: Path) -> None:
     statement, metadata = prepared("compat", tmp_path, text)
     rendering = render(statement, metadata)
     assert rendering.selfcheck.words == len(text.split())
+
+
+def test_every_block_kind_is_drawn_in_order(tmp_path: Path) -> None:
+    """Blocks as the new parser gives them (a label, headings): each kind has its look,
+    every line is on the page in order, and the copy reads back."""
+    from preserve.render import layout
+    from preserve.statement import Block, BlockKind
+
+    blocks = (
+        Block(BlockKind.LABEL, ("Press release",)),
+        Block(BlockKind.TITLE, ("Opening hours of the archive", "in the summer")),
+        Block(BlockKind.DATELINE, ("Tallinn, 4 March 2024",)),
+        Block(BlockKind.HEADING, ("1. What changes",)),
+        Block(BlockKind.PARAGRAPH, ("The archive opens at nine and closes at six on", "weekdays.")),
+        Block(BlockKind.LIST, ("• Saturdays: ten to two;", "• Sundays: closed.")),
+        Block(BlockKind.LINES, ("Reading room", "Main Square 1")),
+        Block(BlockKind.CLOSING, ("With regards,",)),
+        Block(BlockKind.SIGNATURE, ("Anna Lindqvist", "Ombudsman", "4 March 2024")),
+    )
+    text = "\n\n".join("\n".join(b.lines) for b in blocks)
+    statement = Statement(
+        original=text.encode(), text=text, title=None, paragraphs=(), blocks=blocks
+    )
+    metadata = Metadata(
+        record={
+            "identifier": "kinds",
+            "title": "Opening hours",
+            "creator": {"name": "Anna Lindqvist"},
+            "date_issued": "2024-03-04",
+            "language": "en",
+            "type": "statement",
+        }
+    )
+    pages = layout.paginate(layout.document_of(statement, metadata))
+    kinds = [statement.blocks[p.tag.block].kind for p in pages[0]]
+    assert kinds == sorted(kinds, key=[b.kind for b in blocks].index)  # in block order
+    styles = {statement.blocks[p.tag.block].kind: p.style for p in pages[0]}
+    assert styles[BlockKind.TITLE].bold and styles[BlockKind.HEADING].bold
+    assert styles[BlockKind.LABEL].size < styles[BlockKind.PARAGRAPH].size
+    assert not styles[BlockKind.SIGNATURE].bold  # the parse did not say which line is a name
+    rendering = render(statement, metadata)
+    assert rendering.selfcheck.words == len(text.split())
+    body = assert_same_words(statement, rendering, tmp_path)
+    assert "Opening hours of the archive\nin the summer" in body  # two title lines stay two
