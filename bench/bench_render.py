@@ -32,7 +32,7 @@ SENTENCE = (
 
 
 def statement(
-    paragraphs: list[str], title: str = "Statement on places of detention"
+    paragraphs: list[str], title: str = "Statement on places of detention", language: str = "en"
 ) -> tuple[Statement, Metadata]:
     text = "\n\n".join([title, *paragraphs, "Jane Doe\nCommissioner for Human Rights"])
     st = parse_text(text)  # parsed once: the blocks the page is laid out from
@@ -46,7 +46,7 @@ def statement(
                 "organization": "Office of the Commissioner for Human Rights",
             },
             "date_issued": "2024-02-23",
-            "language": "en",
+            "language": language,
             "type": "statement",
         }
     )
@@ -154,6 +154,16 @@ def main() -> None:
     seconds, pages = timed(*long, PdfaLevel.A2U)
     print(f"{pages}-page statement, 2u: {seconds * 1000:.0f} ms (median of 5)")
     selfcheck_share(*long, f"{pages}-page statement", runs=3)
+    arabic = (
+        "يدعو ديوان المظالم جميع المواطنين الأصحاء الذين تتراوح أعمارهم بين 18 و65 عاماً "
+        "إلى التبرع بالدم في مراكز التبرع خلال شهر يونيو. "
+    )
+    long_ar = statement(
+        [f"فقرة {n}: " + arabic * 3 + f"مرجع {n * 7919}." for n in range(300)], "بيان طويل", "ar"
+    )
+    seconds, pages = timed(*long_ar, PdfaLevel.A2U, runs=3)
+    print(f"{pages}-page Arabic statement, 2u: {seconds * 1000:.0f} ms (median of 3)")
+    selfcheck_share(*long_ar, f"{pages}-page Arabic statement", runs=3)
     fx = fixture("en-annual-report-long.txt")
     if fx:
         seconds, pages = timed(*fx, PdfaLevel.A2U)
