@@ -24,7 +24,7 @@ What is normalised, and why (nothing else, never punctuation):
   the page). A page with right-to-left letters is read from PDFium's characters,
   line by line (by baseline); each line must hold the next characters of the text.
   Its words are put back into logical order with the Unicode Bidirectional
-  Algorithm (python-bidi, rule L2 applied again, no mirroring) and compared word for
+  Algorithm (python-bidi, rule L2 applied again) and compared word for
   word; where that inverse is not exact (numbers and Latin words next to each other
   inside right-to-left text), the line is compared by its characters (as a
   multiset) and counted in ``SelfCheck.unordered_lines``: every character and the
@@ -121,20 +121,12 @@ def expected_words(lines: Sequence[str]) -> list[str]:
 def _logical(line: str, base_rtl: bool) -> str:
     """A visually ordered line back in logical order (UBA rule L2 applied again).
 
-    No mirroring (L4): ToUnicode already gives a mirrored bracket's own character.
+    python-bidi's compiled ``get_display``; its mirroring (L4) does not matter, as
+    brackets are compared without their direction on such pages.
     """
-    from bidi import algorithm as uba
+    import bidi
 
-    storage = uba.get_empty_storage()
-    storage["base_level"] = 1 if base_rtl else 0
-    storage["base_dir"] = "R" if base_rtl else "L"
-    uba.get_embedding_levels(line, storage, False, False)
-    uba.explicit_embed_and_overrides(storage, False)
-    uba.resolve_weak_types(storage, False)
-    uba.resolve_neutral_types(storage, False)
-    uba.resolve_implicit_levels(storage, False)
-    uba.reorder_resolved_levels(storage, False)
-    return "".join(str(c["ch"]) for c in storage["chars"])
+    return str(bidi.get_display(line, base_dir="R" if base_rtl else "L"))
 
 
 def read_back(pdf: bytes, boxes: Sequence[Box], base_rtl: bool) -> list[Page]:
