@@ -20,7 +20,7 @@ import pytest
 from preserve.errors import RenderError
 from preserve.metadata import Metadata, prepare_file
 from preserve.render import CopyDiffers, Rendering, render_statement
-from preserve.render.layout import BODY_BOTTOM, BODY_TOP, MARGIN_TOP, PAGE_WIDTH
+from preserve.render.layout import PAGE_HEIGHT, PAGE_WIDTH, body_box
 from preserve.statement import Statement, list_marker
 
 REPO = Path(__file__).resolve().parents[1]
@@ -226,9 +226,9 @@ def pdftotext_pages(pdf: bytes, pages: int, tmp_path: Path, *mode: str) -> list[
     path.write_bytes(pdf)
     out = []
     for n in range(1, pages + 1):
-        top = (BODY_TOP if n == 1 else MARGIN_TOP) - 4
-        crop = ["-x", "0", "-y", str(int(top)), "-W", str(int(PAGE_WIDTH) + 1)]
-        crop += ["-H", str(int(BODY_BOTTOM + 6 - top))]
+        _left, bottom, _right, top = body_box(n)  # what the self-check reads, from below
+        crop = ["-x", "0", "-y", str(int(PAGE_HEIGHT - top)), "-W", str(int(PAGE_WIDTH) + 1)]
+        crop += ["-H", str(int(top - bottom))]
         done = subprocess.run(
             [
                 "pdftotext",

@@ -384,8 +384,10 @@ _SIGN_OFF = frozenset({BlockKind.CLOSING, BlockKind.SIGNATURE})
 
 def body_box(number: int) -> tuple[float, float, float, float]:
     """(left, bottom, right, top) in PDF points of page ``number``'s body: the band is outside."""
+    # 12 pt beyond the body's baselines on both sides: a tall accent or a mark below
+    # a letter stays inside; the header's last line and the footer's first stay out
     top = BODY_TOP if number == 1 else MARGIN_TOP
-    return (0.0, PAGE_HEIGHT - BODY_BOTTOM - 6, PAGE_WIDTH, PAGE_HEIGHT - top + 4)
+    return (0.0, PAGE_HEIGHT - BODY_BOTTOM - 12, PAGE_WIDTH, PAGE_HEIGHT - top + 12)
 
 
 def draw_pages(
