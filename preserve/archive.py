@@ -47,6 +47,7 @@ from preserve.premis import (
     software_agent,
 )
 from preserve.render import PdfaLevel, render_statement
+from preserve.render.fonts import font_files_used
 from preserve.statement import Statement
 from preserve.workers import die_with_parent
 
@@ -344,9 +345,15 @@ def _stage(job: _Job) -> WrittenBag:
             NORMALIZATION,
             rendered_at,
             "success",
-            f"rendered PDF/A-{rendering.level.value} ({rendering.page_count} pages)",
+            f"rendered PDF/A-{rendering.level.value} ({rendering.page_count} pages) with "
+            + "; ".join(
+                f"{font.name} {font.path.name} sha256:{font.sha256} ({font.source})"
+                for font in font_files_used(rendering.fonts)
+            ),
             (pdf_path,),
         ),
+        # the render's self-check: a copy that does not read back never gets this far
+        Event(VALIDATION, rendered_at, "pass", rendering.selfcheck.detail(), (pdf_path,)),
         Event(
             DIGEST_CALCULATION,
             rendered_at,

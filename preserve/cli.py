@@ -167,7 +167,8 @@ def render(statement: Path, output: Path, level: str, metadata_file: Path | None
     write_pdf(rendering, output)
     click.echo(
         f"{output}: PDF/A-{rendering.level.value}, {rendering.page_count} page(s), "
-        f"fonts {', '.join(rendering.fonts)}"
+        f"fonts {', '.join(rendering.fonts)}; read back: {rendering.selfcheck.words} words, "
+        "identical to the text"
     )
 
 

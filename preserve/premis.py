@@ -57,7 +57,7 @@ class FileRecord:
 def software_agent() -> str:
     """This software and the libraries that shape the bag's content, with versions."""
     parts = [f"preserve {__version__}"]
-    for dist in ("reportlab", "pikepdf", "jsonschema"):
+    for dist in ("reportlab", "pikepdf", "jsonschema", "pypdfium2"):
         try:
             parts.append(f"{dist} {version(dist)}")
         except PackageNotFoundError:  # pragma: no cover - dependencies are installed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -122,7 +123,35 @@ def test_metadata_csv_and_premis_describe_the_payload(tmp_path: Path) -> None:
     ns = {"p": "http://www.loc.gov/premis/v3"}
     root = ET.parse(bag_dir / "premis.xml").getroot()
     types = [e.text for e in root.findall("p:event/p:eventType", ns)]
-    assert types == ["validation", "normalization", "message digest calculation", "ingestion"]
+    assert types == [
+        "validation",
+        "normalization",
+        "validation",
+        "message digest calculation",
+        "ingestion",
+    ]
+    # the render's self-check, recorded: the copy's text read back with PDFium
+    check = root.findall("p:event", ns)[2]
+    detail = check.find("p:eventDetailInformation/p:eventDetail", ns)
+    assert detail is not None and detail.text is not None
+    assert re.fullmatch(
+        r"text of the PDF/A copy read back with PDFium \S+ \(pypdfium2 \S+\): \d+ words, "
+        r"identical to the statement's derived text",
+        detail.text,
+    ), detail.text
+    assert check.findtext("p:eventOutcomeInformation/p:eventOutcome", None, ns) == "pass"
+    # the rendering names each embedded font file with its SHA-256, so a re-render
+    # can be checked against the same fonts
+    rendered = root.findall("p:event", ns)[1].findtext(
+        "p:eventDetailInformation/p:eventDetail", "", ns
+    )
+    named = re.findall(r"(\S+) (\S+\.tt[fc]) sha256:([0-9a-f]{64}) \((\S+)\)", rendered)
+    assert named and {name for name, *_ in named} >= {"NotoSerif", "NotoSerif-Bold"}, rendered
+    from preserve.render.fonts import FONT_DIR
+
+    for _name, file, digest, source in named:
+        if source == "vendored":
+            assert hashlib.sha256((FONT_DIR / file).read_bytes()).hexdigest() == digest
     keys = {
         o.find("p:objectIdentifier/p:objectIdentifierValue", ns).text: o.find(  # type: ignore[union-attr]
             "p:objectCharacteristics/p:format/p:formatRegistry/p:formatRegistryKey", ns

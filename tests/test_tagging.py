@@ -741,10 +741,7 @@ def test_every_fixture_as_2a_is_tagged_in_reading_order(path: Path, tmp_path: Pa
     if not prepared.valid or prepared.statement is None:
         pytest.skip(f"{path.name} is not a valid statement: {prepared.problems[0].one_line()}")
     statement = prepared.statement
-    try:
-        rendering = render_statement(statement, prepared.metadata(), PdfaLevel.A2A, created=CREATED)
-    except NoStructureError:
-        pytest.skip("render_statement does not pass the layout's structure tree yet")
+    rendering = render_statement(statement, prepared.metadata(), PdfaLevel.A2A, created=CREATED)
     assert check_pdfa(rendering.pdf) == []
     out = pdfinfo_struct(rendering.pdf, tmp_path)
     texts = [line.strip()[1:-1] for line in out.splitlines() if line.strip().startswith('"')]

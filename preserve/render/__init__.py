@@ -1,8 +1,10 @@
-"""Render a statement as a PDF/A preservation copy (layout, fonts, shaping).
+"""Render a statement as a PDF/A preservation copy (layout, fonts, shaping, self-check).
 
-The page content comes from :mod:`preserve.render.layout`; :mod:`preserve.pdfa` adds
-what PDF/A requires. Statement text and metadata are drawn as glyphs, never parsed
-as markup, so nothing in a statement can change the layout.
+The page content comes from :mod:`preserve.render.layout` (the statement's own
+blocks, in order); :mod:`preserve.pdfa` adds what PDF/A requires; then
+:mod:`preserve.render.selfcheck` reads the finished file back with PDFium and
+compares it with the derived text. Statement text and metadata are drawn as glyphs,
+never parsed as markup, so nothing in a statement can change the layout.
 """
 
 from __future__ import annotations
@@ -17,13 +19,16 @@ from preserve.errors import InputError, PreserveError, RenderError
 from preserve.fsio import atomic_write
 from preserve.metadata import Metadata
 from preserve.pdfa import Attachment, PdfaLevel, PdfInfo, finish_pdfa
-from preserve.render.layout import document_of, draw_pages, paginate
+from preserve.render.layout import body_box, document_of, draw_pages, paginate
+from preserve.render.selfcheck import CopyDiffers, SelfCheck, check_copy
 from preserve.statement import MAX_STATEMENT_BYTES, Statement
 
 __all__ = [
     "Attachment",
+    "CopyDiffers",
     "PdfaLevel",
     "Rendering",
+    "SelfCheck",
     "default_attachments",
     "render_statement",
     "write_pdf",
@@ -39,6 +44,8 @@ class Rendering:
     page_count: int
     #: Names of the embedded fonts (e.g. ``NotoSerif``, ``NotoNaskhArabic-Bold``).
     fonts: tuple[str, ...]
+    #: The copy's text read back with PDFium and found identical to the derived text.
+    selfcheck: SelfCheck
 
 
 def creation_time(created: datetime | None = None) -> datetime:
@@ -95,7 +102,9 @@ def render_statement(
     """Lay out, draw and finish one statement as PDF/A of ``level``.
 
     ``attachments`` apply to PDF/A-3u only; by default it embeds the original bytes and
-    the metadata JSON. Raises RenderError when a character has no glyph in any font.
+    the metadata JSON. Raises RenderError when a character has no glyph in any font,
+    and CopyDiffers (a RenderError) when the finished copy does not read back as the
+    statement's derived text.
     """
     if len(statement.original) > MAX_STATEMENT_BYTES:
         raise InputError(
@@ -107,21 +116,24 @@ def render_statement(
     doc = document_of(statement, metadata)
     try:
         pages = paginate(doc)
+        raw, fonts, structure = draw_pages(doc, pages, when)
+        if level.attachments:
+            files = (
+                tuple(attachments)
+                if attachments is not None
+                else default_attachments(statement, metadata)
+            )
+        else:
+            files = ()
+        pdf = finish_pdfa(raw, level, pdf_info(metadata), when, files, structure=structure)
+        lines = [line for block in doc.blocks for line in block.lines]
+        boxes = [body_box(n) for n in range(1, len(pages) + 1)]
+        checked = check_copy(pdf, lines, boxes, doc.base % 2 == 1)
     except RenderError as error:
         if error.path is None and statement.source_path is not None:
-            raise RenderError(error.message, statement.source_path) from None
+            raise type(error)(error.message, statement.source_path) from None
         raise
-    raw, fonts = draw_pages(doc, pages, when)
-    if level.attachments:
-        files = (
-            tuple(attachments)
-            if attachments is not None
-            else default_attachments(statement, metadata)
-        )
-    else:
-        files = ()
-    pdf = finish_pdfa(raw, level, pdf_info(metadata), when, files)
-    return Rendering(pdf, level, len(pages), fonts)
+    return Rendering(pdf, level, len(pages), fonts, checked)
 
 
 def write_pdf(rendering: Rendering, path: Path | str) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 
+from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
 
 from preserve.render.fonts import EmbeddedFont, ensure_registered
@@ -22,25 +23,31 @@ from preserve.render.shaping import Run, Word, glyph_advance
 SPACE_UNITS = 260
 
 
-#: A justified line may stretch its spaces to at most this many times their width more.
-MAX_JUSTIFY_STRETCH = 2.5
+#: Justified word spaces may grow to (1 + this) times their natural width...
+MAX_STRETCH = 1.0
+#: ...or shrink to (1 - this) times it; a line that would need more is set ragged.
+MAX_SHRINK = 0.2
+#: A line with fewer words than this is never justified (its gaps would gape).
+MIN_JUSTIFIED_WORDS = 4
 
 
 class Align(Enum):
     START = "start"
     END = "end"
     CENTER = "center"
+    #: Prose: lines the breaker marked ``justified`` fill the measure, others start-align.
     JUSTIFY = "justify"
 
 
 @dataclass(frozen=True)
 class Line:
-    """One line of a paragraph: its words in logical order and the paragraph direction."""
+    """One line: its words in logical order and the paragraph direction."""
 
     words: tuple[Word, ...]
     base: int
-    #: Last line of the paragraph or before a forced break: never justified.
-    last: bool
+    #: Spaces stretched or shrunk so the line fills the measure; the breaker decides,
+    #: never for the last line of a paragraph or a line of fewer than four words.
+    justified: bool = False
 
     @property
     def units(self) -> int:
@@ -52,26 +59,101 @@ class Line:
 
 
 def break_lines(words: list[Word], width_units: float, base: int) -> list[Line]:
-    """Greedy line breaking; a word wider than the line stands alone on its line."""
+    """Ragged lines, greedy; a forced break ("\n" after a word) is kept.
+
+    A word wider than the line stands alone on its line (``shaping.words`` cuts such
+    words into pieces that fit when given ``max_units``).
+    """
     lines: list[Line] = []
     current: list[Word] = []
     used = 0.0
     for word in words:
         extra = word.units + (SPACE_UNITS if current else 0)
         if current and used + extra > width_units:
-            lines.append(Line(tuple(current), base, False))
+            lines.append(Line(tuple(current), base))
             current, used = [], 0.0
             extra = word.units
         current.append(word)
         used += extra
         if word.space == "\n":
-            lines.append(Line(tuple(current), base, True))
+            lines.append(Line(tuple(current), base))
             current, used = [], 0.0
     if current:
-        lines.append(Line(tuple(current), base, True))
-    elif lines:
-        lines[-1] = Line(lines[-1].words, base, True)
+        lines.append(Line(tuple(current), base))
     return lines
+
+
+#: Demerits of a line that cannot be justified inside the bounds and is set ragged in
+#: the middle of a paragraph: far above any justified line, so the breaker avoids it.
+_RAGGED = 1e8
+#: A ragged line in the middle of a justified paragraph must fill this much of the
+#: measure (a cut URL, three long words); shorter, and the paragraph is set ragged.
+_NEARLY_FULL = 0.85
+
+
+def justify_lines(words: list[Word], width_units: float, base: int) -> list[Line]:
+    """Total-fit line breaking (Knuth and Plass, without hyphenation) for prose.
+
+    Every way of breaking the paragraph is weighed at once: a justified line costs
+    ``(1 + 100·|r|³)²`` where ``r`` is how far its spaces stretch or shrink relative to
+    the bound, so loose lines are spread over the paragraph instead of one gaping
+    line after a tight one. A line of fewer than four words, or one that would need
+    more than the bound, may stay ragged (at a high cost) only if it nearly fills the
+    measure; the last line is ragged for free. A paragraph that cannot be broken so
+    is set ragged as a whole, so its lines agree.
+    """
+    n = len(words)
+    if n == 0:
+        return []
+    prefix = [0]
+    for w in words:
+        prefix.append(prefix[-1] + w.units)
+    inf = float("inf")
+    best = [0.0] + [inf] * n
+    back = [0] * (n + 1)
+    kind = [False] * (n + 1)  # justified?
+    stretch, shrink = SPACE_UNITS * MAX_STRETCH, SPACE_UNITS * MAX_SHRINK
+    full = _NEARLY_FULL * width_units
+    lo = 0
+    for j in range(1, n + 1):
+        # the longest candidate line: it fits once its spaces shrink to the bound
+        while lo < j - 1 and (
+            prefix[j] - prefix[lo] + (j - lo - 1) * (SPACE_UNITS - shrink) > width_units
+        ):
+            lo += 1
+        for i in range(lo, j):
+            if best[i] == inf:
+                continue
+            gaps = j - i - 1
+            natural = prefix[j] - prefix[i] + gaps * SPACE_UNITS
+            justified = False
+            if j == n:
+                if natural > width_units and gaps:
+                    continue
+                cost = 0.0
+            else:
+                slack = width_units - natural
+                if gaps + 1 >= MIN_JUSTIFIED_WORDS and -gaps * shrink <= slack <= gaps * stretch:
+                    ratio = slack / (gaps * (stretch if slack > 0 else shrink))
+                    cost = (1 + 100 * abs(ratio) ** 3) ** 2
+                    justified = True
+                elif natural >= full and (natural <= width_units or not gaps):
+                    cost = _RAGGED
+                elif natural < full and slack > gaps * stretch:
+                    break  # shorter still from here on
+                else:
+                    continue
+            if best[i] + cost < best[j]:
+                best[j], back[j], kind[j] = best[i] + cost, i, justified
+    if best[n] == inf:
+        return break_lines(words, width_units, base)
+    breaks: list[tuple[int, int, bool]] = []
+    j = n
+    while j > 0:
+        breaks.append((back[j], j, kind[j]))
+        j = back[j]
+    breaks.reverse()
+    return [Line(tuple(words[i:j]), base, just) for i, j, just in breaks]
 
 
 @dataclass(frozen=True)
@@ -142,11 +224,9 @@ class Writer:
         spaces = sum(1 for it in items if it.run is None)
         gap = SPACE_UNITS * size / 1000
         rtl = line.base % 2 == 1
-        if align is Align.JUSTIFY and not line.last and spaces and natural < width:
-            extra = (width - natural) / spaces
-            if extra <= MAX_JUSTIFY_STRETCH * gap:  # else rivers: leave the line ragged
-                gap += extra
-                natural = width
+        if line.justified and spaces:
+            gap += (width - natural) / spaces
+            natural = width
         if align is Align.CENTER:
             x += (width - natural) / 2
         elif (align is Align.END) != rtl:
@@ -325,8 +405,6 @@ def _split(font: EmbeddedFont, glyphs: list[_Placed], doc: object) -> list[tuple
 
 
 def _font(name: str) -> EmbeddedFont:
-    from reportlab.pdfbase import pdfmetrics
-
     font = pdfmetrics.getFont(name)
     assert isinstance(font, EmbeddedFont)
     return font
