@@ -522,7 +522,7 @@ def test_schema_patterns_anchor_the_end_for_python_and_javascript(where: str, pa
         return  # unanchored on purpose ("\\S", "^https?://")
     ecma = regress.Regex(pattern)
     # The shortest string of the pattern's alphabet that it accepts, then with a newline.
-    for sample in ("abc", "abc.def", "manifest.digest-mismatch"):
+    for sample in ("abc", "abc.def", "manifest.digest-mismatch", "parse.no-title"):
         if re.search(pattern, sample):
             assert ecma.find(sample) is not None, (where, sample)
             assert re.search(pattern, sample + "\n") is None, (where, "python")
