@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from pathlib import Path
 
 import pytest
 
@@ -244,3 +245,53 @@ def test_other_c0_controls_are_refused(data: bytes, code: str) -> None:
 
 def test_tab_lf_cr_ff_are_text() -> None:
     assert decode_bytes(b"Title\r\n\r\n\tBody.\fMore.").text == "Title\r\n\r\n\tBody.\fMore."
+
+
+# --- combining marks: one letter with a million marks (D18) -------------------------
+
+
+def test_the_non_starter_table_is_the_running_pythons() -> None:
+    import unicodedata
+
+    from preserve.statement import decoding
+
+    listed: set[int] = set()
+    for part in "".join(decoding._NON_STARTERS).split():
+        first, _, last = part.partition("-")
+        listed.update(range(int(first, 16), int(last or first, 16) + 1))
+    actual = {code for code in range(0x110000) if unicodedata.combining(chr(code))}
+    assert listed == actual
+
+
+@pytest.mark.parametrize(
+    "marks",
+    [
+        "\u0301" * 1_000_000,  # one Latin letter, a million acute accents (HarfBuzz: MemoryError)
+        "\u05b0\u05b1" * 20,  # Hebrew points
+        "\u0e48" * 40,  # a Thai tone mark
+    ],
+)
+def test_a_run_of_more_marks_than_a_character_carries_is_refused(marks: str) -> None:
+    data = f"Title\n\nA{marks} body text.\n".encode()
+    with pytest.raises(InputError, match=r"combining marks in a row at line 3, column 2"):
+        parse_statement(data)
+
+
+def test_marks_real_scripts_stack_are_text() -> None:
+    text = (
+        "Tiêu đề\n\nTiếng Việt có dấu: ệ ở ữ. क्षत्रिय. בְּרֵאשִׁית. "
+        "a\u0301\u0302\u0303\u0304 " + "\u05d0\u05b0" * 40 + "\n"
+    )
+    assert parse_statement(text.encode()).text.startswith("Tiêu đề")
+
+
+def test_the_command_refuses_it_in_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from preserve.cli import cli
+
+    path = tmp_path / "zalgo.txt"
+    path.write_bytes(("Title\n\nA" + "\u0301" * 200_000 + "\n").encode())
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 1  # validate reports on stdout: one line for the file
+    assert result.output.count("\n") == 1 and "combining marks in a row" in result.output

@@ -286,7 +286,80 @@ def _language_identifier() -> Any:
     return LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)
 
 
+#: The most combining marks (non-starters) one character may carry: Unicode's
+#: Stream-Safe Text Format (UAX #15) allows 30. One letter with a million marks
+#: ("Zalgo" text) made HarfBuzz run out of memory; no script needs more than a few.
+MAX_COMBINING_MARKS = 30
+
+
+#: Characters of canonical combining class other than 0 (non-starters), as ranges of
+#: hexadecimal code points (Unicode 14, Python 3.11's unicodedata; a test keeps the
+#: table equal to the running Python's). Built once here: deriving it at run time
+#: means 130,000 look-ups, half a second of start-up.
+_NON_STARTERS = (
+    "0300-034E 0350-036F 0483-0487 0591-05BD 05BF 05C1-05C2 05C4-05C5 05C7 0610-061A "
+    "064B-065F 0670 06D6-06DC 06DF-06E4 06E7-06E8 06EA-06ED 0711 0730-074A 07EB-07F3 07FD "
+    "0816-0819 081B-0823 0825-0827 0829-082D 0859-085B 0898-089F 08CA-08E1 08E3-08FF 093C "
+    "094D 0951-0954 09BC 09CD 09FE 0A3C 0A4D 0ABC 0ACD 0B3C 0B4D 0BCD 0C3C 0C4D 0C55-0C56 "
+    "0CBC 0CCD 0D3B-0D3C 0D4D 0DCA 0E38-0E3A 0E48-0E4B 0EB8-0EBA 0EC8-0ECB 0F18-0F19 0F35 "
+    "0F37 0F39 0F71-0F72 0F74 0F7A-0F7D 0F80 0F82-0F84 0F86-0F87 0FC6 1037 1039-103A 108D "
+    "135D-135F 1714-1715 1734 17D2 17DD 18A9 1939-193B 1A17-1A18 1A60 1A75-1A7C 1A7F "
+    "1AB0-1ABD 1ABF-1ACE 1B34 1B44 1B6B-1B73 1BAA-1BAB 1BE6 1BF2-1BF3 1C37 1CD0-1CD2 "
+    "1CD4-1CE0 1CE2-1CE8 1CED 1CF4 1CF8-1CF9 1DC0-1DFF 20D0-20DC 20E1 20E5-20F0 2CEF-2CF1 "
+    "2D7F 2DE0-2DFF 302A-302F 3099-309A A66F A674-A67D A69E-A69F A6F0-A6F1 A806 A82C A8C4 "
+    "A8E0-A8F1 A92B-A92D A953 A9B3 A9C0 AAB0 AAB2-AAB4 AAB7-AAB8 AABE-AABF AAC1 AAF6 ABED "
+    "FB1E FE20-FE2F 101FD 102E0 10376-1037A 10A0D 10A0F 10A38-10A3A 10A3F 10AE5-10AE6 "
+    "10D24-10D27 10EAB-10EAC 10F46-10F50 10F82-10F85 11046 11070 1107F 110B9-110BA "
+    "11100-11102 11133-11134 11173 111C0 111CA 11235-11236 112E9-112EA 1133B-1133C 1134D "
+    "11366-1136C 11370-11374 11442 11446 1145E 114C2-114C3 115BF-115C0 1163F 116B6-116B7 "
+    "1172B 11839-1183A 1193D-1193E 11943 119E0 11A34 11A47 11A99 11C3F 11D42 11D44-11D45 "
+    "11D97 16AF0-16AF4 16B30-16B36 16FF0-16FF1 1BC9E 1D165-1D169 1D16D-1D172 1D17B-1D182 "
+    "1D185-1D18B 1D1AA-1D1AD 1D242-1D244 1E000-1E006 1E008-1E018 1E01B-1E021 1E023-1E024 "
+    "1E026-1E02A 1E130-1E136 1E2AE 1E2EC-1E2EF 1E8D0-1E8D6 1E944-1E94A "
+)
+
+
+@cache
+def _mark_run() -> re.Pattern[str]:
+    """A run of more than MAX_COMBINING_MARKS non-starters."""
+    members = []
+    for part in "".join(_NON_STARTERS).split():
+        first, _, last = part.partition("-")
+        members.append(re.escape(chr(int(first, 16))))
+        if last:
+            members.append("-" + re.escape(chr(int(last, 16))))
+    return re.compile(f"[{''.join(members)}]{{{MAX_COMBINING_MARKS + 1},}}")
+
+
+#: Where a run of marks can be: 31 non-ASCII, non-space characters in a row. A cheap
+#: first look (a class this small is fast); the exact class runs only on such spans,
+#: which only scripts written without spaces (Chinese, Thai) have in ordinary text.
+_LONG_RUN = re.compile(rf"[^\s\x00-\x7f]{{{MAX_COMBINING_MARKS + 1},}}")
+
+
+def _first_mark_run(text: str) -> re.Match[str] | None:
+    if text.isascii():
+        return None
+    marks = _mark_run()
+    for candidate in _LONG_RUN.finditer(text):
+        run = marks.search(text, candidate.start(), candidate.end())
+        if run is not None:
+            return run
+    return None
+
+
 def _check_text(text: str, path: Path | str | None) -> None:
+    run = _first_mark_run(text)
+    if run is not None:
+        at = run.start()
+        line = text.count("\n", 0, at) + 1
+        column = at - (text.rfind("\n", 0, at) + 1) + 1
+        raise InputError(
+            f"{len(run.group()):,} combining marks in a row at line {line}, column {column};"
+            f" a character carries at most {MAX_COMBINING_MARKS} (Unicode's stream-safe"
+            " limit): this is not text a statement holds",
+            path,
+        )
     first = _CONTROL.search(text)
     if first is not None:
         count = len(_CONTROL.findall(text))
