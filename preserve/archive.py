@@ -32,12 +32,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from preserve import ledger
-from preserve.bagging import DEFAULT_ALGORITHMS, WrittenBag, plan_bag, write_bag
+from preserve.bagging import DEFAULT_ALGORITHMS, PayloadFile, WrittenBag, plan_bag, write_bag
 from preserve.bagit_format import DigestAlgorithm
-from preserve.errors import ArchiveError, ExitCode, PreserveError
+from preserve.errors import ArchiveError, ExitCode, InputError, PreserveError
 from preserve.fsio import fsync_dir
+from preserve.inputs import Received, module_for
 from preserve.keys import SigningKey
-from preserve.metadata import Metadata, prepare_file
+from preserve.metadata import (
+    Metadata,
+    Prepared,
+    merge,
+    prepare,
+    prepare_file,
+    read_sidecar,
+    sidecar_path,
+)
 from preserve.premis import (
     DIGEST_CALCULATION,
     INGESTION,
@@ -253,19 +262,31 @@ def _digests_match(bag_dir: Path, expected: dict[str, str] | Any) -> bool:
 # --------------------------------------------------------------------------- inputs
 
 
-def collect_inputs(paths: Iterable[Path]) -> Iterator[Path]:
-    """Statement files named directly or found in directories (``*.txt``), in order.
+#: What a folder given to ingest is searched for: statements in every form we read.
+#: (A browser's ``page_files/`` folder is part of its page, never searched on its own.)
+INPUT_SUFFIXES = frozenset({".txt", ".html", ".htm", ".xhtml", ".eml", ".warc"})
 
+
+def collect_inputs(paths: Iterable[Path]) -> Iterator[Path]:
+    """Statement files named directly or found in directories, in order.
+
+    In a directory: ``*.txt``, saved pages (``*.html``), e-mails (``*.eml``) and
+    captures (``*.warc``), but not what lies in a page's ``<stem>_files/`` folder.
     Symbolic links inside a directory are not followed: what goes into a bag
     is what the archivist put there, not what a link points at.
     """
     for path in paths:
         if path.is_dir():
             for root, dirs, files in os.walk(path, followlinks=False):
-                dirs.sort()
+                pages = {
+                    Path(n).stem + "_files"
+                    for n in files
+                    if Path(n).suffix.lower() in {".html", ".htm", ".xhtml"}
+                }
+                dirs[:] = sorted(d for d in dirs if d not in pages)
                 for name in sorted(files):
                     candidate = Path(root) / name
-                    if candidate.suffix.lower() != ".txt":
+                    if candidate.suffix.lower() not in INPUT_SUFFIXES:
                         continue
                     if candidate.is_symlink():
                         log.warning("%s: symbolic link not followed", candidate)
@@ -273,6 +294,31 @@ def collect_inputs(paths: Iterable[Path]) -> Iterator[Path]:
                     yield candidate
         else:
             yield path
+
+
+def prepare_input(path: Path, metadata_file: Path | None = None) -> tuple[Received, Prepared]:
+    """Read a statement in whatever form it came (:mod:`preserve.inputs`) and validate it.
+
+    What the form states (a page's address, an e-mail's sender) completes the
+    parsed draft; a sidecar (``--metadata`` or ``<name>.json`` beside the file)
+    overrides both, field by field. Plain text takes exactly the path it always has.
+    """
+    module = module_for(path)
+    if module.__name__ == "preserve.inputs.text":
+        from preserve.inputs.text import received_from
+
+        prepared = prepare_file(path, metadata_file)
+        if prepared.statement is None:
+            raise InputError("a metadata file alone is not a statement; give the statement", path)
+        return received_from(prepared.statement, path), prepared
+    received = module.read(path)
+    sidecar_file = metadata_file
+    if sidecar_file is None and sidecar_path(path).is_file():
+        sidecar_file = sidecar_path(path)
+    sidecar = read_sidecar(sidecar_file) if sidecar_file else {}
+    record = merge(received.record, sidecar)
+    prepared = prepare(received.statement, record, sidecar_file=sidecar_file)
+    return received, prepared
 
 
 def _sha256(data: bytes) -> str:
@@ -296,6 +342,8 @@ class _Job:
 
     source: str
     statement: Statement
+    #: The form it arrived in and its files as received (:mod:`preserve.inputs`).
+    received: Received
     record: dict[str, Any]
     staging: Path
     level: PdfaLevel
@@ -337,14 +385,19 @@ def _stage(job: _Job) -> WrittenBag:
         Event(INGESTION, rendered_at, "success", "bag staged for the archive"),
     )
     original_name = job.statement.source_path.name if job.statement.source_path else None
+    originals = tuple(
+        PayloadFile(f.path, f.content, f.mime, f.pronom, f.original_name)
+        for f in job.received.files
+    )
     contents = plan_bag(
         metadata=metadata,
         original=job.statement.original,
         original_name=original_name,
         pdf=rendering.pdf,
         pdf_pronom=rendering.level.pronom,
-        events=events,
+        events=(*job.received.events, *events),
         bagging_date=rendered_at.date(),
+        originals=originals,
     )
     return write_bag(job.staging, contents, algorithms=job.algorithms)
 
@@ -395,7 +448,7 @@ def _ingest(
     for path in collect_inputs(paths):
         source = str(path)
         try:
-            prepared = prepare_file(path, options.metadata_file)
+            received, prepared = prepare_input(path, options.metadata_file)
             metadata = prepared.metadata()
         except PreserveError as error:
             message = error.one_line() if error.path != source else error.message
@@ -405,7 +458,7 @@ def _ingest(
             continue
         statement = prepared.statement
         assert statement is not None
-        identity = (_sha256(statement.original), _sha256(metadata.to_json()))
+        identity = (_sha256(received.original.content), _sha256(metadata.to_json()))
         known = ledger.get_bag(db, metadata.identifier)
         if known is not None or metadata.identifier in seen:
             previous = (
@@ -425,6 +478,7 @@ def _ingest(
             _Job(
                 source,
                 statement,
+                received,
                 dict(metadata.record),
                 staging,
                 options.level,

@@ -37,7 +37,10 @@ HEAD_BYTES = 4096
 
 #: Form modules, in the order they are asked; the first that accepts a path reads it.
 #: Add a line here for a new form (``preserve.inputs.pdf`` and the like); ``text`` last.
-FORMS: tuple[str, ...] = ("preserve.inputs.text",)
+FORMS: tuple[str, ...] = (
+    "preserve.inputs.html",
+    "preserve.inputs.text",
+)
 
 
 class Form(StrEnum):
@@ -97,6 +100,8 @@ class Received:
 
 class FormModule(Protocol):
     """What a module named in :data:`FORMS` provides."""
+
+    __name__: str
 
     def accepts(self, path: Path, head: bytes) -> bool: ...
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from preserve.bagging import PRONOM_TEXT, safe_original_name
 from preserve.inputs import Form, OriginalFile, Received
-from preserve.statement import read_statement
+from preserve.statement import Statement, read_statement
 
 
 def accepts(path: Path, head: bytes) -> bool:
@@ -16,7 +16,11 @@ def accepts(path: Path, head: bytes) -> bool:
 
 def read(path: Path) -> Received:
     """The bytes as received, parsed; errors (encoding, size, empty) name the file."""
-    statement = read_statement(path)
+    return received_from(read_statement(path), path)
+
+
+def received_from(statement: Statement, path: Path) -> Received:
+    """The record of a text statement already parsed (the archive's path for text)."""
     stored = safe_original_name(path.name)
     original = OriginalFile(
         f"data/original/{stored}",
