@@ -38,6 +38,7 @@ HEAD_BYTES = 4096
 #: Form modules, in the order they are asked; the first that accepts a path reads it.
 #: Add a line here for a new form (``preserve.inputs.pdf`` and the like); ``text`` last.
 FORMS: tuple[str, ...] = (
+    "preserve.inputs.capture",
     "preserve.inputs.html",
     "preserve.inputs.text",
 )
