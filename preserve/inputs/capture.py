@@ -507,6 +507,8 @@ def capture_into_archive(
                 )
                 continue
             captured[str(path)] = url
+        if not captured:  # nothing to ingest: the archive is not touched at all
+            return IngestReport(str(archive.absolute()), tuple(failed))
         report = ingest([Path(p) for p in captured], archive, ingest_options)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -571,7 +573,7 @@ def _records(data: bytes, path: Path) -> Iterator[_Record]:
 
 
 def accepts(path: Path, head: bytes) -> bool:
-    return head.startswith(b"WARC/") or path.suffix.lower() == ".warc"
+    return head.startswith(b"WARC/") or path.name.lower().endswith((".warc", ".warc.gz"))
 
 
 def read(path: Path) -> Received:
