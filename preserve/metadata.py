@@ -470,6 +470,9 @@ def dublin_core(metadata: Metadata) -> list[tuple[str, str]]:
     pairs += [("dcterms.spatial", p) for p in r.get("places", [])]
     if r.get("source"):
         pairs.append(("dc.source", r["source"]["url"]))
+    pairs += [("dcterms.hasVersion", v) for v in r.get("versions", [])]
+    if r.get("translation_of"):
+        pairs.append(("dcterms.isVersionOf", r["translation_of"]))
     if r.get("rights"):
         pairs.append(("dc.rights", r["rights"]))
     pairs.append(("dc.type", r["type"]))

@@ -39,6 +39,7 @@ HEAD_BYTES = 4096
 #: Add a line here for a new form (``preserve.inputs.pdf`` and the like); ``text`` last.
 FORMS: tuple[str, ...] = (
     "preserve.inputs.capture",
+    "preserve.inputs.eml",
     "preserve.inputs.html",
     "preserve.inputs.text",
 )
