@@ -57,6 +57,8 @@ from preserve.premis import (
 )
 from preserve.render import PdfaLevel, render_statement
 from preserve.statement import Statement
+from preserve.versions import premis_relations, record_links
+from preserve.versions import propose as propose_versions
 from preserve.workers import die_with_parent
 
 if TYPE_CHECKING:
@@ -398,6 +400,7 @@ def _stage(job: _Job) -> WrittenBag:
         events=(*job.received.events, *events),
         bagging_date=rendered_at.date(),
         originals=originals,
+        relations=premis_relations(job.record),
     )
     return write_bag(job.staging, contents, algorithms=job.algorithms)
 
@@ -652,6 +655,9 @@ def _publish(
         )
     with ledger.write(db):
         _mark_published(db, identifier)
+        # Links are recorded with the publication, so an undone one leaves no link events.
+        proposed = propose_versions(db, job.record, job.statement)
+        notes = record_links(db, job.record, job.statement, software_agent())
         ledger.record_event(
             db,
             identifier=identifier,
@@ -669,9 +675,15 @@ def _publish(
             from preserve.signing import record_signature
 
             record_signature(db, identifier, signature)
-    return IngestResult(
-        job.source, Status.ingested, f"ingested as {identifier}", identifier, relative
-    )
+    message = f"ingested as {identifier}"
+    notes += [
+        f"looks like a version of {other} (same issuer, date and shape, another language): "
+        "declare it with translation_of or versions in the sidecar"
+        for other in proposed
+    ]
+    if notes:
+        message += "; " + "; ".join(notes)
+    return IngestResult(job.source, Status.ingested, message, identifier, relative)
 
 
 def _index(db: sqlite3.Connection, statement: Statement, metadata: Metadata) -> None:

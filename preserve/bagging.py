@@ -64,6 +64,8 @@ class BagContents:
     events: tuple[Event, ...]
     #: Extra tag files (path relative to the bag root → bytes), e.g. signatures.
     tag_files: Mapping[str, bytes] = field(default_factory=dict)
+    #: Links to other statements for PREMIS: (relationship subtype, identifier).
+    relations: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,7 @@ def plan_bag(
     bagging_date: dt.date,
     extra_bag_info: Sequence[tuple[str, str]] = (),
     originals: Sequence[PayloadFile] = (),
+    relations: Sequence[tuple[str, str]] = (),
 ) -> BagContents:
     """Decide a statement's bag: payload files, bag-info and history.
 
@@ -179,7 +182,9 @@ def plan_bag(
         ("Bag-Size", human_size(size)),
         *extra_bag_info,
     ]
-    return BagContents(identifier, payload, tuple(bag_info), tuple(events))
+    return BagContents(
+        identifier, payload, tuple(bag_info), tuple(events), relations=tuple(relations)
+    )
 
 
 def _sender_description(metadata: Metadata) -> str:
@@ -248,6 +253,7 @@ def write_bag(
             for p in contents.payload
         ],
         events=contents.events,
+        relations=contents.relations,
     )
     tag_files: dict[str, bytes] = {
         "bagit.txt": format_bagit_txt(),

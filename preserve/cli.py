@@ -758,6 +758,8 @@ def search(archive: Path, query: tuple[str, ...], limit: int, as_json: bool) -> 
         for hit in hits:
             snippet = " ".join(hit.snippet.split())
             click.echo(f"{hit.identifier}  {hit.date_issued}  {hit.title}\n    {snippet}")
+            if hit.versions:
+                click.echo(f"    versions: {', '.join(hit.versions)}")
         if not hits:
             click.echo(f"no statement matches {text!r}", err=True)
     sys.exit(int(ExitCode.ok if hits else ExitCode.bad))
