@@ -83,6 +83,9 @@ def test_saved_page_and_its_folder_go_in_as_received(tmp_path: Path) -> None:
     record = json.loads((bag / "data/metadata/statement.json").read_text())
     assert record["title"] == "Library opens reading garden"
     assert "source" not in record  # a saved file states no address: none is invented
+    history = (bag / "premis.xml").read_text()
+    assert "garden_files/link.css: not a regular file, not kept" in history
+    assert "garden_files/pipe.css: not a regular file, not kept" in history
     premis = ET.parse(bag / "premis.xml").getroot()
     formats = {
         o.findtext(f".//{PREMIS}objectIdentifierValue"): o.findtext(f".//{PREMIS}formatRegistryKey")

@@ -644,6 +644,11 @@ def read(path: Path) -> Received:
     )
     record: dict[str, Any] = {"source": {"url": page.url, "retrieved": retrieved}}
     notes = tuple(n for n in (meta.fields.get("note", []) if meta else []))
+    if notes:  # requisites not fetched, named in the bag's history as in the WARC
+        events = (
+            replace(events[0], detail=events[0].detail + "; " + " | ".join(notes)),
+            *events[1:],
+        )
     return Received(
         Form.CAPTURE,
         (warc, html, extracted),

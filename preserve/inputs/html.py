@@ -17,7 +17,7 @@ import datetime as dt
 import os
 import re
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import charset_normalizer
@@ -374,7 +374,10 @@ def read(path: Path) -> Received:
     extracted = extracted_file(path.stem, extraction)
     files.append(extracted)
     now = dt.datetime.now(dt.UTC)
-    events = (extraction_event(extraction, now, original.path, extracted.path),)
+    event = extraction_event(extraction, now, original.path, extracted.path)
+    if notes:  # what of the page's folder was not kept, named in the bag's history
+        event = replace(event, detail=event.detail + "; not kept: " + " | ".join(notes))
+    events = (event,)
     return Received(
         Form.HTML,
         tuple(files),
