@@ -111,18 +111,18 @@ class FormModule(Protocol):
 
 
 def read_head(path: Path) -> bytes:
-    """The first bytes of a regular file, never from a FIFO, device or through a symlink.
+    """The first bytes of a regular file, never from a FIFO or a device.
 
-    A directory gives ``b""`` (a browser's ``page_files/`` folder is not a statement).
+    A path named by the caller is read as named (a link named on the command line
+    is what was asked for; links *inside* a folder are skipped by the archive's
+    collector). A directory gives ``b""``: the form modules then decide by name.
     """
     if path.is_dir():
         return b""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
     try:
         fd = os.open(path, flags)
     except OSError as exc:
-        if path.is_symlink():
-            raise UnreadableInput("is a symbolic link; name the file it points to", path) from None
         raise UnreadableInput(f"cannot read: {exc.strerror or exc}", path) from None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
