@@ -239,10 +239,7 @@ def test_capture_command_refusals_leave_no_archive(
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and words in lines[0] and site.url(path) in lines[0], result.output
     assert "Traceback" not in result.output
-    if path == "/login":  # fetched, then refused at ingest: nothing published
-        assert not any((archive / "bags").iterdir())
-    else:
-        assert not archive.exists()
+    assert not archive.exists()
 
 
 def test_unreachable_host_exit_2(tmp_path: Path) -> None:
@@ -344,3 +341,21 @@ def test_a_compressed_warc_is_refused_with_what_to_do(site: Site, tmp_path: Path
     result = CliRunner().invoke(cli, ["ingest", str(packed), "-a", str(tmp_path / "a")])
     assert result.exit_code == 1, result.output
     assert "decompress it" in result.output
+
+
+def test_a_page_without_a_signer_asks_for_metadata_and_takes_it(site: Site, tmp_path: Path) -> None:
+    site.routes["/unsigned"] = Route(
+        body=b"<!DOCTYPE html><html><body><article><h1>Garden opens</h1><p>"
+        + PARAGRAPHS[0].encode()
+        + b"</p><p>12 March 2024</p></article></body></html>"
+    )
+    archive = tmp_path / "archive"
+    args = ["capture", site.url("/unsigned"), "-a", str(archive), "--rate-limit", "0"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1, result.output
+    assert "creator" in result.output and "--metadata FILE" in result.output
+    assert not archive.exists()
+    sidecar = tmp_path / "record.json"
+    sidecar.write_text(json.dumps({"creator": {"name": "City Library"}}))
+    result = CliRunner().invoke(cli, [*args, "--metadata", str(sidecar)])
+    assert result.exit_code == 0, result.output

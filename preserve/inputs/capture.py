@@ -490,7 +490,8 @@ def capture_into_archive(
     (each lives on in its bag). A refused or unreachable page is one failed
     result and nothing of it is ingested; the others still go in.
     """
-    from preserve.archive import IngestReport, IngestResult, Status, ingest
+    from preserve.archive import IngestReport, IngestResult, Status, ingest, prepare_input
+    from preserve.errors import PreserveError, ValidationFailed
 
     options = options or CaptureOptions()
     folder = Path(tempfile.mkdtemp(prefix="preserve-capture-"))
@@ -505,6 +506,16 @@ def capture_into_archive(
                 failed.append(
                     IngestResult(url, Status.failed, error.message, exit_code=error.exit_code)
                 )
+                continue
+            sidecar = ingest_options.metadata_file if ingest_options else None
+            try:  # a login wall or a page without a valid record: refused before the archive
+                _, prepared = prepare_input(path, sidecar)
+                prepared.metadata()
+            except PreserveError as error:
+                message = error.message
+                if isinstance(error, ValidationFailed):
+                    message += "; for a captured page, give what it lacks with --metadata FILE"
+                failed.append(IngestResult(url, Status.failed, message, exit_code=error.exit_code))
                 continue
             captured[str(path)] = url
         if not captured:  # nothing to ingest: the archive is not touched at all
