@@ -111,10 +111,11 @@ def premis_xml(
         fmt = _sub(chars, "format")
         designation = _sub(fmt, "formatDesignation")
         _sub(designation, "formatName", record.mime)
-        registry = _sub(fmt, "formatRegistry")
-        _sub(registry, "formatRegistryName", "PRONOM")
-        _sub(registry, "formatRegistryKey", record.pronom)
-        _sub(registry, "formatRegistryRole", "specification")
+        if record.pronom:  # none rather than a guess (a page's images: see inputs/html.py)
+            registry = _sub(fmt, "formatRegistry")
+            _sub(registry, "formatRegistryName", "PRONOM")
+            _sub(registry, "formatRegistryKey", record.pronom)
+            _sub(registry, "formatRegistryRole", "specification")
         if record.original_name:
             _sub(obj, "originalName", record.original_name)
         if record.path == source_path:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -92,6 +95,24 @@ def test_saved_page_and_its_folder_go_in_as_received(tmp_path: Path) -> None:
         for o in premis.iter(f"{PREMIS}object")
     }
     assert formats["data/original/garden.html"] == "fmt/471"
+    assert formats["data/original/garden_files/style.css"] == "x-fmt/224"
+    assert formats["data/original/garden_files/garden.png"] is None  # no guess: a media type
+    png = next(
+        o
+        for o in premis.iter(f"{PREMIS}object")
+        if o.findtext(f".//{PREMIS}objectIdentifierValue")
+        == "data/original/garden_files/garden.png"
+    )
+    assert png.findtext(f".//{PREMIS}formatName") == "image/png"
+    fido = shutil.which("fido", path=str(Path(sys.executable).parent))
+    if fido is None:
+        pytest.skip("FIDO (opf-fido, the test extra) is not installed")
+    for path in ("data/original/garden.html", "data/original/garden_files/style.css"):
+        out = subprocess.run(
+            [fido, "-q", "-nocontainer", "-matchprintf", "%(info.puid)s\n", str(bag / path)],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+        assert formats[path] in out, (path, out)
 
 
 @pytest.mark.parametrize(

@@ -370,7 +370,9 @@ def read(path: Path) -> Received:
     files = [original]
     kept, notes = requisites(path)
     for relative, content in kept:
-        files.append(OriginalFile(f"data/original/{relative}", content, *_kind_of(relative)))
+        files.append(
+            OriginalFile(f"data/original/{relative}", content, *_kind_of(relative, content))
+        )
     extracted = extracted_file(path.stem, extraction)
     files.append(extracted)
     now = dt.datetime.now(dt.UTC)
@@ -399,23 +401,24 @@ def extracted_file(stem: str, extraction: Extraction) -> OriginalFile:
     )
 
 
-#: Media types and PRONOM ids of what a page's folder commonly holds, by extension.
-_KINDS: dict[str, tuple[str, str]] = {
-    ".css": ("text/css", "x-fmt/224"),
-    ".js": ("text/javascript", "fmt/1313"),
-    ".png": ("image/png", "fmt/13"),
-    ".gif": ("image/gif", "fmt/4"),
-    ".jpg": ("image/jpeg", "fmt/43"),
-    ".jpeg": ("image/jpeg", "fmt/43"),
-    ".svg": ("image/svg+xml", "fmt/92"),
-    ".webp": ("image/webp", "fmt/567"),
-    ".html": ("text/html", "fmt/96"),
-    ".htm": ("text/html", "fmt/96"),
-    ".woff": ("font/woff", "fmt/1237"),
-    ".woff2": ("font/woff2", "fmt/1238"),
-}
+def _kind_of(name: str, data: bytes) -> tuple[str, str]:
+    """A requisite's media type by its first bytes, and its PRONOM id where they decide it.
 
-
-def _kind_of(name: str) -> tuple[str, str]:
-    """A requisite's media type and PRONOM id by its extension; UNKNOWN when not one we know."""
-    return _KINDS.get(os.path.splitext(name)[1].lower(), ("application/octet-stream", "UNKNOWN"))
+    Only formats whose signature alone names one PRONOM id get one (GIF 87a/89a,
+    CSS by name and text); PNG and JPEG versions depend on chunks and markers
+    FIDO reads and we do not, so they get a media type and no PRONOM id rather
+    than a guess.
+    """
+    if data.startswith(b"GIF87a"):
+        return "image/gif", "fmt/3"
+    if data.startswith(b"GIF89a"):
+        return "image/gif", "fmt/4"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png", ""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg", ""
+    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        return "image/webp", ""
+    if name.lower().endswith(".css") and b"\x00" not in data[:4096]:
+        return "text/css", "x-fmt/224"
+    return "application/octet-stream", ""
