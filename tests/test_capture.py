@@ -359,3 +359,26 @@ def test_a_page_without_a_signer_asks_for_metadata_and_takes_it(site: Site, tmp_
     sidecar.write_text(json.dumps({"creator": {"name": "City Library"}}))
     result = CliRunner().invoke(cli, [*args, "--metadata", str(sidecar)])
     assert result.exit_code == 0, result.output
+
+
+def test_a_chunked_answer_is_kept_as_transferred_and_read_decoded(
+    site: Site, tmp_path: Path
+) -> None:
+    html = page("Library opens reading garden", PARAGRAPHS).encode()
+    half = len(html) // 2
+    chunked = (
+        b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (html[:half], html[half:]))
+        + b"0\r\n\r\n"
+    )
+    site.routes["/chunked"] = Route(
+        headers=("Content-Type: text/html; charset=utf-8", "Transfer-Encoding: chunked"),
+        body=chunked,
+        raw=True,
+    )
+    warc = capture(site.url("/chunked"), tmp_path, FAST)
+    assert chunked in warc.read_bytes()  # the response record holds the wire bytes
+    check = subprocess.run([BIN / "warcio", "check", warc], capture_output=True, check=False)
+    assert check.returncode == 0, check.stdout
+    received = capture_mod.read(warc)
+    assert received.files[1].content == html  # the page: transfer coding undone
+    assert received.statement.title == "Library opens reading garden"

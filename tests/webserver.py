@@ -25,6 +25,8 @@ class Route:
     body: bytes = b""
     delay: float = 0.0
     reason: str | None = None
+    #: Send ``body`` as it is, with no Content-Length (for a chunked answer).
+    raw: bool = False
 
 
 @dataclass
@@ -54,7 +56,9 @@ class _Handler(BaseHTTPRequestHandler):
         reason = route.reason or self.responses.get(route.status, ("",))[0]
         head = f"HTTP/1.0 {route.status} {reason}\r\n"
         head += "".join(line + "\r\n" for line in route.headers)
-        head += f"Content-Length: {len(route.body)}\r\n\r\n"
+        if not route.raw:
+            head += f"Content-Length: {len(route.body)}\r\n"
+        head += "\r\n"
         with suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(head.encode("latin-1") + route.body)
 

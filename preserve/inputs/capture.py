@@ -110,12 +110,15 @@ class Exchange:
     request: bytes
     #: The response's status line and header lines, byte for byte, up to the blank line.
     response_head: bytes
-    #: The entity body as transferred (chunked framing removed by the client).
+    #: The entity body, transfer coding removed (chunked framing undone): what is read.
     body: bytes
     status: int
     reason: str
     headers: tuple[tuple[str, str], ...]
     ip: str | None = None
+    #: The body's bytes exactly as they came over the wire (chunked framing and all):
+    #: what the WARC's response record holds after the head. None: same as ``body``.
+    wire_body: bytes | None = None
 
     def header(self, name: str) -> str | None:
         return next((v for k, v in self.headers if k.lower() == name.lower()), None)
@@ -268,9 +271,19 @@ def _get(url: str, options: CaptureOptions, pacer: _Pacer, limit: int, accept: s
         if len(body) > limit:
             raise _TooLarge
         head = bytes(received[:head_end])
+        wire = bytes(received[head_end:])
         headers = tuple((k, v) for k, v in response.getheaders())
         return Exchange(
-            url, at, bytes(sent), head, body, response.status, response.reason, headers, ip
+            url,
+            at,
+            bytes(sent),
+            head,
+            body,
+            response.status,
+            response.reason,
+            headers,
+            ip,
+            None if wire == body else wire,
         )
     finally:
         conn.close()
@@ -425,11 +438,12 @@ def write_warc(fetched: Fetched, out: BinaryIO, options: CaptureOptions | None =
         common = {"WARC-Date": _warc_date(exchange.at)}
         if exchange.ip:
             common["WARC-IP-Address"] = exchange.ip
+        wire = exchange.body if exchange.wire_body is None else exchange.wire_body
         response = writer.create_warc_record(
             exchange.url,
             "response",
-            payload=io.BytesIO(exchange.body),
-            length=len(exchange.body),
+            payload=io.BytesIO(wire),
+            length=len(wire),
             warc_headers_dict=dict(common),
             http_headers=_RawHeaders(exchange.response_head, exchange),
         )
