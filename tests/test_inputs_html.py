@@ -172,7 +172,7 @@ def test_list_numbers_as_the_page_displays_them(lists: str, expected: list[str])
 def test_nothing_vanishes_every_visible_line_is_extracted_or_left_out() -> None:
     import lxml.html
 
-    html = page("Library opens reading garden", PARAGRAPHS).encode()
+    html = page("Library opens reading garden", [*PARAGRAPHS, "Read our Newsletter."]).encode()
     extraction = extract(html, "page.html")
     held = " ".join(extraction.text.split())
     shown = visible_lines(lxml.html.document_fromstring(html))
@@ -180,6 +180,7 @@ def test_nothing_vanishes_every_visible_line_is_extracted_or_left_out() -> None:
         assert line in held or line in extraction.left_out, line
     assert "Share this page: Facebook Telegram Print" in extraction.left_out
     assert "Views: 4321" in extraction.left_out
+    assert "News" in extraction.left_out  # a menu word, though "Newsletter" is in the text
     assert not any(p in extraction.left_out for p in PARAGRAPHS)
 
 

@@ -262,8 +262,9 @@ def extract(
         if shown_title:  # shown on the page above the text: part of what was issued
             lines.insert(0, shown_title)
     text = "\n".join(lines) + "\n"
-    held = _squash(text)
-    left_out = tuple(line for line in shown if line not in held)
+    held = f" {_squash(text)} "
+    # Whole words: "News" in the menu is not held by "Newsletter" in the text.
+    left_out = tuple(line for line in shown if f" {line} " not in held)
     return Extraction(text, charset, title, left_out)
 
 
