@@ -431,6 +431,12 @@ def prepare_file(path: Path, metadata_file: Path | None = None) -> Prepared:
 
     if path.suffix.lower() == ".json" and metadata_file is None:
         return prepare(None, read_sidecar(path), sidecar_file=path)
+    from preserve.inputs import module_for
+
+    if module_for(path).__name__ != "preserve.inputs.text":  # a page, a WARC, an e-mail…
+        from preserve.archive import prepare_input
+
+        return prepare_input(path, metadata_file)[1]
     statement = read_statement(path)
     sidecar_file = metadata_file
     if sidecar_file is None and sidecar_path(path).is_file():

@@ -243,3 +243,21 @@ def test_bags_are_checked_against_the_profile_version_they_claim(
     new_page = tmp_path / "new" / report["results"][0]["bag"]  # type: ignore[index]
     assert "bagit-profile-0.2.0.json" in (new_page / "bag-info.txt").read_text()
     assert verify_bag(new_page).valid
+
+
+def test_validate_and_render_take_a_page_too(tmp_path: Path) -> None:
+    from pdfminer.high_level import extract_text
+
+    html = tmp_path / "rules.html"
+    lists = "<ol start='2'><li>Bring your card.</li><li>Keep it tidy.</li></ol>"
+    html.write_text(page("Garden rules", PARAGRAPHS, extra=lists))
+    result = CliRunner().invoke(cli, ["validate", str(html), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["files"][0]["record"]["title"] == "Garden rules"
+    pdf = tmp_path / "rules.pdf"
+    result = CliRunner().invoke(cli, ["render", str(html), "-o", str(pdf)])
+    assert result.exit_code == 0, result.output
+    text = " ".join(extract_text(str(pdf)).split())
+    assert "2. Bring your card. 3. Keep it tidy." in text
+    assert "Views: 4321" not in text  # the page's chrome is not the statement
+
