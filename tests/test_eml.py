@@ -46,12 +46,8 @@ def message(**parts: str | bytes) -> EmailMessage:
         else:
             msg.set_content(str(parts["html"]), subtype="html")
     if "attachment" in parts:
-        if not msg.is_multipart() and not msg.get_content_type().startswith("text"):
-            msg.set_content("")
         msg.add_attachment(
-            str(parts["attachment"]).encode("windows-1251")
-            if "ru" in parts
-            else str(parts["attachment"]).encode(),
+            str(parts["attachment"]).encode(),
             maintype="text",
             subtype="plain",
             filename="statement.txt",
