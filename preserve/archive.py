@@ -57,7 +57,7 @@ from preserve.premis import (
 )
 from preserve.render import PdfaLevel, render_statement
 from preserve.statement import Statement
-from preserve.versions import premis_relations, record_links
+from preserve.versions import premis_relations, publish_links, stage_links, unstage_links
 from preserve.versions import propose as propose_versions
 from preserve.workers import die_with_parent
 
@@ -212,12 +212,14 @@ def recover(archive: Path, db: sqlite3.Connection) -> list[str]:
                     detail="publication completed after an interrupted ingest",
                     agent=software_agent(),
                 )
+                publish_links(db, row["identifier"], software_agent())
                 done.append(
                     f"{row['identifier']}: publication completed after an interrupted ingest"
                 )
             elif not bag_dir.exists():
                 db.execute("DELETE FROM bags WHERE identifier = ?", (row["identifier"],))
                 db.execute("DELETE FROM statements_fts WHERE identifier = ?", (row["identifier"],))
+                unstage_links(db, row["identifier"])
                 done.append(
                     f"{row['identifier']}: interrupted ingest undone (bag was never published)"
                 )
@@ -639,6 +641,7 @@ def _publish(
             [(identifier, name, digest) for name, digest in written.tagmanifest_digests.items()],
         )
         _index(db, job.statement, metadata)
+        stage_links(db, job.record, job.statement)
     try:
         os.rename(job.staging, target)
         fsync_dir(target.parent)
@@ -646,6 +649,7 @@ def _publish(
         with ledger.write(db):
             db.execute("DELETE FROM bags WHERE identifier = ?", (identifier,))
             db.execute("DELETE FROM statements_fts WHERE identifier = ?", (identifier,))
+            unstage_links(db, identifier)
         shutil.rmtree(job.staging, ignore_errors=True)
         return _failed(
             job.source,
@@ -657,7 +661,7 @@ def _publish(
         _mark_published(db, identifier)
         # Links are recorded with the publication, so an undone one leaves no link events.
         proposed = propose_versions(db, job.record, job.statement)
-        notes = record_links(db, job.record, job.statement, software_agent())
+        notes = publish_links(db, identifier, software_agent())
         ledger.record_event(
             db,
             identifier=identifier,

@@ -69,14 +69,11 @@ def _has_tables(db: sqlite3.Connection) -> bool:
     return bool(row[0])
 
 
-def record_links(
-    db: sqlite3.Connection, record: Mapping[str, Any], statement: Statement, agent: str
-) -> list[str]:
-    """Record a new bag's links and shape (inside the publishing transaction).
+def stage_links(db: sqlite3.Connection, record: Mapping[str, Any], statement: Statement) -> None:
+    """Note a bag's shape and declared links as rows, with its 'publishing' ledger row.
 
-    Each link is a row and a chained event on each end; the other end's event
-    says which bag declared it. Returns one note per link whose other end is not
-    (yet) in the archive.
+    No event yet: the chain only says what happened, and the bag is not published
+    until :func:`publish_links` runs with it (or :func:`unstage_links` when it never is).
     """
     identifier = str(record["identifier"])
     at = ledger.now()
@@ -90,65 +87,82 @@ def record_links(
             shape(statement),
         ),
     )
-    notes: list[str] = []
     for link in declared(record):
-        present = ledger.get_bag(db, link.other) is not None
         db.execute(
             "INSERT OR REPLACE INTO version_links VALUES (?, ?, ?, ?)",
             (identifier, link.other, link.relation, at),
         )
-        ledger.record_event(
-            db,
-            identifier=identifier,
-            type=VERSION_LINK,
-            outcome="success",
-            detail={"relation": link.relation, "other": link.other, "other_archived": present},
-            agent=agent,
-            at=at,
-        )
-        if present:
-            db.execute(
-                "INSERT OR IGNORE INTO version_links VALUES (?, ?, ?, ?)",
-                (link.other, identifier, _INVERSE[link.relation], at),
-            )
-            ledger.record_event(
-                db,
-                identifier=link.other,
-                type=VERSION_LINK,
-                outcome="success",
-                detail={
-                    "relation": _INVERSE[link.relation],
-                    "other": identifier,
-                    "declared_by": identifier,
-                },
-                agent=agent,
-                at=at,
-            )
-        else:
-            notes.append(f"version {link.other} is not in the archive (yet)")
-    # Versions archived earlier that named this one: their links now have both ends.
-    for row in db.execute(
-        "SELECT identifier, relation FROM version_links WHERE other = ? AND identifier != ?",
-        (identifier, identifier),
-    ).fetchall():
+
+
+def unstage_links(db: sqlite3.Connection, identifier: str) -> None:
+    """Forget the rows of a bag that was never published."""
+    db.execute("DELETE FROM version_links WHERE identifier = ?", (identifier,))
+    db.execute("DELETE FROM statement_shapes WHERE identifier = ?", (identifier,))
+
+
+def _published(db: sqlite3.Connection, identifier: str) -> bool:
+    row = db.execute("SELECT state FROM bags WHERE identifier = ?", (identifier,)).fetchone()
+    return row is not None and row[0] == "published"
+
+
+def _event(
+    db: sqlite3.Connection, identifier: str, detail: dict[str, Any], agent: str, at: str
+) -> None:
+    ledger.record_event(
+        db,
+        identifier=identifier,
+        type=VERSION_LINK,
+        outcome="success",
+        detail=detail,
+        agent=agent,
+        at=at,
+    )
+
+
+def publish_links(db: sqlite3.Connection, identifier: str, agent: str) -> list[str]:
+    """Record a published bag's links in the chain (in the transaction that marks it published).
+
+    Each link gets an event on each end whose bag is archived (the other end's says
+    which bag declared it). Returns one note per link whose other end is not (yet)
+    in the archive. Crash recovery calls this too, for a publication it completes.
+    """
+    at = ledger.now()
+    notes: list[str] = []
+    rows = db.execute(
+        "SELECT other, relation FROM version_links WHERE identifier = ? ORDER BY rowid",
+        (identifier,),
+    ).fetchall()
+    for other, relation in rows:
+        present = _published(db, other)
+        detail = {"relation": relation, "other": other, "other_archived": present}
+        _event(db, identifier, detail, agent, at)
+        if not present:
+            notes.append(f"version {other} is not in the archive (yet)")
+            continue
+        inverse = _INVERSE[relation]
         inserted = db.execute(
             "INSERT OR IGNORE INTO version_links VALUES (?, ?, ?, ?)",
-            (identifier, row["identifier"], _INVERSE[row["relation"]], at),
+            (other, identifier, inverse, at),
         ).rowcount
         if inserted:
-            ledger.record_event(
-                db,
-                identifier=identifier,
-                type=VERSION_LINK,
-                outcome="success",
-                detail={
-                    "relation": _INVERSE[row["relation"]],
-                    "other": row["identifier"],
-                    "declared_by": row["identifier"],
-                },
-                agent=agent,
-                at=at,
-            )
+            detail = {"relation": inverse, "other": identifier, "declared_by": identifier}
+            _event(db, other, detail, agent, at)
+    # Versions archived earlier that named this one: their links now have both ends.
+    earlier = db.execute(
+        "SELECT identifier, relation FROM version_links WHERE other = ? AND identifier != ?",
+        (identifier, identifier),
+    ).fetchall()
+    for other, relation in earlier:
+        if not _published(db, other):
+            continue
+        inverse = _INVERSE[relation]
+        inserted = db.execute(
+            "INSERT OR IGNORE INTO version_links VALUES (?, ?, ?, ?)",
+            (identifier, other, inverse, at),
+        ).rowcount
+        if inserted:
+            detail = {"relation": inverse, "other": other, "declared_by": other}
+            _event(db, identifier, detail, agent, at)
     return notes
 
 

@@ -9,8 +9,10 @@ import sqlite3
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
+from preserve import archive as archive_mod
 from preserve.cli import cli
 
 PREMIS = "{http://www.loc.gov/premis/v3}"
@@ -167,3 +169,53 @@ def test_audit_reports_a_link_to_a_bag_that_is_missing(tmp_path: Path) -> None:
     assert code == 0, out
     code, out = run("search", str(archive), "читальный", "--json")
     assert json.loads(out)["hits"][0]["versions"] == ["city-library-2024-06-05-garden-en"]
+
+
+class Died(Exception):
+    """Stands for the process dying between the rename and the ledger's 'published'."""
+
+
+def test_links_of_a_publication_completed_by_recovery_are_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = tmp_path / "archive"
+    en_id = "city-library-2024-06-05-garden-en"
+    az_id = "city-library-2024-06-05-garden-az"
+    run("ingest", str(write(tmp_path / "in", "en")), "-a", str(archive))
+
+    def die(db: sqlite3.Connection, identifier: str) -> None:
+        raise Died
+
+    monkeypatch.setattr(archive_mod, "_mark_published", die)
+    az = write(tmp_path / "in", "az", translation_of=en_id)
+    with pytest.raises(Died):
+        archive_mod.ingest([az], archive, archive_mod.IngestOptions(workers=1))
+    assert (archive / "bags" / az_id).is_dir()
+    assert link_events(archive) == []  # nothing in the chain for an unfinished publication
+    monkeypatch.undo()
+    report = archive_mod.ingest([], archive)
+    assert any("publication completed" in line for line in report.recovered)
+    events = link_events(archive)
+    assert (az_id, {"relation": "isVersionOf", "other": en_id, "other_archived": True}) in events
+    assert (en_id, {"relation": "hasVersion", "other": az_id, "declared_by": az_id}) in events
+    code, out = run("audit", str(archive))
+    assert code == 0, out
+
+
+def test_links_of_a_publication_undone_by_recovery_leave_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = tmp_path / "archive"
+    later = "city-library-2024-06-05-garden-ru"
+    monkeypatch.setattr(archive_mod.os, "rename", lambda *a: (_ for _ in ()).throw(Died()))
+    with pytest.raises(Died):
+        archive_mod.ingest([write(tmp_path / "in", "en", versions=[later])], archive)
+    monkeypatch.undo()
+    archive_mod.ingest([], archive)
+    db = sqlite3.connect(archive / "ledger.sqlite")
+    try:
+        assert db.execute("SELECT count(*) FROM version_links").fetchone()[0] == 0
+        assert db.execute("SELECT count(*) FROM statement_shapes").fetchone()[0] == 0
+    finally:
+        db.close()
+    assert link_events(archive) == []
