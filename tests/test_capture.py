@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from warcio.archiveiterator import ArchiveIterator
 
 from preserve.cli import cli
+from preserve.errors import InputError
 from preserve.inputs import capture as capture_mod
 from preserve.inputs.capture import (
     CaptureOptions,
@@ -382,3 +383,38 @@ def test_a_chunked_answer_is_kept_as_transferred_and_read_decoded(
     received = capture_mod.read(warc)
     assert received.files[1].content == html  # the page: transfer coding undone
     assert received.statement.title == "Library opens reading garden"
+
+
+def test_a_compressed_answer_is_kept_as_sent_and_its_requisites_found(
+    site: Site, tmp_path: Path
+) -> None:
+    import gzip
+
+    html = page("Library opens reading garden", PARAGRAPHS, head=REQUISITES).encode()
+    packed = gzip.compress(html)
+    site.routes["/gz"] = Route(
+        headers=("Content-Type: text/html; charset=utf-8", "Content-Encoding: gzip"),
+        body=packed,
+    )
+    warc = capture(site.url("/gz"), tmp_path, FAST)
+    assert packed in warc.read_bytes()  # as the server sent it
+    uris = {uri for kind, uri, _ in records(warc) if kind == "response"}
+    assert site.url("/style.css") in uris and site.url("/favicon.png") in uris
+    received = capture_mod.read(warc)
+    assert received.files[1].content == html
+    assert received.statement.title == "Library opens reading garden"
+
+
+def test_a_page_that_inflates_past_the_limit_is_refused_when_read(
+    site: Site, tmp_path: Path
+) -> None:
+    import gzip
+
+    bomb = gzip.compress(b"<!DOCTYPE html><html><body>" + b"<p>a</p>" * 1_400_000)
+    assert len(bomb) < 100_000
+    site.routes["/bomb"] = Route(
+        headers=("Content-Type: text/html", "Content-Encoding: gzip"), body=bomb
+    )
+    warc = capture(site.url("/bomb"), tmp_path, FAST)
+    with pytest.raises(InputError, match="over 10,485,760 bytes"):
+        capture_mod.read(warc)

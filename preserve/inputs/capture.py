@@ -35,6 +35,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from importlib.metadata import version
@@ -346,10 +347,26 @@ def fetch(url: str, options: CaptureOptions | None = None, pacer: _Pacer | None 
     return Fetched(url, exchange, tuple(redirects), tuple(requisites), tuple(notes))
 
 
+def decoded_body(exchange: Exchange, limit: int = MAX_HTML_BYTES) -> bytes:
+    """The body with its content coding (gzip, deflate) undone, at most ``limit`` bytes.
+
+    We ask for ``identity``, but a server may compress anyway; the WARC keeps what
+    it sent, and this is what a browser would read. A bomb stops at ``limit``.
+    """
+    coding = (exchange.header("Content-Encoding") or "").strip().lower()
+    if coding not in {"gzip", "x-gzip", "deflate"}:
+        return exchange.body
+    wbits = 16 + zlib.MAX_WBITS if "gzip" in coding else zlib.MAX_WBITS
+    try:
+        return zlib.decompressobj(wbits).decompress(exchange.body, limit)
+    except zlib.error:
+        return b""
+
+
 def requisite_urls(page: Exchange) -> list[str]:
     """Stylesheets, icons and images the page needs to be read, in page order, each once."""
     try:
-        root = lxml.html.document_fromstring(page.body)
+        root = lxml.html.document_fromstring(decoded_body(page))
     except (ValueError, lxml.etree.ParserError):
         return []
     found: list[str] = []
@@ -580,7 +597,8 @@ def _records(data: bytes, path: Path) -> Iterator[_Record]:
                     reason=http.statusline.partition(" ")[2],
                     content_type=http.get_header("Content-Type") or "",
                     location=http.get_header("Location"),
-                    payload=record.content_stream().read(),
+                    # Bounded: a compressed payload may inflate without end.
+                    payload=record.content_stream().read(MAX_HTML_BYTES + 1),
                     payload_digest=headers.get_header("WARC-Payload-Digest"),
                 )
             elif kind in {"metadata", "warcinfo"}:
@@ -633,6 +651,8 @@ def read(path: Path) -> Received:
     )
     if page is None:
         raise InputError("the WARC holds no HTML page answered with 200 OK", path)
+    if len(page.payload) > MAX_HTML_BYTES:
+        raise InputError(f"the page in the WARC is over {MAX_HTML_BYTES:,} bytes", path)
     charset = _charset_param(page.content_type)
     extraction = extract(page.payload, path, declared_charset=charset)
     statement = statement_from(extraction, path)
