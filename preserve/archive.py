@@ -32,12 +32,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from preserve import ledger
-from preserve.bagging import DEFAULT_ALGORITHMS, WrittenBag, plan_bag, write_bag
+from preserve.bagging import DEFAULT_ALGORITHMS, PayloadFile, WrittenBag, plan_bag, write_bag
 from preserve.bagit_format import DigestAlgorithm
-from preserve.errors import ArchiveError, ExitCode, PreserveError
+from preserve.errors import ArchiveError, ExitCode, InputError, PreserveError
 from preserve.fsio import fsync_dir
+from preserve.inputs import Received, module_for
 from preserve.keys import SigningKey
-from preserve.metadata import Metadata, prepare_file
+from preserve.metadata import (
+    Metadata,
+    Prepared,
+    merge,
+    prepare,
+    prepare_file,
+    read_sidecar,
+    sidecar_path,
+)
 from preserve.premis import (
     DIGEST_CALCULATION,
     INGESTION,
@@ -49,6 +58,8 @@ from preserve.premis import (
 from preserve.render import PdfaLevel, render_statement
 from preserve.render.fonts import font_files_used
 from preserve.statement import Statement
+from preserve.versions import premis_relations, publish_links, stage_links, unstage_links
+from preserve.versions import propose as propose_versions
 from preserve.workers import die_with_parent
 
 if TYPE_CHECKING:
@@ -220,6 +231,7 @@ def recover(archive: Path, db: sqlite3.Connection) -> list[str]:
                     },
                     agent=software_agent(),
                 )
+                publish_links(db, row["identifier"], software_agent())
                 done.append(
                     f"{identifier}: publication completed after an interrupted ingest"
                     if whole
@@ -229,6 +241,7 @@ def recover(archive: Path, db: sqlite3.Connection) -> list[str]:
             elif not bag_dir.exists():
                 db.execute("DELETE FROM bags WHERE identifier = ?", (identifier,))
                 db.execute("DELETE FROM statements_fts WHERE identifier = ?", (identifier,))
+                unstage_links(db, identifier)
                 done.append(f"{identifier}: interrupted ingest undone (bag was never published)")
     staging = archive / STAGING_DIR
     for entry in sorted(staging.iterdir()) if staging.is_dir() else []:
@@ -273,19 +286,31 @@ def _digests_match(bag_dir: Path, expected: dict[str, str] | Any) -> bool:
 # --------------------------------------------------------------------------- inputs
 
 
-def collect_inputs(paths: Iterable[Path]) -> Iterator[Path]:
-    """Statement files named directly or found in directories (``*.txt``), in order.
+#: What a folder given to ingest is searched for: statements in every form we read.
+#: (A browser's ``page_files/`` folder is part of its page, never searched on its own.)
+INPUT_SUFFIXES = frozenset({".txt", ".html", ".htm", ".xhtml", ".eml", ".warc"})
 
+
+def collect_inputs(paths: Iterable[Path]) -> Iterator[Path]:
+    """Statement files named directly or found in directories, in order.
+
+    In a directory: ``*.txt``, saved pages (``*.html``), e-mails (``*.eml``) and
+    captures (``*.warc``), but not what lies in a page's ``<stem>_files/`` folder.
     Symbolic links inside a directory are not followed: what goes into a bag
     is what the archivist put there, not what a link points at.
     """
     for path in paths:
         if path.is_dir():
             for root, dirs, files in os.walk(path, followlinks=False):
-                dirs.sort()
+                pages = {
+                    Path(n).stem + "_files"
+                    for n in files
+                    if Path(n).suffix.lower() in {".html", ".htm", ".xhtml"}
+                }
+                dirs[:] = sorted(d for d in dirs if d not in pages)
                 for name in sorted(files):
                     candidate = Path(root) / name
-                    if candidate.suffix.lower() != ".txt":
+                    if candidate.suffix.lower() not in INPUT_SUFFIXES:
                         continue
                     if candidate.is_symlink():
                         log.warning("%s: symbolic link not followed", candidate)
@@ -293,6 +318,31 @@ def collect_inputs(paths: Iterable[Path]) -> Iterator[Path]:
                     yield candidate
         else:
             yield path
+
+
+def prepare_input(path: Path, metadata_file: Path | None = None) -> tuple[Received, Prepared]:
+    """Read a statement in whatever form it came (:mod:`preserve.inputs`) and validate it.
+
+    What the form states (a page's address, an e-mail's sender) completes the
+    parsed draft; a sidecar (``--metadata`` or ``<name>.json`` beside the file)
+    overrides both, field by field. Plain text takes exactly the path it always has.
+    """
+    module = module_for(path)
+    if module.__name__ == "preserve.inputs.text":
+        from preserve.inputs.text import received_from
+
+        prepared = prepare_file(path, metadata_file)
+        if prepared.statement is None:
+            raise InputError("a metadata file alone is not a statement; give the statement", path)
+        return received_from(prepared.statement, path), prepared
+    received = module.read(path)
+    sidecar_file = metadata_file
+    if sidecar_file is None and sidecar_path(path).is_file():
+        sidecar_file = sidecar_path(path)
+    sidecar = read_sidecar(sidecar_file) if sidecar_file else {}
+    record = merge(received.record, sidecar)
+    prepared = prepare(received.statement, record, sidecar_file=sidecar_file)
+    return received, prepared
 
 
 def _sha256(data: bytes) -> str:
@@ -316,6 +366,8 @@ class _Job:
 
     source: str
     statement: Statement
+    #: The form it arrived in and its files as received (:mod:`preserve.inputs`).
+    received: Received
     record: dict[str, Any]
     staging: Path
     level: PdfaLevel
@@ -363,14 +415,20 @@ def _stage(job: _Job) -> WrittenBag:
         Event(INGESTION, rendered_at, "success", "bag staged for the archive"),
     )
     original_name = job.statement.source_path.name if job.statement.source_path else None
+    originals = tuple(
+        PayloadFile(f.path, f.content, f.mime, f.pronom, f.original_name)
+        for f in job.received.files
+    )
     contents = plan_bag(
         metadata=metadata,
         original=job.statement.original,
         original_name=original_name,
         pdf=rendering.pdf,
         pdf_pronom=rendering.level.pronom,
-        events=events,
+        events=(*job.received.events, *events),
         bagging_date=rendered_at.date(),
+        originals=originals,
+        relations=premis_relations(job.record),
     )
     return write_bag(job.staging, contents, algorithms=job.algorithms)
 
@@ -421,7 +479,7 @@ def _ingest(
     for path in collect_inputs(paths):
         source = str(path)
         try:
-            prepared = prepare_file(path, options.metadata_file)
+            received, prepared = prepare_input(path, options.metadata_file)
             metadata = prepared.metadata()
         except PreserveError as error:
             message = error.one_line() if error.path != source else error.message
@@ -431,7 +489,7 @@ def _ingest(
             continue
         statement = prepared.statement
         assert statement is not None
-        identity = (_sha256(statement.original), _sha256(metadata.to_json()))
+        identity = (_sha256(received.original.content), _sha256(metadata.to_json()))
         known = ledger.get_bag(db, metadata.identifier)
         if known is None and metadata.identifier not in seen:
             unknown = _unknown_bag(archive, source, metadata.identifier)
@@ -464,6 +522,7 @@ def _ingest(
             _Job(
                 source,
                 statement,
+                received,
                 dict(metadata.record),
                 staging,
                 options.level,
@@ -650,6 +709,7 @@ def _publish(
             [(identifier, name, digest) for name, digest in written.tagmanifest_digests.items()],
         )
         _index(db, job.statement, metadata)
+        stage_links(db, job.record, job.statement)
     try:
         os.rename(job.staging, target)
         fsync_dir(target.parent)
@@ -657,6 +717,7 @@ def _publish(
         with ledger.write(db):
             db.execute("DELETE FROM bags WHERE identifier = ?", (identifier,))
             db.execute("DELETE FROM statements_fts WHERE identifier = ?", (identifier,))
+            unstage_links(db, identifier)
         shutil.rmtree(job.staging, ignore_errors=True)
         return _failed(
             job.source,
@@ -666,6 +727,9 @@ def _publish(
         )
     with ledger.write(db):
         _mark_published(db, identifier)
+        # Links are recorded with the publication, so an undone one leaves no link events.
+        proposed = propose_versions(db, job.record, job.statement)
+        notes = publish_links(db, identifier, software_agent())
         ledger.record_event(
             db,
             identifier=identifier,
@@ -683,9 +747,15 @@ def _publish(
             from preserve.signing import record_signature
 
             record_signature(db, identifier, signature)
-    return IngestResult(
-        job.source, Status.ingested, f"ingested as {identifier}", identifier, relative
-    )
+    message = f"ingested as {identifier}"
+    notes += [
+        f"looks like a version of {other} (same issuer, date and shape, another language): "
+        "declare it with translation_of or versions in the sidecar"
+        for other in proposed
+    ]
+    if notes:
+        message += "; " + "; ".join(notes)
+    return IngestResult(job.source, Status.ingested, message, identifier, relative)
 
 
 def _index(db: sqlite3.Connection, statement: Statement, metadata: Metadata) -> None:

@@ -239,6 +239,7 @@ def audit(
             )
         results += checked
         skipped += budget_skipped
+        results = _with_version_links(db, results)
         if record and writable:
             try:
                 _record(db, checked, started_at)
@@ -359,6 +360,32 @@ def _checks(archive: Path, found: ledger_check.LedgerCheck, notes: list[str]) ->
             notes.append(f"trusted TSA roots unreadable: {exc.one_line()}")
     judge = (archive / TRUSTED_KEYS_DIR).is_dir() or bool(found.trusted_pems)
     return PreserveChecks(Trust(found.trusted_pems, roots, judge))
+
+
+def _with_version_links(db: sqlite3.Connection, results: list[BagAudit]) -> list[BagAudit]:
+    """Add a problem to each bag linked to a language version the archive does not hold."""
+    from dataclasses import replace
+
+    from preserve.versions import missing_links
+
+    by_bag: dict[str, list[Problem]] = {}
+    for link in missing_links(db):
+        by_bag.setdefault(link.identifier, []).append(
+            Problem(
+                "ledger.version-missing",
+                "",
+                f"linked as {link.relation} to {link.other}, which is not in the archive",
+            )
+        )
+    if not by_bag:
+        return results
+    merged = []
+    for result in results:
+        extra = by_bag.pop(result.identifier, [])
+        merged.append(replace(result, problems=(*result.problems, *extra)) if extra else result)
+    for identifier, problems in sorted(by_bag.items()):
+        merged.append(BagAudit(identifier, f"{BAGS_DIR}/{identifier}", tuple(problems)))
+    return merged
 
 
 def _verify_all(

@@ -18,12 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from preserve.bagging import PROFILE_IDENTIFIER
 from preserve.bagit_format import BAG_INFO_TXT, Problem, Severity, parse_bag_info
 from preserve.fsio import read_regular
 from preserve.metadata import check_record
 from preserve.pdfa import check_pdfa
-from preserve.profile import check_profile, load_profile
+from preserve.profile import Profile, check_profile, profile_claimed
 from preserve.signing import Trust, check_signatures
 
 #: Larger metadata or PDF files are reported rather than parsed (a hostile bag).
@@ -32,11 +31,15 @@ MAX_PDF_BYTES = 512 * 1024 * 1024
 
 
 def claims_our_profile(bag_dir: Path) -> bool:
+    return our_profile(bag_dir) is not None
+
+
+def our_profile(bag_dir: Path) -> Profile | None:
+    """The version of our profile the bag claims (each version checks its own bags)."""
     data = read_regular(bag_dir / BAG_INFO_TXT, MAX_METADATA_BYTES)
     if data is None:
-        return False
-    info = parse_bag_info(data)
-    return PROFILE_IDENTIFIER in info.get_all("BagIt-Profile-Identifier")
+        return None
+    return profile_claimed(parse_bag_info(data).get_all("BagIt-Profile-Identifier"))
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,9 @@ class PreserveChecks:
 
     def __call__(self, bag_dir: Path) -> Iterator[Problem]:
         bag_dir = Path(bag_dir)
-        if claims_our_profile(bag_dir):
-            yield from check_profile(bag_dir, load_profile())
+        profile = our_profile(bag_dir)
+        if profile is not None:
+            yield from check_profile(bag_dir, profile)
             yield from _check_metadata(bag_dir, self.unsound)
             yield from _check_pdfs(bag_dir, self.unsound)
         yield from check_signatures(bag_dir, self.trust)

@@ -32,7 +32,7 @@ from preserve.metadata import Metadata, dublin_core
 from preserve.premis import Event, FileRecord, premis_xml
 
 #: What a bag declares it conforms to; the profile itself ships in ``schemas/``.
-PROFILE_IDENTIFIER = "https://preserve.invalid/schemas/bagit-profile.json"
+PROFILE_IDENTIFIER = "https://preserve.invalid/schemas/bagit-profile-0.2.0.json"
 SOFTWARE_AGENT = f"preserve {__version__}"
 DEFAULT_ALGORITHMS: tuple[DigestAlgorithm, ...] = (DigestAlgorithm.sha256, DigestAlgorithm.sha512)
 
@@ -65,6 +65,8 @@ class BagContents:
     events: tuple[Event, ...]
     #: Extra tag files (path relative to the bag root → bytes), e.g. signatures.
     tag_files: Mapping[str, bytes] = field(default_factory=dict)
+    #: Links to other statements for PREMIS: (relationship subtype, identifier).
+    relations: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,26 +140,35 @@ def plan_bag(
     events: Sequence[Event],
     bagging_date: dt.date,
     extra_bag_info: Sequence[tuple[str, str]] = (),
+    originals: Sequence[PayloadFile] = (),
+    relations: Sequence[tuple[str, str]] = (),
 ) -> BagContents:
-    """Decide a statement's bag: payload files, bag-info and history."""
+    """Decide a statement's bag: payload files, bag-info and history.
+
+    ``originals`` are the files as received when the statement came in another form
+    than plain text (:mod:`preserve.inputs`: a page and its folder, a WARC, an
+    e-mail); without them ``original`` is the text file, stored as before.
+    """
     identifier = metadata.identifier
     stored_name = safe_original_name(original_name)
-    original_file = PayloadFile(
-        f"data/original/{stored_name}",
-        original,
-        "text/plain; charset=utf-8",
-        PRONOM_TEXT,
-        original_name if original_name and original_name != stored_name else None,
+    received: tuple[PayloadFile, ...] = tuple(originals) or (
+        PayloadFile(
+            f"data/original/{stored_name}",
+            original,
+            "text/plain; charset=utf-8",
+            PRONOM_TEXT,
+            original_name if original_name and original_name != stored_name else None,
+        ),
     )
     json_file = PayloadFile(
         "data/metadata/statement.json", metadata.to_json(), "application/json", PRONOM_JSON
     )
     pdf_file = PayloadFile(f"data/pdfa/{identifier}.pdf", pdf, "application/pdf", pdf_pronom)
-    described = [original_file.path, pdf_file.path]
+    described = [*(p.path for p in received), pdf_file.path]
     csv_file = PayloadFile(
         "data/metadata/metadata.csv", metadata_csv(metadata, described), "text/csv", PRONOM_CSV
     )
-    payload = (original_file, json_file, csv_file, pdf_file)
+    payload = (*received, json_file, csv_file, pdf_file)
     size = sum(len(p.content) for p in payload)
     organization = metadata.organization or metadata.creator_name
     bag_info: list[tuple[str, str]] = [
@@ -174,7 +185,9 @@ def plan_bag(
     ]
     # bagit_format's one rule for tag values: no line or control character gets through.
     bag_info = [(label, tag_value(value)) for label, value in bag_info]
-    return BagContents(identifier, payload, tuple(bag_info), tuple(events))
+    return BagContents(
+        identifier, payload, tuple(bag_info), tuple(events), relations=tuple(relations)
+    )
 
 
 def _sender_description(metadata: Metadata) -> str:
@@ -243,6 +256,7 @@ def write_bag(
             for p in contents.payload
         ],
         events=contents.events,
+        relations=contents.relations,
     )
     tag_files: dict[str, bytes] = {
         "bagit.txt": format_bagit_txt(),

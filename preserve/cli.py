@@ -618,6 +618,99 @@ def ingest(
     sys.exit(int(report.exit_code))
 
 
+@cli.command()
+@click.argument("urls", nargs=-1, required=True)
+@click.option(
+    "--archive",
+    "-a",
+    "archive",
+    type=click.Path(path_type=Path),
+    default=Path("archive"),
+    show_default=True,
+    help="The archive folder (created if needed).",
+)
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Seconds between two requests to one host (0: no pause).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Seconds a connection or a whole answer may take.",
+)
+@click.option(
+    "--max-page-bytes",
+    type=click.IntRange(min=1),
+    default=10 * 1024 * 1024,
+    show_default=True,
+    help="A larger page is refused.",
+)
+@click.option(
+    "--max-requisites",
+    type=click.IntRange(min=0),
+    default=50,
+    show_default=True,
+    help="Stylesheets and images fetched with the page, at most.",
+)
+@click.option(
+    "--metadata",
+    "metadata_file",
+    type=click.Path(path_type=Path),
+    help="Sidecar JSON for a single page (creator, date… the page does not state).",
+)
+@pdfa_option
+@json_option
+@handles_errors
+def capture(
+    urls: tuple[str, ...],
+    archive: Path,
+    rate_limit: float,
+    timeout: float,
+    max_page_bytes: int,
+    max_requisites: int,
+    metadata_file: Path | None,
+    level: str,
+    as_json: bool,
+) -> None:
+    """Capture web pages to WARC 1.1 and ingest each as a statement.
+
+    Each URL is fetched with the stylesheets and images it needs (redirects
+    followed and recorded) into a WARC with request, response and metadata
+    records; the bag holds the WARC, the page's HTML as served and the text
+    extracted from it, with the address and retrieval time in the record.
+    A 4xx/5xx answer, an answer that is not HTML or a page over the limit: exit 1;
+    a timeout or an unreachable host: exit 2; nothing of that page is ingested.
+    """
+    from preserve.archive import IngestOptions, Status
+    from preserve.inputs.capture import CaptureOptions, capture_into_archive
+    from preserve.render import PdfaLevel
+
+    if metadata_file is not None and len(urls) != 1:
+        raise click.UsageError("--metadata applies to a single page")
+    options = CaptureOptions(
+        rate_limit=rate_limit,
+        timeout=timeout,
+        max_page_bytes=max_page_bytes,
+        max_requisites=max_requisites,
+    )
+    ingest_options = IngestOptions(level=PdfaLevel(level), metadata_file=metadata_file)
+    report = capture_into_archive(list(urls), archive, options, ingest_options)
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        for result in report.results:
+            if result.status is Status.failed:
+                click.echo(f"preserve: error: {result.source}: {result.message}", err=True)
+            else:
+                click.echo(f"{result.source}: {result.message}")
+    sys.exit(int(report.exit_code))
+
+
 class progress_bar:
     """A rich progress bar on stderr when a person watches a terminal; silent otherwise."""
 
@@ -674,6 +767,8 @@ def search(archive: Path, query: tuple[str, ...], limit: int, as_json: bool) -> 
         for hit in hits:
             snippet = " ".join(hit.snippet.split())
             click.echo(f"{hit.identifier}  {hit.date_issued}  {hit.title}\n    {snippet}")
+            if hit.versions:
+                click.echo(f"    versions: {', '.join(hit.versions)}")
         if not hits:
             click.echo(f"no statement matches {text!r}", err=True)
     sys.exit(int(ExitCode.ok if hits else ExitCode.bad))

@@ -104,6 +104,30 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # yet vouch for, are sealed once by a recorded event (chain.seal_legacy), and an
     # unchained event is refused from then on.
     ("CREATE INDEX IF NOT EXISTS events_by_type ON events(type, identifier)",),
+    # 5: language versions linked (preserve.versions): the links, and each statement's
+    # issuer, date, language and shape, from which links are proposed.
+    (
+        """
+        CREATE TABLE version_links (
+            identifier TEXT NOT NULL,          -- the statement whose record or event says so
+            other TEXT NOT NULL,               -- the version it names (perhaps not archived yet)
+            relation TEXT NOT NULL CHECK (relation IN ('hasVersion', 'isVersionOf')),
+            at TEXT NOT NULL,
+            PRIMARY KEY (identifier, other)
+        )
+        """,
+        "CREATE INDEX version_links_by_other ON version_links(other)",
+        """
+        CREATE TABLE statement_shapes (
+            identifier TEXT PRIMARY KEY,
+            issuer TEXT NOT NULL,              -- slug of the organization (or signer)
+            date_issued TEXT NOT NULL,
+            language TEXT NOT NULL,
+            shape TEXT NOT NULL                -- the kinds of its blocks, in order
+        )
+        """,
+        "CREATE INDEX statement_shapes_by_date ON statement_shapes(date_issued, issuer)",
+    ),
 )
 #: From this ledger version on, every event must be chained (see :func:`strict`).
 STRICT_VERSION = 4

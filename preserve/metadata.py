@@ -387,6 +387,12 @@ def prepare_file(path: Path, metadata_file: Path | None = None) -> Prepared:
 
     if path.suffix.lower() == ".json" and metadata_file is None:
         return prepare(None, read_sidecar(path), sidecar_file=path)
+    from preserve.inputs import module_for
+
+    if module_for(path).__name__ != "preserve.inputs.text":  # a page, a WARC, an e-mail…
+        from preserve.archive import prepare_input
+
+        return prepare_input(path, metadata_file)[1]
     statement = read_statement(path)
     sidecar_file = metadata_file
     beside = sidecar_file is None and os.path.lexists(sidecar_path(path))
@@ -429,6 +435,9 @@ def dublin_core(metadata: Metadata) -> list[tuple[str, str]]:
     pairs += [("dcterms.spatial", p) for p in r.get("places", [])]
     if r.get("source"):
         pairs.append(("dc.source", r["source"]["url"]))
+    pairs += [("dcterms.hasVersion", v) for v in r.get("versions", [])]
+    if r.get("translation_of"):
+        pairs.append(("dcterms.isVersionOf", r["translation_of"]))
     if r.get("rights"):
         pairs.append(("dc.rights", r["rights"]))
     pairs.append(("dc.type", r["type"]))

@@ -78,8 +78,19 @@ def _timestamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def premis_xml(*, identifier: str, files: Sequence[FileRecord], events: Sequence[Event]) -> bytes:
-    """The PREMIS document for one bag: its files (objects), events and agent."""
+def premis_xml(
+    *,
+    identifier: str,
+    files: Sequence[FileRecord],
+    events: Sequence[Event],
+    relations: Sequence[tuple[str, str]] = (),
+) -> bytes:
+    """The PREMIS document for one bag: its files (objects), events and agent.
+
+    ``relations`` are (subtype, identifier) links from the statement to other
+    statements (language versions: "has version", "is version of"), written on
+    its original.
+    """
     root = ET.Element(
         f"{{{PREMIS_NS}}}premis",
         {"version": "3.0", f"{{{XSI_NS}}}schemaLocation": SCHEMA_LOCATION},
@@ -100,12 +111,21 @@ def premis_xml(*, identifier: str, files: Sequence[FileRecord], events: Sequence
         fmt = _sub(chars, "format")
         designation = _sub(fmt, "formatDesignation")
         _sub(designation, "formatName", record.mime)
-        registry = _sub(fmt, "formatRegistry")
-        _sub(registry, "formatRegistryName", "PRONOM")
-        _sub(registry, "formatRegistryKey", record.pronom)
-        _sub(registry, "formatRegistryRole", "specification")
+        if record.pronom:  # none rather than a guess (a page's images: see inputs/html.py)
+            registry = _sub(fmt, "formatRegistry")
+            _sub(registry, "formatRegistryName", "PRONOM")
+            _sub(registry, "formatRegistryKey", record.pronom)
+            _sub(registry, "formatRegistryRole", "specification")
         if record.original_name:
             _sub(obj, "originalName", record.original_name)
+        if record.path == source_path:
+            for subtype, other in relations:
+                relation = _sub(obj, "relationship")
+                _sub(relation, "relationshipType", "logical")
+                _sub(relation, "relationshipSubType", subtype)
+                related = _sub(relation, "relatedObjectIdentifier")
+                _sub(related, "relatedObjectIdentifierType", "preserve identifier")
+                _sub(related, "relatedObjectIdentifierValue", other)
         if record.path.startswith("data/pdfa/") and source_path:
             relation = _sub(obj, "relationship")
             _sub(relation, "relationshipType", "derivation")

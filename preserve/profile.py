@@ -66,11 +66,18 @@ __all__ = [
     "check_profile",
     "check_serialization",
     "load_profile",
+    "profile_claimed",
     "profile_document_problems",
 ]
 
 #: Our profile, as shipped in ``schemas/`` (installed as ``preserve.schemas``).
 DEFAULT_PROFILE = "bagit-profile.json"
+#: Every version of our profile a bag may claim, by identifier: a bag is checked
+#: against the version it claims, so bags made before a version stay valid.
+PROFILE_VERSIONS: dict[str, str] = {
+    "https://preserve.invalid/schemas/bagit-profile.json": "bagit-profile-0.1.0.json",
+    "https://preserve.invalid/schemas/bagit-profile-0.2.0.json": DEFAULT_PROFILE,
+}
 #: The version of the BagIt Profiles specification this module implements.
 SPEC_VERSION = "1.4.0"
 #: What a profile without ``BagIt-Profile-Version`` conforms to (the specification says so).
@@ -148,6 +155,20 @@ class Profile:
 
 
 # --------------------------------------------------------------------------- loading
+
+
+def profile_claimed(identifiers: Iterable[str]) -> Profile | None:
+    """The version of our profile a bag claims (by ``BagIt-Profile-Identifier``), if any."""
+    for identifier in identifiers:
+        name = PROFILE_VERSIONS.get(identifier)
+        if name is not None:
+            return _shipped_profile(name)
+    return None
+
+
+@functools.lru_cache(maxsize=8)
+def _shipped_profile(name: str) -> Profile:
+    return load_profile(name)
 
 
 def load_profile(path_or_name: Path | str | None = None) -> Profile:

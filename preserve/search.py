@@ -35,6 +35,8 @@ class Hit:
     title: str
     snippet: str
     rank: float
+    #: The other language versions linked to it (:mod:`preserve.versions`).
+    versions: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -43,6 +45,7 @@ class Hit:
             "title": self.title,
             "snippet": self.snippet,
             "rank": self.rank,
+            "versions": list(self.versions),
         }
 
 
@@ -91,7 +94,16 @@ def search_db(db: sqlite3.Connection, expression: str, *, limit: int = 20) -> li
         " FROM statements_fts WHERE statements_fts MATCH ? ORDER BY rank LIMIT ?",
         (expression, limit),
     ).fetchall()
+    from preserve.versions import group
+
     return [
-        Hit(r["identifier"], r["date_issued"], r["title"], r["snippet"], float(r["rank"]))
+        Hit(
+            r["identifier"],
+            r["date_issued"],
+            r["title"],
+            r["snippet"],
+            float(r["rank"]),
+            tuple(v for v in group(db, r["identifier"]) if v != r["identifier"]),
+        )
         for r in rows
     ]

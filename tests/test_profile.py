@@ -32,7 +32,7 @@ from preserve.profile import (
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE_PATH = REPO / "schemas" / "bagit-profile.json"
-PROFILE_ID = "https://preserve.invalid/schemas/bagit-profile.json"
+PROFILE_ID = "https://preserve.invalid/schemas/bagit-profile-0.2.0.json"
 IDENT = "office-of-the-ombudsman-2024-02-23-annual-report"
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 PREMIS_STUB = (
