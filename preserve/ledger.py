@@ -108,7 +108,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # issuer, date, language and shape, from which links are proposed.
     (
         """
-        CREATE TABLE version_links (
+        CREATE TABLE IF NOT EXISTS version_links (
             identifier TEXT NOT NULL,          -- the statement whose record or event says so
             other TEXT NOT NULL,               -- the version it names (perhaps not archived yet)
             relation TEXT NOT NULL CHECK (relation IN ('hasVersion', 'isVersionOf')),
@@ -116,9 +116,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (identifier, other)
         )
         """,
-        "CREATE INDEX version_links_by_other ON version_links(other)",
+        "CREATE INDEX IF NOT EXISTS version_links_by_other ON version_links(other)",
         """
-        CREATE TABLE statement_shapes (
+        CREATE TABLE IF NOT EXISTS statement_shapes (
             identifier TEXT PRIMARY KEY,
             issuer TEXT NOT NULL,              -- slug of the organization (or signer)
             date_issued TEXT NOT NULL,
@@ -126,7 +126,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             shape TEXT NOT NULL                -- the kinds of its blocks, in order
         )
         """,
-        "CREATE INDEX statement_shapes_by_date ON statement_shapes(date_issued, issuer)",
+        "CREATE INDEX IF NOT EXISTS statement_shapes_by_date ON statement_shapes(date_issued, issuer)",
     ),
 )
 #: From this ledger version on, every event must be chained (see :func:`strict`).
