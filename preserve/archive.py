@@ -32,7 +32,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from preserve import ledger
-from preserve.bagging import DEFAULT_ALGORITHMS, WrittenBag, plan_bag, write_bag
+from preserve.bagging import (
+    DEFAULT_ALGORITHMS,
+    WrittenBag,
+    check_algorithms,
+    plan_bag,
+    write_bag,
+)
 from preserve.bagit_format import DigestAlgorithm
 from preserve.errors import ArchiveError, ExitCode, PreserveError
 from preserve.fsio import fsync_dir
@@ -47,6 +53,7 @@ from preserve.premis import (
     software_agent,
 )
 from preserve.render import PdfaLevel, render_statement
+from preserve.settings import Institution, load_settings
 from preserve.statement import Statement
 from preserve.workers import die_with_parent
 
@@ -304,6 +311,8 @@ class _Job:
     #: sha256 of the original bytes and of the canonical metadata JSON: what makes
     #: a re-ingest "the same statement".
     identity: tuple[str, str]
+    #: The archive's institution (settings.toml): Source-Organization and contacts.
+    institution: Institution = field(default_factory=Institution)
 
 
 def _stage(job: _Job) -> WrittenBag:
@@ -345,6 +354,7 @@ def _stage(job: _Job) -> WrittenBag:
         pdf_pronom=rendering.level.pronom,
         events=events,
         bagging_date=rendered_at.date(),
+        institution=job.institution,
     )
     return write_bag(job.staging, contents, algorithms=job.algorithms)
 
@@ -366,6 +376,7 @@ def ingest(
     (the rename and the ledger rows) runs here, one bag at a time.
     """
     options = options or IngestOptions()
+    check_algorithms(options.algorithms)  # before anything is written
     archive = archive.absolute()
     db = open_archive(archive)
     try:
@@ -384,6 +395,14 @@ def _ingest(
     progress: Callable[[IngestResult], None] | None,
 ) -> Iterator[IngestResult]:
     created = options.created or rendering_time()
+    institution = load_settings(archive).institution
+    if not institution.name:
+        log.warning(
+            "%s: the archive names no institution, so its bags carry no Source-Organization; "
+            'set it with: preserve settings %s institution.name "..."',
+            archive,
+            archive,
+        )
     jobs: list[_Job] = []
     seen: dict[str, tuple[str, str]] = {}
 
@@ -431,6 +450,7 @@ def _ingest(
                 options.algorithms,
                 created,
                 identity,
+                institution,
             )
         )
 

@@ -32,7 +32,7 @@ from preserve.profile import (
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE_PATH = REPO / "schemas" / "bagit-profile.json"
-PROFILE_ID = "https://preserve.invalid/schemas/bagit-profile.json"
+PROFILE_ID = "https://preserve.invalid/schemas/bagit-profile-0.2.json"
 IDENT = "office-of-the-ombudsman-2024-02-23-annual-report"
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 PREMIS_STUB = (
@@ -173,7 +173,7 @@ def test_load_profile_errors(tmp_path: Path) -> None:
             lambda d: d["Bag-Info"]["Bagging-Date"].update({"required": "yes"}),
             "required must be true or false",
         ),
-        (lambda d: d["Bag-Info"]["Bagging-Date"].update({"mandatory": True}), "unknown key"),
+        (lambda d: d["Bag-Info"]["Bagging-Date"].update({"requird": True}), "did you mean"),
         (
             lambda d: d["Bag-Info"]["Bagging-Date"].update({"values": "2024"}),
             "values must be a list",
@@ -288,7 +288,7 @@ def test_bag_written_by_preserve_conforms(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "label",
-    ["Source-Organization", "External-Identifier", "Bagging-Date", "Payload-Oxum", "Bag-Size"],
+    ["External-Description", "External-Identifier", "Bagging-Date", "Payload-Oxum", "Bag-Size"],
 )
 def test_missing_required_field(bag: Path, label: str) -> None:
     edit_info(bag, lambda info: info.pop(label))
@@ -477,7 +477,7 @@ def test_check_profile_refuses_what_is_not_a_directory(tmp_path: Path) -> None:
     with pytest.raises(UnreadableInput):
         check_profile(tmp_path / "absent")
     (tmp_path / "file").write_bytes(b"")
-    with pytest.raises(UnreadableInput, match="not a bag directory"):
+    with pytest.raises(UnreadableInput, match="not a bag directory or a serialized bag"):
         check_profile(tmp_path / "file")
 
 
