@@ -316,6 +316,16 @@ def profile_document_warnings(doc: object) -> list[str]:
         for label, rule in bag_info.items():
             if isinstance(rule, dict):
                 out += _rule_warnings(f"Bag-Info: {label}", rule)
+        recommended = [
+            label
+            for label, rule in bag_info.items()
+            if isinstance(rule, dict) and rule.get("recommended") is True
+        ]
+        if recommended:
+            out.append(
+                "Bag-Info: 'recommended' is an extension to BagIt Profiles (BTR's): a missing "
+                f"recommended field ({', '.join(recommended)}) is reported as a warning"
+            )
     return out
 
 
