@@ -178,6 +178,8 @@ class Profile:
     other_tags: tuple[tuple[str, str, TagRule], ...] = ()
     #: What the profile says that is not enforced (unknown keys, ``recommended``...).
     warnings: tuple[str, ...] = ()
+    #: DART's ``tarDirMustMatchName`` (APTrust): ``my_bag.tar`` must hold ``my_bag/``.
+    tar_dir_must_match_name: bool = False
 
     def rule(self, label: str) -> TagRule | None:
         low = label.lower()
@@ -250,7 +252,12 @@ def parse_profile(text: str, *, source: str = "") -> Profile:
             raise InputError(f"not a valid BagIt profile: {rule_problems[0]}", source or None)
         warnings += _rule_warnings(f"{tag_file}: {label}", rule)
         other.append((tag_file, label, _tag_rule(rule)))
-    return replace(_build(doc, source), other_tags=tuple(other), warnings=tuple(warnings))
+    return replace(
+        _build(doc, source),
+        other_tags=tuple(other),
+        warnings=tuple(warnings),
+        tar_dir_must_match_name=converted.tar_dir_must_match_name,
+    )
 
 
 _INFO_REQUIRED = (
@@ -608,6 +615,8 @@ def check_profile(bag: Path | BagFiles, profile: Profile | None = None) -> list[
     inv = _inventory(bag)
     root = bag.root_path()
     problems = _serialization_problems(root is not None, Path(bag.label).name, profile)
+    if root is None and profile.tar_dir_must_match_name:
+        problems += _check_top_folder(bag)
     version_problems, encoding = _check_version(inv, profile)
     problems += version_problems
     problems += _check_bag_info(inv, profile, encoding or "utf-8")
@@ -618,6 +627,21 @@ def check_profile(bag: Path | BagFiles, profile: Profile | None = None) -> list[
     problems += _check_tag_files(inv, profile)
     problems += _check_payload_files(inv, profile)
     return problems
+
+
+def _check_top_folder(bag: BagFiles) -> list[Problem]:
+    """APTrust: ``my_bag.tar`` must unpack to one folder named ``my_bag``."""
+    file_name = Path(bag.label).name
+    stem = next(
+        (file_name[: -len(s)] for s, _ in _SERIALIZED_SUFFIXES if file_name.lower().endswith(s)),
+        file_name,
+    )
+    folder = str(getattr(bag, "prefix", "")).rstrip("/")
+    if folder == stem:
+        return []
+    found = f"its bag is in {folder!r}" if folder else "its bag is not in one top folder"
+    message = f"{file_name} must unpack to one folder named {stem!r}; {found}"
+    return [_problem("profile.top-folder-name", "", message)]
 
 
 def _looks_serialized(path: Path) -> bool:

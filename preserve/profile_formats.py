@@ -65,6 +65,8 @@ class Converted:
     #: (tag file, label, rule document) for tag files other than bag-info.txt.
     other_tags: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: DART's ``tarDirMustMatchName``: a serialized bag's top folder is named as its file.
+    tar_dir_must_match_name: bool = False
 
 
 def is_dart(doc: Mapping[str, Any]) -> bool:
@@ -120,11 +122,7 @@ def _from_dart(doc: Mapping[str, Any]) -> Converted:
                 continue
             spec[_DART_KEYS[key]] = value
         elif key == "tarDirMustMatchName":
-            if value:
-                out.warnings.append(
-                    "tarDirMustMatchName: a tar's top folder must match its file name "
-                    "(not enforced)"
-                )
+            out.tar_dir_must_match_name = value is True
         elif key not in _DART_EDITOR_KEYS and key not in ("bagItProfileInfo", "tags"):
             out.warnings.append(f"unknown DART key {key!r}: not enforced")
     bag_info: dict[str, Any] = {}

@@ -622,7 +622,7 @@ FIELD = REPO / "tests" / "profiles"
             "dart-aptrust-2.3.json",
             "https://raw.githubusercontent.com/APTrust/preservation-services/master/profiles/"
             "aptrust-v2.3.json",
-            "tarDirMustMatchName",
+            "a DART-format profile",
         ),
     ],
 )
@@ -708,6 +708,7 @@ def test_aptrust_profile_judges_a_tar_and_reports_every_violation(tmp_path: Path
         ("profile.tag-field-missing", "aptrust-info.txt"),  # Storage-Option
         ("profile.tag-field-missing", "aptrust-info.txt"),  # Title
         ("profile.tag-field-value", "aptrust-info.txt"),  # Access: Everyone
+        ("profile.top-folder-name", ""),  # bad.zip holds test.edu.bag/
     ]
 
 
@@ -807,3 +808,16 @@ def test_without_an_institution_source_organization_is_left_out_with_a_warning(
     assert "Source-Organization" not in bagit.Bag(str(bag_dir)).info
     assert check_profile(bag_dir) == []
     assert any("institution.name" in r.getMessage() for r in caplog.records)
+
+
+def test_aptrust_tar_must_unpack_to_a_folder_named_as_the_file(tmp_path: Path) -> None:
+    import tarfile
+
+    good = _aptrust_shaped(tmp_path)
+    out = tmp_path / "other-name.tar"
+    with tarfile.open(out, "w") as tf:
+        tf.add(good, arcname=good.name)
+    assert codes(out, load_profile("aptrust")) == ["profile.top-folder-name"]
+    # Duraspace's APTrust profile has no such rule.
+    duraspace = load_profile(FIELD / "duraspace-aptrust.json")
+    assert "profile.top-folder-name" not in codes(out, duraspace)
