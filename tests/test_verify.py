@@ -690,3 +690,22 @@ def test_signed_serialized_bag_says_signatures_were_not_checked(
     with tarfile.open(out, "w") as tf:
         tf.add(copy, arcname=copy.name)
     assert ("check.skipped", "signatures") in errors(verify_bag(out, extra_checks=_checks()))
+
+
+def test_corrupt_pdf_in_a_tar_is_named_and_not_parsed(ingested_bag: Path, tmp_path: Path) -> None:
+    """A flipped byte in the PDF member: the digest names it; the PDF/A check skips it."""
+    from preserve.export import export_bag
+
+    out = tmp_path / f"{ingested_bag.name}.tar"
+    export_bag(ingested_bag, out)
+    pdf_rel = f"data/pdfa/{ingested_bag.name}.pdf"
+    with tarfile.open(out) as tf:
+        member = tf.getmember(f"{ingested_bag.name}/{pdf_rel}")
+        offset = member.offset_data + member.size // 2
+    data = bytearray(out.read_bytes())
+    data[offset] ^= 0xFF
+    out.write_bytes(bytes(data))
+    result = verify_bag(out, extra_checks=_checks())
+    assert ("manifest.digest-mismatch", pdf_rel) in errors(result)
+    assert ("check.skipped", pdf_rel) in warnings(result)
+    assert not any(p.code.startswith("pdfa.") for p in result.problems)
