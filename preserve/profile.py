@@ -96,6 +96,19 @@ NAMED_PROFILES: dict[str, str] = {
 }
 
 
+#: Other identifiers bags in the wild declare for the same published profile. BTR's
+#: own sample bags name the master branch's raw file; APTrust's user guide names the
+#: blob page of tag 1.0; the profile names its release download.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "https://github.com/dpscollaborative/btr_bagit_profile/releases/download/1.0/"
+    "btr-bagit-profile.json": (
+        "https://raw.githubusercontent.com/dpscollaborative/btr_bagit_profile/master/"
+        "btr-bagit-profile.json",
+        "https://github.com/dpscollaborative/btr_bagit_profile/blob/1.0/btr-bagit-profile.json",
+    ),
+}
+
+
 def claimed_profile(identifiers: Iterable[str]) -> str | None:
     """The file of our profile version a bag claims (its BagIt-Profile-Identifier), or None."""
     return next((OUR_PROFILES[i] for i in identifiers if i in OUR_PROFILES), None)
@@ -755,7 +768,7 @@ def _check_bag_info(inv: _Inventory, profile: Profile, encoding: str) -> list[Pr
                 "BagIt-Profile-Identifier is missing (every profiled bag needs it)",
             )
         )
-    elif profile.identifier not in declared:
+    elif not {profile.identifier, *ALIASES.get(profile.identifier, ())} & set(declared):
         out.append(
             _problem(
                 "profile.identifier-mismatch",

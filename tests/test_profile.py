@@ -821,3 +821,39 @@ def test_aptrust_tar_must_unpack_to_a_folder_named_as_the_file(tmp_path: Path) -
     # Duraspace's APTrust profile has no such rule.
     duraspace = load_profile(FIELD / "duraspace-aptrust.json")
     assert "profile.top-folder-name" not in codes(out, duraspace)
+
+
+@pytest.mark.parametrize(
+    ("sample", "expected"),
+    [
+        ("btr_good_sha256.tar", set()),
+        (
+            "btr_bad_missing_required_tags.tar",
+            {("profile.bag-info-missing", "bag-info.txt")},
+        ),
+        (
+            "btr_bad_extraneous_file.tar",
+            {("payload.not-in-manifest", "data/nsqd.dat"), ("oxum.mismatch", "bag-info.txt")},
+        ),
+    ],
+)
+def test_btr_sample_bags_are_judged_as_btr_says(
+    sample: str, expected: set[tuple[str, str]]
+) -> None:
+    """BTR's own sample bags (tests/profiles/README.md), read as tars, against the BTR profile:
+    the good one is valid though it names the profile by another URL (profile.ALIASES)."""
+    from preserve.bag_checks import ProfileCheck
+    from preserve.verify import verify_bag
+
+    result = verify_bag(
+        FIELD / "btr-samples" / sample, extra_checks=(ProfileCheck(load_profile("btr")),)
+    )
+    assert {(p.code, p.path) for p in result.errors} == expected
+    assert result.valid is (not expected)
+    if sample == "btr_bad_missing_required_tags.tar":
+        messages = sorted(p.message for p in result.errors)
+        assert [m.split()[2] for m in messages] == [
+            "Bagging-Date",
+            "Payload-Oxum",
+            "Source-Organization",
+        ]
