@@ -709,3 +709,20 @@ def test_corrupt_pdf_in_a_tar_is_named_and_not_parsed(ingested_bag: Path, tmp_pa
     assert ("manifest.digest-mismatch", pdf_rel) in errors(result)
     assert ("check.skipped", pdf_rel) in warnings(result)
     assert not any(p.code.startswith("pdfa.") for p in result.problems)
+
+
+def test_cli_export_then_verify_is_valid(ingested_bag: Path, tmp_path: Path) -> None:
+    """The report of issue 13: ``preserve export BAG -o B.tar`` then ``preserve verify B.tar``
+    said INVALID (check.skipped: preserve checks needs a bag directory), exit 1."""
+    from click.testing import CliRunner
+
+    from preserve.cli import cli
+
+    runner = CliRunner()
+    for suffix in SUFFIXES:
+        out = tmp_path / f"B{suffix}"
+        done = runner.invoke(cli, ["export", str(ingested_bag), "-o", str(out)])
+        assert done.exit_code == 0, done.output
+        done = runner.invoke(cli, ["verify", str(out)])
+        assert done.exit_code == 0, done.output
+        assert done.output.startswith(f"VALID {out}") and "check.skipped" not in done.output
