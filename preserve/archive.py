@@ -32,7 +32,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from preserve import ledger
-from preserve.bagging import DEFAULT_ALGORITHMS, PayloadFile, WrittenBag, plan_bag, write_bag
+from preserve.bagging import (
+    DEFAULT_ALGORITHMS,
+    PayloadFile,
+    WrittenBag,
+    check_algorithms,
+    plan_bag,
+    write_bag,
+)
 from preserve.bagit_format import DigestAlgorithm
 from preserve.errors import ArchiveError, ExitCode, InputError, PreserveError
 from preserve.fsio import fsync_dir
@@ -57,6 +64,7 @@ from preserve.premis import (
 )
 from preserve.render import PdfaLevel, render_statement
 from preserve.render.fonts import font_files_used
+from preserve.settings import Institution, load_settings
 from preserve.statement import Statement
 from preserve.versions import premis_relations, publish_links, stage_links, unstage_links
 from preserve.versions import propose as propose_versions
@@ -376,6 +384,8 @@ class _Job:
     #: sha256 of the original bytes and of the canonical metadata JSON: what makes
     #: a re-ingest "the same statement".
     identity: tuple[str, str]
+    #: The archive's institution (settings.toml): Source-Organization and contacts.
+    institution: Institution = field(default_factory=Institution)
 
 
 def _stage(job: _Job) -> WrittenBag:
@@ -429,6 +439,7 @@ def _stage(job: _Job) -> WrittenBag:
         bagging_date=rendered_at.date(),
         originals=originals,
         relations=premis_relations(job.record),
+        institution=job.institution,
     )
     return write_bag(job.staging, contents, algorithms=job.algorithms)
 
@@ -450,6 +461,7 @@ def ingest(
     (the rename and the ledger rows) runs here, one bag at a time.
     """
     options = options or IngestOptions()
+    check_algorithms(options.algorithms)  # before anything is written
     archive = archive.absolute()
     db = open_archive(archive)
     try:
@@ -468,6 +480,14 @@ def _ingest(
     progress: Callable[[IngestResult], None] | None,
 ) -> Iterator[IngestResult]:
     created = options.created or rendering_time()
+    institution = load_settings(archive).institution
+    if not institution.name:
+        log.warning(
+            "%s: the archive names no institution, so its bags carry no Source-Organization; "
+            'set it with: preserve settings %s institution.name "..."',
+            archive,
+            archive,
+        )
     jobs: list[_Job] = []
     seen: dict[str, tuple[str, str]] = {}
 
@@ -529,6 +549,7 @@ def _ingest(
                 options.algorithms,
                 created,
                 identity,
+                institution,
             )
         )
 

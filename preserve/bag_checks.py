@@ -22,33 +22,35 @@ from preserve.bagit_format import BAG_INFO_TXT, Problem, Severity, parse_bag_inf
 from preserve.fsio import read_regular
 from preserve.metadata import check_record
 from preserve.pdfa import check_pdfa
-from preserve.profile import Profile, check_profile, profile_claimed
-from preserve.signing import Trust, check_signatures
+from preserve.profile import Profile, check_profile, claimed_profile, load_profile
+from preserve.signing import SIGNATURES_DIR, Trust, check_signatures
+from preserve.verify.access import BagFiles, open_bag_files, read_listed
 
 #: Larger metadata or PDF files are reported rather than parsed (a hostile bag).
 MAX_METADATA_BYTES = 1024 * 1024
 MAX_PDF_BYTES = 512 * 1024 * 1024
 
 
-def claims_our_profile(bag_dir: Path) -> bool:
-    return our_profile(bag_dir) is not None
-
-
-def our_profile(bag_dir: Path) -> Profile | None:
-    """The version of our profile the bag claims (each version checks its own bags)."""
-    data = read_regular(bag_dir / BAG_INFO_TXT, MAX_METADATA_BYTES)
+def claims_our_profile(bag: Path | BagFiles) -> bool:
+    """Whether the bag's bag-info declares a version of our profile (any we published)."""
+    if isinstance(bag, (str, Path)):
+        data = read_regular(Path(bag) / BAG_INFO_TXT, MAX_METADATA_BYTES)
+    else:
+        data = read_listed(bag, BAG_INFO_TXT, MAX_METADATA_BYTES)
     if data is None:
-        return None
-    return profile_claimed(parse_bag_info(data).get_all("BagIt-Profile-Identifier"))
+        return False
+    return claimed_profile(parse_bag_info(data).get_all("BagIt-Profile-Identifier")) is not None
 
 
 @dataclass(frozen=True)
 class PreserveChecks:
     """The checks beyond RFC 8493, as one picklable ``ExtraCheck`` for ``verify_bag``.
 
-    A bag that claims our profile gets the profile, metadata and PDF/A checks;
-    any signed bag (ours or not) gets its signatures and timestamps checked,
-    against ``trust`` or, when None, the trust of the archive the bag sits in.
+    A bag that claims our profile gets the profile (the version it claims), metadata
+    and PDF/A checks, on a directory or a serialized bag alike (read through
+    :class:`~preserve.verify.access.BagFiles`); any signed bag (ours or not) gets its
+    signatures and timestamps checked, against ``trust`` or, when None, the trust of
+    the archive the bag sits in.
     """
 
     trust: Trust | None = None
@@ -56,15 +58,34 @@ class PreserveChecks:
     #: mismatch): their content is not parsed (``check.skipped``), so a file swapped
     #: for a decompression bomb costs nothing beyond its digest.
     unsound: frozenset[str] = frozenset()
+    #: ``verify_bag`` hands this check the listed bag (directory or tar/zip), not a path.
+    reads_bag_files: bool = True
 
-    def __call__(self, bag_dir: Path) -> Iterator[Problem]:
-        bag_dir = Path(bag_dir)
-        profile = our_profile(bag_dir)
-        if profile is not None:
-            yield from check_profile(bag_dir, profile)
-            yield from _check_metadata(bag_dir, self.unsound)
-            yield from _check_pdfs(bag_dir, self.unsound)
-        yield from check_signatures(bag_dir, self.trust)
+    def __call__(self, bag: Path | BagFiles) -> Iterator[Problem]:
+        if isinstance(bag, (str, Path)):
+            with open_bag_files(Path(bag)) as files:
+                yield from list(self(files))
+            return
+        info = read_listed(bag, BAG_INFO_TXT, MAX_METADATA_BYTES)
+        claimed = (
+            claimed_profile(parse_bag_info(info).get_all("BagIt-Profile-Identifier"))
+            if info is not None
+            else None
+        )
+        if claimed is not None:
+            yield from check_profile(bag, load_profile(claimed))
+            yield from _check_metadata(bag, self.unsound)
+            yield from _check_pdfs(bag, self.unsound)
+        root = bag.root_path()
+        if root is not None:
+            yield from check_signatures(root, self.trust)
+        elif any(p.startswith(f"{SIGNATURES_DIR}/") for p in bag.files.keys() | bag.others):
+            yield Problem(
+                "check.skipped",
+                SIGNATURES_DIR,
+                "signatures of a serialized bag are not checked yet: extract it and verify "
+                "the folder",
+            )
 
     def with_unsound(self, paths: frozenset[str]) -> PreserveChecks:
         """These checks, skipping the content of ``paths`` (called by ``verify_bag``)."""
@@ -73,6 +94,25 @@ class PreserveChecks:
     @property
     def __name__(self) -> str:
         return "preserve checks"
+
+
+@dataclass(frozen=True)
+class ProfileCheck:
+    """Any bag against any BagIt profile (``preserve verify --profile``), as an ``ExtraCheck``.
+
+    Every violation is reported, not only the first; the bag is read through
+    :class:`~preserve.verify.access.BagFiles`, so a tar or zip is checked streamed.
+    """
+
+    profile: Profile
+    reads_bag_files: bool = True
+
+    def __call__(self, bag: Path | BagFiles) -> list[Problem]:
+        return check_profile(bag, self.profile)
+
+    @property
+    def __name__(self) -> str:
+        return f"profile {self.profile.identifier}"
 
 
 #: :class:`PreserveChecks` with the archive's own trust (what ``audit`` uses).
@@ -93,12 +133,18 @@ def _skipped(rel: str) -> Problem:
     )
 
 
-def _check_metadata(bag_dir: Path, unsound: frozenset[str] = frozenset()) -> Iterator[Problem]:
+def _check_metadata(
+    bag: Path | BagFiles, unsound: frozenset[str] = frozenset()
+) -> Iterator[Problem]:
+    if isinstance(bag, (str, Path)):
+        with open_bag_files(Path(bag)) as files:
+            yield from list(_check_metadata(files, unsound))
+        return
     rel = "data/metadata/statement.json"
     if rel in unsound:
         yield _skipped(rel)
         return
-    data = read_regular(bag_dir / rel, MAX_METADATA_BYTES)
+    data = read_listed(bag, rel, MAX_METADATA_BYTES)
     if data is None:
         return  # the profile check reports a missing or odd file
     try:
@@ -115,14 +161,14 @@ def _check_metadata(bag_dir: Path, unsound: frozenset[str] = frozenset()) -> Ite
     for problem in check_record(record):
         yield Problem("metadata.invalid", rel, problem.one_line())
     identifier = record.get("identifier")
-    name = bag_name(bag_dir)
+    name = bag.bag_name()
     if identifier != name:
         yield Problem(
             "metadata.identifier-mismatch",
             rel,
             f"identifier {identifier!r} differs from the bag's folder name {name!r}",
         )
-    info_data = read_regular(bag_dir / BAG_INFO_TXT, MAX_METADATA_BYTES) or b""
+    info_data = read_listed(bag, BAG_INFO_TXT, MAX_METADATA_BYTES) or b""
     external = parse_bag_info(info_data).get_all("External-Identifier")
     if external and identifier not in external:
         yield Problem(
@@ -132,18 +178,16 @@ def _check_metadata(bag_dir: Path, unsound: frozenset[str] = frozenset()) -> Ite
         )
 
 
-def _check_pdfs(bag_dir: Path, unsound: frozenset[str] = frozenset()) -> Iterator[Problem]:
-    folder = bag_dir / "data" / "pdfa"
-    try:
-        entries = sorted(folder.iterdir())
-    except OSError:
+def _check_pdfs(bag: Path | BagFiles, unsound: frozenset[str] = frozenset()) -> Iterator[Problem]:
+    if isinstance(bag, (str, Path)):
+        with open_bag_files(Path(bag)) as files:
+            yield from list(_check_pdfs(files, unsound))
         return
-    for entry in entries:
-        rel = f"data/pdfa/{entry.name}"
+    for rel in sorted(p for p in bag.files if p.startswith("data/pdfa/") and p.count("/") == 2):
         if rel in unsound:
             yield _skipped(rel)
             continue
-        data = read_regular(entry, MAX_PDF_BYTES)
+        data = read_listed(bag, rel, MAX_PDF_BYTES)
         if data is None:
             continue
         for problem in check_pdfa(data):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,11 +26,15 @@ from preserve.bagit_format import (
     tag_value,
     tagmanifest_name,
 )
+from preserve.errors import PreserveError
 from preserve.fsio import fsync_dir, write_new
 from preserve.metadata import Metadata, dublin_core
 from preserve.premis import Event, FileRecord, premis_xml
+from preserve.safe_names import portable_name
+from preserve.settings import Institution
 
-#: What a bag declares it conforms to; the profile itself ships in ``schemas/``.
+#: What a bag declares it conforms to; the profile itself ships in ``schemas/``
+#: (``bagit-profile.json``; earlier versions beside it, see ``profile.OUR_PROFILES``).
 PROFILE_IDENTIFIER = "https://preserve.invalid/schemas/bagit-profile-0.2.0.json"
 SOFTWARE_AGENT = f"preserve {__version__}"
 DEFAULT_ALGORITHMS: tuple[DigestAlgorithm, ...] = (DigestAlgorithm.sha256, DigestAlgorithm.sha512)
@@ -82,25 +85,40 @@ class WrittenBag:
     payload_files: int
 
 
-def safe_original_name(name: str | None) -> str:
-    """A portable file name for the original, or ``statement.txt``.
+def check_algorithms(algorithms: Iterable[DigestAlgorithm]) -> None:
+    """Refuse manifest algorithms that would make bags our own profile rejects.
 
-    The received name is kept when it is harmless everywhere (it is provenance);
-    anything odd (separators, control characters, a leading dot, over 100
-    characters) falls back to a fixed name, and PREMIS records the original.
+    The profile (``schemas/bagit-profile.json``) is the one source of the rule: every
+    algorithm it requires must be chosen, and none it does not allow. Raises
+    :class:`PreserveError` (exit 2, "could not run") before anything is written.
     """
-    if not name:
-        return "statement.txt"
-    name = unicodedata.normalize("NFC", name)
-    bad = set('/\\:*?"<>|%') | {chr(c) for c in range(32)} | {"\x7f"}
-    if (
-        any(ch in bad for ch in name)
-        or name.startswith((".", "-", " "))
-        or name.endswith((" ", "."))
-        or len(name.encode()) > 100
-    ):
-        return "statement.txt"
-    return name
+    from preserve.profile import load_profile
+
+    profile = load_profile()
+    chosen = [a.value for a in dict.fromkeys(algorithms)]
+    required = list(dict.fromkeys([*profile.manifests_required, *profile.tag_manifests_required]))
+    allowed = set(profile.manifests_allowed or chosen) & set(
+        profile.tag_manifests_allowed or chosen
+    )
+    missing = [a for a in required if a not in chosen]
+    refused = [a for a in chosen if a not in allowed]
+    if not chosen or missing or refused:
+        shown = " ".join(f"--algorithm {a}" for a in chosen) or "no algorithm"
+        why = (
+            f"it requires {' and '.join(missing)}"
+            if missing
+            else f"it does not allow {', '.join(refused)}"
+        )
+        add = " ".join(f"--algorithm {a}" for a in required)
+        raise PreserveError(
+            f"{shown} makes bags our BagIt profile rejects ({why}): use {add}, "
+            "plus md5 or sha1 if a repository needs them"
+        )
+
+
+def safe_original_name(name: str | None) -> str:
+    """The original's name inside the bag: :func:`preserve.safe_names.portable_name`."""
+    return portable_name(name)
 
 
 def metadata_csv(metadata: Metadata, files: Sequence[str]) -> bytes:
@@ -142,15 +160,24 @@ def plan_bag(
     extra_bag_info: Sequence[tuple[str, str]] = (),
     originals: Sequence[PayloadFile] = (),
     relations: Sequence[tuple[str, str]] = (),
+    institution: Institution | None = None,
 ) -> BagContents:
     """Decide a statement's bag: payload files, bag-info and history.
 
     ``originals`` are the files as received when the statement came in another form
     than plain text (:mod:`preserve.inputs`: a page and its folder, a WARC, an
     e-mail); without them ``original`` is the text file, stored as before.
+    ``institution`` (the archive's settings) fills Source-Organization and its
+    contact fields: in BagIt they name who transfers the bag, not who issued the
+    statement; the issuer is in External-Description and the record. Unset, the
+    fields are left out (the profile makes them optional) rather than guessed.
     """
     identifier = metadata.identifier
     stored_name = safe_original_name(original_name)
+    if not originals and original_name and original_name != stored_name:
+        # The name as received, kept in the record beside PREMIS originalName.
+        source = {**metadata.record.get("source", {}), "original_name": original_name}
+        metadata = Metadata(record={**metadata.record, "source": source})
     received: tuple[PayloadFile, ...] = tuple(originals) or (
         PayloadFile(
             f"data/original/{stored_name}",
@@ -170,11 +197,11 @@ def plan_bag(
     )
     payload = (*received, json_file, csv_file, pdf_file)
     size = sum(len(p.content) for p in payload)
-    organization = metadata.organization or metadata.creator_name
+    issuer = metadata.organization or metadata.creator_name
     bag_info: list[tuple[str, str]] = [
-        ("Source-Organization", organization),
+        *institution_bag_info(institution or Institution()),
         ("External-Identifier", identifier),
-        ("External-Description", _one_line(metadata.title)),
+        ("External-Description", _one_line(f"{metadata.title} ({issuer})")),
         ("Internal-Sender-Description", _one_line(_sender_description(metadata))),
         ("Bagging-Date", bagging_date.isoformat()),
         ("Bag-Software-Agent", SOFTWARE_AGENT),
@@ -188,6 +215,17 @@ def plan_bag(
     return BagContents(
         identifier, payload, tuple(bag_info), tuple(events), relations=tuple(relations)
     )
+
+
+def institution_bag_info(institution: Institution) -> list[tuple[str, str]]:
+    """Source-Organization, Organization-Address, Contact-Name, Contact-Email: those set."""
+    fields = (
+        ("Source-Organization", institution.name),
+        ("Organization-Address", institution.address),
+        ("Contact-Name", institution.contact_name),
+        ("Contact-Email", institution.contact_email),
+    )
+    return [(label, value) for label, value in fields if value and value.strip()]
 
 
 def _sender_description(metadata: Metadata) -> str:

@@ -932,6 +932,13 @@ def export(bag: Path, fmt: str | None, output: Path, as_json: bool) -> None:
     type=click.Path(path_type=Path),
     help="A trusted TSA root certificate (PEM), or a folder of them; repeatable.",
 )
+@click.option(
+    "--profile",
+    "profile_name",
+    metavar="NAME|FILE",
+    help="Also check every bag against this BagIt profile and report every violation: "
+    "preserve, preserve-0.1, btr, aptrust, or a profile file (BagIt Profiles or DART JSON).",
+)
 @json_option
 @handles_errors
 def verify(
@@ -939,6 +946,7 @@ def verify(
     workers: int | None,
     trusted_keys: tuple[Path, ...],
     tsa_roots: tuple[Path, ...],
+    profile_name: str | None,
     as_json: bool,
 ) -> None:
     """Check BagIt bags against RFC 8493: every file, every manifest, every rule.
@@ -952,10 +960,18 @@ def verify(
     """
     from preserve.bag_checks import PreserveChecks
     from preserve.signing import Trust
-    from preserve.verify import CANNOT_OPEN, verify_bags
+    from preserve.verify import CANNOT_OPEN, ExtraCheck, verify_bags
 
     trust = Trust.from_files(trusted_keys, tsa_roots) if trusted_keys or tsa_roots else None
-    checks = (PreserveChecks(trust),)
+    checks: tuple[ExtraCheck, ...] = (PreserveChecks(trust),)
+    if profile_name is not None:
+        from preserve.bag_checks import ProfileCheck
+        from preserve.profile import load_profile
+
+        profile = load_profile(profile_name)
+        for warning in profile.warnings:
+            log.warning("%s: %s", profile.source, warning)
+        checks += (ProfileCheck(profile),)
     results = list(verify_bags(bags, workers=workers, extra_checks=checks))
     if as_json:
         emit_json({"valid": all(r.valid for r in results), "bags": [r.as_dict() for r in results]})

@@ -126,7 +126,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             shape TEXT NOT NULL                -- the kinds of its blocks, in order
         )
         """,
-        "CREATE INDEX IF NOT EXISTS statement_shapes_by_date ON statement_shapes(date_issued, issuer)",
+        "CREATE INDEX IF NOT EXISTS statement_shapes_by_date"
+        " ON statement_shapes(date_issued, issuer)",
     ),
 )
 #: From this ledger version on, every event must be chained (see :func:`strict`).

@@ -433,7 +433,7 @@ def dublin_core(metadata: Metadata) -> list[tuple[str, str]]:
         pairs.append(("dc.description", r["description"]))
     pairs += [("dc.subject", s) for s in r.get("subjects", [])]
     pairs += [("dcterms.spatial", p) for p in r.get("places", [])]
-    if r.get("source"):
+    if r.get("source", {}).get("url"):  # a source may hold only original_name
         pairs.append(("dc.source", r["source"]["url"]))
     pairs += [("dcterms.hasVersion", v) for v in r.get("versions", [])]
     if r.get("translation_of"):

@@ -20,13 +20,14 @@ or payload file, including those in subfolders. So ``*`` here also matches ``/``
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import os
 import re
 import stat
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from importlib import resources
 from pathlib import Path
@@ -40,6 +41,7 @@ from preserve.bagit_format import (
     PAYLOAD_DIR,
     DigestAlgorithm,
     ManifestKind,
+    ParsedBagInfo,
     Problem,
     Severity,
     manifest_name,
@@ -51,12 +53,16 @@ from preserve.bagit_format import (
 )
 from preserve.errors import InputError, UnreadableInput
 from preserve.fsio import RefusedFile, read_limited
+from preserve.profile_formats import convert
+from preserve.verify.access import READ_ERRORS, BagFiles, open_bag_files
 
 #: A BagIt profile is a few KB of JSON; a larger file is refused unread.
 _MAX_PROFILE_BYTES = 4 << 20
 
 __all__ = [
     "DEFAULT_PROFILE",
+    "NAMED_PROFILES",
+    "OUR_PROFILES",
     "SPEC_VERSION",
     "Problem",
     "Profile",
@@ -65,19 +71,50 @@ __all__ = [
     "TagRule",
     "check_profile",
     "check_serialization",
+    "claimed_profile",
     "load_profile",
-    "profile_claimed",
     "profile_document_problems",
 ]
 
 #: Our profile, as shipped in ``schemas/`` (installed as ``preserve.schemas``).
 DEFAULT_PROFILE = "bagit-profile.json"
-#: Every version of our profile a bag may claim, by identifier: a bag is checked
-#: against the version it claims, so bags made before a version stay valid.
-PROFILE_VERSIONS: dict[str, str] = {
-    "https://preserve.invalid/schemas/bagit-profile.json": "bagit-profile-0.1.0.json",
+#: Every version of our own profile, by the identifier its bags declare: a bag is
+#: judged by the version it claims, so bags made before a new version stay valid.
+OUR_PROFILES: dict[str, str] = {
+    # 0.1.0: Source-Organization held the statement's issuer.
+    "https://preserve.invalid/schemas/bagit-profile.json": "bagit-profile-0.1.json",
+    # 0.2.0: Source-Organization is the archive's institution (optional: unset in settings);
+    # new payload folders for web captures, extracted text and other forms of input.
     "https://preserve.invalid/schemas/bagit-profile-0.2.0.json": DEFAULT_PROFILE,
 }
+#: Profiles from the field, by short name (``preserve verify --profile NAME``), as
+#: published (see tests/profiles/README.md for where each comes from).
+NAMED_PROFILES: dict[str, str] = {
+    "preserve": DEFAULT_PROFILE,
+    "preserve-0.1": "bagit-profile-0.1.json",
+    "btr": "profile-btr-1.0.json",
+    "aptrust": "profile-aptrust-2.3.json",
+}
+
+
+#: Other identifiers bags in the wild declare for the same published profile. BTR's
+#: own sample bags name the master branch's raw file; APTrust's user guide names the
+#: blob page of tag 1.0; the profile names its release download.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "https://github.com/dpscollaborative/btr_bagit_profile/releases/download/1.0/"
+    "btr-bagit-profile.json": (
+        "https://raw.githubusercontent.com/dpscollaborative/btr_bagit_profile/master/"
+        "btr-bagit-profile.json",
+        "https://github.com/dpscollaborative/btr_bagit_profile/blob/1.0/btr-bagit-profile.json",
+    ),
+}
+
+
+def claimed_profile(identifiers: Iterable[str]) -> str | None:
+    """The file of our profile version a bag claims (its BagIt-Profile-Identifier), or None."""
+    return next((OUR_PROFILES[i] for i in identifiers if i in OUR_PROFILES), None)
+
+
 #: The version of the BagIt Profiles specification this module implements.
 SPEC_VERSION = "1.4.0"
 #: What a profile without ``BagIt-Profile-Version`` conforms to (the specification says so).
@@ -117,6 +154,8 @@ class TagRule:
     values: tuple[str, ...] = ()
     repeatable: bool = True
     description: str = ""
+    #: ``"recommended": true`` (BTR's extension): absent, it is a warning, not an error.
+    recommended: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,6 +187,13 @@ class Profile:
     payload_files_allowed: tuple[str, ...]
     #: Where the profile was read from, for messages.
     source: str = ""
+    #: Fields of tag files other than bag-info.txt: (tag file, label, rule), e.g.
+    #: APTrust's aptrust-info.txt (from a DART profile or Duraspace's ``Other-Info``).
+    other_tags: tuple[tuple[str, str, TagRule], ...] = ()
+    #: What the profile says that is not enforced (unknown keys, ``recommended``...).
+    warnings: tuple[str, ...] = ()
+    #: DART's ``tarDirMustMatchName`` (APTrust): ``my_bag.tar`` must hold ``my_bag/``.
+    tar_dir_must_match_name: bool = False
 
     def rule(self, label: str) -> TagRule | None:
         low = label.lower()
@@ -157,33 +203,30 @@ class Profile:
 # --------------------------------------------------------------------------- loading
 
 
-def profile_claimed(identifiers: Iterable[str]) -> Profile | None:
-    """The version of our profile a bag claims (by ``BagIt-Profile-Identifier``), if any."""
-    for identifier in identifiers:
-        name = PROFILE_VERSIONS.get(identifier)
-        if name is not None:
-            return _shipped_profile(name)
-    return None
-
-
-@functools.lru_cache(maxsize=8)
-def _shipped_profile(name: str) -> Profile:
-    return load_profile(name)
+@functools.lru_cache(maxsize=32)
+def _load_shipped(name: str) -> Profile | None:
+    """A profile shipped in ``preserve.schemas``, parsed once per process."""
+    resource = resources.files("preserve.schemas").joinpath(name)
+    if not resource.is_file():
+        return None
+    return parse_profile(resource.read_text(encoding="utf-8"), source=f"preserve.schemas/{name}")
 
 
 def load_profile(path_or_name: Path | str | None = None) -> Profile:
-    """Read and check a profile: ours by default, a file name in ``preserve.schemas``, or a path.
+    """Read and check a profile: ours by default, a name (:data:`NAMED_PROFILES`), a file
+    name in ``preserve.schemas``, or a path.
 
     Raises :class:`UnreadableInput` if it cannot be read and :class:`InputError` if
     it is not a valid BagIt profile (every fault counted in the message).
     """
     name = DEFAULT_PROFILE if path_or_name is None else path_or_name
+    if isinstance(name, str) and name in NAMED_PROFILES:
+        name = NAMED_PROFILES[name]
     text: str
     if isinstance(name, str) and "/" not in name and os.sep not in name:
-        resource = resources.files("preserve.schemas").joinpath(name)
-        if resource.is_file():
-            text = resource.read_text(encoding="utf-8")
-            return parse_profile(text, source=f"preserve.schemas/{name}")
+        shipped = _load_shipped(name)
+        if shipped is not None:
+            return shipped
     path = Path(name)
     try:
         text = read_limited(path, _MAX_PROFILE_BYTES, follow=True).decode("utf-8")
@@ -207,11 +250,28 @@ def parse_profile(text: str, *, source: str = "") -> Profile:
         raise InputError(message, source or None) from None
     except RecursionError:
         raise InputError("BagIt profile is JSON nested too deeply", source or None) from None
+    converted = convert(doc) if isinstance(doc, dict) else None
+    if converted is not None:
+        doc = converted.doc
     problems = profile_document_problems(doc)
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise InputError(f"not a valid BagIt profile: {problems[0]}{more}", source or None)
-    return _build(doc, source)
+    assert converted is not None  # a non-object has problems
+    warnings = [*converted.warnings, *profile_document_warnings(doc)]
+    other: list[tuple[str, str, TagRule]] = []
+    for tag_file, label, rule in converted.other_tags:
+        rule_problems = _rule_problems(f"{tag_file}: {label}", rule)
+        if rule_problems:
+            raise InputError(f"not a valid BagIt profile: {rule_problems[0]}", source or None)
+        warnings += _rule_warnings(f"{tag_file}: {label}", rule)
+        other.append((tag_file, label, _tag_rule(rule)))
+    return replace(
+        _build(doc, source),
+        other_tags=tuple(other),
+        warnings=tuple(warnings),
+        tar_dir_must_match_name=converted.tar_dir_must_match_name,
+    )
 
 
 _INFO_REQUIRED = (
@@ -237,6 +297,63 @@ _KNOWN_KEYS = frozenset(
     {"BagIt-Profile-Info", "Bag-Info", "Serialization", *_LIST_KEYS, *_BOOL_KEYS}
 )
 _RULE_KEYS = frozenset({"required", "values", "repeatable", "description"})
+#: Rule keys real profiles use beyond the specification, and enforced here: BTR's
+#: ``recommended`` (a missing recommended field is a warning).
+_RULE_EXTENSIONS = frozenset({"recommended"})
+#: How alike an unknown key must be to a known one to be taken for a misspelling of it
+#: (an error: it would switch a constraint off) rather than an extension (a warning).
+_TYPO_CUTOFF = 0.8
+
+
+def _unknown(keys: Iterable[object], known: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Unknown keys split into (misspellings of known keys, other keys)."""
+    typos: list[str] = []
+    others: list[str] = []
+    known = sorted(known)
+    for key in keys:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=_TYPO_CUTOFF)
+        if close:
+            typos.append(f"unknown key {key!r} (did you mean {close[0]!r}?)")
+        else:
+            others.append(f"unknown key {key!r}: not enforced")
+    return typos, others
+
+
+def profile_document_warnings(doc: object) -> list[str]:
+    """What ``doc`` says that this validator reads past without enforcing it.
+
+    Keys no version of the specification defines (``Other-Info``, a rule's
+    ``recommended``) are extensions that real profiles use; they are listed here
+    rather than refused. A key that looks like a misspelt known key is an error
+    (:func:`profile_document_problems`), never a warning.
+    """
+    if not isinstance(doc, dict):
+        return []
+    out = _unknown(doc, _KNOWN_KEYS)[1]
+    bag_info = doc.get("Bag-Info", {})
+    if isinstance(bag_info, dict):
+        for label, rule in bag_info.items():
+            if isinstance(rule, dict):
+                out += _rule_warnings(f"Bag-Info: {label}", rule)
+        recommended = [
+            label
+            for label, rule in bag_info.items()
+            if isinstance(rule, dict) and rule.get("recommended") is True
+        ]
+        if recommended:
+            out.append(
+                "Bag-Info: 'recommended' is an extension to BagIt Profiles (BTR's): a missing "
+                f"recommended field ({', '.join(recommended)}) is reported as a warning"
+            )
+    return out
+
+
+def _rule_warnings(where: str, rule: Mapping[str, Any]) -> list[str]:
+    return [f"{where}: {w}" for w in _unknown(rule, _RULE_KEYS | _RULE_EXTENSIONS)[1]]
+
+
 _VERSION = re.compile(r"[0-9]+(\.[0-9]+)*")
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 _MIME = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*")
@@ -251,7 +368,7 @@ def profile_document_problems(doc: object) -> list[str]:
     """
     if not isinstance(doc, dict):
         return ["the profile must be a JSON object"]
-    out: list[str] = [f"unknown key {k!r}" for k in doc if k not in _KNOWN_KEYS]
+    out: list[str] = _unknown(doc, _KNOWN_KEYS)[0]
     out += _info_problems(doc.get("BagIt-Profile-Info"))
     out += _bag_info_problems(doc.get("Bag-Info", {}))
     for key in _LIST_KEYS:
@@ -326,21 +443,37 @@ def _bag_info_problems(bag_info: object) -> list[str]:
     for label, rule in bag_info.items():
         if not label or label != label.strip() or ":" in label:
             out.append(f"Bag-Info: {label!r} is not a bag-info label")
-        if not isinstance(rule, dict):
-            out.append(f"Bag-Info: {label} must be an object")
-            continue
-        out += [f"Bag-Info: {label}: unknown key {k!r}" for k in rule if k not in _RULE_KEYS]
-        out += [
-            f"Bag-Info: {label}: {k} must be true or false"
-            for k in ("required", "repeatable")
-            if k in rule and not isinstance(rule[k], bool)
-        ]
-        values = rule.get("values", [])
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            out.append(f"Bag-Info: {label}: values must be a list of strings")
-        if not isinstance(rule.get("description", ""), str):
-            out.append(f"Bag-Info: {label}: description must be a string")
+        out += _rule_problems(f"Bag-Info: {label}", rule)
     return out
+
+
+def _rule_problems(where: str, rule: object) -> list[str]:
+    if not isinstance(rule, dict):
+        return [f"{where} must be an object"]
+    out = [f"{where}: {typo}" for typo in _unknown(rule, _RULE_KEYS | _RULE_EXTENSIONS)[0]]
+    if "recommended" in rule and not isinstance(rule["recommended"], bool):
+        out.append(f"{where}: recommended must be true or false")
+    out += [
+        f"{where}: {k} must be true or false"
+        for k in ("required", "repeatable")
+        if k in rule and not isinstance(rule[k], bool)
+    ]
+    values = rule.get("values", [])
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        out.append(f"{where}: values must be a list of strings")
+    if not isinstance(rule.get("description", ""), str):
+        out.append(f"{where}: description must be a string")
+    return out
+
+
+def _tag_rule(rule: Mapping[str, Any]) -> TagRule:
+    return TagRule(
+        required=rule.get("required", False),
+        values=tuple(rule.get("values", ())),
+        repeatable=rule.get("repeatable", True),
+        description=rule.get("description", ""),
+        recommended=rule.get("recommended") is True,
+    )
 
 
 def _file_list_problems(doc: Mapping[str, Any]) -> list[str]:
@@ -375,18 +508,7 @@ def _file_list_problems(doc: Mapping[str, Any]) -> list[str]:
 
 def _build(doc: Mapping[str, Any], source: str) -> Profile:
     info: Mapping[str, str] = doc["BagIt-Profile-Info"]
-    rules = tuple(
-        (
-            label,
-            TagRule(
-                required=rule.get("required", False),
-                values=tuple(rule.get("values", ())),
-                repeatable=rule.get("repeatable", True),
-                description=rule.get("description", ""),
-            ),
-        )
-        for label, rule in doc.get("Bag-Info", {}).items()
-    )
+    rules = tuple((label, _tag_rule(rule)) for label, rule in doc.get("Bag-Info", {}).items())
 
     def listed(key: str, default: Iterable[str] = ()) -> tuple[str, ...]:
         return tuple(doc.get(key, default))
@@ -454,82 +576,98 @@ def _problem(code: str, path: str, message: str) -> Problem:
 
 @dataclass(frozen=True)
 class _Inventory:
-    """What is in the bag, by bag-relative ``/`` path, found without following symlinks."""
+    """What is in the bag, by bag-relative ``/`` path, as its tree listed it."""
 
+    bag: BagFiles
     #: Every entry that is not a directory (regular files, symlinks, anything else).
-    files: dict[str, os.stat_result]
-    #: Real directories (never symlinks), excluding the bag root itself.
-    dirs: frozenset[str]
-    problems: tuple[Problem, ...]
+    entries: frozenset[str]
 
 
-def _inventory(root: Path) -> _Inventory:
-    files: dict[str, os.stat_result] = {}
-    dirs: set[str] = set()
-    problems: list[Problem] = []
-    stack: list[tuple[Path, str]] = [(root, "")]
-    while stack:
-        folder, prefix = stack.pop()
-        try:
-            with os.scandir(folder) as it:
-                entries = list(it)
-        except OSError as exc:
-            problems.append(
-                _problem("profile.unreadable", prefix.rstrip("/"), f"cannot list ({exc.strerror})")
-            )
-            continue
-        for entry in entries:
-            rel = prefix + entry.name
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError as exc:
-                problems.append(
-                    _problem("profile.unreadable", rel, f"cannot stat ({exc.strerror})")
-                )
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                dirs.add(rel)
-                stack.append((Path(entry.path), rel + "/"))
-            else:
-                files[rel] = st
-    return _Inventory(files, frozenset(dirs), tuple(problems))
+def _inventory(bag: BagFiles) -> _Inventory:
+    return _Inventory(bag, frozenset(bag.files.keys() | bag.others))
 
 
-def _read_nofollow(path: Path) -> bytes:
-    """A tag file's bytes by fsio's one rule (no link, no FIFO, bounded); else OSError."""
-    return read_limited(path, DEFAULT_LIMITS.file_limit(path.name)[0])
+def _read(inv: _Inventory, rel: str) -> bytes:
+    """A tag file's bytes, within the verifier's limit for it; else OSError."""
+    try:
+        return inv.bag.read(rel, DEFAULT_LIMITS.file_limit(rel)[0])
+    except READ_ERRORS as exc:
+        if isinstance(exc, OSError):
+            raise
+        raise OSError(str(exc) or "over the size limit") from None
 
 
 def _is_regular(inv: _Inventory, rel: str) -> bool:
-    st = inv.files.get(rel)
-    return st is not None and stat.S_ISREG(st.st_mode)
+    return rel in inv.bag.files
 
 
-def check_profile(bag_dir: Path, profile: Profile | None = None) -> list[Problem]:
-    """Every way the bag in ``bag_dir`` departs from ``profile`` (ours by default).
+def check_profile(bag: Path | BagFiles, profile: Profile | None = None) -> list[Problem]:
+    """Every way ``bag`` departs from ``profile`` (ours by default).
 
+    ``bag`` is a bag directory, a serialized bag (tar, tar.gz, zip: members streamed,
+    never extracted) or an already listed :class:`~preserve.verify.access.BagFiles`.
     Never writes and never follows a symlink. Raises :class:`UnreadableInput` only
-    when ``bag_dir`` is not a directory at all; anything else is a Problem.
+    when a path is neither a bag directory nor a serialized bag; anything else is a
+    Problem.
     """
     profile = load_profile() if profile is None else profile
-    try:
-        st = os.lstat(bag_dir)
-    except OSError as exc:
-        raise UnreadableInput(f"cannot read bag ({exc.strerror})", bag_dir) from None
-    if not stat.S_ISDIR(st.st_mode):
-        raise UnreadableInput("not a bag directory", bag_dir)
-    inv = _inventory(bag_dir)
-    problems = list(inv.problems)
-    problems += check_serialization(bag_dir, profile)
-    version_problems, encoding = _check_version(bag_dir, inv, profile)
+    if isinstance(bag, (str, Path)):
+        path = Path(bag)
+        try:
+            st = os.lstat(path)
+        except OSError as exc:
+            raise UnreadableInput(f"cannot read bag ({exc.strerror})", path) from None
+        if not stat.S_ISDIR(st.st_mode) and not _looks_serialized(path):
+            raise UnreadableInput("not a bag directory or a serialized bag", path)
+        with open_bag_files(path) as files:
+            unreadable = [
+                _problem("profile.unreadable", p.path, p.message)
+                for p in getattr(files, "problems", [])
+                if p.code in ("file.unreadable", "archive.damaged")
+            ]
+            return unreadable + check_profile(files, profile)
+    inv = _inventory(bag)
+    root = bag.root_path()
+    problems = _serialization_problems(root is not None, Path(bag.label).name, profile)
+    if root is None and profile.tar_dir_must_match_name:
+        problems += _check_top_folder(bag)
+    version_problems, encoding = _check_version(inv, profile)
     problems += version_problems
-    problems += _check_bag_info(bag_dir, inv, profile, encoding or "utf-8")
+    problems += _check_bag_info(inv, profile, encoding or "utf-8")
+    problems += _check_other_tags(inv, profile, encoding or "utf-8")
     problems += _check_manifests(inv, profile)
     problems += _check_fetch(inv, profile)
     problems += _check_data_empty(inv, profile)
     problems += _check_tag_files(inv, profile)
     problems += _check_payload_files(inv, profile)
     return problems
+
+
+def _check_top_folder(bag: BagFiles) -> list[Problem]:
+    """APTrust: ``my_bag.tar`` must unpack to one folder named ``my_bag``."""
+    file_name = Path(bag.label).name
+    stem = next(
+        (file_name[: -len(s)] for s, _ in _SERIALIZED_SUFFIXES if file_name.lower().endswith(s)),
+        file_name,
+    )
+    folder = str(getattr(bag, "prefix", "")).rstrip("/")
+    if folder == stem:
+        return []
+    found = f"its bag is in {folder!r}" if folder else "its bag is not in one top folder"
+    message = f"{file_name} must unpack to one folder named {stem!r}; {found}"
+    return [_problem("profile.top-folder-name", "", message)]
+
+
+def _looks_serialized(path: Path) -> bool:
+    """Whether a regular file is a tar or zip (by content, as the verifier opens it)."""
+    import zipfile
+
+    from preserve.verify.tar_reader import is_tar
+
+    try:
+        return zipfile.is_zipfile(path) or is_tar(path)
+    except OSError:
+        return False
 
 
 def check_serialization(path: Path, profile: Profile | None = None) -> list[Problem]:
@@ -543,6 +681,10 @@ def check_serialization(path: Path, profile: Profile | None = None) -> list[Prob
         is_dir = stat.S_ISDIR(os.lstat(path).st_mode)
     except OSError as exc:
         raise UnreadableInput(f"cannot read bag ({exc.strerror})", path) from None
+    return _serialization_problems(is_dir, path.name, profile)
+
+
+def _serialization_problems(is_dir: bool, name: str, profile: Profile) -> list[Problem]:
     if is_dir:
         if profile.serialization is Serialization.required:
             return [
@@ -561,7 +703,7 @@ def check_serialization(path: Path, profile: Profile | None = None) -> list[Prob
                 "the profile forbids serialized bags; this is a file",
             )
         ]
-    mime = serialization_mime(path.name)
+    mime = serialization_mime(name)
     if mime is None or not _mime_accepted(mime, profile.accept_serialization):
         kind = mime or "an unknown type"
         accepted = ", ".join(profile.accept_serialization) or "nothing"
@@ -569,7 +711,7 @@ def check_serialization(path: Path, profile: Profile | None = None) -> list[Prob
             _problem(
                 "profile.serialization-not-accepted",
                 "",
-                f"{path.name} is {kind}; the profile accepts {accepted}",
+                f"{name} is {kind}; the profile accepts {accepted}",
             )
         ]
     return []
@@ -586,15 +728,13 @@ def _mime_accepted(mime: str, accepted: Iterable[str]) -> bool:
     return any(a.lower() in names for a in accepted)
 
 
-def _check_version(
-    root: Path, inv: _Inventory, profile: Profile
-) -> tuple[list[Problem], str | None]:
+def _check_version(inv: _Inventory, profile: Profile) -> tuple[list[Problem], str | None]:
     accepted = ", ".join(profile.accept_bagit_version)
     if not _is_regular(inv, BAGIT_TXT):
         message = f"{BAGIT_TXT} is missing, so the BagIt version is unknown (accepted: {accepted})"
         return [_problem("profile.bagit-version", BAGIT_TXT, message)], None
     try:
-        version, encoding, _ = parse_bagit_txt(_read_nofollow(root / BAGIT_TXT))
+        version, encoding, _ = parse_bagit_txt(_read(inv, BAGIT_TXT))
     except OSError as exc:
         return [_problem("profile.unreadable", BAGIT_TXT, f"cannot read ({exc.strerror})")], None
     if version is None:
@@ -606,7 +746,7 @@ def _check_version(
     return [], encoding
 
 
-def _check_bag_info(root: Path, inv: _Inventory, profile: Profile, encoding: str) -> list[Problem]:
+def _check_bag_info(inv: _Inventory, profile: Profile, encoding: str) -> list[Problem]:
     if not _is_regular(inv, BAG_INFO_TXT):
         return [
             _problem(
@@ -616,7 +756,7 @@ def _check_bag_info(root: Path, inv: _Inventory, profile: Profile, encoding: str
             )
         ]
     try:
-        parsed = parse_bag_info(_read_nofollow(root / BAG_INFO_TXT), encoding=encoding)
+        parsed = parse_bag_info(_read(inv, BAG_INFO_TXT), encoding=encoding)
     except OSError as exc:
         return [_problem("profile.unreadable", BAG_INFO_TXT, f"cannot read ({exc.strerror})")]
     out: list[Problem] = []
@@ -629,7 +769,7 @@ def _check_bag_info(root: Path, inv: _Inventory, profile: Profile, encoding: str
                 "BagIt-Profile-Identifier is missing (every profiled bag needs it)",
             )
         )
-    elif profile.identifier not in declared:
+    elif not {profile.identifier, *ALIASES.get(profile.identifier, ())} & set(declared):
         out.append(
             _problem(
                 "profile.identifier-mismatch",
@@ -638,19 +778,27 @@ def _check_bag_info(root: Path, inv: _Inventory, profile: Profile, encoding: str
                 f"not this profile's {profile.identifier}",
             )
         )
-    for label, rule in profile.bag_info:
+    out += _check_rules(parsed, profile.bag_info, BAG_INFO_TXT, "profile.bag-info")
+    return out
+
+
+def _check_rules(
+    parsed: ParsedBagInfo, rules: Iterable[tuple[str, TagRule]], path: str, code: str
+) -> list[Problem]:
+    """One tag file's fields against the profile's rules for them."""
+    out: list[Problem] = []
+    for label, rule in rules:
         values = parsed.get_all(label)
         if rule.required and not values:
-            out.append(
-                _problem(
-                    "profile.bag-info-missing", BAG_INFO_TXT, f"required field {label} is missing"
-                )
-            )
+            out.append(_problem(f"{code}-missing", path, f"required field {label} is missing"))
+        elif rule.recommended and not values:
+            message = f"recommended field {label} is missing"
+            out.append(Problem(f"{code}-recommended", path, message, Severity.warning))
         if rule.values:
             out += [
                 _problem(
-                    "profile.bag-info-value",
-                    BAG_INFO_TXT,
+                    f"{code}-value",
+                    path,
                     f"{label} is {value!r}, not one of {', '.join(rule.values)}",
                 )
                 for value in values
@@ -659,17 +807,39 @@ def _check_bag_info(root: Path, inv: _Inventory, profile: Profile, encoding: str
         if not rule.repeatable and len(values) > 1:
             out.append(
                 _problem(
-                    "profile.bag-info-repeated",
-                    BAG_INFO_TXT,
+                    f"{code}-repeated",
+                    path,
                     f"{label} appears {len(values)} times but may appear once",
                 )
             )
     return out
 
 
+def _check_other_tags(inv: _Inventory, profile: Profile, encoding: str) -> list[Problem]:
+    """Fields of tag files beyond bag-info.txt (APTrust's aptrust-info.txt, say)."""
+    by_file: dict[str, list[tuple[str, TagRule]]] = {}
+    for tag_file, label, rule in profile.other_tags:
+        by_file.setdefault(tag_file, []).append((label, rule))
+    out: list[Problem] = []
+    for tag_file, rules in by_file.items():
+        if not _is_regular(inv, tag_file):
+            if any(rule.required for _, rule in rules):
+                needed = ", ".join(label for label, rule in rules if rule.required)
+                message = f"tag file {tag_file} is missing; the profile requires {needed} in it"
+                out.append(_problem("profile.tag-file-required", tag_file, message))
+            continue
+        try:
+            parsed = parse_bag_info(_read(inv, tag_file), encoding=encoding)
+        except OSError as exc:
+            out.append(_problem("profile.unreadable", tag_file, f"cannot read ({exc.strerror})"))
+            continue
+        out += _check_rules(parsed, rules, tag_file, "profile.tag-field")
+    return out
+
+
 def _check_manifests(inv: _Inventory, profile: Profile) -> list[Problem]:
     present: dict[ManifestKind, dict[str, str]] = {kind: {} for kind in ManifestKind}
-    for name in inv.files:
+    for name in inv.entries:
         parsed = parse_manifest_name(name)  # a name with "/" is never a manifest
         if parsed is not None:
             present[parsed[0]][parsed[1]] = name
@@ -716,7 +886,7 @@ def _check_manifests(inv: _Inventory, profile: Profile) -> list[Problem]:
 
 
 def _check_fetch(inv: _Inventory, profile: Profile) -> list[Problem]:
-    present = FETCH_TXT in inv.files
+    present = FETCH_TXT in inv.entries
     if present and not profile.allow_fetch:
         return [
             _problem(
@@ -730,8 +900,9 @@ def _check_fetch(inv: _Inventory, profile: Profile) -> list[Problem]:
     return []
 
 
-def _payload(inv: _Inventory) -> dict[str, os.stat_result]:
-    return {p: st for p, st in inv.files.items() if p.startswith(f"{PAYLOAD_DIR}/")}
+def _payload(inv: _Inventory) -> dict[str, int]:
+    """Payload entries -> size (-2 for what is not a regular file)."""
+    return {p: inv.bag.files.get(p, -2) for p in inv.entries if p.startswith(f"{PAYLOAD_DIR}/")}
 
 
 def _check_data_empty(inv: _Inventory, profile: Profile) -> list[Problem]:
@@ -742,8 +913,8 @@ def _check_data_empty(inv: _Inventory, profile: Profile) -> list[Problem]:
     if not payload:
         return []
     if len(payload) == 1:
-        ((_, st),) = payload.items()
-        if stat.S_ISREG(st.st_mode) and st.st_size == 0:
+        ((_, size),) = payload.items()
+        if size == 0:
             return []
     return [
         _problem(
@@ -772,7 +943,7 @@ def _check_tag_files(inv: _Inventory, profile: Profile) -> list[Problem]:
         _problem(
             "profile.tag-file-not-allowed", path, f"tag file {path} is not allowed by the profile"
         )
-        for path in sorted(inv.files)
+        for path in sorted(inv.entries)
         if _is_tag_file(path) and not _matches_any(path, profile.tag_files_allowed)
     ]
     return out
@@ -784,7 +955,9 @@ def _check_payload_files(inv: _Inventory, profile: Profile) -> list[Problem]:
     for entry in profile.payload_files_required:
         if entry.endswith("/"):
             folder = entry.rstrip("/")
-            present = folder in inv.dirs and any(p.startswith(entry) for p in [*payload, *inv.dirs])
+            present = folder in inv.bag.dirs and any(
+                p.startswith(entry) for p in [*payload, *inv.bag.dirs]
+            )
             what = f"required folder {entry} is missing or empty"
         else:
             present = _is_regular(inv, entry)

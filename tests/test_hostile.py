@@ -469,7 +469,8 @@ def test_sidecar_cannot_smuggle_a_second_payload_oxum(tmp_path: Path) -> None:
     assert report.exit_code == 0, report.as_dict()
     (made,) = (tmp_path / "archive" / "bags").iterdir()
     info = (made / "bag-info.txt").read_text(encoding="utf-8")
-    assert "Source-Organization: Office Payload-Oxum: 1.1\n" in info
+    # The issuer is in External-Description (Source-Organization is the archive's institution).
+    assert " (Office Payload-Oxum: 1.1)\n" in info
     assert not any(c in info for c in LINE_BREAKS if c != "\n")
     reference = bagit.Bag(str(made))
     assert isinstance(reference.info["Payload-Oxum"], str)  # one value, not a list

@@ -260,4 +260,3 @@ def test_validate_and_render_take_a_page_too(tmp_path: Path) -> None:
     text = " ".join(extract_text(str(pdf)).split())
     assert "2. Bring your card. 3. Keep it tidy." in text
     assert "Views: 4321" not in text  # the page's chrome is not the statement
-

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from preserve.bagit_format import Severity
 from preserve.errors import InputError, UnreadableInput
 from preserve.profile import (
     DEFAULT_PROFILE,
@@ -173,7 +175,7 @@ def test_load_profile_errors(tmp_path: Path) -> None:
             lambda d: d["Bag-Info"]["Bagging-Date"].update({"required": "yes"}),
             "required must be true or false",
         ),
-        (lambda d: d["Bag-Info"]["Bagging-Date"].update({"mandatory": True}), "unknown key"),
+        (lambda d: d["Bag-Info"]["Bagging-Date"].update({"requird": True}), "did you mean"),
         (
             lambda d: d["Bag-Info"]["Bagging-Date"].update({"values": "2024"}),
             "values must be a list",
@@ -288,7 +290,7 @@ def test_bag_written_by_preserve_conforms(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "label",
-    ["Source-Organization", "External-Identifier", "Bagging-Date", "Payload-Oxum", "Bag-Size"],
+    ["External-Description", "External-Identifier", "Bagging-Date", "Payload-Oxum", "Bag-Size"],
 )
 def test_missing_required_field(bag: Path, label: str) -> None:
     edit_info(bag, lambda info: info.pop(label))
@@ -477,7 +479,7 @@ def test_check_profile_refuses_what_is_not_a_directory(tmp_path: Path) -> None:
     with pytest.raises(UnreadableInput):
         check_profile(tmp_path / "absent")
     (tmp_path / "file").write_bytes(b"")
-    with pytest.raises(UnreadableInput, match="not a bag directory"):
+    with pytest.raises(UnreadableInput, match="not a bag directory or a serialized bag"):
         check_profile(tmp_path / "file")
 
 
@@ -583,3 +585,275 @@ def test_folder_coverage_is_exact(folder: str, name: str, pattern: str) -> None:
         assert not any(
             _matches_any(entry + n, [full]) for n in ("a", "b", "a.b", "a/b", "ba/ab", "..a")
         )
+
+
+# ------------------------------------------------------------------------- profiles from the field
+
+FIELD = REPO / "tests" / "profiles"
+
+
+@pytest.mark.parametrize(
+    ("name", "identifier", "warned"),
+    [
+        (
+            "btr-bagit-profile.json",
+            "https://github.com/dpscollaborative/btr_bagit_profile/releases/download/1.0/"
+            "btr-bagit-profile.json",
+            "recommended field (Organization-Address, Contact-Email",
+        ),
+        (
+            "duraspace-btr.json",
+            "https://github.com/dpscollaborative/btr_bagit_profile/releases/download/1.0/"
+            "btr-bagit-profile.json",
+            "'recommended' is an extension",
+        ),
+        (
+            "duraspace-aptrust.json",
+            "http://fedora.info/bagprofile/aptrust.json",
+            "Other-Info: read as the fields of aptrust-info.txt",
+        ),
+        (
+            "dart-aptrust-2.2.json",
+            "https://raw.githubusercontent.com/APTrust/preservation-services/master/profiles/"
+            "aptrust-v2.2.json",
+            "a DART-format profile",
+        ),
+        (
+            "dart-aptrust-2.3.json",
+            "https://raw.githubusercontent.com/APTrust/preservation-services/master/profiles/"
+            "aptrust-v2.3.json",
+            "a DART-format profile",
+        ),
+    ],
+)
+def test_real_profiles_load_with_their_warnings(name: str, identifier: str, warned: str) -> None:
+    """Before: refused ("unknown key 'recommended'", "unknown key 'Other-Info'", DART)."""
+    profile = load_profile(FIELD / name)
+    assert profile.identifier == identifier
+    assert any(warned in w for w in profile.warnings), profile.warnings
+
+
+def test_btr_recommended_fields_are_warnings_not_errors() -> None:
+    profile = load_profile("btr")
+    assert profile.rule("Contact-Email") is not None
+    assert profile.rule("Contact-Email").recommended  # type: ignore[union-attr]
+    assert not profile.rule("Contact-Email").required  # type: ignore[union-attr]
+
+
+def test_aptrust_profiles_carry_aptrust_info_fields() -> None:
+    for profile in (load_profile(FIELD / "duraspace-aptrust.json"), load_profile("aptrust")):
+        fields = {(f, label): rule for f, label, rule in profile.other_tags}
+        assert fields[("aptrust-info.txt", "Title")].required
+        assert "Institution" in fields[("aptrust-info.txt", "Access")].values
+        assert profile.manifests_required == ("md5",)
+    dart = load_profile("aptrust")
+    assert dart.serialization is Serialization.required
+    assert dart.accept_serialization == ("application/tar",)
+    assert "" not in dart.tag_files_allowed  # DART's "" placeholder is dropped
+    assert dart.rule("Source-Organization").required  # type: ignore[union-attr]
+
+
+def test_a_misspelt_key_is_still_an_error_and_an_extension_a_warning() -> None:
+    doc = profile_doc()
+    doc["Tag-Files-Alowed"] = ["*"]
+    with pytest.raises(InputError, match="did you mean 'Tag-Files-Allowed'"):
+        parse_profile(json.dumps(doc))
+    doc = profile_doc()
+    doc["X-Local-Note"] = "kept by our repository"
+    doc["Bag-Info"]["Bagging-Date"]["help"] = "set by the software"
+    profile = parse_profile(json.dumps(doc))
+    assert profile.warnings == (
+        "unknown key 'X-Local-Note': not enforced",
+        "Bag-Info: Bagging-Date: unknown key 'help': not enforced",
+    )
+
+
+def _aptrust_shaped(root: Path, *, storage: str = "Standard") -> Path:
+    """A bag as APTrust wants it (md5 + sha256, aptrust-info.txt), claiming APTrust 2.3."""
+    bag_dir = root / "test.edu.bag"
+    (bag_dir / "docs").mkdir(parents=True)
+    (bag_dir / "docs" / "a.txt").write_bytes(b"a neutral test file\n")
+    info = {
+        "Source-Organization": "Test University",
+        "BagIt-Profile-Identifier": load_profile("aptrust").identifier,
+    }
+    bagit.make_bag(str(bag_dir), bag_info=info, checksums=["md5", "sha256"])
+    (bag_dir / "aptrust-info.txt").write_text(
+        f"Title: A test bag\nAccess: Institution\nStorage-Option: {storage}\n", encoding="utf-8"
+    )
+    bagit.Bag(str(bag_dir)).save()
+    return bag_dir
+
+
+def test_aptrust_profile_judges_a_tar_and_reports_every_violation(tmp_path: Path) -> None:
+    import tarfile
+
+    aptrust = load_profile("aptrust")
+    good = _aptrust_shaped(tmp_path / "good")
+    out = tmp_path / "test.edu.bag.tar"
+    with tarfile.open(out, "w") as tf:
+        tf.add(good, arcname=good.name)
+    assert check_profile(out, aptrust) == []
+    # The directory itself is not accepted: APTrust requires a tar.
+    assert codes(good, aptrust) == ["profile.serialization-required"]
+    bad = _aptrust_shaped(tmp_path / "bad", storage="Tape")
+    (bad / "aptrust-info.txt").write_text("Access: Everyone\n", encoding="utf-8")
+    (bad / "manifest-md5.txt").unlink()
+    out = tmp_path / "bad.zip"
+    shutil.make_archive(str(out.with_suffix("")), "zip", bad.parent, bad.name)
+    found = sorted((p.code, p.path) for p in check_profile(out, aptrust))
+    assert found == [
+        ("profile.manifest-required", "manifest-md5.txt"),
+        ("profile.serialization-not-accepted", ""),
+        ("profile.tag-field-missing", "aptrust-info.txt"),  # Storage-Option
+        ("profile.tag-field-missing", "aptrust-info.txt"),  # Title
+        ("profile.tag-field-value", "aptrust-info.txt"),  # Access: Everyone
+        ("profile.top-folder-name", ""),  # bad.zip holds test.edu.bag/
+    ]
+
+
+def test_cli_verify_profile_reports_every_violation(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from preserve.cli import cli
+
+    good = _aptrust_shaped(tmp_path)
+    (good / "manifest-md5.txt").unlink()
+    result = CliRunner().invoke(cli, ["verify", "--profile", "aptrust", str(good)])
+    assert result.exit_code == 1, result.output
+    assert "profile.serialization-required" in result.output
+    assert "profile.manifest-required manifest-md5.txt" in result.output
+    result = CliRunner().invoke(
+        cli, ["verify", "--profile", str(tmp_path / "none.json"), str(good)]
+    )
+    assert result.exit_code == 2
+    assert "no such BagIt profile" in result.output
+    assert "Traceback" not in result.output
+
+
+# --------------------------------------------------------------------------- what ingest writes
+
+FIXTURE = REPO / "fixtures" / "en-title-only.txt"
+
+
+@pytest.mark.parametrize("algorithms", [["md5"], ["sha256"], ["sha1", "sha512"]])
+def test_ingest_refuses_algorithms_our_profile_rejects(
+    tmp_path: Path, algorithms: list[str]
+) -> None:
+    """Before: ``--algorithm md5`` made bags failing profile.manifest-required, exit 0."""
+    from click.testing import CliRunner
+
+    from preserve.cli import cli
+
+    archive = tmp_path / "archive"
+    args = ["ingest", str(FIXTURE), "--archive", str(archive)]
+    for alg in algorithms:
+        args += ["--algorithm", alg]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if "profile rejects" in line]
+    assert len(lines) == 1 and "--algorithm sha256 --algorithm sha512" in lines[0]
+    assert "Traceback" not in result.output
+    assert not archive.exists()  # nothing written
+
+
+def test_ingest_with_md5_added_to_the_defaults_conforms(tmp_path: Path) -> None:
+    from preserve.archive import IngestOptions, ingest
+    from preserve.bagit_format import DigestAlgorithm as Alg
+
+    options = IngestOptions(workers=1, algorithms=(Alg.md5, Alg.sha256, Alg.sha512))
+    assert ingest([FIXTURE], tmp_path / "archive", options).exit_code == 0
+    (bag_dir,) = (tmp_path / "archive" / "bags").iterdir()
+    assert (bag_dir / "manifest-md5.txt").is_file()
+    assert check_profile(bag_dir) == []
+
+
+def test_source_organization_is_the_archive_institution(tmp_path: Path) -> None:
+    """Before: Source-Organization held the statement's signer or issuer."""
+    from preserve import settings
+    from preserve.archive import IngestOptions, ingest
+
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    for key, value in (
+        ("institution.name", "Archive of Public Statements"),
+        ("institution.address", "1 Library Square, Springfield"),
+        ("institution.contact_email", "archive@example.org"),
+    ):
+        settings.set_value(archive, key, value)
+    assert ingest([FIXTURE], archive, IngestOptions(workers=1)).exit_code == 0
+    (bag_dir,) = (archive / "bags").iterdir()
+    info = bagit.Bag(str(bag_dir)).info
+    record = json.loads((bag_dir / "data/metadata/statement.json").read_bytes())
+    assert info["Source-Organization"] == "Archive of Public Statements"
+    assert info["Organization-Address"] == "1 Library Square, Springfield"
+    assert info["Contact-Email"] == "archive@example.org"
+    assert "Contact-Name" not in info  # not set: not invented
+    issuer = record["creator"].get("organization") or record["creator"]["name"]
+    assert info["External-Description"] == f"{record['title']} ({issuer})"
+    assert info["BagIt-Profile-Identifier"] == PROFILE_ID
+    assert check_profile(bag_dir) == []
+    btr = check_profile(bag_dir, load_profile("btr"))  # what BTR requires, the bag has
+    assert [p.code for p in btr if p.severity is Severity.error] == ["profile.identifier-mismatch"]
+
+
+def test_without_an_institution_source_organization_is_left_out_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from preserve.archive import IngestOptions, ingest
+
+    archive = tmp_path / "archive"
+    assert ingest([FIXTURE], archive, IngestOptions(workers=1)).exit_code == 0
+    (bag_dir,) = (archive / "bags").iterdir()
+    assert "Source-Organization" not in bagit.Bag(str(bag_dir)).info
+    assert check_profile(bag_dir) == []
+    assert any("institution.name" in r.getMessage() for r in caplog.records)
+
+
+def test_aptrust_tar_must_unpack_to_a_folder_named_as_the_file(tmp_path: Path) -> None:
+    import tarfile
+
+    good = _aptrust_shaped(tmp_path)
+    out = tmp_path / "other-name.tar"
+    with tarfile.open(out, "w") as tf:
+        tf.add(good, arcname=good.name)
+    assert codes(out, load_profile("aptrust")) == ["profile.top-folder-name"]
+    # Duraspace's APTrust profile has no such rule.
+    duraspace = load_profile(FIELD / "duraspace-aptrust.json")
+    assert "profile.top-folder-name" not in codes(out, duraspace)
+
+
+@pytest.mark.parametrize(
+    ("sample", "expected"),
+    [
+        ("btr_good_sha256.tar", set()),
+        (
+            "btr_bad_missing_required_tags.tar",
+            {("profile.bag-info-missing", "bag-info.txt")},
+        ),
+        (
+            "btr_bad_extraneous_file.tar",
+            {("payload.not-in-manifest", "data/nsqd.dat"), ("oxum.mismatch", "bag-info.txt")},
+        ),
+    ],
+)
+def test_btr_sample_bags_are_judged_as_btr_says(
+    sample: str, expected: set[tuple[str, str]]
+) -> None:
+    """BTR's own sample bags (tests/profiles/README.md), read as tars, against the BTR profile:
+    the good one is valid though it names the profile by another URL (profile.ALIASES)."""
+    from preserve.bag_checks import ProfileCheck
+    from preserve.verify import verify_bag
+
+    result = verify_bag(
+        FIELD / "btr-samples" / sample, extra_checks=(ProfileCheck(load_profile("btr")),)
+    )
+    assert {(p.code, p.path) for p in result.errors} == expected
+    assert result.valid is (not expected)
+    if sample == "btr_bad_missing_required_tags.tar":
+        messages = sorted(p.message for p in result.errors)
+        assert [m.split()[2] for m in messages] == [
+            "Bagging-Date",
+            "Payload-Oxum",
+            "Source-Organization",
+        ]

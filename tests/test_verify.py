@@ -560,3 +560,169 @@ def test_undecodable_file_name_is_reported_printably(made_bag: Path) -> None:
     result = verify_bag(made_bag)
     assert ("payload.not-in-manifest", "data/bad-\\xff.bin") in errors(result)
     json.dumps(result.as_dict(), ensure_ascii=False).encode("utf-8")
+
+
+# --------------------------------------------------------------------------- serialized bags, fully
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE = REPO / "fixtures" / "en-title-only.txt"
+SUFFIXES = (".tar", ".tar.gz", ".zip")
+
+
+@pytest.fixture(scope="module")
+def ingested_bag(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bag written by ``preserve ingest``, in an archive that names its institution."""
+    from preserve import settings
+    from preserve.archive import IngestOptions, ingest
+
+    archive = tmp_path_factory.mktemp("serialized") / "archive"
+    archive.mkdir()
+    settings.set_value(archive, "institution.name", "Archive of Public Statements")
+    report = ingest([FIXTURE], archive, IngestOptions(workers=1))
+    assert report.exit_code == 0, report.as_dict()
+    (bag,) = (archive / "bags").iterdir()
+    return bag
+
+
+def _rewrite(bag: Path, dest: Path, change: Callable[[Path], None]) -> Path:
+    """A copy of ``bag`` changed by ``change``, its manifests made consistent again, so only
+    the checks beyond RFC 8493 (profile, metadata, PDF/A) can see what changed."""
+    copy = dest / bag.name
+    shutil.copytree(bag, copy)
+    change(copy)
+    rebag = bagit.Bag(str(copy))
+    rebag.save(manifests=True)
+    bagit_version = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
+    (copy / "bagit.txt").write_bytes(bagit_version)  # bagit-python 1.9 writes 0.97
+    bagit.Bag(str(copy)).save()
+    assert verify_bag(copy).valid  # RFC 8493 alone finds nothing wrong
+    return copy
+
+
+def _checks() -> tuple[Callable[..., Iterable[Problem]], ...]:
+    from preserve.bag_checks import PreserveChecks
+
+    return (PreserveChecks(),)
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_exported_bag_verifies_fully(ingested_bag: Path, tmp_path: Path, suffix: str) -> None:
+    from preserve.export import export_bag
+
+    out = tmp_path / f"{ingested_bag.name}{suffix}"
+    export_bag(ingested_bag, out)
+    result = verify_bag(out, extra_checks=_checks())
+    assert result.valid and result.problems == (), result.problems
+    assert result.files_checked == verify_bag(ingested_bag).files_checked == 9
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_serialized_bag_faults_beyond_rfc_8493_are_named(
+    ingested_bag: Path, tmp_path: Path, suffix: str
+) -> None:
+    """Bad metadata, a PDF that is not PDF/A and a missing premis.xml, in a consistent bag:
+    each is found inside the tar or zip, with the code it has in a directory."""
+    from preserve.export import export_bag
+
+    def spoil(bag: Path) -> None:
+        record_path = bag / "data/metadata/statement.json"
+        record = json.loads(record_path.read_bytes())
+        del record["title"]
+        record_path.write_text(json.dumps(record), encoding="utf-8")
+        pdf = bag / "data/pdfa" / f"{bag.name}.pdf"
+        pdf.write_bytes(b"%PDF-1.4\n%%EOF\n")
+        (bag / "premis.xml").unlink()
+
+    work = tmp_path / "work"
+    work.mkdir()
+    spoiled = _rewrite(ingested_bag, work, spoil)
+    pdf_rel = f"data/pdfa/{spoiled.name}.pdf"
+    in_dir = errors(verify_bag(spoiled, extra_checks=_checks()))
+    out = tmp_path / f"{spoiled.name}{suffix}"
+    export_bag(spoiled, out)
+    in_archive = errors(verify_bag(out, extra_checks=_checks()))
+    assert in_archive == in_dir
+    assert ("metadata.invalid", "data/metadata/statement.json") in in_archive
+    assert ("profile.tag-file-required", "premis.xml") in in_archive
+    assert any(code.startswith("pdfa.") and path == pdf_rel for code, path in in_archive)
+    assert not any(code == "check.skipped" for code, _ in in_archive)
+
+
+def test_serialized_bag_name_is_its_top_folder(ingested_bag: Path, tmp_path: Path) -> None:
+    """The metadata identifier is compared with the tar's top folder, not the file name."""
+    from preserve.export import export_bag
+
+    out = tmp_path / "renamed-on-the-way.tar"
+    export_bag(ingested_bag, out)
+    assert verify_bag(out, extra_checks=_checks()).valid
+    work = tmp_path / "work"
+    work.mkdir()
+    moved = work / "another-name"
+    shutil.copytree(ingested_bag, moved)
+    out2 = tmp_path / "another-name.zip"
+    export_bag(moved, out2)
+    assert ("metadata.identifier-mismatch", "data/metadata/statement.json") in errors(
+        verify_bag(out2, extra_checks=_checks())
+    )
+
+
+def test_bag_claiming_profile_0_1_stays_valid() -> None:
+    """A bag made before profile 0.2 (tests/bags/README.md) is judged by 0.1, which it meets;
+    by 0.2 it would not be (it claims another identifier)."""
+    from preserve.profile import check_profile, load_profile
+
+    old = REPO / "tests" / "bags" / "preserve-0.1-bag.tar.gz"
+    result = verify_bag(old, extra_checks=_checks())
+    assert result.valid and result.problems == (), result.problems
+    assert check_profile(old, load_profile("preserve-0.1")) == []
+    assert {p.code for p in check_profile(old, load_profile())} == {"profile.identifier-mismatch"}
+
+
+def test_signed_serialized_bag_says_signatures_were_not_checked(
+    ingested_bag: Path, tmp_path: Path
+) -> None:
+    """Fail closed: a tar holding signatures/ is not VALID until they can be checked."""
+    copy = tmp_path / ingested_bag.name
+    shutil.copytree(ingested_bag, copy)
+    (copy / "signatures").mkdir()
+    (copy / "signatures" / "signature.json").write_bytes(b"{}")
+    out = tmp_path / "signed.tar"
+    with tarfile.open(out, "w") as tf:
+        tf.add(copy, arcname=copy.name)
+    assert ("check.skipped", "signatures") in errors(verify_bag(out, extra_checks=_checks()))
+
+
+def test_corrupt_pdf_in_a_tar_is_named_and_not_parsed(ingested_bag: Path, tmp_path: Path) -> None:
+    """A flipped byte in the PDF member: the digest names it; the PDF/A check skips it."""
+    from preserve.export import export_bag
+
+    out = tmp_path / f"{ingested_bag.name}.tar"
+    export_bag(ingested_bag, out)
+    pdf_rel = f"data/pdfa/{ingested_bag.name}.pdf"
+    with tarfile.open(out) as tf:
+        member = tf.getmember(f"{ingested_bag.name}/{pdf_rel}")
+        offset = member.offset_data + member.size // 2
+    data = bytearray(out.read_bytes())
+    data[offset] ^= 0xFF
+    out.write_bytes(bytes(data))
+    result = verify_bag(out, extra_checks=_checks())
+    assert ("manifest.digest-mismatch", pdf_rel) in errors(result)
+    assert ("check.skipped", pdf_rel) in warnings(result)
+    assert not any(p.code.startswith("pdfa.") for p in result.problems)
+
+
+def test_cli_export_then_verify_is_valid(ingested_bag: Path, tmp_path: Path) -> None:
+    """The report of issue 13: ``preserve export BAG -o B.tar`` then ``preserve verify B.tar``
+    said INVALID (check.skipped: preserve checks needs a bag directory), exit 1."""
+    from click.testing import CliRunner
+
+    from preserve.cli import cli
+
+    runner = CliRunner()
+    for suffix in SUFFIXES:
+        out = tmp_path / f"B{suffix}"
+        done = runner.invoke(cli, ["export", str(ingested_bag), "-o", str(out)])
+        assert done.exit_code == 0, done.output
+        done = runner.invoke(cli, ["verify", str(out)])
+        assert done.exit_code == 0, done.output
+        assert done.output.startswith(f"VALID {out}") and "check.skipped" not in done.output

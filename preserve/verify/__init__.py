@@ -17,6 +17,8 @@ none of them uses it, and none imports this package's ``__init__``):
 directory by :mod:`~preserve.verify.tree_dir` or from a tar/zip by
 :mod:`~preserve.verify.tree_archive`, and :mod:`~preserve.verify.checker` (with
 :mod:`~preserve.verify.checker_base`), the rules of RFC 8493.
+:mod:`~preserve.verify.access` is the face the trees show to checks beyond RFC 8493
+(profile, metadata, PDF/A), so those run on a tar or zip as on a directory.
 """
 
 from __future__ import annotations

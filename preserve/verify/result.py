@@ -14,6 +14,8 @@ from preserve.bagit_format import Problem, Severity
 
 #: A check added on top of the BagIt ones (profile, metadata schema, PDF/A...). It gets
 #: the bag directory and yields problems; if it raises, that is reported as an error.
+#: A check with a true ``reads_bag_files`` attribute gets the listed bag instead
+#: (:class:`preserve.verify.access.BagFiles`), so it runs on tar and zip bags too.
 ExtraCheck = Callable[[Path], Iterable[Problem]]
 
 #: Code of the one problem of a bag that could not be opened at all (CLI exit 2).

@@ -87,14 +87,18 @@ def verify_bag(
         # swapped for a decompression bomb is reported by its digest, not inflated).
         unsound = frozenset(p.path for p in checker.problems if p.code in _UNSOUND)
         for check in () if tree.over_limit else extra_checks:
-            if root is None:
+            # A check that reads through BagFiles gets the listed tree (directory, tar or
+            # zip alike, streamed); an older one gets the directory, and cannot run on
+            # a serialized bag.
+            reads_tree = getattr(check, "reads_bag_files", False)
+            if root is None and not reads_tree:
                 checker.error("check.skipped", "", f"{_name(check)} needs a bag directory")
                 continue
             narrow = getattr(check, "with_unsound", None)
             if unsound and narrow is not None:
                 check = narrow(unsound)
             try:
-                checker.problems.extend(check(root))
+                checker.problems.extend(check(tree if reads_tree else root))  # type: ignore[arg-type]
             except PreserveError as exc:
                 checker.error("check.failed", "", f"{_name(check)} failed: {exc.message}")
             except Exception as exc:  # fail closed: a check that crashed did not pass

@@ -93,6 +93,10 @@ class _Tree:
     def root_path(self) -> Path | None:
         return None
 
+    def bag_name(self) -> str:
+        """The bag's name: its folder's, or a serialized bag's top folder (else file stem)."""
+        return Path(self.label).name
+
 
 class _TooLarge(Exception):
     """A file the verifier would have to read whole is over its limit (nothing was read)."""

@@ -34,6 +34,16 @@ class _ArchiveTree(_Tree):
         self.prefix = ""
         self._members: dict[str, Any] = {}
 
+    def bag_name(self) -> str:
+        if self.prefix:
+            return self.prefix.rstrip("/")
+        name = Path(self.label).name
+        low = name.lower()
+        for suffix in (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tbz2", ".txz", ".tar", ".zip"):
+            if low.endswith(suffix):
+                return name[: -len(suffix)]
+        return name
+
     def _place(self, names: list[str]) -> None:
         """Find the bag's base directory: the single top-level folder, or the root."""
         tops = {n.split("/", 1)[0] for n in names if n}

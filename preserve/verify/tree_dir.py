@@ -43,6 +43,10 @@ class _DirTree(_Tree):
     def root_path(self) -> Path | None:
         return self.root
 
+    def bag_name(self) -> str:
+        # realpath: also for "." or ".." (Path('.').name is '').
+        return Path(os.path.realpath(self.root)).name
+
     def _walk(self, prefix: str, directory: str) -> None:
         try:
             with os.scandir(directory) as it:
