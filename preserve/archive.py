@@ -582,6 +582,8 @@ def _publish(
             [(identifier, name, digest) for name, digest in written.tagmanifest_digests.items()],
         )
         _index(db, job.statement, metadata)
+        # The reading room's catalog (its triggers keep the facet counts).
+        db.execute(ledger.CATALOG_INSERT, ledger.catalog_values(metadata.record))
     try:
         os.rename(job.staging, target)
         fsync_dir(target.parent)
@@ -638,3 +640,11 @@ def _index(db: sqlite3.Connection, statement: Statement, metadata: Metadata) -> 
             " ".join([*metadata.record.get("subjects", []), *metadata.record.get("places", [])]),
         ),
     )
+    from preserve.search import unspaced_text
+
+    runs = unspaced_text(metadata.title, "\n\n".join(statement.paragraphs), signer)
+    if runs:  # words of scripts written without spaces, for the trigram index
+        db.execute(
+            "INSERT INTO statements_unspaced (identifier, text) VALUES (?, ?)",
+            (metadata.identifier, runs),
+        )
