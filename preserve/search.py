@@ -115,8 +115,9 @@ def unspaced_filter(runs: tuple[str, ...]) -> tuple[str, list[str]]:
     """SQL (``identifier IN (...)``) and its parameters for statements holding every run.
 
     Runs of three characters or more use the trigram index; shorter ones (a
-    two-character Chinese word is common) a LIKE, which the trigram table also
-    answers, over the unspaced runs only.
+    two-character Chinese word is common) are below what a trigram can match
+    (SQLite's trigram LIKE returns no row for them), so ``instr`` scans the
+    unspaced runs, which are all this table holds.
     """
     clauses, params = [], []
     for run in runs:
@@ -124,8 +125,8 @@ def unspaced_filter(runs: tuple[str, ...]) -> tuple[str, list[str]]:
             clauses.append("statements_unspaced MATCH ?")
             params.append('"' + run + '"')
         else:
-            clauses.append("text LIKE ?")
-            params.append(f"%{run}%")
+            clauses.append("instr(text, ?) > 0")
+            params.append(run)
     sql = "identifier IN (SELECT identifier FROM statements_unspaced WHERE "
     return sql + " AND ".join(clauses) + ")", params
 
