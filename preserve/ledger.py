@@ -185,12 +185,28 @@ MIGRATIONS: tuple[tuple[str | Callable[[sqlite3.Connection], None], ...], ...] =
         )
         """,
         "CREATE INDEX catalog_by_date ON catalog(date_issued, identifier)",
-        "CREATE INDEX catalog_by_year ON catalog(year, date_issued)",
-        "CREATE INDEX catalog_by_organization ON catalog(organization, date_issued)",
-        "CREATE INDEX catalog_by_signer ON catalog(signer, date_issued)",
-        "CREATE INDEX catalog_by_language ON catalog(language, date_issued)",
-        "CREATE INDEX catalog_by_type ON catalog(type, date_issued)",
+        "CREATE INDEX catalog_by_year ON catalog(year, date_issued, identifier)",
+        "CREATE INDEX catalog_by_organization ON catalog(organization, date_issued, identifier)",
+        "CREATE INDEX catalog_by_signer ON catalog(signer, date_issued, identifier)",
+        "CREATE INDEX catalog_by_language ON catalog(language, date_issued, identifier)",
+        "CREATE INDEX catalog_by_type ON catalog(type, date_issued, identifier)",
         "CREATE INDEX bags_by_ingest ON bags(ingested_at, identifier)",
+        "CREATE INDEX bags_by_verified ON bags(last_verified_at)",
+        "CREATE INDEX bags_by_result ON bags(last_result, last_verified_at)",
+        # Audit results per week (the dashboard's chart), kept as fixity checks are recorded.
+        """
+        CREATE TABLE audit_weeks (
+            week TEXT PRIMARY KEY,                 -- strftime('%Y-%W') of the check
+            passed INTEGER NOT NULL,
+            failed INTEGER NOT NULL
+        ) WITHOUT ROWID
+        """,
+        "CREATE TRIGGER fixity_counted AFTER INSERT ON events WHEN new.type = 'fixity check'"
+        " BEGIN INSERT INTO audit_weeks VALUES (strftime('%Y-%W', new.at),"
+        " new.outcome = 'success', new.outcome != 'success') ON CONFLICT (week) DO UPDATE SET"
+        " passed = passed + excluded.passed, failed = failed + excluded.failed; END",
+        "INSERT INTO audit_weeks SELECT strftime('%Y-%W', at), sum(outcome = 'success'),"
+        " sum(outcome != 'success') FROM events WHERE type = 'fixity check' GROUP BY 1",
         """
         CREATE TABLE facet_counts (
             facet TEXT NOT NULL,

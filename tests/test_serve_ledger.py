@@ -36,6 +36,19 @@ def _grouped(db: sqlite3.Connection) -> set[tuple[str, str, int]]:
     return out
 
 
+def _back_to_schema_3(archive: Path) -> None:
+    """Make the ledger what schema 3 left: none of what migration 4 adds."""
+    raw = sqlite3.connect(archive / "ledger.sqlite", isolation_level=None)
+    for trigger in ("catalog_counted", "catalog_uncounted", "bags_unindexed", "fixity_counted"):
+        raw.execute(f"DROP TRIGGER {trigger}")
+    for index in ("bags_by_ingest", "bags_by_verified", "bags_by_result"):
+        raw.execute(f"DROP INDEX {index}")
+    for table in ("catalog", "facet_counts", "statements_unspaced", "audit_weeks"):
+        raw.execute(f"DROP TABLE {table}")
+    raw.execute("PRAGMA user_version = 3")
+    raw.close()
+
+
 def test_ingest_fills_the_catalog_and_the_counts(tmp_path: Path) -> None:
     make_statements(tmp_path / "in", 4)
     archive = tmp_path / "a"
@@ -69,15 +82,7 @@ def test_migration_4_backfills_a_ledger_made_before_it(tmp_path: Path) -> None:
     make_statements(tmp_path / "in", 3)
     archive = tmp_path / "a"
     ingest([tmp_path / "in"], archive)
-    # Make the ledger what schema 3 left: no catalog, counts or trigram index.
-    raw = sqlite3.connect(archive / "ledger.sqlite", isolation_level=None)
-    for trigger in ("catalog_counted", "catalog_uncounted", "bags_unindexed"):
-        raw.execute(f"DROP TRIGGER {trigger}")
-    raw.execute("DROP INDEX bags_by_ingest")
-    for table in ("catalog", "facet_counts", "statements_unspaced"):
-        raw.execute(f"DROP TABLE {table}")
-    raw.execute("PRAGMA user_version = 3")
-    raw.close()
+    _back_to_schema_3(archive)
     db = ledger.connect(archive)  # a writer: migrates
     assert db.execute("PRAGMA user_version").fetchone()[0] == len(ledger.MIGRATIONS)
     rows = db.execute("SELECT * FROM catalog ORDER BY identifier").fetchall()
@@ -101,16 +106,7 @@ def test_backfill_never_follows_a_symlinked_record(tmp_path: Path) -> None:
     fake.write_text(json.dumps({"identifier": bag.name, "title": "FOLLOWED", "language": "xx"}))
     record.unlink()
     os.symlink(fake, record)
-    raw = sqlite3.connect(archive / "ledger.sqlite", isolation_level=None)
-    raw.execute("DELETE FROM catalog")
-    raw.execute("DROP TRIGGER catalog_counted")
-    raw.execute("DROP TRIGGER catalog_uncounted")
-    raw.execute("DROP TRIGGER bags_unindexed")
-    raw.execute("DROP INDEX bags_by_ingest")
-    for table in ("catalog", "facet_counts", "statements_unspaced"):
-        raw.execute(f"DROP TABLE {table}")
-    raw.execute("PRAGMA user_version = 3")
-    raw.close()
+    _back_to_schema_3(archive)
     db = ledger.connect(archive)
     row = db.execute("SELECT title, language FROM catalog").fetchone()
     assert row["title"] != "FOLLOWED" and row["language"] is None  # from the ledger only
@@ -199,3 +195,28 @@ def test_query_split_is_data_never_syntax() -> None:
     assert q.runs == ("委员会",)
     assert q.expression == '"OR" "NEAR"*'  # quoted: words, not operators
     assert unspaced_text("abc", None, "кириллица 中文 text ไทย") == "中文\nไทย"
+
+
+def test_audit_weeks_follow_fixity_checks(tmp_path: Path) -> None:
+    from preserve.audit import audit
+
+    make_statements(tmp_path / "in", 3)
+    archive = tmp_path / "a"
+    ingest([tmp_path / "in"], archive)
+    audit(archive)
+    audit(archive)
+    db = ledger.connect(archive)
+    kept = db.execute("SELECT week, passed, failed FROM audit_weeks").fetchall()
+    counted = db.execute(
+        "SELECT strftime('%Y-%W', at), sum(outcome = 'success'), sum(outcome != 'success')"
+        " FROM events WHERE type = 'fixity check' GROUP BY 1"
+    ).fetchall()
+    assert [tuple(r) for r in kept] == [tuple(r) for r in counted]
+    assert sum(r[1] for r in kept) == 6
+    db.close()
+    _back_to_schema_3(archive)  # and the migration's backfill agrees
+    db = ledger.connect(archive)
+    assert [tuple(r) for r in db.execute("SELECT * FROM audit_weeks")] == [
+        tuple(r) for r in counted
+    ]
+    db.close()

@@ -91,18 +91,48 @@ def _where(filters: Mapping[str, str]) -> tuple[str, list[str]]:
     return " WHERE " + " AND ".join(clauses), params
 
 
-def browse(db: sqlite3.Connection, filters: Mapping[str, str], page: int) -> tuple[list[Row], int]:
+def browse(
+    db: sqlite3.Connection, filters: Mapping[str, str], page: int
+) -> tuple[list[Row], int]:
     """A page of statements, newest first, and how many match the filters."""
     where, params = _where(filters)
-    total = db.execute(
-        "SELECT count(*) FROM catalog c JOIN bags b ON b.identifier = c.identifier" + where,
-        params,
-    ).fetchone()[0]
     rows = db.execute(
         _ROW_SQL + where + " ORDER BY c.date_issued DESC, c.identifier DESC LIMIT ? OFFSET ?",
         [*params, PAGE_SIZE, (page - 1) * PAGE_SIZE],
     ).fetchall()
-    return [_row(r) for r in rows], int(total)
+    return [_row(r) for r in rows], count(db, filters)
+
+
+def count(db: sqlite3.Connection, filters: Mapping[str, str]) -> int:
+    """How many statements the filters select: from the facet counts for none or one
+    filter (every statement has a type), by the catalog's indexes for more."""
+    if len(filters) <= 1:
+        facet, value = next(iter(filters.items())) if filters else ("type", None)
+        row = db.execute(
+            "SELECT coalesce(sum(count), 0) FROM facet_counts WHERE facet = ?"
+            + (" AND value = ?" if value is not None else ""),
+            (facet, value) if value is not None else (facet,),
+        ).fetchone()
+        return int(row[0])
+    clauses = [f"{f} = ?" for f in CATALOG_FACETS if f in filters]
+    params = [filters[f] for f in CATALOG_FACETS if f in filters]
+    return int(
+        db.execute(
+            "SELECT count(*) FROM catalog WHERE " + " AND ".join(clauses), params
+        ).fetchone()[0]
+    )
+
+
+def within(filters: Mapping[str, str]) -> tuple[str, list[str]] | None:
+    """The facet filters as a condition on ``identifier`` (for the full-text search)."""
+    if not filters:
+        return None
+    clauses = [f"{f} = ?" for f in CATALOG_FACETS if f in filters]
+    params = [filters[f] for f in CATALOG_FACETS if f in filters]
+    return (
+        "identifier IN (SELECT identifier FROM catalog WHERE " + " AND ".join(clauses) + ")",
+        params,
+    )
 
 
 def facets(db: sqlite3.Connection) -> dict[str, list[FacetValue]]:
@@ -233,29 +263,32 @@ class Dashboard:
 
 
 def dashboard(db: sqlite3.Connection, today: dt.datetime | None = None) -> Dashboard:
-    """Counts of recent verifications, overdue bags, failing bags and a weekly history."""
+    """Counts of recent verifications, overdue and failing bags, and the weekly history,
+    each read from an index or from ``audit_weeks`` (never a scan of every bag)."""
     now = today or dt.datetime.now(dt.UTC)
 
     def ago(days: int) -> str:
-        return (now - dt.timedelta(days=days)).isoformat(timespec="seconds")[:19] + "Z"
+        return (now - dt.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    one = db.execute(
-        "SELECT count(*),"
-        " sum(last_verified_at >= ?), sum(last_verified_at >= ?), sum(last_verified_at IS NULL),"
-        " sum(last_result = 'failure')"
-        " FROM bags WHERE state != 'publishing'",
-        (ago(30), ago(90)),
-    ).fetchone()
-    total, v30, v90, never, failing = (int(x or 0) for x in one)
-    overdue = [
+    def one(sql: str, *params: object) -> int:
+        return int(db.execute(sql, params).fetchone()[0] or 0)
+
+    total = one("SELECT count(*) FROM bags")
+    v30 = one("SELECT count(*) FROM bags WHERE last_verified_at >= ?", ago(30))
+    v90 = one("SELECT count(*) FROM bags WHERE last_verified_at >= ?", ago(90))
+    never = one("SELECT count(*) FROM bags WHERE last_verified_at IS NULL")
+    stale = one("SELECT count(*) FROM bags WHERE last_verified_at < ?", ago(90))
+    failing = one("SELECT count(*) FROM bags WHERE last_result = 'failure'")
+    overdue: list[tuple[str, str | None]] = [
         (str(r[0]), r[1])
-        for r in db.execute(
-            "SELECT identifier, last_verified_at FROM bags WHERE state != 'publishing' AND"
-            " (last_verified_at IS NULL OR last_verified_at < ?)"
-            " ORDER BY last_verified_at, identifier LIMIT 20",
-            (ago(90),),
+        for sql in (
+            "SELECT identifier, last_verified_at FROM bags WHERE last_verified_at IS NULL"
+            " LIMIT 20",
+            "SELECT identifier, last_verified_at FROM bags WHERE last_verified_at < ?"
+            " ORDER BY last_verified_at LIMIT 20",
         )
-    ]
+        for r in db.execute(sql, () if "IS NULL" in sql else (ago(90),))
+    ][:20]
     failures = []
     for r in db.execute(
         "SELECT identifier, last_verified_at FROM bags WHERE last_result = 'failure'"
@@ -263,33 +296,12 @@ def dashboard(db: sqlite3.Connection, today: dt.datetime | None = None) -> Dashb
     ).fetchall():
         last = audits(db, str(r[0]), 1)
         failures.append((str(r[0]), str(r[1] or ""), last[0].problems if last else ()))
-    start = ago(7 * 26)
-    per_week: dict[str, list[int]] = {}
-    for r in db.execute(
-        "SELECT strftime('%Y-%W', at) AS week, sum(outcome = 'success'), sum(outcome != 'success')"
-        " FROM events WHERE type = ? AND at >= ? GROUP BY week ORDER BY week",
-        (FIXITY_CHECK, start),
-    ):
-        per_week[str(r[0])] = [int(r[1] or 0), int(r[2] or 0)]
-    weeks = []
-    for i in range(25, -1, -1):
-        key = (now - dt.timedelta(weeks=i)).strftime("%Y-%W")
-        ok, bad = per_week.get(key, [0, 0])
-        weeks.append((key, ok, bad))
-    return Dashboard(
-        total,
-        v30,
-        v90,
-        never,
-        overdue,
-        int(
-            db.execute(
-                "SELECT count(*) FROM bags WHERE state != 'publishing' AND"
-                " (last_verified_at IS NULL OR last_verified_at < ?)",
-                (ago(90),),
-            ).fetchone()[0]
-        ),
-        failures,
-        failing,
-        weeks,
-    )
+    keys = [(now - dt.timedelta(weeks=i)).strftime("%Y-%W") for i in range(25, -1, -1)]
+    per_week = {
+        str(r[0]): (int(r[1]), int(r[2]))
+        for r in db.execute(
+            "SELECT week, passed, failed FROM audit_weeks WHERE week >= ?", (keys[0],)
+        )
+    }
+    weeks = [(key, *per_week.get(key, (0, 0))) for key in keys]
+    return Dashboard(total, v30, v90, never, overdue, never + stale, failures, failing, weeks)

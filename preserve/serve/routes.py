@@ -152,7 +152,9 @@ def _pages(total: int, page: int) -> int:
 # --------------------------------------------------------------------------- pages
 
 
-async def browse(request: Request) -> Response:
+def browse(request: Request) -> Response:
+    # Plain functions run in Starlette's thread pool: SQLite lets go of the GIL while it
+    # works, so two requests use two cores.
     room: Room = request.app.state.room
     page = _page_number(request)
     filters = _filters(request)
@@ -173,7 +175,7 @@ async def browse(request: Request) -> Response:
     )
 
 
-async def search_page(request: Request) -> Response:
+def search_page(request: Request) -> Response:
     room: Room = request.app.state.room
     q = _one(request, "q")
     filters = _filters(request)
@@ -181,33 +183,49 @@ async def search_page(request: Request) -> Response:
     rows: list[catalog.Row] = []
     total = 0
     last = 1
+    ranked = True
     if q is not None and q.strip():
         try:
             parsed = fulltext.parse_query(q)
         except InputError:
             raise BadRequest("the query has no words to search for (letters or digits)") from None
         db = room.ledger.db()
-        hits = fulltext.search_parsed(db, parsed, limit=fulltext.MAX_RESULTS * 4)
-        known = catalog.rows_by_identifier(db, [h.identifier for h in hits], filters)
-        matched = [
+        offset = (page - 1) * catalog.PAGE_SIZE
+        if parsed.runs:  # words of unspaced scripts: both indexes, the first hundreds only
+            found = fulltext.search_parsed(db, parsed, limit=fulltext.MAX_RESULTS * 4)
+            known = catalog.rows_by_identifier(db, [h.identifier for h in found], filters)
+            found = [h for h in found if h.identifier in known]
+            hits, total = found[offset : offset + catalog.PAGE_SIZE], len(found)
+        else:
+            assert parsed.expression is not None
+            hits, total = fulltext.search_counted(
+                db,
+                parsed.expression,
+                limit=catalog.PAGE_SIZE,
+                offset=offset,
+                within=catalog.within(filters),
+            )
+            known = catalog.rows_by_identifier(db, [h.identifier for h in hits], {})
+        last = _pages(total, page)
+        rows = [
             catalog.Row(**{**known[h.identifier].__dict__, "snippet": h.snippet})
             for h in hits
             if h.identifier in known
         ]
-        total = len(matched)
-        last = _pages(total, page)
-        rows = matched[(page - 1) * catalog.PAGE_SIZE : page * catalog.PAGE_SIZE]
+        ranked = total <= fulltext.RANK_LIMIT
     elif page != 1:
         raise BadRequest("a page number needs a query")
     params = {**filters, **({"q": q} if q else {})}
     return room.page(
         "search.html",
+        ranked=ranked,
         q=q or "",
         rows=rows,
         total=total,
         page=page,
         last=last,
         filters=filters,
+        facets=catalog.facets(room.ledger.db()),
         withdrawn=set(),
         link=lambda **c: _link("/search", params, **c),
     )
@@ -434,7 +452,7 @@ async def bag_archive(request: Request) -> Response:
 # --------------------------------------------------------------------------- audit, OAI
 
 
-async def audit_page(request: Request) -> Response:
+def audit_page(request: Request) -> Response:
     room: Room = request.app.state.room
     board = catalog.dashboard(room.ledger.db())
     return room.page("audit.html", board=board, svg=Markup(chart.weekly_bars(board.weeks)))
