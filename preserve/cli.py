@@ -924,9 +924,13 @@ def settings_command(archive: Path, key: str | None, value: str | None, as_json:
 @click.option(
     "--basic", envvar="PRESERVE_SERVE_BASIC", help="Require HTTP basic auth USER:PASSWORD."
 )
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+    help="Server processes (one per core).",
+)
 @handles_errors
 def serve_command(
-    archive: Path, host: str, port: int, token: str | None, basic: str | None
+    archive: Path, host: str, port: int, token: str | None, basic: str | None, workers: int
 ) -> None:
     """The reading room: browse, search, read and download ARCHIVE's statements (read-only).
 
@@ -938,4 +942,4 @@ def serve_command(
     config = ServeConfig(archive, host=host, port=port, token=token, basic=basic)
     app = create_app(config)  # checks first: one line and exit 2 when it cannot serve
     click.echo(f"reading room for {archive} on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
-    run(config, app)
+    run(config, app, workers=workers)

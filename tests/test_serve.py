@@ -323,3 +323,42 @@ def _between(text: str, start: str, end: str) -> list[str]:
     for part in text.split(start)[1:]:
         out.append(part.split(end, 1)[0])
     return out
+
+
+def test_worker_processes_get_the_same_configuration(
+    archive: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import json as json_mod
+
+    from preserve.serve import app as app_mod
+
+    config = ServeConfig(archive, host="::1", port=9, token="t", cache_dir=tmp_path)
+    fields = {k: str(v) if isinstance(v, Path) else v for k, v in config.__dict__.items()}
+    monkeypatch.setenv(app_mod.CONFIG_ENV, json_mod.dumps(fields))
+    built = app_mod.app_from_environment()
+    assert built.state.room.config == ServeConfig(  # type: ignore[attr-defined]
+        archive.absolute(), host="::1", port=9, token="t", cache_dir=tmp_path
+    )
+
+
+def test_search_beyond_the_rank_limit_lists_newest_first_and_says_so(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from preserve import search as search_mod
+
+    ranked = client.get("/search", params={"q": "su"})
+    assert "not by relevance" not in ranked.text
+    monkeypatch.setattr(search_mod, "RANK_LIMIT", 1)
+    r = client.get("/search", params={"q": "su"})
+    assert r.status_code == 200 and "not by relevance" in r.text
+    assert r.text.count('class="snippet"') == ranked.text.count('class="snippet"') > 1
+
+
+def test_search_filters_are_applied_before_counting(client: TestClient) -> None:
+    everything = client.get("/search", params={"q": "ombudsman"}).text
+    only_az = client.get("/search", params={"q": "ombudsman", "language": "az-Latn"}).text
+    assert 'lang="az-Latn"' in only_az
+    assert '<h3 lang="en"' not in only_az and '<h3 lang="en"' in everything
+    n_all = int(everything.split('id="hits-title">')[1].split(" ")[0])
+    n_az = int(only_az.split('id="hits-title">')[1].split(" ")[0])
+    assert 0 < n_az < n_all

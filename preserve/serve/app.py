@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import hmac
 import ipaddress
+import json
+import os
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -19,9 +21,8 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
-from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from preserve import ledger
 from preserve.errors import ArchiveError, PreserveError
@@ -109,41 +110,56 @@ class Ledger:
         return db
 
 
-class Guard(BaseHTTPMiddleware):
-    """Security headers on every response; access control; bounded query strings."""
+class Guard:
+    """Security headers on every response; access control; bounded query strings.
 
-    def __init__(self, app: Any, config: ServeConfig) -> None:
-        super().__init__(app)
+    Plain ASGI (not BaseHTTPMiddleware, which costs a task and a stream per request).
+    """
+
+    def __init__(self, app: ASGIApp, config: ServeConfig) -> None:
+        self.app = app
         self.token = config.token
         self.basic = config.basic
+        self.headers = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
 
-    def _allowed(self, request: Request) -> bool:
+    def _allowed(self, scope: Scope) -> bool:
         if not (self.token or self.basic):
             return True
-        given = request.headers.get("authorization", "")
-        if self.token and hmac.compare_digest(given.encode(), f"Bearer {self.token}".encode()):
+        given = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
+        if self.token and hmac.compare_digest(given, f"Bearer {self.token}".encode()):
             return True
         if self.basic:
             expected = "Basic " + base64.b64encode(self.basic.encode()).decode()
-            return hmac.compare_digest(given.encode(), expected.encode())
+            return hmac.compare_digest(given, expected.encode())
         return False
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if not self._allowed(request):
-            response: Response = PlainTextResponse("authentication required\n", 401)
-            if self.basic:
-                response.headers["www-authenticate"] = 'Basic realm="reading room"'
-            else:
-                response.headers["www-authenticate"] = "Bearer"
-        elif len(request.scope.get("query_string", b"")) > MAX_QUERY_STRING:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *((k, v) for k, v in self.headers if k not in present),
+                ]
+            await send(message)
+
+        if not self._allowed(scope):
+            challenge = 'Basic realm="reading room"' if self.basic else "Bearer"
+            response: Response = PlainTextResponse(
+                "authentication required\n", 401, headers={"www-authenticate": challenge}
+            )
+        elif len(scope.get("query_string", b"")) > MAX_QUERY_STRING:
             response = PlainTextResponse(
                 f"the query string is longer than {MAX_QUERY_STRING} bytes\n", 400
             )
         else:
-            response = await call_next(request)
-        for key, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(key, value)
-        return response
+            await self.app(scope, receive, send_with_headers)
+            return
+        await response(scope, receive, send_with_headers)
 
 
 def create_app(config: ServeConfig) -> Starlette:
@@ -163,17 +179,38 @@ def create_app(config: ServeConfig) -> Starlette:
     return app
 
 
-def run(config: ServeConfig, app: Starlette | None = None) -> None:
-    """Serve until interrupted (uvicorn, one process)."""
+#: How ``run`` hands the configuration to worker processes (uvicorn starts them fresh).
+CONFIG_ENV = "PRESERVE_SERVE_CONFIG"
+
+
+def app_from_environment() -> Starlette:
+    """The application for a uvicorn worker process, from :data:`CONFIG_ENV`."""
+    raw = json.loads(os.environ[CONFIG_ENV])
+    cache = raw.pop("cache_dir")
+    return create_app(
+        ServeConfig(
+            **{**raw, "archive": Path(raw["archive"]), "cache_dir": Path(cache) if cache else None}
+        )
+    )
+
+
+def run(config: ServeConfig, app: Starlette | None = None, *, workers: int = 1) -> None:
+    """Serve until interrupted: uvicorn, in ``workers`` processes (one per core scales)."""
     import uvicorn
 
-    app = app or create_app(config)
-    uvicorn.run(
-        app,
-        host=config.host,
-        port=config.port,
-        log_level="warning",
-        server_header=False,
-        proxy_headers=False,
-        limit_concurrency=256,
-    )
+    options: dict[str, Any] = {
+        "host": config.host,
+        "port": config.port,
+        "log_level": "warning",
+        "server_header": False,
+        "proxy_headers": False,
+        "limit_concurrency": 256,
+    }
+    if workers > 1:
+        fields = {k: str(v) if isinstance(v, Path) else v for k, v in config.__dict__.items()}
+        os.environ[CONFIG_ENV] = json.dumps(fields)
+        uvicorn.run(
+            "preserve.serve.app:app_from_environment", factory=True, workers=workers, **options
+        )
+        return
+    uvicorn.run(app or create_app(config), **options)
