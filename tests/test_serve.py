@@ -362,3 +362,49 @@ def test_search_filters_are_applied_before_counting(client: TestClient) -> None:
     n_all = int(everything.split('id="hits-title">')[1].split(" ")[0])
     n_az = int(only_az.split('id="hits-title">')[1].split(" ")[0])
     assert 0 < n_az < n_all
+
+
+def test_every_connection_has_nagle_off(archive: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: with --workers, uvicorn's shared socket left Nagle on and each page
+    waited ~40 ms for a delayed ACK. The protocol class run() uses turns it off."""
+    import socket
+
+    import uvicorn
+    from uvicorn.server import ServerState
+
+    from preserve.serve import app as app_mod
+    from preserve.serve.protocol import NoDelayH11Protocol
+
+    captured: dict[str, object] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: captured.update(k))
+    app_mod.run(ServeConfig(archive), workers=2)
+    assert captured["http"] is NoDelayH11Protocol and captured["workers"] == 2
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    client = socket.create_connection(listener.getsockname())
+    accepted, _ = listener.accept()
+    try:
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+
+        class Transport:
+            def get_extra_info(self, name: str) -> object:
+                return {
+                    "socket": accepted,
+                    "sockname": accepted.getsockname(),
+                    "peername": accepted.getpeername(),
+                }.get(name)
+
+            def is_closing(self) -> bool:
+                return False
+
+        config = uvicorn.Config(create_app(ServeConfig(archive)))
+        config.load()
+        NoDelayH11Protocol(config=config, server_state=ServerState(), app_state={}).connection_made(
+            Transport()
+        )
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        for s in (client, accepted, listener):
+            s.close()

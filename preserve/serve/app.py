@@ -198,6 +198,8 @@ def run(config: ServeConfig, app: Starlette | None = None, *, workers: int = 1) 
     """Serve until interrupted: uvicorn, in ``workers`` processes (one per core scales)."""
     import uvicorn
 
+    from preserve.serve.protocol import NoDelayH11Protocol
+
     options: dict[str, Any] = {
         "host": config.host,
         "port": config.port,
@@ -205,6 +207,7 @@ def run(config: ServeConfig, app: Starlette | None = None, *, workers: int = 1) 
         "server_header": False,
         "proxy_headers": False,
         "limit_concurrency": 256,
+        "http": NoDelayH11Protocol,
     }
     if workers > 1:
         fields = {k: str(v) if isinstance(v, Path) else v for k, v in config.__dict__.items()}
