@@ -50,9 +50,14 @@ def catalog_values(record: Mapping[str, Any]) -> tuple[str | None, ...]:
     )
 
 
+#: Run right after the statement's row went into ``statements_fts``: ``fts_rowid`` is
+#: that row (the newest), checked to hold this identifier, else NULL. The reading
+#: room filters search results by facet through it without reading each match's row.
 CATALOG_INSERT = (
     "INSERT INTO catalog (identifier, title, date_issued, year, organization, signer, language,"
-    " type) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    " type, fts_rowid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, (SELECT f.rowid FROM"
+    " statements_fts f WHERE f.rowid = (SELECT rowid FROM statements_fts ORDER BY rowid DESC"
+    " LIMIT 1) AND f.identifier = ?1))"
 )
 
 
@@ -74,6 +79,7 @@ def _backfill_catalog(db: sqlite3.Connection) -> None:
 
     files = [row[2] for row in db.execute("PRAGMA database_list") if row[1] == "main"]
     archive = Path(files[0]).parent if files and files[0] else None
+    fts_rowids = {r[1]: r[0] for r in db.execute("SELECT rowid, identifier FROM statements_fts")}
     for row in db.execute("SELECT identifier, path, date_issued, title FROM bags").fetchall():
         record: dict[str, Any] = {}
         raw = (
@@ -85,7 +91,11 @@ def _backfill_catalog(db: sqlite3.Connection) -> None:
             record = json.loads(raw) if raw else {}
         if not isinstance(record, dict) or record.get("identifier") != row[0]:
             record = {"identifier": row[0], "title": row[3], "date_issued": row[2]}
-        db.execute(CATALOG_INSERT, catalog_values(record))
+        db.execute(
+            "INSERT INTO catalog (identifier, title, date_issued, year, organization, signer,"
+            " language, type, fts_rowid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*catalog_values(record), fts_rowids.get(row[0])),
+        )
     for row in db.execute(
         "SELECT identifier, title, body, signer, subjects FROM statements_fts"
     ).fetchall():
@@ -181,7 +191,8 @@ MIGRATIONS: tuple[tuple[str | Callable[[sqlite3.Connection], None], ...], ...] =
             organization TEXT,
             signer TEXT,
             language TEXT,
-            type TEXT
+            type TEXT,
+            fts_rowid INTEGER                      -- its row in statements_fts (facet filters)
         )
         """,
         "CREATE INDEX catalog_by_date ON catalog(date_issued, identifier)",

@@ -118,8 +118,8 @@ def search_counted(
     """Hits ``offset`` to ``offset + limit`` and how many statements match in all.
 
     Ordered by bm25 rank when at most :data:`RANK_LIMIT` statements match, else most
-    recently ingested first. ``within`` is an SQL condition on ``identifier`` and its
-    parameters (the reading room's facet filters), applied before counting.
+    recently ingested first. ``within`` is an SQL condition on the index's row and
+    its parameters (the reading room's facet filters), applied before counting.
     """
     condition, extra = within if within is not None else ("1", ())
     where = f"statements_fts MATCH ? AND ({condition})"

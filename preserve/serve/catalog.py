@@ -124,13 +124,18 @@ def count(db: sqlite3.Connection, filters: Mapping[str, str]) -> int:
 
 
 def within(filters: Mapping[str, str]) -> tuple[str, list[str]] | None:
-    """The facet filters as a condition on ``identifier`` (for the full-text search)."""
+    """The facet filters as a condition on the full-text index's rowid.
+
+    Through ``catalog.fts_rowid``: testing a rowid costs nothing, reading each
+    match's identifier to test it costs a row read (3x slower at 100,000). The
+    ``+`` keeps SQLite from driving the search by rowid, one MATCH per rowid.
+    """
     if not filters:
         return None
     clauses = [f"{f} = ?" for f in CATALOG_FACETS if f in filters]
     params = [filters[f] for f in CATALOG_FACETS if f in filters]
     return (
-        "identifier IN (SELECT identifier FROM catalog WHERE " + " AND ".join(clauses) + ")",
+        "+rowid IN (SELECT fts_rowid FROM catalog WHERE " + " AND ".join(clauses) + ")",
         params,
     )
 
