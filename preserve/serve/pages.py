@@ -37,6 +37,11 @@ class PageImages:
             return None
         return self.cache_dir / key[:2] / f"{key}-{page}.png"
 
+    def known_count(self, key: str) -> int | None:
+        """The page count of a PDF already opened, without reading it again."""
+        with self._lock:
+            return self._counts.get(key)
+
     def page_count(self, key: str, pdf: bytes) -> int:
         with self._lock:
             if key in self._counts:

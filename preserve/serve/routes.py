@@ -249,7 +249,7 @@ def _statement_context(room: Room, identifier: str) -> dict[str, Any]:
     pages = 0
     if pdf_name:
         key = _pdf_key(files, pdf_name)
-        cached = room.images._counts.get(key)
+        cached = room.images.known_count(key)
         if cached is not None:
             pages = cached
         else:
