@@ -21,12 +21,24 @@ from preserve.audit import audit
 from preserve.cli import cli
 from tests.conftest import FIXTURES
 
-AZ = "leyla-hesenova-2024-06-14-qan-donorlarina-muraciet"
-AR = "dywn-lmzlm-2024-06-14-nd-l-lmwtnyn-lltbr-bldm"
-WITHDRAWN = "kamran-nebiyev-2017-12-05-su-techizatinda-planli-fasile-barede-melumat"
+#: The fixtures the tests look at (their identifiers are whatever the parser derives).
+AZ_SOURCE = "az-letter-hormetle.txt"
+AR_SOURCE = "ar-blood-donors.txt"
+WITHDRAWN_SOURCE = "az-hotline.txt"
 WITHDRAWAL_REASON = "withdrawn at the issuer's request: superseded by a corrected notice"
 
 _built: dict[str, Path] = {}
+_identifiers: dict[str, str] = {}
+
+
+def identifiers() -> tuple[str, str, str]:
+    """The identifiers of the Azerbaijani, the Arabic and the withdrawn statement."""
+    reading_room_archive()
+    return (
+        _identifiers[AZ_SOURCE],
+        _identifiers[AR_SOURCE],
+        _identifiers[WITHDRAWN_SOURCE],
+    )
 
 
 def reading_room_archive() -> Path:
@@ -36,21 +48,26 @@ def reading_room_archive() -> Path:
     root = Path(tempfile.mkdtemp(prefix="serve-archive-"))
     archive = root / "archive"
     inputs = sorted(FIXTURES.glob("*.txt")) + sorted((FIXTURES / "shapes").glob("*.txt"))
-    ingest(inputs, archive)
-    assert (archive / "bags" / AZ).is_dir() and (archive / "bags" / AR).is_dir()
+    report = ingest(inputs, archive)
+    for result in report.results:
+        if result.identifier and result.bag:
+            _identifiers[Path(result.source).name] = result.identifier
+    for source in (AZ_SOURCE, AR_SOURCE, WITHDRAWN_SOURCE):
+        assert source in _identifiers, f"{source} was not ingested: {report.as_dict()}"
+    az, withdrawn = _identifiers[AZ_SOURCE], _identifiers[WITHDRAWN_SOURCE]
     audit(archive)
     runner = CliRunner()
     key = root / "archivist.key"
     result = runner.invoke(cli, ["keys", "init", str(key), "--archive", str(archive)])
     assert result.exit_code == 0, result.output
-    result = runner.invoke(cli, ["sign", "--key", str(key), str(archive / "bags" / AZ)])
+    result = runner.invoke(cli, ["sign", "--key", str(key), str(archive / "bags" / az)])
     assert result.exit_code == 0, result.output
     db = ledger.connect(archive)
     try:
         with ledger.write(db):
             ledger.record_event(
                 db,
-                identifier=WITHDRAWN,
+                identifier=withdrawn,
                 type="withdrawal",
                 outcome="success",
                 detail={"reason": WITHDRAWAL_REASON},

@@ -23,13 +23,19 @@ from preserve.errors import ArchiveError
 from preserve.serve import ServeConfig, create_app
 from preserve.serve.app import ServeRefused
 from tests.serve_support import (
-    AR,
-    AZ,
     WITHDRAWAL_REASON,
-    WITHDRAWN,
     copy_archive,
+    identifiers,
     reading_room_archive,
 )
+
+AZ = AR = WITHDRAWN = ""  # filled from the built archive before the module's tests run
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _statement_identifiers() -> None:
+    global AZ, AR, WITHDRAWN
+    AZ, AR, WITHDRAWN = identifiers()
 
 
 @pytest.fixture(scope="module")

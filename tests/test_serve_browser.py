@@ -28,11 +28,19 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 from preserve.serve import ServeConfig, create_app  # noqa: E402
-from tests.serve_support import AR, AZ, reading_room_archive  # noqa: E402
+from tests.serve_support import identifiers, reading_room_archive  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+AZ = AR = WITHDRAWN = ""  # filled from the built archive before the module's tests run
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _statement_identifiers() -> None:
+    global AZ, AR, WITHDRAWN
+    AZ, AR, WITHDRAWN = identifiers()
 
 
 @pytest.fixture(scope="module")
