@@ -100,16 +100,15 @@ def build(archive: Path, count: int) -> float:
                 "type": rng.choice(TYPES),
             }
             db.execute(ledger.CATALOG_INSERT, ledger.catalog_values(record))
-            if i % 4 == 0:  # a fixity-check event for a quarter of them (chain not needed here)
-                db.execute(
-                    "INSERT INTO events (identifier, type, at, outcome, detail, agent)"
-                    " VALUES (?, 'fixity check', ?, ?, ?, 'bench')",
-                    (
-                        ident,
-                        verified.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                        "success" if ok else "failure",
-                        '{"problems": []}' if ok else '{"problems": ["manifest.digest-mismatch"]}',
-                    ),
+            if i % 4 == 0:  # a fixity-check event for a quarter of them, chained as audits do
+                ledger.record_event(
+                    db,
+                    identifier=ident,
+                    type="fixity check",
+                    outcome="success" if ok else "failure",
+                    detail={"problems": [] if ok else ["manifest.digest-mismatch"]},
+                    agent="bench",
+                    at=verified.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 )
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()

@@ -37,7 +37,7 @@ def _grouped(db: sqlite3.Connection) -> set[tuple[str, str, int]]:
 
 
 def _back_to_schema_3(archive: Path) -> None:
-    """Make the ledger what schema 3 left: none of what migration 4 adds."""
+    """Make the ledger what it was before the reading room's migration: none of what it adds."""
     raw = sqlite3.connect(archive / "ledger.sqlite", isolation_level=None)
     for trigger in ("catalog_counted", "catalog_uncounted", "bags_unindexed", "fixity_counted"):
         raw.execute(f"DROP TRIGGER {trigger}")
@@ -45,8 +45,17 @@ def _back_to_schema_3(archive: Path) -> None:
         raw.execute(f"DROP INDEX {index}")
     for table in ("catalog", "facet_counts", "statements_unspaced", "audit_weeks"):
         raw.execute(f"DROP TABLE {table}")
-    raw.execute("PRAGMA user_version = 3")
+    raw.execute(f"PRAGMA user_version = {_reading_room_migration() - 1}")
     raw.close()
+
+
+def _reading_room_migration() -> int:
+    """The number of the migration that adds the catalog (numbers move as branches merge)."""
+    return next(
+        number
+        for number, steps in enumerate(ledger.MIGRATIONS, start=1)
+        if ledger._backfill_catalog in steps
+    )
 
 
 def test_ingest_fills_the_catalog_and_the_counts(tmp_path: Path) -> None:

@@ -27,8 +27,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from preserve import ledger
 from preserve.errors import ArchiveError, PreserveError
 
-#: The schema the reading room reads (ledger migration 4: catalog, facets, trigram index).
-NEEDS_LEDGER_VERSION = 4
 MAX_QUERY_STRING = 2048
 CSP = (
     "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none';"
@@ -82,14 +80,15 @@ def check_config(config: ServeConfig) -> None:
         raise ServeRefused("--basic takes USER:PASSWORD")
     db = ledger.connect(config.archive, readonly=True)
     try:
-        version = db.execute("PRAGMA user_version").fetchone()[0]
+        ready = db.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('catalog', 'facet_counts')"
+        ).fetchone()[0]
     finally:
         db.close()
-    if version < NEEDS_LEDGER_VERSION:
+    if ready != 2:
         raise ArchiveError(
-            f"the ledger is at schema {version}; the reading room needs "
-            f"{NEEDS_LEDGER_VERSION}: run any writing command once (e.g. 'preserve audit "
-            "ARCHIVE --limit 1') to bring it up to date",
+            "the ledger predates the reading room (no catalog): run any writing command "
+            "once (e.g. 'preserve audit ARCHIVE --limit 1') to bring it up to date",
             config.archive,
         )
 
