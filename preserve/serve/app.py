@@ -81,11 +81,12 @@ def check_config(config: ServeConfig) -> None:
     db = ledger.connect(config.archive, readonly=True)
     try:
         ready = db.execute(
-            "SELECT count(*) FROM sqlite_master WHERE name IN ('catalog', 'facet_counts')"
+            "SELECT count(*) FROM sqlite_master WHERE name IN"
+            " ('catalog', 'facet_counts', 'audit_weeks', 'statements_unspaced')"
         ).fetchone()[0]
     finally:
         db.close()
-    if ready != 2:
+    if ready != 4:
         raise ArchiveError(
             "the ledger predates the reading room (no catalog): run any writing command "
             "once (e.g. 'preserve audit ARCHIVE --limit 1') to bring it up to date",
