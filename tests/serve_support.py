@@ -9,6 +9,7 @@ the reading room reads the event).
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 from pathlib import Path
@@ -46,6 +47,7 @@ def reading_room_archive() -> Path:
     if "archive" in _built:
         return _built["archive"]
     root = Path(tempfile.mkdtemp(prefix="serve-archive-"))
+    atexit.register(shutil.rmtree, root, True)  # gone when the test session ends
     archive = root / "archive"
     inputs = sorted(FIXTURES.glob("*.txt")) + sorted((FIXTURES / "shapes").glob("*.txt"))
     report = ingest(inputs, archive)
