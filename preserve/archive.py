@@ -730,6 +730,8 @@ def _publish(
             [(identifier, name, digest) for name, digest in written.tagmanifest_digests.items()],
         )
         _index(db, job.statement, metadata)
+        # The reading room's catalog (its triggers keep the facet counts).
+        db.execute(ledger.CATALOG_INSERT, ledger.catalog_values(metadata.record))
         stage_links(db, job.record, job.statement)
     try:
         os.rename(job.staging, target)
@@ -797,3 +799,11 @@ def _index(db: sqlite3.Connection, statement: Statement, metadata: Metadata) -> 
             " ".join([*metadata.record.get("subjects", []), *metadata.record.get("places", [])]),
         ),
     )
+    from preserve.search import unspaced_text
+
+    runs = unspaced_text(metadata.title, "\n\n".join(statement.paragraphs), signer)
+    if runs:  # words of scripts written without spaces, for the trigram index
+        db.execute(
+            "INSERT INTO statements_unspaced (identifier, text) VALUES (?, ?)",
+            (metadata.identifier, runs),
+        )

@@ -1031,3 +1031,37 @@ def settings_command(archive: Path, key: str | None, value: str | None, as_json:
     if shown is None:
         click.echo(f"{key} is not set", err=True)
         sys.exit(int(ExitCode.bad))
+
+
+# --------------------------------------------------------------------------- serve
+
+
+@cli.command("serve")
+@click.argument("archive", type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--token", envvar="PRESERVE_SERVE_TOKEN", help="Require 'Authorization: Bearer TOKEN'."
+)
+@click.option(
+    "--basic", envvar="PRESERVE_SERVE_BASIC", help="Require HTTP basic auth USER:PASSWORD."
+)
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+    help="Server processes (one per core).",
+)
+@handles_errors
+def serve_command(
+    archive: Path, host: str, port: int, token: str | None, basic: str | None, workers: int
+) -> None:
+    """The reading room: browse, search, read and download ARCHIVE's statements (read-only).
+
+    Listens on 127.0.0.1 unless --host says otherwise; another address needs
+    --token or --basic. Also serves OAI-PMH 2.0 at /oai.
+    """
+    from preserve.serve import ServeConfig, create_app, run
+
+    config = ServeConfig(archive, host=host, port=port, token=token, basic=basic)
+    app = create_app(config)  # checks first: one line and exit 2 when it cannot serve
+    click.echo(f"reading room for {archive} on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
+    run(config, app, workers=workers)

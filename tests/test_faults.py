@@ -386,7 +386,12 @@ def test_a_real_full_disk(tmp_path: Path, small_disk: Path) -> None:
     check_whole(archive)
     # The audit on the full disk still checks every bag, and says it could not record.
     report = audit(archive, workers=1)
-    assert report.ok and len(report.bags) == published
+    # Where the disk fills decides whether the last bag's "published" mark was written;
+    # a bag renamed in but still marked publishing is noted (not audited) and the next
+    # ingest completes it (finish_and_check below).
+    interrupted = sum("being published (or interrupted)" in n for n in report.notes)
+    assert interrupted <= 1, report.notes
+    assert report.ok and len(report.bags) + interrupted == published
     if not report.recorded:
         assert any("no space left on the archive's disk" in n for n in report.notes)
     # Space freed (the disk grown): the next ingest completes.
