@@ -54,7 +54,7 @@ def _reading_room_migration() -> int:
     return next(
         number
         for number, steps in enumerate(ledger.MIGRATIONS, start=1)
-        if ledger._backfill_catalog in steps
+        if ledger._reading_room in steps
     )
 
 
