@@ -24,7 +24,7 @@ import os
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from enum import Enum
@@ -143,6 +143,8 @@ class IngestOptions:
     level: PdfaLevel = PdfaLevel.A2U
     algorithms: tuple[DigestAlgorithm, ...] = DEFAULT_ALGORITHMS
     metadata_file: Path | None = None
+    #: The statements' encoding when it is not UTF-8 and not to be detected (--encoding).
+    encoding: str | None = None
     #: Parallel render/stage processes; None = one per core.
     workers: int | None = None
     fail_fast: bool = False
@@ -328,7 +330,9 @@ def collect_inputs(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
-def prepare_input(path: Path, metadata_file: Path | None = None) -> tuple[Received, Prepared]:
+def prepare_input(
+    path: Path, metadata_file: Path | None = None, encoding: str | None = None
+) -> tuple[Received, Prepared]:
     """Read a statement in whatever form it came (:mod:`preserve.inputs`) and validate it.
 
     What the form states (a page's address, an e-mail's sender) completes the
@@ -339,7 +343,7 @@ def prepare_input(path: Path, metadata_file: Path | None = None) -> tuple[Receiv
     if module.__name__ == "preserve.inputs.text":
         from preserve.inputs.text import received_from
 
-        prepared = prepare_file(path, metadata_file)
+        prepared = prepare_file(path, metadata_file, encoding)
         if prepared.statement is None:
             raise InputError("a metadata file alone is not a statement; give the statement", path)
         return received_from(prepared.statement, path), prepared
@@ -351,6 +355,17 @@ def prepare_input(path: Path, metadata_file: Path | None = None) -> tuple[Receiv
     record = merge(received.record, sidecar)
     prepared = prepare(received.statement, record, sidecar_file=sidecar_file)
     return received, prepared
+
+
+def _decoded_from(record: Mapping[str, Any]) -> str:
+    """For the validation event: the encoding a statement that was not UTF-8 was read in."""
+    encoding = record.get("encoding")
+    if not isinstance(encoding, Mapping):
+        return ""
+    return (
+        f"; text decoded from {encoding['name']} (detector confidence"
+        f" {encoding['confidence']}; 1 when given with --encoding)"
+    )
 
 
 def _sha256(data: bytes) -> str:
@@ -400,7 +415,7 @@ def _stage(job: _Job) -> WrittenBag:
             VALIDATION,
             validated_at,
             "success",
-            "metadata valid against statement.schema.json",
+            "metadata valid against statement.schema.json" + _decoded_from(job.record),
             ("data/metadata/statement.json",),
         ),
         Event(
@@ -499,7 +514,7 @@ def _ingest(
     for path in collect_inputs(paths):
         source = str(path)
         try:
-            received, prepared = prepare_input(path, options.metadata_file)
+            received, prepared = prepare_input(path, options.metadata_file, options.encoding)
             metadata = prepared.metadata()
         except PreserveError as error:
             message = error.one_line() if error.path != source else error.message

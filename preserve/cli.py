@@ -96,15 +96,29 @@ def metadata_option(func: F) -> F:
     )(func)
 
 
+def encoding_option(func: F) -> F:
+    """``--encoding NAME``: a statement's encoding, when it is not UTF-8 and detection
+    is not sure (or not wanted)."""
+    return click.option(
+        "--encoding",
+        metavar="NAME",
+        help="The statement's encoding when it is not UTF-8 (e.g. windows-1251, koi8-r, "
+        "gb18030); decoded strictly, without detection.",
+    )(func)
+
+
 # --------------------------------------------------------------------------- validate
 
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @metadata_option
+@encoding_option
 @json_option
 @handles_errors
-def validate(files: tuple[Path, ...], metadata_file: Path | None, as_json: bool) -> None:
+def validate(
+    files: tuple[Path, ...], metadata_file: Path | None, encoding: str | None, as_json: bool
+) -> None:
     """Check a statement's metadata (or a metadata JSON file) against the schema.
 
     A .txt statement is parsed into a draft (title, signer, role, date, language)
@@ -113,7 +127,7 @@ def validate(files: tuple[Path, ...], metadata_file: Path | None, as_json: bool)
     """
     from preserve.metadata import validate_files
 
-    report = validate_files(list(files), metadata_file)
+    report = validate_files(list(files), metadata_file, encoding)
     if as_json:
         emit_json(report.as_dict())
     else:
@@ -151,8 +165,11 @@ def pdfa_option(func: F) -> F:
 )
 @pdfa_option
 @metadata_option
+@encoding_option
 @handles_errors
-def render(statement: Path, output: Path, level: str, metadata_file: Path | None) -> None:
+def render(
+    statement: Path, output: Path, level: str, metadata_file: Path | None, encoding: str | None
+) -> None:
     """Render a statement as a PDF/A preservation copy.
 
     SOURCE_DATE_EPOCH pins the creation date, so the same input gives the same bytes.
@@ -160,7 +177,7 @@ def render(statement: Path, output: Path, level: str, metadata_file: Path | None
     from preserve.metadata import prepare_file
     from preserve.render import PdfaLevel, render_statement, write_pdf
 
-    prepared = prepare_file(statement, metadata_file)
+    prepared = prepare_file(statement, metadata_file, encoding)
     metadata = prepared.metadata()  # raises ValidationFailed (exit 1) listing the problems
     assert prepared.statement is not None
     rendering = render_statement(prepared.statement, metadata, PdfaLevel.parse(level))
@@ -546,6 +563,7 @@ def ledger_anchor(archive: Path, tsa_url: str | None, output: Path | None, as_js
     "--workers", type=click.IntRange(min=1), help="Parallel processes [default: one per core]."
 )
 @click.option("--fail-fast", is_flag=True, help="Stop at the first statement that fails.")
+@encoding_option
 @signing_options(required=False)
 @json_option
 @handles_errors
@@ -553,6 +571,7 @@ def ingest(
     inputs: tuple[Path, ...],
     archive: Path,
     metadata_file: Path | None,
+    encoding: str | None,
     level: str,
     algorithms: tuple[str, ...],
     workers: int | None,
@@ -586,6 +605,7 @@ def ingest(
         level=PdfaLevel(level),
         algorithms=tuple(DigestAlgorithm[a] for a in algorithms) or IngestOptions().algorithms,
         metadata_file=metadata_file,
+        encoding=encoding,
         workers=workers,
         fail_fast=fail_fast,
         signing_key=signing_key,

@@ -142,6 +142,12 @@ def draft_from_statement(statement: Statement) -> dict[str, Any]:
         draft["language"] = statement.language
     if statement.leftovers:
         draft["left_out"] = list(statement.leftovers)
+    if statement.encoding and statement.encoding not in ("utf-8", "utf-8-sig"):
+        # Not UTF-8: what it was read as, and how sure the detector was (1 when given).
+        draft["encoding"] = {
+            "name": statement.encoding,
+            "confidence": round(statement.encoding_confidence, 3),
+        }
     return draft
 
 
@@ -378,10 +384,14 @@ def _hints(statement: Statement | None, sidecar_file: Path | None) -> dict[str, 
     return hints
 
 
-def prepare_file(path: Path, metadata_file: Path | None = None) -> Prepared:
+def prepare_file(
+    path: Path, metadata_file: Path | None = None, encoding: str | None = None
+) -> Prepared:
     """Prepare a statement file (``.txt``) or a metadata file alone (``.json``).
 
     A ``.txt`` is parsed and completed by ``--metadata`` or by the sidecar beside it.
+    ``encoding`` (``--encoding``) decodes a text statement strictly in that encoding
+    instead of detecting it.
     """
     from preserve.statement import read_statement
 
@@ -393,7 +403,7 @@ def prepare_file(path: Path, metadata_file: Path | None = None) -> Prepared:
         from preserve.archive import prepare_input
 
         return prepare_input(path, metadata_file)[1]
-    statement = read_statement(path)
+    statement = read_statement(path, encoding)
     sidecar_file = metadata_file
     beside = sidecar_file is None and os.path.lexists(sidecar_path(path))
     if beside:
@@ -504,10 +514,12 @@ class ValidationReport:
         }
 
 
-def validate_file(path: Path, metadata_file: Path | None = None) -> FileValidation:
+def validate_file(
+    path: Path, metadata_file: Path | None = None, encoding: str | None = None
+) -> FileValidation:
     """Validate one input, turning its errors into a result instead of raising."""
     try:
-        prepared = prepare_file(path, metadata_file)
+        prepared = prepare_file(path, metadata_file, encoding)
     except PreserveError as error:
         message = error.message if error.path in {None, str(path)} else error.one_line()
         return FileValidation(str(path), None, (), error=message, exit_code=error.exit_code)
@@ -516,6 +528,8 @@ def validate_file(path: Path, metadata_file: Path | None = None) -> FileValidati
     return FileValidation(str(path), prepared.record, prepared.problems, notes, exit_code=code)
 
 
-def validate_files(paths: list[Path], metadata_file: Path | None = None) -> ValidationReport:
+def validate_files(
+    paths: list[Path], metadata_file: Path | None = None, encoding: str | None = None
+) -> ValidationReport:
     """Validate each input; one bad file does not stop the others."""
-    return ValidationReport(tuple(validate_file(p, metadata_file) for p in paths))
+    return ValidationReport(tuple(validate_file(p, metadata_file, encoding) for p in paths))
