@@ -20,7 +20,7 @@ from preserve.export.serialize import ExportFormat
 from preserve.export.spec import Options, ProfileSpec
 from preserve.export.staging import SourceBag, Staged, staged_from
 
-PROFILE_IDENTIFIER = "https://raw.githubusercontent.com/APTrust/preservation-services/master/profiles/aptrust-v2.2.json"
+PROFILE_IDENTIFIER = "https://raw.githubusercontent.com/APTrust/preservation-services/master/profiles/aptrust-v2.3.json"
 ACCESS_VALUES = ("Consortia", "Institution", "Restricted")
 STORAGE_OPTIONS = (
     "Glacier-Deep-OH",
