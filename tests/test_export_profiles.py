@@ -572,3 +572,46 @@ def test_profiles_command_lists_what_each_needs() -> None:
     assert listed["chronopolis"]["manifests"] == ["sha256"]
     text = CliRunner().invoke(cli, ["profiles"]).output
     assert "aptrust: APTrust" in text and "needs:  institution.name" in text
+
+
+def test_aptrust_refuses_a_bag_name_it_would_refuse(tmp_path: Path, bag: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["export", str(bag), "--profile", "aptrust", "-o", str(tmp_path / "-dash.tar")]
+    )
+    one_line_nothing_written(result, tmp_path, 1)
+    assert "APTrust refuses this bag name (begins with a dash)" in result.output
+
+
+def test_dspace_handle_must_be_one_line(tmp_path: Path, bag: Path) -> None:
+    result = CliRunner().invoke(
+        cli,
+        [
+            "export",
+            str(bag),
+            "--profile",
+            "dspace-saf",
+            "-o",
+            str(tmp_path / "saf"),
+            "--handle",
+            "123/4\n567/8",
+        ],
+    )
+    one_line_nothing_written(result, tmp_path, 1)
+
+
+def test_plain_export_of_several_bags_to_a_folder(tmp_path: Path, archive: Path, bag: Path) -> None:
+    second = bag.with_name(bag.name + "-copy")
+    shutil.copytree(bag, second)
+    out_dir = tmp_path / "outbox"
+    out_dir.mkdir()
+    result = CliRunner().invoke(
+        cli, ["export", str(bag), str(second), "--format", "zip", "--out-dir", str(out_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(
+        [f"{bag.name}.zip", f"{second.name}.zip"]
+    )
+    several = CliRunner().invoke(
+        cli, ["export", str(bag), str(second), "-o", str(tmp_path / "x.tar")]
+    )
+    assert several.exit_code == 1 and "use --out-dir" in several.output

@@ -104,4 +104,5 @@ SPEC = ProfileSpec(
     premis_path="premis.xml",
     build=build,
     profile_identifier=PROFILE_IDENTIFIER,
+    name_rule=name_problem,
 )

@@ -43,6 +43,9 @@ def dublin_core_xml(pairs: list[tuple[str, str]], schema: str) -> bytes:
 
 
 def build(source: SourceBag, options: Options) -> Staged:
+    for value in (*options.collections, *([options.handle] if options.handle is not None else [])):
+        if not value.strip() or any(c in value for c in "\t\r\n"):
+            raise InputError("a DSpace handle is one non-empty line", repr(value))
     pairs = dublin_core(Metadata(source.record))
     files: dict[str, bytes] = {}
     changes: list[Change] = []

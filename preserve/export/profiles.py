@@ -105,6 +105,9 @@ def _check_target(spec: ProfileSpec, out: Path) -> ExportFormat | None:
     if fmt not in spec.formats:
         allowed = " or ".join(f.suffix for f in spec.formats)
         raise InputError(f"the {spec.name} profile takes {allowed} only", out)
+    problem = spec.name_rule(top_name(out)) if spec.name_rule else None
+    if problem:
+        raise InputError(f"{spec.repository} refuses this bag name ({problem})", out)
     return fmt
 
 

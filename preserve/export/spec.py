@@ -65,6 +65,8 @@ class ProfileSpec:
     bagit: bool = True
     #: The profile the copy claims in bag-info (BagIt-Profile-Identifier), if any.
     profile_identifier: str | None = None
+    #: Why the repository would refuse this top-level folder name, or None (no rule: None).
+    name_rule: Callable[[str], str | None] | None = None
 
     @property
     def default_suffix(self) -> str:
