@@ -79,7 +79,7 @@ def main() -> None:
                 timings[name] = statistics.median(runs)
             base = timings["plain tar"]
             for name, seconds in timings.items():
-                print(f"  {name:<14} {seconds * 1000:9.1f} ms   x{seconds / base:5.2f} of plain tar")
+                print(f"  {name:<14} {seconds * 1000:8.1f} ms x{seconds / base:5.2f} of plain tar")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MiB")
 
