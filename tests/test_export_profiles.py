@@ -615,3 +615,17 @@ def test_plain_export_of_several_bags_to_a_folder(tmp_path: Path, archive: Path,
         cli, ["export", str(bag), str(second), "-o", str(tmp_path / "x.tar")]
     )
     assert several.exit_code == 1 and "use --out-dir" in several.output
+
+
+@pytest.mark.parametrize("profile", ["aptrust", "btr", "archivematica"])
+def test_a_profile_export_depends_on_the_bag_alone(
+    tmp_path: Path, archive: Path, bag: Path, profile: str
+) -> None:
+    """Same bag, same options: the same bytes, so a recipient can compare digests."""
+    name = "x" + PROFILES[profile].default_suffix
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = export_profile(bag, profile, tmp_path / "a" / name, options(archive))
+    second = export_profile(bag, profile, tmp_path / "b" / name, options(archive))
+    assert first.sha256 == second.sha256
+    assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
