@@ -29,6 +29,7 @@ from click.testing import CliRunner
 from preserve.archive import ingest
 from preserve.bagit_format import parse_bag_info
 from preserve.cli import cli
+from preserve.errors import InputError
 from preserve.export.profiles import PROFILES, export_profile
 from preserve.export.spec import MissingSetting, Options
 from preserve.keys import generate_key
@@ -629,3 +630,23 @@ def test_a_profile_export_depends_on_the_bag_alone(
     second = export_profile(bag, profile, tmp_path / "b" / name, options(archive))
     assert first.sha256 == second.sha256
     assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_a_payload_changed_after_verification_is_not_exported(
+    tmp_path: Path, archive: Path, bag: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bytes exported are the bytes verified: a change in between writes nothing."""
+    import preserve.verify
+
+    real = preserve.verify.verify_bag
+
+    def verify_then_tamper(path: Path, **kw: Any) -> Any:
+        result = real(path, **kw)
+        original = next((bag / "data" / "original").iterdir())
+        original.write_bytes(original.read_bytes().replace(b"e", b"3", 1))
+        return result
+
+    monkeypatch.setattr(preserve.verify, "verify_bag", verify_then_tamper)
+    with pytest.raises(InputError, match="changed while being exported"):
+        export_profile(bag, "chronopolis", tmp_path / "chron", options(archive))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive"]

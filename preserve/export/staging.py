@@ -29,10 +29,12 @@ from preserve.bagging import human_size
 from preserve.bagit_format import (
     BAG_INFO_TXT,
     BAGIT_TXT,
-    encode_path,
+    ManifestKind,
     format_bag_info,
     format_bagit_txt,
+    format_manifest,
     parse_bag_info,
+    parse_manifest,
     parse_manifest_name,
 )
 from preserve.errors import ArchiveError, InputError, UnreadableInput
@@ -150,24 +152,26 @@ def read_source(bag_dir: Path) -> SourceBag:
             bag_dir,
         )
     files: dict[str, bytes] = {}
-    algorithms: list[str] = []
+    manifests: dict[str, bytes] = {}
     signed = False
     for rel, path in _walk(bag_dir, ""):
         if rel.split("/", 1)[0] == SIGNATURES_DIR:
             signed = True
             continue
         parsed = parse_manifest_name(rel) if "/" not in rel else None
-        if parsed is not None:
-            kind, alg = parsed
-            if kind.name == "payload":
-                algorithms.append(alg)
+        if parsed is not None and parsed[0] is ManifestKind.tag:
             continue
         try:
-            files[rel] = read_limited(path, MAX_FILE_BYTES)
+            content = read_limited(path, MAX_FILE_BYTES)
         except RefusedFile as exc:
             raise InputError(f"cannot export: {exc}", path) from None
         except OSError as exc:
             raise UnreadableInput(f"cannot read ({exc.strerror})", path) from None
+        if parsed is not None:
+            manifests[parsed[1]] = content
+        else:
+            files[rel] = content
+    _recheck(bag_dir, files, manifests)
     info = parse_bag_info(files.pop(BAG_INFO_TXT, b""), encoding="utf-8")
     files.pop(BAGIT_TXT, None)
     try:
@@ -186,9 +190,23 @@ def read_source(bag_dir: Path) -> SourceBag:
         files=files,
         bag_info=list(info.fields),
         record=record,
-        algorithms=sorted(algorithms),
+        algorithms=sorted(manifests),
         signed=signed,
     )
+
+
+def _recheck(bag_dir: Path, files: dict[str, bytes], manifests: dict[str, bytes]) -> None:
+    """The payload as read must still be what the manifests list (it was verified before)."""
+    payload = {p for p in files if p.startswith("data/")}
+    for alg, data in manifests.items():
+        listed = {
+            e.path: e.digest.lower() for e in parse_manifest(data, f"manifest-{alg}.txt").entries
+        }
+        if set(listed) != payload:
+            raise InputError("the bag changed while being exported; nothing written", bag_dir)
+        for rel in payload:
+            if _digest(alg, files[rel]) != listed[rel]:
+                raise InputError(f"{rel} changed while being exported; nothing written", bag_dir)
 
 
 def _walk(root: Path, prefix: str) -> Iterator[tuple[str, Path]]:
@@ -200,7 +218,10 @@ def _walk(root: Path, prefix: str) -> Iterator[tuple[str, Path]]:
         raise UnreadableInput(f"cannot list ({exc.strerror})", root / prefix) from None
     for entry in entries:
         rel = f"{prefix}/{entry.name}" if prefix else entry.name
-        st = entry.stat(follow_symlinks=False)
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError as exc:
+            raise UnreadableInput(f"cannot read ({exc.strerror})", entry.path) from None
         if stat.S_ISDIR(st.st_mode):
             yield from _walk(root, rel)
         elif stat.S_ISREG(st.st_mode):
@@ -288,8 +309,7 @@ def write_staged(
 
 
 def _manifest(files: dict[str, bytes], alg: str) -> bytes:
-    lines = [f"{_digest(alg, c)}  {encode_path(p)}\n" for p, c in sorted(files.items())]
-    return "".join(lines).encode("utf-8")
+    return format_manifest((_digest(alg, c), p) for p, c in files.items())
 
 
 class Workspace:
