@@ -854,12 +854,13 @@ def export(
 ) -> None:
     """Serialize BAG for another archive, as it is or rewritten for a repository's profile.
 
-    Without --profile: one tar, tar.gz or zip file holding a single folder named
-    as the file, depending on the bag alone (exporting twice gives the same
-    bytes). With --profile: what that repository takes (its manifests, tag files
-    and layout); institution details come from the archive's settings. The bag in
-    the archive is never modified; an existing output is refused. Every file the
-    export added, renamed, rewrote or dropped is listed. Exit 0 all written, 1 a
+    Without --profile: one tar, tar.gz or zip file holding the bag's folder as it
+    is, depending on the bag alone (exporting twice gives the same bytes; OUTPUT is
+    replaced atomically). With --profile: what that repository takes (manifests,
+    tag files, layout, the folder named as the file); institution details come
+    from the archive's settings; an existing output is refused. The bag in the
+    archive is never modified. Every file the export added, renamed, rewrote or
+    dropped is listed. Exit 0 all written, 1 a
     bag or option was refused, 2 cannot run (missing setting, unwritable output).
     """
     from preserve.errors import InputError

@@ -84,14 +84,19 @@ def test_export_unpacks_to_the_same_valid_bag(tmp_path: Path, bag: Path, fmt: Ex
 
 
 @pytest.mark.parametrize("fmt", list(ExportFormat))
-def test_top_folder_takes_the_file_name(tmp_path: Path, bag: Path, fmt: ExportFormat) -> None:
-    """Regression: ``-o renamed.tar.gz`` used to unpack to ``<bag-id>/``, not ``renamed/``."""
-    out = tmp_path / f"renamed{fmt.suffix}"
-    assert export_bag(bag, out, fmt).top == "renamed"
+def test_plain_export_keeps_the_bag_folder_and_a_given_top_is_used(
+    tmp_path: Path, bag: Path, fmt: ExportFormat
+) -> None:
+    """Plain: the bag's own folder (verify compares it with the identifier), whatever the
+    file is called; a repository profile passes ``top`` (the file's name, for APTrust)."""
+    plain = export_bag(bag, tmp_path / f"renamed{fmt.suffix}", fmt)
+    assert plain.top == IDENT
+    out = tmp_path / f"other{fmt.suffix}"
+    assert export_bag(bag, out, fmt, top="other").top == "other"
     dest = tmp_path / "unpacked"
     unpack(out, fmt, dest)
-    assert [p.name for p in dest.iterdir()] == ["renamed"]
-    assert tree(dest / "renamed") == tree(bag)
+    assert [p.name for p in dest.iterdir()] == ["other"]
+    assert tree(dest / "other") == tree(bag)
 
 
 @pytest.mark.parametrize("fmt", list(ExportFormat))

@@ -198,6 +198,17 @@ def aptrust_name_ok(name: str) -> bool:
     )
 
 
+@pytest.mark.parametrize("suffix", [".tar", ".tar.gz"])
+def test_a_renamed_profile_export_unpacks_to_a_folder_named_as_the_file(
+    tmp_path: Path, archive: Path, bag: Path, suffix: str
+) -> None:
+    """Regression: ``export … -o renamed.tar.gz`` wrote a ``<bag-id>/`` folder, which
+    APTrust and Archivematica refuse (folder = file name)."""
+    profile = "aptrust" if suffix == ".tar" else "archivematica"
+    copy, result = export_and_unpack(bag, archive, tmp_path, profile, f"renamed{suffix}")
+    assert result.top == "renamed" and copy.name == "renamed" and copy.is_dir()
+
+
 @pytest.mark.parametrize("version", ["v2.2", "v2.3"])
 def test_aptrust_export_meets_aptrusts_profile_and_ingest_rules(
     tmp_path: Path, archive: Path, bag: Path, version: str

@@ -167,7 +167,7 @@ def export_profile(
             return ProfileExport(
                 out, spec.name, "folder", top, files, size, None, signature, tuple(staged.changes)
             )
-        result = export_bag(built, out, fmt, replace=False)
+        result = export_bag(built, out, fmt, replace=False, top=top)
         return ProfileExport(
             result.path,
             spec.name,

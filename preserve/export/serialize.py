@@ -1,8 +1,9 @@
 """Serialize a bag as one tar, tar.gz or zip file to hand to another archive.
 
-APTrust and Archivematica expect a serialized bag to hold a single top-level
-folder named as the file without its extension (``x.tar`` unpacks to ``x/``), so
-that is what we write, whatever the bag's folder is called. The file is a function of
+A serialized bag holds a single top-level folder: the bag's own folder name (its
+identifier, which ``preserve verify`` compares with the record), or the name a
+repository profile asks for (APTrust and Archivematica: the file's name without
+its extension, :func:`top_name`). The file is a function of
 the bag alone, so exporting twice gives the same bytes and a recipient can compare
 digests: members in sorted order, owner 0:0 without names, modes 0644/0755, and
 every timestamp set to midnight UTC of the bag's ``Bagging-Date`` (the day the
@@ -84,7 +85,7 @@ class ExportResult:
 
     path: Path
     format: ExportFormat
-    #: Name of the single top-level folder (the file's name without its extension).
+    #: Name of the single top-level folder.
     top: str
     files: int
     directories: int
@@ -118,11 +119,16 @@ class _Member:
 
 
 def export_bag(
-    bag_dir: Path, out: Path, fmt: ExportFormat | None = None, *, replace: bool = True
+    bag_dir: Path,
+    out: Path,
+    fmt: ExportFormat | None = None,
+    *,
+    replace: bool = True,
+    top: str | None = None,
 ) -> ExportResult:
     """Write the bag in ``bag_dir`` to ``out`` as ``fmt`` (by default, as ``out``'s name says).
 
-    The single top-level folder inside is named as ``out`` without its extension.
+    The single top-level folder inside is ``top``, by default the bag's folder name.
     With ``replace=False`` an existing ``out`` is refused (:class:`ArchiveError`).
 
     Raises :class:`InputError` for a bag that cannot be exported as it is (not a bag,
@@ -134,8 +140,8 @@ def export_bag(
         fmt = ExportFormat.from_path(out)
         if fmt is None:
             raise InputError("cannot tell the format from the name; use .tar, .tar.gz or .zip", out)
-    _check_bag_dir(bag_dir)
-    top = top_name(out)
+    own = _check_bag_dir(bag_dir)
+    top = top or own
     target = _check_target(bag_dir, out)
     if not replace and (target.exists() or target.is_symlink()):
         raise ArchiveError("already exists; nothing written", out)
