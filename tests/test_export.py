@@ -84,16 +84,35 @@ def test_export_unpacks_to_the_same_valid_bag(tmp_path: Path, bag: Path, fmt: Ex
 
 
 @pytest.mark.parametrize("fmt", list(ExportFormat))
+def test_plain_export_keeps_the_bag_folder_and_a_given_top_is_used(
+    tmp_path: Path, bag: Path, fmt: ExportFormat
+) -> None:
+    """Plain: the bag's own folder (verify compares it with the identifier), whatever the
+    file is called; a repository profile passes ``top`` (the file's name, for APTrust)."""
+    plain = export_bag(bag, tmp_path / f"renamed{fmt.suffix}", fmt)
+    assert plain.top == IDENT
+    out = tmp_path / f"other{fmt.suffix}"
+    assert export_bag(bag, out, fmt, top="other").top == "other"
+    dest = tmp_path / "unpacked"
+    unpack(out, fmt, dest)
+    assert [p.name for p in dest.iterdir()] == ["other"]
+    assert tree(dest / "other") == tree(bag)
+
+
+@pytest.mark.parametrize("fmt", list(ExportFormat))
 def test_exports_are_byte_identical(tmp_path: Path, bag: Path, fmt: ExportFormat) -> None:
-    first = export_bag(bag, tmp_path / f"a{fmt.suffix}", fmt)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = export_bag(bag, tmp_path / "a" / f"x{fmt.suffix}", fmt)
     os.utime(bag / "bag-info.txt", (0, 0))  # file times must not leak into the export
-    second = export_bag(bag, tmp_path / f"b{fmt.suffix}", fmt)
-    assert (tmp_path / f"a{fmt.suffix}").read_bytes() == (tmp_path / f"b{fmt.suffix}").read_bytes()
+    second = export_bag(bag, tmp_path / "b" / f"x{fmt.suffix}", fmt)
+    a_bytes = (tmp_path / "a" / f"x{fmt.suffix}").read_bytes()
+    assert a_bytes == (tmp_path / "b" / f"x{fmt.suffix}").read_bytes()
     assert first.sha256 == second.sha256
 
 
 def test_tar_members_are_sorted_anonymous_and_stamped(tmp_path: Path, bag: Path) -> None:
-    out = tmp_path / "bag.tar"
+    out = tmp_path / f"{IDENT}.tar"
     result = export_bag(bag, out, ExportFormat.tar)
     assert result.mtime == STAMP
     with tarfile.open(out) as tar:
@@ -109,7 +128,7 @@ def test_tar_members_are_sorted_anonymous_and_stamped(tmp_path: Path, bag: Path)
 
 
 def test_tar_gz_header_has_no_name_and_a_fixed_time(tmp_path: Path, bag: Path) -> None:
-    out = tmp_path / "bag.tar.gz"
+    out = tmp_path / f"{IDENT}.tar.gz"
     export_bag(bag, out, ExportFormat.tar_gz)
     header = out.read_bytes()[:10]
     assert header[:2] == b"\x1f\x8b"
@@ -119,7 +138,7 @@ def test_tar_gz_header_has_no_name_and_a_fixed_time(tmp_path: Path, bag: Path) -
 
 
 def test_zip_entries_are_sorted_and_stamped(tmp_path: Path, bag: Path) -> None:
-    out = tmp_path / "bag.zip"
+    out = tmp_path / f"{IDENT}.zip"
     export_bag(bag, out, ExportFormat.zip)
     with zipfile.ZipFile(out) as zf:
         infos = zf.infolist()
@@ -199,7 +218,7 @@ def test_failed_export_leaves_old_output_and_no_temp(
     def boom(*args: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("preserve.export._write_tar", boom)
+    monkeypatch.setattr("preserve.export.serialize._write_tar", boom)
     with pytest.raises(ArchiveError, match="No space left") as info:
         export_bag(bag, out, ExportFormat.tar)
     assert info.value.path == str(out.resolve())
@@ -218,7 +237,7 @@ def test_unreadable_file_is_unreadable_input(
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("preserve.export.os.open", deny)
+    monkeypatch.setattr("preserve.export.serialize.os.open", deny)
     with pytest.raises(UnreadableInput, match="Permission denied") as info:
         export_bag(bag, tmp_path / "bag.tar")
     assert info.value.path == str(victim)
@@ -228,7 +247,7 @@ def test_unreadable_file_is_unreadable_input(
 def test_file_that_changes_size_is_unreadable_input(
     tmp_path: Path, bag: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from preserve import export
+    from preserve.export import serialize as export
 
     real = export._walk
 

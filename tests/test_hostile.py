@@ -643,7 +643,7 @@ def test_export_reads_a_fifo_swapped_in_after_listing_without_hanging(tmp_path: 
     in a file's place between the two blocked it forever."""
     os.mkfifo(tmp_path / "bag-info.txt")
     code = (
-        "from pathlib import Path\nfrom preserve import export\n"
+        "from pathlib import Path\nfrom preserve.export import serialize as export\n"
         f"p = Path({str(tmp_path / 'bag-info.txt')!r})\n"
         "try:\n    export._open_member(export._Member('b/bag-info.txt', p, False, 0))\n"
         "except OSError as e:\n    print('refused', e)\n"

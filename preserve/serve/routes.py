@@ -398,6 +398,7 @@ class _QueueWriter:
 async def bag_archive(request: Request) -> Response:
     """The bag as tar or zip, written by preserve.export's serializer as it is sent."""
     from preserve import export
+    from preserve.export import serialize
 
     room: Room = request.app.state.room
     identifier = _live(request, room)
@@ -408,17 +409,17 @@ async def bag_archive(request: Request) -> Response:
     if bag is None:
         raise HTTPException(404, "no statement has this identifier")
     try:
-        top = export._check_bag_dir(bag)
-        members = list(export._members(bag, top))
+        top = serialize._check_bag_dir(bag)
+        members = list(serialize._members(bag, top))
     except InputError as exc:
         raise HTTPException(409, exc.one_line()) from None
-    mtime = export._stamp(bag)
+    mtime = serialize._stamp(bag)
     chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=16)
     writer = _QueueWriter(chunks)
 
     def produce() -> None:
         try:
-            export._write(writer, fmt, members, mtime)  # type: ignore[arg-type]
+            serialize._write(writer, fmt, members, mtime)  # type: ignore[arg-type]
             chunks.put(None)
         except BaseException as exc:  # handed to the response, which ends the stream
             chunks.put(exc)

@@ -1,7 +1,9 @@
 """Serialize a bag as one tar, tar.gz or zip file to hand to another archive.
 
-APTrust and Archivematica expect a serialized bag to hold a single top-level
-folder named after the bag, so that is what we write. The file is a function of
+A serialized bag holds a single top-level folder: the bag's own folder name (its
+identifier, which ``preserve verify`` compares with the record), or the name a
+repository profile asks for (APTrust and Archivematica: the file's name without
+its extension, :func:`top_name`). The file is a function of
 the bag alone, so exporting twice gives the same bytes and a recipient can compare
 digests: members in sorted order, owner 0:0 without names, modes 0644/0755, and
 every timestamp set to midnight UTC of the bag's ``Bagging-Date`` (the day the
@@ -32,7 +34,7 @@ from preserve.bagit_format import BAG_INFO_TXT, BAGIT_TXT, parse_bag_info, parse
 from preserve.errors import ArchiveError, InputError, UnreadableInput
 from preserve.fsio import NotARegularFile, atomic_file, open_regular, refuse_non_regular
 
-__all__ = ["EARLIEST", "ExportFormat", "ExportResult", "export_bag"]
+__all__ = ["EARLIEST", "ExportFormat", "ExportResult", "export_bag", "top_name"]
 
 #: The earliest time a zip file can record, used when a bag has no usable Bagging-Date.
 EARLIEST = dt.date(1980, 1, 1)
@@ -83,7 +85,7 @@ class ExportResult:
 
     path: Path
     format: ExportFormat
-    #: Name of the single top-level folder (the bag's directory name).
+    #: Name of the single top-level folder.
     top: str
     files: int
     directories: int
@@ -116,8 +118,18 @@ class _Member:
     size: int
 
 
-def export_bag(bag_dir: Path, out: Path, fmt: ExportFormat | None = None) -> ExportResult:
+def export_bag(
+    bag_dir: Path,
+    out: Path,
+    fmt: ExportFormat | None = None,
+    *,
+    replace: bool = True,
+    top: str | None = None,
+) -> ExportResult:
     """Write the bag in ``bag_dir`` to ``out`` as ``fmt`` (by default, as ``out``'s name says).
+
+    The single top-level folder inside is ``top``, by default the bag's folder name.
+    With ``replace=False`` an existing ``out`` is refused (:class:`ArchiveError`).
 
     Raises :class:`InputError` for a bag that cannot be exported as it is (not a bag,
     holds a symlink, ``out`` inside it), :class:`UnreadableInput` if it cannot be
@@ -128,8 +140,11 @@ def export_bag(bag_dir: Path, out: Path, fmt: ExportFormat | None = None) -> Exp
         fmt = ExportFormat.from_path(out)
         if fmt is None:
             raise InputError("cannot tell the format from the name; use .tar, .tar.gz or .zip", out)
-    top = _check_bag_dir(bag_dir)
+    own = _check_bag_dir(bag_dir)
+    top = top or own
     target = _check_target(bag_dir, out)
+    if not replace and (target.exists() or target.is_symlink()):
+        raise ArchiveError("already exists; nothing written", out)
     members = list(_members(bag_dir, top))
     mtime = _stamp(bag_dir)
     try:
@@ -152,6 +167,15 @@ def export_bag(bag_dir: Path, out: Path, fmt: ExportFormat | None = None) -> Exp
         sha256=digest,
         mtime=mtime,
     )
+
+
+def top_name(out: Path) -> str:
+    """The folder a serialized bag unpacks to: the file's name without its extension."""
+    name = out.name
+    for suffix in (".tar.gz", ".tgz", ".tar", ".zip"):
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 class _ReadError(OSError):
