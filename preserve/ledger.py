@@ -104,6 +104,30 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # yet vouch for, are sealed once by a recorded event (chain.seal_legacy), and an
     # unchained event is refused from then on.
     ("CREATE INDEX IF NOT EXISTS events_by_type ON events(type, identifier)",),
+    # 5: copies of each bag on replica targets (preserve.replicas), and withdrawals: both
+    # also recorded as chained events ('replication', 'recovery', 'deaccession'), which
+    # stay the ground truth; these tables are what the status and the reading room ask.
+    (
+        """
+        CREATE TABLE replica_copies (
+            identifier TEXT NOT NULL,
+            target TEXT NOT NULL,                  -- the target's name (or its URL)
+            url TEXT NOT NULL,
+            copied_at TEXT,
+            last_verified_at TEXT,
+            last_result TEXT,                      -- 'good', or the problem codes
+            PRIMARY KEY (identifier, target)
+        )
+        """,
+        """
+        CREATE TABLE withdrawals (
+            identifier TEXT PRIMARY KEY,
+            at TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            event_hash TEXT NOT NULL               -- the chained 'deaccession' event
+        )
+        """,
+    ),
 )
 #: From this ledger version on, every event must be chained (see :func:`strict`).
 STRICT_VERSION = 4
@@ -410,3 +434,25 @@ def record_event(
         detail=text,
         agent=agent,
     )
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """A bag withdrawn from every copy (``preserve withdraw``): when, and why."""
+
+    identifier: str
+    at: str
+    reason: str
+    event_hash: str
+
+
+def withdrawal(db: sqlite3.Connection, identifier: str) -> Withdrawal | None:
+    """Whether ``identifier`` was withdrawn, when and why (None: it was not), for the
+    reading room's 410 tombstones. A ledger before version 5 has no withdrawals."""
+    if version_of(db) < 5:
+        return None
+    row = db.execute(
+        "SELECT identifier, at, reason, event_hash FROM withdrawals WHERE identifier = ?",
+        (identifier,),
+    ).fetchone()
+    return None if row is None else Withdrawal(*row)
