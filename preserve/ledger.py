@@ -109,7 +109,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # stay the ground truth; these tables are what the status and the reading room ask.
     (
         """
-        CREATE TABLE replica_copies (
+        CREATE TABLE IF NOT EXISTS replica_copies (
             identifier TEXT NOT NULL,
             target TEXT NOT NULL,                  -- the target's name (or its URL)
             url TEXT NOT NULL,
@@ -120,7 +120,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
         """
-        CREATE TABLE withdrawals (
+        CREATE TABLE IF NOT EXISTS withdrawals (
             identifier TEXT PRIMARY KEY,
             at TEXT NOT NULL,
             reason TEXT NOT NULL,
