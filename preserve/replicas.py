@@ -525,6 +525,12 @@ def resolve_target(archive: Path, spec: str) -> Target:
             identity=entry.get("identity"),
             known_hosts=entry.get("known_hosts"),
         )
+    if "/" not in spec and not Path(spec).is_dir():
+        known = ", ".join(sorted(raw)) or "none"
+        raise ReplicaError(
+            f"no target named '{spec}' in settings.toml (registered: {known}); "
+            f"a new folder is given as a path (./{spec})"
+        )
     return make_target(spec, spec)
 
 

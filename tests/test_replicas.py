@@ -422,3 +422,10 @@ def test_a_target_without_space_is_refused_before_anything_is_copied(
     assert len(result.output.splitlines()) == 1
     assert not any((tmp_path / "full" / "bags").iterdir())
     assert not events(archive, REPLICATION)
+
+
+def test_a_mistyped_target_name_is_not_made_a_folder(archive: Path, tmp_path: Path) -> None:
+    settings.set_value(archive, "replicas.targets.near.url", str(tmp_path / "near"))
+    result = CliRunner().invoke(cli, ["replicate", str(archive), "--to", "naer"])
+    assert result.exit_code == 2 and "no target named 'naer'" in result.output
+    assert "registered: near" in result.output and not Path("naer").exists()
