@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
 from click.testing import CliRunner
 
@@ -22,6 +23,7 @@ from preserve import ledger, settings
 from preserve.archive import ingest
 from preserve.audit import audit
 from preserve.cli import cli
+from preserve.metadata import load_schema
 from preserve.replicas import (
     DEACCESSION,
     MARKER,
@@ -271,6 +273,7 @@ def test_a_bag_damaged_everywhere_is_lost_and_left_untouched(archive: Path, tmp_
     result = CliRunner().invoke(cli, ["audit", str(archive), "--repair", "--json"])
     assert result.exit_code == 1, result.output
     doc = json.loads(result.output)
+    jsonschema.validate(doc, load_schema("replicas-report.schema.json"))
     assert doc["lost"] == [name] and doc["repaired"] == 0
     assert tree(archive / "bags" / name) == before
     assert not (tmp_path / "near" / "bags" / name).exists()
