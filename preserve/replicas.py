@@ -956,7 +956,8 @@ def audit_copies(
                 good = [c.target for c in copies if c.good]
                 lost = not good
                 if repair and good and want is not None and len(good) < len(copies):
-                    copies = _repair(db, identifier, copies, everyone, want, archive, notes)
+                    before = {t.name: found[t.name].get(identifier) for t in everyone}
+                    copies = _repair(db, identifier, copies, everyone, want, archive, notes, before)
                     repaired += sum(1 for c in copies if c.action.startswith("repaired"))
                 good_after = sum(1 for c in copies if c.good or c.action.startswith("repaired"))
                 bags.append(BagCopies(identifier, tuple(copies), good_after, required, lost))
@@ -1009,8 +1010,10 @@ def _repair(
     want: Inventory,
     archive: Path,
     notes: list[str],
+    before: Mapping[str, Inventory | None],
 ) -> list[CopyCheck]:
-    """Replace each bad copy of one bag with a good one, through staging; record each."""
+    """Replace each bad copy of one bag with a good one, through staging; record each
+    (with the digests of the bad copy as found, ``before``, and of the copy placed)."""
     by_name = {t.name: t for t in everyone}
     good = [c.target for c in copies if c.good]
     source_name = next((n for n in good if isinstance(by_name[n], LocalTarget)), good[0])
@@ -1035,7 +1038,7 @@ def _repair(
                 out.append(c)
                 continue
             target = by_name[c.target]
-            before = sorted({p[0] for p in c.problems})
+            was = sorted({p[0] for p in c.problems})
             try:
                 aside = target.quarantine(identifier, "damaged")
                 placed = target.put({identifier: local}, {identifier: want})[identifier]
@@ -1055,7 +1058,8 @@ def _repair(
                     RECOVERY,
                     {
                         "source": source_name,
-                        "was": before,
+                        "was": was,
+                        "before": _digests_of(before.get(c.target)),
                         "problems": [m for _, m in c.problems][:20],
                         "quarantined": aside,
                     },
@@ -1077,6 +1081,17 @@ def _repair(
     finally:
         if fetched is not None:
             shutil.rmtree(fetched, ignore_errors=True)
+
+
+def _digests_of(inv: Inventory | None) -> dict[str, Any] | None:
+    """A copy as found, for the record: its tag-manifest digests and an inventory digest."""
+    if inv is None:
+        return None
+    return {
+        "inventory_sha256": _inventory_digest(inv),
+        "tagmanifests": {k: v for k, v in inv.items() if k.startswith("tagmanifest-")},
+        "files": len(inv),
+    }
 
 
 def _replace(c: CopyCheck, action: str) -> CopyCheck:

@@ -260,6 +260,12 @@ def test_local_damage_everywhere_is_found_and_repaired(archive: Path, tmp_path: 
     assert len(repairs) == 4
     assert {r["source"] for r in repairs} == {"primary", "near"}
     assert all(r["was"] and r["tagmanifests"] for r in repairs)
+    # Digests before and after: the consistent rewrite shows in its tag manifests.
+    by_was = {r["was"][0]: r for r in repairs}
+    assert by_was["replica.bag-missing"]["before"] is None
+    changed = [r for r in repairs if r["before"] is not None]
+    assert any(r["before"]["tagmanifests"] != r["tagmanifests"] for r in changed)
+    assert all(r["before"]["inventory_sha256"] != r["inventory_sha256"] for r in changed)
     assert audit(archive, workers=1).ok
 
 
