@@ -290,6 +290,8 @@ def _plan(
         )
     known = {b.identifier: b for b in rows}
     results: list[BagAudit] = []
+    # Withdrawn bags (preserve withdraw: a chained tombstone) are expected gone.
+    results += _withdrawn(db, known, found, on_disk)
     for name in sorted(on_disk - set(known) - set(found.rows_missing)):
         results.append(
             BagAudit(
@@ -347,6 +349,38 @@ def _plan(
             continue
         queue.append(bag)
     return results, queue, found
+
+
+def _withdrawn(
+    db: sqlite3.Connection,
+    known: dict[str, ledger.BagRow],
+    found: ledger_check.LedgerCheck,
+    on_disk: set[str],
+) -> list[BagAudit]:
+    """Drop withdrawn bags from the audit; one still in ``bags/`` is reported."""
+    from preserve.replicas import withdrawn_ids
+
+    results = []
+    for identifier in withdrawn_ids(db):
+        known.pop(identifier, None)
+        found.rows_missing.pop(identifier, None)
+        if identifier in on_disk:
+            on_disk.discard(identifier)
+            results.append(
+                BagAudit(
+                    identifier,
+                    f"{BAGS_DIR}/{identifier}",
+                    (
+                        Problem(
+                            "replica.withdrawn-present",
+                            "",
+                            "the bag was withdrawn (its tombstone is in the chain) but is "
+                            "in the archive again",
+                        ),
+                    ),
+                )
+            )
+    return results
 
 
 def _checks(archive: Path, found: ledger_check.LedgerCheck, notes: list[str]) -> PreserveChecks:

@@ -821,6 +821,17 @@ def search(archive: Path, query: tuple[str, ...], limit: int, as_json: bool) -> 
     "--max-age", default="90d", show_default=True, help="With --status: older results are overdue."
 )
 @click.option("--no-record", is_flag=True, help="Do not record the results in the ledger.")
+@click.option(
+    "--replicas",
+    "check_replicas",
+    is_flag=True,
+    help="Check every copy (primary and replica targets) against the ledger's chain.",
+)
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="With or without --replicas: replace damaged or missing copies from a good one.",
+)
 @json_option
 @handles_errors
 def audit(
@@ -831,6 +842,8 @@ def audit(
     show_status: bool,
     max_age: str,
     no_record: bool,
+    check_replicas: bool,
+    repair: bool,
     as_json: bool,
 ) -> None:
     """Verify every bag of an archive and compare the archive with its ledger.
@@ -847,17 +860,33 @@ def audit(
         seconds = parse_duration(budget).total_seconds() if budget else None
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    if check_replicas or repair:
+        _audit_replicas(archive, repair, as_json)
     if show_status:
         rows = status(archive, max_age=age)
+        from preserve.replicas import copy_status
+
+        required, copies = copy_status(
+            archive, {r.identifier: (r.last_verified_at, r.last_result) for r in rows}
+        )
+        at_risk = [c for c in copies if c.at_risk]
         if as_json:
             emit_json(
                 {
                     "archive": str(archive),
                     "max_age_days": age.days,
                     "bags": [r.as_dict() for r in rows],
+                    "required_copies": required,
+                    "copies": [c.as_dict() for c in copies],
+                    "at_risk": [c.identifier for c in at_risk],
                 }
             )
         else:
+            for c in at_risk:
+                where = ", ".join(
+                    f"{t} {v or 'never'} {r or '-'}" for t, (v, r) in c.copies.items()
+                )
+                click.echo(f"AT RISK {c.identifier}: {c.good} of {required} good copies ({where})")
             for row in rows:
                 flag = "OVERDUE " if row.overdue else ""
                 click.echo(
@@ -866,7 +895,10 @@ def audit(
                 )
             overdue = sum(1 for r in rows if r.overdue)
             click.echo(f"{len(rows)} bags, {overdue} overdue (older than {max_age})")
-        sys.exit(int(ExitCode.bad if any(r.overdue for r in rows) else ExitCode.ok))
+            if required > 1 or any(len(c.copies) > 1 for c in copies):
+                click.echo(f"{len(at_risk)} bags with fewer than {required} good copies")
+        bad = any(r.overdue for r in rows) or bool(at_risk)
+        sys.exit(int(ExitCode.bad if bad else ExitCode.ok))
     with progress_bar("Auditing", enabled=not as_json) as advance:
         report = run_audit(
             archive,
@@ -1222,7 +1254,10 @@ def settings_command(archive: Path, key: str | None, value: str | None, as_json:
     "--basic", envvar="PRESERVE_SERVE_BASIC", help="Require HTTP basic auth USER:PASSWORD."
 )
 @click.option(
-    "--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
     help="Server processes (one per core).",
 )
 @handles_errors
@@ -1240,3 +1275,94 @@ def serve_command(
     app = create_app(config)  # checks first: one line and exit 2 when it cannot serve
     click.echo(f"reading room for {archive} on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
     run(config, app, workers=workers)
+
+
+# --------------------------------------------------------------------------- replicas
+
+
+def _audit_replicas(archive: Path, repair: bool, as_json: bool) -> None:
+    """``audit --replicas`` / ``--repair``: every copy against the chain; exits."""
+    from preserve.replicas import audit_copies
+
+    with progress_bar("Checking copies", enabled=not as_json) as advance:
+        report = audit_copies(archive, repair=repair, progress=lambda _i: advance())
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        for bag in report.bags:
+            for copy in bag.copies:
+                for code, message in copy.problems:
+                    click.echo(f"{copy.target}: bags/{bag.identifier}: {code}: {message}")
+                if copy.action:
+                    click.echo(f"{copy.target}: bags/{bag.identifier}: {copy.action}")
+            if bag.lost:
+                click.echo(
+                    f"LOST bags/{bag.identifier}: no good copy anywhere; nothing overwritten"
+                )
+            elif bag.at_risk:
+                click.echo(
+                    f"AT RISK bags/{bag.identifier}: {bag.good_after} of {bag.required} good copies"
+                )
+        for note in report.notes:
+            click.echo(f"note: {note}")
+        summary = report.as_dict()
+        click.echo(
+            f"{summary['bags_checked']} bags on {len(report.targets)} copies "
+            f"({', '.join(report.targets)}): {summary['at_risk']} at risk, "
+            f"{len(summary['lost'])} lost, {report.repaired} copies repaired"
+        )
+    sys.exit(int(ExitCode.ok if report.ok else ExitCode.bad))
+
+
+@cli.command()
+@click.argument("archive", type=click.Path(path_type=Path))
+@click.option(
+    "--to",
+    "target",
+    required=True,
+    help="A folder, ssh://user@host[:port]/path, or a target named in settings.toml.",
+)
+@json_option
+@handles_errors
+def replicate(archive: Path, target: str, as_json: bool) -> None:
+    """Copy every published bag of ARCHIVE to a replica target, verified where it lands.
+
+    Idempotent and resumable: copies already there and good are left alone; each new
+    copy goes through the target's staging/ and one rename, after it matches the
+    ledger's chained record. A damaged copy there is reported (audit --repair mends it).
+    Exit 0 all copied, 1 some bag could not be, 2 the target cannot be used.
+    """
+    from preserve.replicas import replicate as run
+
+    with progress_bar("Replicating", enabled=not as_json) as advance:
+        report = run(archive, target, progress=lambda _i: advance())
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        for identifier, reason in report.failed:
+            click.echo(f"{report.target}: bags/{identifier}: {reason}")
+        click.echo(
+            f"{report.target}: {len(report.copied)} bags copied, {len(report.already)} "
+            f"already there, {len(report.failed)} failed"
+        )
+    sys.exit(int(ExitCode.ok if report.ok else ExitCode.bad))
+
+
+@cli.command()
+@click.argument("archive", type=click.Path(path_type=Path))
+@click.argument("identifier")
+@click.option("--reason", required=True, help="Why (a legal takedown, a duplicate); kept.")
+@json_option
+@handles_errors
+def withdraw(archive: Path, identifier: str, reason: str, as_json: bool) -> None:
+    """Withdraw a bag from every copy: each is moved to quarantine/ (never deleted) and a
+    chained tombstone keeps the reason, so audits expect the bag gone."""
+    from preserve.replicas import withdraw as run
+
+    report = run(archive, identifier, reason)
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        for target, aside in report.quarantined.items():
+            click.echo(f"{target}: {aside or '(held no copy)'}")
+        click.echo(f"{identifier}: withdrawn at {report.at} ({report.reason})")

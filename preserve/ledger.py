@@ -293,6 +293,30 @@ MIGRATIONS: tuple[tuple[str | Callable[[sqlite3.Connection], None], ...], ...] =
     # the unicode61 index cannot find inside a run of text.
     # (run once, see _reading_room)
     (_reading_room,),
+    # 7: copies of each bag on replica targets (preserve.replicas), and withdrawals: both
+    # also recorded as chained events ('replication', 'recovery', 'deaccession'), which
+    # stay the ground truth; these tables are what the status and the reading room ask.
+    (
+        """
+        CREATE TABLE IF NOT EXISTS replica_copies (
+            identifier TEXT NOT NULL,
+            target TEXT NOT NULL,                  -- the target's name (or its URL)
+            url TEXT NOT NULL,
+            copied_at TEXT,
+            last_verified_at TEXT,
+            last_result TEXT,                      -- 'good', or the problem codes
+            PRIMARY KEY (identifier, target)
+        )
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS withdrawals (
+            identifier TEXT PRIMARY KEY,
+            at TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            event_hash TEXT NOT NULL               -- the chained 'deaccession' event
+        )
+        """,
+    ),
 )
 #: From this ledger version on, every event must be chained (see :func:`strict`).
 STRICT_VERSION = 4
@@ -599,3 +623,25 @@ def record_event(
         detail=text,
         agent=agent,
     )
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """A bag withdrawn from every copy (``preserve withdraw``): when, and why."""
+
+    identifier: str
+    at: str
+    reason: str
+    event_hash: str
+
+
+def withdrawal(db: sqlite3.Connection, identifier: str) -> Withdrawal | None:
+    """Whether ``identifier`` was withdrawn, when and why (None: it was not), for the
+    reading room's 410 tombstones. A ledger before version 5 has no withdrawals."""
+    if version_of(db) < 5:
+        return None
+    row = db.execute(
+        "SELECT identifier, at, reason, event_hash FROM withdrawals WHERE identifier = ?",
+        (identifier,),
+    ).fetchone()
+    return None if row is None else Withdrawal(*row)

@@ -91,9 +91,7 @@ def _where(filters: Mapping[str, str]) -> tuple[str, list[str]]:
     return " WHERE " + " AND ".join(clauses), params
 
 
-def browse(
-    db: sqlite3.Connection, filters: Mapping[str, str], page: int
-) -> tuple[list[Row], int]:
+def browse(db: sqlite3.Connection, filters: Mapping[str, str], page: int) -> tuple[list[Row], int]:
     """A page of statements, newest first, and how many match the filters."""
     where, params = _where(filters)
     rows = db.execute(
@@ -287,8 +285,7 @@ def dashboard(db: sqlite3.Connection, today: dt.datetime | None = None) -> Dashb
     overdue: list[tuple[str, str | None]] = [
         (str(r[0]), r[1])
         for sql in (
-            "SELECT identifier, last_verified_at FROM bags WHERE last_verified_at IS NULL"
-            " LIMIT 20",
+            "SELECT identifier, last_verified_at FROM bags WHERE last_verified_at IS NULL LIMIT 20",
             "SELECT identifier, last_verified_at FROM bags WHERE last_verified_at < ?"
             " ORDER BY last_verified_at LIMIT 20",
         )
