@@ -12,6 +12,7 @@ first, so a cron job covers a large archive in slices.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -23,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from preserve import ledger
 from preserve.archive import BAGS_DIR
@@ -34,6 +35,9 @@ from preserve.hashing import hash_file
 from preserve.premis import FIXITY_CHECK, software_agent
 from preserve.signing import SIGNATURE_EVENT, SIGNATURES_DIR, is_signed
 from preserve.verify import BagResult, verify_bag
+
+if TYPE_CHECKING:
+    from preserve.distributed import BatchExecutor
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +203,14 @@ def audit(
     workers: int | None = None,
     record: bool = True,
     progress: Callable[[BagAudit], None] | None = None,
+    executor: BatchExecutor | None = None,
 ) -> AuditReport:
-    """Verify every bag (or the ``limit``/``budget`` least recently verified) against the ledger."""
+    """Verify every bag (or the ``limit``/``budget`` least recently verified) against the ledger.
+
+    With an ``executor`` (:mod:`preserve.distributed`) the bags are verified there,
+    in batches; the plan and every ledger write stay here. If the executor is lost
+    (or on Ctrl-C) what was verified so far is recorded before the error goes on.
+    """
     started = time.monotonic()
     started_at = ledger.now()
     archive = archive.absolute()
@@ -261,9 +271,17 @@ def audit(
         skipped = 0
         if limit is not None and len(queue) > limit:
             skipped, queue = len(queue) - limit, queue[:limit]
-        checked, budget_skipped = _verify_all(
-            archive, db, queue, workers, started, budget, progress
-        )
+        checked: list[BagAudit] = []
+        try:
+            budget_skipped = _verify_all(
+                archive, db, queue, workers, started, budget, progress, checked, executor
+            )
+        except (PreserveError, KeyboardInterrupt):
+            if record and writable and executor is not None:
+                # What was verified before the executor went (or Ctrl-C) still counts.
+                with contextlib.suppress(ArchiveError):
+                    _record(db, checked, started_at)
+            raise
         results += checked
         skipped += budget_skipped
         if record and writable:
@@ -293,9 +311,11 @@ def _verify_all(
     started: float,
     budget: float | None,
     progress: Callable[[BagAudit], None] | None,
-) -> tuple[list[BagAudit], int]:
-    """Verify bags in parallel processes, submitting only while the budget lasts."""
-    done: list[BagAudit] = []
+    done: list[BagAudit],
+    executor: BatchExecutor | None = None,
+) -> int:
+    """Verify bags in parallel processes (or on ``executor``), submitting only while the
+    budget lasts; results go into ``done`` as they come; returns how many were not reached."""
 
     def finish(bag: ledger.BagRow, result: BagResult) -> None:
         bag_dir = archive / bag.path
@@ -319,13 +339,18 @@ def _verify_all(
     def in_budget() -> bool:
         return budget is None or time.monotonic() - started < budget
 
+    if executor is not None:
+        calls = [(executor.to_remote(archive / bag.path),) for bag in queue]
+        for index, result in executor.map_unordered(_verify_one, calls, in_budget):
+            finish(queue[index], result)
+        return len(queue) - len(done)
     count = min(workers or os.cpu_count() or 1, len(queue))
     if count <= 1:
         for i, bag in enumerate(queue):
             if not in_budget():
-                return done, len(queue) - i
+                return len(queue) - i
             finish(bag, _verify_one(str(archive / bag.path), processes=None))
-        return done, 0
+        return 0
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
         pending: dict[Future[BagResult], ledger.BagRow] = {}
@@ -348,7 +373,7 @@ def _verify_all(
             finish(bag, future.result())
             if not in_budget():
                 exhausted = True
-    return done, len(queue) - submitted
+    return len(queue) - submitted
 
 
 def _first_done(pending: dict[Future[BagResult], Any]) -> list[Future[BagResult]]:
