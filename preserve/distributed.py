@@ -129,11 +129,11 @@ def _distributed() -> Any:
     return importlib.import_module("distributed")
 
 
-def _quiet_dask() -> None:
+def _quiet_dask(level: int = logging.WARNING) -> None:
     """Dask's INFO lines (cluster start, every connection) only with ``-vv``."""
     for name in list(logging.root.manager.loggerDict):
         if name == "distributed" or name.startswith("distributed."):
-            logging.getLogger(name).setLevel(logging.WARNING)
+            logging.getLogger(name).setLevel(level)
 
 
 def _always() -> bool:
@@ -340,6 +340,9 @@ class DaskExecutor:
         raise self._lost(RuntimeError(f"batch {status}"))
 
     def _lost(self, exc: BaseException) -> ExecutorLost:
+        # The client keeps trying to reconnect while it closes, logging each refusal
+        # with a traceback: the one line of ExecutorLost says it all.
+        _quiet_dask(logging.CRITICAL)
         return ExecutorLost(
             f"the Dask scheduler was lost mid-run ({type(exc).__name__}: {exc}); "
             "results that came back before were kept",
