@@ -136,6 +136,15 @@ def _quiet_dask(level: int = logging.WARNING) -> None:
             logging.getLogger(name).setLevel(level)
 
 
+def _preload(modules: tuple[str, ...]) -> None:
+    """On each worker: import what the batches will need (``dask worker --preload`` does
+    the same for a worker that starts later)."""
+    import importlib
+
+    for name in modules:
+        importlib.import_module(name)
+
+
 def _always() -> bool:
     return True
 
@@ -157,8 +166,10 @@ class DaskExecutor:
         batch_size: int | None = None,
         retries: int = RETRIES,
         timeout: float = 30.0,
+        preload: tuple[str, ...] = ("preserve.audit",),
     ) -> None:
         self.scheduler = scheduler
+        self.preload = preload
         self.path_map = path_map
         self.batch_size = batch_size
         self.retries = retries
@@ -204,6 +215,9 @@ class DaskExecutor:
                 self.client = dd.Client(scheduler_file=spec, timeout=self.timeout)
             else:
                 self.client = dd.Client(spec, timeout=self.timeout)
+            # Every worker imports the checks now (pikepdf, schemas: ~1-2 s), as part of
+            # the start-up, not of the first batch; workers that join later do it then.
+            self.client.run(_preload, self.preload)
         except PreserveError:
             self.close()
             raise
