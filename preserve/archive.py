@@ -523,6 +523,10 @@ def _stage_or_error(job: _Job) -> WrittenBag | BaseException:
     from preserve.distributed import portable_error
 
     try:
+        # A batch is run again when its worker died: this job's staging folder (its
+        # name is this job's alone) may be there, half or wholly written. Start over.
+        if job.staging.exists() or job.staging.is_symlink():
+            shutil.rmtree(job.staging)
         return _stage(job)
     except Exception as exc:
         return portable_error(exc)

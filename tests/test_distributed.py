@@ -418,3 +418,30 @@ def test_worker_killed_mid_audit_loses_and_repeats_no_bag(tmp_path: Path) -> Non
     finally:
         db.close()
     assert results == {"success"}
+
+
+class RerunningExecutor:
+    """Runs every call twice, as Dask does with a batch whose worker died after it had
+    staged some of its bags, and keeps the second result."""
+
+    def map_unordered(self, func: Any, calls: Any, keep_going: Any = None) -> Iterator[Any]:
+        for index, call in enumerate(calls):
+            func(*call)
+            yield index, func(*call)
+
+    def to_remote(self, path: Any) -> str:
+        return str(path)
+
+    def to_local(self, path: Any) -> str:
+        return str(path)
+
+
+def test_ingest_batch_run_again_after_a_worker_died_stages_afresh(tmp_path: Path) -> None:
+    """Regression: the second run of a job found its staging folder from the first
+    (``write_bag`` wants a new folder) and failed with 'File exists'."""
+    inputs = make_statements(tmp_path / "in", 2)
+    archive = tmp_path / "archive"
+    report = ingest(inputs, archive, IngestOptions(executor=RerunningExecutor()))
+    assert report.exit_code == 0, report.as_dict()
+    assert list((archive / "staging").iterdir()) == []
+    assert audit(archive, workers=1).ok
