@@ -12,7 +12,6 @@ first, so a cron job covers a large archive in slices.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import logging
@@ -40,6 +39,9 @@ if TYPE_CHECKING:
     from preserve.distributed import BatchExecutor
 
 log = logging.getLogger(__name__)
+
+#: An audit on an executor writes its results to the ledger every this many bags.
+RECORD_EVERY = 1000
 
 
 @dataclass(frozen=True)
@@ -272,24 +274,40 @@ def audit(
         if limit is not None and len(queue) > limit:
             skipped, queue = len(queue) - limit, queue[:limit]
         checked: list[BagAudit] = []
+        written = 0  # results of ``checked`` in the ledger (an executor's are written as they come)
+
+        def write_results() -> None:
+            nonlocal written, writable
+            if not (record and writable) or written == len(checked):
+                return
+            try:
+                _record(db, checked[written:], started_at)
+                written = len(checked)
+            except ArchiveError as exc:  # disk full, ledger locked: the checks still count
+                writable = False
+                before = f" (the first {written} were)" if written else ""
+                notes.append(f"{exc.message}: results were not recorded in the ledger{before}")
+
         try:
             budget_skipped = _verify_all(
-                archive, db, queue, workers, started, budget, progress, checked, executor
+                archive,
+                db,
+                queue,
+                workers,
+                started,
+                budget,
+                progress,
+                checked,
+                executor,
+                write_results,
             )
         except (PreserveError, KeyboardInterrupt):
-            if record and writable and executor is not None:
-                # What was verified before the executor went (or Ctrl-C) still counts.
-                with contextlib.suppress(ArchiveError):
-                    _record(db, checked, started_at)
+            if executor is not None:
+                write_results()  # what was verified before the executor went (or Ctrl-C)
             raise
         results += checked
         skipped += budget_skipped
-        if record and writable:
-            try:
-                _record(db, checked, started_at)
-            except ArchiveError as exc:  # disk full, ledger locked: the checks still count
-                writable = False
-                notes.append(f"{exc.message}: results were not recorded in the ledger")
+        write_results()
     finally:
         db.close()
     return AuditReport(
@@ -313,6 +331,7 @@ def _verify_all(
     progress: Callable[[BagAudit], None] | None,
     done: list[BagAudit],
     executor: BatchExecutor | None = None,
+    checkpoint: Callable[[], None] | None = None,
 ) -> int:
     """Verify bags in parallel processes (or on ``executor``), submitting only while the
     budget lasts; results go into ``done`` as they come; returns how many were not reached."""
@@ -343,6 +362,8 @@ def _verify_all(
         calls = [(executor.to_remote(archive / bag.path),) for bag in queue]
         for index, result in executor.map_unordered(_verify_one, calls, in_budget):
             finish(queue[index], result)
+            if checkpoint is not None and len(done) % RECORD_EVERY == 0:
+                checkpoint()  # a planner that dies after hours loses minutes, not the run
         return len(queue) - len(done)
     count = min(workers or os.cpu_count() or 1, len(queue))
     if count <= 1:
