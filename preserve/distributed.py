@@ -255,8 +255,9 @@ class DaskExecutor:
 
     def threads(self) -> int:
         """Worker threads the scheduler knows now (at least 1, to size batches)."""
-        info = self.client.scheduler_info() if self.client is not None else {}
-        return max(1, sum(int(w.get("nthreads", 1)) for w in info.get("workers", {}).values()))
+        if self.client is None:
+            return 1
+        return max(1, sum(int(n) for n in self.client.nthreads().values()))
 
     # ------------------------------------------------------------------ paths
 
@@ -322,6 +323,8 @@ class DaskExecutor:
                 if stopping or not keep_going():
                     stopping = True  # --budget: submit nothing more, wait for the rest
                     continue
+                if self.batches_done % 16 == 0:  # workers come and go (autoscaling, faults)
+                    window = max(2, self.threads() * WINDOW_PER_THREAD)
                 before = set(in_flight)
                 while len(in_flight) < window and submit():
                     pass
