@@ -118,7 +118,10 @@ def _record(db, batch, original, ledger, agent) -> None:  # type: ignore[no-unty
                 identifier=identifier,
                 type="ingestion",
                 outcome="success",
-                detail={"payload_oxum": written.payload_oxum},
+                detail={
+                    "payload_oxum": written.payload_oxum,
+                    "tagmanifests": dict(written.tagmanifest_digests),
+                },
                 agent=agent,
             )
 

@@ -164,7 +164,8 @@ def open_archive(path: Path, *, create: bool = True) -> sqlite3.Connection:
     return ledger.connect(path)
 
 
-def _pid_alive(pid: int | None) -> bool:
+def publisher_alive(pid: int | None) -> bool:
+    """Whether the process that recorded a 'publishing' row (or staging folder) still runs."""
     if pid is None:
         return False
     try:
@@ -180,45 +181,63 @@ def recover(archive: Path, db: sqlite3.Connection) -> list[str]:
     """Finish or undo what a dead process left: 'publishing' rows and staging leftovers.
 
     Returns one line per thing done, for the report. Rows and staging folders of
-    live processes (a concurrent ingest) are left alone.
+    live processes (a concurrent ingest) are left alone, and so is a 'publishing'
+    row whose ingestion the chain already records (the row was changed by hand:
+    the audit reports it as ``ledger.state-changed``). A bag in ``bags/`` that
+    differs from the bag staged is published all the same, with the digests of
+    the bag staged in its chained ingestion event, so every audit reports it
+    until it is repaired: it is never left unaudited.
     """
+    from preserve import ledger_check
+
     done: list[str] = []
     with ledger.write(db):
         rows = db.execute(
             "SELECT identifier, path, publisher_pid FROM bags WHERE state = 'publishing'"
         ).fetchall()
         for row in rows:
-            if _pid_alive(row["publisher_pid"]) and row["publisher_pid"] != os.getpid():
+            identifier = row["identifier"]
+            if publisher_alive(row["publisher_pid"]) and row["publisher_pid"] != os.getpid():
                 continue
-            bag_dir = archive / row["path"]
-            recorded = ledger.get_bag(db, row["identifier"])
-            if (
-                bag_dir.is_dir()
-                and recorded
-                and _digests_match(bag_dir, recorded.tagmanifest_digests)
-            ):
-                _mark_published(db, row["identifier"])
+            if ledger_check.is_ingested(db, identifier):
+                done.append(
+                    f"{identifier}: its row says 'publishing' but the chain records its "
+                    "publication: left as it is (preserve audit reports it)"
+                )
+                continue
+            bag_dir = archive / BAGS_DIR / identifier
+            recorded = ledger.get_bag(db, identifier)
+            if bag_dir.is_dir() and recorded:
+                digests = dict(recorded.tagmanifest_digests)
+                whole = _digests_match(bag_dir, digests)
+                _mark_published(db, identifier)
                 ledger.record_event(
                     db,
-                    identifier=row["identifier"],
+                    identifier=identifier,
                     type=INGESTION,
                     outcome="success",
-                    detail="publication completed after an interrupted ingest",
+                    detail={
+                        "note": "publication completed after an interrupted ingest"
+                        + ("" if whole else "; the bag differs from the bag staged"),
+                        "payload_oxum": recorded.payload_oxum,
+                        "tagmanifests": digests,
+                    },
                     agent=software_agent(),
                 )
                 done.append(
-                    f"{row['identifier']}: publication completed after an interrupted ingest"
+                    f"{identifier}: publication completed after an interrupted ingest"
+                    if whole
+                    else f"{identifier}: published by an interrupted ingest, but the bag "
+                    "differs from the bag staged: recorded; preserve audit reports it"
                 )
             elif not bag_dir.exists():
-                db.execute("DELETE FROM bags WHERE identifier = ?", (row["identifier"],))
-                db.execute("DELETE FROM statements_fts WHERE identifier = ?", (row["identifier"],))
-                done.append(
-                    f"{row['identifier']}: interrupted ingest undone (bag was never published)"
-                )
+                db.execute("DELETE FROM bags WHERE identifier = ?", (identifier,))
+                db.execute("DELETE FROM statements_fts WHERE identifier = ?", (identifier,))
+                done.append(f"{identifier}: interrupted ingest undone (bag was never published)")
     staging = archive / STAGING_DIR
     for entry in sorted(staging.iterdir()) if staging.is_dir() else []:
         pid = _staging_pid(entry.name)
-        if pid is not None and _pid_alive(pid) and pid != os.getpid():
+        if pid is not None and publisher_alive(pid) and pid != os.getpid():
             continue
         shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(
             missing_ok=True
@@ -412,14 +431,27 @@ def _ingest(
         assert statement is not None
         identity = (_sha256(statement.original), _sha256(metadata.to_json()))
         known = ledger.get_bag(db, metadata.identifier)
+        if known is None and metadata.identifier not in seen:
+            unknown = _unknown_bag(archive, source, metadata.identifier)
+            if unknown is not None:
+                yield report(unknown)
+                if options.fail_fast:
+                    break
+                continue
         if known is not None or metadata.identifier in seen:
             previous = (
                 (known.statement_sha256, known.metadata_sha256)
                 if known
                 else seen[metadata.identifier]
             )
-            yield report(_duplicate(source, metadata.identifier, identity, previous))
-            if options.fail_fast and previous != identity:
+            present = (
+                known is None
+                or known.state == "publishing"
+                or (archive / BAGS_DIR / metadata.identifier).is_dir()
+            )
+            duplicate = _duplicate(source, metadata.identifier, identity, previous, present)
+            yield report(duplicate)
+            if options.fail_fast and duplicate.status is Status.failed:
                 break
             continue
         seen[metadata.identifier] = identity
@@ -558,9 +590,33 @@ def _failed(
     return IngestResult(source, Status.failed, message, identifier, exit_code=code)
 
 
+def _unknown_bag(archive: Path, source: str, identifier: str) -> IngestResult | None:
+    """A bag in ``bags/`` that the ledger does not know: planted, or the ledger replaced."""
+    if not os.path.lexists(archive / BAGS_DIR / identifier):
+        return None
+    return _failed(
+        source,
+        f"{BAGS_DIR}/{identifier} is in the archive but not in its ledger (planted, or the "
+        "ledger was replaced): nothing was written; run preserve audit",
+        identifier,
+    )
+
+
 def _duplicate(
-    source: str, identifier: str, identity: tuple[str, str], previous: tuple[str, str]
+    source: str,
+    identifier: str,
+    identity: tuple[str, str],
+    previous: tuple[str, str],
+    present: bool = True,
 ) -> IngestResult:
+    if identity == previous and not present:
+        return _failed(
+            source,
+            f"already archived as {identifier}, but {BAGS_DIR}/{identifier} is missing from "
+            "the archive: nothing was written; run preserve audit and restore the bag from a "
+            "copy",
+            identifier,
+        )
     if identity == previous:
         return IngestResult(
             source,
@@ -593,9 +649,14 @@ def _publish(
     identity = job.identity
     with ledger.write(db):
         known = ledger.get_bag(db, identifier)
-        if known is not None or target.exists():
+        if known is None and os.path.lexists(target):
             shutil.rmtree(job.staging, ignore_errors=True)
-            previous = (known.statement_sha256, known.metadata_sha256) if known else ("", "")
+            unknown = _unknown_bag(archive, job.source, identifier)
+            assert unknown is not None
+            return unknown
+        if known is not None:
+            shutil.rmtree(job.staging, ignore_errors=True)
+            previous = (known.statement_sha256, known.metadata_sha256)
             return _duplicate(job.source, identifier, identity, previous)
         db.execute(
             "INSERT INTO bags (identifier, path, state, publisher_pid, ingested_at, payload_oxum,"

@@ -19,20 +19,22 @@ import multiprocessing
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from preserve import ledger
-from preserve.archive import BAGS_DIR
-from preserve.bag_checks import check_our_bag
+from preserve import ledger, ledger_check
+from preserve.archive import BAGS_DIR, publisher_alive
+from preserve.bag_checks import PreserveChecks, check_our_bag
 from preserve.bagit_format import DigestAlgorithm, Problem, Severity
 from preserve.errors import ArchiveError, PreserveError
 from preserve.hashing import hash_file
+from preserve.keys import TRUSTED_KEYS_DIR
 from preserve.premis import FIXITY_CHECK, software_agent
-from preserve.signing import SIGNATURE_EVENT, SIGNATURES_DIR, is_signed
+from preserve.signing import SIGNATURE_EVENT, SIGNATURES_DIR, Trust, is_signed
+from preserve.timestamps import TRUSTED_TSA_DIR
 from preserve.verify import BagResult, verify_bag
 
 if TYPE_CHECKING:
@@ -84,10 +86,14 @@ class AuditReport:
     #: Whether results were written to the ledger (not on a read-only archive).
     recorded: bool = True
     notes: tuple[str, ...] = field(default=())
+    #: Problems of the archive as a whole: the ledger's chain, its trusted keys.
+    problems: tuple[Problem, ...] = field(default=())
 
     @property
     def ok(self) -> bool:
-        return all(b.valid for b in self.bags)
+        return all(b.valid for b in self.bags) and not any(
+            p.severity is Severity.error for p in self.problems
+        )
 
     @property
     def bytes_checked(self) -> int:
@@ -106,27 +112,37 @@ class AuditReport:
             "bytes_checked": self.bytes_checked,
             "recorded": self.recorded,
             "notes": list(self.notes),
+            "problems": [p.as_dict() for p in self.problems],
             "bags": [b.as_dict() for b in self.bags],
         }
 
 
-def _verify_one(bag_dir: str, processes: int | None = 1) -> BagResult:
+def _verify_one(
+    bag_dir: str, processes: int | None = 1, checks: PreserveChecks | None = None
+) -> BagResult:
     """Verify one bag with the checks for our own bags; an unopenable bag is a result.
 
     Single-threaded by default: the pool parallelises across bags. A pure
-    function of the path, so it can run on any worker (a Dask cluster later).
+    function of the path (and of the trust the chain vouches for), so it can run
+    on any worker (a Dask cluster later).
     """
     try:
-        return verify_bag(Path(bag_dir), processes=processes, extra_checks=(check_our_bag,))
+        return verify_bag(
+            Path(bag_dir), processes=processes, extra_checks=(checks or check_our_bag,)
+        )
     except PreserveError as error:
         problem = Problem("bag.unreadable", "", error.message)
         return BagResult(bag_dir, False, (problem,), 0, 0, 0.0)
 
 
-def _ledger_problems(bag_dir: Path, recorded: ledger.LedgerBag) -> list[Problem]:
-    """What only the ledger can tell: tag manifests that changed since ingest."""
+def _ledger_problems(bag_dir: Path, expected: Mapping[str, str], ingested_at: str) -> list[Problem]:
+    """What only the ledger can tell: tag manifests that changed since ingest.
+
+    ``expected`` are the digests the chain recorded at ingest (the table's only
+    for a bag whose publication was interrupted, before the chain held it).
+    """
     problems = []
-    for name, digest in sorted(recorded.tagmanifest_digests.items()):
+    for name, digest in sorted(expected.items()):
         try:
             # Streamed, never through a symlink or into a FIFO: a planted bag's
             # "tag manifest" may point at /dev/zero.
@@ -144,11 +160,11 @@ def _ledger_problems(bag_dir: Path, recorded: ledger.LedgerBag) -> list[Problem]
                 Problem(
                     "ledger.tagmanifest-changed",
                     name,
-                    f"differs from the digest recorded at ingest ({recorded.ingested_at}): "
+                    f"differs from the digest recorded at ingest ({ingested_at}): "
                     "the bag was rewritten after it was archived",
                 )
             )
-    if not recorded.tagmanifest_digests:
+    if not expected:
         problems.append(
             Problem("ledger.no-digests", "", "the ledger holds no digests for this bag")
         )
@@ -224,87 +240,46 @@ def audit(
     if record and not_recorded is not None:
         notes.append(not_recorded)
     try:
-        # List the disk before reading the ledger: a bag published in between has
-        # its ledger row already (rows are written before the rename).
-        bags_root = archive / BAGS_DIR
-        on_disk = (
-            {p.name for p in bags_root.iterdir() if p.is_dir() or p.is_symlink()}
-            if bags_root.is_dir()
-            else set()
-        )
-        known = {b.identifier: b for b in ledger.bag_rows(db)}
-        results: list[BagAudit] = []
-        for name in sorted(on_disk - set(known)):
-            results.append(
-                BagAudit(
-                    name,
-                    f"{BAGS_DIR}/{name}",
-                    (
-                        Problem(
-                            "ledger.bag-unknown",
-                            "",
-                            "bag is in the archive but was never ingested (not in the ledger)",
-                        ),
-                    ),
-                )
-            )
-        queue: list[ledger.BagRow] = []
-        for bag in sorted(known.values(), key=lambda b: (b.last_verified_at or "", b.identifier)):
-            if bag.state == "publishing":
-                notes.append(f"{bag.identifier}: being published (or interrupted); not audited")
-                continue
-            # Not listed, but there now: published between the listing and the ledger read.
-            if Path(bag.path).name not in on_disk and not (archive / bag.path).is_dir():
-                results.append(
-                    BagAudit(
-                        bag.identifier,
-                        bag.path,
-                        (
-                            Problem(
-                                "ledger.bag-missing",
-                                "",
-                                f"bag recorded at ingest ({bag.ingested_at}) is not in the archive",
-                            ),
-                        ),
-                    )
-                )
-                continue
-            queue.append(bag)
-        skipped = 0
-        if limit is not None and len(queue) > limit:
-            skipped, queue = len(queue) - limit, queue[:limit]
-        checked: list[BagAudit] = []
-        written = 0  # results of ``checked`` in the ledger (an executor's are written as they come)
+        with ledger.reading(archive):
+            results, queue, found = _plan(archive, db, notes)
+            checks = _checks(archive, found, notes) if found.bound else None
+            skipped = 0
+            if limit is not None and len(queue) > limit:
+                skipped, queue = len(queue) - limit, queue[:limit]
+            checked: list[BagAudit] = []
+            written = 0  # results of ``checked`` in the ledger (an executor's: as they come)
 
-        def write_results() -> None:
-            nonlocal written, writable
-            if not (record and writable) or written == len(checked):
-                return
+            def write_results() -> None:
+                nonlocal written, writable
+                if not (record and writable) or written == len(checked):
+                    return
+                try:
+                    _record(db, checked[written:], started_at)
+                    written = len(checked)
+                except ArchiveError as exc:  # disk full, ledger locked: the checks still count
+                    writable = False
+                    before = f" (the first {written} were)" if written else ""
+                    notes.append(f"{exc.message}: results were not recorded in the ledger{before}")
+
             try:
-                _record(db, checked[written:], started_at)
-                written = len(checked)
-            except ArchiveError as exc:  # disk full, ledger locked: the checks still count
-                writable = False
-                before = f" (the first {written} were)" if written else ""
-                notes.append(f"{exc.message}: results were not recorded in the ledger{before}")
-
-        try:
-            budget_skipped = _verify_all(
-                archive,
-                db,
-                queue,
-                workers,
-                started,
-                budget,
-                progress,
-                checked,
-                executor,
-                write_results,
-            )
-        except (PreserveError, KeyboardInterrupt):
-            if executor is not None:
-                write_results()  # what was verified before the executor went (or Ctrl-C)
-            raise
+                budget_skipped = _verify_all(
+                    archive,
+                    db,
+                    queue,
+                    workers,
+                    started,
+                    budget,
+                    progress,
+                    found,
+                    checks,
+                    checked,
+                    executor,
+                    write_results,
+                )
+            except (PreserveError, KeyboardInterrupt):
+                if executor is not None:
+                    write_results()  # what was verified before the executor went (or Ctrl-C)
+                raise
         results += checked
         skipped += budget_skipped
         write_results()
@@ -318,7 +293,110 @@ def audit(
         skipped,
         record and writable,
         tuple(notes),
+        found.problems,
     )
+
+
+def _plan(
+    archive: Path, db: sqlite3.Connection, notes: list[str]
+) -> tuple[list[BagAudit], list[ledger.BagRow], ledger_check.LedgerCheck]:
+    """What to audit, from one snapshot of the ledger checked against its chain.
+
+    Returns the bags already judged (missing, planted), the bags to verify (least
+    recently verified first) and what the chain says of the tables.
+    """
+    # List the disk before reading the ledger: a bag published in between has
+    # its ledger row already (rows are written before the rename).
+    bags_root = archive / BAGS_DIR
+    on_disk = (
+        {p.name for p in bags_root.iterdir() if p.is_dir() or p.is_symlink()}
+        if bags_root.is_dir()
+        else set()
+    )
+    db.execute("BEGIN")  # one snapshot: the chain and the tables it is compared with
+    try:
+        found = ledger_check.check(db, archive)
+        rows = ledger.bag_rows(db)
+    finally:
+        if db.in_transaction:
+            db.execute("COMMIT")
+    if not found.bound:
+        notes.append(
+            "the ledger predates version 4: its tables are not yet bound to its chain "
+            "(any audit or ingest with write access binds them)"
+        )
+    known = {b.identifier: b for b in rows}
+    results: list[BagAudit] = []
+    for name in sorted(on_disk - set(known) - set(found.rows_missing)):
+        results.append(
+            BagAudit(
+                name,
+                f"{BAGS_DIR}/{name}",
+                (
+                    Problem(
+                        "ledger.bag-unknown",
+                        "",
+                        "bag is in the archive but was never ingested (not in the ledger)",
+                    ),
+                ),
+            )
+        )
+    # Bags the chain records but whose row was deleted: audited all the same.
+    for identifier, at in found.rows_missing.items():
+        known[identifier] = ledger.BagRow(
+            identifier, f"{BAGS_DIR}/{identifier}", "published", at, None
+        )
+    queue: list[ledger.BagRow] = []
+    # Bags whose rows disagree with the chain first (a rolling audit reaches them at
+    # once), then the least recently verified.
+    for bag in sorted(
+        known.values(),
+        key=lambda b: (
+            b.identifier not in found.bag_problems,
+            b.last_verified_at or "",
+            b.identifier,
+        ),
+    ):
+        if found.bound and bag.path != f"{BAGS_DIR}/{bag.identifier}":
+            bag = bag._replace(path=f"{BAGS_DIR}/{bag.identifier}")  # ledger.path-changed
+        present = Path(bag.path).name in on_disk or (archive / bag.path).is_dir()
+        if bag.state == "publishing" and bag.identifier not in found.published_per_chain:
+            if publisher_alive(bag.publisher_pid) or not present:
+                notes.append(f"{bag.identifier}: being published (or interrupted); not audited")
+                continue
+            # Its ingest died between the rename and the mark: the bag is in bags/, so it
+            # is audited (against the digests recorded at staging) until an ingest completes it.
+            notes.append(
+                f"{bag.identifier}: being published (or interrupted): its ingest died before "
+                "marking it published; audited; the next ingest completes it"
+            )
+        # Not listed, but there now: published between the listing and the ledger read.
+        if not present:
+            problems = (
+                *found.bag_problems.get(bag.identifier, ()),
+                Problem(
+                    "ledger.bag-missing",
+                    "",
+                    f"bag recorded at ingest ({bag.ingested_at}) is not in the archive",
+                ),
+            )
+            results.append(BagAudit(bag.identifier, bag.path, problems))
+            continue
+        queue.append(bag)
+    return results, queue, found
+
+
+def _checks(archive: Path, found: ledger_check.LedgerCheck, notes: list[str]) -> PreserveChecks:
+    """Our bag checks, judging signers by the keys the chain vouches for only."""
+    tsa_dir = archive / TRUSTED_TSA_DIR
+    roots: tuple[bytes, ...] = ()
+    if tsa_dir.is_dir():
+        try:
+            roots = Trust.from_files((), [tsa_dir]).tsa_roots
+        except PreserveError as exc:
+            notes.append(f"trusted TSA roots unreadable: {exc.one_line()}")
+    judge = (archive / TRUSTED_KEYS_DIR).is_dir() or bool(found.trusted_pems)
+    return PreserveChecks(Trust(found.trusted_pems, roots, judge))
 
 
 def _verify_all(
@@ -329,6 +407,8 @@ def _verify_all(
     started: float,
     budget: float | None,
     progress: Callable[[BagAudit], None] | None,
+    found: ledger_check.LedgerCheck,
+    checks: PreserveChecks | None,
     done: list[BagAudit],
     executor: BatchExecutor | None = None,
     checkpoint: Callable[[], None] | None = None,
@@ -338,10 +418,17 @@ def _verify_all(
 
     def finish(bag: ledger.BagRow, result: BagResult) -> None:
         bag_dir = archive / bag.path
-        # The digests are read now, one bag at a time, not held for the whole archive.
-        recorded = ledger.get_bag(db, bag.identifier)
-        extra = _ledger_problems(bag_dir, recorded) if recorded is not None else []
-        extra += _signature_problems(db, bag_dir, bag.identifier)
+        # The digests are read now, one bag at a time, not held for the whole archive:
+        # those the chain recorded at ingest (the table's only before the chain has any).
+        expected = ledger_check.chain_digests(db, bag.identifier) if found.bound else None
+        if expected is None:
+            recorded = ledger.get_bag(db, bag.identifier)
+            expected = dict(recorded.tagmanifest_digests) if recorded is not None else {}
+        extra = [
+            *found.bag_problems.get(bag.identifier, ()),
+            *_ledger_problems(bag_dir, expected, bag.ingested_at),
+            *_signature_problems(db, bag_dir, bag.identifier),
+        ]
         problems = (*result.problems, *extra)
         audit_result = BagAudit(
             bag.identifier,
@@ -359,7 +446,7 @@ def _verify_all(
         return budget is None or time.monotonic() - started < budget
 
     if executor is not None:
-        calls = [(executor.to_remote(archive / bag.path),) for bag in queue]
+        calls = [(executor.to_remote(archive / bag.path), 1, checks) for bag in queue]
         for index, result in executor.map_unordered(_verify_one, calls, in_budget):
             finish(queue[index], result)
             if checkpoint is not None and len(done) % RECORD_EVERY == 0:
@@ -370,7 +457,7 @@ def _verify_all(
         for i, bag in enumerate(queue):
             if not in_budget():
                 return len(queue) - i
-            finish(bag, _verify_one(str(archive / bag.path), processes=None))
+            finish(bag, _verify_one(str(archive / bag.path), None, checks))
         return 0
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
@@ -385,7 +472,8 @@ def _verify_all(
                 if upcoming is None:
                     exhausted = True
                     break
-                pending[pool.submit(_verify_one, str(archive / upcoming.path))] = upcoming
+                path = str(archive / upcoming.path)
+                pending[pool.submit(_verify_one, path, 1, checks)] = upcoming
                 submitted += 1
             if not pending:
                 break
@@ -450,20 +538,38 @@ class BagStatus:
         }
 
 
+#: The longest ``--budget`` or ``--max-age`` accepted (a century): longer ones are
+#: typing mistakes, and past ~2.7 million years Python cannot even represent them.
+MAX_DURATION = dt.timedelta(days=36_525)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
+
+
 def parse_duration(text: str) -> dt.timedelta:
-    """``90d``, ``12h``, ``30m``, ``45s`` or ``2w`` as a timedelta."""
-    units = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+    """``90d``, ``12h``, ``30m``, ``45s`` or ``2w`` as a timedelta, at most :data:`MAX_DURATION`."""
     text = text.strip().lower()
-    if len(text) < 2 or text[-1] not in units or not text[:-1].replace(".", "", 1).isdigit():
+    number = text[:-1]
+    if (
+        len(text) < 2
+        or text[-1] not in _UNIT_SECONDS
+        or not number.replace(".", "", 1).isdigit()
+        or not number.isascii()
+        or len(number) > 32
+    ):
         raise ValueError(f"{text!r} is not a duration like 90d, 12h, 30m or 45s")
-    return dt.timedelta(**{units[text[-1]]: float(text[:-1])})
+    seconds = float(number) * _UNIT_SECONDS[text[-1]]
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(
+            f"{text!r} is longer than the limit of {MAX_DURATION.days:,} days (a century)"
+        )
+    return dt.timedelta(seconds=seconds)
 
 
 def status(archive: Path, *, max_age: dt.timedelta = dt.timedelta(days=90)) -> list[BagStatus]:
     """Every bag's last verification, least recent first; never verified counts as overdue."""
     db = ledger.connect(archive.absolute(), readonly=True)
     try:
-        bags = ledger.all_bags(db)
+        with ledger.reading(archive):
+            bags = ledger.all_bags(db)
     finally:
         db.close()
     now = dt.datetime.now(dt.UTC)

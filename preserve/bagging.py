@@ -24,6 +24,7 @@ from preserve.bagit_format import (
     format_bagit_txt,
     format_manifest,
     manifest_name,
+    tag_value,
     tagmanifest_name,
 )
 from preserve.fsio import fsync_dir, write_new
@@ -171,6 +172,8 @@ def plan_bag(
         ("Bag-Size", human_size(size)),
         *extra_bag_info,
     ]
+    # bagit_format's one rule for tag values: no line or control character gets through.
+    bag_info = [(label, tag_value(value)) for label, value in bag_info]
     return BagContents(identifier, payload, tuple(bag_info), tuple(events))
 
 
@@ -183,7 +186,7 @@ def _sender_description(metadata: Metadata) -> str:
 
 def _one_line(text: str) -> str:
     """bag-info values are single logical lines; white space runs become one space."""
-    return " ".join(text.split())
+    return tag_value(text)
 
 
 def human_size(size: int) -> str:

@@ -424,9 +424,11 @@ class ParsedManifest:
 
 
 _HEX = re.compile(r"[0-9A-Fa-f]+")
-# digest, one blank, then sha256sum's text-mode space or md5sum's binary-mode "*", then
-# the path verbatim (it may itself start or end with spaces).
-_MANIFEST_LINE = re.compile(r"([0-9A-Fa-f]+)[ \t]([ *]?)(.*)", re.DOTALL)
+# digest, one or more blanks (RFC 8493 §2.1.3: "One or more linear whitespace
+# characters (spaces or tabs) MUST separate" them; sha256sum writes two), then md5sum's
+# binary-mode "*" if any, then the path verbatim (it may end with spaces; every path
+# starts with data/ or a tag file name, so none starts with one).
+_MANIFEST_LINE = re.compile(r"([0-9A-Fa-f]+)[ \t]+(\*?)(.*)", re.DOTALL)
 
 
 def format_manifest(entries: Iterable[tuple[str, str]]) -> bytes:
@@ -441,6 +443,9 @@ def format_manifest(entries: Iterable[tuple[str, str]]) -> bytes:
             raise ValueError(f"path listed twice: {path!r}")
         if not path:
             raise ValueError("empty path")
+        if path[0] in " \t*":
+            # A reader takes blanks and "*" after the digest as separator and md5sum mark.
+            raise ValueError(f"path starts with a blank or '*': {path!r}")
         seen.add(path)
         out.append(f"{digest.lower()}  {encode_path(path)}\n")
     return "".join(out).encode("utf-8")
@@ -456,9 +461,9 @@ def parse_manifest(
 ) -> ParsedManifest:
     """Entries and problems of one (tag) manifest; never raises on bad content.
 
-    A line is ``digest``, one whitespace character, then optionally a second space
-    (sha256sum's text mode) or ``*`` (md5sum's binary mode, warned), then the path
-    verbatim — so names with leading or trailing spaces survive. Paths are percent-
+    A line is ``digest``, one or more spaces or tabs (RFC 8493 §2.1.3, as
+    bagit-python reads it), optionally ``*`` (md5sum's binary mode, warned), then the
+    path verbatim — so names with trailing spaces survive. Paths are percent-
     decoded per :func:`decode_path` (``%25`` only from BagIt 1.0 on).
     """
     text, problems = decode_tag_file(data, encoding, name)
@@ -543,6 +548,22 @@ class ParsedBagInfo:
 
 
 _LABEL_BAD = re.compile(r"[:\x00-\x1f\x7f]")
+#: Never in a tag value: every C0 and C1 control (CR, LF, tab, NEL U+0085...), DEL, and
+#: the Unicode line and paragraph separators. Readers disagree on which of them end a
+#: line (Python's ``str.splitlines`` breaks at U+0085, U+2028, U+2029, FF, VT, FS-RS),
+#: so one could smuggle a second ``Payload-Oxum`` past one reader and not another.
+_TAG_VALUE_BAD = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: What :func:`parse_bag_info` flags inside a value: the line breaks some reader sees.
+_HIDDEN_BREAK = re.compile(r"[\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+
+
+def tag_value(text: str) -> str:
+    """``text`` as one tag-file value: runs of white space, line breaks and control
+    characters become one space, the ends are stripped. The one rule every writer of
+    tag values applies (what it returns always passes :func:`format_bag_info`)."""
+    return " ".join(_TAG_VALUE_BAD.sub(" ", text).split())
+
+
 #: Line width RFC 8493 recommends, for ``format_bag_info(fold_width=...)``.
 FOLD_WIDTH = 79
 
@@ -554,14 +575,15 @@ def format_bag_info(fields: Sequence[tuple[str, str]], *, fold_width: int | None
     (the reference reader) keeps a line break inside any value folded more than once.
     When folding, a break is inserted *before* a space, which becomes the continuation
     line's indentation, so unfolding (dropping the break) restores the value exactly.
-    Refuses (ValueError) CR/LF or other controls in a value — that would inject fields —
+    Refuses (ValueError) any line break or control character in a value (CR, LF, NEL,
+    U+2028...: :func:`tag_value`'s rule) — that would inject fields in some reader —
     and values with leading/trailing whitespace, which every reader strips.
     """
     out: list[str] = []
     for label, value in fields:
         if not label or label != label.strip() or _LABEL_BAD.search(label):
             raise ValueError(f"bad bag-info label: {label!r}")
-        if _CONTROL.search(value) or "\r" in value or "\n" in value:
+        if _TAG_VALUE_BAD.search(value):
             raise ValueError(f"bag-info value for {label} contains a line break or control")
         if value != value.strip():
             raise ValueError(f"bag-info value for {label} has leading or trailing whitespace")
@@ -619,6 +641,16 @@ def parse_bag_info(
             )
             continue
         fields.append([label.strip(), value.strip()])
+    for label, value in fields:
+        if _HIDDEN_BREAK.search(value):
+            problems.append(
+                _error(
+                    "baginfo.hidden-line-break",
+                    name,
+                    f"the value of {label} holds a character some readers take for a line "
+                    "break (U+0085, U+2028, U+2029, FF, VT...): they read other fields",
+                )
+            )
     return ParsedBagInfo(tuple((k, v.strip()) for k, v in fields), tuple(problems))
 
 

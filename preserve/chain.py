@@ -15,6 +15,10 @@ nothing up to it has changed since.
 
 The chain is extended inside the caller's write transaction (``BEGIN
 IMMEDIATE`` holds the write lock), so concurrent writers queue and never fork it.
+Events from before the chain are sealed once, by a recorded event, when the
+ledger reaches version 4 (:func:`seal_legacy`); after that an unchained event is
+a broken chain. The chain is the audit's ground truth for the ledger's tables
+(:mod:`preserve.ledger_check`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,11 @@ import json
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _quote  # json.dumps's own (C) string encoder
+from pathlib import Path
 from typing import Any
+
+from preserve.ledger import STRICT_VERSION, now
 
 GENESIS = "0" * 64
 ANCHOR_FORMAT = "preserve-ledger-anchor/1"
@@ -37,13 +45,36 @@ EVENT_FIELDS = ("identifier", "type", "at", "outcome", "detail", "agent")
 def event_hash(prev_hash: str, event: Mapping[str, Any] | sqlite3.Row) -> str:
     """The hash of one event (a mapping or ledger row with :data:`EVENT_FIELDS`)
     given the previous event's hash (see the module doc)."""
-    canonical = json.dumps(
+    return hashlib.sha256(canonical_event(prev_hash, event).encode("utf-8")).hexdigest()
+
+
+def canonical_event(prev_hash: str, event: Mapping[str, Any] | sqlite3.Row) -> str:
+    """The JSON text an event's hash is taken over.
+
+    Spelled out for the usual event (text fields, the identifier text or NULL), a
+    few times faster than ``json.dumps`` of a dict, which an audit's replay of
+    every event pays for; byte for byte what :func:`_canonical_json` gives (a
+    property test holds them equal), and anything else goes through it.
+    """
+    identifier, kind, at, outcome, detail, agent = (event[name] for name in EVENT_FIELDS)
+    texts = (prev_hash, kind, at, outcome, detail, agent)
+    if all(type(t) is str for t in texts) and (identifier is None or type(identifier) is str):
+        q = _quote
+        return (
+            f'{{"agent":{q(agent)},"at":{q(at)},"detail":{q(detail)},"identifier":'
+            f'{"null" if identifier is None else q(identifier)},"outcome":{q(outcome)},'
+            f'"prev_hash":{q(prev_hash)},"type":{q(kind)},"v":1}}'
+        )
+    return _canonical_json(prev_hash, event)
+
+
+def _canonical_json(prev_hash: str, event: Mapping[str, Any] | sqlite3.Row) -> str:
+    return json.dumps(
         {"v": 1, "prev_hash": prev_hash, **{name: event[name] for name in EVENT_FIELDS}},
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
     )
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def head(db: sqlite3.Connection) -> str:
@@ -63,10 +94,14 @@ def append(
     detail: str,
     agent: str,
 ) -> str:
-    """Insert one chained event; returns its hash. Must run inside a write transaction."""
+    """Insert one chained event; returns its hash. Must run inside a write transaction.
+
+    It never seals unchained events: that happens once, when the ledger is
+    brought to version 4 (:func:`seal_legacy`); after that an unchained event is
+    a broken chain, not history to adopt.
+    """
     if not db.in_transaction:
         raise RuntimeError("ledger events must be recorded inside ledger.write()")
-    seal_legacy(db)
     prev = head(db)
     event = {
         "identifier": identifier,
@@ -85,24 +120,75 @@ def append(
     return digest
 
 
-def seal_legacy(db: sqlite3.Connection) -> int:
-    """Chain events written before the chain existed (ledger migration 2), in id order.
+#: The event recorded when a ledger is bound to its chain (ledger version 4): it
+#: seals events from before the chain, and vouches for bags and trusted keys whose
+#: chained events do not yet say what the audit needs (see :mod:`preserve.ledger_check`).
+SEAL_EVENT = "ledger sealing"
 
-    Only a leading run of unchained events is sealed; an unchained event after
-    chained ones is left for :func:`verify_chain` to report. Returns how many.
+
+def seal_legacy(db: sqlite3.Connection, archive: Path) -> int:
+    """Bind a ledger made before version 4 to its chain, once (inside the migration).
+
+    Chains a leading run of events written before the chain existed (only when no
+    event is chained yet: unchained events after chained ones are a broken chain,
+    left for :func:`verify_chain` to report), then records a :data:`SEAL_EVENT`
+    for each bag whose chained events hold no tag-manifest digests and one for
+    the archive's trusted keys that no event records. Returns the events sealed.
     """
-    if db.execute("SELECT 1 FROM events WHERE hash IS NOT NULL LIMIT 1").fetchone():
-        return 0  # sealed already; a later unchained event is verify_chain's to report
-    query = "SELECT * FROM events WHERE hash IS NULL"
-    rows = db.execute(query + " ORDER BY id").fetchall()
-    prev = GENESIS
-    for row in rows:
-        digest = event_hash(prev, row)
-        db.execute(
-            "UPDATE events SET prev_hash = ?, hash = ? WHERE id = ?", (prev, digest, row["id"])
+    from preserve import ledger_check
+    from preserve.premis import software_agent
+
+    sealed = 0
+    if not db.execute("SELECT 1 FROM events WHERE hash IS NOT NULL LIMIT 1").fetchone():
+        prev = GENESIS
+        for row in db.execute("SELECT * FROM events WHERE hash IS NULL ORDER BY id").fetchall():
+            digest = event_hash(prev, row)
+            db.execute(
+                "UPDATE events SET prev_hash = ?, hash = ? WHERE id = ?",
+                (prev, digest, row["id"]),
+            )
+            prev = digest
+            sealed += 1
+    agent = software_agent()
+    at = now()
+    if sealed:
+        append(
+            db,
+            identifier=None,
+            type=SEAL_EVENT,
+            at=at,
+            outcome="success",
+            detail=json.dumps({"sealed_events": sealed, "reason": "events from before the chain"}),
+            agent=agent,
         )
-        prev = digest
-    return len(rows)
+    for identifier, digests in ledger_check.unbound_digests(db):
+        append(
+            db,
+            identifier=identifier,
+            type=SEAL_EVENT,
+            at=at,
+            outcome="success",
+            detail=json.dumps(
+                {"tagmanifests": digests, "reason": "digests recorded before the chain held them"},
+                sort_keys=True,
+            ),
+            agent=agent,
+        )
+    unbound = ledger_check.unbound_keys(db, archive)
+    if unbound:
+        append(
+            db,
+            identifier=None,
+            type=SEAL_EVENT,
+            at=at,
+            outcome="success",
+            detail=json.dumps(
+                {"trusted_keys": unbound, "reason": "keys trusted before the chain recorded it"},
+                sort_keys=True,
+            ),
+            agent=agent,
+        )
+    return sealed
 
 
 @dataclass(frozen=True)
@@ -169,15 +255,23 @@ def verify_chain(db: sqlite3.Connection, *, published_head: str | None = None) -
         total = db.execute("SELECT count(*) FROM events").fetchone()[0]
         last = db.execute("SELECT max(id) FROM events").fetchone()[0]
         return ChainReport(total, GENESIS, last, None, found, published_head, total)
+    # From ledger version 4 on, events from before the chain were sealed at the
+    # upgrade: an unchained event is one whose hash was removed.
+    legacy_allowed = int(db.execute("PRAGMA user_version").fetchone()[0]) < STRICT_VERSION
     for row in db.execute("SELECT * FROM events ORDER BY id"):
         count += 1
         event_id = int(row["id"])
         if broken is None:
             if row["hash"] is None:
-                if last_id is None or unchained == count - 1:
-                    unchained += 1  # a leading run from before the chain; sealed at next write
+                if legacy_allowed and unchained == count - 1:
+                    unchained += 1  # a leading run from before the chain; sealed at the upgrade
                 else:
-                    broken = BrokenLink(event_id, "chain.unchained", "event carries no hash")
+                    broken = BrokenLink(
+                        event_id,
+                        "chain.unchained",
+                        "event carries no hash: its hash was removed (every event of a "
+                        "ledger of version 4 or later is chained)",
+                    )
             elif row["prev_hash"] != prev:
                 gap = f" (ids jump from {last_id})" if last_id and event_id != last_id + 1 else ""
                 broken = BrokenLink(

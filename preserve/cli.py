@@ -337,7 +337,7 @@ def keys_init(
                 "--passphrase needs a passphrase: a terminal to type it, --passphrase-file "
                 "or PRESERVE_KEY_PASSPHRASE"
             )
-    key, public = generate_key(key_file, passphrase=passphrase)
+    key, public = generate_key(key_file, passphrase=passphrase, archive=archive)
     trusted = trust_key(archive, key.public) if archive is not None else None
     document = {
         "key": str(key_file),
@@ -457,24 +457,31 @@ def ledger_verify(archive: Path, published_head: str | None, as_json: bool) -> N
     With --head, also prove that the history up to that published head is
     unchanged. Never writes. Exit 0 intact, 1 broken, 2 cannot run.
     """
-    from preserve import ledger
-    from preserve.chain import verify_chain
+    from preserve.ledger_check import verify_ledger
 
-    db = ledger.connect(archive.absolute(), readonly=True)
-    try:
-        report = verify_chain(db, published_head=published_head)
-    finally:
-        db.close()
+    found = verify_ledger(archive, published_head=published_head)
+    report = found.chain
+    tables = [p for p in found.problems if p.code != "ledger.chain-broken"]
+    tables += [p for problems in found.bag_problems.values() for p in problems]
     if as_json:
-        emit_json({"archive": str(archive), **report.as_dict()})
+        emit_json(
+            {"archive": str(archive), **report.as_dict(), "tables": [p.as_dict() for p in tables]}
+        )
     else:
         if report.broken is not None:
             b = report.broken
             click.echo(f"BROKEN {archive}: event {b.event_id}: {b.code}: {b.message}")
+        elif tables:
+            click.echo(f"DISAGREES {archive}: the tables differ from the chain's record")
         else:
             click.echo(f"INTACT {archive}: {report.events} events, head {report.head}")
+        for problem in tables:
+            click.echo(f"  {problem.one_line()}")
         if report.unchained:
-            click.echo(f"note: {report.unchained} events from before the chain are not covered")
+            click.echo(
+                f"note: {report.unchained} events from before the chain: sealed by the next "
+                "write (ledger version 4)"
+            )
         if report.head_found is True:
             click.echo(f"published head {report.published_head} is in the chain")
         elif report.head_found is False:
@@ -482,7 +489,7 @@ def ledger_verify(archive: Path, published_head: str | None, as_json: bool) -> N
                 f"MISSING published head {report.published_head}: the history up to it was "
                 "rewritten, or it belongs to another ledger"
             )
-    sys.exit(int(ExitCode.ok if report.ok else ExitCode.bad))
+    sys.exit(int(ExitCode.ok if report.ok and not tables else ExitCode.bad))
 
 
 @ledger_group.command("anchor")
@@ -511,7 +518,8 @@ def ledger_anchor(archive: Path, tsa_url: str | None, output: Path | None, as_js
 
     db = ledger.connect(archive.absolute(), readonly=True)
     try:
-        head, report = anchor(db)
+        with ledger.reading(archive):
+            head, report = anchor(db)
     finally:
         db.close()
     if not report.ok:
@@ -825,6 +833,8 @@ def audit(
         )
         for note in report.notes:
             click.echo(f"note: {note}")
+        for problem in report.problems:
+            click.echo(f"{archive}: {problem.one_line()}")
         for bag in report.bags:
             for problem in bag.problems:
                 click.echo(f"{bag.path}: {problem.one_line()}")

@@ -30,7 +30,7 @@ from typing import IO, Any, BinaryIO
 
 from preserve.bagit_format import BAG_INFO_TXT, BAGIT_TXT, parse_bag_info, parse_bagit_txt
 from preserve.errors import ArchiveError, InputError, UnreadableInput
-from preserve.fsio import atomic_file
+from preserve.fsio import NotARegularFile, atomic_file, open_regular, refuse_non_regular
 
 __all__ = ["EARLIEST", "ExportFormat", "ExportResult", "export_bag"]
 
@@ -196,8 +196,10 @@ def _check_target(bag_dir: Path, out: Path) -> Path:
     bag_real = bag_dir.resolve()
     if target == bag_real or bag_real in target.parents:
         raise InputError("refusing to write the export inside the bag it serializes", out)
-    if target.is_dir() and not target.is_symlink():
-        raise ArchiveError("is a directory", out)
+    try:
+        refuse_non_regular(target)  # fsio's rule: never turn a FIFO or device into a file
+    except NotARegularFile as exc:
+        raise ArchiveError(exc.reason, out) from None
     return target
 
 
@@ -247,7 +249,7 @@ def _stamp(bag_dir: Path) -> int:
 
 
 def _read_small(path: Path) -> bytes:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    fd = open_regular(path)  # fsio's one rule: a FIFO swapped in cannot hang the export
     try:
         return os.read(fd, 1 << 20)
     finally:
@@ -257,11 +259,11 @@ def _read_small(path: Path) -> bytes:
 def _open_member(member: _Member) -> BinaryIO:
     """Open a file without following a symlink; it must still be the size it was listed at."""
     try:
-        fd = os.open(member.source, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = open_regular(member.source)  # no link, no FIFO, no device: fsio's one rule
     except OSError as exc:
         raise _ReadError(exc.errno, exc.strerror, str(member.source)) from None
     st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode) or st.st_size != member.size:
+    if st.st_size != member.size:
         os.close(fd)
         raise _ReadError(0, "changed while exporting", str(member.source))
     return os.fdopen(fd, "rb")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,9 @@ TRUSTED_KEYS_DIR = "trusted-keys"
 PASSPHRASE_ENV = "PRESERVE_KEY_PASSPHRASE"
 #: Larger "key files" are refused unread (a PEM Ed25519 key is a few hundred bytes).
 MAX_KEY_FILE_BYTES = 64 * 1024
+#: The chained ledger event that records an archive's trust in a signer's key: the
+#: audit trusts only the keys in ``trusted-keys/`` that such an event vouches for.
+KEY_TRUST_EVENT = "key trust"
 
 
 def fingerprint(public_key: Ed25519PublicKey) -> str:
@@ -83,15 +87,22 @@ def default_public_path(private_path: Path) -> Path:
 
 
 def generate_key(
-    path: Path, *, passphrase: bytes | None = None, public_path: Path | None = None
+    path: Path,
+    *,
+    passphrase: bytes | None = None,
+    public_path: Path | None = None,
+    archive: Path | None = None,
 ) -> tuple[SigningKey, Path]:
     """Create a new key at ``path`` (0600, refusing to overwrite) and its public PEM.
 
     Returns the key and where its public half was written. Either both files
-    are written or neither is left behind.
+    are written or neither is left behind. A key is never written inside an
+    archive (``archive``, or any folder holding a ledger) nor inside a bag
+    (:func:`check_key_location`).
     """
     public_path = public_path or default_public_path(path)
     for target in (path, public_path):
+        check_key_location(target, archive)
         if target.exists() or target.is_symlink():
             raise KeyFileError("already exists; refusing to overwrite a key", target)
     private = Ed25519PrivateKey.generate()
@@ -110,6 +121,27 @@ def generate_key(
         path.unlink(missing_ok=True)
         raise
     return SigningKey(private, str(path)), public_path
+
+
+def check_key_location(path: Path, archive: Path | None = None) -> None:
+    """Refuse a key file inside an archive or a bag, with one :class:`KeyFileError`.
+
+    Inside an archive, whoever can read the archive (its mirrors, its backups)
+    could sign as the archivist; inside a bag, a new file breaks the bag (an
+    unlisted payload file, or a tag file the audit reports).
+    """
+    folder = path.absolute().parent
+    if archive is not None:
+        root = archive.absolute()
+        if folder == root or root in folder.parents:
+            raise KeyFileError(f"inside the archive {archive}: keep signing keys outside it", path)
+    for ancestor in (folder, *folder.parents):
+        if os.path.lexists(ancestor / "bagit.txt"):
+            raise KeyFileError(
+                f"inside the bag {ancestor}: a key written there would break the bag", path
+            )
+        if os.path.lexists(ancestor / "ledger.sqlite"):
+            raise KeyFileError(f"inside the archive {ancestor}: keep signing keys outside it", path)
 
 
 def _write_new(path: Path, data: bytes, mode: int) -> None:
@@ -206,17 +238,52 @@ def load_trusted_keys(paths: list[Path]) -> dict[str, Ed25519PublicKey]:
 
 
 def trust_key(archive: Path, public_key: Ed25519PublicKey) -> Path:
-    """Add a public key to the archive's trusted signers (idempotent); return its file."""
+    """Add a public key to the archive's trusted signers and record it in the ledger's
+    chain (a :data:`KEY_TRUST_EVENT`); idempotent. Returns the key's file.
+
+    The audit trusts only the keys a chained event vouches for, so a key file
+    dropped into ``trusted-keys/`` by hand is reported, not trusted. Creates the
+    archive if needed. Either the file and the event are both written, or neither.
+    """
+    from preserve import ledger, ledger_check
+    from preserve.archive import open_archive
+    from preserve.premis import software_agent
+
+    fp = fingerprint(public_key)
     folder = trusted_keys_dir(archive)
+    target = folder / (fp.removeprefix("sha256:")[:32] + ".pem")
+    relative = f"{TRUSTED_KEYS_DIR}/{target.name}"
+    db = open_archive(archive)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise KeyFileError(f"cannot create: {exc.strerror or exc}", folder) from None
-    target = folder / (fingerprint(public_key).removeprefix("sha256:")[:32] + ".pem")
-    if target.exists():
-        return target
-    try:
-        atomic_write(target, public_pem(public_key))
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise KeyFileError(f"cannot create: {exc.strerror or exc}", folder) from None
+        written = False
+        try:
+            with ledger.write(db):
+                exists = os.path.lexists(target)
+                if exists and fingerprint(load_public_key(target)) != fp:
+                    raise KeyFileError("holds another key; refusing to overwrite it", target)
+                if exists and ledger_check.recorded_keys(db).get(fp) == relative:
+                    return target
+                if not exists:
+                    atomic_write(target, public_pem(public_key))
+                    written = True
+                ledger.record_event(
+                    db,
+                    identifier=None,
+                    type=KEY_TRUST_EVENT,
+                    outcome="success",
+                    detail={"key_fingerprint": fp, "file": relative},
+                    agent=software_agent(),
+                )
+        except BaseException:
+            if written:  # the event was not recorded: no trust without it
+                target.unlink(missing_ok=True)
+            raise
     except OSError as exc:
         raise KeyFileError(f"cannot write: {exc.strerror or exc}", target) from None
+    finally:
+        db.close()
     return target

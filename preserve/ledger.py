@@ -99,7 +99,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "DROP TABLE statements_fts",
         "ALTER TABLE statements_fts_new RENAME TO statements_fts",
     ),
+    # 4: the chain is the ground truth (preserve.ledger_check): events are looked up by
+    # type; events from before the chain, and bags and trusted keys the chain does not
+    # yet vouch for, are sealed once by a recorded event (chain.seal_legacy), and an
+    # unchained event is refused from then on.
+    ("CREATE INDEX IF NOT EXISTS events_by_type ON events(type, identifier)",),
 )
+#: From this ledger version on, every event must be chained (see :func:`strict`).
+STRICT_VERSION = 4
 
 
 def ledger_path(archive: Path) -> Path:
@@ -118,19 +125,97 @@ def connect(archive: Path, *, readonly: bool = False) -> sqlite3.Connection:
             raise ArchiveError(
                 "no ledger here: not a preserve archive (ledger.sqlite missing)", archive
             )
-        db = _connect_readonly(path)
-    else:
-        try:
+    elif not path.exists() and _holds_bags(archive):
+        raise damaged(path, "it is missing but the archive holds bags")
+    elif path.is_file() and path.stat().st_size == 0 and _holds_bags(archive):
+        raise damaged(path, "it is empty (0 bytes) but the archive holds bags")
+    db: sqlite3.Connection | None = None
+    try:
+        if readonly:
+            db = _connect_readonly(path)
+        else:
             db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
             db.execute("PRAGMA journal_mode=WAL")
-        except sqlite3.Error as exc:
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA foreign_keys=ON")
+        version = version_of(db)
+        if version == 0 and (readonly or _holds_bags(archive)):
+            raise damaged(path, "it holds no ledger tables (empty, or not preserve's)")
+        if version > len(MIGRATIONS):
+            raise ArchiveError(
+                f"the ledger is version {version}, newer than this preserve knows "
+                f"({len(MIGRATIONS)}): upgrade preserve",
+                path,
+            )
+        if not readonly:
+            db.execute("PRAGMA synchronous=FULL")
+            _migrate(db, archive)
+    except sqlite3.Error as exc:
+        if db is not None:
+            db.close()
+        if isinstance(exc, sqlite3.OperationalError) and not _is_damage(exc):
             raise ArchiveError(f"cannot open the ledger: {exc}", path) from None
-    db.row_factory = sqlite3.Row
-    db.execute("PRAGMA foreign_keys=ON")
-    if not readonly:
-        db.execute("PRAGMA synchronous=FULL")
-        _migrate(db)
+        raise damaged(path, str(exc)) from None
+    except BaseException:
+        if db is not None:
+            db.close()
+        raise
     return db
+
+
+def version_of(db: sqlite3.Connection) -> int:
+    """The ledger's schema version (``PRAGMA user_version``: migrations run)."""
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def strict(db: sqlite3.Connection) -> bool:
+    """Whether the ledger is bound to its chain (version 4 on): no unchained event is
+    acceptable, and the tables must agree with the chain (:mod:`preserve.ledger_check`)."""
+    return version_of(db) >= STRICT_VERSION
+
+
+def _holds_bags(archive: Path) -> bool:
+    try:
+        return any(True for _ in (archive / "bags").iterdir())
+    except OSError:
+        return False
+
+
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
+def _is_damage(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    text = str(exc).lower()
+    return (
+        code in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+        or "malformed" in text
+        or "not a database" in text
+        or "no such table" in text
+        or "no such column" in text
+    )
+
+
+def damaged(path: Path, why: str) -> ArchiveError:
+    """The one line for a ledger that is not a readable preserve ledger (exit 2)."""
+    return ArchiveError(
+        f"the ledger is damaged ({why}): nothing was read or written; "
+        "restore ledger.sqlite from a backup",
+        path,
+    )
+
+
+@contextmanager
+def reading(archive: Path) -> Iterator[None]:
+    """Turn an SQLite error while reading the ledger (a page past a truncation, a
+    corrupt index) into one :class:`ArchiveError`, never a traceback."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        path = ledger_path(archive)
+        if _is_damage(exc):
+            raise damaged(path, str(exc)) from None
+        raise ArchiveError(f"cannot read the ledger: {exc}", path) from None
 
 
 def _connect_readonly(path: Path) -> sqlite3.Connection:
@@ -143,20 +228,26 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
         )
         db.execute("SELECT count(*) FROM sqlite_master").fetchone()
         return db
-    except sqlite3.OperationalError:
-        if os.access(path.parent, os.W_OK):
+    except sqlite3.OperationalError as exc:
+        if os.access(path.parent, os.W_OK) or _is_damage(exc):
             raise
     return sqlite3.connect(f"{base}?immutable=1", uri=True, isolation_level=None)
 
 
-def _migrate(db: sqlite3.Connection) -> None:
+def _migrate(db: sqlite3.Connection, archive: Path) -> None:
+    if version_of(db) >= len(MIGRATIONS):
+        return  # the common case: no write lock taken just to open the ledger
     with write(db):
-        current = db.execute("PRAGMA user_version").fetchone()[0]
+        current = version_of(db)
         for number, statements in enumerate(MIGRATIONS, start=1):
             if number > current:
                 for statement in statements:
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {number}")
+        if current < STRICT_VERSION <= len(MIGRATIONS):
+            from preserve import chain
+
+            chain.seal_legacy(db, archive)
 
 
 @contextmanager
@@ -207,6 +298,11 @@ def ledger_error(exc: sqlite3.Error) -> ArchiveError:
         )
     if code == _SQLITE_FULL or "full" in text:
         return ArchiveError("no space left on the archive's disk: the ledger was not changed")
+    if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "malformed" in text:
+        return ArchiveError(
+            f"the ledger is damaged ({exc}): nothing was recorded; "
+            "restore ledger.sqlite from a backup"
+        )
     if code == _SQLITE_IOERR or "i/o" in text:
         return ArchiveError(f"I/O error writing the ledger ({exc}): the ledger was not changed")
     return ArchiveError(f"cannot write the ledger: {exc}")
@@ -240,6 +336,7 @@ class BagRow(NamedTuple):
     state: str
     ingested_at: str
     last_verified_at: str | None
+    publisher_pid: int | None = None
 
 
 def bag_rows(db: sqlite3.Connection) -> list[BagRow]:
@@ -248,7 +345,7 @@ def bag_rows(db: sqlite3.Connection) -> list[BagRow]:
     return [
         BagRow(*row)
         for row in db.execute(
-            "SELECT identifier, path, state, ingested_at, last_verified_at FROM bags"
+            "SELECT identifier, path, state, ingested_at, last_verified_at, publisher_pid FROM bags"
         )
     ]
 

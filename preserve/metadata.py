@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from preserve.errors import (
     UnreadableInput,
     ValidationFailed,
 )
-from preserve.fsio import NotARegularFile, read_input
+from preserve.fsio import NotARegularFile, SymlinkRefused, read_input
 
 # Identifiers live in preserve.identifiers; re-exported here for the callers of old.
 from preserve.identifiers import (  # noqa: F401
@@ -40,7 +41,7 @@ from preserve.identifiers import (  # noqa: F401
     derive_identifier,
     identifier_problems,
 )
-from preserve.statement import Statement
+from preserve.statement import Note, NoteCode, Statement
 
 #: A sidecar larger than this is refused: metadata is a few kilobytes.
 MAX_SIDECAR_BYTES = 256 * 1024
@@ -113,21 +114,34 @@ def _validator() -> jsonschema.protocols.Validator:
 
 
 def draft_from_statement(statement: Statement) -> dict[str, Any]:
-    """What the text itself says, as a partial record (no identifier yet)."""
-    draft: dict[str, Any] = {"type": "statement"}
+    """What the text itself says, as a partial record (no identifier yet).
+
+    Only fields the parse was sure of are filled: a field it left blank (with a
+    note) stays out, so the schema asks for it from the sidecar instead of an
+    identifier being built from a guess. Lines left out as site text are listed in
+    ``left_out``; a joint statement's signers in ``creators``.
+    """
+    draft: dict[str, Any] = {"type": statement.genre or "statement"}
     if statement.title:
         draft["title"] = statement.title
-    creator: dict[str, Any] = {}
-    if statement.signer_name:
-        creator["name"] = statement.signer_name
-    if statement.signer_role:
-        creator["role"] = statement.signer_role
-    if creator:
-        draft["creator"] = creator
+    creators = [
+        {
+            k: v
+            for k, v in (("name", s.name), ("role", s.role), ("organization", s.organization))
+            if v
+        }
+        for s in statement.signers
+    ]
+    if creators:
+        draft["creator"] = creators[0]
+    if len(creators) > 1:
+        draft["creators"] = creators
     if statement.date_issued:
         draft["date_issued"] = statement.date_issued.isoformat()
     if statement.language:
         draft["language"] = statement.language
+    if statement.leftovers:
+        draft["left_out"] = list(statement.leftovers)
     return draft
 
 
@@ -136,10 +150,17 @@ def sidecar_path(statement_path: Path) -> Path:
     return statement_path.with_suffix(".json")
 
 
-def read_sidecar(path: Path) -> dict[str, Any]:
-    """Load a sidecar JSON object, with a one-line error naming the file."""
+def read_sidecar(path: Path, *, follow: bool = True) -> dict[str, Any]:
+    """Load a sidecar JSON object, with a one-line error naming the file.
+
+    ``follow``: the operator named the file (``--metadata``); a sidecar found beside a
+    statement is read with ``follow=False``: a symbolic link there is refused, not
+    followed to a file elsewhere.
+    """
     try:
-        data = read_input(path, MAX_SIDECAR_BYTES)
+        data = read_input(path, MAX_SIDECAR_BYTES, follow=follow)
+    except SymlinkRefused:
+        raise UnreadableInput("metadata is a symbolic link (never followed)", path) from None
     except NotARegularFile:
         raise UnreadableInput("metadata is not a regular file", path) from None
     except OSError as exc:
@@ -156,6 +177,13 @@ def read_sidecar(path: Path) -> dict[str, Any]:
         ) from None
     except RecursionError:  # "[[[[..." deeper than the parser's stack: hostile, not JSON we take
         raise InputError("metadata is nested too deeply to be a metadata record", path) from None
+    except ValueError:  # int() refuses numbers of more than 4,300 digits (CVE-2020-10735)
+        raise InputError("metadata holds a number with thousands of digits", path) from None
+    try:  # "\ud800" is valid JSON but no Unicode text: nothing downstream could write it
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(exc.object[exc.start])
+        raise InputError(f"metadata holds a lone surrogate U+{code:04X} (not text)", path) from None
     if not isinstance(value, dict):
         raise InputError(
             f"metadata must be a JSON object {{...}}, not {type(value).__name__}", path
@@ -323,16 +351,30 @@ def _hints(statement: Statement | None, sidecar_file: Path | None) -> dict[str, 
     if sidecar_file is None and statement.source_path is not None:
         sidecar_file = sidecar_path(statement.source_path)
     where = f"add it to {sidecar_file.name}" if sidecar_file else "add it to a sidecar JSON"
+    explained: set[str] = set()
     hints = {
         "creator": f"the signature block has no name line; {where}",
         "creator.name": f"the signature block has no name line; {where}",
         "title": f"the statement has no title line; {where}",
         "language": f"the language could not be identified from the text; {where}",
+        "date_issued": f"the text has no line with a date; {where}",
     }
-    bad_dates = [n for n in statement.notes if "not a real calendar date" in n]
-    hints["date_issued"] = (
-        f"{bad_dates[0]}; {where}" if bad_dates else f"the text has no line with a date; {where}"
-    )
+    # The parse's own reason, by code, where it left a field blank on purpose.
+    reasons: dict[str, str] = {
+        NoteCode.SIGNER_UNSURE: "creator.name",
+        NoteCode.TITLE_UNSURE: "title",
+        NoteCode.NO_TITLE: "title",
+        NoteCode.DATE_INVALID: "date_issued",
+        NoteCode.DATE_AMBIGUOUS: "date_issued",
+        NoteCode.LANGUAGE_UNSURE: "language",
+    }
+    for note in statement.notes:
+        field = reasons.get(note.code)
+        if field is not None and field not in explained:
+            explained.add(field)
+            hints[field] = f"{note.message}; {where}"
+            if field == "creator.name":
+                hints["creator"] = hints[field]
     return hints
 
 
@@ -347,9 +389,12 @@ def prepare_file(path: Path, metadata_file: Path | None = None) -> Prepared:
         return prepare(None, read_sidecar(path), sidecar_file=path)
     statement = read_statement(path)
     sidecar_file = metadata_file
-    if sidecar_file is None and sidecar_path(path).is_file():
+    beside = sidecar_file is None and os.path.lexists(sidecar_path(path))
+    if beside:
+        # Whatever is there is the operator's metadata: a FIFO or a link is refused in
+        # one line, never skipped (the statement would go in without its metadata).
         sidecar_file = sidecar_path(path)
-    sidecar = read_sidecar(sidecar_file) if sidecar_file else None
+    sidecar = read_sidecar(sidecar_file, follow=not beside) if sidecar_file else None
     return prepare(statement, sidecar, sidecar_file=sidecar_file)
 
 
@@ -400,7 +445,8 @@ class FileValidation:
     file: str
     record: Mapping[str, Any] | None
     problems: tuple[FieldProblem, ...]
-    notes: tuple[str, ...] = ()
+    #: What parsing noticed (coded), shown with the record.
+    notes: tuple[Note, ...] = ()
     #: Set when the file could not be used at all (bad encoding, not JSON, unreadable).
     error: str | None = None
     exit_code: ExitCode = ExitCode.ok
@@ -415,7 +461,7 @@ class FileValidation:
             "valid": self.valid,
             "record": None if self.record is None else dict(self.record),
             "problems": [p.as_dict() for p in self.problems],
-            "notes": list(self.notes),
+            "notes": [n.as_dict() for n in self.notes],
             "error": self.error,
         }
 
@@ -425,10 +471,10 @@ class FileValidation:
         if self.problems:
             lines = [f"{self.file}: INVALID ({len(self.problems)} problem(s))"]
             lines += [f"{self.file}: {p.one_line()}" for p in self.problems]
-            lines += [f"  note: {n}" for n in self.notes]
+            lines += [f"  note: {n.code}: {n.message}" for n in self.notes]
             return "\n".join(lines)
         body = json.dumps(self.record, ensure_ascii=False, indent=2)
-        notes = "".join(f"\n  note: {n}" for n in self.notes)
+        notes = "".join(f"\n  note: {n.code}: {n.message}" for n in self.notes)
         return f"{self.file}: valid{notes}\n{body}"
 
 

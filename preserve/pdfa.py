@@ -10,6 +10,7 @@ reports what breaks the claim a PDF makes, not everything a full validator would
 from __future__ import annotations
 
 import io
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -461,6 +462,12 @@ def _claim(doc: pikepdf.Pdf, found: _Findings) -> PdfaLevel | None:
         found.add("pdfa.no-xmp", "the catalog has no XMP metadata stream")
         found.add("pdfa.no-pdfaid", "no pdfaid:part/conformance: the PDF does not claim PDF/A")
         return None
+    packet = doc.Root.get("/Metadata")
+    head = stream_head(packet, MAX_XMP_BYTES + 1) if isinstance(packet, pikepdf.Stream) else b""
+    if head is None or len(head) > MAX_XMP_BYTES:
+        why = "is over 4 MiB decoded" if head else "uses a filter preserve does not decode"
+        found.add("pdfa.bad-xmp", f"the XMP metadata {why}; not parsed")
+        return None
     try:
         meta = doc.open_metadata()
         part, conformance = (
@@ -482,6 +489,42 @@ def _claim(doc: pikepdf.Pdf, found: _Findings) -> PdfaLevel | None:
     return level
 
 
+#: Bytes of an ICC profile's header: all the check reads of it (version, signature).
+_ICC_HEADER = 128
+#: Decoded bytes of an XMP packet the check parses; a larger one is a problem.
+MAX_XMP_BYTES = 4 << 20
+
+
+def stream_head(stream: pikepdf.Stream, limit: int) -> bytes | None:
+    """At most ``limit`` decoded bytes of ``stream``, decoding no more than that.
+
+    pikepdf's ``read_bytes`` inflates a whole stream: 1.6 MB of deflate can hold
+    1.5 GiB. Here the raw bytes are inflated by zlib with ``max_length``, so a
+    compression bomb costs ``limit`` bytes. None: a filter other than FlateDecode
+    (without predictor), which is then not decoded at all.
+    """
+    filters = stream.get("/Filter")
+    chain = list(filters) if isinstance(filters, Array) else [] if filters is None else [filters]
+    if not chain:
+        return bytes(stream.read_raw_bytes()[:limit])
+    params = stream.get("/DecodeParms")
+    if chain != [Name.FlateDecode] or (params is not None and not _no_predictor(params)):
+        return None
+    inflater = zlib.decompressobj()
+    try:
+        return inflater.decompress(stream.read_raw_bytes(), limit)
+    except zlib.error:
+        return b""
+
+
+def _no_predictor(params: object) -> bool:
+    if isinstance(params, Array):
+        return all(_no_predictor(p) for p in params)
+    if isinstance(params, Dictionary):
+        return int(params.get("/Predictor", 1)) == 1
+    return params is None
+
+
 def _check_output_intent(doc: pikepdf.Pdf, level: PdfaLevel | None, found: _Findings) -> None:
     intents = [i for i in doc.Root.get("/OutputIntents", Array()) if i.get("/S") == Name.GTS_PDFA1]
     profiles = [i.get("/DestOutputProfile") for i in intents]
@@ -490,7 +533,14 @@ def _check_output_intent(doc: pikepdf.Pdf, level: PdfaLevel | None, found: _Find
         found.add("pdfa.no-output-intent", "no GTS_PDFA1 OutputIntent with an ICC profile")
         return
     for profile in streams:
-        data = profile.read_bytes()
+        data = stream_head(profile, _ICC_HEADER)
+        if data is None:
+            found.add(
+                "pdfa.icc-unchecked",
+                "the OutputIntent's ICC profile uses a filter preserve does not decode "
+                "(only unfiltered or FlateDecode), so its version was not checked",
+            )
+            continue
         if len(data) < 128 or data[36:40] != b"acsp":
             found.add("pdfa.bad-icc", "the OutputIntent's ICC profile is not a valid ICC profile")
             continue

@@ -35,6 +35,7 @@ from typing import Any
 from preserve.bagit_format import (
     BAG_INFO_TXT,
     BAGIT_TXT,
+    DEFAULT_LIMITS,
     FETCH_TXT,
     PAYLOAD_DIR,
     DigestAlgorithm,
@@ -49,6 +50,10 @@ from preserve.bagit_format import (
     tagmanifest_name,
 )
 from preserve.errors import InputError, UnreadableInput
+from preserve.fsio import RefusedFile, read_limited
+
+#: A BagIt profile is a few KB of JSON; a larger file is refused unread.
+_MAX_PROFILE_BYTES = 4 << 20
 
 __all__ = [
     "DEFAULT_PROFILE",
@@ -160,11 +165,11 @@ def load_profile(path_or_name: Path | str | None = None) -> Profile:
             return parse_profile(text, source=f"preserve.schemas/{name}")
     path = Path(name)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_limited(path, _MAX_PROFILE_BYTES, follow=True).decode("utf-8")
     except FileNotFoundError:
         raise UnreadableInput("no such BagIt profile", path) from None
-    except IsADirectoryError:
-        raise UnreadableInput("is a directory, not a BagIt profile", path) from None
+    except RefusedFile as exc:
+        raise UnreadableInput(f"{exc.reason}, not a BagIt profile", path) from None
     except UnicodeDecodeError:
         raise InputError("BagIt profile is not UTF-8", path) from None
     except OSError as exc:
@@ -470,17 +475,8 @@ def _inventory(root: Path) -> _Inventory:
 
 
 def _read_nofollow(path: Path) -> bytes:
-    """A regular file's bytes; OSError for a symlink or anything else."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path}: not a regular file")
-        chunks: list[bytes] = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+    """A tag file's bytes by fsio's one rule (no link, no FIFO, bounded); else OSError."""
+    return read_limited(path, DEFAULT_LIMITS.file_limit(path.name)[0])
 
 
 def _is_regular(inv: _Inventory, rel: str) -> bool:

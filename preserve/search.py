@@ -19,6 +19,10 @@ from preserve.errors import InputError
 #: Column weights for ranking (bm25): a word in the title counts most.
 WEIGHTS = {"title": 10.0, "body": 1.0, "signer": 5.0, "subjects": 3.0}
 MAX_RESULTS = 50
+#: A query longer than this is refused before it is parsed: FTS5's cost grows with
+#: every prefix term (a 3,200-word query took 50 s); no real search needs more.
+MAX_QUERY_WORDS = 32
+MAX_QUERY_BYTES = 1024
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -49,7 +53,18 @@ def fts_query(text: str) -> str:
     matched as prefixes from three letters on, which finds inflected forms
     ("архив" finds "архиве", "hüquq" finds "hüquqları").
     """
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_QUERY_BYTES:
+        raise InputError(
+            f"the query is {size:,} bytes; at most {MAX_QUERY_BYTES:,} are searched "
+            "(MAX_QUERY_BYTES): search for fewer, more telling words"
+        )
     words = _WORD.findall(text)
+    if len(words) > MAX_QUERY_WORDS:
+        raise InputError(
+            f"the query has {len(words):,} words; at most {MAX_QUERY_WORDS} are searched "
+            "(MAX_QUERY_WORDS): search for fewer, more telling words"
+        )
     if not words:
         raise InputError(f"the query {text!r} has no words to search for")
     return " ".join(f'"{w}"*' if len(w) >= 3 else f'"{w}"' for w in words)
@@ -60,7 +75,8 @@ def search(archive: Path, query: str, *, limit: int = 20) -> list[Hit]:
     expression = fts_query(query)
     db = ledger.connect(archive, readonly=True)
     try:
-        return search_db(db, expression, limit=min(limit, MAX_RESULTS))
+        with ledger.reading(archive):
+            return search_db(db, expression, limit=min(limit, MAX_RESULTS))
     finally:
         db.close()
 

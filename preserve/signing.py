@@ -49,7 +49,7 @@ from preserve.errors import (
     SigningError,
     TimestampError,
 )
-from preserve.fsio import fsync_dir, read_regular, write_new
+from preserve.fsio import FileTooLarge, fsync_dir, read_limited, read_regular, write_new
 from preserve.keys import SigningKey
 
 SIGNATURES_DIR = "signatures"
@@ -63,6 +63,8 @@ TSR_SUFFIX = ".tsr"
 SIGNATURE_EVENT = "digital signature generation"
 #: Signature files larger than this are not read (they are a few kilobytes).
 MAX_FILE_BYTES = 1 << 20
+#: Problem code of a signature file over :data:`MAX_FILE_BYTES` (not read).
+LIMIT_CODE = "limit.signature-file-size"
 _NEW_PREFIX = ".signatures.new-"
 _OLD_PREFIX = ".signatures.old-"
 
@@ -335,7 +337,7 @@ def sign_archived_bag(
     manifests differ from those the archive's ledger recorded at ingest (it was
     rewritten since), is refused rather than blessed: :class:`SigningError`.
     """
-    from preserve import ledger
+    from preserve import ledger, ledger_check
     from preserve.verify import verify_bag
 
     bag_dir = Path(bag_dir)
@@ -353,7 +355,11 @@ def sign_archived_bag(
         recorded = ledger.get_bag(db, bag_dir.name)
         if recorded is None:
             raise BagRefused("not signed: the archive's ledger does not know this bag", bag_dir)
-        for name, digest in recorded.tagmanifest_digests.items():
+        # The digests the chain recorded at ingest, as well as the table's: editing the
+        # table must not get a rewritten bag signed (preserve.ledger_check).
+        chained = ledger_check.chain_digests(db, recorded.identifier) if ledger.strict(db) else {}
+        expected = [*recorded.tagmanifest_digests.items(), *(chained or {}).items()]
+        for name, digest in expected:
             data = read_regular(bag_dir / name, MAX_FILE_BYTES)
             if data is None or hashlib.sha256(data).hexdigest() != digest:
                 raise BagRefused(
@@ -385,9 +391,11 @@ def is_signed(bag_dir: Path) -> bool:
 def read_signature(bag_dir: Path) -> SignatureInfo:
     """Parse ``signatures/signature.json``; :class:`SigningError` if it is not well formed."""
     rel = f"{SIGNATURES_DIR}/{INFO_NAME}"
-    data = read_regular(bag_dir / SIGNATURES_DIR / INFO_NAME, MAX_FILE_BYTES)
-    if data is None:
-        raise SigningError(f"{rel} is missing or not a regular file", bag_dir)
+    data = _read(bag_dir / SIGNATURES_DIR / INFO_NAME)
+    if isinstance(data, _Unread):
+        raise (SignatureFileTooLarge if data.too_large else SigningError)(
+            f"{rel} {data.why}", bag_dir
+        )
     try:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -418,18 +426,54 @@ def read_signature(bag_dir: Path) -> SignatureInfo:
             str(doc.get("software", "")),
             doc.get("tsa"),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except KeyError as exc:
+        raise SigningError(f"{rel} lacks the field {exc.args[0]!r}", bag_dir) from None
+    except (TypeError, ValueError) as exc:
         if isinstance(exc, SigningError):
             raise
-        raise SigningError(f"{rel} lacks or mangles a field: {exc!r}", bag_dir) from None
+        why = str(exc) if isinstance(exc, _BadName) else "a field has the wrong type"
+        raise SigningError(f"{rel}: {why}", bag_dir) from None
+
+
+class SignatureFileTooLarge(SigningError):
+    """A file of ``signatures/`` over :data:`MAX_FILE_BYTES` (reported as ``limit.*``)."""
+
+
+class _BadName(ValueError):
+    """A name in signature.json that is not a plain file name (its message is shown)."""
+
+
+@dataclass(frozen=True)
+class _Unread:
+    """Why a file of the signature was not read: ``why`` completes "<path> ..."."""
+
+    why: str
+    too_large: bool = False
+
+
+def _read(path: Path) -> bytes | _Unread:
+    """A signature file by fsio's one rule, or why not (missing, link, FIFO, too large)."""
+    try:
+        return read_limited(path, MAX_FILE_BYTES)
+    except FileTooLarge as exc:
+        return _Unread(f"{exc.reason} (not read)", too_large=True)
+    except FileNotFoundError:
+        return _Unread("is missing")
+    except OSError as exc:
+        return _Unread(str(getattr(exc, "reason", None) or f"cannot be read ({exc.strerror})"))
 
 
 def _name(value: object) -> str:
     """A plain file name (no folders, nothing hidden): what signature.json may refer to."""
-    if not isinstance(value, str) or not value or "/" in value or "\\" in value:
-        raise ValueError(f"not a plain file name: {value!r}")
-    if value.startswith("."):
-        raise ValueError(f"not a plain file name: {value!r}")
+    if (
+        not isinstance(value, str)
+        or not value
+        or "/" in value
+        or "\\" in value
+        or value.startswith(".")
+    ):
+        shown = repr(value) if isinstance(value, str) else f"a JSON {type(value).__name__}"
+        raise _BadName(f"{shown[:80]} is not a plain file name")
     return value
 
 
@@ -462,13 +506,17 @@ def check_signatures(bag_dir: Path, trust: Trust | None = None) -> Iterator[Prob
     try:
         info = read_signature(bag_dir)
     except SigningError as exc:
-        yield Problem("signature.malformed", f"{SIGNATURES_DIR}/{INFO_NAME}", exc.message)
+        code = LIMIT_CODE if isinstance(exc, SignatureFileTooLarge) else "signature.malformed"
+        yield Problem(code, f"{SIGNATURES_DIR}/{INFO_NAME}", exc.message)
         return
     key_rel = f"{SIGNATURES_DIR}/{PUBLIC_KEY_NAME}"
-    pem = read_regular(folder / PUBLIC_KEY_NAME, MAX_FILE_BYTES)
+    pem = _read(folder / PUBLIC_KEY_NAME)
     try:
-        if pem is None:
-            raise KeyFileError("missing or not a regular file")
+        if isinstance(pem, _Unread):
+            if pem.too_large:
+                yield Problem(LIMIT_CODE, key_rel, f"{key_rel} {pem.why}")
+                return
+            raise KeyFileError(pem.why)
         public = keymod.parse_public_key(pem)
     except KeyFileError as exc:
         yield Problem("signature.malformed", key_rel, exc.message)
@@ -512,13 +560,17 @@ def _check_one(
 ) -> Generator[Problem, None, bool]:
     """Problems with one signed tag manifest; returns whether its signature verified."""
     sig_rel = f"{SIGNATURES_DIR}/{item.signature}"
-    signature = read_regular(folder / item.signature, MAX_FILE_BYTES)
-    if signature is None or len(signature) != 64:
-        yield Problem(
-            "signature.malformed",
-            sig_rel,
-            "missing, or not a 64-byte raw Ed25519 signature",
-        )
+    signature = _read(folder / item.signature)
+    if isinstance(signature, _Unread) or len(signature) != 64:
+        if isinstance(signature, _Unread) and signature.too_large:
+            yield Problem(LIMIT_CODE, sig_rel, f"{sig_rel} {signature.why}")
+        else:
+            why = signature.why if isinstance(signature, _Unread) else "is not 64 bytes"
+            yield Problem(
+                "signature.malformed",
+                sig_rel,
+                f"{sig_rel} {why} (expected a 64-byte raw Ed25519 signature)",
+            )
         return False
     ok = False
     data = (
@@ -542,9 +594,10 @@ def _check_one(
             yield Problem("signature.bad", sig_rel, f"signature over {item.file} does not verify")
     if item.timestamp is not None:
         tsr_rel = f"{SIGNATURES_DIR}/{item.timestamp}"
-        tsr = read_regular(folder / item.timestamp, MAX_FILE_BYTES)
-        if tsr is None:
-            yield Problem("timestamp.malformed", tsr_rel, "missing or not a regular file")
+        tsr = _read(folder / item.timestamp)
+        if isinstance(tsr, _Unread):
+            code = LIMIT_CODE if tsr.too_large else "timestamp.malformed"
+            yield Problem(code, tsr_rel, f"{tsr_rel} {tsr.why}")
         else:
             yield from timestamps.check_timestamp(tsr, signature, roots, path=tsr_rel)
     return ok

@@ -19,6 +19,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import http.client
+import re
 import socket
 import threading
 import urllib.parse
@@ -39,6 +40,10 @@ from rfc3161_client import (
 
 from preserve.bagit_format import Problem, Severity
 from preserve.errors import TimestampError
+from preserve.fsio import RefusedFile, read_limited
+
+#: A bundle of TSA root certificates is a few hundred KB at most.
+_MAX_ROOTS_BYTES = 16 << 20
 
 #: Where an archive keeps the root certificates of the TSAs it trusts.
 TRUSTED_TSA_DIR = "trusted-tsa"
@@ -167,10 +172,15 @@ def load_roots(paths: Sequence[Path]) -> list[x509.Certificate]:
     """Trusted TSA root certificates from PEM files (bundles allowed) or folders of them."""
     roots: list[x509.Certificate] = []
     for path in paths:
-        files = sorted([*path.glob("*.pem"), *path.glob("*.crt")]) if path.is_dir() else [path]
+        named = not path.is_dir()
+        files = [path] if named else sorted([*path.glob("*.pem"), *path.glob("*.crt")])
         for file in files:
             try:
-                roots += x509.load_pem_x509_certificates(file.read_bytes())
+                # fsio's one rule: a FIFO never hangs; links only when the operator named one.
+                pem = read_limited(file, _MAX_ROOTS_BYTES, follow=named)
+                roots += x509.load_pem_x509_certificates(pem)
+            except RefusedFile as exc:
+                raise TimestampError(exc.reason, file) from None
             except OSError as exc:
                 raise TimestampError(f"cannot read: {exc.strerror or exc}", file) from None
             except ValueError as exc:
@@ -196,7 +206,7 @@ def check_timestamp(
         response = decode(der)
         status = response.status
     except Exception as exc:  # any parse failure is a malformed file, never a crash
-        yield Problem("timestamp.malformed", path, f"not an RFC 3161 TimeStampResp: {exc}")
+        yield Problem("timestamp.malformed", path, f"not an RFC 3161 TimeStampResp: {_reason(exc)}")
         return
     if status not in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS):
         yield Problem("timestamp.not-granted", path, f"the TSA did not grant it (status {status})")
@@ -207,7 +217,7 @@ def check_timestamp(
         algorithm = imprint.hash_algorithm.dotted_string
         when = info.gen_time
     except Exception as exc:  # a granted answer without a readable token
-        yield Problem("timestamp.malformed", path, f"unreadable token: {exc}")
+        yield Problem("timestamp.malformed", path, f"unreadable token: {_reason(exc)}")
         return
     hasher = _HASHES.get(algorithm)
     if hasher is None:
@@ -250,10 +260,22 @@ def _check_chain(
             "timestamp.untrusted",
             path,
             f"timestamp of {_iso(when)} does not verify against the trusted TSA "
-            f"certificates: {exc}",
+            f"certificates: {_reason(exc)}",
         )
     except Exception as exc:  # fail closed on anything the verifier could not handle
-        yield Problem("timestamp.untrusted", path, f"cannot be verified: {exc}")
+        yield Problem("timestamp.untrusted", path, f"cannot be verified: {_reason(exc)}")
+
+
+#: A Rust ``Debug`` rendering (``ParseError { kind: ShortData { needed: 1 } }``) at the
+#: end of a cryptography/rfc3161-client message: an internal repr, not for people.
+_RUST_DEBUG = re.compile(r":?\s*[A-Z]\w*\s*[{(].*\Z", re.DOTALL)
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception's message as one short line for a report, without library reprs."""
+    text = _RUST_DEBUG.sub("", str(exc)).strip().splitlines()
+    line = text[0] if text else ""
+    return (line[:200] or type(exc).__name__.lower()).rstrip(":")
 
 
 def _iso(when: dt.datetime) -> str:

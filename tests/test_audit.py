@@ -186,3 +186,19 @@ def test_our_bag_checks_run_in_the_audit(archive: Path) -> None:
     assert ("metadata.invalid", "data/metadata/statement.json") in found
     assert ("pdfa.no-output-intent", f"data/pdfa/{pdf.name}") in found
     assert ("ledger.tagmanifest-changed", "tagmanifest-sha256.txt") in found
+
+
+@pytest.mark.parametrize("option", ["--budget", "--max-age"])
+@pytest.mark.parametrize("value", ["99999999999999999999h", "36526d", "1e9d"])
+def test_durations_are_bounded_with_a_usage_error(archive: Path, option: str, value: str) -> None:
+    """D23: a huge --budget was an OverflowError traceback."""
+    args = ["audit", str(archive), option, value]
+    if option == "--max-age":
+        args.append("--status")
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output and value in result.output
+    with pytest.raises(ValueError):
+        parse_duration(value)
+    assert parse_duration("36525d").days == 36525

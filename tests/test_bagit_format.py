@@ -235,12 +235,31 @@ names = st.one_of(
 @settings(max_examples=300)
 @given(st.lists(names, min_size=1, max_size=8, unique=True))
 def test_manifest_round_trip(files: list[str]) -> None:
+    # Every manifest path starts with data/ (or a tag file's name), never with a blank.
+    files = [f"data/{f}" for f in files]
     entries = [(hashlib.sha256(f.encode("utf-8", "surrogatepass")).hexdigest(), f) for f in files]
     data = format_manifest(entries)
     assert data.count(b"\n") == len(files) and b"\r" not in data
     parsed = parse_manifest(data, "manifest-sha256.txt")
     assert not [p for p in parsed.problems if p.severity is Severity.error]
     assert sorted((e.digest, e.path) for e in parsed.entries) == sorted(entries)
+
+
+def test_manifest_separator_is_one_or_more_blanks() -> None:
+    """Regression (D27): RFC 8493 §2.1.3 allows one or more spaces or tabs between the
+    digest and the path, as bagit-python reads them; preserve took only one or two."""
+    digest = hashlib.sha256(b"x").hexdigest()
+    for blanks in (" ", "  ", "   ", "\t", " \t  ", "\t\t"):
+        data = f"{digest}{blanks}data/a b.txt\n".encode()
+        parsed = parse_manifest(data, "manifest-sha256.txt")
+        assert not parsed.problems, (blanks, parsed.problems)
+        assert [(e.digest, e.path) for e in parsed.entries] == [(digest, "data/a b.txt")]
+
+
+@pytest.mark.parametrize("path", [" lead", "\tlead", "*star"])
+def test_manifest_writer_refuses_a_path_no_reader_could_split(path: str) -> None:
+    with pytest.raises(ValueError, match="starts with a blank"):
+        format_manifest([(hashlib.sha256(b"x").hexdigest(), path)])
 
 
 @given(st.binary(max_size=300))

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from preserve import ledger
 from preserve.archive import ingest
 from preserve.audit import audit
-from preserve.chain import GENESIS, event_hash, verify_chain
+from preserve.chain import GENESIS, SEAL_EVENT, event_hash, verify_chain
 from preserve.cli import cli
 
 from .test_archive import make_statements
@@ -140,19 +142,56 @@ def test_record_event_outside_a_transaction_is_refused(archive: Path) -> None:
         db.close()
 
 
-def test_events_from_before_the_chain_are_sealed_at_the_next_write(archive: Path) -> None:
-    raw(archive).execute("UPDATE events SET prev_hash = NULL, hash = NULL")
-    assert report(archive).unchained == 6
-    db = ledger.connect(archive)
-    try:
-        with ledger.write(db):
-            ledger.record_event(
-                db, identifier=None, type="t", outcome="success", detail="", agent="a"
-            )
-    finally:
-        db.close()
+def make_legacy(archive: Path) -> None:
+    """Turn the archive's ledger into one from before version 4 whose events predate
+    the chain (as a ledger made before migration 2 looks once migrated to 3)."""
+    db = raw(archive)
+    db.execute("UPDATE events SET prev_hash = NULL, hash = NULL")
+    db.execute("DROP INDEX events_by_type")
+    db.execute("PRAGMA user_version = 3")
+    db.close()
+
+
+def test_events_from_before_the_chain_are_sealed_once_with_a_recorded_event(
+    archive: Path,
+) -> None:
+    make_legacy(archive)
+    before = report(archive)
+    assert before.ok and before.unchained == 6  # read-only: not sealed yet, and said so
+    ledger.connect(archive).close()  # the upgrade to version 4 seals them
     found = report(archive)
     assert found.ok and found.unchained == 0 and found.events == 7
+    db = raw(archive)
+    (seal,) = db.execute("SELECT * FROM events WHERE type = ?", (SEAL_EVENT,)).fetchall()
+    assert seal["id"] == 7 and json.loads(seal["detail"])["sealed_events"] == 6
+    assert db.execute("PRAGMA user_version").fetchone()[0] == ledger.STRICT_VERSION
+    # ... and refused from then on: removing the hashes again is a broken chain.
+    db.execute("UPDATE events SET prev_hash = NULL, hash = NULL")
+    again = report(archive)
+    assert again.broken is not None and again.broken.code == "chain.unchained"
+
+
+def test_removed_hashes_are_a_broken_chain_never_sealed(archive: Path) -> None:
+    """D15: an edit, then every hash removed, must not pass as 'history before the chain',
+    and the next write must not seal the forged history."""
+    db = raw(archive)
+    db.execute('UPDATE events SET detail = \'{"source": "forged"}\' WHERE id = 2')
+    db.execute("UPDATE events SET hash = NULL, prev_hash = NULL")
+    db.close()
+    found = report(archive)
+    assert found.broken is not None
+    assert (found.broken.event_id, found.broken.code) == (1, "chain.unchained")
+    result = CliRunner().invoke(cli, ["ledger", "verify", str(archive)])
+    assert result.exit_code == 1 and "BROKEN" in result.output, result.output
+    assert "INTACT" not in result.output
+    # A write (an audit records its results) seals nothing: the chain stays broken,
+    # and the audit fails naming the first bad event.
+    audited = audit(archive)
+    assert not audited.ok
+    (problem,) = [p for p in audited.problems if p.code == "ledger.chain-broken"]
+    assert "event 1" in problem.message
+    assert report(archive).broken is not None
+    assert raw(archive).execute("SELECT count(*) FROM events WHERE hash IS NULL").fetchone()[0] == 6
 
 
 def test_cli_ledger_verify_and_anchor(archive: Path) -> None:
@@ -172,3 +211,22 @@ def test_cli_ledger_verify_and_anchor(archive: Path) -> None:
     assert refused.exit_code == 1 and "broken" in refused.output
     missing = runner.invoke(cli, ["ledger", "verify", str(archive.parent / "nowhere")])
     assert missing.exit_code == 2
+
+
+@given(
+    prev=st.text(),
+    identifier=st.none() | st.text(),
+    fields=st.lists(st.text(), min_size=5, max_size=5),
+)
+@example(prev=GENESIS, identifier=None, fields=['q"uote\\', "\x00\x1f\u2028", "é", "{}", "\ud7ff"])
+def test_canonical_event_is_exactly_the_json_of_the_spec(
+    prev: str, identifier: str | None, fields: list[str]
+) -> None:
+    """The fast spelling of an event's canonical form is byte for byte json.dumps's."""
+    from preserve.chain import _canonical_json, canonical_event
+
+    event = dict(zip(("type", "at", "outcome", "detail", "agent"), fields, strict=True))
+    event["identifier"] = identifier  # type: ignore[assignment]
+    assert canonical_event(prev, event) == _canonical_json(prev, event)
+    odd = {**event, "at": 20240301}  # a number stored by hand still hashes as JSON has it
+    assert canonical_event(prev, odd) == _canonical_json(prev, odd)

@@ -318,3 +318,17 @@ def test_any_line_is_read_without_error(line: str) -> None:
     reading = read_date_line(line)
     assert isinstance(reading, DateReading)
     assert reading.date is None or 1900 <= reading.date.year <= 2100
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ("Stand: 3. Mai 2024", "last-modified"),
+        ("Aufgenommen am 2. Mai 2024", "caption"),
+        ("Standort Mainz, 4. Juni 2024", "date"),  # "stand" only as a word
+        ("Bildungsministerium, 4. Juni 2024", "date"),  # "bild" only as a word
+        ("本页更新时间：2024年5月3日", "last-modified"),  # no spaces in Chinese
+    ],
+)
+def test_kind_words_are_whole_words_where_words_are_spaced(line: str, kind: str) -> None:
+    assert read_date_line(line, None).kind == kind

@@ -146,3 +146,15 @@ def test_cli_passphrase_file(tmp_path: Path) -> None:
     assert load_private_key(key, b"from a file")
     again = runner.invoke(cli, ["keys", "init", str(key)])
     assert again.exit_code == 2 and "refusing to overwrite" in again.output
+
+
+def test_keys_init_refuses_a_key_inside_the_archive_it_is_to_trust(tmp_path: Path) -> None:
+    """D30: even an archive folder with no ledger yet is no place for a private key."""
+    fresh = tmp_path / "fresh-archive"
+    fresh.mkdir()
+    result = CliRunner().invoke(
+        cli, ["keys", "init", str(fresh / "archivist.key"), "--archive", str(fresh)]
+    )
+    assert result.exit_code == int(ExitCode.cannot_run), result.output
+    assert "inside the archive" in result.stderr
+    assert list(fresh.iterdir()) == []

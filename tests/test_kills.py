@@ -177,15 +177,16 @@ def test_bag_published_between_listing_and_ledger_read_is_not_missing(
     _write_round(tmp_path / "first", 0, 1)
     _write_round(tmp_path / "second", 1, 1)
     ingest([tmp_path / "first"], archive, IngestOptions(workers=1))
-    real_bag_rows = ledger.bag_rows
+    real_check = audit_mod.ledger_check.check
 
-    def rows_after_a_publication(db: object) -> object:
-        # A concurrent ingest publishes (rename and final mark) right now.
+    def check_after_a_publication(db: object, where: Path) -> object:
+        # A concurrent ingest publishes (rename and final mark) right now, after the
+        # listing and before the ledger snapshot's first read.
         assert ingest([tmp_path / "second"], archive, IngestOptions(workers=1)).exit_code == 0
-        monkeypatch.setattr(audit_mod.ledger, "bag_rows", real_bag_rows)
-        return real_bag_rows(db)  # type: ignore[arg-type]
+        monkeypatch.setattr(audit_mod.ledger_check, "check", real_check)
+        return real_check(db, where)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(audit_mod.ledger, "bag_rows", rows_after_a_publication)
+    monkeypatch.setattr(audit_mod.ledger_check, "check", check_after_a_publication)
     report = audit(archive, workers=1)
     problems = [(b.identifier, p.code) for b in report.bags for p in b.problems]
     assert report.ok and not problems, problems

@@ -248,10 +248,50 @@ def test_cli_unreadable_path_exits_2(tmp_path: Path) -> None:
 
 def test_cli_validate_writes_nothing(tmp_path: Path) -> None:
     text = tmp_path / "s.txt"
-    text.write_bytes(b"Title\n\nBody text here.\n\nJane Doe\nOmbudsman\n\n1 March 2024\n")
+    text.write_bytes(
+        b"Title\n\nThe library will open on Sundays from next month, for readers who work "
+        b"during the week.\n\nJane Doe\nOmbudsman\n\n1 March 2024\n"
+    )
     before = sorted(p.name for p in tmp_path.iterdir())
     assert run("validate", str(text)).exit_code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_cli_validate_json_gives_notes_as_code_message_field(tmp_path: Path) -> None:
+    text = tmp_path / "s.txt"
+    text.write_text(
+        "Library hours extended\n\nThe library will open on Sundays from next month, for "
+        "readers who work during the week.\n\nNewsportal\n\n1 March 2024\n30 February 2024\n"
+        "Share\n",
+        encoding="utf-8",
+    )
+    result = run("validate", "--json", str(text))
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    jsonschema.Draft202012Validator(load_schema("validate-report.schema.json")).validate(report)
+    notes = report["files"][0]["notes"]
+    assert {(n["code"], n["field"]) for n in notes} >= {
+        ("parse.signer-unsure", "creator.name"),
+        ("parse.date-invalid", "date_issued"),
+    }
+    problems = {p["field"]: p["message"] for p in report["files"][0]["problems"]}
+    # The hint for the blank field is the parse's own reason, found by its code.
+    assert "'Newsportal' may be the signer" in problems["creator"]
+    assert report["files"][0]["record"]["left_out"] == ["Share"]
+    text_out = run("validate", str(text)).output
+    assert "note: parse.signer-unsure: 'Newsportal'" in text_out
+
+
+def test_too_short_a_text_leaves_the_language_blank(tmp_path: Path) -> None:
+    text = tmp_path / "s.txt"
+    text.write_text("Hotline opened\n\nJane Doe\nOmbudsman\n\n1 March 2024\n", encoding="utf-8")
+    prepared = prepare_file(text)
+    assert "language" not in prepared.record
+    assert [n.code for n in prepared.statement.notes if n.field == "language"] == [
+        "parse.language-unsure"
+    ]
+    (problem,) = [p for p in prepared.problems if p.field == "language"]
+    assert "could not be identified with confidence" in problem.message
 
 
 def test_schema_is_valid_2020_12() -> None:

@@ -149,7 +149,8 @@ def _reported(bag: Path, recorded: ledger.LedgerBag) -> list[tuple[str, str, str
     from preserve.bag_checks import check_our_bag
 
     result = verify_bag(bag, extra_checks=(check_our_bag,))
-    problems = [*result.errors, *_ledger_problems(bag, recorded)]
+    expected = recorded.tagmanifest_digests
+    problems = [*result.errors, *_ledger_problems(bag, expected, recorded.ingested_at)]
     return [(p.code, p.path, p.message) for p in problems]
 
 

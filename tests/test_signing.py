@@ -17,7 +17,7 @@ from preserve.archive import IngestOptions, ingest
 from preserve.chain import verify_chain
 from preserve.cli import cli
 from preserve.errors import ExitCode, SigningError, TimestampError
-from preserve.keys import SigningKey, generate_key, trust_key
+from preserve.keys import KEY_TRUST_EVENT, SigningKey, generate_key, trust_key
 from preserve.signing import (
     SIGNATURE_EVENT,
     BagRefused,
@@ -266,7 +266,7 @@ def test_ingest_signs_and_chains_a_signature_event(tmp_path: Path, key: SigningK
     db = ledger.connect(archive, readonly=True)
     try:
         types = [r["type"] for r in db.execute("SELECT type FROM events ORDER BY id")]
-        assert types == ["ingestion", SIGNATURE_EVENT]
+        assert types == [KEY_TRUST_EVENT, "ingestion", SIGNATURE_EVENT]
         assert verify_chain(db).ok
     finally:
         db.close()

@@ -14,26 +14,42 @@ a sentence ends, which several of them ask).
 
 from __future__ import annotations
 
-from preserve.statement._record import Block, BlockKind, Statement, block_lines
+from preserve.statement._record import (
+    SURE,
+    Block,
+    BlockKind,
+    Note,
+    NoteCode,
+    Signer,
+    Statement,
+    block_lines,
+)
 from preserve.statement.dates import parse_date
 from preserve.statement.decoding import MAX_STATEMENT_BYTES, decode_statement, normalize_text
-from preserve.statement.language import identify_language
-from preserve.statement.leftovers import LEADING_LABELS, LEFTOVER_LINES
+from preserve.statement.language import identify_language, identify_language_confidence
+from preserve.statement.leftovers import GENRE_LABELS, LEADING_LABELS, LEFTOVER_LINES, chrome_kind
 from preserve.statement.lists import list_marker
 from preserve.statement.parsing import parse_statement, parse_text, read_statement
-from preserve.statement.signature import ROLE_WORDS
+from preserve.statement.signature import ROLE_VOCABULARY
 
 __all__ = [
+    "GENRE_LABELS",
     "LEADING_LABELS",
     "LEFTOVER_LINES",
     "MAX_STATEMENT_BYTES",
-    "ROLE_WORDS",
+    "ROLE_VOCABULARY",
+    "SURE",
     "Block",
     "BlockKind",
+    "Note",
+    "NoteCode",
+    "Signer",
     "Statement",
     "block_lines",
+    "chrome_kind",
     "decode_statement",
     "identify_language",
+    "identify_language_confidence",
     "list_marker",
     "normalize_text",
     "parse_date",

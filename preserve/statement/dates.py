@@ -244,7 +244,7 @@ _KIND_WORDS: tuple[tuple[DateKind, tuple[str, ...]], ...] = (
         tuple(
             "last modified|last updated|updated|modified|last change|"
             "dernière modification|derniere modification|mis à jour|mise à jour|"
-            "modifié|zuletzt|aktualisiert|geändert|letzte änderung|"
+            "modifié|zuletzt|aktualisiert|geändert|letzte änderung|stand|"
             "última modificación|última actualización|actualizado|modificado|"
             "son güncelleme|güncellendi|güncelleme tarihi|değiştirildi|"
             "son dəyişiklik|yenilənib|yeniləndi|yenilənmə|последнее изменение|"
@@ -268,7 +268,7 @@ _KIND_WORDS: tuple[tuple[DateKind, tuple[str, ...]], ...] = (
         "caption",
         tuple(
             "photo|фото|foto|fotoğraf|bild|صورة|عکس|照片|图片|תמונה|լուսանկար|ფოტო|"
-            "image|picture".split("|")
+            "image|picture|aufgenommen|pictured|снято|знімок".split("|")
         ),
     ),
 )
@@ -658,12 +658,27 @@ def _gregorian(year: int, month: int, day: int) -> dt.date | None:
         return None
 
 
+def _kind_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    """Words at a word start; short ones also at a word end ("stand" is not "Standort",
+    "bild" not "Bildung"). Scripts written without spaces (CJK) match anywhere."""
+    parts = []
+    for word in words:
+        spaced = ord(word[0]) < 0x2E80
+        start = r"(?<!\w)" if spaced else ""
+        end = r"(?!\w)" if spaced and len(word) <= 5 else ""
+        parts.append(start + re.escape(word) + end)
+    return re.compile("|".join(parts))
+
+
+_KIND_PATTERNS = tuple((kind, _kind_pattern(words)) for kind, words in _KIND_WORDS)
+
+
 def _kind(before: str) -> DateKind:
     text = before.casefold()
     if not text.strip():
         return "date"
-    for kind, words in _KIND_WORDS:
-        if any(word in text for word in words):
+    for kind, pattern in _KIND_PATTERNS:
+        if pattern.search(text):
             return kind
     return "date"
 

@@ -1,10 +1,16 @@
-"""The main language of a statement, as a BCP 47 tag.
+"""The main language of a statement, as a BCP 47 tag, with how sure that is.
 
-Scripts used by one language decide at once; py3langid (imported only when needed)
-decides the rest.
+Scripts used by one language decide at once; letters only one language of a script
+has decide next (Ukrainian і ї є ґ, Azerbaijani ə); py3langid (imported only when
+needed, with normalised probabilities) decides the rest, and a low probability
+leaves the language blank rather than wrong.
 """
 
 from __future__ import annotations
+
+import re
+from functools import cache
+from typing import Any
 
 _SCRIPT_LANGUAGES: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = (
     ("hy", ((0x0530, 0x058F), (0xFB13, 0xFB17))),
@@ -14,40 +20,116 @@ _SCRIPT_LANGUAGES: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = (
 )
 _ARABIC = ((0x0600, 0x06FF), (0x0750, 0x077F), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF))
 _CYRILLIC = ((0x0400, 0x04FF),)
+_HAN = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
+_KANA = ((0x3040, 0x30FF),)
+_HANGUL = ((0xAC00, 0xD7AF), (0x1100, 0x11FF))
+#: Letters of Persian not used in Arabic (پ چ ژ گ and the Persian yeh and kaf).
+_PERSIAN_LETTERS = set("پچژگیک")
+_UKRAINIAN_LETTERS = set("іїєґІЇЄҐ")
+_RUSSIAN_LETTERS = set("ыэъёЫЭЪЁ")
+#: Below this probability the classifier's answer is not taken.
+MIN_PROBABILITY = 0.5
+
+
+@cache
+def _script_pattern(ranges: tuple[tuple[int, int], ...]) -> re.Pattern[str]:
+    return re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in ranges) + "]")
+
+
+_NON_LETTER = re.compile(r"[\W\d_]+")
 
 
 def _share(text: str, ranges: tuple[tuple[int, int], ...]) -> float:
-    letters = [ch for ch in text if ch.isalpha()]
-    if not letters:
+    """The share of the text's letters that are in the given code point ranges."""
+    letters = len(text) - sum(len(m) for m in _NON_LETTER.findall(text))
+    if letters <= 0:
         return 0.0
-    inside = sum(1 for ch in letters if any(lo <= ord(ch) <= hi for lo, hi in ranges))
-    return inside / len(letters)
+    inside = len(_script_pattern(ranges).findall(text))
+    return min(1.0, inside / letters)
 
 
 def identify_language(text: str) -> str | None:
-    """BCP 47 tag of the text's main language.
+    """BCP 47 tag of the text's main language, or None when not sure (see below)."""
+    return identify_language_confidence(text)[0]
 
-    Scripts used by one language decide at once (Armenian, Georgian, Hebrew, Greek);
-    otherwise py3langid, a trained classifier, decides. Azerbaijani in Latin script
-    is tagged ``az-Latn``, since Azerbaijani is also written in Cyrillic and Arabic.
+
+def identify_language_confidence(text: str) -> tuple[str | None, float]:
+    """(BCP 47 tag or None, confidence 0..1) of the text's main language.
+
+    Scripts used by one language decide at once (Armenian, Georgian, Hebrew, Greek;
+    Han is tagged ``zh``, with kana ``ja``); Cyrillic with і/ї/є/ґ is Ukrainian,
+    with ы/э/ъ/ё Russian; otherwise py3langid, a trained classifier, decides, and
+    below :data:`MIN_PROBABILITY` the tag is None. Azerbaijani in Latin script is
+    tagged ``az-Latn``, since Azerbaijani is also written in Cyrillic and Arabic.
     """
     sample = text[:20000]
     if not any(ch.isalpha() for ch in sample):
-        return None
+        return None, 0.0
     for tag, ranges in _SCRIPT_LANGUAGES:
         if _share(sample, ranges) > 0.5:
-            return tag
+            return tag, 1.0
+    if _share(sample, _KANA) > 0.1:
+        return "ja", 0.9
+    if _share(sample, _HANGUL) > 0.5:
+        return "ko", 1.0
+    if _share(sample, _HAN) > 0.5:
+        return _chinese_script(sample), 1.0
     if _share(sample, _ARABIC) > 0.5:
-        lang = _langid(sample)
-        return lang if lang in {"fa", "ur", "ps", "ku", "ug", "sd"} else "ar"
-    lang = _langid(sample)
+        lang, probability = _langid(sample)
+        if lang in {"fa", "ur", "ps", "ku", "ug", "sd"}:
+            return (lang, probability) if probability >= MIN_PROBABILITY else (None, probability)
+        if lang != "ar" and _PERSIAN_LETTERS & set(sample):
+            return "fa", 0.7
+        return "ar", max(probability, 0.7)
+    if _share(sample, _CYRILLIC) > 0.5:
+        letters = set(sample)
+        ukrainian, russian = bool(_UKRAINIAN_LETTERS & letters), bool(_RUSSIAN_LETTERS & letters)
+        if ukrainian and not russian:
+            return "uk", 0.95
+        if russian and not ukrainian:
+            lang, probability = _langid(sample)
+            if lang == "az" or "ә" in letters or "Ә" in letters:
+                return "az-Cyrl", probability
+            return (
+                ("ru", 0.95)
+                if lang not in {"be", "kk", "ky", "tt", "ba", "mn"}
+                else (
+                    lang,
+                    probability,
+                )
+            )
+    lang, probability = _langid(sample)
     if lang == "az" or (lang in {"tr", "tk", "uz"} and ("ə" in sample or "Ə" in sample)):
-        return "az-Cyrl" if _share(sample, _CYRILLIC) > 0.5 else "az-Latn"
-    return lang
+        lang = "az-Cyrl" if _share(sample, _CYRILLIC) > 0.5 else "az-Latn"
+        return lang, max(probability, 0.9 if "ə" in sample or "Ə" in sample else probability)
+    if probability < MIN_PROBABILITY:
+        return None, probability
+    return lang, probability
 
 
-def _langid(text: str) -> str:
-    import py3langid
+def _chinese_script(text: str) -> str:
+    """``zh-Hant`` for Traditional characters, else ``zh`` (Simplified is assumed).
 
-    lang, _score = py3langid.classify(text)
-    return str(lang)
+    The script decides fonts and search normalisation; hanzidentifier knows which
+    characters exist in only one of the two.
+    """
+    import hanzidentifier
+
+    return "zh-Hant" if hanzidentifier.identify(text) == hanzidentifier.TRADITIONAL else "zh"
+
+
+@cache
+def _identifier() -> Any:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+#: The classifier reads this much: a few thousand characters decide a language
+#: surely, and the time grows with the length.
+_CLASSIFIED = 6000
+
+
+def _langid(text: str) -> tuple[str, float]:
+    lang, probability = _identifier().classify(text[:_CLASSIFIED])
+    return str(lang), float(probability)

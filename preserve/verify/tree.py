@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import lzma
 import struct
-import tarfile
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -25,7 +24,6 @@ from preserve.verify.result import _show
 _ARCHIVE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     EOFError,
-    tarfile.TarError,
     zipfile.BadZipFile,
     zlib.error,
     lzma.LZMAError,

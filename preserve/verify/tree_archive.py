@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import stat
-import tarfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 from preserve.bagit_format import (
     BAGIT_TXT,
@@ -20,6 +19,7 @@ from preserve.bagit_format import (
 )
 from preserve.hashing import hash_stream
 from preserve.verify.result import _show
+from preserve.verify.tar_reader import TarFormatError, TarMember, iter_members, open_stream
 from preserve.verify.tree import _ARCHIVE_ERRORS, _TooLarge, _Tree
 
 #: Top-level files up to this size are read ahead from a tar in one pass.
@@ -86,43 +86,63 @@ class _ArchiveTree(_Tree):
         if kind == "file":
             self.files[rel] = size
             self._members[rel] = member
-        elif kind == "symlink":
+        elif kind in ("symlink", "link"):
             self.others.add(rel)
             self.problems.append(Problem("symlink", _show(rel), "symbolic or hard link member"))
+        elif kind == "sparse":
+            self.others.add(rel)
+            self.problems.append(
+                Problem("archive.sparse-member", _show(rel), "sparse member (never read)")
+            )
         else:
             self.others.add(rel)
             self.problems.append(Problem("file.special", _show(rel), "not a regular file"))
 
+    def _conflicts(self) -> None:
+        """A name that is both a file and a directory: ``tar xf`` cannot extract both."""
+        for rel in sorted((self.files.keys() | self.others) & self.dirs):
+            self.problems.append(
+                Problem(
+                    "archive.file-and-directory",
+                    _show(rel),
+                    "a file and also the directory of other members (cannot be extracted)",
+                )
+            )
+            self.files.pop(rel, None)
+            self.others.add(rel)
+
 
 class _TarTree(_ArchiveTree):
+    """A tar (maybe compressed), its headers read by the bounded :mod:`.tar_reader`."""
+
     def __init__(self, archive: Path, limits: Limits = DEFAULT_LIMITS) -> None:
         super().__init__(archive, limits)
         self._small: dict[str, bytes] = {}
         self._prefetched = False
-        self.tar = tarfile.open(archive, "r:*")  # noqa: SIM115 - closed by close()
-        # Listed one by one, not getmembers(): a hostile tar of millions of members
-        # stops at the limit instead of filling memory.
-        members = []
-        for member in self.tar:
-            members.append(member)
-            if len(members) > limits.max_files:
-                self.refuse_count()
-                break
+        self.stream = open_stream(archive)
+        # Listed one by one: a hostile tar of millions of members stops at the limit
+        # instead of filling memory.
+        members: list[TarMember] = []
+        try:
+            for member in iter_members(self.stream):
+                members.append(member)
+                if len(members) > limits.max_files:
+                    self.refuse_count()
+                    break
+        except TarFormatError as exc:
+            self.problems.append(Problem("archive.damaged", "", f"listing stopped: {exc}"))
+            self.incomplete = True
+        except BaseException:  # a corrupt gzip/xz stream: the caller reports it
+            self.stream.close()
+            raise
         names = [_strip_dot(m.name) for m in members]
         self._place(names)
         for name, m in zip(names, members, strict=True):
-            if m.isdir():
-                kind = "dir"
-            elif m.isreg():
-                kind = "file"
-            elif m.issym() or m.islnk():
-                kind = "symlink"
-            else:
-                kind = "other"
-            self._add(name, kind, m.size, m)
+            self._add(name, m.kind, m.size, m)
+        self._conflicts()
 
     def close(self) -> None:
-        self.tar.close()
+        self.stream.close()
 
     def read(self, rel: str, max_bytes: int) -> bytes:
         if self._members[rel].size > max_bytes:
@@ -134,11 +154,12 @@ class _TarTree(_ArchiveTree):
         return self._extract(rel)
 
     def _extract(self, rel: str) -> bytes:
-        fh = self.tar.extractfile(self._members[rel])
-        if fh is None:
-            raise OSError(f"cannot read {rel}")
-        with fh:
-            return fh.read()
+        member: TarMember = self._members[rel]
+        self.stream.seek(member.offset_data)
+        data = self.stream.read(member.size)
+        if len(data) != member.size:
+            raise OSError(f"{rel}: the archive ends inside the member")
+        return data
 
     def _prefetch(self) -> None:
         """Read the top-level tag files in archive order, in one forward pass.
@@ -164,17 +185,33 @@ class _TarTree(_ArchiveTree):
         # In archive order: a compressed tar is read forward once.
         order = sorted(wanted, key=lambda r: self._members[r].offset_data)
         for rel in order:
-            fh = self.tar.extractfile(self._members[rel])
-            if fh is None:
-                yield rel, "cannot read member", 0
-                continue
+            member: TarMember = self._members[rel]
             try:
-                with fh:
-                    digests, size = hash_stream(fh, wanted[rel])
+                self.stream.seek(member.offset_data)
+                digests, size = hash_stream(
+                    cast(IO[bytes], _Bounded(self.stream, member.size)), wanted[rel]
+                )
             except _ARCHIVE_ERRORS as exc:
                 yield rel, f"cannot read member: {exc}", 0
                 continue
+            if size != member.size:
+                yield rel, "cannot read member: the archive ends inside it", size
+                continue
             yield rel, digests, size
+
+
+class _Bounded:
+    """The next ``size`` bytes of a stream, as a readable file for :func:`hash_stream`."""
+
+    def __init__(self, stream: IO[bytes], size: int) -> None:
+        self.stream = stream
+        self.left = size
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n < 0 else min(n, self.left)
+        data = self.stream.read(n) if n else b""
+        self.left -= len(data)
+        return data
 
 
 class _ZipTree(_ArchiveTree):
@@ -198,6 +235,7 @@ class _ZipTree(_ArchiveTree):
             else:
                 kind = "file"
             self._add(name, kind, info.file_size, info)
+        self._conflicts()
 
     def close(self) -> None:
         self.zip.close()

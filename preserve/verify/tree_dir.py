@@ -12,6 +12,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 from preserve.bagit_format import DEFAULT_LIMITS, DigestAlgorithm, Limits, Problem
+from preserve.fsio import FileTooLarge, read_limited
 from preserve.hashing import hash_file
 from preserve.verify.result import _show
 from preserve.verify.tree import _TooLarge, _Tree
@@ -21,8 +22,6 @@ from preserve.verify.tree import _TooLarge, _Tree
 PARALLEL_MIN_BYTES = 8 << 20
 
 _CORES = os.cpu_count() or 1
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-_READ_FLAGS |= getattr(os, "O_NONBLOCK", 0)  # a FIFO must not block open(); fstat refuses it
 
 
 class _DirTree(_Tree):
@@ -95,28 +94,10 @@ class _DirTree(_Tree):
                 )
 
     def read(self, rel: str, max_bytes: int) -> bytes:
-        fd = os.open(self._abs(rel), _READ_FLAGS)
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise OSError(f"{rel} is not a regular file")
-            if st.st_size > max_bytes:
-                raise _TooLarge(st.st_size)
-            # One byte more than the size: a short read is the end (see hash_file).
-            want = st.st_size + 1
-            chunks = []
-            total = 0
-            while block := os.read(fd, want):
-                chunks.append(block)
-                total += len(block)
-                if total > max_bytes:
-                    raise _TooLarge(None)  # it grew while being read
-                if len(block) < want:
-                    break
-                want = min(1 << 20, max_bytes + 1 - total)
-            return b"".join(chunks)
-        finally:
-            os.close(fd)
+        try:  # fsio's one rule: no link, no FIFO, no device, never over the limit
+            return read_limited(self._abs(rel), max_bytes)
+        except FileTooLarge as exc:
+            raise _TooLarge(exc.size) from None
 
     def _abs(self, rel: str) -> str:
         return self._prefix + rel if os.sep == "/" else os.path.join(self.root, *rel.split("/"))

@@ -1,0 +1,329 @@
+"""The ledger's tables against its hash chain: the chain is the ground truth.
+
+The tables an audit trusts (the bag set, each bag's tag-manifest digests, its
+state, the archive's trusted keys) can be edited with any SQLite client without
+touching an event. So the audit derives what they must hold from the chained
+events, whose every hash it has just verified, and reports any row that
+disagrees:
+
+- a bag is archived from its chained ``ingestion`` event (written when it was
+  published) and its tag-manifest digests are those of its latest chained event
+  that holds them (the ingestion event, or the ``ledger sealing`` event that bound
+  an archive made before version 4);
+- a key is trusted from its chained ``key trust`` event (``preserve keys trust``,
+  ``keys init --archive``) or the sealing event.
+
+The comparisons are SQL over the ledger (``json_each`` over the events' JSON), so
+they cost a scan of the events and return only the disagreements: memory does
+not grow with the number of bags.
+
+Codes (all errors; docs/tamper-evidence.md): ``ledger.row-missing``,
+``ledger.row-unrecorded``, ``ledger.digests-changed``, ``ledger.digests-unrecorded``,
+``ledger.state-changed``, ``ledger.path-changed``, ``ledger.key-unrecorded``,
+``ledger.key-missing``, ``ledger.key-unreadable``, and ``ledger.chain-broken`` for a
+chain that does not verify.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from preserve import ledger
+from preserve.bagit_format import Problem
+from preserve.chain import SEAL_EVENT, ChainReport, verify_chain
+from preserve.errors import KeyFileError
+from preserve.keys import (
+    KEY_TRUST_EVENT,
+    TRUSTED_KEYS_DIR,
+    fingerprint,
+    load_public_key,
+    public_pem,
+)
+from preserve.premis import INGESTION
+
+#: Events that say which tag-manifest digests a bag has (the latest one counts).
+_DIGEST_EVENTS = f"""
+    type IN ('{INGESTION}', '{SEAL_EVENT}') AND identifier IS NOT NULL
+    AND (type != '{INGESTION}' OR outcome = 'success')
+    AND json_valid(detail) AND json_type(detail, '$.tagmanifests') = 'object'
+"""
+_INGESTED = f"type = '{INGESTION}' AND outcome = 'success'"
+
+_INGESTED_E = f"e.type = '{INGESTION}' AND e.outcome = 'success'"
+
+#: ``latest(identifier, id)``: each bag's latest event that holds its digests.
+_WITH_LATEST = f"""
+    WITH latest AS (SELECT identifier, max(id) AS id FROM events WHERE {_DIGEST_EVENTS}
+                    GROUP BY identifier)
+"""
+#: Bags whose digests in the table are not exactly those of their latest digest event
+#: (same count, and every chained file with the same digest: the table's key is
+#: (identifier, file), so the two sets are equal). Index lookups per bag.
+_DIGESTS_DIFFER = f"""
+    {_WITH_LATEST}
+    SELECT l.identifier FROM latest l JOIN events e ON e.id = l.id
+    WHERE l.identifier IN (SELECT identifier FROM bags) AND (
+        (SELECT count(*) FROM json_each(e.detail, '$.tagmanifests'))
+            != (SELECT count(*) FROM bag_digests d WHERE d.identifier = l.identifier)
+        OR EXISTS (SELECT 1 FROM json_each(e.detail, '$.tagmanifests') j
+                   WHERE j.value IS NOT (SELECT d.sha256 FROM bag_digests d
+                                         WHERE d.identifier = l.identifier AND d.file = j.key)))
+    ORDER BY l.identifier
+"""
+
+
+def chain_digests(db: sqlite3.Connection, identifier: str) -> dict[str, str] | None:
+    """The tag-manifest digests the chain records for a bag (None: it records none)."""
+    row = db.execute(
+        f"SELECT detail FROM events WHERE identifier = ? AND {_DIGEST_EVENTS}"
+        " ORDER BY id DESC LIMIT 1",
+        (identifier,),
+    ).fetchone()
+    if row is None:
+        return None
+    digests = json.loads(row[0])["tagmanifests"]
+    return {str(k): str(v) for k, v in digests.items()}
+
+
+def is_ingested(db: sqlite3.Connection, identifier: str) -> bool:
+    """Whether the chain records the bag's ingestion (it was published)."""
+    query = f"SELECT 1 FROM events WHERE identifier = ? AND {_INGESTED} LIMIT 1"
+    return db.execute(query, (identifier,)).fetchone() is not None
+
+
+def unbound_digests(db: sqlite3.Connection) -> list[tuple[str, dict[str, str]]]:
+    """Published bags whose digests no chained event holds yet, with the table's
+    digests (what :func:`preserve.chain.seal_legacy` binds once, at the upgrade)."""
+    rows = db.execute(
+        "SELECT b.identifier, d.file, d.sha256 FROM bags b JOIN bag_digests d"
+        " USING (identifier) WHERE b.state = 'published'"
+        f" AND b.identifier NOT IN (SELECT identifier FROM events WHERE {_DIGEST_EVENTS})"
+        " ORDER BY b.identifier, d.file"
+    )
+    found: dict[str, dict[str, str]] = {}
+    for identifier, name, digest in rows:
+        found.setdefault(identifier, {})[name] = digest
+    return list(found.items())
+
+
+def recorded_keys(db: sqlite3.Connection) -> dict[str, str]:
+    """Trusted keys the chain records: fingerprint → file (relative to the archive)."""
+    keys: dict[str, str] = {}
+    for kind, detail in db.execute(
+        "SELECT type, detail FROM events WHERE identifier IS NULL AND type IN (?, ?) ORDER BY id",
+        (KEY_TRUST_EVENT, SEAL_EVENT),
+    ):
+        try:
+            doc = json.loads(detail)
+        except ValueError:
+            continue
+        if not isinstance(doc, dict):
+            continue
+        entries = [doc] if kind == KEY_TRUST_EVENT else doc.get("trusted_keys", [])
+        for entry in entries:
+            if isinstance(entry, dict) and "key_fingerprint" in entry and "file" in entry:
+                keys[str(entry["key_fingerprint"])] = str(entry["file"])
+    return keys
+
+
+def _key_files(archive: Path) -> Iterator[tuple[str, Path]]:
+    folder = archive / TRUSTED_KEYS_DIR
+    if folder.is_symlink() or not folder.is_dir():
+        return
+    for entry in sorted(folder.iterdir()):
+        if entry.name.endswith(".pem") or entry.is_symlink():
+            yield f"{TRUSTED_KEYS_DIR}/{entry.name}", entry
+
+
+def unbound_keys(db: sqlite3.Connection, archive: Path) -> list[dict[str, str]]:
+    """Key files in ``trusted-keys/`` that no chained event records (sealed once)."""
+    recorded = recorded_keys(db)
+    found = []
+    for rel, path in _key_files(archive):
+        try:
+            if path.is_symlink():
+                continue  # never followed: the audit reports it
+            fp = fingerprint(load_public_key(path))
+        except KeyFileError:
+            continue  # not a key: the audit reports it
+        if fp not in recorded:
+            found.append({"key_fingerprint": fp, "file": rel})
+    return found
+
+
+@dataclass(frozen=True)
+class LedgerCheck:
+    """What the chain says against what the tables and ``trusted-keys/`` hold."""
+
+    chain: ChainReport
+    #: Whether the tables are bound to the chain (ledger version 4 on).
+    bound: bool
+    #: Problems of the archive as a whole (the chain, trusted keys).
+    problems: tuple[Problem, ...] = ()
+    #: Problems of single bags, by identifier (only bags where the tables disagree).
+    bag_problems: dict[str, list[Problem]] = field(default_factory=dict)
+    #: Bags the chain records whose row is gone: identifier → ingested at.
+    rows_missing: dict[str, str] = field(default_factory=dict)
+    #: Rows in state 'publishing' whose ingestion the chain records (so: published).
+    published_per_chain: frozenset[str] = frozenset()
+    #: PEMs of the keys in ``trusted-keys/`` that the chain vouches for.
+    trusted_pems: tuple[bytes, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.bag_problems and not self.rows_missing
+
+
+def verify_ledger(archive: Path, *, published_head: str | None = None) -> LedgerCheck:
+    """``preserve ledger verify``: the chain and every table bound to it, read-only.
+
+    A damaged ledger is one :class:`~preserve.errors.ArchiveError` (exit 2).
+    """
+    archive = archive.absolute()
+    db = ledger.connect(archive, readonly=True)
+    try:
+        with ledger.reading(archive):
+            db.execute("BEGIN")
+            return check(db, archive, published_head=published_head)
+    finally:
+        db.close()
+
+
+def check(
+    db: sqlite3.Connection, archive: Path, *, published_head: str | None = None
+) -> LedgerCheck:
+    """Replay and verify the chain, then compare every table the audit trusts with it.
+
+    Run it inside one read transaction, so the chain and the tables are one
+    snapshot. A ledger older than version 4 (opened read-only, never upgraded) is
+    not bound yet: only its chain is verified.
+    """
+    report = verify_chain(db, published_head=published_head)
+    problems: list[Problem] = []
+    if report.broken is not None:
+        problems.append(
+            Problem(
+                "ledger.chain-broken",
+                "ledger.sqlite",
+                f"the hash chain breaks at event {report.broken.event_id} "
+                f"({report.broken.code}: {report.broken.message}); the ledger's history "
+                "was changed (preserve ledger verify)",
+            )
+        )
+    if not ledger.strict(db):
+        return LedgerCheck(report, False, tuple(problems))
+    bags: dict[str, list[Problem]] = {}
+
+    def add(identifier: str, code: str, message: str) -> None:
+        bags.setdefault(identifier, []).append(Problem(code, "", message))
+
+    missing: dict[str, str] = {}
+    for identifier, at, event_id in db.execute(
+        f"SELECT identifier, min(at), min(id) FROM events WHERE {_INGESTED}"
+        " AND identifier IS NOT NULL AND identifier NOT IN (SELECT identifier FROM bags)"
+        " GROUP BY identifier ORDER BY identifier"
+    ):
+        missing[identifier] = at
+        add(
+            identifier,
+            "ledger.row-missing",
+            f"the chain records its ingestion at {at} (event {event_id}), "
+            "but the ledger's bags table has no row for it: the row was deleted",
+        )
+    published: set[str] = set()
+    for identifier, state in db.execute(
+        "SELECT identifier, state FROM bags b WHERE NOT EXISTS (SELECT 1 FROM events e"
+        f" WHERE e.identifier = b.identifier AND {_INGESTED_E})"
+    ):
+        if state == "published":
+            add(
+                identifier,
+                "ledger.row-unrecorded",
+                "the ledger has a row for this bag but the chain records no ingestion of it: "
+                "the row was added outside preserve",
+            )
+    for (identifier,) in db.execute(
+        "SELECT identifier FROM bags b WHERE state = 'publishing' AND EXISTS (SELECT 1"
+        f" FROM events e WHERE e.identifier = b.identifier AND {_INGESTED_E})"
+    ):
+        published.add(identifier)
+        add(
+            identifier,
+            "ledger.state-changed",
+            "the ledger's row says 'publishing' but the chain records the bag's ingestion: "
+            "the row was changed (the bag is audited as published)",
+        )
+    for identifier, path in db.execute(
+        "SELECT identifier, path FROM bags WHERE path != 'bags/' || identifier"
+    ):
+        add(
+            identifier,
+            "ledger.path-changed",
+            f"the ledger's row points at {path!r}, not bags/{identifier}: the row was changed "
+            "(the bag is audited at bags/" + identifier + ")",
+        )
+    changed = [identifier for (identifier,) in db.execute(_DIGESTS_DIFFER)]
+    for identifier in changed:
+        add(
+            identifier,
+            "ledger.digests-changed",
+            "the ledger's tag-manifest digests differ from those its chain recorded at "
+            "ingest: the table was edited (the bag is checked against the chain's)",
+        )
+    for (identifier,) in db.execute(
+        "SELECT identifier FROM bags WHERE state = 'published'"
+        f" AND identifier NOT IN (SELECT identifier FROM events WHERE {_DIGEST_EVENTS})"
+        f" AND identifier IN (SELECT identifier FROM events WHERE {_INGESTED})"
+    ):
+        add(
+            identifier,
+            "ledger.digests-unrecorded",
+            "no chained event records this bag's tag-manifest digests",
+        )
+    key_problems, pems = _check_keys(db, archive)
+    problems += key_problems
+    return LedgerCheck(
+        report, True, tuple(problems), bags, missing, frozenset(published), tuple(pems)
+    )
+
+
+def _check_keys(db: sqlite3.Connection, archive: Path) -> tuple[list[Problem], list[bytes]]:
+    recorded = recorded_keys(db)
+    problems: list[Problem] = []
+    pems: list[bytes] = []
+    present: set[str] = set()
+    for rel, path in _key_files(archive):
+        try:
+            if path.is_symlink():  # never followed: trust is what the archive itself holds
+                raise KeyFileError("a symbolic link, not a key file")
+            key = load_public_key(path)
+        except KeyFileError as exc:
+            problems.append(Problem("ledger.key-unreadable", rel, exc.message))
+            continue
+        fp = fingerprint(key)
+        present.add(fp)
+        if fp in recorded:
+            pems.append(public_pem(key))
+        else:
+            problems.append(
+                Problem(
+                    "ledger.key-unrecorded",
+                    rel,
+                    f"key {fp} is in trusted-keys/ but the chain records no trust in it: it was "
+                    "added outside preserve (signatures by it are not trusted)",
+                )
+            )
+    for fp, rel in sorted(recorded.items(), key=lambda item: item[1]):
+        if fp not in present:
+            problems.append(
+                Problem(
+                    "ledger.key-missing",
+                    rel,
+                    f"the chain records trust in key {fp}, but trusted-keys/ no longer holds it",
+                )
+            )
+    return problems, pems
