@@ -15,6 +15,7 @@ whatever a dead process left half-done (:func:`recover`).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import errno
 import hashlib
@@ -71,6 +72,7 @@ from preserve.versions import propose as propose_versions
 from preserve.workers import die_with_parent
 
 if TYPE_CHECKING:
+    from preserve.distributed import BatchExecutor
     from preserve.signing import SignatureInfo
 
 log = logging.getLogger(__name__)
@@ -155,6 +157,9 @@ class IngestOptions:
     signing_key: SigningKey | None = None
     #: With a signing key: have each signature timestamped by this RFC 3161 TSA.
     tsa_url: str | None = None
+    #: Render and stage on this executor (a Dask cluster: preserve.distributed)
+    #: instead of local processes; publishing stays in this process.
+    executor: BatchExecutor | None = None
 
 
 # --------------------------------------------------------------------------- archive
@@ -617,6 +622,9 @@ def _run_jobs(
     jobs: list[_Job], options: IngestOptions
 ) -> Generator[tuple[_Job, WrittenBag | BaseException]]:
     """Stage each job, in parallel where there is more than one, as they finish."""
+    if options.executor is not None:
+        yield from _run_jobs_on(options.executor, jobs)
+        return
     workers = min(options.workers or os.cpu_count() or 1, len(jobs))
     if workers <= 1:
         for job in jobs:
@@ -641,6 +649,34 @@ def _run_jobs(
         finally:
             for future in futures:
                 future.cancel()
+
+
+def _stage_or_error(job: _Job) -> WrittenBag | BaseException:
+    """``_stage`` on a remote worker: a statement's failure comes back as its result,
+    so one bad statement is reported alone, not retried or fatal to its batch."""
+    from preserve.distributed import portable_error
+
+    try:
+        # A batch is run again when its worker died: this job's staging folder (its
+        # name is this job's alone) may be there, half or wholly written. Start over.
+        if job.staging.exists() or job.staging.is_symlink():
+            shutil.rmtree(job.staging)
+        return _stage(job)
+    except Exception as exc:
+        return portable_error(exc)
+
+
+def _run_jobs_on(
+    executor: BatchExecutor, jobs: list[_Job]
+) -> Iterator[tuple[_Job, WrittenBag | BaseException]]:
+    """Stage on the executor's workers (staging paths as they see them), as batches finish."""
+    calls = [
+        (dataclasses.replace(job, staging=Path(executor.to_remote(job.staging))),) for job in jobs
+    ]
+    for index, outcome in executor.map_unordered(_stage_or_error, calls):
+        if isinstance(outcome, WrittenBag):
+            outcome = dataclasses.replace(outcome, path=Path(executor.to_local(outcome.path)))
+        yield jobs[index], outcome
 
 
 def _os_error_message(exc: OSError, doing: str) -> str:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from preserve import ledger, ledger_check
 from preserve.archive import BAGS_DIR, publisher_alive
@@ -37,7 +37,13 @@ from preserve.signing import SIGNATURE_EVENT, SIGNATURES_DIR, Trust, is_signed
 from preserve.timestamps import TRUSTED_TSA_DIR
 from preserve.verify import BagResult, verify_bag
 
+if TYPE_CHECKING:
+    from preserve.distributed import BatchExecutor
+
 log = logging.getLogger(__name__)
+
+#: An audit on an executor writes its results to the ledger every this many bags.
+RECORD_EVERY = 1000
 
 
 @dataclass(frozen=True)
@@ -215,8 +221,14 @@ def audit(
     workers: int | None = None,
     record: bool = True,
     progress: Callable[[BagAudit], None] | None = None,
+    executor: BatchExecutor | None = None,
 ) -> AuditReport:
-    """Verify every bag (or the ``limit``/``budget`` least recently verified) against the ledger."""
+    """Verify every bag (or the ``limit``/``budget`` least recently verified) against the ledger.
+
+    With an ``executor`` (:mod:`preserve.distributed`) the bags are verified there,
+    in batches; the plan and every ledger write stay here. If the executor is lost
+    (or on Ctrl-C) what was verified so far is recorded before the error goes on.
+    """
     started = time.monotonic()
     started_at = ledger.now()
     archive = archive.absolute()
@@ -234,18 +246,44 @@ def audit(
             skipped = 0
             if limit is not None and len(queue) > limit:
                 skipped, queue = len(queue) - limit, queue[:limit]
-            checked, budget_skipped = _verify_all(
-                archive, db, queue, workers, started, budget, progress, found, checks
-            )
+            checked: list[BagAudit] = []
+            written = 0  # results of ``checked`` in the ledger (an executor's: as they come)
+
+            def write_results() -> None:
+                nonlocal written, writable
+                if not (record and writable) or written == len(checked):
+                    return
+                try:
+                    _record(db, checked[written:], started_at)
+                    written = len(checked)
+                except ArchiveError as exc:  # disk full, ledger locked: the checks still count
+                    writable = False
+                    before = f" (the first {written} were)" if written else ""
+                    notes.append(f"{exc.message}: results were not recorded in the ledger{before}")
+
+            try:
+                budget_skipped = _verify_all(
+                    archive,
+                    db,
+                    queue,
+                    workers,
+                    started,
+                    budget,
+                    progress,
+                    found,
+                    checks,
+                    checked,
+                    executor,
+                    write_results,
+                )
+            except (PreserveError, KeyboardInterrupt):
+                if executor is not None:
+                    write_results()  # what was verified before the executor went (or Ctrl-C)
+                raise
         results += checked
         skipped += budget_skipped
+        write_results()
         results = _with_version_links(db, results)
-        if record and writable:
-            try:
-                _record(db, checked, started_at)
-            except ArchiveError as exc:  # disk full, ledger locked: the checks still count
-                writable = False
-                notes.append(f"{exc.message}: results were not recorded in the ledger")
     finally:
         db.close()
     return AuditReport(
@@ -432,9 +470,12 @@ def _verify_all(
     progress: Callable[[BagAudit], None] | None,
     found: ledger_check.LedgerCheck,
     checks: PreserveChecks | None,
-) -> tuple[list[BagAudit], int]:
-    """Verify bags in parallel processes, submitting only while the budget lasts."""
-    done: list[BagAudit] = []
+    done: list[BagAudit],
+    executor: BatchExecutor | None = None,
+    checkpoint: Callable[[], None] | None = None,
+) -> int:
+    """Verify bags in parallel processes (or on ``executor``), submitting only while the
+    budget lasts; results go into ``done`` as they come; returns how many were not reached."""
 
     def finish(bag: ledger.BagRow, result: BagResult) -> None:
         bag_dir = archive / bag.path
@@ -465,13 +506,20 @@ def _verify_all(
     def in_budget() -> bool:
         return budget is None or time.monotonic() - started < budget
 
+    if executor is not None:
+        calls = [(executor.to_remote(archive / bag.path), 1, checks) for bag in queue]
+        for index, result in executor.map_unordered(_verify_one, calls, in_budget):
+            finish(queue[index], result)
+            if checkpoint is not None and len(done) % RECORD_EVERY == 0:
+                checkpoint()  # a planner that dies after hours loses minutes, not the run
+        return len(queue) - len(done)
     count = min(workers or os.cpu_count() or 1, len(queue))
     if count <= 1:
         for i, bag in enumerate(queue):
             if not in_budget():
-                return done, len(queue) - i
+                return len(queue) - i
             finish(bag, _verify_one(str(archive / bag.path), None, checks))
-        return done, 0
+        return 0
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
         pending: dict[Future[BagResult], ledger.BagRow] = {}
@@ -495,7 +543,7 @@ def _verify_all(
             finish(bag, future.result())
             if not in_budget():
                 exhausted = True
-    return done, len(queue) - submitted
+    return len(queue) - submitted
 
 
 def _first_done(pending: dict[Future[BagResult], Any]) -> list[Future[BagResult]]:

@@ -8,6 +8,7 @@ and nowhere else. Exit status: 0 good, 1 checked and found bad, 2 could not run.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -65,6 +66,53 @@ def handles_errors(func: F) -> F:
 def show_progress() -> bool:
     """Progress bars only for a person watching a terminal."""
     return sys.stderr.isatty()
+
+
+def scheduler_options(func: F) -> F:
+    """``--scheduler``, ``--path-map`` and ``--batch-size``: run the work on a Dask cluster."""
+    func = click.option(
+        "--batch-size",
+        type=click.IntRange(min=1),
+        help="With --scheduler: bags per Dask task [default: ~16 batches per worker thread, ≤ 64].",
+    )(func)
+    func = click.option(
+        "--path-map",
+        metavar="LOCAL=REMOTE",
+        help="With --scheduler: workers see the archive's LOCAL folder at REMOTE.",
+    )(func)
+    return click.option(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Run on Dask: tcp://HOST:8786, a scheduler file (.json), or local:N "
+        "(N worker processes on this machine). Needs the 'dask' extra.",
+    )(func)
+
+
+def open_executor(scheduler: str | None, path_map: str | None, batch_size: int | None) -> Any:
+    """A Dask executor context for ``--scheduler`` (imported only then), else a no-op one;
+    prints the dashboard's address on stderr when the scheduler has one."""
+    import contextlib
+
+    if scheduler is None:
+        if path_map or batch_size:
+            raise click.UsageError("--path-map and --batch-size apply with --scheduler")
+        return contextlib.nullcontext(None)
+    from preserve.distributed import DaskExecutor, PathMap
+
+    try:
+        mapping = PathMap.parse(path_map) if path_map else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--path-map") from None
+
+    @contextlib.contextmanager
+    def running() -> Any:
+        with DaskExecutor(scheduler, path_map=mapping, batch_size=batch_size) as executor:
+            link = executor.dashboard_link
+            if link:
+                click.echo(f"preserve: Dask dashboard: {link}", err=True)
+            yield executor
+
+    return running()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -568,6 +616,7 @@ def ledger_anchor(archive: Path, tsa_url: str | None, output: Path | None, as_js
 @click.option("--fail-fast", is_flag=True, help="Stop at the first statement that fails.")
 @encoding_option
 @signing_options(required=False)
+@scheduler_options
 @json_option
 @handles_errors
 def ingest(
@@ -582,6 +631,9 @@ def ingest(
     key_file: Path | None,
     tsa_url: str | None,
     passphrase_file: Path | None,
+    scheduler: str | None,
+    path_map: str | None,
+    batch_size: int | None,
     as_json: bool,
 ) -> None:
     """Package statements (files, or folders of .txt files) as bags in an archive.
@@ -614,11 +666,16 @@ def ingest(
         signing_key=signing_key,
         tsa_url=tsa_url,
     )
-    with progress_bar("Ingesting", enabled=not as_json) as advance:
+    with (
+        open_executor(scheduler, path_map, batch_size) as executor,
+        progress_bar("Ingesting", enabled=not as_json) as advance,
+    ):
 
         def on_result(result: IngestResult) -> None:
             advance()
 
+        if executor is not None:
+            options = dataclasses.replace(options, executor=executor)
         report = ingest(list(inputs), archive, options, progress=on_result)
     if as_json:
         emit_json(report.as_dict())
@@ -832,6 +889,7 @@ def search(archive: Path, query: tuple[str, ...], limit: int, as_json: bool) -> 
     is_flag=True,
     help="With or without --replicas: replace damaged or missing copies from a good one.",
 )
+@scheduler_options
 @json_option
 @handles_errors
 def audit(
@@ -844,6 +902,9 @@ def audit(
     no_record: bool,
     check_replicas: bool,
     repair: bool,
+    scheduler: str | None,
+    path_map: str | None,
+    batch_size: int | None,
     as_json: bool,
 ) -> None:
     """Verify every bag of an archive and compare the archive with its ledger.
@@ -899,7 +960,10 @@ def audit(
                 click.echo(f"{len(at_risk)} bags with fewer than {required} good copies")
         bad = any(r.overdue for r in rows) or bool(at_risk)
         sys.exit(int(ExitCode.bad if bad else ExitCode.ok))
-    with progress_bar("Auditing", enabled=not as_json) as advance:
+    with (
+        open_executor(scheduler, path_map, batch_size) as executor,
+        progress_bar("Auditing", enabled=not as_json) as advance,
+    ):
         report = run_audit(
             archive,
             limit=limit,
@@ -907,6 +971,7 @@ def audit(
             workers=workers,
             record=not no_record,
             progress=lambda _r: advance(),
+            executor=executor,
         )
     if as_json:
         emit_json(report.as_dict())
