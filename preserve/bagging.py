@@ -174,10 +174,6 @@ def plan_bag(
     """
     identifier = metadata.identifier
     stored_name = safe_original_name(original_name)
-    if not originals and original_name and original_name != stored_name:
-        # The name as received, kept in the record beside PREMIS originalName.
-        source = {**metadata.record.get("source", {}), "original_name": original_name}
-        metadata = Metadata(record={**metadata.record, "source": source})
     received: tuple[PayloadFile, ...] = tuple(originals) or (
         PayloadFile(
             f"data/original/{stored_name}",
@@ -187,6 +183,11 @@ def plan_bag(
             original_name if original_name and original_name != stored_name else None,
         ),
     )
+    renamed = next((p.original_name for p in received if p.original_name), None)
+    if renamed:
+        # The statement's name as received, kept in the record beside PREMIS originalName.
+        source = {**metadata.record.get("source", {}), "original_name": renamed}
+        metadata = Metadata(record={**metadata.record, "source": source})
     json_file = PayloadFile(
         "data/metadata/statement.json", metadata.to_json(), "application/json", PRONOM_JSON
     )

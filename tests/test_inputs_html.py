@@ -20,6 +20,7 @@ from preserve.cli import cli
 from preserve.errors import InputError
 from preserve.inputs import Form, module_for, read_received
 from preserve.inputs.html import charset_of, extract, pronom_of, visible_lines
+from preserve.settings import set_value
 from preserve.verify import verify_bag as verify_rfc8493
 
 from .webserver import page
@@ -231,6 +232,9 @@ def test_bags_are_checked_against_the_profile_version_they_claim(
     )
     html = saved_page(tmp_path / "pages")
     monkeypatch.setattr(bagging, "PROFILE_IDENTIFIER", old_id)
+    # 0.1.0 requires Source-Organization, which comes from the archive's settings
+    (tmp_path / "old").mkdir()
+    set_value(tmp_path / "old", "institution.name", "Archive of Examples")
     report = ingest(text, html, archive=tmp_path / "old")
     bags = {r["source"]: tmp_path / "old" / r["bag"] for r in report["results"]}  # type: ignore[attr-defined]
     old_text, old_page = bags[str(text)], bags[str(html)]
