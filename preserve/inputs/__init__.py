@@ -1,0 +1,182 @@
+"""The forms a statement arrives in: one module per form, one record out of each.
+
+Every form (plain text, saved HTML, a web capture to WARC, an e-mail; PDF, scans
+and word-processor files from their own modules) is read into one
+:class:`Received`: the files exactly as received, the :class:`Statement` parsed
+from the text the form holds, the fields the form itself states (a page's address
+and retrieval time, an e-mail's sender), and the PREMIS events of getting there.
+Nothing downstream (metadata, render, bagging, the archive) knows which form it
+was: it bags ``Received.files`` as they are and renders ``Received.statement``.
+
+A form module provides two functions and registers its name in :data:`FORMS`::
+
+    def accepts(path: Path, head: bytes) -> bool   # by content first, then extension
+    def read(path: Path) -> Received               # raises InputError / UnreadableInput
+
+:func:`read_received` picks the first module that accepts a path (plain text is
+last: it accepts what no other form claims).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from preserve.errors import UnreadableInput
+from preserve.premis import Event
+from preserve.statement import Statement
+
+#: How many bytes of a file the form modules are shown to decide whether it is theirs.
+HEAD_BYTES = 4096
+
+#: Form modules, in the order they are asked; the first that accepts a path reads it.
+#: Add a line here for a new form (``preserve.inputs.pdf`` and the like); ``text`` last.
+FORMS: tuple[str, ...] = (
+    "preserve.inputs.pdf",
+    "preserve.inputs.scan",
+    "preserve.inputs.docx",
+    "preserve.inputs.odt",
+    "preserve.inputs.text",
+)
+
+
+class Form(StrEnum):
+    """What a statement arrived as (recorded in the ingest event, never branched on later)."""
+
+    TEXT = "text"
+    HTML = "html"
+    CAPTURE = "capture"
+    EMAIL = "email"
+    PDF = "pdf"
+    SCAN = "scan"
+    DOCX = "docx"
+    ODT = "odt"
+
+
+@dataclass(frozen=True)
+class OriginalFile:
+    """One file as received, and where it goes in the bag's payload."""
+
+    #: Path in the bag, relative to the bag root: ``data/original/…`` for what the
+    #: statement arrived as, ``data/capture/…`` for a web capture (the WARC) and
+    #: ``data/extracted/…`` for text taken out of it; always ``/``-separated.
+    path: str
+    content: bytes
+    #: IANA media type, with a charset where one applies.
+    mime: str
+    #: PRONOM format identifier (``fmt/471`` HTML5, ``fmt/1281`` WARC 1.1, ``fmt/950`` e-mail…).
+    pronom: str
+    #: The name it had when received, where the bag stores it under another.
+    original_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A preservation copy made from the file as received, not rendered from its text.
+
+    The institution's own PDF (converted to PDF/A, or kept when it already is one)
+    and a scan (OCRed into a searchable PDF/A): the copy keeps the layout, letterhead
+    and signature image that rendering the extracted text would lose.
+    """
+
+    pdf: bytes
+    #: PRONOM identifier of the copy (``fmt/477`` PDF/A-2b…).
+    pronom: str
+    #: How it was made, for people: ``kept (already PDF/A-2u)``, ``OCRmyPDF 17.13.0 …``.
+    made_by: str
+
+
+@dataclass(frozen=True)
+class Received:
+    """A statement as it arrived in some form: the files, the text, what the form says."""
+
+    form: Form
+    #: The files as received; the first is *the* original (what identity is computed from).
+    files: tuple[OriginalFile, ...]
+    #: The statement parsed from the text the form holds (for text: the file itself).
+    statement: Statement
+    #: Record fields the form states (``source.url``, ``source.retrieved``, ``email``…);
+    #: the sidecar overrides them field by field, as it overrides the parsed draft.
+    record: Mapping[str, Any] = field(default_factory=dict)
+    #: PREMIS events of receiving it (capture, extraction, format identification).
+    events: tuple[Event, ...] = ()
+    #: Text shown by the source but not taken into the statement (navigation, share
+    #: buttons…), line by line: nothing vanishes silently.
+    left_out: tuple[str, ...] = ()
+    #: Anything a person may want to check.
+    notes: tuple[str, ...] = ()
+    #: The preservation copy when the form makes its own (PDF, scan); None: render it.
+    copy: Copy | None = None
+
+    @property
+    def original(self) -> OriginalFile:
+        return self.files[0]
+
+
+class FormModule(Protocol):
+    """What a module named in :data:`FORMS` provides."""
+
+    def accepts(self, path: Path, head: bytes) -> bool: ...
+
+    def read(self, path: Path) -> Received: ...
+
+
+def read_head(path: Path) -> bytes:
+    """The first bytes of a regular file, never from a FIFO, device or through a symlink.
+
+    A directory gives ``b""`` (a browser's ``page_files/`` folder is not a statement).
+    """
+    if path.is_dir():
+        return b""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if path.is_symlink():
+            raise UnreadableInput("is a symbolic link; name the file it points to", path) from None
+        raise UnreadableInput(f"cannot read: {exc.strerror or exc}", path) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnreadableInput("not a regular file (a FIFO, device or socket)", path)
+        return os.read(fd, HEAD_BYTES)
+    finally:
+        os.close(fd)
+
+
+def form_module(name: str) -> FormModule:
+    module: FormModule = importlib.import_module(name)
+    return module
+
+
+def module_for(path: Path) -> FormModule:
+    """The form module that will read ``path`` (the text reader when no other claims it)."""
+    head = read_head(path)
+    for name in FORMS:
+        module = form_module(name)
+        if module.accepts(path, head):
+            return module
+    return form_module(FORMS[-1])
+
+
+def read_received(path: Path) -> Received:
+    """Read a statement in whatever form it arrived; errors name the file."""
+    return module_for(path).read(path)
+
+
+__all__ = [
+    "FORMS",
+    "Copy",
+    "Form",
+    "FormModule",
+    "OriginalFile",
+    "Received",
+    "module_for",
+    "read_head",
+    "read_received",
+]

@@ -1,0 +1,200 @@
+"""OCRmyPDF, the one wrapper: PDF/A from a PDF or a scan, with the OCR's confidence.
+
+OCRmyPDF (>= 17, from PyPI) runs as a child process (``python -m ocrmypdf``), so its
+worker pools and logging stay out of ours and a crash in Tesseract is an exit code,
+not a dead ingest. It makes PDF/A with its own pikepdf-based backend
+(``--pdfa-backend internal``): Debian 12's Ghostscript 10.0.0 is refused by
+OCRmyPDF for PDFs that already hold text, and the internal backend leaves the
+institution's page content (fonts, letterhead, signature image) as it was.
+
+The OCR's confidence comes from Tesseract's own word confidences (``x_wconf`` in
+the hOCR files OCRmyPDF keeps with ``--keep-temporary-files``): the mean and the
+share of words under :data:`LOW_CONFIDENCE`, recorded in the PREMIS event.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from enum import IntEnum
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from preserve.errors import InputError, PreserveError
+
+#: Tesseract word confidence (0–100) under which a word counts as doubtful.
+LOW_CONFIDENCE = 60
+#: Tesseract languages used when none are given (``PRESERVE_OCR_LANGUAGES=eng+rus`` overrides).
+DEFAULT_LANGUAGES = "eng"
+#: OCR of one page should take seconds; a stuck child is stopped after this long.
+TIMEOUT_SECONDS = 600
+
+_WCONF = re.compile(rb"x_wconf (\d+)")
+
+
+class OcrUnavailable(PreserveError):
+    """OCRmyPDF or Tesseract (or a language pack) is not installed: nothing could be tried."""
+
+
+class _Exit(IntEnum):
+    """OCRmyPDF's exit codes that we tell apart (``ocrmypdf.ExitCode``)."""
+
+    ok = 0
+    input_file = 2
+    missing_dependency = 3
+    already_done_ocr = 6
+    encrypted_pdf = 8
+    pdfa_conversion_failed = 10
+
+
+class Mode(IntEnum):
+    """What OCRmyPDF does with pages that already hold text."""
+
+    #: Keep pages with text as they are; OCR only pages without (the institution's PDF).
+    skip = 1
+    #: Rasterise every page and OCR it (a PDF whose own fonts cannot be made PDF/A).
+    force = 2
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """How sure Tesseract was of the words it read."""
+
+    words: int
+    #: Mean word confidence, 0–100 (0 when no word was read).
+    mean: float
+    #: Share of words with confidence under :data:`LOW_CONFIDENCE`, 0–1.
+    low_share: float
+
+    def summary(self) -> str:
+        return (
+            f"{self.words} words, mean confidence {self.mean:.1f}, "
+            f"{self.low_share:.1%} under {LOW_CONFIDENCE}"
+        )
+
+
+@dataclass(frozen=True)
+class OcrResult:
+    """The PDF/A OCRmyPDF wrote, the text of its pages, and the OCR's confidence."""
+
+    pdf: bytes
+    #: Text of every page as OCRmyPDF's sidecar gives it (OCRed pages only in skip mode).
+    text: str
+    #: None when no page was OCRed (every page already had text).
+    confidence: Confidence | None
+    #: ``OCRmyPDF 17.13.0, Tesseract 5.3.0 (eng)``: for the PREMIS event.
+    software: str
+
+
+def ocrmypdf_version() -> str:
+    try:
+        return version("ocrmypdf")
+    except PackageNotFoundError:
+        return ""
+
+
+def tesseract_version() -> str:
+    try:
+        done = subprocess.run(
+            ["tesseract", "--version"], capture_output=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    first = (done.stdout or done.stderr).decode("utf-8", "replace").splitlines()
+    return first[0].removeprefix("tesseract ").strip() if first else ""
+
+
+def languages() -> str:
+    """Tesseract languages for OCR, ``eng+rus`` style (``PRESERVE_OCR_LANGUAGES`` or English)."""
+    chosen = os.environ.get("PRESERVE_OCR_LANGUAGES", "").strip()
+    return chosen if re.fullmatch(r"[a-z_]+(\+[a-z_]+)*", chosen) else DEFAULT_LANGUAGES
+
+
+def confidence_of(hocr: list[bytes]) -> Confidence:
+    """Word confidences from hOCR pages (``x_wconf``), summed up."""
+    scores = [int(m.group(1)) for page in hocr for m in _WCONF.finditer(page)]
+    if not scores:
+        return Confidence(0, 0.0, 0.0)
+    low = sum(1 for s in scores if s < LOW_CONFIDENCE)
+    return Confidence(len(scores), sum(scores) / len(scores), low / len(scores))
+
+
+def run_ocrmypdf(
+    source: Path,
+    mode: Mode,
+    *,
+    image_dpi: int | None = None,
+    langs: str | None = None,
+) -> OcrResult:
+    """PDF/A-2b from ``source`` (a PDF or an image) with OCRmyPDF, on one core.
+
+    Raises :class:`InputError` for what is wrong with the file (damaged, encrypted,
+    cannot be made PDF/A) and :class:`OcrUnavailable` when the tools are missing.
+    """
+    if not ocrmypdf_version():
+        raise OcrUnavailable("OCRmyPDF is not installed: pip install 'ocrmypdf>=17'", source)
+    langs = langs or languages()
+    with tempfile.TemporaryDirectory(prefix="preserve-ocr-") as work:
+        out = Path(work) / "copy.pdf"
+        text = Path(work) / "copy.txt"
+        temp = Path(work) / "tmp"
+        temp.mkdir()
+        args = [
+            sys.executable, "-m", "ocrmypdf", "--quiet", "--jobs", "1",
+            "--keep-temporary-files", "--output-type", "pdfa-2", "--pdfa-backend", "internal",
+            "--mode", mode.name, "--language", langs, "--sidecar", str(text),
+            "--optimize", "0",
+        ]  # fmt: skip
+        if image_dpi is not None:
+            args += ["--image-dpi", str(image_dpi)]
+        args += ["--", str(source), str(out)]
+        env = dict(os.environ, TMPDIR=str(temp), OMP_THREAD_LIMIT="1")
+        try:
+            done = subprocess.run(
+                args, capture_output=True, env=env, timeout=TIMEOUT_SECONDS, check=False
+            )
+        except subprocess.TimeoutExpired:
+            raise InputError(
+                f"OCR did not finish within {TIMEOUT_SECONDS} s; split the file into pages",
+                source,
+            ) from None
+        _raise_for(done.returncode, done.stderr.decode("utf-8", "replace"), source)
+        hocr = [p.read_bytes() for p in sorted(temp.glob("ocrmypdf.io.*/*.hocr"))]
+        recognised = text.read_text("utf-8", "replace") if text.exists() else ""
+        confidence = confidence_of(hocr) if hocr else None
+        return OcrResult(
+            out.read_bytes(),
+            recognised.replace("\f", "\n\n"),
+            confidence,
+            f"OCRmyPDF {ocrmypdf_version()}, Tesseract {tesseract_version()} ({langs})",
+        )
+
+
+def _raise_for(code: int, stderr: str, source: Path) -> None:
+    if code == _Exit.ok:
+        return
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    # OCRmyPDF lists the reasons as "[violation] …" / "[unsupported] …" lines; else its last line.
+    reasons = [line for line in lines if line.startswith("[")]
+    last = "; ".join(reasons[:3]) if reasons else (lines[-1] if lines else "")
+    if code == _Exit.encrypted_pdf:
+        raise InputError(
+            "the PDF is encrypted; ask the institution for a copy without a password "
+            "or restrictions",
+            source,
+        )
+    if code == _Exit.input_file:
+        raise InputError(f"damaged or unreadable file ({last.strip()}); ask for a new copy", source)
+    if code == _Exit.missing_dependency:
+        raise OcrUnavailable(f"OCR tools missing: {last.strip()}", source)
+    if code == _Exit.pdfa_conversion_failed:
+        raise PdfaNotPossible(last.strip(), source)
+    raise InputError(f"OCRmyPDF failed (exit {code}): {last.strip()}", source)
+
+
+class PdfaNotPossible(InputError):
+    """OCRmyPDF's own PDF/A path refused the file as it is (fonts not embedded…)."""
