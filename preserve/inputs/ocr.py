@@ -129,14 +129,17 @@ def run_ocrmypdf(
     *,
     image_dpi: int | None = None,
     langs: str | None = None,
+    name: Path | None = None,
 ) -> OcrResult:
     """PDF/A-2b from ``source`` (a PDF or an image) with OCRmyPDF, on one core.
 
     Raises :class:`InputError` for what is wrong with the file (damaged, encrypted,
-    cannot be made PDF/A) and :class:`OcrUnavailable` when the tools are missing.
+    cannot be made PDF/A) and :class:`OcrUnavailable` when the tools are missing;
+    errors name ``name`` (the file as received) when ``source`` is a working copy.
     """
+    shown = name or source
     if not ocrmypdf_version():
-        raise OcrUnavailable("OCRmyPDF is not installed: pip install 'ocrmypdf>=17'", source)
+        raise OcrUnavailable("OCRmyPDF is not installed: pip install 'ocrmypdf>=17'", shown)
     langs = langs or languages()
     with tempfile.TemporaryDirectory(prefix="preserve-ocr-") as work:
         out = Path(work) / "copy.pdf"
@@ -160,9 +163,9 @@ def run_ocrmypdf(
         except subprocess.TimeoutExpired:
             raise InputError(
                 f"OCR did not finish within {TIMEOUT_SECONDS} s; split the file into pages",
-                source,
+                shown,
             ) from None
-        _raise_for(done.returncode, done.stderr.decode("utf-8", "replace"), source)
+        _raise_for(done.returncode, done.stderr.decode("utf-8", "replace"), shown)
         hocr = [p.read_bytes() for p in sorted(temp.glob("ocrmypdf.io.*/*.hocr"))]
         recognised = text.read_text("utf-8", "replace") if text.exists() else ""
         confidence = confidence_of(hocr) if hocr else None

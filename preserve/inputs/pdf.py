@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -177,16 +178,21 @@ def preservation_copy(
         made = f"kept as received: already PDF/A-{claim[0]}{claim[1:].lower()} (check_pdfa clean)"
         return Copy(data, pronom, made), (), Event(NORMALIZATION, now, "success", made)
     notes: tuple[str, ...] = ()
-    try:
-        result = _ocr.run_ocrmypdf(path, _ocr.Mode.skip)
-        how = "converted to PDF/A-2b with its own page content"
-    except _ocr.PdfaNotPossible as refused:
-        result = _ocr.run_ocrmypdf(path, _ocr.Mode.force)
-        how = "rasterised and OCRed into PDF/A-2b"
-        notes = (
-            f"pdf.rasterized: the PDF could not be made PDF/A as it is ({refused.message}); "
-            "the copy shows its pages as images with OCR text, the original keeps the exact text",
-        )
+    with tempfile.TemporaryDirectory(prefix="preserve-pdf-") as work:
+        source = Path(work) / "source.pdf"
+        removed = _without_viewer_settings(data, source)
+        try:
+            result = _ocr.run_ocrmypdf(source, _ocr.Mode.skip, name=path)
+            how = "converted to PDF/A-2b with its own page content"
+        except _ocr.PdfaNotPossible as refused:
+            result = _ocr.run_ocrmypdf(source, _ocr.Mode.force, name=path)
+            how = "rasterised and OCRed into PDF/A-2b"
+            notes = (
+                f"pdf.rasterized: the PDF could not be made PDF/A as it is ({refused.message});"
+                " the copy shows its pages as images with OCR text; the original keeps the text",
+            )
+    if removed:
+        how += " (viewer settings PDF/A does not allow removed: " + ", ".join(removed) + ")"
     problems = check_pdfa(result.pdf)
     if problems:
         raise InputError(
@@ -200,3 +206,25 @@ def preservation_copy(
         detail += f"; OCR: {result.confidence.summary()}"
     copy = Copy(result.pdf, pdf_pronom(result.pdf, "2B"), detail)
     return copy, notes, Event(NORMALIZATION, now, "success", detail)
+
+
+def _without_viewer_settings(data: bytes, target: Path) -> list[str]:
+    """Write ``data`` to ``target`` without what only tells a viewer how to open it.
+
+    An opening action (``/OpenAction``: zoom, first page) and empty page transitions
+    (``/Trans``, which ReportLab writes) change nothing on the page, and OCRmyPDF's
+    PDF/A backend refuses them; the original keeps them.
+    """
+    removed: list[str] = []
+    with pikepdf.open(io.BytesIO(data)) as doc:
+        for key in ("/OpenAction", "/AA"):
+            if key in doc.Root:
+                del doc.Root[key]
+                removed.append(key)
+        for page in doc.pages:
+            if "/Trans" in page.obj and not page.obj.Trans.keys():
+                del page.obj.Trans
+                if "/Trans" not in removed:
+                    removed.append("/Trans")
+        doc.save(target)
+    return removed
