@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import warnings
 from pathlib import Path
 
@@ -39,6 +40,8 @@ MAX_SCAN_BYTES = 128 * 1024 * 1024
 ASSUMED_DPI = 300
 #: More pixels than this is not a page (decompression bombs are refused, not opened).
 MAX_PIXELS = 20_000 * 20_000
+#: A bar, underscore, tilde or lone quote standing apart at a line's end: a speck, not text.
+_EDGE_BARS = re.compile(r"^(?:[|¦_~‘']\s+)+|(?:\s+[|¦_~‘'])+\s*$|^[|¦_~‘']$")
 
 
 def accepts(path: Path, head: bytes) -> bool:
@@ -71,6 +74,17 @@ def read_scanned_pdf(
 ) -> Received:
     """A PDF with no text layer: page images, OCRed like any scan (called by the PDF reader)."""
     return _ocr_received(path, data, original, identified, None, ())
+
+
+def ocr_text(text: str) -> str:
+    """OCR text for the parser: marks Tesseract reads from specks and page edges removed.
+
+    A ``|``, ``_``, ``~`` or quote standing alone at either end of a line is a speck
+    of dust or the edge of the paper far more often than part of the letter; left in, it would
+    become part of a title or a name. Only the derived text loses it: the copy's
+    text layer keeps what Tesseract read.
+    """
+    return "\n".join(_EDGE_BARS.sub("", line) for line in text.split("\n"))
 
 
 def _image_dpi(data: bytes, path: Path) -> int | None:
@@ -112,7 +126,7 @@ def _ocr_received(
             "set PRESERVE_OCR_LANGUAGES, e.g. eng+rus); nothing was taken in",
             path,
         )
-    statement = statement_from(result.text, data, path)
+    statement = statement_from(ocr_text(result.text), data, path)
     detail = f"scan OCRed into searchable PDF/A-2b by {result.software}"
     if result.confidence is not None:
         detail += f"; OCR: {result.confidence.summary()}"

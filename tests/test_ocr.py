@@ -1,0 +1,205 @@
+"""Scanned letters: OCR with OCRmyPDF and Tesseract into a searchable PDF/A, confidence recorded.
+
+The scans are made here: a fixture rendered by preserve's renderer, rasterised by
+pdftoppm at 300 dpi, turned slightly and sprinkled with noise (Pillow, fixed seed),
+saved as TIFF, PNG, JPEG and an image-only PDF.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pikepdf
+import pytest
+from PIL import Image, ImageDraw
+
+from preserve.errors import ExitCode, InputError
+from preserve.inputs import Form, module_for
+from preserve.inputs import ocr as ocr_module
+from preserve.inputs import pdf as pdf_input
+from preserve.inputs import scan as scan_input
+from preserve.metadata import prepare_file
+from preserve.pdfa import PdfaLevel, check_pdfa
+from preserve.render import render_statement
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE = REPO / "fixtures" / "en-letter-sincerely.txt"
+FIDO = Path(sys.executable).parent / "fido"
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr not installed"),
+    pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils not installed"),
+]
+
+
+def rendered_page(fixture: Path) -> Image.Image:
+    """The first page of preserve's copy of ``fixture``, as a 300 dpi greyscale scan would be."""
+    prepared = prepare_file(fixture)
+    assert prepared.statement is not None
+    rendering = render_statement(
+        prepared.statement,
+        prepared.metadata(),
+        PdfaLevel.A2U,
+        created=dt.datetime(2024, 10, 1, tzinfo=dt.UTC),
+    )
+    with tempfile.TemporaryDirectory() as work:
+        source = Path(work) / "copy.pdf"
+        source.write_bytes(rendering.pdf)
+        root = Path(work) / "page"
+        subprocess.run(
+            ["pdftoppm", "-r", "300", "-gray", "-png", "-singlefile", "-f", "1", "-l", "1",
+             str(source), str(root)],
+            check=True,
+        )  # fmt: skip
+        with Image.open(root.with_suffix(".png")) as image:
+            page = image.convert("L")
+    # A letter on paper has no archive band: white out the copy's header and footer lines.
+    width, height = page.size
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((0, 0, width, int(height * 0.11)), fill=255)
+    draw.rectangle((0, int(height * 0.91), width, height), fill=255)
+    return page
+
+
+def noisy(page: Image.Image, seed: int = 7, angle: float = 0.7) -> Image.Image:
+    """A slightly turned page with 1% salt-and-pepper noise (a photocopied letter)."""
+    turned = page.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor=255)
+    rng = random.Random(seed)
+    pixels = turned.load()
+    assert pixels is not None
+    width, height = turned.size
+    for _ in range(width * height // 100):
+        pixels[rng.randrange(width), rng.randrange(height)] = rng.choice((0, 255))
+    return turned
+
+
+@pytest.fixture(scope="module")
+def scans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("scans")
+    page = noisy(rendered_page(FIXTURE))
+    files = {
+        "tiff": folder / "letter.tiff",
+        "png": folder / "letter.png",
+        "jpeg": folder / "letter.jpg",
+        "pdf": folder / "letter-scan.pdf",
+    }
+    page.save(files["tiff"], dpi=(300, 300), compression="tiff_lzw")
+    page.save(files["png"], dpi=(300, 300))
+    page.save(files["jpeg"], dpi=(300, 300), quality=80)
+    page.save(files["pdf"], resolution=300.0)
+    return files
+
+
+def words(text: str) -> list[str]:
+    return [w.strip(".,:;").lower() for w in text.split() if w.strip(".,:;")]
+
+
+@pytest.mark.parametrize("kind", ["tiff", "png", "jpeg", "pdf"])
+def test_scan_is_kept_ocred_into_searchable_pdfa_with_confidence(
+    scans: dict[str, Path], kind: str
+) -> None:
+    path = scans[kind]
+    received = module_for(path).read(path)
+    assert received.form is Form.SCAN
+    assert received.original.content == path.read_bytes()  # the scan as received
+    statement = received.statement
+    assert statement.title == "Open letter on the opening hours of school libraries"
+    assert statement.date_issued == dt.date(2024, 10, 1)
+    assert statement.signer_role == "Commissioner for Human Rights"
+    expected = words(FIXTURE.read_text("utf-8-sig"))
+    found = set(words(statement.text))
+    share = sum(1 for w in expected if w in found) / len(expected)
+    assert share >= 0.9, f"only {share:.0%} of the letter's words were read"
+    # The copy: PDF/A-2b, passing our check, with the recognised text on its page.
+    assert received.copy is not None
+    assert check_pdfa(received.copy.pdf) == []
+    assert received.copy.pronom == "fmt/477"
+    copy_text = pdf_input.extract_text(received.copy.pdf, path)
+    assert "school libraries" in " ".join(copy_text.split())
+    with pikepdf.open(io.BytesIO(received.copy.pdf)) as doc:
+        assert len(doc.pages) == 1
+    # The OCR's confidence, in the PREMIS event and as a note for people.
+    made = [e for e in received.events if e.type == "normalization"]
+    assert len(made) == 1
+    assert "mean confidence" in made[0].detail
+    assert "Tesseract" in made[0].detail
+    note = next(n for n in received.notes if n.startswith("ocr.confidence:"))
+    mean = float(note.split("mean confidence ")[1].split(",")[0])
+    assert 70 <= mean <= 100
+
+
+def test_image_without_text_is_refused_in_one_line(tmp_path: Path) -> None:
+    blank = noisy(Image.new("L", (2480, 3508), 255), seed=3)
+    path = tmp_path / "blank.png"
+    blank.save(path, dpi=(300, 300))
+    with pytest.raises(InputError) as caught:
+        scan_input.read(path)
+    line = caught.value.one_line()
+    assert line.startswith(str(path) + ": OCR found no text")
+    assert "\n" not in line
+    assert caught.value.exit_code is ExitCode.bad
+
+
+def test_damaged_image_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "torn.png"
+    image = io.BytesIO()
+    Image.new("L", (100, 100), 255).save(image, format="PNG")
+    path.write_bytes(image.getvalue()[:60])
+    assert module_for(path) is scan_input
+    with pytest.raises(InputError) as caught:
+        scan_input.read(path)
+    assert caught.value.one_line().startswith(f"{path}: damaged image")
+
+
+def test_image_without_dpi_is_read_at_300_with_a_note(tmp_path: Path) -> None:
+    page = rendered_page(FIXTURE)
+    path = tmp_path / "no-dpi.png"
+    page.save(path)  # no pHYs chunk: no resolution stated
+    received = scan_input.read(path)
+    assert any(n.startswith("scan.no-dpi:") for n in received.notes)
+    assert received.statement.date_issued == dt.date(2024, 10, 1)
+
+
+def test_confidence_from_hocr_words() -> None:
+    hocr = [
+        b"<span class='ocrx_word' title='bbox 1 2 3 4; x_wconf 96'>a</span>"
+        b"<span class='ocrx_word' title='bbox 1 2 3 4; x_wconf 40'>b</span>",
+        b"<span class='ocrx_word' title='bbox 1 2 3 4; x_wconf 92'>c</span>"
+        b"<span class='ocrx_word' title='bbox 1 2 3 4; x_wconf 12'>d</span>",
+    ]
+    confidence = ocr_module.confidence_of(hocr)
+    assert confidence.words == 4
+    assert confidence.mean == pytest.approx(60.0)
+    assert confidence.low_share == pytest.approx(0.5)
+    assert ocr_module.confidence_of([b"<html/>"]).words == 0
+
+
+@pytest.mark.skipif(not FIDO.exists(), reason="opf-fido is not installed (test extra)")
+def test_image_pronom_ids_agree_with_fido(scans: dict[str, Path]) -> None:
+    names = [scans[k] for k in ("tiff", "png", "jpeg")]
+    done = subprocess.run(
+        [str(FIDO), "-q", "-matchprintf", "%(info.filename)s\t%(info.puid)s\n", *map(str, names)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    theirs = dict(line.split("\t") for line in done.stdout.splitlines())
+    for path in names:
+        ours = scan_input.image_pronom(path.read_bytes())
+        assert ours is not None
+        assert theirs[str(path)] == ours[0]
+
+
+def test_ocr_text_drops_bars_read_from_specks_at_line_ends_only() -> None:
+    text = "| Open letter\nDear colleagues, | | |\n|\nEither | or\nI|II\nLeyla Hasanova. _\nit's"
+    assert scan_input.ocr_text(text) == (
+        "Open letter\nDear colleagues,\n\nEither | or\nI|II\nLeyla Hasanova.\nit's"
+    )
