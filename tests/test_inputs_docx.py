@@ -188,6 +188,9 @@ def test_docx_text_headings_lists_as_displayed_and_tables(tmp_path: Path) -> Non
     assert (statement.signer_name, statement.signer_role) == ("Anna Smith", "Library Commissioner")
     assert statement.date_issued == dt.date(2024, 2, 23)
     assert received.left_out == ("Office of the Library Commissioner",)
+    extracted = received.files[1]
+    assert extracted.path == "data/extracted/statement.txt"
+    assert extracted.content.decode("utf-8") == EXPECTED_DOCX
 
 
 def test_docx_list_restarts_and_multilevel_numbers(tmp_path: Path) -> None:

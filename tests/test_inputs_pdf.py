@@ -172,6 +172,9 @@ def test_institution_pdf_is_kept_its_text_parsed_and_converted_with_its_own_page
     assert statement.signer_name == "Anna Smith"
     assert statement.date_issued == dt.date(2024, 2, 23)
     assert "borrow up to five books" in statement.text
+    extracted = received.files[1]
+    assert extracted.path == "data/extracted/statement.txt"
+    assert extracted.content.decode("utf-8").splitlines()[0] == "Office of the Library Commissioner"
     assert received.copy is not None
     copy = received.copy.pdf
     assert check_pdfa(copy) == []

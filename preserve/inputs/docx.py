@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import docx
+from docx.enum.style import WD_STYLE_TYPE
 from docx.oxml.ns import qn
 from docx.table import Table
 from docx.text.paragraph import Paragraph
@@ -25,7 +26,13 @@ from docx.text.paragraph import Paragraph
 from preserve.errors import InputError
 from preserve.inputs import Form, Received
 from preserve.inputs.formats import PRONOM_DOCX
-from preserve.inputs.pdf import FORMAT_IDENTIFICATION, METADATA_EXTRACTION, original_file, read_file
+from preserve.inputs.pdf import (
+    FORMAT_IDENTIFICATION,
+    METADATA_EXTRACTION,
+    extracted_file,
+    original_file,
+    read_file,
+)
 from preserve.inputs.pdf import statement_from as _statement_from
 from preserve.inputs.wordproc import Numbering, bullet, check_package, format_number, join_blocks
 from preserve.premis import Event
@@ -72,7 +79,7 @@ def read(path: Path) -> Received:
     )
     return Received(
         Form.DOCX,
-        (original,),
+        (original, extracted_file(original, text)),
         _statement_from(text, data, path),
         events=events,
         left_out=tuple(headers_and_footers(document)),
@@ -100,8 +107,9 @@ def body_blocks(document: Any) -> Iterator[tuple[str, str]]:
 
 def _paragraph(paragraph: Any, lists: _Lists) -> tuple[str, str]:
     text = paragraph.text
-    style = paragraph.style.name if paragraph.style is not None else ""
-    if style.startswith("Heading") or style == "Title":
+    style = lists.style_of(paragraph)
+    name = style.name if style is not None else ""
+    if name.startswith("Heading") or name == "Title":
         return "h", text
     marker = lists.marker(paragraph)
     if marker is not None:
@@ -127,6 +135,10 @@ class _Lists:
 
     def __init__(self, document: Any) -> None:
         self.document = document
+        # python-docx looks a paragraph's style up by scanning every style, each time;
+        # a table made once keeps a long document linear.
+        self.styles = {style.style_id: style for style in document.styles}
+        self.default_style = document.styles.default(WD_STYLE_TYPE.PARAGRAPH)
         self.counts = Numbering()
         self.abstract: dict[str, dict[int, tuple[int, str, str]]] = {}
         self.nums: dict[str, tuple[str, dict[int, int]]] = {}
@@ -151,6 +163,12 @@ class _Lists:
                 if start is not None:
                     overrides[int(override.get(qn("w:ilvl"), "0"))] = int(start)
             self.nums[num.get(qn("w:numId"), "")] = (_val(num, "w:abstractNumId") or "", overrides)
+
+    def style_of(self, paragraph: Any) -> Any:
+        """The paragraph's style (its own, or the document's default paragraph style)."""
+        ppr = paragraph._p.pPr
+        style_id = ppr.pStyle.val if ppr is not None and ppr.pStyle is not None else None
+        return self.styles.get(style_id, self.default_style)
 
     def marker(self, paragraph: Any) -> str | None:
         """The list number or bullet shown before this paragraph; None when not a list item."""
@@ -179,7 +197,7 @@ class _Lists:
     def _num_pr(self, paragraph: Any) -> tuple[str | None, int]:
         ppr = paragraph._p.pPr
         num_pr = ppr.numPr if ppr is not None else None
-        style = paragraph.style
+        style = self.style_of(paragraph)
         while num_pr is None and style is not None:  # the style (or one it is based on)
             style_ppr = style.element.pPr
             num_pr = style_ppr.numPr if style_ppr is not None else None

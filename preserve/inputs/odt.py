@@ -24,6 +24,7 @@ from preserve.inputs.formats import odt_pronom
 from preserve.inputs.pdf import (
     FORMAT_IDENTIFICATION,
     METADATA_EXTRACTION,
+    extracted_file,
     original_file,
     read_file,
     statement_from,
@@ -72,7 +73,7 @@ def read(path: Path) -> Received:
     )
     return Received(
         Form.ODT,
-        (original,),
+        (original, extracted_file(original, text)),
         statement_from(text, data, path),
         events=events,
         left_out=tuple(_headers_and_footers(document)),

@@ -82,11 +82,22 @@ def read(path: Path) -> Received:
     )
     return Received(
         Form.PDF,
-        (original,),
+        (original, extracted_file(original, text)),
         statement,
         events=(identified, extracted, made),
         notes=notes,
         copy=copy,
+    )
+
+
+def extracted_file(original: OriginalFile, text: str) -> OriginalFile:
+    """The text the statement was parsed from, kept beside the original (``data/extracted/``).
+
+    Anyone can then check the copy against it and it against the original.
+    """
+    stem = original.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return OriginalFile(
+        f"data/extracted/{stem}.txt", text.encode("utf-8"), "text/plain; charset=utf-8", "x-fmt/111"
     )
 
 

@@ -28,6 +28,7 @@ from preserve.inputs import ocr as _ocr
 from preserve.inputs.formats import image_pronom, pdf_pronom
 from preserve.inputs.pdf import (
     FORMAT_IDENTIFICATION,
+    extracted_file,
     original_file,
     read_file,
     statement_from,
@@ -126,7 +127,8 @@ def _ocr_received(
             "set PRESERVE_OCR_LANGUAGES, e.g. eng+rus); nothing was taken in",
             path,
         )
-    statement = statement_from(ocr_text(result.text), data, path)
+    text = ocr_text(result.text)
+    statement = statement_from(text, data, path)
     detail = f"scan OCRed into searchable PDF/A-2b by {result.software}"
     if result.confidence is not None:
         detail += f"; OCR: {result.confidence.summary()}"
@@ -135,7 +137,7 @@ def _ocr_received(
     copy = Copy(result.pdf, pdf_pronom(result.pdf, "2B"), detail)
     return Received(
         Form.SCAN,
-        (original,),
+        (original, extracted_file(original, text)),
         statement,
         events=(identified, made),
         notes=notes,
