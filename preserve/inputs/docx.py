@@ -12,14 +12,15 @@ nothing vanishes silently. The preservation copy is rendered from that text by
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import docx
-from docx.enum.style import WD_STYLE_TYPE
-from docx.oxml.ns import qn
+from docx.oxml.ns import qn as _docx_qn
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
@@ -36,6 +37,9 @@ from preserve.inputs.pdf import (
 from preserve.inputs.pdf import statement_from as _statement_from
 from preserve.inputs.wordproc import Numbering, bullet, check_package, format_number, join_blocks
 from preserve.premis import Event
+
+#: Clark names of WordprocessingML tags, computed once (python-docx's ``qn`` parses each time).
+qn = functools.lru_cache(maxsize=None)(_docx_qn)
 
 MIME_DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 #: The largest DOCX taken in (images in a letterhead make a few MiB).
@@ -135,10 +139,23 @@ class _Lists:
 
     def __init__(self, document: Any) -> None:
         self.document = document
-        # python-docx looks a paragraph's style up by scanning every style, each time;
-        # a table made once keeps a long document linear.
-        self.styles = {style.style_id: style for style in document.styles}
-        self.default_style = document.styles.default(WD_STYLE_TYPE.PARAGRAPH)
+        # python-docx looks a paragraph's style up by scanning every style, each time,
+        # and wraps each in an object; a table read once from styles.xml keeps it linear.
+        self.styles: dict[str, _Style] = {}
+        self.default_style: _Style | None = None
+        for element in document.styles.element.findall(qn("w:style")):
+            if element.get(qn("w:type")) != "paragraph":
+                continue
+            ppr = element.find(qn("w:pPr"))
+            num_pr = ppr.find(qn("w:numPr")) if ppr is not None else None
+            style = _Style(
+                _val(element, "w:name") or "",
+                _val(element, "w:basedOn"),
+                num_pr,
+            )
+            self.styles[element.get(qn("w:styleId"), "")] = style
+            if element.get(qn("w:default")) in ("1", "true", "on"):
+                self.default_style = style
         self.counts = Numbering()
         self.abstract: dict[str, dict[int, tuple[int, str, str]]] = {}
         self.nums: dict[str, tuple[str, dict[int, int]]] = {}
@@ -164,11 +181,13 @@ class _Lists:
                     overrides[int(override.get(qn("w:ilvl"), "0"))] = int(start)
             self.nums[num.get(qn("w:numId"), "")] = (_val(num, "w:abstractNumId") or "", overrides)
 
-    def style_of(self, paragraph: Any) -> Any:
+    def style_of(self, paragraph: Any) -> _Style | None:
         """The paragraph's style (its own, or the document's default paragraph style)."""
         ppr = paragraph._p.pPr
         style_id = ppr.pStyle.val if ppr is not None and ppr.pStyle is not None else None
-        return self.styles.get(style_id, self.default_style)
+        if style_id is not None and style_id in self.styles:
+            return self.styles[style_id]
+        return self.default_style
 
     def marker(self, paragraph: Any) -> str | None:
         """The list number or bullet shown before this paragraph; None when not a list item."""
@@ -197,16 +216,31 @@ class _Lists:
     def _num_pr(self, paragraph: Any) -> tuple[str | None, int]:
         ppr = paragraph._p.pPr
         num_pr = ppr.numPr if ppr is not None else None
+        if num_pr is not None:
+            num_id = num_pr.numId.val if num_pr.numId is not None else None
+            level = num_pr.ilvl.val if num_pr.ilvl is not None else None
+            if num_id is not None:
+                return str(num_id), int(level or 0)
         style = self.style_of(paragraph)
-        while num_pr is None and style is not None:  # the style (or one it is based on)
-            style_ppr = style.element.pPr
-            num_pr = style_ppr.numPr if style_ppr is not None else None
-            style = style.base_style
-        if num_pr is None:
-            return None, 0
-        num_id = num_pr.numId.val if num_pr.numId is not None else None
-        level = num_pr.ilvl.val if num_pr.ilvl is not None else 0
-        return (None if num_id is None else str(num_id)), int(level)
+        seen: set[str] = set()
+        while style is not None and style.name not in seen:  # the style, or one it is based on
+            seen.add(style.name)
+            if style.num_pr is not None:
+                num_id_text = _val(style.num_pr, "w:numId")
+                level_text = _val(style.num_pr, "w:ilvl")
+                if num_id_text is not None:
+                    return num_id_text, int(level_text or "0")
+            style = self.styles.get(style.based_on) if style.based_on else None
+        return None, 0
+
+
+@dataclass(frozen=True)
+class _Style:
+    """What the reader needs of a paragraph style: its name, parent, list numbering."""
+
+    name: str
+    based_on: str | None
+    num_pr: Any
 
 
 def _val(element: Any, tag: str) -> str | None:
