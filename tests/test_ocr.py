@@ -206,3 +206,25 @@ def test_ocr_text_drops_bars_read_from_specks_at_line_ends_only() -> None:
     assert scan_input.ocr_text(text) == (
         "Open letter\nDear colleagues,\n\nEither | or\nI|II\nLeyla Hasanova.\nit's"
     )
+
+
+@pytest.mark.skipif(
+    "rus"
+    not in subprocess.run(
+        ["tesseract", "--list-langs"], capture_output=True, text=True, check=False
+    ).stdout.split(),
+    reason="tesseract-ocr-rus is not installed (see .ci/run)",
+)
+def test_russian_scan_with_the_language_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PRESERVE_OCR_LANGUAGES", "rus")
+    path = tmp_path / "letter.png"
+    noisy(rendered_page(REPO / "fixtures" / "ru-school-visit.txt"), seed=11).save(
+        path, dpi=(300, 300)
+    )
+    received = scan_input.read(path)
+    assert received.statement.date_issued == dt.date(2024, 3, 12)
+    assert received.statement.language == "ru"
+    assert "школу-интернат" in received.statement.text
+    assert "(rus)" in received.events[-1].detail
