@@ -185,8 +185,32 @@ def test_confidence_from_hocr_words() -> None:
 
 
 @pytest.mark.skipif(not FIDO.exists(), reason="opf-fido is not installed (test extra)")
-def test_image_pronom_ids_agree_with_fido(scans: dict[str, Path]) -> None:
-    names = [scans[k] for k in ("tiff", "png", "jpeg")]
+def test_image_pronom_ids_agree_with_fido(scans: dict[str, Path], tmp_path: Path) -> None:
+    from PIL import ImageCms, PngImagePlugin
+
+    small = Image.new("L", (40, 20), 255)
+    with_icc = tmp_path / "icc.png"
+    small.convert("RGB").save(
+        with_icc, icc_profile=ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    )
+    with_itxt = tmp_path / "itxt.png"
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("Comment", "scanned letter", lang="en")
+    small.save(with_itxt, pnginfo=info)
+    jfif_102 = tmp_path / "jfif102.jpg"
+    data = io.BytesIO()
+    small.save(data, format="JPEG")
+    jfif_102.write_bytes(data.getvalue()[:11] + b"\x01\x02" + data.getvalue()[13:])
+    names = [scans[k] for k in ("tiff", "png", "jpeg")] + [with_icc, with_itxt, jfif_102]
+    expected = [
+        ("fmt/353", "image/tiff"),
+        ("fmt/11", "image/png"),  # PNG 1.0
+        ("fmt/43", "image/jpeg"),  # JFIF 1.01
+        ("fmt/12", "image/png"),  # PNG 1.1 (iCCP)
+        ("fmt/13", "image/png"),  # PNG 1.2 (iTXt)
+        ("fmt/44", "image/jpeg"),  # JFIF 1.02
+    ]
+    assert [scan_input.image_pronom(n.read_bytes()) for n in names] == expected
     done = subprocess.run(
         [str(FIDO), "-q", "-matchprintf", "%(info.filename)s\t%(info.puid)s\n", *map(str, names)],
         capture_output=True,

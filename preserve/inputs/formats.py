@@ -40,9 +40,11 @@ _PDFA = {
 }
 PRONOM_DOCX = "fmt/412"
 PRONOM_TIFF = "fmt/353"
+#: PNG 1.0, 1.1 (iCCP, sPLT or sRGB chunks) and 1.2 (iTXt), as PRONOM tells them apart.
 PRONOM_PNG = "fmt/11"
-#: OpenDocument Text by ``office:version`` (1.0 has no PRONOM id of its own: fmt/290 is 1.1).
-_ODT = {"1.0": "fmt/290", "1.1": "fmt/290", "1.2": "fmt/291", "1.3": "fmt/1756"}
+_PNG_11_CHUNKS = {b"iCCP", b"sPLT", b"sRGB"}
+#: OpenDocument Text by ``office:version``.
+_ODT = {"1.0": "fmt/136", "1.1": "fmt/290", "1.2": "fmt/291", "1.3": "fmt/1756"}
 
 _PDF_HEADER = re.compile(rb"%PDF-(\d\.\d)")
 
@@ -78,13 +80,35 @@ def image_pronom(data: bytes) -> tuple[str, str] | None:
     if data[:4] in (b"II*\x00", b"MM\x00*"):
         return PRONOM_TIFF, "image/tiff"
     if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return PRONOM_PNG, "image/png"
+        return _png_pronom(data), "image/png"
     if data[:3] == b"\xff\xd8\xff":
         # JFIF 1.02 is fmt/44, 1.01 (and JPEG without a JFIF header) fmt/43.
         if data[6:11] == b"JFIF\x00" and data[11:13] == b"\x01\x02":
             return "fmt/44", "image/jpeg"
         return "fmt/43", "image/jpeg"
     return None
+
+
+def _png_pronom(data: bytes) -> str:
+    """PNG 1.2 when an iTXt chunk is present, 1.1 with iCCP/sPLT/sRGB, else 1.0.
+
+    Walks the chunk headers only (lengths skip the data), to the end as text chunks
+    may follow the image data.
+    """
+    chunks: set[bytes] = set()
+    at = 8
+    while at + 8 <= len(data):
+        length = int.from_bytes(data[at : at + 4], "big")
+        kind = data[at + 4 : at + 8]
+        chunks.add(kind)
+        if kind == b"IEND":
+            break
+        at += 12 + length
+    if b"iTXt" in chunks:
+        return "fmt/13"
+    if chunks & _PNG_11_CHUNKS:
+        return "fmt/12"
+    return PRONOM_PNG
 
 
 def odt_pronom(data: bytes) -> str:
