@@ -108,10 +108,87 @@ def tesseract_version() -> str:
     return first[0].removeprefix("tesseract ").strip() if first else ""
 
 
-def languages() -> str:
-    """Tesseract languages for OCR, ``eng+rus`` style (``PRESERVE_OCR_LANGUAGES`` or English)."""
+#: Tesseract languages for each script Tesseract's OSD names, for the statements we keep
+#: (Azerbaijani with English in Latin script; Persian with Arabic…); only installed ones are used.
+SCRIPT_LANGUAGES = {
+    "Latin": ("eng", "aze"),
+    "Cyrillic": ("rus", "ukr"),
+    "Armenian": ("hye",),
+    "Georgian": ("kat",),
+    "Arabic": ("ara", "fas"),
+    "Hebrew": ("heb",),
+    "Han": ("chi_sim",),
+}
+_SCRIPT = re.compile(r"^Script: (\w+)", re.MULTILINE)
+
+
+#: Tesseract language for a statement's BCP 47 primary language (for OCR of a PDF with text).
+BCP47_TESSERACT = {
+    "en": "eng", "az": "aze", "ru": "rus", "hy": "hye", "ka": "kat", "ar": "ara", "fa": "fas",
+    "tr": "tur", "uk": "ukr", "he": "heb", "de": "deu", "fr": "fra", "es": "spa", "zh": "chi_sim",
+}  # fmt: skip
+
+
+def language_for(tag: str | None) -> str:
+    """Tesseract languages for a statement's language tag (configured ones first)."""
+    configured = configured_languages()
+    if configured:
+        return configured
+    primary = (tag or "").split("-")[0].lower()
+    return BCP47_TESSERACT.get(primary, DEFAULT_LANGUAGES)
+
+
+def configured_languages() -> str | None:
+    """``PRESERVE_OCR_LANGUAGES`` (``eng+rus``) when set to a valid list, else None."""
     chosen = os.environ.get("PRESERVE_OCR_LANGUAGES", "").strip()
-    return chosen if re.fullmatch(r"[a-z_]+(\+[a-z_]+)*", chosen) else DEFAULT_LANGUAGES
+    return chosen if re.fullmatch(r"[a-z_]+(\+[a-z_]+)*", chosen) else None
+
+
+def languages() -> str:
+    """Tesseract languages for OCR: ``PRESERVE_OCR_LANGUAGES``, or English."""
+    return configured_languages() or DEFAULT_LANGUAGES
+
+
+def installed_languages() -> set[str]:
+    try:
+        done = subprocess.run(
+            ["tesseract", "--list-langs"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
+    return set(done.stdout.split()[1:]) if done.returncode == 0 else set()
+
+
+def detect_languages(image: Path) -> tuple[str, str]:
+    """(languages, how chosen) for OCR of a page image: configured, or by the script on it.
+
+    Tesseract's orientation and script detection (``--psm 0``, about a second per
+    page) names the script; :data:`SCRIPT_LANGUAGES` turns it into the installed
+    language packs for it. Too little text to tell, or no ``osd`` pack: English.
+    """
+    configured = configured_languages()
+    if configured:
+        return configured, "PRESERVE_OCR_LANGUAGES"
+    installed = installed_languages()
+    if "osd" not in installed:
+        return DEFAULT_LANGUAGES, "default (no osd language pack for script detection)"
+    try:
+        done = subprocess.run(
+            ["tesseract", str(image), "-", "--psm", "0"],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, OMP_THREAD_LIMIT="1"),
+            timeout=TIMEOUT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return DEFAULT_LANGUAGES, "default (script detection failed)"
+    found = _SCRIPT.search(done.stdout)
+    script = found.group(1) if found else ""
+    packs = [lang for lang in SCRIPT_LANGUAGES.get(script, ()) if lang in installed]
+    if not packs:
+        return DEFAULT_LANGUAGES, f"default (script {script or 'not detected'})"
+    return "+".join(packs), f"script {script} detected by Tesseract OSD"
 
 
 def confidence_of(hocr: list[bytes]) -> Confidence:

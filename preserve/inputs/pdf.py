@@ -71,7 +71,9 @@ def read(path: Path) -> Received:
 
         return read_scanned_pdf(path, data, original, identified)
     statement = statement_from(text, data, path)
-    copy, notes, made = preservation_copy(path, data, claim, pronom)
+    copy, notes, made = preservation_copy(
+        path, data, claim, pronom, _ocr.language_for(statement.language)
+    )
     extracted = Event(
         METADATA_EXTRACTION,
         now,
@@ -181,7 +183,7 @@ def statement_from(text: str, data: bytes, path: Path) -> Statement:
 
 
 def preservation_copy(
-    path: Path, data: bytes, claim: str | None, pronom: str
+    path: Path, data: bytes, claim: str | None, pronom: str, langs: str | None = None
 ) -> tuple[Copy, tuple[str, ...], Event]:
     """The PDF/A copy: the PDF itself when it already is PDF/A, else OCRmyPDF's conversion."""
     now = dt.datetime.now(dt.UTC)
@@ -193,10 +195,10 @@ def preservation_copy(
         source = Path(work) / "source.pdf"
         removed = _without_viewer_settings(data, source)
         try:
-            result = _ocr.run_ocrmypdf(source, _ocr.Mode.skip, name=path)
+            result = _ocr.run_ocrmypdf(source, _ocr.Mode.skip, name=path, langs=langs)
             how = "converted to PDF/A-2b with its own page content"
         except _ocr.PdfaNotPossible as refused:
-            result = _ocr.run_ocrmypdf(source, _ocr.Mode.force, name=path)
+            result = _ocr.run_ocrmypdf(source, _ocr.Mode.force, name=path, langs=langs)
             how = "rasterised and OCRed into PDF/A-2b"
             notes = (
                 f"pdf.rasterized: the PDF could not be made PDF/A as it is ({refused.message});"

@@ -17,9 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+import tempfile
 import warnings
 from pathlib import Path
 
+import pypdfium2
 from PIL import Image, UnidentifiedImageError
 
 from preserve.errors import InputError
@@ -88,6 +90,22 @@ def ocr_text(text: str) -> str:
     return "\n".join(_EDGE_BARS.sub("", line) for line in text.split("\n"))
 
 
+def _languages(path: Path, data: bytes) -> tuple[str, str]:
+    """OCR languages for the scan (configured, or by the script on its first page)."""
+    if _ocr.configured_languages() or image_pronom(data) is not None:
+        return _ocr.detect_languages(path)
+    with tempfile.TemporaryDirectory(prefix="preserve-osd-") as work:
+        first = Path(work) / "page.png"
+        doc = pypdfium2.PdfDocument(data)
+        try:
+            page = doc[0]
+            page.render(scale=300 / 72, grayscale=True).to_pil().save(first)
+            page.close()
+        finally:
+            doc.close()
+        return _ocr.detect_languages(first)
+
+
 def _image_dpi(data: bytes, path: Path) -> int | None:
     """The resolution the image states, after checking that it opens and is a sane size."""
     try:
@@ -120,7 +138,8 @@ def _ocr_received(
     image_dpi: int | None,
     notes: tuple[str, ...],
 ) -> Received:
-    result = _ocr.run_ocrmypdf(path, _ocr.Mode.skip, image_dpi=image_dpi)
+    langs, chosen = _languages(path, data)
+    result = _ocr.run_ocrmypdf(path, _ocr.Mode.skip, image_dpi=image_dpi, langs=langs)
     if not result.text.strip():
         raise InputError(
             "OCR found no text in the scan (blank, a picture, or a language not installed: "
@@ -129,7 +148,7 @@ def _ocr_received(
         )
     text = ocr_text(result.text)
     statement = statement_from(text, data, path)
-    detail = f"scan OCRed into searchable PDF/A-2b by {result.software}"
+    detail = f"scan OCRed into searchable PDF/A-2b by {result.software}, languages by {chosen}"
     if result.confidence is not None:
         detail += f"; OCR: {result.confidence.summary()}"
         notes += (f"ocr.confidence: {result.confidence.summary()}; check the fields read by OCR",)
