@@ -241,7 +241,11 @@ def test_encrypted_pdf_is_one_clear_line(tmp_path: Path, user: str) -> None:
 
 @pytest.mark.parametrize(
     "content",
-    [b"%PDF-1.7\n" + bytes(range(256)) * 8, b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n"],
+    [
+        b"%PDF-1.7\n" + bytes(range(256)) * 8,
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n",
+        b"<html><body>Statement</body></html>",  # named .pdf, is not one
+    ],
 )
 def test_damaged_pdf_is_one_clear_line(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "damaged.pdf"

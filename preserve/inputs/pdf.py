@@ -45,13 +45,15 @@ METADATA_EXTRACTION = "metadata extraction"
 
 
 def accepts(path: Path, head: bytes) -> bool:
-    """A PDF by its header (``%PDF-`` within the first KiB), whatever its name."""
-    return b"%PDF-" in head[:1024]
+    """A PDF by its header (``%PDF-`` in the first KiB), or named ``.pdf`` (refused there)."""
+    return b"%PDF-" in head[:1024] or path.suffix.lower() == ".pdf"
 
 
 def read(path: Path) -> Received:
     """The PDF as received, the statement in its text, and its PDF/A copy."""
     data = read_file(path, MAX_PDF_BYTES, "PDF")
+    if b"%PDF-" not in data[:1024]:
+        raise InputError("not a PDF (no %PDF- header); ask the institution for the PDF", path)
     claim = _open_checked(data, path)
     now = dt.datetime.now(dt.UTC)
     pronom = pdf_pronom(data, claim)
