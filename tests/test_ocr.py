@@ -269,3 +269,24 @@ def test_configured_languages_win_and_are_checked(monkeypatch: pytest.MonkeyPatc
     assert ocr_module.configured_languages() is None
     assert ocr_module.language_for("az-Latn") == "aze"
     assert ocr_module.language_for(None) == "eng"
+
+
+def test_text_from_hocr_starts_a_paragraph_where_the_page_leaves_space() -> None:
+    def line(top: int, bottom: int, *words: str) -> str:
+        spans = "".join(f"<span class='ocrx_word' title='x_wconf 90'>{w}</span> " for w in words)
+        return f"<span class='ocr_line' title='bbox 100 {top} 900 {bottom}'>{spans}</span>"
+
+    page = (
+        "<html><body><div class='ocr_page'><p class='ocr_par'>"
+        + line(100, 140, "Open", "letter")  # title
+        + line(200, 240, "Dear", "colleagues,")  # a gap of 60 > 0.6 x 40: new paragraph
+        + line(250, 290, "Many", "pupils")  # a gap of 10: same paragraph
+        + line(300, 340, "asked.")
+        + "</p></div></body></html>"
+    ).encode()
+    text = ocr_module.text_from_hocr([page, page])
+    assert text == (
+        "Open letter\n\nDear colleagues,\nMany pupils\nasked.\n\n"
+        "Open letter\n\nDear colleagues,\nMany pupils\nasked."
+    )
+    assert ocr_module.text_from_hocr([b"<html><body></body></html>"]) == ""

@@ -19,10 +19,14 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+import lxml.etree  # type: ignore[import-untyped]  # lxml comes with pikepdf
+import lxml.html  # type: ignore[import-untyped]
 
 from preserve.errors import InputError, PreserveError
 
@@ -88,6 +92,8 @@ class OcrResult:
     confidence: Confidence | None
     #: ``OCRmyPDF 17.13.0, Tesseract 5.3.0 (eng)``: for the PREMIS event.
     software: str
+    #: Tesseract's hOCR of each OCRed page, in page order (layout and word confidences).
+    hocr: tuple[bytes, ...] = ()
 
 
 def ocrmypdf_version() -> str:
@@ -251,6 +257,7 @@ def run_ocrmypdf(
             recognised.replace("\f", "\n\n"),
             confidence,
             f"OCRmyPDF {ocrmypdf_version()}, Tesseract {tesseract_version()} ({langs})",
+            tuple(hocr),
         )
 
 
@@ -278,3 +285,60 @@ def _raise_for(code: int, stderr: str, source: Path) -> None:
 
 class PdfaNotPossible(InputError):
     """OCRmyPDF's own PDF/A path refused the file as it is (fonts not embedded…)."""
+
+
+#: hOCR classes of a line of text (Tesseract writes headers and captions as their own kinds).
+_LINE_CLASSES = {"ocr_line", "ocr_header", "ocr_caption", "ocr_textfloat"}
+#: A vertical gap wider than this share of the usual line height starts a new paragraph.
+PARAGRAPH_GAP = 0.6
+
+
+def text_from_hocr(pages: Sequence[bytes]) -> str:
+    """The recognised text, line by line, with a blank line where the page leaves space.
+
+    Tesseract's own text groups lines into paragraphs by indentation, and often puts
+    a letter's title and its salutation in one; the spacing on the page is what a
+    reader goes by, so a gap wider than :data:`PARAGRAPH_GAP` times the usual line
+    height starts a new paragraph here. Pages are separated by a blank line.
+    """
+    out: list[str] = []
+    for page in pages:
+        lines = _hocr_lines(page)
+        if not lines:
+            continue
+        heights = sorted(bottom - top for top, bottom, _ in lines)
+        usual = heights[len(heights) // 2] or 1
+        if out:
+            out.append("")
+        previous_bottom: int | None = None
+        for top, bottom, text in lines:
+            if previous_bottom is not None and top - previous_bottom > PARAGRAPH_GAP * usual:
+                out.append("")
+            out.append(text)
+            previous_bottom = bottom
+    return "\n".join(out)
+
+
+def _hocr_lines(page: bytes) -> list[tuple[int, int, str]]:
+    """(top, bottom, text) of every line of an hOCR page, in Tesseract's reading order."""
+    try:
+        root = lxml.html.fromstring(page)
+    except (lxml.etree.ParserError, ValueError):
+        return []
+    lines: list[tuple[int, int, str]] = []
+    for element in root.iter("span"):
+        if element.get("class") not in _LINE_CLASSES:
+            continue
+        box = _BBOX.search(element.get("title", ""))
+        words = [
+            "".join(word.itertext()).strip()
+            for word in element.iter("span")
+            if word.get("class") == "ocrx_word"
+        ]
+        text = " ".join(w for w in words if w)
+        if box and text:
+            lines.append((int(box.group(2)), int(box.group(4)), text))
+    return lines
+
+
+_BBOX = re.compile(r"bbox (\d+) (\d+) (\d+) (\d+)")

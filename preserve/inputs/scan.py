@@ -146,7 +146,7 @@ def _ocr_received(
             "set PRESERVE_OCR_LANGUAGES, e.g. eng+rus); nothing was taken in",
             path,
         )
-    text = ocr_text(result.text)
+    text = ocr_text(_ocr.text_from_hocr(result.hocr) or result.text)
     statement = statement_from(text, data, path)
     detail = f"scan OCRed into searchable PDF/A-2b by {result.software}, languages by {chosen}"
     if result.confidence is not None:
