@@ -294,3 +294,14 @@ def fido(folder: Path, names: list[str]) -> dict[str, str]:
         path, _, puid = line.partition("\t")
         found[Path(path).name] = puid
     return found
+
+
+def test_text_has_a_blank_line_where_the_page_leaves_space() -> None:
+    text = pdf_input.extract_text(fpdf2_pdf(), Path("statement.pdf"))
+    assert text == (
+        "Office of the Library Commissioner\n\n"
+        "Statement on the new reading rooms\n\n"
+        "The reading rooms of the city library open on Monday, 4 March.\n"
+        "Visitors may borrow up to five books at a time.\n\n"
+        "Anna Smith\nLibrary Commissioner\n23 February 2024"
+    )

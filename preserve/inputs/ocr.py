@@ -14,6 +14,7 @@ share of words under :data:`LOW_CONFIDENCE`, recorded in the PREMIS event.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
@@ -289,8 +290,8 @@ class PdfaNotPossible(InputError):
 
 #: hOCR classes of a line of text (Tesseract writes headers and captions as their own kinds).
 _LINE_CLASSES = {"ocr_line", "ocr_header", "ocr_caption", "ocr_textfloat"}
-#: A vertical gap wider than this share of the usual line height starts a new paragraph.
-PARAGRAPH_GAP = 0.6
+#: A step down the page this many times the usual line step starts a new paragraph.
+PARAGRAPH_STEP = 1.35
 
 
 def text_from_hocr(pages: Sequence[bytes]) -> str:
@@ -298,34 +299,45 @@ def text_from_hocr(pages: Sequence[bytes]) -> str:
 
     Tesseract's own text groups lines into paragraphs by indentation, and often puts
     a letter's title and its salutation in one; the spacing on the page is what a
-    reader goes by, so a gap wider than :data:`PARAGRAPH_GAP` times the usual line
-    height starts a new paragraph here. Pages are separated by a blank line.
+    reader goes by, so a line further below the one before than usual starts a new
+    paragraph here (:func:`paragraphs_by_spacing`). Pages are separated by a blank line.
+    """
+    return paragraphs_by_spacing([_hocr_lines(page) for page in pages])
+
+
+def paragraphs_by_spacing(pages: Sequence[Sequence[tuple[float, float, str]]]) -> str:
+    """Lines (top, bottom, text; y grows down the page) as text, a blank line at each wide step.
+
+    The step from one line's top to the next is compared with the page's usual step
+    (the lower quartile: in letters of short paragraphs, half the steps are paragraph
+    breaks): more than :data:`PARAGRAPH_STEP` times it starts a paragraph. Tops,
+    not gaps, because a line's box is its ink (a name without descenders is shorter).
     """
     out: list[str] = []
-    for page in pages:
-        lines = _hocr_lines(page)
+    for lines in pages:
         if not lines:
             continue
-        heights = sorted(bottom - top for top, bottom, _ in lines)
-        usual = heights[len(heights) // 2] or 1
+        steps = sorted(b[0] - a[0] for a, b in itertools.pairwise(lines) if b[0] > a[0])
+        usual = steps[len(steps) // 4] if steps else 0.0  # lower quartile: lines, not gaps
         if out:
             out.append("")
-        previous_bottom: int | None = None
-        for top, bottom, text in lines:
-            if previous_bottom is not None and top - previous_bottom > PARAGRAPH_GAP * usual:
+        previous_top: float | None = None
+        for top, _bottom, text in lines:
+            step = top - previous_top if previous_top is not None else 0.0
+            if previous_top is not None and usual and step > PARAGRAPH_STEP * usual:
                 out.append("")
             out.append(text)
-            previous_bottom = bottom
+            previous_top = top
     return "\n".join(out)
 
 
-def _hocr_lines(page: bytes) -> list[tuple[int, int, str]]:
+def _hocr_lines(page: bytes) -> list[tuple[float, float, str]]:
     """(top, bottom, text) of every line of an hOCR page, in Tesseract's reading order."""
     try:
         root = lxml.html.fromstring(page)
     except (lxml.etree.ParserError, ValueError):
         return []
-    lines: list[tuple[int, int, str]] = []
+    lines: list[tuple[float, float, str]] = []
     for element in root.iter("span"):
         if element.get("class") not in _LINE_CLASSES:
             continue

@@ -166,17 +166,49 @@ def extract_text(data: bytes, path: Path) -> str:
             f"damaged PDF ({_first_line(exc)}); ask the institution for a new copy", path
         ) from None
     try:
-        pages = []
+        pages: list[str] = []
+        laid_out: list[list[tuple[float, float, str]]] = []
         for index in range(len(doc)):
             page = doc[index]
             textpage = page.get_textpage()
-            pages.append(textpage.get_text_bounded())
+            pages.append(_clean(textpage.get_text_bounded()))
+            laid_out.append(_page_lines(textpage, page.get_height()))
             textpage.close()
             page.close()
     finally:
         doc.close()
-    text = "\n\n".join(p.replace("\r\n", "\n").replace("\r", "\n") for p in pages)
-    return text.replace("\x02", "")  # PDFium marks hyphens it joined with STX
+    plain = "\n\n".join(pages)
+    spaced = _ocr.paragraphs_by_spacing(laid_out)
+    # The spacing only adds blank lines; if any character differs, PDFium's own text wins.
+    if "".join(spaced.split()) == "".join(plain.split()):
+        return spaced
+    return plain
+
+
+def _clean(text: str) -> str:
+    # PDFium ends lines with CRLF and marks hyphens it joined with STX.
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x02", "")
+
+
+def _page_lines(textpage: pypdfium2.PdfTextPage, height: float) -> list[tuple[float, float, str]]:
+    """(top, bottom, text) of each line PDFium finds (runs on one baseline joined)."""
+    lines: list[tuple[float, float, str]] = []
+    for index in range(textpage.count_rects()):
+        left, bottom, right, top = textpage.get_rect(index)
+        text = _clean(textpage.get_text_bounded(left, bottom, right, top)).strip()
+        if not text:
+            continue
+        top_down, bottom_down = height - top, height - bottom
+        if lines and top_down < lines[-1][1] and bottom_down > lines[-1][0]:  # same line
+            last_top, last_bottom, last_text = lines[-1]
+            lines[-1] = (
+                min(last_top, top_down),
+                max(last_bottom, bottom_down),
+                f"{last_text} {text}",
+            )
+        else:
+            lines.append((top_down, bottom_down, text))
+    return lines
 
 
 def statement_from(text: str, data: bytes, path: Path) -> Statement:
