@@ -111,7 +111,11 @@ def test_scan_is_kept_ocred_into_searchable_pdfa_with_confidence(
     assert received.form is Form.SCAN
     assert received.original.content == path.read_bytes()  # the scan as received
     statement = received.statement
-    assert statement.title == "Open letter on the opening hours of school libraries"
+    # A speck read as "-" before the title makes it a list item: then no title (a
+    # blank, never a wrong one), while its words are still in the text.
+    title = "Open letter on the opening hours of school libraries"
+    assert statement.title in (title, None)
+    assert title in " ".join(statement.text.split())
     assert statement.date_issued == dt.date(2024, 10, 1)
     # A speck read as a full stop after the name can keep the signature from being
     # recognised: then the fields stay blank, never wrong ("ə" is read right with the aze pack
