@@ -303,7 +303,10 @@ def _digests_match(bag_dir: Path, expected: dict[str, str] | Any) -> bool:
 
 #: What a folder given to ingest is searched for: statements in every form we read.
 #: (A browser's ``page_files/`` folder is part of its page, never searched on its own.)
-INPUT_SUFFIXES = frozenset({".txt", ".html", ".htm", ".xhtml", ".eml", ".warc"})
+INPUT_SUFFIXES = frozenset(
+    {".txt", ".html", ".htm", ".xhtml", ".eml", ".warc", ".pdf", ".docx", ".odt"}
+    | {".tif", ".tiff", ".png", ".jpg", ".jpeg"}
+)
 
 
 def collect_inputs(paths: Iterable[Path]) -> Iterator[Path]:
@@ -412,30 +415,43 @@ def _stage(job: _Job) -> WrittenBag:
     """Render the PDF/A copy and write the whole bag into staging (runs in a worker)."""
     metadata = Metadata(record=job.record)
     validated_at = dt.datetime.now(dt.UTC)
-    rendering = render_statement(job.statement, metadata, job.level, created=job.created)
-    rendered_at = dt.datetime.now(dt.UTC)
     pdf_path = f"data/pdfa/{metadata.identifier}.pdf"
-    events = (
-        Event(
-            VALIDATION,
-            validated_at,
-            "success",
-            "metadata valid against statement.schema.json" + _decoded_from(job.record),
-            ("data/metadata/statement.json",),
-        ),
-        Event(
-            NORMALIZATION,
-            rendered_at,
-            "success",
-            f"rendered PDF/A-{rendering.level.value} ({rendering.page_count} pages) with "
-            + "; ".join(
-                f"{font.name} {font.path.name} sha256:{font.sha256} ({font.source})"
-                for font in font_files_used(rendering.fonts)
+    validation = Event(
+        VALIDATION,
+        validated_at,
+        "success",
+        "metadata valid against statement.schema.json" + _decoded_from(job.record),
+        ("data/metadata/statement.json",),
+    )
+    copy = job.received.copy
+    if copy is not None:
+        # The form made its own copy from the file as received (an institution's PDF
+        # kept or converted, a scan OCRed): its input module recorded how.
+        pdf, pdf_pronom = copy.pdf, copy.pronom
+        rendered_at = dt.datetime.now(dt.UTC)
+        copy_events: tuple[Event, ...] = ()
+    else:
+        rendering = render_statement(job.statement, metadata, job.level, created=job.created)
+        pdf, pdf_pronom = rendering.pdf, rendering.level.pronom
+        rendered_at = dt.datetime.now(dt.UTC)
+        copy_events = (
+            Event(
+                NORMALIZATION,
+                rendered_at,
+                "success",
+                f"rendered PDF/A-{rendering.level.value} ({rendering.page_count} pages) with "
+                + "; ".join(
+                    f"{font.name} {font.path.name} sha256:{font.sha256} ({font.source})"
+                    for font in font_files_used(rendering.fonts)
+                ),
+                (pdf_path,),
             ),
-            (pdf_path,),
-        ),
-        # the render's self-check: a copy that does not read back never gets this far
-        Event(VALIDATION, rendered_at, "pass", rendering.selfcheck.detail(), (pdf_path,)),
+            # the render's self-check: a copy that does not read back never gets this far
+            Event(VALIDATION, rendered_at, "pass", rendering.selfcheck.detail(), (pdf_path,)),
+        )
+    events = (
+        validation,
+        *copy_events,
         Event(
             DIGEST_CALCULATION,
             rendered_at,
@@ -453,8 +469,8 @@ def _stage(job: _Job) -> WrittenBag:
         metadata=metadata,
         original=job.statement.original,
         original_name=original_name,
-        pdf=rendering.pdf,
-        pdf_pronom=rendering.level.pronom,
+        pdf=pdf,
+        pdf_pronom=pdf_pronom,
         events=(*job.received.events, *events),
         bagging_date=rendered_at.date(),
         originals=originals,

@@ -10,6 +10,7 @@ reports what breaks the claim a PDF makes, not everything a full validator would
 from __future__ import annotations
 
 import io
+import re
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -584,7 +585,9 @@ def _check_objects(doc: pikepdf.Pdf, level: PdfaLevel | None, found: _Findings) 
             or not any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3"))
         ):
             found.add("pdfa.font-not-embedded", f"font {name} is not embedded")
-        if level is not None and level.unicode and "/ToUnicode" not in font:
+        # A composite font's map sits on the Type0 font, not on its descendant CIDFont.
+        descendant = subtype in (Name.CIDFontType0, Name.CIDFontType2)
+        if level is not None and level.unicode and not descendant and "/ToUnicode" not in font:
             found.add("pdfa.no-tounicode", f"font {name} has no ToUnicode map (needed for level U)")
     for obj in doc.objects:
         if not isinstance(obj, Dictionary | pikepdf.Stream):
@@ -622,6 +625,8 @@ def _xmp_text(value: object) -> str:
 
 
 def _same_date(pdf_date: str, xmp_date: str) -> bool:
+    # LibreOffice writes UTC as "Z'" and others "Z00'00'": the same instant as "Z".
+    pdf_date = re.sub(r"Z(00'?00'?|')$", "Z", pdf_date.strip())
     try:
         a = pikepdf.models.metadata.decode_pdf_date(pdf_date)
         b = datetime.fromisoformat(xmp_date.replace("Z", "+00:00"))

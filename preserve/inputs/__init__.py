@@ -40,6 +40,12 @@ HEAD_BYTES = 4096
 FORMS: tuple[str, ...] = (
     "preserve.inputs.capture",
     "preserve.inputs.eml",
+    # before html: a file named .pdf (or an image, a .docx) that is not one is refused
+    # as such, never read as a page because its bytes look like HTML
+    "preserve.inputs.pdf",
+    "preserve.inputs.scan",
+    "preserve.inputs.docx",
+    "preserve.inputs.odt",
     "preserve.inputs.html",
     "preserve.inputs.text",
 )
@@ -76,6 +82,22 @@ class OriginalFile:
 
 
 @dataclass(frozen=True)
+class Copy:
+    """A preservation copy made from the file as received, not rendered from its text.
+
+    The institution's own PDF (converted to PDF/A, or kept when it already is one)
+    and a scan (OCRed into a searchable PDF/A): the copy keeps the layout, letterhead
+    and signature image that rendering the extracted text would lose.
+    """
+
+    pdf: bytes
+    #: PRONOM identifier of the copy (``fmt/477`` PDF/A-2b…).
+    pronom: str
+    #: How it was made, for people: ``kept (already PDF/A-2u)``, ``OCRmyPDF 17.13.0 …``.
+    made_by: str
+
+
+@dataclass(frozen=True)
 class Received:
     """A statement as it arrived in some form: the files, the text, what the form says."""
 
@@ -94,6 +116,8 @@ class Received:
     left_out: tuple[str, ...] = ()
     #: Anything a person may want to check.
     notes: tuple[str, ...] = ()
+    #: The preservation copy when the form makes its own (PDF, scan); None: render it.
+    copy: Copy | None = None
 
     @property
     def original(self) -> OriginalFile:

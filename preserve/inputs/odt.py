@@ -1,0 +1,198 @@
+"""A statement as an OpenDocument Text file (ODT): kept as received, its text read with odfpy.
+
+As for DOCX (:mod:`preserve.inputs.docx`): the body in order (headings, paragraphs,
+lists with their numbers as LibreOffice displays them, table cells row by row),
+page headers and footers listed in ``Received.left_out``, the copy rendered from
+the text by :mod:`preserve.render`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from odf import teletype
+from odf.namespaces import STYLENS, TABLENS, TEXTNS
+from odf.opendocument import load
+
+from preserve.errors import InputError
+from preserve.inputs import Form, Received
+from preserve.inputs.formats import odt_pronom
+from preserve.inputs.pdf import (
+    FORMAT_IDENTIFICATION,
+    METADATA_EXTRACTION,
+    extracted_file,
+    original_file,
+    read_file,
+    statement_from,
+)
+from preserve.inputs.wordproc import Numbering, bullet, check_package, format_number, join_blocks
+from preserve.premis import Event
+
+MIME_ODT = "application/vnd.oasis.opendocument.text"
+MAX_ODT_BYTES = 64 * 1024 * 1024
+_MIMETYPE_ENTRY = b"mimetype" + MIME_ODT.encode()
+
+
+def accepts(path: Path, head: bytes) -> bool:
+    """An ODF package whose first entry says ``…opendocument.text``, or a file named ``.odt``."""
+    return path.suffix.lower() == ".odt" or (
+        head.startswith(b"PK\x03\x04") and _MIMETYPE_ENTRY in head[:200]
+    )
+
+
+def read(path: Path) -> Received:
+    """The ODT as received and the statement in its body."""
+    data = read_file(path, MAX_ODT_BYTES, "ODT")
+    check_package(data, path, "ODT", "content.xml")
+    try:
+        document = load(io.BytesIO(data))
+    except Exception as exc:  # odfpy raises xml.sax, KeyError, zipfile errors…
+        raise InputError(
+            f"damaged ODT ({type(exc).__name__}); open it in a word processor and save it again",
+            path,
+        ) from None
+    text = join_blocks(list(_Body(document).blocks(document.text)))
+    if not text.strip():
+        raise InputError("the ODT has no text in its body; nothing to take in", path)
+    pronom = odt_pronom(data)
+    original = original_file(path, data, MIME_ODT, pronom)
+    now = dt.datetime.now(dt.UTC)
+    events = (
+        Event(FORMAT_IDENTIFICATION, now, "success", f"{pronom} (ODT)", (original.path,)),
+        Event(
+            METADATA_EXTRACTION,
+            now,
+            "success",
+            "text, headings and lists extracted with odfpy",
+            (original.path,),
+        ),
+    )
+    return Received(
+        Form.ODT,
+        (original, extracted_file(original, text)),
+        statement_from(text, data, path),
+        events=events,
+        left_out=tuple(_headers_and_footers(document)),
+    )
+
+
+def _q(namespace: str, name: str) -> tuple[str, str]:
+    return (namespace, name)
+
+
+class _Body:
+    """Walks an ODT body, numbering lists by their list styles."""
+
+    def __init__(self, document: Any) -> None:
+        self.styles: dict[str, Any] = {}
+        for container in (document.automaticstyles, document.styles):
+            for style in container.childNodes:
+                name = style.attributes.get(_q(STYLENS, "name"))
+                if style.qname == _q(TEXTNS, "list-style") and name:
+                    self.styles.setdefault(name, style)
+        self.counts = Numbering()
+        self.lists = 0
+
+    def blocks(self, element: Any) -> Iterator[tuple[str, str]]:
+        for child in element.childNodes:
+            qname = getattr(child, "qname", None)
+            if qname == _q(TEXTNS, "h"):
+                yield "h", teletype.extractText(child)
+            elif qname == _q(TEXTNS, "p"):
+                yield "p", teletype.extractText(child)
+            elif qname == _q(TEXTNS, "list"):
+                self.lists += 1
+                yield from self._list(child, f"list{self.lists}", None, 0)
+            elif qname == _q(TABLENS, "table"):
+                yield from self._table(child)
+            elif qname in (_q(TEXTNS, "section"), _q(TEXTNS, "soft-page-break")):
+                yield from self.blocks(child)
+
+    def _list(self, element: Any, key: str, style: Any, level: int) -> Iterator[tuple[str, str]]:
+        name = element.attributes.get(_q(TEXTNS, "style-name"))
+        if name in self.styles:
+            style = self.styles[name]
+        for item in element.childNodes:
+            if getattr(item, "qname", None) not in (
+                _q(TEXTNS, "list-item"),
+                _q(TEXTNS, "list-header"),
+            ):
+                continue
+            numbered = item.qname == _q(TEXTNS, "list-item")
+            first = True
+            for child in item.childNodes:
+                qname = getattr(child, "qname", None)
+                if qname == _q(TEXTNS, "list"):
+                    yield from self._list(child, key, style, level + 1)
+                elif qname in (_q(TEXTNS, "p"), _q(TEXTNS, "h")):
+                    text = teletype.extractText(child)
+                    if first and numbered:
+                        marker = self._marker(style, key, level)
+                        text = f"{marker} {text}" if marker else text
+                    first = False
+                    yield "li", text
+
+    def _marker(self, style: Any, key: str, level: int) -> str:
+        levels = _levels(style)
+        kind, fmt, prefix, suffix, _start, display = levels.get(
+            level + 1, ("bullet", "•", "", "", 1, 1)
+        )
+        if kind == "bullet":
+            return bullet(fmt)
+        starts = [levels.get(i + 1, ("number", "1", "", "", 1, 1))[4] for i in range(level + 1)]
+        counts = self.counts.next(key, level, starts=starts)
+        shown = []
+        for index in range(max(0, level + 1 - display), level + 1):
+            shown.append(format_number(counts[index], levels.get(index + 1, levels[level + 1])[1]))
+        number = ".".join(shown)
+        return f"{prefix}{number}{suffix}" if number else ""
+
+    def _table(self, table: Any) -> Iterator[tuple[str, str]]:
+        for row in table.getElementsByType(_row_type()):
+            cells = [teletype.extractText(cell).strip() for cell in row.childNodes]
+            cells = [c for c in cells if c]
+            if cells:
+                yield "p", "\n".join(cells)
+
+
+def _row_type() -> Any:
+    from odf.table import TableRow
+
+    return TableRow
+
+
+def _levels(style: Any) -> dict[int, tuple[str, str, str, str, int, int]]:
+    """Level (1-based) → (kind, format or bullet char, prefix, suffix, start, levels shown)."""
+    levels: dict[int, tuple[str, str, str, str, int, int]] = {}
+    if style is None:
+        return levels
+    for child in style.childNodes:
+        attrs = child.attributes
+        level = int(attrs.get(_q(TEXTNS, "level"), "1"))
+        if child.qname == _q(TEXTNS, "list-level-style-number"):
+            levels[level] = (
+                "number",
+                attrs.get(_q(STYLENS, "num-format"), "1"),
+                attrs.get(_q(STYLENS, "num-prefix"), ""),
+                attrs.get(_q(STYLENS, "num-suffix"), ""),
+                int(attrs.get(_q(TEXTNS, "start-value"), "1")),
+                int(attrs.get(_q(TEXTNS, "display-levels"), "1")),
+            )
+        elif child.qname == _q(TEXTNS, "list-level-style-bullet"):
+            levels[level] = ("bullet", attrs.get(_q(TEXTNS, "bullet-char"), "•"), "", "", 1, 1)
+    return levels
+
+
+def _headers_and_footers(document: Any) -> Iterator[str]:
+    seen: set[str] = set()
+    for page in document.masterstyles.childNodes:
+        for part in page.childNodes:
+            if getattr(part, "qname", None) in (_q(STYLENS, "header"), _q(STYLENS, "footer")):
+                line = teletype.extractText(part).strip()
+                if line and line not in seen:
+                    seen.add(line)
+                    yield line

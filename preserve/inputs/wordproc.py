@@ -1,0 +1,127 @@
+"""What DOCX and ODT readers share: list numbering as displayed, text layout, zip checks.
+
+A word processor stores a numbered list as "level 2 of list 5, decimal, ``%1.%2)``",
+not as the ``1.2)`` a reader sees; :class:`Numbering` counts the way Word and
+LibreOffice display it, so the extracted text says what the page said.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from preserve.errors import InputError
+
+#: Uncompressed size of a word-processor package taken in (a statement is a few hundred KiB).
+MAX_UNPACKED_BYTES = 256 * 1024 * 1024
+#: Bullet characters Word stores in symbol fonts' private-use area, shown as a bullet.
+_SYMBOL_BULLETS = {"\uf0b7", "\uf0a7", "\uf0d8", "\uf0fc", "\uf076", "\uf0a8", "o", ""}
+
+
+def check_package(data: bytes, path: Path, what: str, needed: str) -> None:
+    """Refuse what is not a ZIP package holding ``needed``, or unpacks too large."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            names = package.namelist()
+            unpacked = sum(info.file_size for info in package.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise InputError(
+            f"not a {what} file (not a ZIP package); open it in a word processor and save it "
+            f"again as {what}",
+            path,
+        ) from None
+    if needed not in names:
+        raise InputError(
+            f"not a {what} file (no {needed} in the package); save it again as {what}", path
+        )
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise InputError(
+            f"the {what} unpacks to {unpacked // (1024 * 1024)} MiB, more than a statement can be",
+            path,
+        )
+
+
+def to_roman(number: int) -> str:
+    values = zip(
+        (1000, 900, 500, 400, 100, 90, 50, 40, 10, 9, 5, 4, 1),
+        "m cm d cd c xc l xl x ix v iv i".split(),
+        strict=True,
+    )
+    out = []
+    for value, letters in values:
+        while number >= value:
+            out.append(letters)
+            number -= value
+    return "".join(out)
+
+
+def to_letters(number: int) -> str:
+    """1 → a, 26 → z, 27 → aa (as Word and LibreOffice count)."""
+    if number <= 0:
+        return str(number)
+    letter = "abcdefghijklmnopqrstuvwxyz"[(number - 1) % 26]
+    return letter * ((number - 1) // 26 + 1)
+
+
+def format_number(number: int, fmt: str) -> str:
+    """A counter in a list format (Word's ``decimal``/``lowerLetter``…, ODF's ``1``/``a``/``I``)."""
+    if fmt in ("lowerLetter", "a"):
+        return to_letters(number)
+    if fmt in ("upperLetter", "A"):
+        return to_letters(number).upper()
+    if fmt in ("lowerRoman", "i"):
+        return to_roman(number)
+    if fmt in ("upperRoman", "I"):
+        return to_roman(number).upper()
+    if fmt == "decimalZero":
+        return f"{number:02d}"
+    if fmt in ("none", ""):
+        return ""
+    return str(number)
+
+
+def bullet(char: str) -> str:
+    """The bullet a reader sees (symbol-font private-use bullets become •)."""
+    return "•" if not char or char in _SYMBOL_BULLETS or "\ue000" <= char <= "\uf8ff" else char
+
+
+@dataclass
+class Numbering:
+    """Counters of the lists of one document: level counts, deeper levels reset."""
+
+    counters: dict[str, list[int]] = field(default_factory=dict)
+
+    def next(
+        self, list_id: str, level: int, start: int = 1, starts: list[int] | None = None
+    ) -> list[int]:
+        """Count one item at ``level`` (0-based) of ``list_id``; the counts of levels 0..level."""
+        counts = self.counters.setdefault(list_id, [])
+        while len(counts) <= level:
+            depth = len(counts)
+            counts.append((starts[depth] if starts and depth < len(starts) else 1) - 1)
+        counts[level] += 1
+        if counts[level] < start:
+            counts[level] = start
+        for deeper in range(level + 1, len(counts)):
+            counts[deeper] = (starts[deeper] if starts and deeper < len(starts) else 1) - 1
+        return counts[: level + 1]
+
+
+def join_blocks(blocks: list[tuple[str, str]]) -> str:
+    """Document text: one paragraph a block, blank lines between, list items kept together.
+
+    ``blocks`` are (kind, text) with kind ``p``, ``h`` or ``li``.
+    """
+    out: list[str] = []
+    previous = ""
+    for kind, text in blocks:
+        text = text.strip()
+        if not text:
+            continue
+        if out and not (kind == "li" and previous == "li"):
+            out.append("")
+        out.append(text)
+        previous = kind
+    return "\n".join(out) + "\n"
