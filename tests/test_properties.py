@@ -67,6 +67,9 @@ def test_short_titles_equal_after_slugging_do_collide(
 ) -> None:
     """The other direction: the collision above is real (so ingest must refuse it)."""
     assume(len(derive_identifier(record(org, date, title + "x"))) < 70)  # not cut
+    # Scripts given a digest instead of a reading (kanji, rare ideographs) are named by
+    # that digest, which tells the titles apart: no collision to characterise there.
+    assume(all(ord(ch) < 0x2E80 for ch in title))
     assert derive_identifier(record(org, date, title)) == derive_identifier(
         record(org, date, title.upper() + suffix)
     ) or full_slug(title) != full_slug(title.upper() + suffix)

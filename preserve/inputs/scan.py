@@ -119,9 +119,18 @@ def _image_dpi(data: bytes, path: Path) -> int | None:
                 dpi = image.info.get("dpi")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
             Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # fmt: skip
+        # Pillow's messages name its in-memory buffer ("<_io.BytesIO object at 0x…>"):
+        # say what went wrong without Python reprs (one line a person can act on).
+        what = (
+            "not an image Pillow can decode"
+            if isinstance(exc, UnidentifiedImageError)
+            else "larger than a page can be"
+            if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning))
+            else "its data is damaged or cut short"
+        )
         raise InputError(
-            f"damaged image ({str(exc).splitlines()[0][:200] if str(exc) else 'unreadable'}); "
-            "scan the letter again",
+            f"damaged image: it starts like a TIFF, PNG or JPEG but is {what}; "
+            "scan the letter again (a text statement must not start with image bytes)",
             path,
         ) from None
     if not dpi:
