@@ -142,7 +142,7 @@ class IngestReport:
 class IngestOptions:
     """Choices that apply to every statement of one ingest."""
 
-    level: PdfaLevel = PdfaLevel.A2U
+    level: PdfaLevel = PdfaLevel.A2A
     algorithms: tuple[DigestAlgorithm, ...] = DEFAULT_ALGORITHMS
     metadata_file: Path | None = None
     #: The statements' encoding when it is not UTF-8 and not to be detected (--encoding).

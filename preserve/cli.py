@@ -198,7 +198,7 @@ def pdfa_option(func: F) -> F:
         "--pdfa",
         "level",
         type=click.Choice([level.value for level in PdfaLevel]),
-        default=PdfaLevel.A2U.value,
+        default=PdfaLevel.A2A.value,
         show_default=True,
         help="PDF/A level of the preservation copy; 3u and 3a also embed the statement as "
         "received and its metadata JSON; 2a and 3a are tagged (PDF/UA-1).",

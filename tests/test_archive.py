@@ -164,7 +164,9 @@ def test_metadata_csv_and_premis_describe_the_payload(tmp_path: Path) -> None:
     }
     assert keys["data/original/en-annual-report.txt"] == "x-fmt/111"
     assert keys["data/metadata/statement.json"] == "fmt/817"
-    assert keys[f"data/pdfa/{bag_dir.name}.pdf"] == "fmt/478"  # PDF/A-2u, the default
+    assert (
+        keys[f"data/pdfa/{bag_dir.name}.pdf"] == "fmt/476"
+    )  # PDF/A-2a (tagged, PDF/UA-1), the default
 
 
 def test_ledger_records_relative_paths_and_tagmanifest_digests(tmp_path: Path) -> None:

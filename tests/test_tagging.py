@@ -752,3 +752,42 @@ def test_every_fixture_as_2a_is_tagged_in_reading_order(path: Path, tmp_path: Pa
         assert sorted(got) == sorted(want)
     else:
         assert got == want
+
+
+def test_a_block_in_another_language_carries_its_own_lang(tmp_path: Path) -> None:
+    """A French paragraph in an English statement is a P with /Lang fr; the English
+    ones inherit the document's; short lines (names) are never guessed."""
+    import pikepdf
+
+    from preserve.metadata import prepare_file
+    from preserve.render import render_statement
+
+    path = tmp_path / "statement.txt"
+    path.write_text(
+        "Joint notice on the reading rooms\n\n"
+        "The reading rooms of the two city libraries will open on Saturdays from April, "
+        "from ten in the morning until six in the evening, as readers asked in the survey "
+        "held over the winter. The staff of both libraries agreed to the new hours.\n\n"
+        "Les salles de lecture des deux bibliothèques de la ville ouvriront le samedi "
+        "à partir du mois d'avril.\n\n"
+        "Anna Example\nHead of the City Library\n\n12 March 2024\n",
+        encoding="utf-8",
+    )
+    prepared = prepare_file(path)
+    assert prepared.statement is not None
+    rendering = render_statement(prepared.statement, prepared.metadata(), PdfaLevel.A2A)
+    assert check_pdfa(rendering.pdf) == []
+    with pikepdf.open(io.BytesIO(rendering.pdf)) as pdf:
+        assert str(pdf.Root.Lang) == "en"
+        langs = []
+        stack = [pdf.Root.StructTreeRoot]
+        while stack:
+            node = stack.pop()
+            kids = node.get("/K")
+            if isinstance(kids, pikepdf.Array):
+                stack.extend(k for k in kids if isinstance(k, pikepdf.Dictionary))
+            elif isinstance(kids, pikepdf.Dictionary):
+                stack.append(kids)
+            if "/Lang" in node and "/S" in node:
+                langs.append((str(node.S), str(node.Lang)))
+    assert langs == [("/P", "fr")]

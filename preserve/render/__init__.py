@@ -94,7 +94,7 @@ def default_attachments(statement: Statement, metadata: Metadata) -> tuple[Attac
 def render_statement(
     statement: Statement,
     metadata: Metadata,
-    level: PdfaLevel = PdfaLevel.A2U,
+    level: PdfaLevel = PdfaLevel.A2A,
     *,
     created: datetime | None = None,
     attachments: Sequence[Attachment] | None = None,

@@ -161,6 +161,27 @@ def _names(statement: Statement) -> frozenset[str]:
     return frozenset(str(s.name) for s in signers if getattr(s, "name", None))
 
 
+#: A block's structure element gets a /Lang of its own only when the classifier is
+#: this sure and the block has this many letters: a wrong /Lang makes a screen reader
+#: read a paragraph in the wrong voice, none makes it use the document's language.
+BLOCK_LANG_CONFIDENCE = 0.95
+BLOCK_LANG_MIN_LETTERS = 20
+
+
+def block_language(block: Block, document: str | None) -> str | None:
+    """The block's language where it surely differs from the document's, else None."""
+    from preserve.statement.language import identify_language_confidence
+
+    text = " ".join(block.lines)
+    if sum(ch.isalpha() for ch in text) < BLOCK_LANG_MIN_LETTERS:
+        return None
+    tag, confidence = identify_language_confidence(text)
+    if tag is None or confidence < BLOCK_LANG_CONFIDENCE:
+        return None
+    same = (document or "").lower().split("-")[0] == tag.lower().split("-")[0]
+    return None if same else tag
+
+
 def blocks_of(statement: Statement) -> tuple[Block, ...]:
     """The statement's blocks; a Statement built without them is parsed for them."""
     if statement.blocks or not statement.text.strip():
@@ -410,12 +431,13 @@ def draw_pages(
     writer = Writer(canvas)
     tree = StructureBuilder(doc.language)
     nodes: dict[tuple[object, ...], StructNode] = {}
+    langs = {n: block_language(block, doc.language) for n, block in enumerate(doc.blocks)}
 
     def node(tag: Tag) -> StructNode:
         key: tuple[object, ...] = (tag.block,)
         parent = nodes.get(key)
         if parent is None:
-            parent = nodes[key] = tree.add(tag.role)
+            parent = nodes[key] = tree.add(tag.role, lang=langs.get(tag.block))
         if tag.item is None:
             return parent
         if tag.role == "L":
