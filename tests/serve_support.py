@@ -20,6 +20,7 @@ from preserve import ledger
 from preserve.archive import ingest
 from preserve.audit import audit
 from preserve.cli import cli
+from preserve.serve.catalog import WITHDRAWAL
 from tests.conftest import FIXTURES
 
 #: The fixtures the tests look at (their identifiers are whatever the parser derives).
@@ -70,7 +71,7 @@ def reading_room_archive() -> Path:
             ledger.record_event(
                 db,
                 identifier=withdrawn,
-                type="withdrawal",
+                type=WITHDRAWAL,  # what `preserve withdraw` records (test_serve_withdraw.py)
                 outcome="success",
                 detail={"reason": WITHDRAWAL_REASON},
                 agent="test",

@@ -19,9 +19,10 @@ from preserve.premis import FIXITY_CHECK
 
 PAGE_SIZE = 20
 FACET_VALUES_SHOWN = 12
-#: The ledger event type that withdraws a statement (and the bag state, if a
-#: future migration adds one): its URL then answers 410 with a tombstone.
-WITHDRAWAL = "withdrawal"
+#: The ledger event type that withdraws a statement: PREMIS "deaccession", the chained
+#: tombstone `preserve withdraw` records (preserve.replicas.DEACCESSION); its URL then
+#: answers 410 with a tombstone.
+WITHDRAWAL = "deaccession"
 WITHDRAWN_STATE = "withdrawn"
 FACET_LABELS = {
     "year": "Year",
