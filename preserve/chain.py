@@ -149,44 +149,37 @@ def seal_legacy(db: sqlite3.Connection, archive: Path) -> int:
             )
             prev = digest
             sealed += 1
-    agent = software_agent()
-    at = now()
-    if sealed:
-        append(
-            db,
-            identifier=None,
-            type=SEAL_EVENT,
-            at=at,
-            outcome="success",
-            detail=json.dumps({"sealed_events": sealed, "reason": "events from before the chain"}),
-            agent=agent,
-        )
-    for identifier, digests in ledger_check.unbound_digests(db):
+    agent, at = software_agent(), now()
+
+    def seal(identifier: str | None, detail: str) -> None:
         append(
             db,
             identifier=identifier,
             type=SEAL_EVENT,
             at=at,
             outcome="success",
-            detail=json.dumps(
+            detail=detail,
+            agent=agent,
+        )
+
+    if sealed:
+        seal(None, json.dumps({"sealed_events": sealed, "reason": "events from before the chain"}))
+    for identifier, digests in ledger_check.unbound_digests(db):
+        seal(
+            identifier,
+            json.dumps(
                 {"tagmanifests": digests, "reason": "digests recorded before the chain held them"},
                 sort_keys=True,
             ),
-            agent=agent,
         )
     unbound = ledger_check.unbound_keys(db, archive)
     if unbound:
-        append(
-            db,
-            identifier=None,
-            type=SEAL_EVENT,
-            at=at,
-            outcome="success",
-            detail=json.dumps(
+        seal(
+            None,
+            json.dumps(
                 {"trusted_keys": unbound, "reason": "keys trusted before the chain recorded it"},
                 sort_keys=True,
             ),
-            agent=agent,
         )
     return sealed
 
