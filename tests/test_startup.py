@@ -92,3 +92,43 @@ def test_font_registration_does_not_search_afm_files(monkeypatch: pytest.MonkeyP
     name = fonts.ensure_registered(family, bold=True)
     assert name in pdfmetrics._fonts
     assert fonts.ensure_registered(family, bold=True) == name
+
+
+def test_cached_language_model_classifies_as_the_packaged_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The uncompressed copy kept in the cache is py3langid's model, value for value."""
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+
+    from preserve.statement import language
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cached = language._from_cached_model(LanguageIdentifier, MODEL_DIR / MODEL_FILE)
+    kept = list((tmp_path / "preserve").iterdir())
+    assert len(kept) == 1 and kept[0].suffix == ".npz"
+    again = language._from_cached_model(LanguageIdentifier, MODEL_DIR / MODEL_FILE)
+    assert list((tmp_path / "preserve").iterdir()) == kept  # read, not written again
+    packaged = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    for text in (
+        "The library will open on Saturdays from next month, the council said.",
+        "La bibliothèque ouvrira le samedi à partir du mois prochain.",
+        "Die Bibliothek öffnet ab nächstem Monat auch samstags.",
+        "Kitabxana gələn aydan şənbə günləri də açıq olacaq.",
+    ):
+        assert cached.classify(text) == again.classify(text) == packaged.classify(text)
+
+
+def test_language_model_loads_without_a_writable_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from preserve.statement import language
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_bytes(b"")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    language._identifier.cache_clear()
+    try:
+        lang, probability = language._langid("The library opens on Saturdays from next month.")
+    finally:
+        language._identifier.cache_clear()
+    assert lang == "en" and probability > 0.5
