@@ -10,6 +10,10 @@ of one large file, all with sha256 and sha512 manifests, then times:
 * preserve: :func:`preserve.verify.verify_bags` over the same bags, using every core
   (processes for the small bags, threads inside each large bag when run alone).
 
+First each side runs as a whole process, as a user runs it (start-up included):
+``python -m preserve verify BAG...`` against a fresh interpreter calling
+``bagit.Bag(p).validate()`` on each bag; then in-process as a second line.
+
 Each side runs on a warm page cache (a discarded warm-up pass first), so the numbers
 compare CPU work, not the disk. Peak RSS comes from ``resource.getrusage``.
 """
@@ -20,6 +24,7 @@ import argparse
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -94,6 +99,26 @@ def ours_one_by_one(bags: list[Path]) -> bool:
     return all(verify_bag(b).valid for b in bags)
 
 
+#: The reference as a user runs it: a fresh interpreter validating each named bag.
+_BAGIT_SCRIPT = (
+    "import sys, bagit\n"
+    "n = int(sys.argv[1])\n"
+    "for p in sys.argv[2:]: bagit.Bag(p).validate(processes=n)\n"
+)
+
+
+def whole_bagit(bags: list[Path], processes: int) -> bool:
+    """bagit-python as a whole process (start-up included)."""
+    cmd = [sys.executable, "-c", _BAGIT_SCRIPT, str(processes), *map(str, bags)]
+    return subprocess.run(cmd, capture_output=True).returncode == 0
+
+
+def whole_preserve(bags: list[Path]) -> bool:
+    """``preserve verify BAG...`` as a whole process (start-up included)."""
+    cmd = [sys.executable, "-m", "preserve", "verify", *map(str, bags)]
+    return subprocess.run(cmd, capture_output=True).returncode == 0
+
+
 def peak_rss_mib() -> tuple[float, float]:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -140,6 +165,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         if small:
             compare(
+                f"{len(small)} small bags, whole processes",
+                lambda: whole_bagit(small, 1),
+                {"preserve verify": lambda: whole_preserve(small)},
+                args.repeat,
+            )
+            compare(
                 f"{len(small)} small bags",
                 lambda: bagit_python(small, 1),
                 {
@@ -150,6 +181,12 @@ def main(argv: list[str] | None = None) -> int:
                 args.repeat,
             )
         if large:
+            compare(
+                f"{len(large)} x {args.large_mib} MiB, whole processes",
+                lambda: whole_bagit(large, 2),
+                {"preserve verify": lambda: whole_preserve(large)},
+                args.repeat,
+            )
             compare(
                 f"{len(large)} x {args.large_mib} MiB",
                 lambda: bagit_python(large, 2),

@@ -190,15 +190,18 @@ def validate(
 # --------------------------------------------------------------------------- render
 
 
+# ``preserve.pdfa.PdfaLevel``'s values, spelled out so that building the command line
+# does not import pikepdf (0.15 s on every command); tests/test_startup.py keeps them equal.
+PDFA_LEVELS = ("1b", "2b", "2u", "3u", "2a", "3a")
+
+
 def pdfa_option(func: F) -> F:
     """``--pdfa LEVEL``: the PDF/A level of the preservation copy."""
-    from preserve.pdfa import PdfaLevel
-
     return click.option(
         "--pdfa",
         "level",
-        type=click.Choice([level.value for level in PdfaLevel]),
-        default=PdfaLevel.A2A.value,
+        type=click.Choice(PDFA_LEVELS),
+        default="2a",
         show_default=True,
         help="PDF/A level of the preservation copy; 3u and 3a also embed the statement as "
         "received and its metadata JSON; 2a and 3a are tagged (PDF/UA-1).",
@@ -1231,10 +1234,13 @@ def verify(
     2 if a bag could not be opened at all.
     """
     from preserve.bag_checks import PreserveChecks
-    from preserve.signing import Trust
     from preserve.verify import CANNOT_OPEN, ExtraCheck, verify_bags
 
-    trust = Trust.from_files(trusted_keys, tsa_roots) if trusted_keys or tsa_roots else None
+    trust = None
+    if trusted_keys or tsa_roots:
+        from preserve.signing import Trust  # cryptography: only when keys are given
+
+        trust = Trust.from_files(trusted_keys, tsa_roots)
     checks: tuple[ExtraCheck, ...] = (PreserveChecks(trust),)
     if profile_name is not None:
         from preserve.bag_checks import ProfileCheck

@@ -289,9 +289,10 @@ def ensure_registered(family: Family, bold: bool) -> str:
     """
     name = font_name(family, bold)
     with _lock:
-        try:
-            pdfmetrics.getFont(name)
-        except KeyError:
+        # ``pdfmetrics.getFont`` parses every AFM file on ReportLab's search path before
+        # it raises KeyError for an unregistered name (0.1-0.2 s a font where Ghostscript
+        # or TeX fonts are installed); the registry itself answers at once.
+        if name not in pdfmetrics._fonts:
             path = str(font_file(family, bold))
             font = EmbeddedFont(name, path, subfontIndex=subfont_of(family), shapable=False)
             repair_hmetrics(font, path, subfont_of(family))

@@ -1,0 +1,134 @@
+"""Start-up: each command imports only what its work needs.
+
+Each test imports a module in a fresh interpreter and lists the heavy libraries
+that ended up in ``sys.modules``: PDF/A (pikepdf), rendering (reportlab), the
+schema validator (jsonschema) and signing (cryptography) cost 0.1-0.3 s each, and
+a plain bag never needs them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("reportlab", "pikepdf", "jsonschema", "cryptography", "dateparser", "py3langid")
+
+
+def _loaded_after(code: str, cwd: Path | None = None) -> list[str]:
+    probe = (
+        f"import json, sys\n{textwrap.dedent(code)}\n"
+        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=cwd
+    )
+    loaded: list[str] = json.loads(out.stdout.splitlines()[-1])
+    return loaded
+
+
+def test_the_probe_sees_a_heavy_import() -> None:
+    assert _loaded_after("import jsonschema") == ["jsonschema"]
+
+
+@pytest.mark.parametrize("module", ["preserve.verify", "preserve.bag_checks", "preserve.cli"])
+def test_import_pulls_in_no_heavy_library(module: str) -> None:
+    assert _loaded_after(f"import {module}") == []
+
+
+def test_verify_of_a_foreign_unsigned_bag_imports_nothing_heavy(tmp_path: Path) -> None:
+    bag = tmp_path / "bag"
+    (bag / "data").mkdir(parents=True)
+    (bag / "data" / "a.txt").write_bytes(b"hello\n")
+    (bag / "bagit.txt").write_bytes(b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
+    (bag / "manifest-sha256.txt").write_bytes(
+        b"5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03  data/a.txt\n"
+    )
+    code = f"""
+        from preserve.bag_checks import PreserveChecks
+        from preserve.verify import verify_bag
+        result = verify_bag({str(bag)!r}, extra_checks=(PreserveChecks(),))
+        assert result.valid, result.problems
+    """
+    assert _loaded_after(code) == []
+
+
+def test_version_and_verify_help_import_nothing_heavy() -> None:
+    for args in ("['--version']", "['verify', '--help']"):
+        code = f"""
+            from preserve.cli import cli
+            try:
+                cli.main({args}, standalone_mode=False)
+            except SystemExit:
+                pass
+        """
+        assert _loaded_after(code) == [], args
+
+
+def test_the_repeated_constants_equal_their_originals() -> None:
+    from preserve import bag_checks, cli, signing
+    from preserve.pdfa import PdfaLevel
+
+    assert tuple(level.value for level in PdfaLevel) == cli.PDFA_LEVELS
+    assert bag_checks.SIGNATURES_DIR == signing.SIGNATURES_DIR
+
+
+def test_font_registration_does_not_search_afm_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``pdfmetrics.getFont`` of an unregistered name parses every AFM file on the
+    search path; ``ensure_registered`` must ask the registry instead."""
+    from reportlab.pdfbase import pdfmetrics
+
+    from preserve.render import fonts
+
+    def refuse(name: str) -> object:
+        raise AssertionError(f"getFont({name!r}) searches the AFM path")
+
+    monkeypatch.setattr(pdfmetrics, "getFont", refuse)
+    family = fonts.Family("NotoSerifLao", "NotoSerifLao-Regular.ttf", "NotoSerifLao-Bold.ttf")
+    name = fonts.ensure_registered(family, bold=True)
+    assert name in pdfmetrics._fonts
+    assert fonts.ensure_registered(family, bold=True) == name
+
+
+def test_cached_language_model_classifies_as_the_packaged_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The uncompressed copy kept in the cache is py3langid's model, value for value."""
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+
+    from preserve.statement import language
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cached = language._from_cached_model(LanguageIdentifier, MODEL_DIR / MODEL_FILE)
+    kept = list((tmp_path / "preserve").iterdir())
+    assert len(kept) == 1 and kept[0].suffix == ".npz"
+    again = language._from_cached_model(LanguageIdentifier, MODEL_DIR / MODEL_FILE)
+    assert list((tmp_path / "preserve").iterdir()) == kept  # read, not written again
+    packaged = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    for text in (
+        "The library will open on Saturdays from next month, the council said.",
+        "La bibliothèque ouvrira le samedi à partir du mois prochain.",
+        "Die Bibliothek öffnet ab nächstem Monat auch samstags.",
+        "Kitabxana gələn aydan şənbə günləri də açıq olacaq.",
+    ):
+        assert cached.classify(text) == again.classify(text) == packaged.classify(text)
+
+
+def test_language_model_loads_without_a_writable_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from preserve.statement import language
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_bytes(b"")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    language._identifier.cache_clear()
+    try:
+        lang, probability = language._langid("The library opens on Saturdays from next month.")
+    finally:
+        language._identifier.cache_clear()
+    assert lang == "en" and probability > 0.5
