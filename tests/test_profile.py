@@ -563,7 +563,7 @@ def test_mime_aliases_are_accepted(tmp_path: Path) -> None:
 @example(pattern="*/b", path="a/a/b")
 def test_glob_agrees_with_fnmatch_where_both_are_defined(pattern: str, path: str) -> None:
     """Only '*' is special, and like the reference validator's fnmatch it crosses '/'."""
-    from preserve.profile import _matches_any
+    from preserve.profile.globs import _matches_any
 
     assert _matches_any(path, [pattern]) == fnmatch.fnmatchcase(path, pattern)
 
@@ -575,7 +575,7 @@ def test_glob_agrees_with_fnmatch_where_both_are_defined(pattern: str, path: str
 )
 def test_folder_coverage_is_exact(folder: str, name: str, pattern: str) -> None:
     """A covered folder has some file the pattern allows; an uncovered one has none."""
-    from preserve.profile import _covers_any, _matches_any
+    from preserve.profile.globs import _covers_any, _matches_any
 
     entry = f"data/{folder}/"
     full = f"data/{pattern}" if not pattern.startswith("*") else pattern
