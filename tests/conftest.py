@@ -26,3 +26,11 @@ def archive(pristine: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "archive"
     shutil.copytree(pristine, copy)
     return copy
+
+
+@pytest.fixture(scope="session")
+def preflight() -> list[str]:
+    """The PDFBox Preflight command (tests/pdf_tools.py); skips where it is absent."""
+    from tests.pdf_tools import preflight_command
+
+    return preflight_command()

@@ -25,19 +25,10 @@ from preserve.render import Rendering, fonts, render_statement
 from preserve.render.linebreak import break_opportunities, needs_dictionary
 from preserve.render.shaping import words
 from preserve.statement import Statement
+from tests.pdf_tools import preflight_command, run_preflight
 
 REPO = Path(__file__).resolve().parents[1]
 CREATED = dt.datetime(2024, 2, 23, 12, 0, tzinfo=dt.UTC)
-JAVA_DIR = Path("/usr/share/java")
-PREFLIGHT_JARS = (
-    "preflight.jar",
-    "pdfbox2.jar",
-    "fontbox2.jar",
-    "xmpbox.jar",
-    "commons-logging.jar",
-    "javax.activation.jar",
-    "jaxb-api.jar",
-)
 
 # Invented statements on a neutral topic (library opening hours), in the shape real ones
 # come in. key: (language, title, paragraphs, signer name, role, font that must be used)
@@ -431,21 +422,8 @@ def test_new_scripts_are_valid_pdfa_1b(
 ) -> None:
     if needs_cjk(key):
         request.getfixturevalue("cjk_font")
-    java = shutil.which("java")
-    missing = [j for j in PREFLIGHT_JARS if not (JAVA_DIR / j).is_file()]
-    if java is None or missing:
-        pytest.skip(f"PDFBox Preflight is not installed; missing: {', '.join(missing) or 'java'}")
-    path = tmp_path / f"{key}.pdf"
-    path.write_bytes(render(key, PdfaLevel.A1B).pdf)
-    classpath = ":".join(str(JAVA_DIR / j) for j in PREFLIGHT_JARS)
-    done = subprocess.run(
-        [java, "-cp", classpath, "org.apache.pdfbox.preflight.Validator_A1b", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    report = done.stdout + done.stderr
-    assert done.returncode == 0 and "is a valid PDF/A-1b file" in report, report
+    code, report = run_preflight(preflight_command(), render(key, PdfaLevel.A1B).pdf, tmp_path, key)
+    assert code == 0 and "is a valid PDF/A-1b file" in report, report
 
 
 @pytest.mark.parametrize("key", ["zh-Hans", "emoji"])

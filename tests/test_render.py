@@ -19,20 +19,11 @@ from preserve.metadata import Metadata
 from preserve.pdfa import PdfaLevel, check_pdfa
 from preserve.render import Rendering, render_statement, write_pdf
 from preserve.statement import MAX_STATEMENT_BYTES, Statement
+from tests.pdf_tools import qpdf_check, run_preflight
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
 CREATED = dt.datetime(2024, 2, 23, 12, 0, tzinfo=dt.UTC)
-JAVA_DIR = Path("/usr/share/java")
-PREFLIGHT_JARS = (
-    "preflight.jar",
-    "pdfbox2.jar",
-    "fontbox2.jar",
-    "xmpbox.jar",
-    "commons-logging.jar",
-    "javax.activation.jar",
-    "jaxb-api.jar",
-)
 
 # Small inputs in every script the issue names, including mixed right-to-left text.
 SAMPLES: dict[str, tuple[str, str, list[str], str, str]] = {
@@ -214,38 +205,6 @@ def pdftotext(pdf: bytes, tmp_path: Path, *args: str) -> str:
     ).stdout
 
 
-@pytest.fixture(scope="session")
-def preflight() -> list[str]:
-    """The command that runs PDFBox Preflight (PDF/A-1b); skips when it is not installed."""
-    java = shutil.which("java")
-    missing = [j for j in PREFLIGHT_JARS if not (JAVA_DIR / j).is_file()]
-    if java is None or missing:
-        pytest.skip(
-            "PDFBox Preflight is not installed (apt: libpdfbox2-java libactivation-java "
-            f"libjaxb-api-java); missing: {', '.join(missing) or 'java'}"
-        )
-    classpath = ":".join(str(JAVA_DIR / j) for j in PREFLIGHT_JARS)
-    return [java, "-cp", classpath, "org.apache.pdfbox.preflight.Validator_A1b"]
-
-
-def preflight_result(
-    cmd: list[str], pdf: bytes, tmp_path: Path, name: str = "x"
-) -> tuple[int, str]:
-    path = tmp_path / f"{name}.pdf"
-    path.write_bytes(pdf)
-    done = subprocess.run([*cmd, str(path)], capture_output=True, text=True, timeout=120)
-    return done.returncode, done.stdout + done.stderr
-
-
-def qpdf_check(pdf: bytes, tmp_path: Path) -> None:
-    if shutil.which("qpdf") is None:
-        pytest.skip("qpdf (apt: qpdf) is not installed")
-    path = tmp_path / "q.pdf"
-    path.write_bytes(pdf)
-    done = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
 def fonts_of(pdf: pikepdf.Pdf) -> list[pikepdf.Dictionary]:
     fonts = {}
     for page in pdf.pages:
@@ -281,7 +240,7 @@ def test_every_fixture_is_valid_pdfa_1b_and_keeps_its_text(
 ) -> None:
     statement, metadata = prepared(path)
     rendering = render_statement(statement, metadata, PdfaLevel.A1B, created=CREATED)
-    code, report = preflight_result(preflight, rendering.pdf, tmp_path, path.stem)
+    code, report = run_preflight(preflight, rendering.pdf, tmp_path, path.stem)
     assert code == 0 and "is a valid PDF/A-1b file" in report, report
     assert check_pdfa(rendering.pdf) == []
     qpdf_check(rendering.pdf, tmp_path)
@@ -514,7 +473,7 @@ def test_markup_in_title_and_text_is_literal(tmp_path: Path) -> None:
 
 def test_markup_title_is_valid_pdfa_1b(preflight: list[str], tmp_path: Path) -> None:
     rendering = render("en", PdfaLevel.A1B, title=MARKUP)
-    code, report = preflight_result(preflight, rendering.pdf, tmp_path)
+    code, report = run_preflight(preflight, rendering.pdf, tmp_path)
     assert code == 0, report
 
 
@@ -682,7 +641,7 @@ def test_decomposed_latin_renders_with_marks() -> None:
 
 @pytest.mark.parametrize("key", sorted(SAMPLES))
 def test_every_script_is_valid_pdfa_1b(key: str, preflight: list[str], tmp_path: Path) -> None:
-    code, report = preflight_result(preflight, render(key, PdfaLevel.A1B).pdf, tmp_path, key)
+    code, report = run_preflight(preflight, render(key, PdfaLevel.A1B).pdf, tmp_path, key)
     assert code == 0 and "is a valid PDF/A-1b file" in report, report
 
 
@@ -710,7 +669,7 @@ def test_preflight_rejects_a_pdf_that_is_not_pdfa(preflight: list[str], tmp_path
     canvas = Canvas(out)
     canvas.drawString(72, 720, "not PDF/A")
     canvas.save()
-    code, report = preflight_result(preflight, out.getvalue(), tmp_path)
+    code, report = run_preflight(preflight, out.getvalue(), tmp_path)
     assert code != 0 and "not a valid PDF/A-1b file" in report, report
 
 

@@ -33,6 +33,7 @@ from preserve.pdfa import (
 )
 from preserve.render.fonts import FAMILIES, ensure_registered
 from preserve.render.tagging import MarkedContent, StructNode, StructureBuilder
+from tests.pdf_tools import run_preflight
 
 CREATED = dt.datetime(2024, 3, 1, 9, 30, tzinfo=dt.UTC)
 INFO = PdfInfo(
@@ -572,34 +573,6 @@ def test_content_bombs_and_unknown_filters_are_not_inflated(
 
 
 # --------------------------------------------------------------------------- PDFBox Preflight
-
-JAVA_DIR = Path("/usr/share/java")
-PREFLIGHT_JARS = (
-    "preflight.jar",
-    "pdfbox2.jar",
-    "fontbox2.jar",
-    "xmpbox.jar",
-    "commons-logging.jar",
-    "javax.activation.jar",
-    "jaxb-api.jar",
-)
-
-
-@pytest.fixture(scope="module")
-def preflight() -> list[str]:
-    java = shutil.which("java")
-    missing = [j for j in PREFLIGHT_JARS if not (JAVA_DIR / j).is_file()]
-    if java is None or missing:
-        pytest.skip(f"PDFBox Preflight is not installed; missing: {', '.join(missing) or 'java'}")
-    classpath = ":".join(str(JAVA_DIR / j) for j in PREFLIGHT_JARS)
-    return [java, "-cp", classpath, "org.apache.pdfbox.preflight.Validator_A1b"]
-
-
-def run_preflight(cmd: list[str], pdf: bytes, tmp_path: Path) -> tuple[int, str]:
-    path = tmp_path / "p.pdf"
-    path.write_bytes(pdf)
-    done = subprocess.run([*cmd, str(path)], capture_output=True, text=True, timeout=120)
-    return done.returncode, done.stdout + done.stderr
 
 
 def test_preflight_accepts_a_tagged_pdfa_1b(preflight: list[str], tmp_path: Path) -> None:
