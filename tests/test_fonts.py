@@ -26,6 +26,7 @@ from preserve.render.linebreak import break_opportunities, needs_dictionary
 from preserve.render.shaping import words
 from preserve.statement import Statement
 from tests.pdf_tools import preflight_command, run_preflight
+from tests.samples import sample_statement
 
 REPO = Path(__file__).resolve().parents[1]
 CREATED = dt.datetime(2024, 2, 23, 12, 0, tzinfo=dt.UTC)
@@ -261,27 +262,9 @@ SAMPLES: dict[str, tuple[str, str, list[str], str, str, str]] = {
 
 def make(key: str, paragraphs: list[str] | None = None) -> tuple[Statement, Metadata]:
     lang, title, paras, name, role, _font = SAMPLES[key]
-    paras = paras if paragraphs is None else paragraphs
-    text = "\n\n".join([title, *paras, name, role])
-    statement = Statement(
-        original=text.encode(),
-        text=text,
-        title=title,
-        paragraphs=tuple(paras),
-        signer_name=name,
-        signer_role=role,
-        date_issued=dt.date(2024, 2, 23),
-        language=lang,
+    return sample_statement(
+        key, lang, title, paras if paragraphs is None else paragraphs, name, role
     )
-    record: dict[str, object] = {
-        "identifier": f"sample-{key.lower()}-2024-02-23",
-        "title": title,
-        "creator": {"name": name, "role": role, "organization": "Office of the Ombudsman"},
-        "date_issued": "2024-02-23",
-        "language": lang,
-        "type": "statement",
-    }
-    return statement, Metadata(record=record)
 
 
 def render(key: str, level: PdfaLevel = PdfaLevel.A2U) -> Rendering:

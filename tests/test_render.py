@@ -20,6 +20,7 @@ from preserve.pdfa import PdfaLevel, check_pdfa
 from preserve.render import Rendering, render_statement, write_pdf
 from preserve.statement import MAX_STATEMENT_BYTES, Statement
 from tests.pdf_tools import qpdf_check, run_preflight
+from tests.samples import sample_statement
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures"
@@ -130,30 +131,16 @@ def make(
     original: bytes | None = None,
 ) -> tuple[Statement, Metadata]:
     lang, sample_title, sample_paras, name, role = SAMPLES[key]
-    title = sample_title if title is None else title
-    paras = sample_paras if paragraphs is None else paragraphs
-    text = "\n\n".join([title, *paras, name, role])
-    statement = Statement(
-        original=original if original is not None else text.encode(),
-        text=text,
-        title=title,
-        paragraphs=tuple(paras),
-        signer_name=name,
-        signer_role=role,
-        date_issued=dt.date(2024, 2, 23),
-        language=lang,
+    return sample_statement(
+        key,
+        lang,
+        sample_title if title is None else title,
+        sample_paras if paragraphs is None else paragraphs,
+        name,
+        role,
+        original=original,
+        record={"description": f"A test statement ({key})", **(record or {})},
     )
-    rec: dict[str, object] = {
-        "identifier": f"sample-{key}-2024-02-23",
-        "title": title,
-        "creator": {"name": name, "role": role, "organization": "Office of the Ombudsman"},
-        "date_issued": "2024-02-23",
-        "language": lang,
-        "type": "statement",
-        "description": f"A test statement ({key})",
-    }
-    rec.update(record or {})
-    return statement, Metadata(record=rec)
 
 
 def squash(text: str) -> str:
