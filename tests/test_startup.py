@@ -70,10 +70,11 @@ def test_version_and_verify_help_import_nothing_heavy() -> None:
 
 
 def test_the_repeated_constants_equal_their_originals() -> None:
-    from preserve import bag_checks, cli, signing
+    from preserve import bag_checks, signing
+    from preserve.cli import options
     from preserve.pdfa import PdfaLevel
 
-    assert tuple(level.value for level in PdfaLevel) == cli.PDFA_LEVELS
+    assert tuple(level.value for level in PdfaLevel) == options.PDFA_LEVELS
     assert bag_checks.SIGNATURES_DIR == signing.SIGNATURES_DIR
 
 
