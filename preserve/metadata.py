@@ -397,9 +397,9 @@ def prepare_file(
 
     if path.suffix.lower() == ".json" and metadata_file is None:
         return prepare(None, read_sidecar(path), sidecar_file=path)
-    from preserve.inputs import module_for
+    from preserve.inputs import form_for
 
-    if module_for(path).__name__ != "preserve.inputs.text":  # a page, a WARC, an e-mail…
+    if form_for(path) != "preserve.inputs.text":  # a page, a WARC, an e-mail…
         from preserve.archive import prepare_input
 
         return prepare_input(path, metadata_file)[1]
