@@ -98,7 +98,8 @@ def test_font_registration_does_not_search_afm_files(monkeypatch: pytest.MonkeyP
 def test_cached_language_model_classifies_as_the_packaged_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The uncompressed copy kept in the cache is py3langid's model, value for value."""
+    """The uncompressed copy kept in the cache (one memory-mapped ``.npy`` file per
+    array) is py3langid's model, value for value."""
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
     from preserve.statement import language
@@ -106,9 +107,15 @@ def test_cached_language_model_classifies_as_the_packaged_one(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     cached = language._from_cached_model(LanguageIdentifier, MODEL_DIR / MODEL_FILE)
     kept = list((tmp_path / "preserve").iterdir())
-    assert len(kept) == 1 and kept[0].suffix == ".npz"
+    assert len(kept) == 1 and kept[0].is_dir() and kept[0].name.startswith("py3langid-")
+    arrays = {f.name: f.stat().st_mtime_ns for f in kept[0].iterdir()}
+    assert sorted(arrays) == sorted(f"{name}.npy" for name in language._ARRAYS)
     again = language._from_cached_model(LanguageIdentifier, MODEL_DIR / MODEL_FILE)
     assert list((tmp_path / "preserve").iterdir()) == kept  # read, not written again
+    assert {f.name: f.stat().st_mtime_ns for f in kept[0].iterdir()} == arrays
+    import numpy as np
+
+    assert isinstance(again.nb_ptc, np.memmap)  # mapped, not read whole (28 MB)
     packaged = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     for text in (
         "The library will open on Saturdays from next month, the council said.",

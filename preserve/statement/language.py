@@ -126,13 +126,16 @@ def _chinese_script(text: str) -> str:
 
 @cache
 def _identifier() -> Any:
-    """py3langid's classifier, from an uncompressed copy of its model when one can be kept.
+    """py3langid's classifier, from an uncompressed, memory-mapped copy of its model
+    when one can be kept.
 
     The model ships LZMA-compressed (4.5 MB to 68 MB): decompressing it costs ~0.7 s
-    on every command that classifies a language. The decompressed ``.npz`` is kept
-    once in the user's cache folder (named by the compressed file's SHA-256, so an
-    upgraded model is never mixed up) and memory-mapped after that (~0.1 s). Without a
-    writable cache the model is loaded as py3langid does.
+    on every command that classifies a language, and even an uncompressed ``.npz``
+    is read whole (``np.load`` cannot map a zip member). Its arrays are kept once as
+    ``.npy`` files in the user's cache folder (named by the compressed file's
+    SHA-256, so an upgraded model is never mixed up) and memory-mapped after that
+    (~0.02 s): only the pages a text's features touch are read. Without a writable
+    cache the model is loaded as py3langid does.
     """
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
@@ -142,35 +145,54 @@ def _identifier() -> Any:
         return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
+#: The model's arrays, one ``.npy`` file each in the cache folder.
+_ARRAYS = ("ptc", "pc", "classes", "nextmove", "nextmove_row", "out_feat")
+
+
 def _from_cached_model(identifier: Any, packed: Path) -> Any:
     import numpy as np
-    from py3langid.modelio import _to_array
 
     digest = hashlib.sha256(packed.read_bytes()).hexdigest()[:16]
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = Path(base) / "preserve"
-    plain = folder / f"py3langid-{digest}.npz"
-    if not plain.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as tmp:
-            try:
-                with lzma.open(packed) as src:
-                    shutil.copyfileobj(src, tmp, length=1 << 20)
-                tmp.close()
-                os.replace(tmp.name, plain)
-            except BaseException:
-                os.unlink(tmp.name)
+    folder = Path(base) / "preserve" / f"py3langid-{digest}"
+    if not folder.is_dir():
+        _unpack_model(packed, folder)
+    data = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
+    # The DFA tables are walked one byte at a time: a memoryview indexes them like
+    # py3langid's array.array, without copying the 39 MB table into one.
+    return identifier(
+        data["ptc"],
+        np.asarray(data["pc"]),
+        data["classes"].tolist(),
+        memoryview(data["nextmove"]),
+        data["out_feat"].tolist(),
+        norm_probs=True,
+        tk_row=memoryview(data["nextmove_row"]),
+    )
+
+
+def _unpack_model(packed: Path, folder: Path) -> None:
+    """Decompress the model into ``folder`` as ``.npy`` files (a temporary folder
+    renamed into place, so a half-written copy is never read)."""
+    import numpy as np
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".part-"))
+    try:
+        with tempfile.TemporaryFile(dir=work) as tmp:
+            with lzma.open(packed) as src:
+                shutil.copyfileobj(src, tmp, length=1 << 20)
+            tmp.seek(0)
+            with np.load(tmp, allow_pickle=False) as npz:
+                for name in _ARRAYS:
+                    np.save(work / f"{name}.npy", npz[name], allow_pickle=False)
+        try:
+            os.rename(work, folder)
+        except OSError:
+            if not folder.is_dir():  # another process may have put it there first
                 raise
-    with np.load(plain, mmap_mode="r", allow_pickle=False) as data:
-        return identifier(
-            np.asarray(data["ptc"]),
-            np.asarray(data["pc"]),
-            data["classes"].tolist(),
-            _to_array(data["nextmove"]),
-            data["out_feat"].tolist(),
-            norm_probs=True,
-            tk_row=_to_array(data["nextmove_row"]),
-        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 #: The classifier reads this much: a few thousand characters decide a language
