@@ -69,6 +69,72 @@ def test_version_and_verify_help_import_nothing_heavy() -> None:
         assert _loaded_after(code) == [], args
 
 
+def test_verify_help_imports_only_the_verify_commands_module() -> None:
+    """The command group is lazy: ``preserve verify --help`` builds one command."""
+    code = """
+        import sys
+        from preserve.cli import cli
+        try:
+            cli.main(['verify', '--help'], standalone_mode=False)
+        except SystemExit:
+            pass
+        print(sorted(m for m in sys.modules if m.startswith('preserve.cli.')))
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.splitlines()[-1] == "['preserve.cli.checking', 'preserve.cli.options']"
+
+
+#: What reading, checking and validating one plain-text statement never needs: the
+#: schema library (a valid record passes the compiled schema), the PDF and signing
+#: libraries, and the readers of other forms (pages, WARCs, PDFs, scans, DOCX).
+NOT_FOR_VALIDATE = (
+    *HEAVY,
+    "trafilatura",
+    "warcio",
+    "docx",
+    "odf",
+    "PIL",
+    "pypdfium2",
+    "charset_normalizer",
+    "uharfbuzz",
+)
+
+
+def _loaded_by_validate(fixture: str, tmp_path: Path) -> list[str]:
+    code = f"""
+        import json, os, sys
+        os.environ["XDG_CACHE_HOME"] = {str(tmp_path)!r}
+        from preserve.cli import cli
+        try:
+            cli.main(["validate", {fixture!r}], standalone_mode=False)
+        except SystemExit as exit:
+            assert exit.code == 0, exit.code
+        print(json.dumps(sorted(m for m in {NOT_FOR_VALIDATE!r} if m in sys.modules)))
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parents[1],
+    )
+    loaded: list[str] = json.loads(out.stdout.splitlines()[-1])
+    return loaded
+
+
+def test_validate_of_a_valid_statement_imports_no_schema_library_nor_form_reader(
+    tmp_path: Path,
+) -> None:
+    """English: the script does not decide, so the language model is loaded; nothing else."""
+    assert _loaded_by_validate("fixtures/en-letter-sincerely.txt", tmp_path) == ["py3langid"]
+
+
+def test_a_script_that_decides_the_language_loads_no_language_model(tmp_path: Path) -> None:
+    assert _loaded_by_validate("fixtures/hy-library-access.txt", tmp_path) == []
+
+
 def test_the_repeated_constants_equal_their_originals() -> None:
     from preserve import bag_checks, signing
     from preserve.cli import options
