@@ -45,9 +45,16 @@ def _script_pattern(ranges: tuple[tuple[int, int], ...]) -> re.Pattern[str]:
 _NON_LETTER = re.compile(r"[\W\d_]+")
 
 
-def _share(text: str, ranges: tuple[tuple[int, int], ...]) -> float:
-    """The share of the text's letters that are in the given code point ranges."""
-    letters = len(text) - sum(len(m) for m in _NON_LETTER.findall(text))
+def _letters(text: str) -> int:
+    """How many of the text's characters are letters (not digits, marks of punctuation...)."""
+    return len(text) - sum(len(m) for m in _NON_LETTER.findall(text))
+
+
+def _share(text: str, ranges: tuple[tuple[int, int], ...], letters: int | None = None) -> float:
+    """The share of the text's letters that are in the given code point ranges
+    (``letters``: :func:`_letters` of the text, when the caller has counted them)."""
+    if letters is None:
+        letters = _letters(text)
     if letters <= 0:
         return 0.0
     inside = len(_script_pattern(ranges).findall(text))
@@ -71,23 +78,24 @@ def identify_language_confidence(text: str) -> tuple[str | None, float]:
     sample = text[:20000]
     if not any(ch.isalpha() for ch in sample):
         return None, 0.0
+    counted = _letters(sample)  # once: each script's share divides by it
     for tag, ranges in _SCRIPT_LANGUAGES:
-        if _share(sample, ranges) > 0.5:
+        if _share(sample, ranges, counted) > 0.5:
             return tag, 1.0
-    if _share(sample, _KANA) > 0.1:
+    if _share(sample, _KANA, counted) > 0.1:
         return "ja", 0.9
-    if _share(sample, _HANGUL) > 0.5:
+    if _share(sample, _HANGUL, counted) > 0.5:
         return "ko", 1.0
-    if _share(sample, _HAN) > 0.5:
+    if _share(sample, _HAN, counted) > 0.5:
         return _chinese_script(sample), 1.0
-    if _share(sample, _ARABIC) > 0.5:
+    if _share(sample, _ARABIC, counted) > 0.5:
         lang, probability = _langid(sample)
         if lang in {"fa", "ur", "ps", "ku", "ug", "sd"}:
             return (lang, probability) if probability >= MIN_PROBABILITY else (None, probability)
         if lang != "ar" and _PERSIAN_LETTERS & set(sample):
             return "fa", 0.7
         return "ar", max(probability, 0.7)
-    if _share(sample, _CYRILLIC) > 0.5:
+    if _share(sample, _CYRILLIC, counted) > 0.5:
         letters = set(sample)
         ukrainian, russian = bool(_UKRAINIAN_LETTERS & letters), bool(_RUSSIAN_LETTERS & letters)
         if ukrainian and not russian:
@@ -106,7 +114,7 @@ def identify_language_confidence(text: str) -> tuple[str | None, float]:
             )
     lang, probability = _langid(sample)
     if lang == "az" or (lang in {"tr", "tk", "uz"} and ("ə" in sample or "Ə" in sample)):
-        lang = "az-Cyrl" if _share(sample, _CYRILLIC) > 0.5 else "az-Latn"
+        lang = "az-Cyrl" if _share(sample, _CYRILLIC, counted) > 0.5 else "az-Latn"
         return lang, max(probability, 0.9 if "ə" in sample or "Ə" in sample else probability)
     if probability < MIN_PROBABILITY:
         return None, probability
