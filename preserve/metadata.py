@@ -264,7 +264,23 @@ def check_record(
     return sorted(unique.values(), key=lambda p: (p.field, p.message))
 
 
+#: Tags the language detector gives (py3langid's classes, and the tags it picks by
+#: script): each is valid BCP 47 (tests/test_startup.py asks langcodes about every
+#: one), so checking them needs not import langcodes (~0.03 s a command).
+DETECTED_TAGS = frozenset(
+    """ace af am an ar ary arz as az ba bcl be bg bn br bs ca crh cs cy da de dz el en eo es
+    et eu ext fa fi fo fr fuv fy ga gcf gcr gd gl gom grc gu gug guw ha hbo he hi hr ht hu hy
+    id ig is it ja jv ka kab kik kk km kn ko ku ky la lb lg lij ln lo lt ltg lv mg mk ml mn mr
+    ms mt my ne nl nn no nso oc om or pa pcm pl ps pt qu ro ru rw sa sdh se si sk sl sn so sq
+    sr st sv sw ta te tg th tk tl tr tt ug uk ur uz uzs vec vi vo wa wuu xh yo yue zh zu zxx
+    az-Latn az-Cyrl zh-Hant""".split()
+)
+
+
 def _tag_is_valid(tag: str) -> bool:
+    """langcodes' answer: whether ``tag`` is a valid BCP 47 language tag."""
+    if tag in DETECTED_TAGS:
+        return True
     import langcodes
 
     return bool(langcodes.tag_is_valid(tag))

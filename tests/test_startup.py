@@ -92,6 +92,7 @@ def test_verify_help_imports_only_the_verify_commands_module() -> None:
 #: libraries, and the readers of other forms (pages, WARCs, PDFs, scans, DOCX).
 NOT_FOR_VALIDATE = (
     *HEAVY,
+    "langcodes",
     "trafilatura",
     "warcio",
     "docx",
@@ -262,3 +263,15 @@ def test_grouped_vocabulary_pattern_finds_what_one_lookaround_per_word_found() -
         for line in lines:
             assert (before.search(line) is None) == (after.search(line) is None), line
             assert (before.match(line) is None) == (after.match(line) is None), line
+
+
+def test_every_tag_the_detector_gives_is_valid_for_langcodes() -> None:
+    """metadata.DETECTED_TAGS skips langcodes only for tags it calls valid."""
+    import langcodes
+
+    from preserve import metadata
+
+    assert {"en", "az-Latn", "zh-Hant", "hy"} <= metadata.DETECTED_TAGS
+    assert [t for t in sorted(metadata.DETECTED_TAGS) if not langcodes.tag_is_valid(t)] == []
+    assert not metadata._tag_is_valid("jp") and not metadata._tag_is_valid("en-Latnx")
+    assert metadata._tag_is_valid("en-GB-oxendict")
