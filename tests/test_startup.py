@@ -9,6 +9,7 @@ a plain bag never needs them.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -69,11 +70,79 @@ def test_version_and_verify_help_import_nothing_heavy() -> None:
         assert _loaded_after(code) == [], args
 
 
+def test_verify_help_imports_only_the_verify_commands_module() -> None:
+    """The command group is lazy: ``preserve verify --help`` builds one command."""
+    code = """
+        import sys
+        from preserve.cli import cli
+        try:
+            cli.main(['verify', '--help'], standalone_mode=False)
+        except SystemExit:
+            pass
+        print(sorted(m for m in sys.modules if m.startswith('preserve.cli.')))
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.splitlines()[-1] == "['preserve.cli.checking', 'preserve.cli.options']"
+
+
+#: What reading, checking and validating one plain-text statement never needs: the
+#: schema library (a valid record passes the compiled schema), the PDF and signing
+#: libraries, and the readers of other forms (pages, WARCs, PDFs, scans, DOCX).
+NOT_FOR_VALIDATE = (
+    *HEAVY,
+    "langcodes",
+    "trafilatura",
+    "warcio",
+    "docx",
+    "odf",
+    "PIL",
+    "pypdfium2",
+    "charset_normalizer",
+    "uharfbuzz",
+)
+
+
+def _loaded_by_validate(fixture: str, tmp_path: Path) -> list[str]:
+    code = f"""
+        import json, os, sys
+        os.environ["XDG_CACHE_HOME"] = {str(tmp_path)!r}
+        from preserve.cli import cli
+        try:
+            cli.main(["validate", {fixture!r}], standalone_mode=False)
+        except SystemExit as exit:
+            assert exit.code == 0, exit.code
+        print(json.dumps(sorted(m for m in {NOT_FOR_VALIDATE!r} if m in sys.modules)))
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parents[1],
+    )
+    loaded: list[str] = json.loads(out.stdout.splitlines()[-1])
+    return loaded
+
+
+def test_validate_of_a_valid_statement_imports_no_schema_library_nor_form_reader(
+    tmp_path: Path,
+) -> None:
+    """English: the script does not decide, so the language model is loaded; nothing else."""
+    assert _loaded_by_validate("fixtures/en-letter-sincerely.txt", tmp_path) == ["py3langid"]
+
+
+def test_a_script_that_decides_the_language_loads_no_language_model(tmp_path: Path) -> None:
+    assert _loaded_by_validate("fixtures/hy-library-access.txt", tmp_path) == []
+
+
 def test_the_repeated_constants_equal_their_originals() -> None:
-    from preserve import bag_checks, cli, signing
+    from preserve import bag_checks, signing
+    from preserve.cli import options
     from preserve.pdfa import PdfaLevel
 
-    assert tuple(level.value for level in PdfaLevel) == cli.PDFA_LEVELS
+    assert tuple(level.value for level in PdfaLevel) == options.PDFA_LEVELS
     assert bag_checks.SIGNATURES_DIR == signing.SIGNATURES_DIR
 
 
@@ -97,7 +166,8 @@ def test_font_registration_does_not_search_afm_files(monkeypatch: pytest.MonkeyP
 def test_cached_language_model_classifies_as_the_packaged_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The uncompressed copy kept in the cache is py3langid's model, value for value."""
+    """The uncompressed copy kept in the cache (one memory-mapped ``.npy`` file per
+    array) is py3langid's model, value for value."""
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
     from preserve.statement import language
@@ -105,9 +175,15 @@ def test_cached_language_model_classifies_as_the_packaged_one(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     cached = language._from_cached_model(LanguageIdentifier, MODEL_DIR / MODEL_FILE)
     kept = list((tmp_path / "preserve").iterdir())
-    assert len(kept) == 1 and kept[0].suffix == ".npz"
+    assert len(kept) == 1 and kept[0].is_dir() and kept[0].name.startswith("py3langid-")
+    arrays = {f.name: f.stat().st_mtime_ns for f in kept[0].iterdir()}
+    assert sorted(arrays) == sorted(f"{name}.npy" for name in language._ARRAYS)
     again = language._from_cached_model(LanguageIdentifier, MODEL_DIR / MODEL_FILE)
     assert list((tmp_path / "preserve").iterdir()) == kept  # read, not written again
+    assert {f.name: f.stat().st_mtime_ns for f in kept[0].iterdir()} == arrays
+    import numpy as np
+
+    assert isinstance(again.nb_ptc, np.memmap)  # mapped, not read whole (28 MB)
     packaged = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
     for text in (
         "The library will open on Saturdays from next month, the council said.",
@@ -132,3 +208,70 @@ def test_language_model_loads_without_a_writable_cache(
     finally:
         language._identifier.cache_clear()
     assert lang == "en" and probability > 0.5
+
+
+def _pattern_with_lookarounds_per_word(words: str, extra: tuple[str, ...] = ()) -> re.Pattern[str]:
+    """The vocabulary regex as it was built before: a lookbehind and lookahead per word."""
+    from preserve.statement.signature import _is_rtl
+
+    parts = []
+    for word in words.split():
+        core = re.escape(word.strip("*").casefold())
+        if all("\u3400" <= ch <= "\u9fff" for ch in word.strip("*")):
+            parts.append(core)
+            continue
+        prefix = r"(?:و|ف|ب|ل|لل|ال|وال|بال|ה|ו|ש|ל|ב|מ)?" if _is_rtl(word) else ""
+        start = r"\w*" if word.startswith("*") else ""
+        end = r"\w*" if word.endswith("*") else r"s?" if word.isascii() else ""
+        parts.append(rf"(?<![\w\-]){prefix}{start}{core}{end}(?![\w\-])")
+    parts += [rf"(?<!\w){re.escape(phrase.casefold())}" for phrase in extra]
+    return re.compile("|".join(parts))
+
+
+def test_grouped_vocabulary_pattern_finds_what_one_lookaround_per_word_found() -> None:
+    """Role and organisation words share one pair of boundary checks (compiled in a
+    quarter of the time); every line of the fixtures, and each vocabulary word with
+    letters, hyphens, prefixes and suffixes glued on, gets the same answer."""
+    import random
+
+    from preserve.statement import signature
+
+    roles = " ".join(signature.ROLE_VOCABULARY.values())
+    pairs = [
+        (
+            _pattern_with_lookarounds_per_word(roles, signature.ROLE_PHRASES),
+            signature._vocabulary_pattern(roles, signature.ROLE_PHRASES),
+        ),
+        (
+            _pattern_with_lookarounds_per_word(signature.ORG_VOCABULARY),
+            signature._vocabulary_pattern(signature.ORG_VOCABULARY),
+        ),
+    ]
+    lines: set[str] = set()
+    for path in (Path(__file__).parents[1] / "fixtures").rglob("*.txt"):
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            lines.add(signature._fold(line))
+            lines.update(signature._fold(line).split())
+    vocabulary = [w.strip("*").casefold() for w in f"{roles} {signature.ORG_VOCABULARY}".split()]
+    glue = ["", "s", "-", "x", "ال", "و", "ב", "ов", "ları", " ", "'", "1", "_", "é"]
+    pick = random.Random(7).choice
+    for word in vocabulary:
+        for _ in range(3):
+            lines.add(pick(glue) + word + pick(glue))
+            lines.add(pick(vocabulary) + pick(glue) + word)
+    for before, after in pairs:
+        for line in lines:
+            assert (before.search(line) is None) == (after.search(line) is None), line
+            assert (before.match(line) is None) == (after.match(line) is None), line
+
+
+def test_every_tag_the_detector_gives_is_valid_for_langcodes() -> None:
+    """metadata.DETECTED_TAGS skips langcodes only for tags it calls valid."""
+    import langcodes
+
+    from preserve import metadata
+
+    assert {"en", "az-Latn", "zh-Hant", "hy"} <= metadata.DETECTED_TAGS
+    assert [t for t in sorted(metadata.DETECTED_TAGS) if not langcodes.tag_is_valid(t)] == []
+    assert not metadata._tag_is_valid("jp") and not metadata._tag_is_valid("en-Latnx")
+    assert metadata._tag_is_valid("en-GB-oxendict")

@@ -161,14 +161,22 @@ def form_module(name: str) -> FormModule:
     return module
 
 
-def module_for(path: Path) -> FormModule:
-    """The form module that will read ``path`` (the text reader when no other claims it)."""
+def form_for(path: Path) -> str:
+    """The name of the form module that will read ``path`` (the text reader when no
+    other claims it), decided without importing the modules that do not claim it."""
+    from preserve.inputs.sniff import ACCEPTS
+
     head = read_head(path)
     for name in FORMS:
-        module = form_module(name)
-        if module.accepts(path, head):
-            return module
-    return form_module(FORMS[-1])
+        accepts = ACCEPTS.get(name) or form_module(name).accepts
+        if accepts(path, head):
+            return name
+    return FORMS[-1]
+
+
+def module_for(path: Path) -> FormModule:
+    """The form module that will read ``path`` (the text reader when no other claims it)."""
+    return form_module(form_for(path))
 
 
 def read_received(path: Path) -> Received:
@@ -182,6 +190,7 @@ __all__ = [
     "FormModule",
     "OriginalFile",
     "Received",
+    "form_for",
     "module_for",
     "read_head",
     "read_received",

@@ -50,7 +50,7 @@ from warcio.warcwriter import WARCWriter  # type: ignore[import-untyped]
 from preserve import __version__
 from preserve.errors import ExitCode, InputError, UnreadableInput
 from preserve.fsio import NotARegularFile, read_input
-from preserve.inputs import Form, OriginalFile, Received
+from preserve.inputs import Form, OriginalFile, Received, sniff
 from preserve.inputs.html import (
     MAX_HTML_BYTES,
     extract,
@@ -60,6 +60,10 @@ from preserve.inputs.html import (
     statement_from,
 )
 from preserve.premis import Event
+
+#: Whether a file is this form: decided in :mod:`preserve.inputs.sniff`, which
+#: imports none of this module's libraries, so asking every form stays cheap.
+accepts = sniff.capture
 
 if TYPE_CHECKING:
     from preserve.archive import IngestOptions, IngestReport
@@ -613,10 +617,6 @@ def _records(data: bytes, path: Path) -> Iterator[_Record]:
                 record.content_stream().read()
     except Exception as exc:  # warcio raises bare exceptions on malformed input
         raise InputError(f"not a readable WARC file: {exc}", path) from None
-
-
-def accepts(path: Path, head: bytes) -> bool:
-    return head.startswith(b"WARC/") or path.name.lower().endswith((".warc", ".warc.gz"))
 
 
 def read(path: Path) -> Received:

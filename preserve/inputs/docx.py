@@ -25,7 +25,7 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from preserve.errors import InputError
-from preserve.inputs import Form, Received
+from preserve.inputs import Form, Received, sniff
 from preserve.inputs.formats import PRONOM_DOCX
 from preserve.inputs.pdf import (
     FORMAT_IDENTIFICATION,
@@ -38,19 +38,16 @@ from preserve.inputs.pdf import statement_from as _statement_from
 from preserve.inputs.wordproc import Numbering, bullet, check_package, format_number, join_blocks
 from preserve.premis import Event
 
+#: Whether a file is this form: decided in :mod:`preserve.inputs.sniff`, which
+#: imports none of this module's libraries, so asking every form stays cheap.
+accepts = sniff.docx
+
 #: Clark names of WordprocessingML tags, computed once (python-docx's ``qn`` parses each time).
 qn = functools.lru_cache(maxsize=None)(_docx_qn)
 
 MIME_DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 #: The largest DOCX taken in (images in a letterhead make a few MiB).
 MAX_DOCX_BYTES = 64 * 1024 * 1024
-
-
-def accepts(path: Path, head: bytes) -> bool:
-    """A ZIP holding ``word/`` parts, or any file named ``.docx`` (refused there if not one)."""
-    if path.suffix.lower() == ".docx":
-        return True
-    return head.startswith(b"PK\x03\x04") and b"word/" in head
 
 
 def read(path: Path) -> Received:

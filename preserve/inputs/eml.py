@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import email
 import email.utils
-import re
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -23,28 +22,19 @@ from typing import Any
 from preserve.bagging import PRONOM_TEXT, safe_original_name
 from preserve.errors import InputError, UnreadableInput
 from preserve.fsio import NotARegularFile, read_input
-from preserve.inputs import Form, OriginalFile, Received
+from preserve.inputs import Form, OriginalFile, Received, sniff
 from preserve.inputs.html import EXTRACTION, Extraction, extract, extraction_event
 from preserve.premis import Event
 from preserve.statement import parse_statement
+
+#: Whether a file is this form: decided in :mod:`preserve.inputs.sniff`, which
+#: imports none of this module's libraries, so asking every form stays cheap.
+accepts = sniff.eml
 
 #: MIME e-mail in PRONOM.
 PRONOM_EMAIL = "fmt/950"
 #: A message larger than this is refused (attachments included).
 MAX_EMAIL_BYTES = 25 * 1024 * 1024
-
-_HEADER_LINE = re.compile(rb"^[A-Za-z][A-Za-z0-9-]*:[ \t]")
-_MAIL_HEADERS = (b"message-id:", b"mime-version:", b"received:", b"return-path:")
-
-
-def accepts(path: Path, head: bytes) -> bool:
-    """``.eml``, or a file that opens with mail headers (a header line, and Message-ID etc.)."""
-    if path.suffix.lower() == ".eml":
-        return True
-    lower = head.lower()
-    return bool(_HEADER_LINE.match(head)) and any(
-        lower.startswith(h) or b"\n" + h in lower for h in _MAIL_HEADERS
-    )
 
 
 def _read(path: Path) -> bytes:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from typing import TYPE_CHECKING
 
-import pikepdf
+if TYPE_CHECKING:
+    import pikepdf
 
 #: PDF by header version (``%PDF-1.4``).
 _PDF_VERSION = {

@@ -28,9 +28,13 @@ from lxml import etree
 from preserve.bagging import safe_original_name
 from preserve.errors import InputError, UnreadableInput
 from preserve.fsio import NotARegularFile, read_input
-from preserve.inputs import Form, OriginalFile, Received
+from preserve.inputs import Form, OriginalFile, Received, sniff
 from preserve.premis import Event
 from preserve.statement import Statement, parse_statement
+
+#: Whether a file is this form: decided in :mod:`preserve.inputs.sniff`, which
+#: imports none of this module's libraries, so asking every form stays cheap.
+accepts = sniff.html
 
 #: A saved page larger than this is refused (a statement's page is well under it).
 MAX_HTML_BYTES = 10 * 1024 * 1024
@@ -39,8 +43,6 @@ MAX_REQUISITES = 500
 MAX_REQUISITE_BYTES = 50 * 1024 * 1024
 #: A page with a password field and fewer words than this is a login wall.
 LOGIN_WALL_WORDS = 150
-
-SUFFIXES = (".html", ".htm", ".xhtml")
 
 #: PREMIS event type (LoC vocabulary) for taking the text out of the page.
 EXTRACTION = "metadata extraction"
@@ -70,13 +72,6 @@ class Extraction:
     #: Lines of the page's visible text that are not in ``text``, in page order.
     left_out: tuple[str, ...]
     notes: tuple[str, ...] = ()
-
-
-def accepts(path: Path, head: bytes) -> bool:
-    if path.suffix.lower() in SUFFIXES:
-        return True
-    start = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    return start.startswith((b"<!doctype html", b"<html"))
 
 
 def pronom_of(data: bytes) -> str:

@@ -19,7 +19,7 @@ from odf.namespaces import STYLENS, TABLENS, TEXTNS
 from odf.opendocument import load
 
 from preserve.errors import InputError
-from preserve.inputs import Form, Received
+from preserve.inputs import Form, Received, sniff
 from preserve.inputs.formats import odt_pronom
 from preserve.inputs.pdf import (
     FORMAT_IDENTIFICATION,
@@ -29,19 +29,15 @@ from preserve.inputs.pdf import (
     read_file,
     statement_from,
 )
+from preserve.inputs.sniff import MIME_ODT
 from preserve.inputs.wordproc import Numbering, bullet, check_package, format_number, join_blocks
 from preserve.premis import Event
 
-MIME_ODT = "application/vnd.oasis.opendocument.text"
+#: Whether a file is this form: decided in :mod:`preserve.inputs.sniff`, which
+#: imports none of this module's libraries, so asking every form stays cheap.
+accepts = sniff.odt
+
 MAX_ODT_BYTES = 64 * 1024 * 1024
-_MIMETYPE_ENTRY = b"mimetype" + MIME_ODT.encode()
-
-
-def accepts(path: Path, head: bytes) -> bool:
-    """An ODF package whose first entry says ``…opendocument.text``, or a file named ``.odt``."""
-    return path.suffix.lower() == ".odt" or (
-        head.startswith(b"PK\x03\x04") and _MIMETYPE_ENTRY in head[:200]
-    )
 
 
 def read(path: Path) -> Received:

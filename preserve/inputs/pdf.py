@@ -30,23 +30,22 @@ import pypdfium2
 from preserve.bagging import safe_original_name
 from preserve.errors import InputError, UnreadableInput
 from preserve.fsio import NotARegularFile, read_input
-from preserve.inputs import Copy, Form, OriginalFile, Received
+from preserve.inputs import Copy, Form, OriginalFile, Received, sniff
 from preserve.inputs import ocr as _ocr
 from preserve.inputs.formats import pdf_pronom, pdf_version, pdfa_claim
 from preserve.pdfa import check_pdfa
 from preserve.premis import NORMALIZATION, Event
 from preserve.statement import Statement, parse_text
 
+#: Whether a file is this form: decided in :mod:`preserve.inputs.sniff`, which
+#: imports none of this module's libraries, so asking every form stays cheap.
+accepts = sniff.pdf
+
 #: The largest PDF taken in (a statement with a few scanned pages is a few MiB).
 MAX_PDF_BYTES = 64 * 1024 * 1024
 #: PREMIS event types (Library of Congress vocabulary) for what reading a form does.
 FORMAT_IDENTIFICATION = "format identification"
 METADATA_EXTRACTION = "metadata extraction"
-
-
-def accepts(path: Path, head: bytes) -> bool:
-    """A PDF by its header (``%PDF-`` in the first KiB), or named ``.pdf`` (refused there)."""
-    return b"%PDF-" in head[:1024] or path.suffix.lower() == ".pdf"
 
 
 def read(path: Path) -> Received:

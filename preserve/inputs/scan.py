@@ -25,7 +25,7 @@ import pypdfium2
 from PIL import Image, UnidentifiedImageError
 
 from preserve.errors import InputError
-from preserve.inputs import Copy, Form, OriginalFile, Received
+from preserve.inputs import Copy, Form, OriginalFile, Received, sniff
 from preserve.inputs import ocr as _ocr
 from preserve.inputs.formats import image_pronom, pdf_pronom
 from preserve.inputs.pdf import (
@@ -37,6 +37,10 @@ from preserve.inputs.pdf import (
 )
 from preserve.premis import NORMALIZATION, Event
 
+#: Whether a file is this form: decided in :mod:`preserve.inputs.sniff`, which
+#: imports none of this module's libraries, so asking every form stays cheap.
+accepts = sniff.scan
+
 #: The largest scan taken in (an A4 page at 600 dpi, uncompressed, is about 100 MiB).
 MAX_SCAN_BYTES = 128 * 1024 * 1024
 #: Resolution assumed for an image that states none (the usual scanning resolution).
@@ -45,11 +49,6 @@ ASSUMED_DPI = 300
 MAX_PIXELS = 20_000 * 20_000
 #: A bar, underscore, tilde or lone quote standing apart at a line's end: a speck, not text.
 _EDGE_BARS = re.compile(r"^(?:[|¦_~‘']\s+)+|(?:\s+[|¦_~‘'])+\s*$|^[|¦_~‘']$")
-
-
-def accepts(path: Path, head: bytes) -> bool:
-    """A TIFF, PNG or JPEG by its signature, whatever its name."""
-    return image_pronom(head) is not None
 
 
 def read(path: Path) -> Received:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from preserve.bagging import PRONOM_TEXT, safe_original_name
-from preserve.inputs import Form, OriginalFile, Received
+from preserve.inputs import Form, OriginalFile, Received, sniff
 from preserve.statement import Statement, read_statement
 
-
-def accepts(path: Path, head: bytes) -> bool:
-    """Whatever no other form claims is read as text (and refused there if it is not)."""
-    return True
+#: Whether a file is this form: decided in :mod:`preserve.inputs.sniff`, which
+#: imports none of this module's libraries, so asking every form stays cheap.
+accepts = sniff.text
 
 
 def read(path: Path) -> Received:

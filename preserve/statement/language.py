@@ -45,9 +45,16 @@ def _script_pattern(ranges: tuple[tuple[int, int], ...]) -> re.Pattern[str]:
 _NON_LETTER = re.compile(r"[\W\d_]+")
 
 
-def _share(text: str, ranges: tuple[tuple[int, int], ...]) -> float:
-    """The share of the text's letters that are in the given code point ranges."""
-    letters = len(text) - sum(len(m) for m in _NON_LETTER.findall(text))
+def _letters(text: str) -> int:
+    """How many of the text's characters are letters (not digits, marks of punctuation...)."""
+    return len(text) - sum(len(m) for m in _NON_LETTER.findall(text))
+
+
+def _share(text: str, ranges: tuple[tuple[int, int], ...], letters: int | None = None) -> float:
+    """The share of the text's letters that are in the given code point ranges
+    (``letters``: :func:`_letters` of the text, when the caller has counted them)."""
+    if letters is None:
+        letters = _letters(text)
     if letters <= 0:
         return 0.0
     inside = len(_script_pattern(ranges).findall(text))
@@ -71,23 +78,24 @@ def identify_language_confidence(text: str) -> tuple[str | None, float]:
     sample = text[:20000]
     if not any(ch.isalpha() for ch in sample):
         return None, 0.0
+    counted = _letters(sample)  # once: each script's share divides by it
     for tag, ranges in _SCRIPT_LANGUAGES:
-        if _share(sample, ranges) > 0.5:
+        if _share(sample, ranges, counted) > 0.5:
             return tag, 1.0
-    if _share(sample, _KANA) > 0.1:
+    if _share(sample, _KANA, counted) > 0.1:
         return "ja", 0.9
-    if _share(sample, _HANGUL) > 0.5:
+    if _share(sample, _HANGUL, counted) > 0.5:
         return "ko", 1.0
-    if _share(sample, _HAN) > 0.5:
+    if _share(sample, _HAN, counted) > 0.5:
         return _chinese_script(sample), 1.0
-    if _share(sample, _ARABIC) > 0.5:
+    if _share(sample, _ARABIC, counted) > 0.5:
         lang, probability = _langid(sample)
         if lang in {"fa", "ur", "ps", "ku", "ug", "sd"}:
             return (lang, probability) if probability >= MIN_PROBABILITY else (None, probability)
         if lang != "ar" and _PERSIAN_LETTERS & set(sample):
             return "fa", 0.7
         return "ar", max(probability, 0.7)
-    if _share(sample, _CYRILLIC) > 0.5:
+    if _share(sample, _CYRILLIC, counted) > 0.5:
         letters = set(sample)
         ukrainian, russian = bool(_UKRAINIAN_LETTERS & letters), bool(_RUSSIAN_LETTERS & letters)
         if ukrainian and not russian:
@@ -106,7 +114,7 @@ def identify_language_confidence(text: str) -> tuple[str | None, float]:
             )
     lang, probability = _langid(sample)
     if lang == "az" or (lang in {"tr", "tk", "uz"} and ("ə" in sample or "Ə" in sample)):
-        lang = "az-Cyrl" if _share(sample, _CYRILLIC) > 0.5 else "az-Latn"
+        lang = "az-Cyrl" if _share(sample, _CYRILLIC, counted) > 0.5 else "az-Latn"
         return lang, max(probability, 0.9 if "ə" in sample or "Ə" in sample else probability)
     if probability < MIN_PROBABILITY:
         return None, probability
@@ -126,13 +134,16 @@ def _chinese_script(text: str) -> str:
 
 @cache
 def _identifier() -> Any:
-    """py3langid's classifier, from an uncompressed copy of its model when one can be kept.
+    """py3langid's classifier, from an uncompressed, memory-mapped copy of its model
+    when one can be kept.
 
     The model ships LZMA-compressed (4.5 MB to 68 MB): decompressing it costs ~0.7 s
-    on every command that classifies a language. The decompressed ``.npz`` is kept
-    once in the user's cache folder (named by the compressed file's SHA-256, so an
-    upgraded model is never mixed up) and memory-mapped after that (~0.1 s). Without a
-    writable cache the model is loaded as py3langid does.
+    on every command that classifies a language, and even an uncompressed ``.npz``
+    is read whole (``np.load`` cannot map a zip member). Its arrays are kept once as
+    ``.npy`` files in the user's cache folder (named by the compressed file's
+    SHA-256, so an upgraded model is never mixed up) and memory-mapped after that
+    (~0.02 s): only the pages a text's features touch are read. Without a writable
+    cache the model is loaded as py3langid does.
     """
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
@@ -142,35 +153,54 @@ def _identifier() -> Any:
         return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
+#: The model's arrays, one ``.npy`` file each in the cache folder.
+_ARRAYS = ("ptc", "pc", "classes", "nextmove", "nextmove_row", "out_feat")
+
+
 def _from_cached_model(identifier: Any, packed: Path) -> Any:
     import numpy as np
-    from py3langid.modelio import _to_array
 
     digest = hashlib.sha256(packed.read_bytes()).hexdigest()[:16]
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = Path(base) / "preserve"
-    plain = folder / f"py3langid-{digest}.npz"
-    if not plain.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, suffix=".part", delete=False) as tmp:
-            try:
-                with lzma.open(packed) as src:
-                    shutil.copyfileobj(src, tmp, length=1 << 20)
-                tmp.close()
-                os.replace(tmp.name, plain)
-            except BaseException:
-                os.unlink(tmp.name)
+    folder = Path(base) / "preserve" / f"py3langid-{digest}"
+    if not folder.is_dir():
+        _unpack_model(packed, folder)
+    data = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
+    # The DFA tables are walked one byte at a time: a memoryview indexes them like
+    # py3langid's array.array, without copying the 39 MB table into one.
+    return identifier(
+        data["ptc"],
+        np.asarray(data["pc"]),
+        data["classes"].tolist(),
+        memoryview(data["nextmove"]),
+        data["out_feat"].tolist(),
+        norm_probs=True,
+        tk_row=memoryview(data["nextmove_row"]),
+    )
+
+
+def _unpack_model(packed: Path, folder: Path) -> None:
+    """Decompress the model into ``folder`` as ``.npy`` files (a temporary folder
+    renamed into place, so a half-written copy is never read)."""
+    import numpy as np
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".part-"))
+    try:
+        with tempfile.TemporaryFile(dir=work) as tmp:
+            with lzma.open(packed) as src:
+                shutil.copyfileobj(src, tmp, length=1 << 20)
+            tmp.seek(0)
+            with np.load(tmp, allow_pickle=False) as npz:
+                for name in _ARRAYS:
+                    np.save(work / f"{name}.npy", npz[name], allow_pickle=False)
+        try:
+            os.rename(work, folder)
+        except OSError:
+            if not folder.is_dir():  # another process may have put it there first
                 raise
-    with np.load(plain, mmap_mode="r", allow_pickle=False) as data:
-        return identifier(
-            np.asarray(data["ptc"]),
-            np.asarray(data["pc"]),
-            data["classes"].tolist(),
-            _to_array(data["nextmove"]),
-            data["out_feat"].tolist(),
-            norm_probs=True,
-            tk_row=_to_array(data["nextmove_row"]),
-        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 #: The classifier reads this much: a few thousand characters decide a language

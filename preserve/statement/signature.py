@@ -219,19 +219,33 @@ _SEPARATORS = (", ", " – ", " — ", " - ", " | ", "، ", "，")
 
 @cache
 def _vocabulary_pattern(words: str, extra: tuple[str, ...] = ()) -> re.Pattern[str]:
-    """One regex for a vocabulary: whole words, stems (``x*``), compound ends (``*x*``)."""
-    parts = []
+    """One regex for a vocabulary: whole words, stems (``x*``), compound ends (``*x*``).
+
+    Words of the same shape share one group inside one pair of word-boundary checks:
+    the same matches as a lookbehind and lookahead around each word (the regex still
+    tries every word at each position), at a quarter of the compile time (~30 ms for
+    the role vocabulary, on every command that reads a signature).
+    """
+    shapes: dict[tuple[str, str, str], list[str]] = {}
+    han: list[str] = []
     for word in words.split():
-        han = all("\u3400" <= ch <= "\u9fff" for ch in word.strip("*"))
         core = re.escape(word.strip("*").casefold())
-        if han:
-            parts.append(core)
+        if all("\u3400" <= ch <= "\u9fff" for ch in word.strip("*")):
+            han.append(core)
             continue
         # Arabic, Persian and Hebrew glue conjunctions and articles to the word.
         prefix = r"(?:و|ف|ب|ل|لل|ال|وال|بال|ה|ו|ש|ל|ב|מ)?" if _is_rtl(word) else ""
         start = r"\w*" if word.startswith("*") else ""
         end = r"\w*" if word.endswith("*") else r"s?" if word.isascii() else ""
-        parts.append(rf"(?<![\w\-]){prefix}{start}{core}{end}(?![\w\-])")
+        shapes.setdefault((prefix, start, end), []).append(core)
+    parts = []
+    if shapes:
+        inner = "|".join(
+            f"{prefix}{start}(?:{'|'.join(cores)}){end}"
+            for (prefix, start, end), cores in shapes.items()
+        )
+        parts.append(rf"(?<![\w\-])(?:{inner})(?![\w\-])")
+    parts += han
     for phrase in extra:
         parts.append(rf"(?<!\w){re.escape(phrase.casefold())}")
     return re.compile("|".join(parts))

@@ -1,0 +1,277 @@
+"""Commands that check bags and archives: verify, audit."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from preserve.cli.options import (
+    emit_json,
+    handles_errors,
+    json_option,
+    log,
+    open_executor,
+    progress_bar,
+    scheduler_options,
+)
+from preserve.errors import ExitCode
+
+# --------------------------------------------------------------------------- audit
+
+
+@click.command()
+@click.argument("archive", type=click.Path(path_type=Path))
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Audit at most N bags (least recently verified first).",
+)
+@click.option("--budget", help="Stop starting new bags after this long, e.g. 30m or 2h.")
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Parallel processes [default: one per core]."
+)
+@click.option(
+    "--status",
+    "show_status",
+    is_flag=True,
+    help="Show when each bag was last verified; audit nothing.",
+)
+@click.option(
+    "--max-age", default="90d", show_default=True, help="With --status: older results are overdue."
+)
+@click.option("--no-record", is_flag=True, help="Do not record the results in the ledger.")
+@click.option(
+    "--replicas",
+    "check_replicas",
+    is_flag=True,
+    help="Check every copy (primary and replica targets) against the ledger's chain.",
+)
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="With or without --replicas: replace damaged or missing copies from a good one.",
+)
+@scheduler_options
+@json_option
+@handles_errors
+def audit(
+    archive: Path,
+    limit: int | None,
+    budget: str | None,
+    workers: int | None,
+    show_status: bool,
+    max_age: str,
+    no_record: bool,
+    check_replicas: bool,
+    repair: bool,
+    scheduler: str | None,
+    path_map: str | None,
+    batch_size: int | None,
+    as_json: bool,
+) -> None:
+    """Verify every bag of an archive and compare the archive with its ledger.
+
+    Finds corrupt, missing and planted bags, and bags rewritten consistently
+    after ingest (payload and manifests edited together). Records each result in
+    the ledger, the only thing it writes. Exit 0 all good, 1 problems found.
+    """
+    from preserve.audit import audit as run_audit
+    from preserve.audit import parse_duration, status
+
+    try:
+        age = parse_duration(max_age)
+        seconds = parse_duration(budget).total_seconds() if budget else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if check_replicas or repair:
+        _audit_replicas(archive, repair, as_json)
+    if show_status:
+        rows = status(archive, max_age=age)
+        from preserve.replicas import copy_status
+
+        required, copies = copy_status(
+            archive, {r.identifier: (r.last_verified_at, r.last_result) for r in rows}
+        )
+        at_risk = [c for c in copies if c.at_risk]
+        if as_json:
+            emit_json(
+                {
+                    "archive": str(archive),
+                    "max_age_days": age.days,
+                    "bags": [r.as_dict() for r in rows],
+                    "required_copies": required,
+                    "copies": [c.as_dict() for c in copies],
+                    "at_risk": [c.identifier for c in at_risk],
+                }
+            )
+        else:
+            for c in at_risk:
+                where = ", ".join(
+                    f"{t} {v or 'never'} {r or '-'}" for t, (v, r) in c.copies.items()
+                )
+                click.echo(f"AT RISK {c.identifier}: {c.good} of {required} good copies ({where})")
+            for row in rows:
+                flag = "OVERDUE " if row.overdue else ""
+                click.echo(
+                    f"{flag}{row.identifier}  {row.last_verified_at or 'never'}  "
+                    f"{row.last_result or '-'}"
+                )
+            overdue = sum(1 for r in rows if r.overdue)
+            click.echo(f"{len(rows)} bags, {overdue} overdue (older than {max_age})")
+            if required > 1 or any(len(c.copies) > 1 for c in copies):
+                click.echo(f"{len(at_risk)} bags with fewer than {required} good copies")
+        bad = any(r.overdue for r in rows) or bool(at_risk)
+        sys.exit(int(ExitCode.bad if bad else ExitCode.ok))
+    with (
+        open_executor(scheduler, path_map, batch_size) as executor,
+        progress_bar("Auditing", enabled=not as_json) as advance,
+    ):
+        report = run_audit(
+            archive,
+            limit=limit,
+            budget=seconds,
+            workers=workers,
+            record=not no_record,
+            progress=lambda _r: advance(),
+            executor=executor,
+        )
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        summary = report.as_dict()
+        click.echo(
+            f"{summary['checked']} bags checked: {summary['valid']} valid, "
+            f"{summary['invalid']} invalid, {summary['skipped']} not reached "
+            f"({summary['bytes_checked']:,} bytes in {summary['seconds']:.1f} s)"
+        )
+        for note in report.notes:
+            click.echo(f"note: {note}")
+        for problem in report.problems:
+            click.echo(f"{archive}: {problem.one_line()}")
+        for bag in report.bags:
+            for problem in bag.problems:
+                click.echo(f"{bag.path}: {problem.one_line()}")
+    sys.exit(int(ExitCode.ok if report.ok else ExitCode.bad))
+
+
+# --------------------------------------------------------------------------- verify
+
+
+@click.command()
+@click.argument("bags", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Bags checked in parallel [default: one per core].",
+)
+@click.option(
+    "--trusted-key",
+    "trusted_keys",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A signer's public key (PEM), or a folder of them; repeatable. "
+    "[default: the archive's trusted-keys/ for a bag inside an archive]",
+)
+@click.option(
+    "--tsa-ca",
+    "tsa_roots",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A trusted TSA root certificate (PEM), or a folder of them; repeatable.",
+)
+@click.option(
+    "--profile",
+    "profile_name",
+    metavar="NAME|FILE",
+    help="Also check every bag against this BagIt profile and report every violation: "
+    "preserve, preserve-0.1, btr, aptrust, or a profile file (BagIt Profiles or DART JSON).",
+)
+@json_option
+@handles_errors
+def verify(
+    bags: tuple[Path, ...],
+    workers: int | None,
+    trusted_keys: tuple[Path, ...],
+    tsa_roots: tuple[Path, ...],
+    profile_name: str | None,
+    as_json: bool,
+) -> None:
+    """Check BagIt bags against RFC 8493: every file, every manifest, every rule.
+
+    BAG is a bag directory or a serialized bag (.tar, .tar.gz, .zip), read without
+    extracting it. Works on any bag, not only preserve's, and never writes to it.
+    A signed bag (signatures/) also has its signatures and timestamps checked.
+    Prints VALID or INVALID per bag, then each problem as
+    "severity code path: message". Exit 0 if all are valid, 1 if any is invalid,
+    2 if a bag could not be opened at all.
+    """
+    from preserve.bag_checks import PreserveChecks
+    from preserve.verify import CANNOT_OPEN, ExtraCheck, verify_bags
+
+    trust = None
+    if trusted_keys or tsa_roots:
+        from preserve.signing import Trust  # cryptography: only when keys are given
+
+        trust = Trust.from_files(trusted_keys, tsa_roots)
+    checks: tuple[ExtraCheck, ...] = (PreserveChecks(trust),)
+    if profile_name is not None:
+        from preserve.bag_checks import ProfileCheck
+        from preserve.profile import load_profile
+
+        profile = load_profile(profile_name)
+        for warning in profile.warnings:
+            log.warning("%s: %s", profile.source, warning)
+        checks += (ProfileCheck(profile),)
+    results = list(verify_bags(bags, workers=workers, extra_checks=checks))
+    if as_json:
+        emit_json({"valid": all(r.valid for r in results), "bags": [r.as_dict() for r in results]})
+    else:
+        for r in results:
+            click.echo(
+                f"{'VALID' if r.valid else 'INVALID'} {r.bag} "
+                f"({r.files_checked} files, {r.bytes_checked:,} bytes, {r.seconds:.2f} s)"
+            )
+            for p in r.problems:
+                click.echo(f"  {p.severity.value} {p.code} {p.path or '.'}: {p.message}")
+    if any(p.code == CANNOT_OPEN for r in results for p in r.problems):
+        sys.exit(int(ExitCode.cannot_run))
+    sys.exit(int(ExitCode.ok if all(r.valid for r in results) else ExitCode.bad))
+
+
+# --------------------------------------------------------------------------- replicas
+
+
+def _audit_replicas(archive: Path, repair: bool, as_json: bool) -> None:
+    """``audit --replicas`` / ``--repair``: every copy against the chain; exits."""
+    from preserve.replicas import audit_copies
+
+    with progress_bar("Checking copies", enabled=not as_json) as advance:
+        report = audit_copies(archive, repair=repair, progress=lambda _i: advance())
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        for bag in report.bags:
+            for copy in bag.copies:
+                for code, message in copy.problems:
+                    click.echo(f"{copy.target}: bags/{bag.identifier}: {code}: {message}")
+                if copy.action:
+                    click.echo(f"{copy.target}: bags/{bag.identifier}: {copy.action}")
+            if bag.lost:
+                click.echo(
+                    f"LOST bags/{bag.identifier}: no good copy anywhere; nothing overwritten"
+                )
+            elif bag.at_risk:
+                click.echo(
+                    f"AT RISK bags/{bag.identifier}: {bag.good_after} of {bag.required} good copies"
+                )
+        for note in report.notes:
+            click.echo(f"note: {note}")
+        summary = report.as_dict()
+        click.echo(
+            f"{summary['bags_checked']} bags on {len(report.targets)} copies "
+            f"({', '.join(report.targets)}): {summary['at_risk']} at risk, "
+            f"{len(summary['lost'])} lost, {report.repaired} copies repaired"
+        )
+    sys.exit(int(ExitCode.ok if report.ok else ExitCode.bad))
