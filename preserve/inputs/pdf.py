@@ -77,9 +77,14 @@ def read(path: Path) -> Received:
 
         return read_scanned_pdf(path, data, original, identified)
     statement = with_layout(statement_from(text, data, path), found)
-    copy, notes, made = preservation_copy(
+    copy, notes, made, ocred = preservation_copy(
         path, data, claim, pronom, _ocr.language_for(statement.language)
     )
+    if found.empty_pages:
+        found, scanned = with_ocr_pages(found, ocred)
+        notes += scanned
+        text = found.text
+        statement = with_layout(statement_from(text, data, path), found)
     extracted = Event(
         METADATA_EXTRACTION,
         now,
@@ -255,14 +260,43 @@ def statement_from(text: str, data: bytes, path: Path) -> Statement:
     return replace(parse_text(text), original=data, source_path=path)
 
 
+def with_ocr_pages(found: PdfText, ocred: _ocr.OcrResult | None) -> tuple[PdfText, tuple[str, ...]]:
+    """A mixed PDF's text: each page's own text layer, or OCR where it has none, in page order.
+
+    OCRmyPDF (``--mode skip``) OCRs exactly the pages without text; their hOCR, by
+    page number, gives their text (:func:`preserve.inputs.ocr.text_from_hocr`) and
+    Tesseract's confidence, recorded per page in a note coded ``ocr.confidence``.
+    """
+    by_page = ocred.page_hocr() if ocred is not None else {}
+    pages = list(found.pages)
+    notes: list[str] = []
+    for index in found.empty_pages:
+        hocr = by_page.get(index + 1)
+        if hocr is None:
+            notes.append(f"ocr.missing: page {index + 1} has no text layer and was not OCRed")
+            continue
+        from preserve.inputs.scan import ocr_text
+
+        pages[index] = ocr_text(_ocr.text_from_hocr([hocr])).strip("\n")
+        notes.append(
+            f"ocr.confidence: page {index + 1} (scanned, no text layer): "
+            f"{_ocr.confidence_of([hocr]).summary()}; check the fields read from it"
+        )
+    text = "\n\n".join(page for page in pages if page.strip())
+    return replace(found, text=text, pages=tuple(pages)), tuple(notes)
+
+
 def preservation_copy(
     path: Path, data: bytes, claim: str | None, pronom: str, langs: str | None = None
-) -> tuple[Copy, tuple[str, ...], Event]:
-    """The PDF/A copy: the PDF itself when it already is PDF/A, else OCRmyPDF's conversion."""
+) -> tuple[Copy, tuple[str, ...], Event, _ocr.OcrResult | None]:
+    """The PDF/A copy: the PDF itself when it already is PDF/A, else OCRmyPDF's conversion.
+
+    Also the OCR result, when OCRmyPDF ran (it OCRs the pages that have no text).
+    """
     now = dt.datetime.now(dt.UTC)
     if claim is not None and not check_pdfa(data):
         made = f"kept as received: already PDF/A-{claim[0]}{claim[1:].lower()} (check_pdfa clean)"
-        return Copy(data, pronom, made), (), Event(NORMALIZATION, now, "success", made)
+        return Copy(data, pronom, made), (), Event(NORMALIZATION, now, "success", made), None
     notes: tuple[str, ...] = ()
     with tempfile.TemporaryDirectory(prefix="preserve-pdf-") as work:
         source = Path(work) / "source.pdf"
@@ -291,7 +325,7 @@ def preservation_copy(
     if result.confidence is not None and result.confidence.words:
         detail += f"; OCR: {result.confidence.summary()}"
     copy = Copy(result.pdf, pdf_pronom(result.pdf, "2B"), detail)
-    return copy, notes, Event(NORMALIZATION, now, "success", detail)
+    return copy, notes, Event(NORMALIZATION, now, "success", detail), result
 
 
 def _without_viewer_settings(data: bytes, target: Path) -> list[str]:
