@@ -29,6 +29,7 @@ import functools
 import hashlib
 import http.client
 import io
+import re
 import shutil
 import socket
 import ssl
@@ -406,6 +407,10 @@ def _add_url(found: list[str], base: str, ref: str) -> None:
         found.append(absolute)
 
 
+#: What any reference in a stylesheet starts with; a sheet without it names nothing.
+_CSS_REFERENCE = re.compile(rb"url\(|src\(|@import", re.IGNORECASE)
+
+
 def css_references(css: str, declarations: bool = False) -> list[str]:
     """The addresses a stylesheet refers to (``url(…)``, ``@import "…"``), in order (tinycss2).
 
@@ -452,6 +457,8 @@ def stylesheet_urls(exchange: Exchange, limit: int) -> list[str]:
     if exchange.status != 200 or kind != "text/css":
         return []
     body = decoded_body(exchange, limit)
+    if not _CSS_REFERENCE.search(body):
+        return []  # nothing to find: skip the tokenizer (pure Python, about 0.7 MB/s)
     rules, _encoding = tinycss2.parse_stylesheet_bytes(
         body,
         protocol_encoding=_charset_param(exchange.header("Content-Type") or ""),
