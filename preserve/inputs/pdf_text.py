@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -45,6 +46,9 @@ FURNITURE_BAND = 0.25
 #: (a letterhead band, a footer with the address).
 TOP_MARGIN = 0.10
 BOTTOM_MARGIN = 0.08
+
+#: Runs on one line further apart than this (points) are side-by-side columns.
+COLUMN_GAP = 28.0
 
 #: Structure types that are one block of text each (PDF 1.7 §14.8.4), with their kind
 #: for :func:`preserve.inputs.wordproc.join_blocks`.
@@ -105,6 +109,8 @@ class _Page:
     #: PDFium's own text of the page.
     plain: str
     lines: list[Line]
+    #: The runs of each line: (left, right, text), in PDFium's order.
+    pieces: list[list[tuple[float, float, str]]]
     #: Text of each marked-content id on the page, in content order.
     by_mcid: dict[int, str]
     #: Lines of artifact content.
@@ -118,17 +124,20 @@ def _read_page(doc: pypdfium2.PdfDocument, index: int) -> _Page:
     textpage = page.get_textpage()
     try:
         plain = clean(textpage.get_text_bounded())
-        lines = _page_lines(textpage, page.get_height())
+        lines, pieces = _page_lines(textpage, page.get_height())
         by_mcid, artifacts, unmarked = _marked_content(textpage)
-        return _Page(page.get_height(), plain, lines, by_mcid, artifacts, unmarked)
+        return _Page(page.get_height(), plain, lines, pieces, by_mcid, artifacts, unmarked)
     finally:
         textpage.close()
         page.close()
 
 
-def _page_lines(textpage: pypdfium2.PdfTextPage, height: float) -> list[Line]:
-    """(top, bottom, text) of each line PDFium finds (runs on one baseline joined)."""
+def _page_lines(
+    textpage: pypdfium2.PdfTextPage, height: float
+) -> tuple[list[Line], list[list[tuple[float, float, str]]]]:
+    """(top, bottom, text) of each line PDFium finds (runs on one baseline joined), and its runs."""
     lines: list[Line] = []
+    pieces: list[list[tuple[float, float, str]]] = []
     for index in range(textpage.count_rects()):
         left, bottom, right, top = textpage.get_rect(index)
         text = clean(textpage.get_text_bounded(left, bottom, right, top)).strip()
@@ -142,9 +151,11 @@ def _page_lines(textpage: pypdfium2.PdfTextPage, height: float) -> list[Line]:
                 max(last_bottom, bottom_down),
                 f"{last_text} {text}",
             )
+            pieces[-1].append((left, right, text))
         else:
             lines.append((top_down, bottom_down, text))
-    return lines
+            pieces.append([(left, right, text)])
+    return lines, pieces
 
 
 _ARTIFACT = -2
@@ -334,13 +345,15 @@ def _layout_text(pages: list[_Page]) -> PdfText:
     left: list[str] = []
     margins: list[str] = []
     for page in pages:
-        lines = [line for line in page.lines if _key(page, line) not in furniture]
+        kept = [n for n, line in enumerate(page.lines) if _key(page, line) not in furniture]
         gone = [line[2] for line in page.lines if _key(page, line) in furniture]
         left += gone
+        lines = [page.lines[n] for n in kept]
         plain = "\n".join(x for x in page.plain.split("\n") if x.strip() not in set(gone))
-        spaced = _ocr.paragraphs_by_spacing([lines])
-        # The spacing only adds blank lines; if any character differs, PDFium's text wins.
-        same = "".join(spaced.split()) == "".join(plain.split())
+        spaced = _ocr.paragraphs_by_spacing([_columns(lines, [page.pieces[n] for n in kept])])
+        # Spacing adds blank lines and columns are read one after the other; if any
+        # character is added or lost, PDFium's own text wins.
+        same = Counter("".join(spaced.split())) == Counter("".join(plain.split()))
         texts.append((spaced if same else plain).strip("\n") if plain.strip() else "")
         margins += [
             text
@@ -356,6 +369,56 @@ def _layout_text(pages: list[_Page]) -> PdfText:
         "layout",
         tuple(i for i, text in enumerate(texts) if not text),
     )
+
+
+def _split(pieces: list[tuple[float, float, str]]) -> list[tuple[float, str]]:
+    """A line's runs grouped into columns: a gap wider than :data:`COLUMN_GAP` parts them."""
+    columns: list[tuple[float, float, str]] = []
+    for left, right, text in sorted(pieces):
+        if columns and left - columns[-1][1] <= COLUMN_GAP:
+            start, _end, joined = columns[-1]
+            columns[-1] = (start, max(right, _end), f"{joined} {text}")
+        else:
+            columns.append((left, right, text))
+    return [(start, text) for start, _end, text in columns]
+
+
+def _columns(lines: list[Line], pieces: list[list[tuple[float, float, str]]]) -> list[Line]:
+    """Lines with side-by-side blocks (two signatures, two columns) read column by column.
+
+    Two or more consecutive lines parted into the same number of columns starting at
+    the same places are one group: each column's lines are read in turn, a blank line
+    between columns, so "Anna Smith    Tom Brown" over "Director    Chair" reads as
+    two signatures, not one name "Anna Smith Tom Brown". The group is one entry
+    (spanning its lines) for :func:`preserve.inputs.ocr.paragraphs_by_spacing`.
+    """
+    split = [_split(row) for row in pieces]
+    out: list[Line] = []
+    index = 0
+    while index < len(lines):
+        starts = [left for left, _text in split[index]]
+        end = index + 1
+        while (
+            len(starts) > 1
+            and end < len(lines)
+            and len(split[end]) == len(starts)
+            and all(
+                abs(a - b) <= SAME_PLACE * 4
+                for a, b in zip(starts, (x for x, _ in split[end]), strict=True)
+            )
+        ):
+            end += 1
+        if end - index < 2:
+            out.append(lines[index])
+            index += 1
+            continue
+        blocks = [
+            "\n".join(split[row][column][1] for row in range(index, end))
+            for column in range(len(starts))
+        ]
+        out.append((lines[index][0], lines[end - 1][1], "\n" + "\n\n".join(blocks) + "\n"))
+        index = end
+    return out
 
 
 def _key(page: _Page, line: Line) -> tuple[str, bool]:
