@@ -43,9 +43,10 @@ SAME_PLACE = 3.0
 #: Repeated furniture sits in this top or bottom share of the page.
 FURNITURE_BAND = 0.25
 #: On a page with nothing to compare with, lines in this top / bottom share are margins
-#: (a letterhead band, a footer with the address).
-TOP_MARGIN = 0.10
-BOTTOM_MARGIN = 0.08
+#: (a letterhead band, a footer with the address): above a one-inch margin on A4
+#: (63 pt), below 50 pt from the foot, where a letter's own text does not start.
+TOP_MARGIN = 0.075
+BOTTOM_MARGIN = 0.06
 
 #: Runs on one line further apart than this (points) are side-by-side columns.
 COLUMN_GAP = 28.0
