@@ -176,3 +176,58 @@ def test_tagged_copies_in_other_scripts_give_their_heading_as_title(fixture: str
     assert found.how == "structure tree"
     assert found.title == prepared.statement.title
     assert found.text.split() == prepared.statement.text.split()
+
+
+def continued_letter() -> bytes:
+    """Three pages: the letterhead on the first, a running header on the others, "- n -"."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(TTFont("LetterSerif", str(SERIF)))
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer, pagesize=(595, 842), invariant=True)
+    topics = ["the river path", "the old bridge", "the market square"]
+    for number, topic in enumerate(topics, start=1):
+        page.setFont("LetterSerif", 9)
+        if number == 1:
+            page.setFont("LetterSerif", 15)
+            page.drawString(72, 805, "Office of the Town Ombudsman")
+        else:
+            page.drawString(72, 810, "Statement on footpath repairs, 20 March 2024")
+        page.setFont("LetterSerif", 9)
+        page.drawString(290, 30, f"- {number} -")
+        page.setFont("LetterSerif", 11)
+        y = 700
+        if number == 1:
+            page.drawString(72, y, "Statement on footpath repairs")
+            y -= 32
+        for line in range(4):
+            page.drawString(72, y, f"Work on {topic} goes on in week {line + 1} of the repairs.")
+            y -= 16
+        if number == 3:
+            page.drawString(72, y - 24, "Olga Brandt")
+            page.drawString(72, y - 40, "Town Ombudsman")
+        page.showPage()
+    page.save()
+    return buffer.getvalue()
+
+
+def test_a_running_header_on_every_page_but_the_first_is_page_furniture() -> None:
+    found = read_text(continued_letter())
+    assert found.left_out == (
+        "- 1 -",
+        "Statement on footpath repairs, 20 March 2024",
+        "- 2 -",
+        "- 3 -",
+    )
+    assert "Statement on footpath repairs, 20 March 2024" not in found.text
+    assert "Work on the old bridge goes on in week 1" in found.text
+    # The first page's letterhead is not repeated: it stays in the text, never the title.
+    assert found.text.startswith("Office of the Town Ombudsman")
+    assert "Office of the Town Ombudsman" in found.margins
+    statement = pdf_input.with_layout(
+        pdf_input.statement_from(found.text, b"%PDF", Path("repairs.pdf")), found
+    )
+    assert statement.title in (None, "Statement on footpath repairs")
+    assert statement.signer_name == "Olga Brandt"

@@ -369,3 +369,50 @@ def test_mixed_pdf_ocrs_only_the_scanned_page_and_keeps_page_order(tmp_path: Pat
     copy_text = pdf_input.read_pdf_text(received.copy.pdf, source).pages
     assert "wheelchairs" in copy_text[0] and "wardens" in copy_text[1]
     assert "Maria Jones" in received.files[1].content.decode("utf-8")  # data/extracted/
+
+
+def test_a_scanned_letterhead_is_never_the_title(tmp_path: Path) -> None:
+    """A letter scanned with its letterhead: OCR reads the office's name first; not a title."""
+    from fpdf import FPDF
+
+    doc = FPDF(format="A4")
+    doc.set_creation_date(dt.datetime(2024, 5, 28, tzinfo=dt.UTC))
+    doc.add_font("Serif", "", str(REPO / "preserve" / "fonts" / "NotoSerif-Regular.ttf"))
+    doc.add_page()
+    doc.set_font("Serif", size=16)
+    doc.text(20, 16, "Office of the Harbour Commissioner")
+    doc.set_font("Serif", size=12)
+    y = 50.0
+    for line in (
+        "Ferry timetable for the summer",
+        "",
+        "From 1 June the ferry to the islands will run every hour from 7:00 to 21:00.",
+        "Tickets can be bought on board or at the harbour office.",
+        "",
+        "Jan Olsen",
+        "Harbour Commissioner",
+        "28 May 2024",
+    ):
+        if line:
+            doc.text(20, y, line)
+        y += 8
+    letter = tmp_path / "letter.pdf"
+    letter.write_bytes(bytes(doc.output()))
+    subprocess.run(
+        ["pdftoppm", "-r", "300", "-gray", "-png", "-singlefile", str(letter),
+         str(tmp_path / "page")],
+        check=True,
+    )  # fmt: skip
+    scan = tmp_path / "scan.png"
+    with Image.open(tmp_path / "page.png") as page:
+        noisy(page.convert("L"), seed=3).save(scan, dpi=(300, 300))
+    received = scan_input.read(scan)
+    statement = received.statement
+    assert statement.text.startswith("Office of the Harbour Commissioner")  # kept, as read
+    assert statement.title is None
+    assert any(
+        n.code == "parse.title-unsure" and "Harbour Commissioner" in n.message
+        for n in statement.notes
+    )
+    assert statement.signer_name == "Jan Olsen"
+    assert statement.date_issued == dt.date(2024, 5, 28)

@@ -347,6 +347,22 @@ def paragraphs_by_spacing(pages: Sequence[Sequence[tuple[float, float, str]]]) -
     return "\n".join(out)
 
 
+def margin_lines(pages: Sequence[bytes], top: float, bottom: float) -> list[str]:
+    """Lines OCR read in the top ``top`` or bottom ``bottom`` share of a page (a letterhead)."""
+    found: list[str] = []
+    for page in pages:
+        size = _PAGE_BBOX.search(page)
+        if not size:
+            continue
+        height = int(size.group(4))
+        found += [
+            text
+            for line_top, line_bottom, text in _hocr_lines(page)
+            if line_top < top * height or line_bottom > (1 - bottom) * height
+        ]
+    return found
+
+
 def _hocr_lines(page: bytes) -> list[tuple[float, float, str]]:
     """(top, bottom, text) of every line of an hOCR page, in Tesseract's reading order."""
     try:
@@ -370,3 +386,4 @@ def _hocr_lines(page: bytes) -> list[tuple[float, float, str]]:
 
 
 _BBOX = re.compile(r"bbox (\d+) (\d+) (\d+) (\d+)")
+_PAGE_BBOX = re.compile(rb"class=['\"]ocr_page['\"][^>]*?bbox (\d+) (\d+) (\d+) (\d+)")

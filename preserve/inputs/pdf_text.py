@@ -12,7 +12,8 @@ Two ways in, chosen by the file:
 - **Untagged PDF**: PDFium's text, line by line, with a blank line where the page
   leaves space (:func:`preserve.inputs.ocr.paragraphs_by_spacing`). A line repeated
   at the same place in the top or bottom quarter of every page (a letterhead, a
-  footer with the address, "Page 2 of 3" with its digits masked) is page furniture.
+  footer with the address, "Page 2 of 3" with its digits masked), or of every page
+  but the first (a running header under a first-page letterhead), is page furniture.
 
 Page furniture is never dropped silently: it is returned in :attr:`PdfText.left_out`
 and recorded by the caller with the code :data:`FURNITURE`. Lines in the top or
@@ -42,6 +43,8 @@ FURNITURE = "pdf.page-furniture"
 SAME_PLACE = 3.0
 #: Repeated furniture sits in this top or bottom share of the page.
 FURNITURE_BAND = 0.25
+#: A running header on every page but the first sits in this top or bottom share.
+RUNNING_BAND = 0.12
 #: On a page with nothing to compare with, lines in this top / bottom share are margins
 #: (a letterhead band, a footer with the address): above a one-inch margin on A4
 #: (63 pt), below 50 pt from the foot, where a letter's own text does not start.
@@ -428,20 +431,32 @@ def _key(page: _Page, line: Line) -> tuple[str, bool]:
 
 
 def _repeated(pages: list[_Page]) -> set[tuple[str, bool]]:
-    """Lines in the top or bottom band found at the same place on every page with text."""
+    """Lines in the top or bottom band found at the same place on every page with text.
+
+    A letter of three pages or more often has its letterhead on the first page only
+    and a running header ("Statement on …, page 2") on the others: a line repeated on
+    every page after the first counts too.
+    """
     with_text = [page for page in pages if page.lines]
     if len(with_text) < 2:
         return set()
-    first = with_text[0]
+    found = _on_every(with_text, FURNITURE_BAND)
+    if len(with_text) >= 3:  # fewer pages to compare: a narrower band
+        found |= _on_every(with_text[1:], RUNNING_BAND)
+    return found
+
+
+def _on_every(pages: list[_Page], band: float) -> set[tuple[str, bool]]:
+    first = pages[0]
     found: set[tuple[str, bool]] = set()
     for line in first.lines:
-        if FURNITURE_BAND * first.height < line[0] < (1 - FURNITURE_BAND) * first.height:
+        if band * first.height < line[0] and line[1] < (1 - band) * first.height:
             continue
         key = _key(first, line)
         if all(
             any(_key(page, other) == key and abs(other[0] - line[0]) <= SAME_PLACE
                 for other in page.lines)
-            for page in with_text[1:]
+            for page in pages[1:]
         ):  # fmt: skip
             found.add(key)
     return found
