@@ -88,7 +88,7 @@ def _docx_text(data: bytes) -> list[str]:
 @pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract-ocr not installed")
 def test_a_new_user_ingests_them_all_and_the_bags_verify(tmp_path: Path) -> None:
     folder = tmp_path / "received"
-    shutil.copytree(FOLDER, folder, ignore=shutil.ignore_patterns("*.py", "*.json"))
+    shutil.copytree(FOLDER, folder, ignore=shutil.ignore_patterns("*.py", "*.json", "*.md"))
     # What a person would add where the statement is silent: a sidecar for each blank field.
     (folder / "en-hospital-press-release-ends.json").write_text(
         json.dumps({"creator": {"name": "Office of the Health Ombudsman"}}), "utf-8"
