@@ -416,3 +416,25 @@ def test_a_scanned_letterhead_is_never_the_title(tmp_path: Path) -> None:
     )
     assert statement.signer_name == "Jan Olsen"
     assert statement.date_issued == dt.date(2024, 5, 28)
+
+
+def test_ocr_of_a_pdf_with_text_never_runs_ghostscript(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debian 12's Ghostscript 10.0.0 is refused by OCRmyPDF for PDFs with text: none is run.
+
+    PATH holds Tesseract only; the mixed PDF is still OCRed (pages rasterised by
+    PDFium) and made PDF/A (OCRmyPDF's own pikepdf backend).
+    """
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    tesseract = shutil.which("tesseract")
+    assert tesseract is not None
+    (bare / "tesseract").symlink_to(tesseract)
+    monkeypatch.setenv("PATH", str(bare))
+    assert shutil.which("gs") is None
+    source = tmp_path / "parks.pdf"
+    source.write_bytes(mixed_pdf(scanned_second_page()))
+    received = pdf_input.read(source)
+    assert received.statement.signer_name == "Maria Jones"
+    assert received.copy is not None and check_pdfa(received.copy.pdf) == []
