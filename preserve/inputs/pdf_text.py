@@ -95,12 +95,16 @@ def read_text(data: bytes) -> PdfText:
     """The text of a PDF (see the module's docstring); raises ``pypdfium2.PdfiumError``."""
     doc = pypdfium2.PdfDocument(data)
     try:
-        pages = [_read_page(doc, index) for index in range(len(doc))]
+        # Marked content is read only where the catalogue says the PDF is tagged, and
+        # the layout only where the structure tree does not give the text.
+        if pdfium_c.FPDFCatalog_IsTagged(doc.raw):
+            pages = [_read_page(doc, index, marked=True) for index in range(len(doc))]
+            tagged = _tagged_text(data, pages)
+            if tagged is not None:
+                return tagged
+        pages = [_read_page(doc, index, marked=False) for index in range(len(doc))]
     finally:
         doc.close()
-    tagged = _tagged_text(data, pages)
-    if tagged is not None:
-        return tagged
     return _layout_text(pages)
 
 
@@ -123,14 +127,17 @@ class _Page:
     unmarked: int
 
 
-def _read_page(doc: pypdfium2.PdfDocument, index: int) -> _Page:
+def _read_page(doc: pypdfium2.PdfDocument, index: int, marked: bool) -> _Page:
+    """A page's text; with ``marked`` its marked content, else its lines and their runs."""
     page = doc[index]
     textpage = page.get_textpage()
     try:
         plain = clean(textpage.get_text_bounded())
+        if marked:
+            by_mcid, artifacts, unmarked = _marked_content(textpage)
+            return _Page(page.get_height(), plain, [], [], by_mcid, artifacts, unmarked)
         lines, pieces = _page_lines(textpage, page.get_height())
-        by_mcid, artifacts, unmarked = _marked_content(textpage)
-        return _Page(page.get_height(), plain, lines, pieces, by_mcid, artifacts, unmarked)
+        return _Page(page.get_height(), plain, lines, pieces, {}, [], 0)
     finally:
         textpage.close()
         page.close()
@@ -180,7 +187,7 @@ def _marked_content(textpage: pypdfium2.PdfTextPage) -> tuple[dict[int, str], li
         obj = pdfium_c.FPDFText_GetTextObject(raw, index)
         char = chr(pdfium_c.FPDFText_GetUnicode(raw, index))
         if obj:
-            key = ctypes.cast(obj, ctypes.c_void_p).value
+            key = ctypes.c_void_p.from_buffer(obj).value  # the address (faster than cast)
             if key not in owner:
                 owner[key] = _mark_of(obj)
             current = owner[key]
