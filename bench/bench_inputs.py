@@ -4,11 +4,13 @@ Prints numbers and the ratio to each goal; never fails on time (no timed tests):
 
 - DOCX: read (python-docx) alone, and read + validate + render the PDF/A copy
   (what ingest does before bagging), statements per second; goal >= 20/s.
+- PDF text: a tagged 7-page copy (structure tree) and an untagged letter (layout),
+  milliseconds a document (no goal; reported before/after changes to the reader).
 - OCR: one noisy A4 page at 300 dpi in English through OCRmyPDF + Tesseract on
   one core (``OMP_THREAD_LIMIT=1``, ``--jobs 1``), wall seconds; goal <= 10 s; and
   the same page without noise, for comparison.
 
-    python bench/bench_inputs.py [--docx N] [--ocr N]
+    python bench/bench_inputs.py [--docx N] [--ocr N] [--pdf N]
 """
 
 from __future__ import annotations
@@ -102,15 +104,52 @@ def bench_ocr(folder: Path, count: int) -> None:
         print(f"  {confidence}")
 
 
+def bench_pdf_text(count: int) -> None:
+    """Reading a PDF's text (what ingest parses): a tagged copy of 7 pages, an untagged letter."""
+    import datetime as dt
+
+    from test_inputs_pdf import fpdf2_pdf
+
+    from preserve.inputs import pdf as pdf_input
+    from preserve.metadata import prepare_file
+    from preserve.pdfa import PdfaLevel
+
+    prepared = prepare_file(REPO / "fixtures" / "en-annual-report-long.txt")
+    assert prepared.statement is not None
+    tagged = render_statement(
+        prepared.statement,
+        prepared.metadata(),
+        PdfaLevel.A2A,
+        created=dt.datetime(2024, 3, 29, tzinfo=dt.UTC),
+    ).pdf
+    for label, data, pages in (
+        ("tagged, 7 pages", tagged, 7),
+        ("untagged, 1 page", fpdf2_pdf(), 1),
+    ):
+        pdf_input.extract_text(data, Path("x.pdf"))  # warm
+        start, cpu = time.perf_counter(), time.process_time()
+        for _ in range(count):
+            pdf_input.extract_text(data, Path("x.pdf"))
+        wall = (time.perf_counter() - start) / count
+        seconds = (time.process_time() - cpu) / count  # CPU: the machine is shared
+        print(
+            f"PDF text ({label}): {seconds * 1000:.1f} ms CPU a document "
+            f"({pages / seconds:.0f} pages/s), {wall * 1000:.1f} ms wall"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--docx", type=int, default=50, help="documents per measurement")
     parser.add_argument("--ocr", type=int, default=2, help="OCR runs per page")
+    parser.add_argument("--pdf", type=int, default=20, help="PDF text reads per measurement")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         folder = Path(work)
         if args.docx:
             bench_word(folder, args.docx)
+        if args.pdf:
+            bench_pdf_text(args.pdf)
         if args.ocr:
             bench_ocr(folder, args.ocr)
 

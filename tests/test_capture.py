@@ -198,6 +198,76 @@ def test_requisites_are_bounded_and_the_rest_named(site: Site, tmp_path: Path) -
     assert any("over the requisites' byte limit" in n for n in few.notes)
 
 
+FONT = b"wOF2" + bytes(range(40))
+
+
+def styled_site(site: Site) -> None:
+    """A page whose look comes from CSS: imports, fonts, background images, inline styles."""
+    head = (
+        "<link rel='stylesheet' href='/css/main.css'>"
+        "<style>@import url('/css/print.css'); .hero { background: url(/img/hero.png) }"
+        " .logo { background-image: url(data:image/png;base64,AAAA) }</style>"
+    )
+    extra = "<div style=\"background-image: url('/img/inline.png')\">Garden map</div>"
+    site.routes["/styled"] = Route(
+        body=page("Garden rules", PARAGRAPHS, extra=extra, head=head).encode()
+    )
+    css = ("Content-Type: text/css; charset=utf-8",)
+    site.routes["/css/main.css"] = Route(
+        headers=css,
+        body=(
+            b'@import "theme.css";\n'
+            b"@font-face { font-family: Garden; src: url(../fonts/garden.woff2) format('woff2'),"
+            b' local("Garden"); }\n'
+            b"/* url(/img/commented.png) is no reference */\n"
+            b"body { background: #fff url('/img/leaf.png') no-repeat; }\n"
+            b"@media print { .hero { background: url(/img/hero-print.png) } }\n"
+        ),
+    )
+    site.routes["/css/theme.css"] = Route(
+        headers=css, body=b"@import url(main.css); h1 { background: url(/img/leaf.png) }"
+    )
+    site.routes["/css/print.css"] = Route(headers=css, body=b"footer { color: #333 }")
+    site.routes["/fonts/garden.woff2"] = Route(headers=("Content-Type: font/woff2",), body=FONT)
+    for name in ("hero", "leaf", "inline", "hero-print"):
+        site.routes[f"/img/{name}.png"] = Route(headers=("Content-Type: image/png",), body=PNG)
+
+
+def test_requisites_named_by_css_are_fetched_and_written_to_the_warc(
+    site: Site, tmp_path: Path
+) -> None:
+    styled_site(site)
+    fetched = fetch(site.url("/styled"), FAST)
+    got = [e.url.removeprefix(site.url("")) for e in fetched.requisites]
+    # The page's own first (link, <style>, style attribute), then what its sheets name.
+    assert got == [
+        "/css/main.css", "/css/print.css", "/img/hero.png", "/img/inline.png",
+        "/css/theme.css", "/fonts/garden.woff2", "/img/leaf.png", "/img/hero-print.png",
+    ]  # fmt: skip
+    assert not any("commented" in url or url.startswith("data:") for url in got)
+    assert not fetched.notes
+    warc = tmp_path / "styled.warc"
+    with warc.open("wb") as out:
+        capture_mod.write_warc(fetched, out, FAST)
+    responses = {uri: raw for kind, uri, raw in records(warc) if kind == "response"}
+    for path in got:
+        assert site.url(path) in responses, path
+    assert responses[site.url("/fonts/garden.woff2")].endswith(FONT)  # the font, as served
+    done = subprocess.run([BIN / "warcio", "check", str(warc)], capture_output=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_requisites_named_by_css_stay_within_the_bounds(site: Site) -> None:
+    styled_site(site)
+    fetched = fetch(site.url("/styled"), CaptureOptions(rate_limit=0, max_requisites=5))
+    assert len(fetched.requisites) == 5
+    # The sheets fetched within the bound named 3 more (theme, font, leaf, hero-print: 4 known).
+    assert any("requisite(s) not fetched: over the limit of 5" in n for n in fetched.notes)
+    small = fetch(site.url("/styled"), CaptureOptions(rate_limit=0, max_requisite_bytes=400))
+    assert sum(len(e.body) for e in small.requisites) <= 400
+    assert any("over the requisites' byte limit" in n for n in small.notes)
+
+
 # --------------------------------------------------------------------------- refusals
 
 

@@ -294,3 +294,147 @@ def test_text_from_hocr_starts_a_paragraph_where_the_page_leaves_space() -> None
         "Open letter\n\nDear colleagues,\nMany pupils\nasked."
     )
     assert ocr_module.text_from_hocr([b"<html><body></body></html>"]) == ""
+
+
+def mixed_pdf(scanned: Image.Image) -> bytes:
+    """A letter whose first page has a text layer and whose second is a scanned image only."""
+    from fpdf import FPDF
+
+    doc = FPDF(format="A4")
+    doc.set_creation_date(dt.datetime(2024, 10, 1, 12, tzinfo=dt.UTC))
+    doc.add_font("Serif", "", str(REPO / "preserve" / "fonts" / "NotoSerif-Regular.ttf"))
+    doc.set_font("Serif", size=12)
+    doc.add_page()
+    y = 40.0
+    for line in (
+        "Statement on the reopening of the city parks",
+        "",
+        "The city parks reopen on Saturday, 6 April, after the winter works.",
+        "The new paths are wide enough for wheelchairs and prams.",
+    ):
+        if line:
+            doc.text(25, y, line)
+        y += 8
+    doc.add_page()
+    buffer = io.BytesIO()
+    scanned.save(buffer, format="PNG", dpi=(300, 300))
+    doc.image(buffer, x=0, y=0, w=210, h=297)
+    return bytes(doc.output())
+
+
+def scanned_second_page() -> Image.Image:
+    """The rest of the letter, typed and scanned: 300 dpi, turned, with specks."""
+    from PIL import ImageFont
+
+    page = Image.new("L", (2480, 3508), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.truetype(str(REPO / "preserve" / "fonts" / "NotoSerif-Regular.ttf"), 50)
+    y = 420
+    for line in (
+        "The park wardens will be at the gates on the first weekend",
+        "to answer questions about the new opening hours.",
+        "",
+        "Maria Jones",
+        "Parks Commissioner",
+        "2 April 2024",
+    ):
+        draw.text((300, y), line, font=font, fill=0)
+        y += 90 if line else 60
+    return noisy(page, seed=5, angle=0.4)
+
+
+def test_mixed_pdf_ocrs_only_the_scanned_page_and_keeps_page_order(tmp_path: Path) -> None:
+    source = tmp_path / "parks.pdf"
+    data = mixed_pdf(scanned_second_page())
+    source.write_bytes(data)
+    received = pdf_input.read(source)
+    assert received.form is Form.PDF
+    assert received.original.content == data
+    text = received.statement.text
+    # Page 1 from its own text layer, word for word; page 2 from OCR, after it.
+    assert text.startswith("Statement on the reopening of the city parks")
+    assert "wide enough for wheelchairs and prams" in text
+    assert text.index("prams") < text.index("wardens") < text.index("Maria Jones")
+    statement = received.statement
+    assert statement.title == "Statement on the reopening of the city parks"
+    assert statement.signer_name == "Maria Jones"
+    assert statement.date_issued == dt.date(2024, 4, 2)
+    # The scanned page's OCR confidence is recorded, and only that page was OCRed.
+    confidence = [n for n in received.notes if n.startswith("ocr.confidence: page 2 ")]
+    assert len(confidence) == 1 and "mean confidence" in confidence[0]
+    assert not any("page 1" in n for n in received.notes)
+    assert received.copy is not None
+    assert check_pdfa(received.copy.pdf) == []
+    assert "rasterised" not in received.copy.made_by  # page 1 keeps its own text
+    copy_text = pdf_input.read_pdf_text(received.copy.pdf, source).pages
+    assert "wheelchairs" in copy_text[0] and "wardens" in copy_text[1]
+    assert "Maria Jones" in received.files[1].content.decode("utf-8")  # data/extracted/
+
+
+def test_a_scanned_letterhead_is_never_the_title(tmp_path: Path) -> None:
+    """A letter scanned with its letterhead: OCR reads the office's name first; not a title."""
+    from fpdf import FPDF
+
+    doc = FPDF(format="A4")
+    doc.set_creation_date(dt.datetime(2024, 5, 28, tzinfo=dt.UTC))
+    doc.add_font("Serif", "", str(REPO / "preserve" / "fonts" / "NotoSerif-Regular.ttf"))
+    doc.add_page()
+    doc.set_font("Serif", size=16)
+    doc.text(20, 16, "Office of the Harbour Commissioner")
+    doc.set_font("Serif", size=12)
+    y = 50.0
+    for line in (
+        "Ferry timetable for the summer",
+        "",
+        "From 1 June the ferry to the islands will run every hour from 7:00 to 21:00.",
+        "Tickets can be bought on board or at the harbour office.",
+        "",
+        "Jan Olsen",
+        "Harbour Commissioner",
+        "28 May 2024",
+    ):
+        if line:
+            doc.text(20, y, line)
+        y += 8
+    letter = tmp_path / "letter.pdf"
+    letter.write_bytes(bytes(doc.output()))
+    subprocess.run(
+        ["pdftoppm", "-r", "300", "-gray", "-png", "-singlefile", str(letter),
+         str(tmp_path / "page")],
+        check=True,
+    )  # fmt: skip
+    scan = tmp_path / "scan.png"
+    with Image.open(tmp_path / "page.png") as page:
+        noisy(page.convert("L"), seed=3).save(scan, dpi=(300, 300))
+    received = scan_input.read(scan)
+    statement = received.statement
+    assert statement.text.startswith("Office of the Harbour Commissioner")  # kept, as read
+    assert statement.title is None
+    assert any(
+        n.code == "parse.title-unsure" and "Harbour Commissioner" in n.message
+        for n in statement.notes
+    )
+    assert statement.signer_name == "Jan Olsen"
+    assert statement.date_issued == dt.date(2024, 5, 28)
+
+
+def test_ocr_of_a_pdf_with_text_never_runs_ghostscript(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debian 12's Ghostscript 10.0.0 is refused by OCRmyPDF for PDFs with text: none is run.
+
+    PATH holds Tesseract only; the mixed PDF is still OCRed (pages rasterised by
+    PDFium) and made PDF/A (OCRmyPDF's own pikepdf backend).
+    """
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    tesseract = shutil.which("tesseract")
+    assert tesseract is not None
+    (bare / "tesseract").symlink_to(tesseract)
+    monkeypatch.setenv("PATH", str(bare))
+    assert shutil.which("gs") is None
+    source = tmp_path / "parks.pdf"
+    source.write_bytes(mixed_pdf(scanned_second_page()))
+    received = pdf_input.read(source)
+    assert received.statement.signer_name == "Maria Jones"
+    assert received.copy is not None and check_pdfa(received.copy.pdf) == []

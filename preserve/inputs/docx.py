@@ -35,7 +35,14 @@ from preserve.inputs.pdf import (
     read_file,
 )
 from preserve.inputs.pdf import statement_from as _statement_from
-from preserve.inputs.wordproc import Numbering, bullet, check_package, format_number, join_blocks
+from preserve.inputs.wordproc import (
+    Numbering,
+    bullet,
+    check_package,
+    format_number,
+    join_blocks,
+    table_blocks,
+)
 from preserve.premis import Event
 
 #: Whether a file is this form: decided in :mod:`preserve.inputs.sniff`, which
@@ -91,19 +98,26 @@ def body_blocks(document: Any) -> Iterator[tuple[str, str]]:
     """(kind, text) of the body in order: ``h`` headings, ``li`` list items, ``p`` the rest."""
     lists = _Lists(document)
     body = document.element.body
-    for child in body.iterchildren():
+    children = list(body.iterchildren())
+    for index, child in enumerate(children):
         if child.tag == qn("w:p"):
             yield _paragraph(Paragraph(child, document), lists)
         elif child.tag == qn("w:tbl"):
             table = Table(child, document)
-            for row in table.rows:
-                cells: list[str] = []
-                for cell in row.cells:
-                    value = cell.text.strip()
-                    if value and (not cells or cells[-1] != value):  # merged cells repeat
-                        cells.append(value)
-                if cells:
-                    yield "p", "\n".join(cells)
+            rows = [[cell.text.strip() for cell in row.cells] for row in table.rows]
+            yield from table_blocks(rows, _lines_after(children[index + 1 :], document))
+
+
+def _lines_after(children: list[Any], document: Any) -> int:
+    """How many non-blank lines (a table counts as many) follow in the body."""
+    count = 0
+    for child in children:
+        if child.tag == qn("w:p"):
+            text = Paragraph(child, document).text
+            count += sum(1 for line in text.split("\n") if line.strip())
+        elif child.tag == qn("w:tbl"):
+            count += 10
+    return count
 
 
 def _paragraph(paragraph: Any, lists: _Lists) -> tuple[str, str]:

@@ -235,11 +235,20 @@ def extract(
     password = root.xpath("//input[translate(@type, 'PASWORD', 'pasword') = 'password']")
     mark = _mark_for(page)
     _number_lists(root, mark)
-    document = trafilatura.bare_extraction(
-        root, with_metadata=True, include_comments=False, include_tables=True, favor_recall=True
+    post = post_text(root)
+    document = (
+        None
+        if post is not None
+        else trafilatura.bare_extraction(
+            root,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=True,
+            favor_recall=True,
+        )
     )
-    body = getattr(document, "text", None) or ""
-    lines = [_unmark(line, mark) for line in body.split("\n") if line.strip()]
+    body = post if post is not None else getattr(document, "text", None) or ""
+    lines = [_unmark(line, mark) for line in body.split("\n") if line.strip() or post]
     words = sum(len(line.split()) for line in lines)
     if password and words < LOGIN_WALL_WORDS:
         raise InputError(
@@ -256,11 +265,44 @@ def extract(
         shown_title = next((s for s in shown if _squash(title) == s), None)
         if shown_title:  # shown on the page above the text: part of what was issued
             lines.insert(0, shown_title)
-    text = "\n".join(lines) + "\n"
+    text = "\n".join(lines).strip("\n") + "\n"
     held = f" {_squash(text)} "
     # Whole words: "News" in the menu is not held by "Newsletter" in the text.
     left_out = tuple(line for line in shown if f" {line} " not in held)
     return Extraction(text, charset, title, left_out)
+
+
+#: Classes of a social network's post body in its web view: the post is the statement.
+#: Telegram's channel preview (``t.me/s/…``) and post embed (``t.me/…/123?embed=1``).
+_POST_CLASSES = ("tgme_widget_message_text",)
+
+
+def post_text(root: lxml.html.HtmlElement) -> str | None:
+    """The text of the one post a social network's page shows, or None.
+
+    trafilatura takes the channel's name above a Telegram post for its first line
+    and the view counter below it for its last; the post's own element is what was
+    published. Line breaks (``<br>``) are kept, two of them as a blank line. A page
+    of several posts is left to the extractor (which one is the statement is for a
+    person to say).
+    """
+    found = [
+        element
+        for name in _POST_CLASSES
+        for element in root.xpath(
+            "//*[contains(concat(' ', normalize-space(@class), ' '), $name)]", name=f" {name} "
+        )
+    ]
+    if len(found) != 1:
+        return None
+    element = found[0]
+    for br in element.iter("br"):
+        br.tail = "\n" + (br.tail or "")
+    for block in element.iter(*_BLOCK_TAGS - {"br"}):
+        block.tail = "\n" + (block.tail or "")
+    lines = [" ".join(line.split()) for line in element.text_content().split("\n")]
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+    return text or None
 
 
 def _unmark(line: str, mark: str) -> str:

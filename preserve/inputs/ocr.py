@@ -5,7 +5,10 @@ worker pools and logging stay out of ours and a crash in Tesseract is an exit co
 not a dead ingest. It makes PDF/A with its own pikepdf-based backend
 (``--pdfa-backend internal``): Debian 12's Ghostscript 10.0.0 is refused by
 OCRmyPDF for PDFs that already hold text, and the internal backend leaves the
-institution's page content (fonts, letterhead, signature image) as it was.
+institution's page content (fonts, letterhead, signature image) as it was. Pages
+are rasterised for OCR by PDFium (``--rasterizer pypdfium``), so Ghostscript is not
+run at all. In ``--mode skip`` (the same as ``--skip-text``) only pages without a
+text layer are OCRed: a mixed PDF's scanned pages, each reported by page number.
 
 The OCR's confidence comes from Tesseract's own word confidences (``x_wconf`` in
 the hOCR files OCRmyPDF keeps with ``--keep-temporary-files``): the mean and the
@@ -39,6 +42,7 @@ DEFAULT_LANGUAGES = "eng"
 TIMEOUT_SECONDS = 600
 
 _WCONF = re.compile(rb"x_wconf (\d+)")
+_PAGE_FILE = re.compile(r"^(\d+)_")
 
 
 class OcrUnavailable(PreserveError):
@@ -95,6 +99,12 @@ class OcrResult:
     software: str
     #: Tesseract's hOCR of each OCRed page, in page order (layout and word confidences).
     hocr: tuple[bytes, ...] = ()
+    #: The page number (1-based) of each of ``hocr``: in skip mode, only pages without text.
+    pages: tuple[int, ...] = ()
+
+    def page_hocr(self) -> dict[int, bytes]:
+        """hOCR by page number (1-based)."""
+        return dict(zip(self.pages, self.hocr, strict=False))
 
 
 def ocrmypdf_version() -> str:
@@ -234,6 +244,8 @@ def run_ocrmypdf(
             sys.executable, "-m", "ocrmypdf", "--quiet", "--jobs", "1",
             "--keep-temporary-files", "--output-type", "pdfa-2", "--pdfa-backend", "internal",
             "--mode", mode.name, "--language", langs, "--sidecar", str(text),
+            # PDFium rasterises the pages to OCR: Debian 12's Ghostscript 10.0.0 is never run.
+            "--rasterizer", "pypdfium",
             "--optimize", "0",
         ]  # fmt: skip
         if image_dpi is not None:
@@ -250,7 +262,10 @@ def run_ocrmypdf(
                 shown,
             ) from None
         _raise_for(done.returncode, done.stderr.decode("utf-8", "replace"), shown)
-        hocr = [p.read_bytes() for p in sorted(temp.glob("ocrmypdf.io.*/*.hocr"))]
+        found = sorted(temp.glob("ocrmypdf.io.*/*.hocr"))
+        hocr = [p.read_bytes() for p in found]
+        # OCRmyPDF names each page's files by its number: 000002_ocr_hocr.hocr.
+        numbers = tuple(int(m.group(1)) for p in found if (m := _PAGE_FILE.match(p.name)))
         recognised = text.read_text("utf-8", "replace") if text.exists() else ""
         confidence = confidence_of(hocr) if hocr else None
         return OcrResult(
@@ -259,6 +274,7 @@ def run_ocrmypdf(
             confidence,
             f"OCRmyPDF {ocrmypdf_version()}, Tesseract {tesseract_version()} ({langs})",
             tuple(hocr),
+            numbers if len(numbers) == len(hocr) else (),
         )
 
 
@@ -331,6 +347,22 @@ def paragraphs_by_spacing(pages: Sequence[Sequence[tuple[float, float, str]]]) -
     return "\n".join(out)
 
 
+def margin_lines(pages: Sequence[bytes], top: float, bottom: float) -> list[str]:
+    """Lines OCR read in the top ``top`` or bottom ``bottom`` share of a page (a letterhead)."""
+    found: list[str] = []
+    for page in pages:
+        size = _PAGE_BBOX.search(page)
+        if not size:
+            continue
+        height = int(size.group(4))
+        found += [
+            text
+            for line_top, line_bottom, text in _hocr_lines(page)
+            if line_top < top * height or line_bottom > (1 - bottom) * height
+        ]
+    return found
+
+
 def _hocr_lines(page: bytes) -> list[tuple[float, float, str]]:
     """(top, bottom, text) of every line of an hOCR page, in Tesseract's reading order."""
     try:
@@ -354,3 +386,4 @@ def _hocr_lines(page: bytes) -> list[tuple[float, float, str]]:
 
 
 _BBOX = re.compile(r"bbox (\d+) (\d+) (\d+) (\d+)")
+_PAGE_BBOX = re.compile(rb"class=['\"]ocr_page['\"][^>]*?bbox (\d+) (\d+) (\d+) (\d+)")

@@ -30,7 +30,14 @@ from preserve.inputs.pdf import (
     statement_from,
 )
 from preserve.inputs.sniff import MIME_ODT
-from preserve.inputs.wordproc import Numbering, bullet, check_package, format_number, join_blocks
+from preserve.inputs.wordproc import (
+    Numbering,
+    bullet,
+    check_package,
+    format_number,
+    join_blocks,
+    table_blocks,
+)
 from preserve.premis import Event
 
 #: Whether a file is this form: decided in :mod:`preserve.inputs.sniff`, which
@@ -94,7 +101,8 @@ class _Body:
         self.lists = 0
 
     def blocks(self, element: Any) -> Iterator[tuple[str, str]]:
-        for child in element.childNodes:
+        children = list(element.childNodes)
+        for index, child in enumerate(children):
             qname = getattr(child, "qname", None)
             if qname == _q(TEXTNS, "h"):
                 yield "h", teletype.extractText(child)
@@ -104,7 +112,7 @@ class _Body:
                 self.lists += 1
                 yield from self._list(child, f"list{self.lists}", None, 0)
             elif qname == _q(TABLENS, "table"):
-                yield from self._table(child)
+                yield from self._table(child, _lines_after(children[index + 1 :]))
             elif qname in (_q(TEXTNS, "section"), _q(TEXTNS, "soft-page-break")):
                 yield from self.blocks(child)
 
@@ -147,12 +155,25 @@ class _Body:
         number = ".".join(shown)
         return f"{prefix}{number}{suffix}" if number else ""
 
-    def _table(self, table: Any) -> Iterator[tuple[str, str]]:
-        for row in table.getElementsByType(_row_type()):
-            cells = [teletype.extractText(cell).strip() for cell in row.childNodes]
-            cells = [c for c in cells if c]
-            if cells:
-                yield "p", "\n".join(cells)
+    def _table(self, table: Any, lines_after: int) -> Iterator[tuple[str, str]]:
+        rows = [
+            [teletype.extractText(cell).strip() for cell in row.childNodes]
+            for row in table.getElementsByType(_row_type())
+        ]
+        yield from table_blocks(rows, lines_after)
+
+
+def _lines_after(children: list[Any]) -> int:
+    """How many non-blank lines (a table or list counts as many) follow."""
+    count = 0
+    for child in children:
+        qname = getattr(child, "qname", None)
+        if qname in (_q(TEXTNS, "p"), _q(TEXTNS, "h")):
+            text = teletype.extractText(child)
+            count += sum(1 for line in text.split("\n") if line.strip())
+        elif qname in (_q(TABLENS, "table"), _q(TEXTNS, "list"), _q(TEXTNS, "section")):
+            count += 10
+    return count
 
 
 def _row_type() -> Any:

@@ -23,6 +23,7 @@ import io
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pikepdf
 import pypdfium2
@@ -33,9 +34,11 @@ from preserve.fsio import NotARegularFile, read_input
 from preserve.inputs import Copy, Form, OriginalFile, Received, sniff
 from preserve.inputs import ocr as _ocr
 from preserve.inputs.formats import pdf_pronom, pdf_version, pdfa_claim
+from preserve.inputs.pdf_text import FURNITURE, PdfText, read_text
 from preserve.pdfa import check_pdfa
 from preserve.premis import NORMALIZATION, Event
 from preserve.statement import Statement, parse_text
+from preserve.statement._record import Note, NoteCode
 
 #: Whether a file is this form: decided in :mod:`preserve.inputs.sniff`, which
 #: imports none of this module's libraries, so asking every form stays cheap.
@@ -57,7 +60,8 @@ def read(path: Path) -> Received:
     now = dt.datetime.now(dt.UTC)
     pronom = pdf_pronom(data, claim)
     original = original_file(path, data, "application/pdf", pronom)
-    text = extract_text(data, path)
+    found = read_pdf_text(data, path)
+    text = found.text
     identified = Event(
         FORMAT_IDENTIFICATION,
         now,
@@ -71,16 +75,22 @@ def read(path: Path) -> Received:
         from preserve.inputs.scan import read_scanned_pdf
 
         return read_scanned_pdf(path, data, original, identified)
-    statement = statement_from(text, data, path)
-    copy, notes, made = preservation_copy(
+    statement = with_layout(statement_from(text, data, path), found)
+    copy, notes, made, ocred = preservation_copy(
         path, data, claim, pronom, _ocr.language_for(statement.language)
     )
+    if found.empty_pages:
+        found, scanned = with_ocr_pages(found, ocred)
+        notes += scanned
+        text = found.text
+        statement = with_layout(statement_from(text, data, path), found)
     extracted = Event(
         METADATA_EXTRACTION,
         now,
         "success",
-        f"text extracted with pypdfium2 {pypdfium2.version.PYPDFIUM_INFO} "
-        f"(PDFium {pypdfium2.version.PDFIUM_INFO})",
+        f"text extracted through the {found.how} with pypdfium2 "
+        f"{pypdfium2.version.PYPDFIUM_INFO} (PDFium {pypdfium2.version.PDFIUM_INFO})"
+        + _furniture_detail(found),
         (original.path,),
     )
     return Received(
@@ -88,9 +98,82 @@ def read(path: Path) -> Received:
         (original, extracted_file(original, text)),
         statement,
         events=(identified, extracted, made),
+        left_out=found.left_out,
         notes=notes,
         copy=copy,
     )
+
+
+def _furniture_detail(found: PdfText) -> str:
+    if not found.left_out:
+        return ""
+    return f"; {FURNITURE}: {len(found.left_out)} line(s) left out: " + " | ".join(found.left_out)
+
+
+def with_layout(statement: Statement, found: PdfText) -> Statement:
+    """The parse corrected by what the page layout shows.
+
+    - Page furniture left out of the text is the record's ``left_out``, with a note
+      coded :data:`~preserve.inputs.pdf_text.FURNITURE`.
+    - A tagged PDF's ``H1``/``Title`` is its title.
+    - A title or signer that is a line of a page's top or bottom band (a letterhead,
+      the address in a footer) is left blank with a coded note: the band is the
+      institution's paper, not the statement.
+    """
+    notes = list(statement.notes)
+    changes: dict[str, Any] = {}
+    if found.left_out:
+        changes["leftovers"] = (*statement.leftovers, *found.left_out)
+        notes.append(
+            Note(
+                FURNITURE,
+                f"{len(found.left_out)} line(s) of page furniture (running header, footer, "
+                "letterhead or page numbers) left out of the text: "
+                + " | ".join(found.left_out)[:500],
+            )
+        )
+    title = statement.title
+    if found.title and (title is None or _flat(title) != found.title):
+        title = found.title
+        changes["title"] = title
+        notes = [n for n in notes if n.field != "title"]
+        changes["confidence"] = (
+            *((k, v) for k, v in statement.confidence if k != "title"),
+            ("title", 1.0),
+        )
+    margins = {_flat(line) for line in found.margins}
+    if title and not found.title and _in_margin(title, margins):
+        changes["title"] = None
+        notes.append(
+            Note(
+                NoteCode.TITLE_UNSURE,
+                f"the title line {title!r} is in the page's letterhead or footer band: left blank",
+                "title",
+            )
+        )
+    if statement.signer_name and _in_margin(statement.signer_name, margins):
+        changes.update(signer_name=None, signer_role=None, signers=())
+        notes.append(
+            Note(
+                NoteCode.SIGNER_UNSURE,
+                f"the signer line {statement.signer_name!r} is in the page's letterhead or "
+                "footer band: left blank",
+                "creator.name",
+            )
+        )
+    if not changes and notes == list(statement.notes):
+        return statement
+    return replace(statement, notes=tuple(notes), **changes)
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _in_margin(value: str, margins: set[str]) -> bool:
+    flat = _flat(value)
+    # The parse may have run the letterhead into the title line that follows it.
+    return any(flat == line or flat.startswith(line + " ") for line in margins)
 
 
 def extracted_file(original: OriginalFile, text: str) -> OriginalFile:
@@ -157,57 +240,18 @@ def _first_line(exc: BaseException) -> str:
 
 
 def extract_text(data: bytes, path: Path) -> str:
-    """The text of every page, in order, pages separated by a blank line (PDFium)."""
+    """The body text of every page, in order, paragraphs separated by a blank line."""
+    return read_pdf_text(data, path).text
+
+
+def read_pdf_text(data: bytes, path: Path) -> PdfText:
+    """The PDF's text, furniture apart (:mod:`preserve.inputs.pdf_text`); errors name the file."""
     try:
-        doc = pypdfium2.PdfDocument(data)
+        return read_text(data)
     except pypdfium2.PdfiumError as exc:
         raise InputError(
             f"damaged PDF ({_first_line(exc)}); ask the institution for a new copy", path
         ) from None
-    try:
-        pages: list[str] = []
-        laid_out: list[list[tuple[float, float, str]]] = []
-        for index in range(len(doc)):
-            page = doc[index]
-            textpage = page.get_textpage()
-            pages.append(_clean(textpage.get_text_bounded()))
-            laid_out.append(_page_lines(textpage, page.get_height()))
-            textpage.close()
-            page.close()
-    finally:
-        doc.close()
-    plain = "\n\n".join(pages)
-    spaced = _ocr.paragraphs_by_spacing(laid_out)
-    # The spacing only adds blank lines; if any character differs, PDFium's own text wins.
-    if "".join(spaced.split()) == "".join(plain.split()):
-        return spaced
-    return plain
-
-
-def _clean(text: str) -> str:
-    # PDFium ends lines with CRLF and marks hyphens it joined with STX.
-    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x02", "")
-
-
-def _page_lines(textpage: pypdfium2.PdfTextPage, height: float) -> list[tuple[float, float, str]]:
-    """(top, bottom, text) of each line PDFium finds (runs on one baseline joined)."""
-    lines: list[tuple[float, float, str]] = []
-    for index in range(textpage.count_rects()):
-        left, bottom, right, top = textpage.get_rect(index)
-        text = _clean(textpage.get_text_bounded(left, bottom, right, top)).strip()
-        if not text:
-            continue
-        top_down, bottom_down = height - top, height - bottom
-        if lines and top_down < lines[-1][1] and bottom_down > lines[-1][0]:  # same line
-            last_top, last_bottom, last_text = lines[-1]
-            lines[-1] = (
-                min(last_top, top_down),
-                max(last_bottom, bottom_down),
-                f"{last_text} {text}",
-            )
-        else:
-            lines.append((top_down, bottom_down, text))
-    return lines
 
 
 def statement_from(text: str, data: bytes, path: Path) -> Statement:
@@ -215,14 +259,43 @@ def statement_from(text: str, data: bytes, path: Path) -> Statement:
     return replace(parse_text(text), original=data, source_path=path)
 
 
+def with_ocr_pages(found: PdfText, ocred: _ocr.OcrResult | None) -> tuple[PdfText, tuple[str, ...]]:
+    """A mixed PDF's text: each page's own text layer, or OCR where it has none, in page order.
+
+    OCRmyPDF (``--mode skip``) OCRs exactly the pages without text; their hOCR, by
+    page number, gives their text (:func:`preserve.inputs.ocr.text_from_hocr`) and
+    Tesseract's confidence, recorded per page in a note coded ``ocr.confidence``.
+    """
+    by_page = ocred.page_hocr() if ocred is not None else {}
+    pages = list(found.pages)
+    notes: list[str] = []
+    for index in found.empty_pages:
+        hocr = by_page.get(index + 1)
+        if hocr is None:
+            notes.append(f"ocr.missing: page {index + 1} has no text layer and was not OCRed")
+            continue
+        from preserve.inputs.scan import ocr_text
+
+        pages[index] = ocr_text(_ocr.text_from_hocr([hocr])).strip("\n")
+        notes.append(
+            f"ocr.confidence: page {index + 1} (scanned, no text layer): "
+            f"{_ocr.confidence_of([hocr]).summary()}; check the fields read from it"
+        )
+    text = "\n\n".join(page for page in pages if page.strip())
+    return replace(found, text=text, pages=tuple(pages)), tuple(notes)
+
+
 def preservation_copy(
     path: Path, data: bytes, claim: str | None, pronom: str, langs: str | None = None
-) -> tuple[Copy, tuple[str, ...], Event]:
-    """The PDF/A copy: the PDF itself when it already is PDF/A, else OCRmyPDF's conversion."""
+) -> tuple[Copy, tuple[str, ...], Event, _ocr.OcrResult | None]:
+    """The PDF/A copy: the PDF itself when it already is PDF/A, else OCRmyPDF's conversion.
+
+    Also the OCR result, when OCRmyPDF ran (it OCRs the pages that have no text).
+    """
     now = dt.datetime.now(dt.UTC)
     if claim is not None and not check_pdfa(data):
         made = f"kept as received: already PDF/A-{claim[0]}{claim[1:].lower()} (check_pdfa clean)"
-        return Copy(data, pronom, made), (), Event(NORMALIZATION, now, "success", made)
+        return Copy(data, pronom, made), (), Event(NORMALIZATION, now, "success", made), None
     notes: tuple[str, ...] = ()
     with tempfile.TemporaryDirectory(prefix="preserve-pdf-") as work:
         source = Path(work) / "source.pdf"
@@ -251,7 +324,7 @@ def preservation_copy(
     if result.confidence is not None and result.confidence.words:
         detail += f"; OCR: {result.confidence.summary()}"
     copy = Copy(result.pdf, pdf_pronom(result.pdf, "2B"), detail)
-    return copy, notes, Event(NORMALIZATION, now, "success", detail)
+    return copy, notes, Event(NORMALIZATION, now, "success", detail), result
 
 
 def _without_viewer_settings(data: bytes, target: Path) -> list[str]:

@@ -34,7 +34,9 @@ from preserve.inputs.pdf import (
     original_file,
     read_file,
     statement_from,
+    with_layout,
 )
+from preserve.inputs.pdf_text import BOTTOM_MARGIN, TOP_MARGIN, PdfText
 from preserve.premis import NORMALIZATION, Event
 
 #: Whether a file is this form: decided in :mod:`preserve.inputs.sniff`, which
@@ -155,7 +157,12 @@ def _ocr_received(
             path,
         )
     text = ocr_text(_ocr.text_from_hocr(result.hocr) or result.text)
-    statement = statement_from(text, data, path)
+    # A letterhead read by OCR is never the title or the signer (see pdf.with_layout).
+    margins = _ocr.margin_lines(result.hocr, TOP_MARGIN, BOTTOM_MARGIN)
+    statement = with_layout(
+        statement_from(text, data, path),
+        PdfText(text, (), margins=tuple(ocr_text(line).strip() for line in margins)),
+    )
     detail = f"scan OCRed into searchable PDF/A-2b by {result.software}, languages by {chosen}"
     if result.confidence is not None:
         detail += f"; OCR: {result.confidence.summary()}"

@@ -125,3 +125,48 @@ def join_blocks(blocks: list[tuple[str, str]]) -> str:
         out.append(text)
         previous = kind
     return "\n".join(out) + "\n"
+
+
+#: A signature table: at most this many rows, cells at most this long.
+_SIGNATURE_ROWS = 4
+_SIGNATURE_CELL = 100
+#: ...and at most this many lines of text after it (a date, a place).
+_AFTER_SIGNATURES = 2
+
+
+def table_blocks(rows: list[list[str]], lines_after: int) -> list[tuple[str, str]]:
+    """A table's blocks: row by row, or column by column when it is the signatures.
+
+    Joint statements set their signatures side by side in a table: names in one row,
+    roles in the next. Read row by row that gives "Name A / Name B / Name C" and then
+    the roles, and the names become each other's roles. A table near the end (at most
+    :data:`_AFTER_SIGNATURES` lines after it) of two to four columns, at most
+    :data:`_SIGNATURE_ROWS` rows of short cells, its first row of several words
+    each, is read column by column, one block a signer. Any other table is read row
+    by row, a block a row.
+    """
+    width = len(rows[0]) if rows else 0
+    signatures = (
+        lines_after <= _AFTER_SIGNATURES
+        and 2 <= width <= 4
+        and len(rows) <= _SIGNATURE_ROWS
+        and all(len(row) == width for row in rows)
+        and all(
+            len(cell) <= _SIGNATURE_CELL and not cell.endswith(".") for row in rows for cell in row
+        )
+        and all(any(row[column] for row in rows) for column in range(width))
+        # a signer's name is two words or more; a header row ("Day", "Hours") is not names
+        and all(len(cell.split()) >= 2 for cell in rows[0] if cell)
+    )
+    if signatures:
+        columns = ["\n".join(row[c] for row in rows if row[c]) for c in range(width)]
+        return [("p", column) for column in columns if column]
+    blocks: list[tuple[str, str]] = []
+    for row in rows:
+        cells: list[str] = []
+        for value in row:
+            if value and (not cells or cells[-1] != value):  # merged cells repeat
+                cells.append(value)
+        if cells:
+            blocks.append(("p", "\n".join(cells)))
+    return blocks
