@@ -7,6 +7,7 @@ import html
 import io
 import json
 import os
+import re
 import tarfile
 import zipfile
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from tests.serve_support import (
     copy_archive,
     identifiers,
     reading_room_archive,
+    version_identifiers,
 )
 
 AZ = AR = WITHDRAWN = ""  # filled from the built archive before the module's tests run
@@ -414,3 +416,54 @@ def test_every_connection_has_nagle_off(archive: Path, monkeypatch: pytest.Monke
     finally:
         for s in (client, accepted, listener):
             s.close()
+
+
+def _version_columns(page: str) -> list[tuple[str, str, str, str]]:
+    """(class, lang, dir, text) of each column of a statement page's language versions."""
+    return re.findall(
+        r'<li class="(version[^"]*)" lang="([^"]+)" dir="([^"]+)">(.*?)</li>', page, re.S
+    )
+
+
+def test_language_versions_side_by_side_each_with_its_lang_dir_and_first_page(
+    client: TestClient,
+) -> None:
+    ids = version_identifiers()
+    page = client.get(f"/statements/{ids['ar']}").text
+    columns = _version_columns(page)
+    # this version first, then the others by language; each column in its own language
+    assert [(c[0], c[1], c[2]) for c in columns] == [
+        ("version current", "ar", "rtl"),
+        ("version", "az-Latn", "ltr"),
+        ("version", "en", "ltr"),
+    ]
+    assert "الحديقة النباتية تفتتح دفيئة جديدة" in columns[0][3]
+    assert f'href="/statements/{ids["ar"]}"' not in columns[0][3]  # no link to itself
+    for (_, _, _, body), lang in zip(columns, ["ar", "az", "en"], strict=True):
+        assert f'src="/statements/{ids[lang]}/pages/1.png"' in body
+        assert "2025-03-03" in body
+    assert f'<a href="/statements/{ids["en"]}" hreflang="en">Botanical garden opens' in page
+    # every version's page shows the same group, itself first
+    en_columns = _version_columns(client.get(f"/statements/{ids['en']}").text)
+    assert [c[1] for c in en_columns] == ["en", "ar", "az-Latn"]
+    # and each first page image is there to be shown
+    for ident in ids.values():
+        r = client.get(f"/statements/{ident}/pages/1.png")
+        assert r.status_code == 200 and r.content.startswith(b"\x89PNG")
+
+
+def test_a_statement_without_versions_shows_no_version_section(client: TestClient) -> None:
+    page = client.get(f"/statements/{AZ}").text
+    assert "Language versions" not in page and 'class="version' not in page
+
+
+def test_search_and_browse_show_each_hits_language_group(client: TestClient) -> None:
+    ids = version_identifiers()
+    page = client.get("/search", params={"q": "greenhouse"}).text
+    hit = page.split(f'href="/statements/{ids["en"]}"', 1)[1].split("</li>", 1)[0]
+    assert "Other language versions:" in hit
+    assert f'href="/statements/{ids["ar"]}" hreflang="ar"><span lang="ar" dir="rtl">' in hit
+    az_link = f'href="/statements/{ids["az"]}" hreflang="az-Latn">'
+    assert az_link + '<span lang="az-Latn" dir="ltr">' in hit
+    browse = client.get("/", params={"organization": "Botanical Garden"}).text
+    assert browse.count("Other language versions:") == 3, browse

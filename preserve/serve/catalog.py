@@ -7,6 +7,7 @@ up to date at ingest, never from counting the catalogue per page view.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import sqlite3
@@ -14,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from preserve import versions as version_links
 from preserve.ledger import CATALOG_FACETS
 from preserve.premis import FIXITY_CHECK
 
@@ -48,6 +50,8 @@ class Row:
     last_result: str | None
     state: str
     snippet: str = ""
+    #: Its other language versions the archive serves (lists show the group).
+    versions: tuple[Row, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,49 @@ def rows_by_identifier(
         _ROW_SQL + where + f" AND c.identifier IN ({marks})", [*params, *identifiers]
     ).fetchall()
     return {r[0]: _row(r) for r in rows}
+
+
+def _linked(db: sqlite3.Connection, identifiers: Sequence[str]) -> set[str]:
+    """Which of ``identifiers`` have a version link (one query for a page of rows)."""
+    if not identifiers:
+        return set()
+    marks = ",".join("?" * len(identifiers))
+    try:
+        rows = db.execute(
+            f"SELECT identifier FROM version_links WHERE identifier IN ({marks})"
+            f" UNION SELECT other FROM version_links WHERE other IN ({marks})",
+            [*identifiers, *identifiers],
+        ).fetchall()
+    except sqlite3.OperationalError:  # a ledger from before the versions migration
+        return set()
+    return {str(r[0]) for r in rows}
+
+
+def version_group(db: sqlite3.Connection, identifier: str) -> list[Row]:
+    """Every language version of a statement the archive serves, itself first, then the
+    others by language (the same group on each version's page); one row when it has none."""
+    if not _linked(db, [identifier]):
+        row = get_row(db, identifier)
+        return [] if row is None else [row]
+    members = version_links.group(db, identifier)
+    found = rows_by_identifier(db, members, {})
+    others = sorted(
+        (found[m] for m in members if m in found and m != identifier),
+        key=lambda r: (r.language or "", r.identifier),
+    )
+    return ([found[identifier]] if identifier in found else []) + others
+
+
+def with_versions(db: sqlite3.Connection, rows: Sequence[Row]) -> list[Row]:
+    """The rows, each with its other language versions attached (for lists and search)."""
+    linked = _linked(db, [r.identifier for r in rows])
+    out = []
+    for row in rows:
+        if row.identifier in linked:
+            group = version_group(db, row.identifier)[1:]
+            row = dataclasses.replace(row, versions=tuple(group))
+        out.append(row)
+    return out
 
 
 def get_row(db: sqlite3.Connection, identifier: str) -> Row | None:

@@ -161,6 +161,7 @@ def browse(request: Request) -> Response:
     db = room.ledger.db()
     rows, total = catalog.browse(db, filters, page)
     last = _pages(total, page)
+    rows = catalog.with_versions(db, rows)
     withdrawn = catalog.withdrawn_identifiers(db, [r.identifier for r in rows])
     return room.page(
         "browse.html",
@@ -212,6 +213,7 @@ def search_page(request: Request) -> Response:
             for h in hits
             if h.identifier in known
         ]
+        rows = catalog.with_versions(db, rows)
         ranked = total <= fulltext.RANK_LIMIT
     elif page != 1:
         raise BadRequest("a page number needs a query")
@@ -245,6 +247,7 @@ def _statement_context(room: Room, identifier: str) -> dict[str, Any]:
         raw = bagview.read_file(bag, original_name, bagview.MAX_ORIGINAL_BYTES)
         if raw is not None:
             original_text = raw.decode("utf-8", errors="replace")
+    versions = catalog.version_group(db, identifier)
     pdf_name = bagview.payload(files, "pdfa")
     pages = 0
     if pdf_name:
@@ -266,6 +269,8 @@ def _statement_context(room: Room, identifier: str) -> dict[str, Any]:
         "premis": bagview.premis_events(bag),
         "signatures": bagview.signatures(bag),
         "audits": catalog.audits(db, identifier),
+        "versions": versions,
+        "versions_withdrawn": catalog.withdrawn_identifiers(db, [v.identifier for v in versions]),
         "lang": row.language or record.get("language") or "und",
     }
 
