@@ -467,3 +467,38 @@ def test_search_and_browse_show_each_hits_language_group(client: TestClient) -> 
     assert az_link + '<span lang="az-Latn" dir="ltr">' in hit
     browse = client.get("/", params={"organization": "Botanical Garden"}).text
     assert browse.count("Other language versions:") == 3, browse
+
+
+def test_dashboard_and_facets_follow_an_audit_and_an_ingest_while_open(tmp_path: Path) -> None:
+    """Cached per ledger change: a write by another process shows on the next view."""
+    from preserve.archive import ingest
+    from preserve.audit import audit
+
+    archive = copy_archive(tmp_path / "a")
+    with TestClient(create_app(ServeConfig(archive, cache_dir=tmp_path / "c"))) as c:
+        before = c.get("/audit").text
+        assert "<strong>0</strong> failing" in before
+        assert c.get("/audit").text == before  # served from the cache: nothing changed
+        original = next((archive / "bags" / AZ / "data" / "original").iterdir())
+        original.chmod(0o644)
+        original.write_bytes(original.read_bytes() + b"tampered\n")
+        audit(archive)
+        assert "<strong>1</strong> failing" in c.get("/audit").text
+        assert AZ in c.get("/audit").text
+        facets = c.get("/").text
+        assert "Botanical Garden" in facets and "Library of Examples" not in facets
+        statement = tmp_path / "in" / "reading-room.txt"
+        statement.parent.mkdir()
+        statement.write_text(
+            "Library of Examples opens on Sundays\n\n"
+            "From next month the library opens on Sundays from ten until four, so that "
+            "readers who work during the week can borrow and return books.\n\n"
+            "Mira Example\nLibrarian\n\n2 February 2025\n",
+            encoding="utf-8",
+        )
+        statement.with_suffix(".json").write_text(
+            json.dumps({"creator": {"organization": "Library of Examples"}}), encoding="utf-8"
+        )
+        report = ingest([statement], archive)
+        assert report.results[0].bag, report.as_dict()
+        assert "Library of Examples" in c.get("/").text

@@ -13,6 +13,7 @@ import json
 import queue
 import re
 import threading
+import time
 import unicodedata
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -170,7 +171,7 @@ def browse(request: Request) -> Response:
         page=page,
         last=last,
         filters=filters,
-        facets=catalog.facets(db),
+        facets=room.ledger.cached("facets", catalog.facets),
         withdrawn=withdrawn,
         link=lambda **c: _link("/", filters, **c),
     )
@@ -227,7 +228,7 @@ def search_page(request: Request) -> Response:
         page=page,
         last=last,
         filters=filters,
-        facets=catalog.facets(room.ledger.db()),
+        facets=room.ledger.cached("facets", catalog.facets),
         withdrawn=set(),
         link=lambda **c: _link("/search", params, **c),
     )
@@ -460,7 +461,8 @@ async def bag_archive(request: Request) -> Response:
 
 def audit_page(request: Request) -> Response:
     room: Room = request.app.state.room
-    board = catalog.dashboard(room.ledger.db())
+    minute = time.strftime("%Y-%m-%dT%H:%M")  # "the last 30 days" moves on with the clock
+    board = room.ledger.cached("dashboard", catalog.dashboard, key=minute)
     return room.page("audit.html", board=board, svg=Markup(chart.weekly_bars(board.weeks)))
 
 
