@@ -224,10 +224,11 @@ def test_audit_dashboard_counts_and_draws_an_svg_chart(client: TestClient, archi
     import sqlite3
 
     db = sqlite3.connect(archive / "ledger.sqlite")
-    total = db.execute("SELECT count(*) FROM bags").fetchone()[0]
+    total = db.execute("SELECT count(*) FROM bags").fetchone()[0] - 1  # one is withdrawn
     db.close()
     r = client.get("/audit")
     assert r.status_code == 200
+    assert "<strong>1</strong> withdrawn" in r.text
     assert f"<strong>{total}</strong> bags" in r.text
     assert f"<strong>{total}</strong> verified in the last 30 days" in r.text
     assert "<svg" in r.text and "passed</title>" in r.text
@@ -375,18 +376,25 @@ def test_search_filters_are_applied_before_counting(client: TestClient) -> None:
 def test_every_connection_has_nagle_off(archive: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Regression: with --workers, uvicorn's shared socket left Nagle on and each page
     waited ~40 ms for a delayed ACK. The protocol class run() uses turns it off."""
-    import socket
 
     import uvicorn
-    from uvicorn.server import ServerState
 
     from preserve.serve import app as app_mod
-    from preserve.serve.protocol import NoDelayH11Protocol
+    from preserve.serve.protocol import FASTEST, NoDelayH11Protocol
 
     captured: dict[str, object] = {}
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: captured.update(k))
     app_mod.run(ServeConfig(archive), workers=2)
-    assert captured["http"] is NoDelayH11Protocol and captured["workers"] == 2
+    assert captured["http"] is FASTEST and captured["workers"] == 2
+    for protocol in {NoDelayH11Protocol, FASTEST}:
+        _check_nagle_off(archive, protocol)
+
+
+def _check_nagle_off(archive: Path, protocol: type) -> None:
+    import socket
+
+    import uvicorn
+    from uvicorn.server import ServerState
 
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0)
     listener.bind(("127.0.0.1", 0))
@@ -409,7 +417,7 @@ def test_every_connection_has_nagle_off(archive: Path, monkeypatch: pytest.Monke
 
         config = uvicorn.Config(create_app(ServeConfig(archive)))
         config.load()
-        NoDelayH11Protocol(config=config, server_state=ServerState(), app_state={}).connection_made(
+        protocol(config=config, server_state=ServerState(), app_state={}).connection_made(
             Transport()
         )
         assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1

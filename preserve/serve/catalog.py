@@ -311,6 +311,7 @@ class Dashboard:
     failures: list[tuple[str, str, tuple[str, ...]]]
     failing_count: int
     weeks: list[tuple[str, int, int]]
+    withdrawn: int = 0
 
 
 def dashboard(db: sqlite3.Connection, today: dt.datetime | None = None) -> Dashboard:
@@ -324,25 +325,36 @@ def dashboard(db: sqlite3.Connection, today: dt.datetime | None = None) -> Dashb
     def one(sql: str, *params: object) -> int:
         return int(db.execute(sql, params).fetchone()[0] or 0)
 
-    total = one("SELECT count(*) FROM bags")
-    v30 = one("SELECT count(*) FROM bags WHERE last_verified_at >= ?", ago(30))
-    v90 = one("SELECT count(*) FROM bags WHERE last_verified_at >= ?", ago(90))
-    never = one("SELECT count(*) FROM bags WHERE last_verified_at IS NULL")
-    stale = one("SELECT count(*) FROM bags WHERE last_verified_at < ?", ago(90))
-    failing = one("SELECT count(*) FROM bags WHERE last_result = 'failure'")
+    # A withdrawn bag is gone from every copy: audits no longer expect it, so it is
+    # neither overdue nor counted among the bags, only as withdrawn.
+    live = f"identifier NOT IN (SELECT identifier FROM events WHERE type = '{WITHDRAWAL}')"
+    withdrawn = one("SELECT count(DISTINCT identifier) FROM events WHERE type = ?", WITHDRAWAL)
+    total = one(f"SELECT count(*) FROM bags WHERE {live}")
+    v30 = one(f"SELECT count(*) FROM bags WHERE last_verified_at >= ? AND {live}", ago(30))
+    v90 = one(f"SELECT count(*) FROM bags WHERE last_verified_at >= ? AND {live}", ago(90))
+    never = one(f"SELECT count(*) FROM bags WHERE last_verified_at IS NULL AND {live}")
+    stale = one(f"SELECT count(*) FROM bags WHERE last_verified_at < ? AND {live}", ago(90))
+    failing = one(f"SELECT count(*) FROM bags WHERE last_result = 'failure' AND {live}")
     overdue: list[tuple[str, str | None]] = [
         (str(r[0]), r[1])
-        for sql in (
-            "SELECT identifier, last_verified_at FROM bags WHERE last_verified_at IS NULL LIMIT 20",
-            "SELECT identifier, last_verified_at FROM bags WHERE last_verified_at < ?"
-            " ORDER BY last_verified_at LIMIT 20",
+        for sql, params in (
+            (
+                "SELECT identifier, last_verified_at FROM bags WHERE last_verified_at IS NULL"
+                f" AND {live} LIMIT 20",
+                (),
+            ),
+            (
+                "SELECT identifier, last_verified_at FROM bags WHERE last_verified_at < ?"
+                f" AND {live} ORDER BY last_verified_at LIMIT 20",
+                (ago(90),),
+            ),
         )
-        for r in db.execute(sql, () if "IS NULL" in sql else (ago(90),))
+        for r in db.execute(sql, params)
     ][:20]
     failures = []
     for r in db.execute(
         "SELECT identifier, last_verified_at FROM bags WHERE last_result = 'failure'"
-        " ORDER BY last_verified_at DESC LIMIT 20"
+        f" AND {live} ORDER BY last_verified_at DESC LIMIT 20"
     ).fetchall():
         last = audits(db, str(r[0]), 1)
         failures.append((str(r[0]), str(r[1] or ""), last[0].problems if last else ()))
@@ -354,4 +366,6 @@ def dashboard(db: sqlite3.Connection, today: dt.datetime | None = None) -> Dashb
         )
     }
     weeks = [(key, *per_week.get(key, (0, 0))) for key in keys]
-    return Dashboard(total, v30, v90, never, overdue, never + stale, failures, failing, weeks)
+    return Dashboard(
+        total, v30, v90, never, overdue, never + stale, failures, failing, weeks, withdrawn
+    )
