@@ -16,7 +16,9 @@ The server: ``preserve serve --workers 2`` in its own processes (uvicorn) on
 127.0.0.1; the client: httpx with keep-alive, in this process. Latency: median
 and p95 of ``--requests`` sequential requests per page (a statement page after its
 first page image is cached). Throughput: ``--concurrency`` threads requesting a mix
-of the four pages for ``--load-seconds`` (bounded in count and time, 127.0.0.1 only).
+of the pages for ``--load-seconds`` (bounded in count and time, 127.0.0.1 only), then
+the same mix from ``wrk`` where it is installed (Debian's ``wrk``: a client in C, one
+thread, so the server is measured rather than a Python client sharing its cores).
 The server's CPU time per page is printed too: on a machine other work shares,
 latency measures the queue for the cores, CPU time what a page costs.
 Prints numbers and the goals; asserts nothing but HTTP 200.
@@ -210,6 +212,61 @@ def load(port: int, urls: list[str], seconds: float, threads: int, cap: int) -> 
     return done[0], time.perf_counter() - started
 
 
+def load_wrk(
+    port: int, urls: list[str], seconds: float, connections: int, folder: Path
+) -> tuple[int, float, str] | None:
+    """The same mix driven by ``wrk`` (Debian's, in C: one thread, ``connections`` keep-alive
+    connections, for ``seconds``; 127.0.0.1 only), which leaves the cores to the server.
+
+    Returns (pages, seconds, wrk's latency lines), or None where wrk is not installed.
+    """
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return None
+    script = folder / "mix.lua"
+    quoted = ", ".join('"' + u.replace("\\", "\\\\").replace('"', '\\"') + '"' for u in urls)
+    script.write_text(
+        f"local urls = {{{quoted}}}\n"
+        "local i = 0\n"
+        "request = function()\n"
+        "  i = i + 1\n"
+        '  return wrk.format("GET", urls[(i % #urls) + 1])\n'
+        "end\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [
+            wrk,
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds:.0f}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}/",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=False,
+    )
+    out = done.stdout
+    if done.returncode != 0 or "requests in" not in out:
+        raise SystemExit(f"wrk failed: {done.stderr or out}")
+    if "Non-2xx" in out:
+        raise SystemExit(f"wrk saw errors:\n{out}")
+    words = out.split(" requests in ", 1)
+    count = int(words[0].split()[-1])
+    took = words[1].split(",", 1)[0]
+    scale = {"ms": 0.001, "s": 1.0, "m": 60.0}
+    unit = next(u for u in ("ms", "s", "m") if took.endswith(u))
+    seconds_taken = float(took[: -len(unit)]) * scale[unit]
+    latency = "\n".join(
+        line for line in out.splitlines() if line.strip().startswith(("50%", "90%", "99%"))
+    )
+    return count, seconds_taken, latency
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=100_000)
@@ -277,6 +334,19 @@ def main() -> None:
                     f"server CPU: {cpu:.1f} s for {count:,} pages = {count / cpu:.0f} pages per"
                     f" CPU-second, so {2 * count / cpu:.0f} pages/s on 2 cores left to it"
                 )
+            cpu_before = server_cpu(proc.pid)
+            driven = load_wrk(port, urls, args.load_seconds, args.concurrency, root)
+            if driven is None:
+                print("wrk is not installed (apt-get install wrk): no load measured with it")
+            else:
+                count, took, spread = driven
+                cpu = server_cpu(proc.pid) - cpu_before
+                print(
+                    f"\nload with wrk (1 thread, {args.concurrency} connections, the same mix):"
+                    f" {count:,} pages in {took:.1f} s = {count / took:.0f} pages/s;"
+                    f" server CPU {cpu:.1f} s"
+                )
+                print("latency under that load:\n" + spread)
             print("goals: p95 <= 50 ms search and statement, <= 100 ms browse; >= 200 pages/s")
             print(f"load average during the run (other work on this machine): {os.getloadavg()}")
         finally:

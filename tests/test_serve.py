@@ -7,6 +7,7 @@ import html
 import io
 import json
 import os
+import re
 import tarfile
 import zipfile
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from tests.serve_support import (
     copy_archive,
     identifiers,
     reading_room_archive,
+    version_identifiers,
 )
 
 AZ = AR = WITHDRAWN = ""  # filled from the built archive before the module's tests run
@@ -222,10 +224,11 @@ def test_audit_dashboard_counts_and_draws_an_svg_chart(client: TestClient, archi
     import sqlite3
 
     db = sqlite3.connect(archive / "ledger.sqlite")
-    total = db.execute("SELECT count(*) FROM bags").fetchone()[0]
+    total = db.execute("SELECT count(*) FROM bags").fetchone()[0] - 1  # one is withdrawn
     db.close()
     r = client.get("/audit")
     assert r.status_code == 200
+    assert "<strong>1</strong> withdrawn" in r.text
     assert f"<strong>{total}</strong> bags" in r.text
     assert f"<strong>{total}</strong> verified in the last 30 days" in r.text
     assert "<svg" in r.text and "passed</title>" in r.text
@@ -373,18 +376,25 @@ def test_search_filters_are_applied_before_counting(client: TestClient) -> None:
 def test_every_connection_has_nagle_off(archive: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Regression: with --workers, uvicorn's shared socket left Nagle on and each page
     waited ~40 ms for a delayed ACK. The protocol class run() uses turns it off."""
-    import socket
 
     import uvicorn
-    from uvicorn.server import ServerState
 
     from preserve.serve import app as app_mod
-    from preserve.serve.protocol import NoDelayH11Protocol
+    from preserve.serve.protocol import FASTEST, NoDelayH11Protocol
 
     captured: dict[str, object] = {}
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: captured.update(k))
     app_mod.run(ServeConfig(archive), workers=2)
-    assert captured["http"] is NoDelayH11Protocol and captured["workers"] == 2
+    assert captured["http"] is FASTEST and captured["workers"] == 2
+    for protocol in {NoDelayH11Protocol, FASTEST}:
+        _check_nagle_off(archive, protocol)
+
+
+def _check_nagle_off(archive: Path, protocol: type) -> None:
+    import socket
+
+    import uvicorn
+    from uvicorn.server import ServerState
 
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 0)
     listener.bind(("127.0.0.1", 0))
@@ -407,10 +417,96 @@ def test_every_connection_has_nagle_off(archive: Path, monkeypatch: pytest.Monke
 
         config = uvicorn.Config(create_app(ServeConfig(archive)))
         config.load()
-        NoDelayH11Protocol(config=config, server_state=ServerState(), app_state={}).connection_made(
+        protocol(config=config, server_state=ServerState(), app_state={}).connection_made(
             Transport()
         )
         assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
     finally:
         for s in (client, accepted, listener):
             s.close()
+
+
+def _version_columns(page: str) -> list[tuple[str, str, str, str]]:
+    """(class, lang, dir, text) of each column of a statement page's language versions."""
+    return re.findall(
+        r'<li class="(version[^"]*)" lang="([^"]+)" dir="([^"]+)">(.*?)</li>', page, re.S
+    )
+
+
+def test_language_versions_side_by_side_each_with_its_lang_dir_and_first_page(
+    client: TestClient,
+) -> None:
+    ids = version_identifiers()
+    page = client.get(f"/statements/{ids['ar']}").text
+    columns = _version_columns(page)
+    # this version first, then the others by language; each column in its own language
+    assert [(c[0], c[1], c[2]) for c in columns] == [
+        ("version current", "ar", "rtl"),
+        ("version", "az-Latn", "ltr"),
+        ("version", "en", "ltr"),
+    ]
+    assert "الحديقة النباتية تفتتح دفيئة جديدة" in columns[0][3]
+    assert f'href="/statements/{ids["ar"]}"' not in columns[0][3]  # no link to itself
+    for (_, _, _, body), lang in zip(columns, ["ar", "az", "en"], strict=True):
+        assert f'src="/statements/{ids[lang]}/pages/1.png"' in body
+        assert "2025-03-03" in body
+    assert f'<a href="/statements/{ids["en"]}" hreflang="en">Botanical garden opens' in page
+    # every version's page shows the same group, itself first
+    en_columns = _version_columns(client.get(f"/statements/{ids['en']}").text)
+    assert [c[1] for c in en_columns] == ["en", "ar", "az-Latn"]
+    # and each first page image is there to be shown
+    for ident in ids.values():
+        r = client.get(f"/statements/{ident}/pages/1.png")
+        assert r.status_code == 200 and r.content.startswith(b"\x89PNG")
+
+
+def test_a_statement_without_versions_shows_no_version_section(client: TestClient) -> None:
+    page = client.get(f"/statements/{AZ}").text
+    assert "Language versions" not in page and 'class="version' not in page
+
+
+def test_search_and_browse_show_each_hits_language_group(client: TestClient) -> None:
+    ids = version_identifiers()
+    page = client.get("/search", params={"q": "greenhouse"}).text
+    hit = page.split(f'href="/statements/{ids["en"]}"', 1)[1].split("</li>", 1)[0]
+    assert "Other language versions:" in hit
+    assert f'href="/statements/{ids["ar"]}" hreflang="ar"><span lang="ar" dir="rtl">' in hit
+    az_link = f'href="/statements/{ids["az"]}" hreflang="az-Latn">'
+    assert az_link + '<span lang="az-Latn" dir="ltr">' in hit
+    browse = client.get("/", params={"organization": "Botanical Garden"}).text
+    assert browse.count("Other language versions:") == 3, browse
+
+
+def test_dashboard_and_facets_follow_an_audit_and_an_ingest_while_open(tmp_path: Path) -> None:
+    """Cached per ledger change: a write by another process shows on the next view."""
+    from preserve.archive import ingest
+    from preserve.audit import audit
+
+    archive = copy_archive(tmp_path / "a")
+    with TestClient(create_app(ServeConfig(archive, cache_dir=tmp_path / "c"))) as c:
+        before = c.get("/audit").text
+        assert "<strong>0</strong> failing" in before
+        assert c.get("/audit").text == before  # served from the cache: nothing changed
+        original = next((archive / "bags" / AZ / "data" / "original").iterdir())
+        original.chmod(0o644)
+        original.write_bytes(original.read_bytes() + b"tampered\n")
+        audit(archive)
+        assert "<strong>1</strong> failing" in c.get("/audit").text
+        assert AZ in c.get("/audit").text
+        facets = c.get("/").text
+        assert "Botanical Garden" in facets and "Library of Examples" not in facets
+        statement = tmp_path / "in" / "reading-room.txt"
+        statement.parent.mkdir()
+        statement.write_text(
+            "Library of Examples opens on Sundays\n\n"
+            "From next month the library opens on Sundays from ten until four, so that "
+            "readers who work during the week can borrow and return books.\n\n"
+            "Mira Example\nLibrarian\n\n2 February 2025\n",
+            encoding="utf-8",
+        )
+        statement.with_suffix(".json").write_text(
+            json.dumps({"creator": {"organization": "Library of Examples"}}), encoding="utf-8"
+        )
+        report = ingest([statement], archive)
+        assert report.results[0].bag, report.as_dict()
+        assert "Library of Examples" in c.get("/").text

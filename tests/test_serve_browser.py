@@ -28,7 +28,11 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 from preserve.serve import ServeConfig, create_app  # noqa: E402
-from tests.serve_support import identifiers, reading_room_archive  # noqa: E402
+from tests.serve_support import (  # noqa: E402
+    identifiers,
+    reading_room_archive,
+    version_identifiers,
+)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -239,3 +243,58 @@ def test_click_through_the_reading_room(
     # an error page is a page too
     d.get(server + "/statements/no-such-thing")
     check_page(d, axe_source, shots, "07-not-found")
+
+
+def test_language_versions_side_by_side(
+    browser: Any, server: str, axe_source: str, shots: Path
+) -> None:
+    d = browser
+    ids = version_identifiers()
+    d.get(server + f"/statements/{ids['ar']}")
+    section = d.find_element(By.CSS_SELECTOR, "section[aria-labelledby=versions-h]")
+    columns = section.find_elements(By.CSS_SELECTOR, "li.version")
+    seen = [
+        (
+            c.get_attribute("lang"),
+            d.execute_script("return getComputedStyle(arguments[0]).direction", c),
+            c.location["y"],
+            c.location["x"],
+        )
+        for c in columns
+    ]
+    assert [(lang, direction) for lang, direction, _, _ in seen] == [
+        ("ar", "rtl"),
+        ("az-Latn", "ltr"),
+        ("en", "ltr"),
+    ]
+    # side by side: one row, three columns, left to right in the (English) page
+    assert len({y for _, _, y, _ in seen}) == 1
+    assert [x for *_, x in seen] == sorted(x for *_, x in seen)
+    # the Arabic title is set right to left, its text aligned to the right of its column
+    title = columns[0].find_element(By.TAG_NAME, "h3")
+    assert d.execute_script("return getComputedStyle(arguments[0]).textAlign", title) in (
+        "start",
+        "right",
+    )
+    d.execute_script("arguments[0].scrollIntoView()", section)
+    deadline = time.monotonic() + 60
+    images = section.find_elements(By.TAG_NAME, "img")
+    assert len(images) == 3
+    while not all(
+        d.execute_script("return arguments[0].complete && arguments[0].naturalWidth", i)
+        for i in images
+    ):
+        assert time.monotonic() < deadline, "the first page images never loaded"
+        time.sleep(0.2)
+    d.save_screenshot(str(shots / "08-versions-ar.png"))
+    d.execute_script("window.scrollTo(0, 0)")
+    check_page(d, axe_source, shots, "08-versions-ar-top")
+
+    # a search hit shows its group; a click on a version opens it
+    d.get(server + "/search?q=greenhouse")
+    hit = d.find_element(By.CSS_SELECTOR, ".versions-line")
+    link = hit.find_element(By.CSS_SELECTOR, "a[hreflang=ar]")
+    assert link.find_element(By.TAG_NAME, "span").get_attribute("dir") == "rtl"
+    check_page(d, axe_source, shots, "09-search-versions")
+    link.click()
+    wait_for(d, f"/statements/{ids['ar']}")

@@ -45,3 +45,9 @@ def test_a_withdrawn_statement_is_a_tombstone(tmp_path: Path) -> None:
         assert "was withdrawn" in page.text and reason in html.unescape(page.text)
         listed = client.get("/oai", params={"verb": "ListIdentifiers", "metadataPrefix": "oai_dc"})
         assert identifier in listed.text and 'status="deleted"' in listed.text
+        # the dashboard: gone from every copy, so neither a bag to audit nor overdue
+        board = client.get("/audit").text
+        assert "<strong>0</strong> bags" in board
+        assert "<strong>0</strong> overdue" in board and "No bag is overdue." in board
+        assert "<strong>1</strong> withdrawn" in board
+        assert f"/statements/{identifier}" not in board

@@ -7,6 +7,7 @@ up to date at ingest, never from counting the catalogue per page view.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import sqlite3
@@ -14,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from preserve import versions as version_links
 from preserve.ledger import CATALOG_FACETS
 from preserve.premis import FIXITY_CHECK
 
@@ -48,6 +50,8 @@ class Row:
     last_result: str | None
     state: str
     snippet: str = ""
+    #: Its other language versions the archive serves (lists show the group).
+    versions: tuple[Row, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,49 @@ def rows_by_identifier(
     return {r[0]: _row(r) for r in rows}
 
 
+def _linked(db: sqlite3.Connection, identifiers: Sequence[str]) -> set[str]:
+    """Which of ``identifiers`` have a version link (one query for a page of rows)."""
+    if not identifiers:
+        return set()
+    marks = ",".join("?" * len(identifiers))
+    try:
+        rows = db.execute(
+            f"SELECT identifier FROM version_links WHERE identifier IN ({marks})"
+            f" UNION SELECT other FROM version_links WHERE other IN ({marks})",
+            [*identifiers, *identifiers],
+        ).fetchall()
+    except sqlite3.OperationalError:  # a ledger from before the versions migration
+        return set()
+    return {str(r[0]) for r in rows}
+
+
+def version_group(db: sqlite3.Connection, identifier: str) -> list[Row]:
+    """Every language version of a statement the archive serves, itself first, then the
+    others by language (the same group on each version's page); one row when it has none."""
+    if not _linked(db, [identifier]):
+        row = get_row(db, identifier)
+        return [] if row is None else [row]
+    members = version_links.group(db, identifier)
+    found = rows_by_identifier(db, members, {})
+    others = sorted(
+        (found[m] for m in members if m in found and m != identifier),
+        key=lambda r: (r.language or "", r.identifier),
+    )
+    return ([found[identifier]] if identifier in found else []) + others
+
+
+def with_versions(db: sqlite3.Connection, rows: Sequence[Row]) -> list[Row]:
+    """The rows, each with its other language versions attached (for lists and search)."""
+    linked = _linked(db, [r.identifier for r in rows])
+    out = []
+    for row in rows:
+        if row.identifier in linked:
+            group = version_group(db, row.identifier)[1:]
+            row = dataclasses.replace(row, versions=tuple(group))
+        out.append(row)
+    return out
+
+
 def get_row(db: sqlite3.Connection, identifier: str) -> Row | None:
     r = db.execute(_ROW_SQL + " WHERE c.identifier = ?", (identifier,)).fetchone()
     return None if r is None else _row(r)
@@ -264,6 +311,7 @@ class Dashboard:
     failures: list[tuple[str, str, tuple[str, ...]]]
     failing_count: int
     weeks: list[tuple[str, int, int]]
+    withdrawn: int = 0
 
 
 def dashboard(db: sqlite3.Connection, today: dt.datetime | None = None) -> Dashboard:
@@ -277,25 +325,36 @@ def dashboard(db: sqlite3.Connection, today: dt.datetime | None = None) -> Dashb
     def one(sql: str, *params: object) -> int:
         return int(db.execute(sql, params).fetchone()[0] or 0)
 
-    total = one("SELECT count(*) FROM bags")
-    v30 = one("SELECT count(*) FROM bags WHERE last_verified_at >= ?", ago(30))
-    v90 = one("SELECT count(*) FROM bags WHERE last_verified_at >= ?", ago(90))
-    never = one("SELECT count(*) FROM bags WHERE last_verified_at IS NULL")
-    stale = one("SELECT count(*) FROM bags WHERE last_verified_at < ?", ago(90))
-    failing = one("SELECT count(*) FROM bags WHERE last_result = 'failure'")
+    # A withdrawn bag is gone from every copy: audits no longer expect it, so it is
+    # neither overdue nor counted among the bags, only as withdrawn.
+    live = f"identifier NOT IN (SELECT identifier FROM events WHERE type = '{WITHDRAWAL}')"
+    withdrawn = one("SELECT count(DISTINCT identifier) FROM events WHERE type = ?", WITHDRAWAL)
+    total = one(f"SELECT count(*) FROM bags WHERE {live}")
+    v30 = one(f"SELECT count(*) FROM bags WHERE last_verified_at >= ? AND {live}", ago(30))
+    v90 = one(f"SELECT count(*) FROM bags WHERE last_verified_at >= ? AND {live}", ago(90))
+    never = one(f"SELECT count(*) FROM bags WHERE last_verified_at IS NULL AND {live}")
+    stale = one(f"SELECT count(*) FROM bags WHERE last_verified_at < ? AND {live}", ago(90))
+    failing = one(f"SELECT count(*) FROM bags WHERE last_result = 'failure' AND {live}")
     overdue: list[tuple[str, str | None]] = [
         (str(r[0]), r[1])
-        for sql in (
-            "SELECT identifier, last_verified_at FROM bags WHERE last_verified_at IS NULL LIMIT 20",
-            "SELECT identifier, last_verified_at FROM bags WHERE last_verified_at < ?"
-            " ORDER BY last_verified_at LIMIT 20",
+        for sql, params in (
+            (
+                "SELECT identifier, last_verified_at FROM bags WHERE last_verified_at IS NULL"
+                f" AND {live} LIMIT 20",
+                (),
+            ),
+            (
+                "SELECT identifier, last_verified_at FROM bags WHERE last_verified_at < ?"
+                f" AND {live} ORDER BY last_verified_at LIMIT 20",
+                (ago(90),),
+            ),
         )
-        for r in db.execute(sql, () if "IS NULL" in sql else (ago(90),))
+        for r in db.execute(sql, params)
     ][:20]
     failures = []
     for r in db.execute(
         "SELECT identifier, last_verified_at FROM bags WHERE last_result = 'failure'"
-        " ORDER BY last_verified_at DESC LIMIT 20"
+        f" AND {live} ORDER BY last_verified_at DESC LIMIT 20"
     ).fetchall():
         last = audits(db, str(r[0]), 1)
         failures.append((str(r[0]), str(r[1] or ""), last[0].problems if last else ()))
@@ -307,4 +366,6 @@ def dashboard(db: sqlite3.Connection, today: dt.datetime | None = None) -> Dashb
         )
     }
     weeks = [(key, *per_week.get(key, (0, 0))) for key in keys]
-    return Dashboard(total, v30, v90, never, overdue, never + stale, failures, failing, weeks)
+    return Dashboard(
+        total, v30, v90, never, overdue, never + stale, failures, failing, weeks, withdrawn
+    )

@@ -13,6 +13,7 @@ import json
 import queue
 import re
 import threading
+import time
 import unicodedata
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -161,6 +162,7 @@ def browse(request: Request) -> Response:
     db = room.ledger.db()
     rows, total = catalog.browse(db, filters, page)
     last = _pages(total, page)
+    rows = catalog.with_versions(db, rows)
     withdrawn = catalog.withdrawn_identifiers(db, [r.identifier for r in rows])
     return room.page(
         "browse.html",
@@ -169,7 +171,7 @@ def browse(request: Request) -> Response:
         page=page,
         last=last,
         filters=filters,
-        facets=catalog.facets(db),
+        facets=room.ledger.cached("facets", catalog.facets),
         withdrawn=withdrawn,
         link=lambda **c: _link("/", filters, **c),
     )
@@ -212,6 +214,7 @@ def search_page(request: Request) -> Response:
             for h in hits
             if h.identifier in known
         ]
+        rows = catalog.with_versions(db, rows)
         ranked = total <= fulltext.RANK_LIMIT
     elif page != 1:
         raise BadRequest("a page number needs a query")
@@ -225,7 +228,7 @@ def search_page(request: Request) -> Response:
         page=page,
         last=last,
         filters=filters,
-        facets=catalog.facets(room.ledger.db()),
+        facets=room.ledger.cached("facets", catalog.facets),
         withdrawn=set(),
         link=lambda **c: _link("/search", params, **c),
     )
@@ -245,6 +248,7 @@ def _statement_context(room: Room, identifier: str) -> dict[str, Any]:
         raw = bagview.read_file(bag, original_name, bagview.MAX_ORIGINAL_BYTES)
         if raw is not None:
             original_text = raw.decode("utf-8", errors="replace")
+    versions = catalog.version_group(db, identifier)
     pdf_name = bagview.payload(files, "pdfa")
     pages = 0
     if pdf_name:
@@ -266,6 +270,8 @@ def _statement_context(room: Room, identifier: str) -> dict[str, Any]:
         "premis": bagview.premis_events(bag),
         "signatures": bagview.signatures(bag),
         "audits": catalog.audits(db, identifier),
+        "versions": versions,
+        "versions_withdrawn": catalog.withdrawn_identifiers(db, [v.identifier for v in versions]),
         "lang": row.language or record.get("language") or "und",
     }
 
@@ -455,7 +461,8 @@ async def bag_archive(request: Request) -> Response:
 
 def audit_page(request: Request) -> Response:
     room: Room = request.app.state.room
-    board = catalog.dashboard(room.ledger.db())
+    minute = time.strftime("%Y-%m-%dT%H:%M")  # "the last 30 days" moves on with the clock
+    board = room.ledger.cached("dashboard", catalog.dashboard, key=minute)
     return room.page("audit.html", board=board, svg=Markup(chart.weekly_bars(board.weeks)))
 
 
