@@ -417,19 +417,22 @@ def test_corrupt_member_in_tar(made_bag: Path, tmp_path: Path) -> None:
 
 
 def test_threads_and_processes_agree(made_bag: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import concurrent.futures
+
     import preserve.verify.tree_dir as v
 
     monkeypatch.setattr(v, "PARALLEL_MIN_BYTES", 0)  # force the pools on a small bag
     monkeypatch.setattr(v, "_SLICE", 2)  # and several slices of jobs
     started: list[str] = []
     for name in ("ThreadPoolExecutor", "ProcessPoolExecutor"):
-        real = getattr(v, name)
+        # tree_dir imports the pools where it starts one (not at start-up).
+        real = getattr(concurrent.futures, name)
 
         def counting(*args: object, _real: type = real, _name: str = name) -> object:
             started.append(_name)
             return _real(*args)
 
-        monkeypatch.setattr(v, name, counting)
+        monkeypatch.setattr(concurrent.futures, name, counting)
     truncate(made_bag)
     base = verify_bag(made_bag, threads=1)
     for kwargs in ({"threads": 4}, {"processes": 2}):

@@ -38,7 +38,8 @@ class _CheckerBase:
         self.algorithms: list[str] = []
         self.files_checked = 0
         self.bytes_checked = 0
-        self.cache: dict[str, bytes] = {}
+        #: Tag files read whole so far (the tree's cache: each is read once).
+        self.cache = tree.cache
         self._index: tuple[dict[str, list[str]], dict[str, list[str]]] | None = None
 
     def error(self, code: str, path: str, message: str) -> None:
@@ -57,8 +58,7 @@ class _CheckerBase:
             return self.cache[rel]
         max_bytes, code = self.tree.limits.file_limit(rel)
         try:
-            data = self.cache[rel] = self.tree.read(rel, max_bytes)
-            return data
+            return self.tree.read(rel, max_bytes)
         except _TooLarge as exc:
             size = f"{exc.size:,} bytes" if exc.size is not None else "larger than that"
             self.error(code, rel, f"{rel} is {size}; the limit is {max_bytes:,} bytes (not read)")
