@@ -19,10 +19,20 @@ included), on the same bags in the same run:
 Second line, in-process: ``bagit.Bag(p).validate()`` against
 :func:`preserve.verify.verify_bags` (imports and start-up excluded).
 
+Both sides run with compiled bytecode, as installed programs do: the development
+environment sets ``PYTHONDONTWRITEBYTECODE``, which would make every ``preserve``
+run compile its modules from source (~40 ms more start-up than a user pays), so the
+child processes run without it, their caches under ``DIR/pycache``
+(``PYTHONPYCACHEPREFIX``: nothing is written into the source tree); the warm-up
+round fills them.
+
 The machine may be shared: every round runs the contenders one after another
 (A B C A B C ...), a discarded warm-up round first (warm page cache: the numbers
 compare CPU work, not the disk), and medians are reported with the load average
-before and after. Ratios are bagit-python's median over preserve's.
+before and after. Ratios are bagit-python's median over the other's. Wall time is
+what a user waits for; on a loaded machine the two-process contenders cannot use
+both cores, so the CPU seconds (the process and all it started; user + system) are
+printed too: they say how much work each does, whatever the load.
 """
 
 from __future__ import annotations
@@ -99,31 +109,46 @@ with ProcessPoolExecutor(2) as pool:
 """
 
 
-def run(cmd: list[str], ok: tuple[int, ...] = (0,)) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True)
-    seconds = time.perf_counter() - start
-    if done.returncode not in ok:
-        raise SystemExit(f"{cmd[:4]}... exited {done.returncode}: {done.stderr[-400:]!r}")
-    return seconds
+#: The environment of the timed processes (see the module docstring); set by main().
+ENV: dict[str, str] = {}
 
 
-def whole_bagit(bags: list[Path], processes: int) -> float:
+#: (wall seconds, CPU seconds of this process and every child it waited for)
+Timing = tuple[float, float]
+
+
+def _cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed(fn: Callable[[], object]) -> Timing:
+    """Wall and CPU time of ``fn`` (CPU includes the processes it started and reaped)."""
+    cpu, start = _cpu(), time.perf_counter()
+    fn()
+    return time.perf_counter() - start, _cpu() - cpu
+
+
+def run(cmd: list[str]) -> Timing:
+    def go() -> None:
+        done = subprocess.run(cmd, capture_output=True, env=ENV or None)
+        if done.returncode != 0:
+            raise SystemExit(f"{cmd[:4]}... exited {done.returncode}: {done.stderr[-400:]!r}")
+
+    return timed(go)
+
+
+def whole_bagit(bags: list[Path], processes: int) -> Timing:
     return run([sys.executable, "-c", _BAGIT_SCRIPT, str(processes), *map(str, bags)])
 
 
-def whole_preserve(bags: list[Path]) -> float:
+def whole_preserve(bags: list[Path]) -> Timing:
     return run([sys.executable, "-m", "preserve", "verify", *map(str, bags)])
 
 
-def whole_ideal(files: list[Path]) -> float:
+def whole_ideal(files: list[Path]) -> Timing:
     return run([sys.executable, "-c", _IDEAL_SCRIPT, *map(str, files)])
-
-
-def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def in_bagit(bags: list[Path], processes: int) -> None:
@@ -137,30 +162,44 @@ def in_preserve(bags: list[Path]) -> None:
     assert all(r.valid for r in verify_bags(bags)), "preserve found a valid bag invalid"
 
 
-def interleaved(contenders: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
-    """Median seconds of each contender over ``rounds`` rounds, A B C A B C ..."""
+def interleaved(contenders: dict[str, Callable[[], Timing]], rounds: int) -> dict[str, Timing]:
+    """Median wall and CPU seconds of each contender over ``rounds`` rounds, A B C A B C."""
     for fn in contenders.values():
-        fn()  # warm-up: page cache, imports
-    times: dict[str, list[float]] = {name: [] for name in contenders}
+        fn()  # warm-up: page cache, bytecode caches
+    times: dict[str, list[Timing]] = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, fn in contenders.items():
             times[name].append(fn())
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return {
+        name: (statistics.median(t[0] for t in ts), statistics.median(t[1] for t in ts))
+        for name, ts in times.items()
+    }
 
 
-def report(label: str, medians: dict[str, float], load: tuple[float, float]) -> None:
-    ref = medians["bagit-python"]
-    parts = [f"{name} {t:.3f} s" for name, t in medians.items()]
-    ratios = [f"{name} {ref / t:.2f}x" for name, t in medians.items() if name != "bagit-python"]
-    print(f"{label}: " + ", ".join(parts))
-    print(f"{'':>{len(label)}}  vs bagit-python: " + ", ".join(ratios))
-    print(f"{'':>{len(label)}}  load average {load[0]:.2f} before, {load[1]:.2f} after")
+def report(label: str, medians: dict[str, Timing], load: tuple[float, float]) -> None:
+    ref_wall, ref_cpu = medians["bagit-python"]
+    others = {n: t for n, t in medians.items() if n != "bagit-python"}
+    pad = " " * len(label)
+    print(f"{label}: " + ", ".join(f"{n} {w:.3f} s" for n, (w, _) in medians.items()))
+    print(
+        f"{pad}  wall ratio vs bagit-python: "
+        + ", ".join(f"{n} {ref_wall / w:.2f}x" for n, (w, _) in others.items())
+    )
+    print(f"{pad}  CPU seconds: " + ", ".join(f"{n} {c:.3f}" for n, (_, c) in medians.items()))
+    print(
+        f"{pad}  CPU ratio vs bagit-python: "
+        + ", ".join(f"{n} {ref_cpu / c:.2f}x" for n, (_, c) in others.items())
+    )
+    print(f"{pad}  load average {load[0]:.2f} before, {load[1]:.2f} after")
     if "ideal 2-process hasher" in medians and "preserve verify" in medians:
-        gap = medians["preserve verify"] / medians["ideal 2-process hasher"] - 1
-        print(f"{'':>{len(label)}}  preserve verify is {gap:+.1%} of the ideal hasher's time")
+        ours, ideal = medians["preserve verify"], medians["ideal 2-process hasher"]
+        print(
+            f"{pad}  preserve verify against the ideal hasher: wall {ours[0] / ideal[0] - 1:+.1%}, "
+            f"CPU {ours[1] / ideal[1] - 1:+.1%}"
+        )
 
 
-def compare(label: str, contenders: dict[str, Callable[[], float]], rounds: int) -> None:
+def compare(label: str, contenders: dict[str, Callable[[], Timing]], rounds: int) -> None:
     before = os.getloadavg()[0]
     medians = interleaved(contenders, rounds)
     report(label, medians, (before, os.getloadavg()[0]))
@@ -180,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = args.dir or Path(tempfile.mkdtemp(prefix="bench-verify-"))
     root.mkdir(parents=True, exist_ok=True)
+    ENV.update(os.environ)
+    ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+    ENV["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
     try:
         t0 = time.perf_counter()
         small = build_small(root / "small", args.small)
