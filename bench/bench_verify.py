@@ -1,7 +1,7 @@
 """Benchmark: preserve's verifier against bagit-python on many small and a few large bags.
 
     python bench/bench_verify.py [DIR] [--small N] [--large N] [--large-mib M]
-                                 [--rounds R] [--keep] [--no-inprocess]
+                                 [--rounds R] [--keep] [--no-inprocess] [--baseline SRC]
 
 Builds (with bagit-python) N bags of three small files (~45 KB per bag) and a few bags
 of one large file, all with sha256 and sha512 manifests (reused when DIR is given).
@@ -12,6 +12,8 @@ included), on the same bags in the same run:
 * bagit-python: a fresh interpreter calling ``bagit.Bag(p).validate()`` on each bag
   (``processes=2`` for the large bags, as its docs suggest for big payloads);
 * preserve: ``python -m preserve verify BAG...`` (all checks, default workers);
+  with ``--baseline SRC``, also the ``preserve`` of another checkout (say a
+  ``git worktree`` of main), so before and after are timed in the same rounds;
 * for the large bags, an ideal two-process hasher: a fresh interpreter whose two
   processes each read their share of the files once and feed sha256 and sha512
   (the ceiling on two cores: no parsing, no checks).
@@ -76,7 +78,7 @@ def build_large(root: Path, count: int, mib: int) -> list[Path]:
     bags = []
     block = os.urandom(1 << 20)
     for i in range(count):
-        bag = root / f"large-{i}"
+        bag = root / f"large-{mib}m-{i}"  # by size: a reused DIR never mislabels
         if not (bag / "bagit.txt").exists():
             bag.mkdir(parents=True, exist_ok=True)
             with (bag / "big.bin").open("wb") as fh:
@@ -143,8 +145,18 @@ def whole_bagit(bags: list[Path], processes: int) -> Timing:
     return run([sys.executable, "-c", _BAGIT_SCRIPT, str(processes), *map(str, bags)])
 
 
-def whole_preserve(bags: list[Path]) -> Timing:
-    return run([sys.executable, "-m", "preserve", "verify", *map(str, bags)])
+def whole_preserve(bags: list[Path], source: Path | None = None) -> Timing:
+    """``preserve verify`` as a user runs it; ``source``: another checkout's package."""
+    cmd = [sys.executable, "-m", "preserve", "verify", *map(str, bags)]
+    if source is None:
+        return run(cmd)
+    saved = dict(ENV)
+    ENV["PYTHONPATH"] = str(source)
+    try:
+        return run(cmd)
+    finally:
+        ENV.clear()
+        ENV.update(saved)
 
 
 def whole_ideal(files: list[Path]) -> Timing:
@@ -216,12 +228,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-inprocess", action="store_true", help="whole processes only (skip line 2)"
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="SRC",
+        help="also time preserve verify from this checkout (PYTHONPATH=SRC), e.g. main",
+    )
     args = parser.parse_args(argv)
     root = args.dir or Path(tempfile.mkdtemp(prefix="bench-verify-"))
     root.mkdir(parents=True, exist_ok=True)
     ENV.update(os.environ)
     ENV.pop("PYTHONDONTWRITEBYTECODE", None)
     ENV["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
+
+    def baseline(bags: list[Path]) -> dict[str, Callable[[], Timing]]:
+        src = args.baseline
+        return {} if src is None else {"baseline": lambda: whole_preserve(bags, src)}
+
     try:
         t0 = time.perf_counter()
         small = build_small(root / "small", args.small)
@@ -237,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "bagit-python": lambda: whole_bagit(small, 1),
                     "preserve verify": lambda: whole_preserve(small),
-                },
+                }
+                | baseline(small),
                 args.rounds,
             )
             if not args.no_inprocess:
@@ -257,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
                     "bagit-python": lambda: whole_bagit(large, 2),
                     "preserve verify": lambda: whole_preserve(large),
                     "ideal 2-process hasher": lambda: whole_ideal(files),
-                },
+                }
+                | baseline(large),
                 args.rounds,
             )
             if not args.no_inprocess:
