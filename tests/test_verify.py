@@ -288,6 +288,33 @@ def test_fetch_rules(tmp_path: Path) -> None:
     }
 
 
+def test_fetch_lines_are_matched_against_each_manifest_once() -> None:
+    """Each manifest's paths are gathered once, not once per fetch.txt line (n², slow)."""
+    from preserve.bagit_format import FetchEntry, ManifestEntry, ParsedFetch, ParsedManifest
+    from preserve.verify.checker_base import _CheckerBase
+    from preserve.verify.tree import _Tree
+
+    class Counting(tuple[ManifestEntry, ...]):
+        walks = 0
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            Counting.walks += 1
+            return super().__iter__()
+
+    paths = [f"data/f{i}.bin" for i in range(50)]
+    listed = Counting(ManifestEntry("0" * 64, p, n) for n, p in enumerate(paths[:40], 1))
+    manifest = ParsedManifest("manifest-sha256.txt", listed, ())
+    fetch = ParsedFetch(
+        tuple(FetchEntry("https://example.org/x", 1, p, n) for n, p in enumerate(paths, 1)), ()
+    )
+    checker = _CheckerBase(_Tree("bag"))
+    checker.check_fetch(fetch, {DigestAlgorithm.sha256: manifest})
+    assert Counting.walks == 1
+    assert {p.path for p in checker.problems if p.code == "fetch.not-in-manifest"} == set(
+        paths[40:]
+    )
+
+
 def test_system_files_and_case_twins_on_disk_warn(tmp_path: Path) -> None:
     root = write_bag(tmp_path / "bag", {".DS_Store": b"", "Read.me": b"x", "read.ME": b"y"})
     result = verify_bag(root)
