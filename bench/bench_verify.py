@@ -1,21 +1,40 @@
 """Benchmark: preserve's verifier against bagit-python on many small and a few large bags.
 
-    python bench/bench_verify.py [DIR] [--small N] [--large-mib M] [--large N] [--keep]
+    python bench/bench_verify.py [DIR] [--small N] [--large N] [--large-mib M]
+                                 [--rounds R] [--keep] [--no-inprocess] [--baseline SRC]
 
 Builds (with bagit-python) N bags of three small files (~45 KB per bag) and a few bags
-of one large file, all with sha256 and sha512 manifests, then times:
+of one large file, all with sha256 and sha512 manifests (reused when DIR is given).
 
-* bagit-python: ``bagit.Bag(p).validate()`` one bag after another (``processes=2`` for
-  the large bags, as its docs suggest for big payloads);
-* preserve: :func:`preserve.verify.verify_bags` over the same bags, using every core
-  (processes for the small bags, threads inside each large bag when run alone).
+First line of each comparison, whole processes as a user runs them (start-up
+included), on the same bags in the same run:
 
-First each side runs as a whole process, as a user runs it (start-up included):
-``python -m preserve verify BAG...`` against a fresh interpreter calling
-``bagit.Bag(p).validate()`` on each bag; then in-process as a second line.
+* bagit-python: a fresh interpreter calling ``bagit.Bag(p).validate()`` on each bag
+  (``processes=2`` for the large bags, as its docs suggest for big payloads);
+* preserve: ``python -m preserve verify BAG...`` (all checks, default workers);
+  with ``--baseline SRC``, also the ``preserve`` of another checkout (say a
+  ``git worktree`` of main), so before and after are timed in the same rounds;
+* for the large bags, an ideal two-process hasher: a fresh interpreter whose two
+  processes each read their share of the files once and feed sha256 and sha512
+  (the ceiling on two cores: no parsing, no checks).
 
-Each side runs on a warm page cache (a discarded warm-up pass first), so the numbers
-compare CPU work, not the disk. Peak RSS comes from ``resource.getrusage``.
+Second line, in-process: ``bagit.Bag(p).validate()`` against
+:func:`preserve.verify.verify_bags` (imports and start-up excluded).
+
+Both sides run with compiled bytecode, as installed programs do: the development
+environment sets ``PYTHONDONTWRITEBYTECODE``, which would make every ``preserve``
+run compile its modules from source (~40 ms more start-up than a user pays), so the
+child processes run without it, their caches under ``DIR/pycache``
+(``PYTHONPYCACHEPREFIX``: nothing is written into the source tree); the warm-up
+round fills them.
+
+The machine may be shared: every round runs the contenders one after another
+(A B C A B C ...), a discarded warm-up round first (warm page cache: the numbers
+compare CPU work, not the disk), and medians are reported with the load average
+before and after. Ratios are bagit-python's median over the other's. Wall time is
+what a user waits for; on a loaded machine the two-process contenders cannot use
+both cores, so the CPU seconds (the process and all it started; user + system) are
+printed too: they say how much work each does, whatever the load.
 """
 
 from __future__ import annotations
@@ -24,17 +43,15 @@ import argparse
 import os
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import bagit
-
-from preserve.verify import verify_bag, verify_bags
 
 ALGORITHMS = ["sha256", "sha512"]
 SMALL_SIZES = (30_000, 12_000, 3_000)  # ~45 KB per bag
@@ -61,7 +78,7 @@ def build_large(root: Path, count: int, mib: int) -> list[Path]:
     bags = []
     block = os.urandom(1 << 20)
     for i in range(count):
-        bag = root / f"large-{i}"
+        bag = root / f"large-{mib}m-{i}"  # by size: a reused DIR never mislabels
         if not (bag / "bagit.txt").exists():
             bag.mkdir(parents=True, exist_ok=True)
             with (bag / "big.bin").open("wb") as fh:
@@ -72,33 +89,6 @@ def build_large(root: Path, count: int, mib: int) -> list[Path]:
     return bags
 
 
-def timed(fn: Callable[[], bool]) -> tuple[float, bool]:
-    start = time.perf_counter()
-    ok = fn()
-    return time.perf_counter() - start, ok
-
-
-def bagit_python(bags: list[Path], processes: int) -> bool:
-    for bag in bags:
-        bagit.Bag(str(bag)).validate(processes=processes)
-    return True
-
-
-def ours_batch(bags: list[Path], workers: int) -> bool:
-    return all(r.valid for r in verify_bags(bags, workers=workers))
-
-
-def ours_threads(bags: list[Path], workers: int) -> bool:
-    """Bags concurrently on threads: hashing releases the GIL, parsing does not."""
-    with ThreadPoolExecutor(workers) as pool:
-        return all(r.valid for r in pool.map(lambda b: verify_bag(b, threads=1), bags))
-
-
-def ours_one_by_one(bags: list[Path]) -> bool:
-    """Large bags one after another, each spread over threads per file."""
-    return all(verify_bag(b).valid for b in bags)
-
-
 #: The reference as a user runs it: a fresh interpreter validating each named bag.
 _BAGIT_SCRIPT = (
     "import sys, bagit\n"
@@ -106,41 +96,125 @@ _BAGIT_SCRIPT = (
     "for p in sys.argv[2:]: bagit.Bag(p).validate(processes=n)\n"
 )
 
+#: The ceiling: two processes, each reading its files once and feeding both digests.
+_IDEAL_SCRIPT = """
+import hashlib, os, sys
+from concurrent.futures import ProcessPoolExecutor
+def one(path):
+    a, b = hashlib.sha256(), hashlib.sha512()
+    with open(path, "rb", buffering=0) as fh:
+        while block := fh.read(1 << 20):
+            a.update(block); b.update(block)
+    return a.hexdigest(), b.hexdigest()
+with ProcessPoolExecutor(2) as pool:
+    list(pool.map(one, sys.argv[1:]))
+"""
 
-def whole_bagit(bags: list[Path], processes: int) -> bool:
-    """bagit-python as a whole process (start-up included)."""
-    cmd = [sys.executable, "-c", _BAGIT_SCRIPT, str(processes), *map(str, bags)]
-    return subprocess.run(cmd, capture_output=True).returncode == 0
+
+#: The environment of the timed processes (see the module docstring); set by main().
+ENV: dict[str, str] = {}
 
 
-def whole_preserve(bags: list[Path]) -> bool:
-    """``preserve verify BAG...`` as a whole process (start-up included)."""
+#: (wall seconds, CPU seconds of this process and every child it waited for)
+Timing = tuple[float, float]
+
+
+def _cpu() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed(fn: Callable[[], object]) -> Timing:
+    """Wall and CPU time of ``fn`` (CPU includes the processes it started and reaped)."""
+    cpu, start = _cpu(), time.perf_counter()
+    fn()
+    return time.perf_counter() - start, _cpu() - cpu
+
+
+def run(cmd: list[str]) -> Timing:
+    def go() -> None:
+        done = subprocess.run(cmd, capture_output=True, env=ENV or None)
+        if done.returncode != 0:
+            raise SystemExit(f"{cmd[:4]}... exited {done.returncode}: {done.stderr[-400:]!r}")
+
+    return timed(go)
+
+
+def whole_bagit(bags: list[Path], processes: int) -> Timing:
+    return run([sys.executable, "-c", _BAGIT_SCRIPT, str(processes), *map(str, bags)])
+
+
+def whole_preserve(bags: list[Path], source: Path | None = None) -> Timing:
+    """``preserve verify`` as a user runs it; ``source``: another checkout's package."""
     cmd = [sys.executable, "-m", "preserve", "verify", *map(str, bags)]
-    return subprocess.run(cmd, capture_output=True).returncode == 0
+    if source is None:
+        return run(cmd)
+    saved = dict(ENV)
+    ENV["PYTHONPATH"] = str(source)
+    try:
+        return run(cmd)
+    finally:
+        ENV.clear()
+        ENV.update(saved)
 
 
-def peak_rss_mib() -> tuple[float, float]:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return own, children
+def whole_ideal(files: list[Path]) -> Timing:
+    return run([sys.executable, "-c", _IDEAL_SCRIPT, *map(str, files)])
 
 
-def compare(
-    label: str, theirs: Callable[[], bool], ours: dict[str, Callable[[], bool]], repeat: int
-) -> None:
-    """Best of ``repeat`` rounds, contenders interleaved so a busy spell hits all alike."""
-    theirs()  # warm the page cache
-    best = {"bagit-python": float("inf")} | {name: float("inf") for name in ours}
-    for _ in range(repeat):
-        best["bagit-python"] = min(best["bagit-python"], timed(theirs)[0])
-        for name, fn in ours.items():
-            seconds, ok = timed(fn)
-            assert ok, f"{name} found a valid bag invalid"
-            best[name] = min(best[name], seconds)
-    t_theirs = best.pop("bagit-python")
-    print(f"{label}: bagit-python {t_theirs:8.2f} s")
-    for name, t_ours in best.items():
-        print(f"{label}: preserve {name:<22} {t_ours:8.2f} s   {t_theirs / t_ours:5.1f}x faster")
+def in_bagit(bags: list[Path], processes: int) -> None:
+    for bag in bags:
+        bagit.Bag(str(bag)).validate(processes=processes)
+
+
+def in_preserve(bags: list[Path]) -> None:
+    from preserve.verify import verify_bags
+
+    assert all(r.valid for r in verify_bags(bags)), "preserve found a valid bag invalid"
+
+
+def interleaved(contenders: dict[str, Callable[[], Timing]], rounds: int) -> dict[str, Timing]:
+    """Median wall and CPU seconds of each contender over ``rounds`` rounds, A B C A B C."""
+    for fn in contenders.values():
+        fn()  # warm-up: page cache, bytecode caches
+    times: dict[str, list[Timing]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            times[name].append(fn())
+    return {
+        name: (statistics.median(t[0] for t in ts), statistics.median(t[1] for t in ts))
+        for name, ts in times.items()
+    }
+
+
+def report(label: str, medians: dict[str, Timing], load: tuple[float, float]) -> None:
+    ref_wall, ref_cpu = medians["bagit-python"]
+    others = {n: t for n, t in medians.items() if n != "bagit-python"}
+    pad = " " * len(label)
+    print(f"{label}: " + ", ".join(f"{n} {w:.3f} s" for n, (w, _) in medians.items()))
+    print(
+        f"{pad}  wall ratio vs bagit-python: "
+        + ", ".join(f"{n} {ref_wall / w:.2f}x" for n, (w, _) in others.items())
+    )
+    print(f"{pad}  CPU seconds: " + ", ".join(f"{n} {c:.3f}" for n, (_, c) in medians.items()))
+    print(
+        f"{pad}  CPU ratio vs bagit-python: "
+        + ", ".join(f"{n} {ref_cpu / c:.2f}x" for n, (_, c) in others.items())
+    )
+    print(f"{pad}  load average {load[0]:.2f} before, {load[1]:.2f} after")
+    if "ideal 2-process hasher" in medians and "preserve verify" in medians:
+        ours, ideal = medians["preserve verify"], medians["ideal 2-process hasher"]
+        print(
+            f"{pad}  preserve verify against the ideal hasher: wall {ours[0] / ideal[0] - 1:+.1%}, "
+            f"CPU {ours[1] / ideal[1] - 1:+.1%}"
+        )
+
+
+def compare(label: str, contenders: dict[str, Callable[[], Timing]], rounds: int) -> None:
+    before = os.getloadavg()[0]
+    medians = interleaved(contenders, rounds)
+    report(label, medians, (before, os.getloadavg()[0]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,56 +223,79 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small", type=int, default=2000, help="number of small bags")
     parser.add_argument("--large", type=int, default=4, help="number of large bags")
     parser.add_argument("--large-mib", type=int, default=256, help="size of each large file")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per contender (best kept)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median)")
     parser.add_argument("--keep", action="store_true", help="keep a temporary directory")
+    parser.add_argument(
+        "--no-inprocess", action="store_true", help="whole processes only (skip line 2)"
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="SRC",
+        help="also time preserve verify from this checkout (PYTHONPATH=SRC), e.g. main",
+    )
     args = parser.parse_args(argv)
-    workers = os.cpu_count() or 1
     root = args.dir or Path(tempfile.mkdtemp(prefix="bench-verify-"))
     root.mkdir(parents=True, exist_ok=True)
+    ENV.update(os.environ)
+    ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+    ENV["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
+
+    def baseline(bags: list[Path]) -> dict[str, Callable[[], Timing]]:
+        src = args.baseline
+        return {} if src is None else {"baseline": lambda: whole_preserve(bags, src)}
+
     try:
         t0 = time.perf_counter()
         small = build_small(root / "small", args.small)
         large = build_large(root / "large", args.large, args.large_mib)
         print(
             f"built {len(small)} small + {len(large)} large bags in "
-            f"{time.perf_counter() - t0:.1f} s under {root}; {workers} cores"
+            f"{time.perf_counter() - t0:.1f} s under {root}; {os.cpu_count()} cores; "
+            f"median of {args.rounds} interleaved rounds"
         )
         if small:
             compare(
                 f"{len(small)} small bags, whole processes",
-                lambda: whole_bagit(small, 1),
-                {"preserve verify": lambda: whole_preserve(small)},
-                args.repeat,
-            )
-            compare(
-                f"{len(small)} small bags",
-                lambda: bagit_python(small, 1),
                 {
-                    f"processes={workers}": lambda: ours_batch(small, workers),
-                    f"threads={workers}": lambda: ours_threads(small, workers),
-                    "one process": lambda: ours_batch(small, 1),
-                },
-                args.repeat,
+                    "bagit-python": lambda: whole_bagit(small, 1),
+                    "preserve verify": lambda: whole_preserve(small),
+                }
+                | baseline(small),
+                args.rounds,
             )
+            if not args.no_inprocess:
+                compare(
+                    f"{len(small)} small bags, in-process",
+                    {
+                        "bagit-python": lambda: timed(lambda: in_bagit(small, 1)),
+                        "verify_bags": lambda: timed(lambda: in_preserve(small)),
+                    },
+                    args.rounds,
+                )
         if large:
+            files = [bag / "data" / "big.bin" for bag in large]
             compare(
                 f"{len(large)} x {args.large_mib} MiB, whole processes",
-                lambda: whole_bagit(large, 2),
-                {"preserve verify": lambda: whole_preserve(large)},
-                args.repeat,
-            )
-            compare(
-                f"{len(large)} x {args.large_mib} MiB",
-                lambda: bagit_python(large, 2),
                 {
-                    f"bag threads={workers}": lambda: ours_threads(large, workers),
-                    f"bag processes={workers}": lambda: ours_batch(large, workers),
-                    "one bag at a time": lambda: ours_one_by_one(large),
-                },
-                args.repeat,
+                    "bagit-python": lambda: whole_bagit(large, 2),
+                    "preserve verify": lambda: whole_preserve(large),
+                    "ideal 2-process hasher": lambda: whole_ideal(files),
+                }
+                | baseline(large),
+                args.rounds,
             )
-        own, children = peak_rss_mib()
-        print(f"load average now: {os.getloadavg()[0]:.2f} (other work skews timings)")
+            if not args.no_inprocess:
+                compare(
+                    f"{len(large)} x {args.large_mib} MiB, in-process",
+                    {
+                        "bagit-python": lambda: timed(lambda: in_bagit(large, 2)),
+                        "verify_bags": lambda: timed(lambda: in_preserve(large)),
+                    },
+                    args.rounds,
+                )
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         print(f"peak RSS: this process {own:.0f} MiB, largest child {children:.0f} MiB")
     finally:
         if args.dir is None and not args.keep:

@@ -8,11 +8,13 @@ files spreads the work across cores without pickling anything.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import queue
 import stat
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import IO, Any
 
 from preserve.bagit_format import DigestAlgorithm
@@ -25,6 +27,14 @@ _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXE
 _OPEN_FLAGS |= getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
 # A FIFO swapped in for a file must not block open(); fstat then refuses it.
 _OPEN_FLAGS |= getattr(os, "O_NONBLOCK", 0)
+
+
+#: Each algorithm's hashlib constructor, taking the first bytes (the named ones are
+#: faster than ``hashlib.new(name)``, which looks the name up on every call).
+NEW: dict[DigestAlgorithm, Callable[..., Any]] = {
+    alg: getattr(hashlib, alg.value, functools.partial(hashlib.new, alg.value))
+    for alg in DigestAlgorithm
+}
 
 
 class FileChanged(OSError):
@@ -69,21 +79,24 @@ def hash_file(
             raise FileChanged(f"{os.fspath(path)} is not a regular file")
         if identity is not None and (st.st_dev, st.st_ino) != identity:
             raise FileChanged(f"{os.fspath(path)} was replaced while being checked")
-        hashers = [(alg, alg.new()) for alg in algorithms]
-        size = 0
         if st.st_size < chunk_size:
-            # Small files: one read, no buffer juggling (most bags are many small files).
-            # Ask for one byte more than fstat reports: a short read is then the end of
-            # a regular file, so one read() does it, and no 1 MiB buffer is allocated.
-            want = st.st_size + 1
-            while block := os.read(fd, want):
+            # Small files (most bags are many of them): one read, each digest computed
+            # over the whole bytes at once. Ask for one byte more than fstat reports: a
+            # short read is then the end of a regular file; a file that grew since is
+            # read on to its end.
+            data = os.read(fd, st.st_size + 1)
+            if len(data) <= st.st_size:
+                return {alg: NEW[alg](data).hexdigest() for alg in algorithms}, len(data)
+            hashers = [(alg, NEW[alg](data)) for alg in algorithms]
+            size = len(data)
+            while block := os.read(fd, chunk_size):
                 size += len(block)
                 for _, h in hashers:
                     h.update(block)
-                if len(block) < want:
-                    break
-                want = chunk_size
-        elif split_algorithms and len(hashers) > 1 and st.st_size >= SPLIT_MIN_BYTES:
+            return {alg: h.hexdigest() for alg, h in hashers}, size
+        hashers = [(alg, alg.new()) for alg in algorithms]
+        size = 0
+        if split_algorithms and len(hashers) > 1 and st.st_size >= SPLIT_MIN_BYTES:
             size = _hash_fd_split(fd, [h for _, h in hashers], chunk_size)
         else:
             buf = bytearray(chunk_size)

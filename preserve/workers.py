@@ -10,7 +10,6 @@ watches its parent from a thread.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import signal
 import sys
@@ -33,11 +32,16 @@ def die_with_parent(parent_pid: int) -> None:
 
 
 def _set_pdeathsig(sig: int) -> bool:
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return int(libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)) == 0
-    except (OSError, AttributeError):
-        return False
+    # The running program's own symbols (dlopen(NULL)) include libc's prctl: asking
+    # ctypes.util.find_library("c") instead runs ``ldconfig -p`` in every new worker
+    # (~10 ms of CPU each, paid again by every pool a command starts).
+    for name in (None, "libc.so.6"):
+        try:
+            prctl = ctypes.CDLL(name, use_errno=True).prctl
+            return int(prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)) == 0
+        except (OSError, AttributeError):
+            continue
+    return False
 
 
 def _watch(parent_pid: int) -> None:

@@ -288,6 +288,33 @@ def test_fetch_rules(tmp_path: Path) -> None:
     }
 
 
+def test_fetch_lines_are_matched_against_each_manifest_once() -> None:
+    """Each manifest's paths are gathered once, not once per fetch.txt line (n², slow)."""
+    from preserve.bagit_format import FetchEntry, ManifestEntry, ParsedFetch, ParsedManifest
+    from preserve.verify.checker_base import _CheckerBase
+    from preserve.verify.tree import _Tree
+
+    class Counting(tuple[ManifestEntry, ...]):
+        walks = 0
+
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            Counting.walks += 1
+            return super().__iter__()
+
+    paths = [f"data/f{i}.bin" for i in range(50)]
+    listed = Counting(ManifestEntry("0" * 64, p, n) for n, p in enumerate(paths[:40], 1))
+    manifest = ParsedManifest("manifest-sha256.txt", listed, ())
+    fetch = ParsedFetch(
+        tuple(FetchEntry("https://example.org/x", 1, p, n) for n, p in enumerate(paths, 1)), ()
+    )
+    checker = _CheckerBase(_Tree("bag"))
+    checker.check_fetch(fetch, {DigestAlgorithm.sha256: manifest})
+    assert Counting.walks == 1
+    assert {p.path for p in checker.problems if p.code == "fetch.not-in-manifest"} == set(
+        paths[40:]
+    )
+
+
 def test_system_files_and_case_twins_on_disk_warn(tmp_path: Path) -> None:
     root = write_bag(tmp_path / "bag", {".DS_Store": b"", "Read.me": b"x", "read.ME": b"y"})
     result = verify_bag(root)
@@ -417,19 +444,22 @@ def test_corrupt_member_in_tar(made_bag: Path, tmp_path: Path) -> None:
 
 
 def test_threads_and_processes_agree(made_bag: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import concurrent.futures
+
     import preserve.verify.tree_dir as v
 
     monkeypatch.setattr(v, "PARALLEL_MIN_BYTES", 0)  # force the pools on a small bag
     monkeypatch.setattr(v, "_SLICE", 2)  # and several slices of jobs
     started: list[str] = []
     for name in ("ThreadPoolExecutor", "ProcessPoolExecutor"):
-        real = getattr(v, name)
+        # tree_dir imports the pools where it starts one (not at start-up).
+        real = getattr(concurrent.futures, name)
 
         def counting(*args: object, _real: type = real, _name: str = name) -> object:
             started.append(_name)
             return _real(*args)
 
-        monkeypatch.setattr(v, name, counting)
+        monkeypatch.setattr(concurrent.futures, name, counting)
     truncate(made_bag)
     base = verify_bag(made_bag, threads=1)
     for kwargs in ({"threads": 4}, {"processes": 2}):
@@ -446,6 +476,75 @@ def test_verify_bags_in_order(made_bag: Path, tmp_path: Path) -> None:
     results = list(verify_bags([made_bag, other, tmp_path / "missing"], workers=2))
     assert [r.valid for r in results] == [True, False, False]
     assert results[2].problems[0].code == "bag.cannot-open"
+
+
+def _names_the_bag(root: Path) -> Iterable[Problem]:
+    """An extra check (module level: a process pool may pickle it) marking each bag."""
+    yield Problem("test.seen", "", root.name, Severity.warning)
+
+
+def test_verify_bags_batches_agree_with_one_by_one(
+    made_bag: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bags verified in batches per worker come back in order, each as verify_bag says."""
+    import preserve.verify.run as run
+
+    monkeypatch.setattr(run, "_BATCH", 3)  # several batches per worker (forked: inherited)
+    paths: list[Path] = []
+    for i, change in enumerate([None, flip_byte, delete, None, add_extra, truncate, None] * 2):
+        bag = tmp_path / f"b{i:02d}"
+        shutil.copytree(made_bag, bag)
+        if change is not None:
+            change(bag)
+        paths.append(bag)
+    paths.insert(5, tmp_path / "missing")
+    assert len(run._batches([str(p) for p in paths], 2)) >= 4
+    checks = (_names_the_bag,)
+    batched = list(verify_bags(paths, workers=2, extra_checks=checks))
+    alone = [verify_bag(p, threads=1, extra_checks=checks) if p.exists() else None for p in paths]
+    assert [r.bag for r in batched] == [str(p) for p in paths]
+    for got, want in zip(batched, alone, strict=True):
+        if want is None:
+            assert [p.code for p in got.problems] == ["bag.cannot-open"] and not got.valid
+            continue
+        assert (got.valid, got.problems) == (want.valid, want.problems)
+        assert (got.files_checked, got.bytes_checked) == (want.files_checked, want.bytes_checked)
+        assert ("test.seen", "") in warnings(got)  # the checks reached every worker
+
+
+def test_batches_keep_every_worker_busy() -> None:
+    import preserve.verify.run as run
+
+    items = [f"bag{i}" for i in range(2000)]
+    batches = run._batches(items, 2)
+    assert [b for batch in batches for b in batch] == items
+    assert max(map(len, batches)) <= run._BATCH
+    assert len(batches) >= 2 * run._TASKS_PER_WORKER
+    # A few large bags: one bag a task, so two workers share four bags two and two.
+    assert run._batches(["a", "b", "c", "d"], 2) == [["a"], ["b"], ["c"], ["d"]]
+
+
+def test_tag_files_are_read_once(made_bag: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checker and the checks beyond RFC 8493 share one read of each tag file."""
+    from preserve.bag_checks import PreserveChecks
+    from preserve.verify.tree import _TooLarge
+    from preserve.verify.tree_dir import _DirTree
+
+    reads: list[str] = []
+    real = _DirTree._read
+
+    def counting(self: _DirTree, rel: str, max_bytes: int) -> bytes:
+        reads.append(rel)
+        return real(self, rel, max_bytes)
+
+    monkeypatch.setattr(_DirTree, "_read", counting)
+    assert verify_bag(made_bag, extra_checks=[PreserveChecks()]).valid
+    assert "bag-info.txt" in reads and len(reads) == len(set(reads))
+    tree = _DirTree(made_bag, 1, None)
+    data = tree.read("bag-info.txt", 1 << 20)
+    with pytest.raises(_TooLarge):  # a kept file is still bounded by each caller's limit
+        tree.read("bag-info.txt", len(data) - 1)
+    assert tree.read("data/statement.txt", 1 << 20) and "data/statement.txt" not in tree.cache
 
 
 def test_extra_checks_hook(made_bag: Path) -> None:
@@ -518,6 +617,31 @@ def test_hash_file_one_pass_all_algorithms(
     digests, size = hashing.hash_file(p, algs, split_algorithms=split)
     assert size == len(data)
     assert digests == {a: hashlib.new(a.value, data).hexdigest() for a in algs}
+
+
+@pytest.mark.parametrize("size", [0, 1, 4096, 45_000])
+def test_hash_file_small_files_and_one_that_grew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    """A small file is hashed from one read; one longer than fstat said is read to its end."""
+    import preserve.hashing as hashing
+
+    data = os.urandom(size)
+    p = tmp_path / "f.bin"
+    p.write_bytes(data)
+    algs = list(DigestAlgorithm)
+    want = {a: hashlib.new(a.value, data).hexdigest() for a in algs}
+    assert hashing.hash_file(p, algs) == (want, size)
+    real_fstat = os.fstat
+
+    def shrunk(fd: int) -> os.stat_result:  # as if the file grew after fstat
+        st = real_fstat(fd)
+        fields = list(st)
+        fields[6] = max(0, st.st_size - 3000)  # st_size
+        return os.stat_result(fields)
+
+    monkeypatch.setattr(hashing.os, "fstat", shrunk)
+    assert hashing.hash_file(p, algs) == (want, size)
 
 
 def test_hash_file_refuses_symlink_and_replaced_file(tmp_path: Path) -> None:

@@ -102,3 +102,64 @@ def test_die_with_parent_keeps_a_worker_whose_parent_lives() -> None:
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert run.returncode == 0 and run.stdout.strip() == "alive"
+
+
+_SLOW_VERIFY = """
+import sys, time
+from pathlib import Path
+from preserve.verify import verify_bags
+
+def slow(root: Path) -> list:
+    time.sleep(120)
+    return []
+
+list(verify_bags([Path(p) for p in sys.argv[1:]], workers=2, extra_checks=[slow]))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_verify_workers_die_when_the_verify_is_killed(tmp_path: Path) -> None:
+    """verify_bags' batch workers are started with die_with_parent too."""
+    bag = tmp_path / "bag"
+    (bag / "data").mkdir(parents=True)
+    (bag / "bagit.txt").write_text("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_VERIFY, str(bag), str(bag), str(bag)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[int] = []
+        while time.monotonic() < deadline and len(workers) < 2 and process.poll() is None:
+            workers = _children(process.pid)
+            time.sleep(0.05)
+        assert len(workers) >= 2, "verify_bags never started its workers"
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        gone_by = time.monotonic() + 5
+        while time.monotonic() < gone_by and any(_alive(w) for w in workers):
+            time.sleep(0.05)
+        assert not [w for w in workers if _alive(w)], "workers outlived their killed parent"
+    finally:
+        if process.poll() is None:
+            process.kill()
+        for w in _children(process.pid):
+            os.kill(w, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux")
+def test_parent_death_signal_is_set_without_find_library() -> None:
+    """prctl comes from the running program's symbols: no ``ldconfig`` run per worker."""
+    code = (
+        "import sys, signal, ctypes\n"
+        "sys.modules['ctypes.util'] = None  # importing it now fails\n"
+        "from preserve.workers import _set_pdeathsig\n"
+        "assert _set_pdeathsig(signal.SIGTERM)\n"
+        "got = ctypes.c_int()\n"
+        "ctypes.CDLL(None).prctl(2, ctypes.byref(got), 0, 0, 0)  # PR_GET_PDEATHSIG\n"
+        "print(got.value)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stderr
+    assert int(run.stdout) == signal.SIGTERM

@@ -8,8 +8,6 @@ checked (unreadable file, unknown algorithm) is an error.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import itertools
 from collections import defaultdict
 from typing import NamedTuple
@@ -28,6 +26,7 @@ from preserve.bagit_format import (
     safe_relpath,
     version_tuple,
 )
+from preserve.hashing import NEW
 from preserve.verify.checker_base import _CheckerBase
 
 
@@ -46,14 +45,8 @@ def _hash_bytes(data: bytes, exps: list[_Expect]) -> tuple[dict[DigestAlgorithm,
     digests: dict[DigestAlgorithm, str] = {}
     for e in exps:
         if e.alg not in digests:
-            digests[e.alg] = _CONSTRUCTORS[e.alg](data).hexdigest()
+            digests[e.alg] = NEW[e.alg](data).hexdigest()
     return digests, len(data)
-
-
-_CONSTRUCTORS = {
-    alg: getattr(hashlib, alg.value, functools.partial(hashlib.new, alg.value))
-    for alg in DigestAlgorithm
-}
 
 
 class _Checker(_CheckerBase):

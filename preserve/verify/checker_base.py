@@ -38,7 +38,8 @@ class _CheckerBase:
         self.algorithms: list[str] = []
         self.files_checked = 0
         self.bytes_checked = 0
-        self.cache: dict[str, bytes] = {}
+        #: Tag files read whole so far (the tree's cache: each is read once).
+        self.cache = tree.cache
         self._index: tuple[dict[str, list[str]], dict[str, list[str]]] | None = None
 
     def error(self, code: str, path: str, message: str) -> None:
@@ -57,8 +58,7 @@ class _CheckerBase:
             return self.cache[rel]
         max_bytes, code = self.tree.limits.file_limit(rel)
         try:
-            data = self.cache[rel] = self.tree.read(rel, max_bytes)
-            return data
+            return self.tree.read(rel, max_bytes)
         except _TooLarge as exc:
             size = f"{exc.size:,} bytes" if exc.size is not None else "larger than that"
             self.error(code, rel, f"{rel} is {size}; the limit is {max_bytes:,} bytes (not read)")
@@ -86,6 +86,9 @@ class _CheckerBase:
     ) -> None:
         if fetch is None:
             return
+        # Each manifest's paths as a set, built once: not once per fetch.txt line (a
+        # fetch.txt and manifests of n lines each cost n² steps: minutes at 100,000).
+        listed = {m.name: {e.path for e in m.entries} for m in manifests.values()}
         for entry in fetch.entries:
             where = f"fetch.txt line {entry.line}"
             safe = safe_relpath(entry.path)
@@ -95,9 +98,7 @@ class _CheckerBase:
             if not safe.startswith(PAYLOAD_DIR + "/"):
                 self.error("fetch.outside-payload", safe, f"{where}: not a payload path")
                 continue
-            lacking = [
-                m.name for m in manifests.values() if safe not in {e.path for e in m.entries}
-            ]
+            lacking = [name for name, paths in listed.items() if safe not in paths]
             if lacking:
                 self.error("fetch.not-in-manifest", safe, f"{where}: not in {', '.join(lacking)}")
             size = self.tree.files.get(safe)

@@ -48,9 +48,27 @@ class _Tree:
     over_limit: bool = False
     #: Set when a path over a limit was left out of the listing (no Payload-Oxum check).
     incomplete: bool = False
+    #: Top-level (tag) files already read whole: the tag manifests hash them, and the
+    #: checks beyond RFC 8493 read ``bag-info.txt`` again, without another read.
+    cache: dict[str, bytes] = field(default_factory=dict)
 
     def read(self, rel: str, max_bytes: int) -> bytes:
-        """A file's bytes; :class:`_TooLarge` (nothing more read) when over ``max_bytes``."""
+        """A file's bytes; :class:`_TooLarge` (nothing more read) when over ``max_bytes``.
+
+        A top-level file is read once and kept (tag files are bounded by the limits);
+        a payload file is read each time it is asked for, and never kept.
+        """
+        data = self.cache.get(rel)
+        if data is None:
+            data = self._read(rel, max_bytes)
+            if "/" not in rel:
+                self.cache[rel] = data
+        elif len(data) > max_bytes:
+            raise _TooLarge(len(data))
+        return data
+
+    def _read(self, rel: str, max_bytes: int) -> bytes:
+        """:meth:`read` without the cache: what each kind of tree implements."""
         raise NotImplementedError
 
     def count_entry(self) -> bool:

@@ -154,7 +154,7 @@ class _TarTree(_ArchiveTree):
     def close(self) -> None:
         self.stream.close()
 
-    def read(self, rel: str, max_bytes: int) -> bytes:
+    def _read(self, rel: str, max_bytes: int) -> bytes:
         if self._members[rel].size > max_bytes:
             raise _TooLarge(self._members[rel].size)
         if "/" not in rel and not self._prefetched:
@@ -250,7 +250,7 @@ class _ZipTree(_ArchiveTree):
     def close(self) -> None:
         self.zip.close()
 
-    def read(self, rel: str, max_bytes: int) -> bytes:
+    def _read(self, rel: str, max_bytes: int) -> bytes:
         info = self._members[rel]
         if info.file_size > max_bytes:
             raise _TooLarge(info.file_size)

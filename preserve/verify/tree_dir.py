@@ -8,14 +8,17 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from preserve.bagit_format import DEFAULT_LIMITS, DigestAlgorithm, Limits, Problem
 from preserve.fsio import FileTooLarge, read_limited
 from preserve.hashing import hash_file
 from preserve.verify.result import _show
 from preserve.verify.tree import _TooLarge, _Tree
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
 
 #: Below this much payload a bag is hashed in the calling thread: pool start-up costs
 #: more than it saves, and batches of small bags are parallelised across bags instead.
@@ -56,21 +59,28 @@ class _DirTree(_Tree):
                 Problem("file.unreadable", prefix.rstrip("/"), f"cannot list: {exc.strerror}")
             )
             return
+        limits = self.limits
+        # Every name here is as deep as the folder; a name of at most max_path_bytes / 4
+        # characters is within the byte limit whatever it holds (UTF-8 is at most 4
+        # bytes a character): the full path check runs only for the rare long name.
+        short = limits.max_path_bytes // 4 if prefix.count("/") <= limits.max_depth else -1
+        files, dirs, others, identity = self.files, self.dirs, self.others, self.identity
         for entry in entries:
             rel = prefix + entry.name
-            if not self.count_entry():
+            if len(files) + len(dirs) + len(others) >= limits.max_files or self.over_limit:
+                self.refuse_count()
                 return
-            if not self.path_ok(rel):
+            if len(rel) > short and not self.path_ok(rel):
                 continue
             try:
                 # d_type answers these without a system call on most file systems.
                 if entry.is_dir(follow_symlinks=False):
-                    self.dirs.add(rel)
+                    dirs.add(rel)
                     self._walk(rel + "/", entry.path)
                     continue
                 if not prefix and entry.is_file(follow_symlinks=False):
                     # A top-level tag file: read whole later, so no stat (size unknown).
-                    self.files[rel] = -1
+                    files[rel] = -1
                     continue
             except OSError:
                 pass  # fall through to lstat, which reports the error
@@ -78,26 +88,27 @@ class _DirTree(_Tree):
                 st = entry.stat(follow_symlinks=False)
             except OSError as exc:
                 self.problems.append(Problem("file.unreadable", _show(rel), str(exc.strerror)))
-                self.others.add(rel)
+                others.add(rel)
                 continue
-            if stat.S_ISLNK(st.st_mode):
-                self.others.add(rel)
+            mode = st.st_mode
+            if stat.S_ISREG(mode):
+                files[rel] = st.st_size
+                identity[rel] = (st.st_dev, st.st_ino)
+            elif stat.S_ISLNK(mode):
+                others.add(rel)
                 self.problems.append(
                     Problem("symlink", _show(rel), "symbolic link (never followed)")
                 )
-            elif stat.S_ISDIR(st.st_mode):
-                self.dirs.add(rel)
+            elif stat.S_ISDIR(mode):
+                dirs.add(rel)
                 self._walk(rel + "/", entry.path)
-            elif stat.S_ISREG(st.st_mode):
-                self.files[rel] = st.st_size
-                self.identity[rel] = (st.st_dev, st.st_ino)
             else:
-                self.others.add(rel)
+                others.add(rel)
                 self.problems.append(
                     Problem("file.special", _show(rel), "not a regular file (device, FIFO...)")
                 )
 
-    def read(self, rel: str, max_bytes: int) -> bytes:
+    def _read(self, rel: str, max_bytes: int) -> bytes:
         try:  # fsio's one rule: no link, no FIFO, no device, never over the limit
             return read_limited(self._abs(rel), max_bytes)
         except FileTooLarge as exc:
@@ -120,9 +131,14 @@ class _DirTree(_Tree):
         ]
         executor: Executor | None = None
         if len(jobs) > 1 and total >= PARALLEL_MIN_BYTES:
+            # Imported here: a bag under PARALLEL_MIN_BYTES (most) needs no pool.
             if self.processes and self.processes > 1:
+                from concurrent.futures import ProcessPoolExecutor
+
                 executor = ProcessPoolExecutor(self.processes)
             elif self.threads is None or self.threads > 1:
+                from concurrent.futures import ThreadPoolExecutor
+
                 executor = ThreadPoolExecutor(self.threads or os.cpu_count() or 1)
         if executor is None:
             for rel, job in zip(rels, jobs, strict=True):
