@@ -1,0 +1,115 @@
+"""``preserve audit --replicas`` (and ``--repair``): every copy of every bag against the chain."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from preserve import ledger
+from preserve.premis import FIXITY_CHECK
+from preserve.replicas.base import (
+    PRIMARY,
+    SSH_BATCH,
+    Inventory,
+    Target,
+)
+from preserve.replicas.inventory import compare, expected_inventory
+from preserve.replicas.local import LocalTarget
+from preserve.replicas.records import _chunks, _open, published_ids, software_agent
+from preserve.replicas.repairing import _repair
+from preserve.replicas.reports import BagCopies, CopyCheck, ReplicaReport
+from preserve.replicas.targets import registered_targets
+from preserve.settings import load_settings
+
+
+def audit_copies(
+    archive: Path,
+    *,
+    repair: bool = False,
+    targets: Sequence[Target] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ReplicaReport:
+    """``preserve audit --replicas`` (and ``--repair``): every copy of every bag against
+    the ledger's chain; with ``repair``, damaged or missing copies replaced from a good one.
+
+    A bag with no good copy anywhere is reported lost; nothing of it is overwritten.
+    """
+    archive = archive.absolute()
+    db = _open(archive)
+    try:
+        settings = load_settings(archive)
+        chosen = list(targets) if targets is not None else registered_targets(archive)
+        for target in chosen:
+            target.prepare(create=False)
+        primary = LocalTarget(PRIMARY, archive, primary=True)
+        everyone: list[Target] = [primary, *chosen]
+        required = settings.replica_copies
+        ids = published_ids(db)
+        bags: list[BagCopies] = []
+        repaired = 0
+        notes: list[str] = []
+        for batch in _chunks(ids, SSH_BATCH):
+            found = {t.name: t.inventories(batch) for t in everyone}
+            checked: list[tuple[str, list[CopyCheck], Inventory | None]] = []
+            for identifier in batch:
+                want = expected_inventory(db, identifier, everyone)
+                copies = []
+                for t in everyone:
+                    inv = found[t.name].get(identifier)
+                    problems = (
+                        [("replica.no-good-record", "no copy holds the ledger's tag manifest")]
+                        if want is None
+                        else compare(want, inv)
+                    )
+                    copies.append(CopyCheck(t.name, tuple(problems)))
+                checked.append((identifier, copies, want))
+            at = ledger.now()
+            for identifier, copies, want in checked:
+                good = [c.target for c in copies if c.good]
+                lost = not good
+                if repair and good and want is not None and len(good) < len(copies):
+                    before = {t.name: found[t.name].get(identifier) for t in everyone}
+                    copies = _repair(db, identifier, copies, everyone, want, archive, notes, before)
+                    repaired += sum(1 for c in copies if c.action.startswith("repaired"))
+                good_after = sum(1 for c in copies if c.good or c.action.startswith("repaired"))
+                bags.append(BagCopies(identifier, tuple(copies), good_after, required, lost))
+                if progress:
+                    progress(identifier)
+            with ledger.write(db):
+                for identifier, copies, _ in checked:
+                    _record_check(db, identifier, copies, at)
+        names = tuple(t.name for t in everyone)
+        if len(everyone) < required:
+            notes.append(
+                f"{required} copies are required but only {len(everyone)} places are known "
+                "(the primary and the registered targets): register more targets"
+            )
+        return ReplicaReport(str(archive), names, required, tuple(bags), repaired, tuple(notes))
+    finally:
+        db.close()
+
+
+def _record_check(
+    db: sqlite3.Connection, identifier: str, copies: Sequence[CopyCheck], at: str
+) -> None:
+    detail = {c.target: ("good" if c.good else sorted({p[0] for p in c.problems})) for c in copies}
+    ledger.record_event(
+        db,
+        identifier=identifier,
+        type=FIXITY_CHECK,
+        outcome="success" if all(c.good for c in copies) else "failure",
+        detail={"copies": detail},
+        agent=software_agent(),
+        at=at,
+    )
+    for c in copies:
+        if c.target == PRIMARY:
+            continue
+        result = "good" if c.good else ",".join(sorted({p[0] for p in c.problems}))
+        db.execute(
+            "INSERT INTO replica_copies (identifier, target, url, last_verified_at, last_result)"
+            " VALUES (?, ?, '', ?, ?) ON CONFLICT (identifier, target) DO UPDATE SET"
+            " last_verified_at = excluded.last_verified_at, last_result = excluded.last_result",
+            (identifier, c.target, at, result),
+        )

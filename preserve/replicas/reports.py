@@ -1,0 +1,114 @@
+"""What the replica operations return (and print as JSON)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# --------------------------------------------------------------------------- reports
+
+
+@dataclass(frozen=True)
+class CopyCheck:
+    """One copy of one bag: good, or what is wrong with it."""
+
+    target: str
+    problems: tuple[tuple[str, str], ...] = ()
+    #: What was done about it (repair, quarantine), if anything.
+    action: str = ""
+
+    @property
+    def good(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "good": self.good,
+            "problems": [{"code": c, "message": m} for c, m in self.problems],
+            "action": self.action,
+        }
+
+
+@dataclass(frozen=True)
+class BagCopies:
+    """Every copy of one bag, and how many are good (after any repair)."""
+
+    identifier: str
+    copies: tuple[CopyCheck, ...]
+    good_after: int
+    required: int
+    lost: bool = False
+
+    @property
+    def at_risk(self) -> bool:
+        return self.good_after < self.required
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "identifier": self.identifier,
+            "good_copies": self.good_after,
+            "required": self.required,
+            "at_risk": self.at_risk,
+            "lost": self.lost,
+            "copies": [c.as_dict() for c in self.copies],
+        }
+
+
+@dataclass(frozen=True)
+class ReplicaReport:
+    """A cross-copy audit (with ``repair``: and what it mended)."""
+
+    archive: str
+    targets: tuple[str, ...]
+    required: int
+    bags: tuple[BagCopies, ...]
+    repaired: int = 0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Every bag has its required good copies and every copy is good (or was repaired)."""
+        return all(
+            not b.at_risk
+            and not b.lost
+            and all(c.good or c.action.startswith("repaired") for c in b.copies)
+            for b in self.bags
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "archive": self.archive,
+            "ok": self.ok,
+            "targets": list(self.targets),
+            "required_copies": self.required,
+            "bags_checked": len(self.bags),
+            "at_risk": sum(1 for b in self.bags if b.at_risk),
+            "lost": sorted(b.identifier for b in self.bags if b.lost),
+            "repaired": self.repaired,
+            "notes": list(self.notes),
+            "bags": [b.as_dict() for b in self.bags],
+        }
+
+
+@dataclass(frozen=True)
+class ReplicateReport:
+    archive: str
+    target: str
+    copied: tuple[str, ...] = ()
+    already: tuple[str, ...] = ()
+    failed: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "archive": self.archive,
+            "target": self.target,
+            "ok": self.ok,
+            "copied": len(self.copied),
+            "already_there": len(self.already),
+            "failed": [{"identifier": i, "reason": r} for i, r in self.failed],
+        }

@@ -1,0 +1,260 @@
+"""A replica folder on another host, reached with the system's ssh and rsync."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from preserve.archive import BAGS_DIR, STAGING_DIR
+from preserve.bagit_format import safe_relpath
+from preserve.replicas.base import (
+    MARKER,
+    MARKER_TEXT,
+    ODD,
+    QUARANTINE_DIR,
+    SSH_BATCH,
+    Inventory,
+    ReplicaError,
+    Target,
+    _stamp,
+)
+from preserve.replicas.inventory import compare
+
+
+@dataclass(frozen=True)
+class SshUrl:
+    user: str | None
+    host: str
+    port: int | None
+    path: str
+
+
+def parse_ssh_url(url: str) -> SshUrl:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ReplicaError(f"not a valid ssh:// URL (bad port): {url}") from None
+    if parts.scheme != "ssh" or not parts.hostname or not parts.path or parts.path == "/":
+        raise ReplicaError(f"not a valid target URL (ssh://user@host[:port]/path): {url}")
+    return SshUrl(parts.username, parts.hostname, port, unquote(parts.path))
+
+
+class SshTarget(Target):
+    """A folder on another host, reached with the system's ``ssh`` and ``rsync``.
+
+    ``BatchMode=yes`` (never a password prompt) and, when given, one identity file and
+    one known_hosts file with ``StrictHostKeyChecking=yes``: an unknown host key is an
+    unreachable target, never accepted.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        identity: str | None = None,
+        known_hosts: str | None = None,
+        timeout: int = 15,
+    ) -> None:
+        self.name = name
+        self.url = url
+        self.remote = parse_ssh_url(url)
+        self.identity = identity
+        self.known_hosts = known_hosts
+        self.timeout = timeout
+        if shutil.which("ssh") is None:
+            raise ReplicaError("ssh is not installed here: cannot reach " + url)
+
+    def ssh_args(self) -> list[str]:
+        args = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={self.timeout}"]
+        args += ["-o", "StrictHostKeyChecking=yes", "-o", "LogLevel=ERROR"]
+        if self.known_hosts:
+            args += ["-o", f"UserKnownHostsFile={self.known_hosts}"]
+        if self.identity:
+            args += ["-o", "IdentitiesOnly=yes", "-i", self.identity]
+        if self.remote.port:
+            args += ["-p", str(self.remote.port)]
+        return args
+
+    @property
+    def login(self) -> str:
+        user = f"{self.remote.user}@" if self.remote.user else ""
+        return f"{user}{self.remote.host}"
+
+    def _sh(self, script: str, *, check: bool = True) -> bytes:
+        """Run a POSIX shell script on the host (sent on stdin: no quoting through ssh)."""
+        try:
+            done = subprocess.run(
+                [*self.ssh_args(), self.login, "sh", "-s"],
+                input=script.encode("utf-8"),
+                capture_output=True,
+                timeout=max(600, self.timeout * 4),
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise ReplicaError(f"unreachable: {exc}", self.url) from None
+        if done.returncode == 255:
+            why = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise ReplicaError(f"unreachable: {why[-1] if why else 'ssh failed'}", self.url)
+        if check and done.returncode != 0:
+            why = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise ReplicaError(
+                f"the remote command failed: {why[-1] if why else done.returncode}", self.url
+            )
+        return done.stdout
+
+    def _root(self) -> str:
+        return shlex.quote(self.remote.path)
+
+    def prepare(self, *, create: bool) -> None:
+        root = self._root()
+        marker = shlex.quote(MARKER_TEXT.decode().strip())
+        script = f"""
+root={root}
+if [ -L "$root" ] || {{ [ -e "$root" ] && [ ! -d "$root" ]; }}; then echo NOTDIR; exit 0; fi
+if [ -f "$root/{MARKER}" ] && [ "$(cat "$root/{MARKER}")" = {marker} ]; then
+  mkdir -p "$root/bags" "$root/staging" "$root/quarantine" && echo OK; exit 0; fi
+if [ -d "$root" ] && [ -n "$(ls -A "$root")" ]; then echo NOTREPLICA; exit 0; fi
+if [ {"1" if create else "0"} = 0 ]; then echo NOTREPLICA; exit 0; fi
+[ -d "$(dirname "$root")" ] || {{ echo NOPARENT; exit 0; }}
+mkdir -p "$root/bags" "$root/staging" "$root/quarantine" &&
+  printf '%s\\n' {marker} > "$root/{MARKER}.tmp" && mv "$root/{MARKER}.tmp" "$root/{MARKER}" &&
+  echo OK
+"""
+        answer = self._sh(script).decode("utf-8", "replace").strip()
+        if answer == "OK":
+            return
+        reasons = {
+            "NOTDIR": "not a folder: not a preserve replica",
+            "NOTREPLICA": f"not a preserve replica (no {MARKER}) and not empty: "
+            "nothing was written",
+            "NOPARENT": "unreachable: its parent folder does not exist",
+        }
+        raise ReplicaError(reasons.get(answer, f"cannot make a replica here ({answer})"), self.url)
+
+    def inventories(self, identifiers: Sequence[str]) -> dict[str, Inventory | None]:
+        out: dict[str, Inventory | None] = {}
+        for start in range(0, len(identifiers), SSH_BATCH):
+            batch = identifiers[start : start + SSH_BATCH]
+            out.update(self._inventories(batch, BAGS_DIR))
+        return out
+
+    def _inventories(self, identifiers: Sequence[str], sub: str) -> dict[str, Inventory | None]:
+        """One ``find | sha256sum`` over the whole batch (a process per bag costs more than
+        the hashing); a missing bag, or one that is a link, is reported as missing."""
+        ids = " ".join(shlex.quote(i) for i in identifiers)
+        script = f"""
+cd {self._root()}/{sub} || exit 3
+set --
+for id in {ids}; do
+  if [ -d "$id" ] && [ ! -L "$id" ]; then set -- "$@" "$id"; else printf 'MISSING %s\\0' "$id"; fi
+done
+[ $# -gt 0 ] || exit 0
+find "$@" -mindepth 1 ! -type d ! -type f -printf 'ODD %p\\0'
+find "$@" -mindepth 1 -type f -print0 | xargs -0 -r sha256sum -z
+"""
+        raw = self._sh(script)
+        out: dict[str, Inventory | None] = {i: {} for i in identifiers}
+        for record in raw.split(b"\0"):
+            text = record.decode("utf-8", "surrogateescape")
+            if not text:
+                continue
+            if text.startswith("MISSING "):
+                out[text[8:]] = None
+                continue
+            if text.startswith("ODD "):
+                digest, path = ODD, text[4:]
+            else:
+                digest, _, path = text.partition("  ")
+                digest = digest.lstrip("\\")
+            identifier, _, rel = path.partition("/")
+            inv = out.get(identifier)
+            if inv is not None and rel:
+                inv[rel] = digest
+        return out
+
+    def read(self, identifier: str, rel: str) -> bytes | None:
+        if safe_relpath(rel) is None or "/" in rel:
+            return None  # only a top-level tag file, never through a link
+        bag = shlex.quote(f"{self.remote.path}/{BAGS_DIR}/{identifier}")
+        path = shlex.quote(f"{self.remote.path}/{BAGS_DIR}/{identifier}/{rel}")
+        data = self._sh(
+            f"[ ! -L {bag} ] && [ -f {path} ] && [ ! -L {path} ] && cat {path}", check=False
+        )
+        return data or None
+
+    def free_bytes(self) -> int | None:
+        out = self._sh(f"df -Pk {self._root()} | tail -1", check=False).split()
+        try:
+            return int(out[3]) * 1024
+        except (IndexError, ValueError):
+            return None
+
+    def _rsync(self, sources: Sequence[str], dest: str) -> None:
+        if shutil.which("rsync") is None:
+            raise ReplicaError("rsync is not installed here: cannot copy to " + self.url)
+        shell = " ".join(shlex.quote(a) for a in self.ssh_args())
+        try:
+            done = subprocess.run(
+                ["rsync", "-a", "--no-links", "-e", shell, *sources, dest],
+                capture_output=True,
+                check=False,
+            )
+        except OSError as exc:
+            raise ReplicaError(f"cannot run rsync: {exc}", self.url) from None
+        if done.returncode != 0:
+            why = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise ReplicaError(f"rsync failed: {why[-1] if why else done.returncode}", self.url)
+
+    def put(self, bags: Mapping[str, Path], expected: Mapping[str, Inventory]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        items = list(bags.items())
+        for start in range(0, len(items), SSH_BATCH):
+            batch = dict(items[start : start + SSH_BATCH])
+            staging = f"{STAGING_DIR}/batch.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+            self._sh(f"mkdir -p {self._root()}/{staging}")
+            dest = f"{self.login}:{self.remote.path}/{staging}/"
+            self._rsync([str(p) for p in batch.values()], dest)
+            # rsync names each copy after its source folder: the bag's identifier.
+            landed = self._inventories(list(batch), staging)
+            moves = []
+            for identifier in batch:
+                problems = compare(expected[identifier], landed.get(identifier))
+                if problems:
+                    out[identifier] = "the copy differs after it landed: " + problems[0][1]
+                    continue
+                q = shlex.quote(identifier)
+                aside = shlex.quote(f"{identifier}.replaced.{_stamp()}")
+                moves.append(
+                    f"if [ -e bags/{q} ] || [ -L bags/{q} ]; then mv bags/{q} quarantine/{aside};"
+                    f" fi; mv -T {staging}/{q} bags/{q} && echo {q}"
+                )
+                out[identifier] = "not moved into bags/"
+            if moves:
+                script = f"cd {self._root()} || exit 3\n" + "\n".join(moves) + "\n"
+                for line in self._sh(script, check=False).decode().split():
+                    out[line] = ""
+            self._sh(f"rm -rf {self._root()}/{staging}", check=False)
+        return out
+
+    def fetch(self, identifier: str, into: Path) -> None:
+        src = f"{self.login}:{self.remote.path}/{BAGS_DIR}/{identifier}/"
+        self._rsync([src], str(into) + "/")
+
+    def quarantine(self, identifier: str, why: str) -> str | None:
+        q = shlex.quote(identifier)
+        rel = f"{QUARANTINE_DIR}/{identifier}.{why}.{_stamp()}"
+        answer = self._sh(
+            f"cd {self._root()} || exit 3\n"
+            f"if [ -e bags/{q} ] || [ -L bags/{q} ]; then mv bags/{q} {shlex.quote(rel)}"
+            " && echo MOVED; fi\n"
+        )
+        return rel if answer.strip() == b"MOVED" else None
