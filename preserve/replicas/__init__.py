@@ -39,6 +39,7 @@ from preserve.replicas.base import (
     MAX_MANIFEST_BYTES,
     ODD,
     PRIMARY,
+    QUARANTINE,
     QUARANTINE_DIR,
     RECOVERY,
     REPLICATION,
@@ -54,7 +55,7 @@ from preserve.replicas.inventory import compare, expected_inventory, local_inven
 from preserve.replicas.local import LocalTarget
 from preserve.replicas.records import published_ids, software_agent, withdrawn_ids
 from preserve.replicas.replicating import replicate
-from preserve.replicas.reports import BagCopies, CopyCheck, ReplicaReport, ReplicateReport
+from preserve.replicas.reports import BagCopies, CopyCheck, ReplicaReport, ReplicateReport, Stray
 from preserve.replicas.ssh import SshTarget, SshUrl, parse_ssh_url
 from preserve.replicas.status import CopyStatus, copy_status
 from preserve.replicas.targets import make_target, registered_targets, resolve_target
@@ -67,6 +68,7 @@ __all__ = [
     "MAX_MANIFEST_BYTES",
     "ODD",
     "PRIMARY",
+    "QUARANTINE",
     "QUARANTINE_DIR",
     "RECOVERY",
     "REPLICATION",
@@ -82,6 +84,7 @@ __all__ = [
     "ReplicateReport",
     "SshTarget",
     "SshUrl",
+    "Stray",
     "Target",
     "UnknownBag",
     "WithdrawReport",

@@ -10,17 +10,26 @@ from preserve.errors import ExitCode, PreserveError
 
 MARKER = ".preserve-replica"
 MARKER_TEXT = b"preserve-replica/1\n"
+#: The marker's second line names the archive the replica belongs to (the hash of the
+#: archive's first chained event): a replica of one archive is never written by another.
+MARKER_ARCHIVE = "archive: "
 QUARANTINE_DIR = "quarantine"
 PRIMARY = "primary"
 #: PREMIS event types (Library of Congress vocabulary).
 REPLICATION = "replication"
 RECOVERY = "recovery"
 DEACCESSION = "deaccession"
+#: A copy put aside on one target: a withdrawn bag's copy left there (the target was
+#: unreachable at the withdrawal) or a bag the archive never held, planted in bags/.
+QUARANTINE = "quarantine"
 #: A tag or manifest file read to derive the expected inventory is at most this large.
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 #: Bags copied or listed per ssh/rsync call.
 SSH_BATCH = 200
 SIGNATURES_PREFIX = "signatures/"
+#: ``Target.put``'s reason for a bag not copied because the target filled up: the
+#: operation stops there (exit 2) after recording the copies already placed.
+NO_SPACE = "no space left on the target"
 
 
 class ReplicaError(PreserveError):
@@ -33,6 +42,29 @@ class UnknownBag(PreserveError):
     """The bag identifier is not one the archive holds (exit 1)."""
 
     exit_code = ExitCode.bad
+
+
+def marker_bytes(archive_id: str | None) -> bytes:
+    """The marker of a replica of the archive ``archive_id`` (None: not bound yet)."""
+    return MARKER_TEXT + (f"{MARKER_ARCHIVE}{archive_id}\n".encode() if archive_id else b"")
+
+
+def check_marker(data: bytes | None, archive_id: str | None, where: Path | str) -> bool:
+    """Whether ``data`` is a replica marker that ``archive_id`` may use; True when it
+    must be bound to ``archive_id`` first (a marker from before the binding).
+
+    Raises :class:`ReplicaError` for a replica of another archive."""
+    if data is None or not data.startswith(MARKER_TEXT):
+        return False
+    rest = data[len(MARKER_TEXT) :].decode("utf-8", "replace").strip()
+    bound = rest.removeprefix(MARKER_ARCHIVE) if rest.startswith(MARKER_ARCHIVE) else None
+    if archive_id and bound and bound != archive_id:
+        raise ReplicaError(
+            f"a replica of another archive (its {MARKER} names {bound[:12]}…, this archive is "
+            f"{archive_id[:12]}…): nothing was written",
+            where,
+        )
+    return True
 
 
 #: A copy's files: bag-relative path → SHA-256, or ``"!odd"`` for a link, FIFO or device.
@@ -49,8 +81,9 @@ class Target:
     name: str
     url: str
 
-    def prepare(self, *, create: bool) -> None:
-        """Check the target is a replica (mark an empty or new folder as one when ``create``)."""
+    def prepare(self, *, create: bool, archive_id: str | None = None) -> None:
+        """Check the target is a replica of the archive ``archive_id`` (mark an empty or
+        new folder as one when ``create``; bind a replica marked before the binding)."""
         raise NotImplementedError
 
     def inventories(self, identifiers: Sequence[str]) -> dict[str, Inventory | None]:
@@ -77,6 +110,13 @@ class Target:
     def quarantine(self, identifier: str, why: str) -> str | None:
         """Move ``bags/<identifier>`` into ``quarantine/``: the new path (None: absent)."""
         raise NotImplementedError
+
+    def bag_names(self) -> list[str]:
+        """Every entry of ``bags/``: a planted bag, or a withdrawn one left behind, shows."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the target holds open (nothing, for a folder)."""
 
 
 def _stamp() -> str:

@@ -16,9 +16,18 @@ from preserve.replicas.base import (
 )
 from preserve.replicas.inventory import compare, expected_inventory
 from preserve.replicas.local import LocalTarget
-from preserve.replicas.records import _chunks, _open, published_ids, software_agent
+from preserve.replicas.records import (
+    _chunks,
+    _open,
+    archive_identity,
+    find_strays,
+    published_ids,
+    put_aside,
+    software_agent,
+    withdrawn_ids,
+)
 from preserve.replicas.repairing import _repair
-from preserve.replicas.reports import BagCopies, CopyCheck, ReplicaReport
+from preserve.replicas.reports import BagCopies, CopyCheck, ReplicaReport, Stray
 from preserve.replicas.targets import registered_targets
 from preserve.settings import load_settings
 
@@ -37,15 +46,21 @@ def audit_copies(
     """
     archive = archive.absolute()
     db = _open(archive)
+    chosen: list[Target] = []
     try:
         settings = load_settings(archive)
         chosen = list(targets) if targets is not None else registered_targets(archive)
         for target in chosen:
-            target.prepare(create=False)
+            target.prepare(create=False, archive_id=archive_identity(db))
         primary = LocalTarget(PRIMARY, archive, primary=True)
         everyone: list[Target] = [primary, *chosen]
         required = settings.replica_copies
         ids = published_ids(db)
+        withdrawn = withdrawn_ids(db)
+        strays: list[Stray] = []
+        for target in chosen:
+            found_there = find_strays(target, set(ids), withdrawn)
+            strays += put_aside(db, target, found_there) if repair else found_there
         bags: list[BagCopies] = []
         repaired = 0
         notes: list[str] = []
@@ -85,8 +100,12 @@ def audit_copies(
                 f"{required} copies are required but only {len(everyone)} places are known "
                 "(the primary and the registered targets): register more targets"
             )
-        return ReplicaReport(str(archive), names, required, tuple(bags), repaired, tuple(notes))
+        return ReplicaReport(
+            str(archive), names, required, tuple(bags), repaired, tuple(notes), tuple(strays)
+        )
     finally:
+        for target in chosen:
+            target.close()
         db.close()
 
 

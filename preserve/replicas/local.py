@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import uuid
@@ -10,16 +11,18 @@ from pathlib import Path
 
 from preserve.archive import BAGS_DIR, STAGING_DIR
 from preserve.bagit_format import safe_relpath
-from preserve.fsio import fsync_dir, read_regular
+from preserve.fsio import atomic_write, fsync_dir, read_regular
 from preserve.replicas.base import (
     MARKER,
-    MARKER_TEXT,
     MAX_MANIFEST_BYTES,
+    NO_SPACE,
     QUARANTINE_DIR,
     Inventory,
     ReplicaError,
     Target,
     _stamp,
+    check_marker,
+    marker_bytes,
 )
 from preserve.replicas.inventory import compare, local_inventory
 
@@ -33,16 +36,31 @@ class LocalTarget(Target):
         self.url = str(self.root)
         self.primary = primary
 
-    def prepare(self, *, create: bool) -> None:
+    def prepare(self, *, create: bool, archive_id: str | None = None) -> None:
         if self.primary:
             return
         root = self.root
         if root.is_symlink() or (root.exists() and not root.is_dir()):
             raise ReplicaError("not a folder: not a preserve replica", root)
         marker = root / MARKER
-        if root.is_dir() and read_regular(marker, 1024) == MARKER_TEXT:
+        found = read_regular(marker, 1024) if root.is_dir() else None
+        if check_marker(found, archive_id, root):
             for sub in (BAGS_DIR, STAGING_DIR, QUARANTINE_DIR):
-                (root / sub).mkdir(exist_ok=True)
+                if (root / sub).is_symlink() or (
+                    os.path.lexists(root / sub) and not (root / sub).is_dir()
+                ):
+                    # bags/ linked elsewhere (to the primary's, say) would count one copy twice
+                    # and move another folder's bags aside: never written through.
+                    raise ReplicaError(
+                        f"{sub}/ is a link or not a folder: nothing was written", root
+                    )
+            try:
+                for sub in (BAGS_DIR, STAGING_DIR, QUARANTINE_DIR):
+                    (root / sub).mkdir(exist_ok=True)
+                if archive_id and found != marker_bytes(archive_id):
+                    atomic_write(marker, marker_bytes(archive_id))
+            except OSError as exc:
+                raise ReplicaError(f"cannot write: {exc.strerror or exc}", root) from None
             return
         if root.is_dir() and any(root.iterdir()):
             raise ReplicaError(
@@ -56,11 +74,15 @@ class LocalTarget(Target):
             root.mkdir(exist_ok=True)
             for sub in (BAGS_DIR, STAGING_DIR, QUARANTINE_DIR):
                 (root / sub).mkdir(exist_ok=True)
-            from preserve.fsio import atomic_write
-
-            atomic_write(marker, MARKER_TEXT)
+            atomic_write(marker, marker_bytes(archive_id))
         except OSError as exc:
             raise ReplicaError(f"cannot make a replica here: {exc.strerror or exc}", root) from None
+
+    def bag_names(self) -> list[str]:
+        try:
+            return sorted(os.listdir(self.root / BAGS_DIR))
+        except OSError:
+            return []
 
     def bag_dir(self, identifier: str) -> Path:
         return self.root / BAGS_DIR / identifier
@@ -85,13 +107,19 @@ class LocalTarget(Target):
         staging_root = self.root / STAGING_DIR
         staging_root.mkdir(exist_ok=True)
         staged: dict[str, Path] = {}
+        full = False
         for identifier, source in bags.items():
+            if full:
+                out[identifier] = NO_SPACE
+                continue
             staged[identifier] = staging_root / f"{identifier}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
             try:
                 _copy_tree(source, staged[identifier])
             except OSError as exc:
                 shutil.rmtree(staged.pop(identifier), ignore_errors=True)
-                out[identifier] = f"cannot write: {exc.strerror or exc}"
+                # A full disk stops the batch: no more half copies to clean up.
+                full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+                out[identifier] = NO_SPACE if full else f"cannot write: {exc.strerror or exc}"
         # One flush of the whole batch to disk before any copy is verified and placed
         # (an fsync per file and folder costs more than the copying).
         os.sync()

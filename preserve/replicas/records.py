@@ -7,6 +7,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,11 @@ from preserve.premis import software_agent as _software_agent
 from preserve.replicas.base import (
     DEACCESSION,
     PRIMARY,
+    QUARANTINE,
     Inventory,
     Target,
 )
+from preserve.replicas.reports import BAG_UNKNOWN, WITHDRAWN_PRESENT, Stray
 
 # --------------------------------------------------------------------------- the chain's record
 
@@ -36,6 +39,15 @@ def withdrawn_ids(db: sqlite3.Connection) -> dict[str, str]:
         except (ValueError, AttributeError):
             out[identifier] = ""
     return out
+
+
+def archive_identity(db: sqlite3.Connection) -> str | None:
+    """The archive's identity for its replicas' markers: the hash of its first chained
+    event (a copy of the archive is the same archive; None: nothing recorded yet)."""
+    row = db.execute(
+        "SELECT hash FROM events WHERE hash IS NOT NULL ORDER BY id LIMIT 1"
+    ).fetchone()
+    return str(row[0]) if row and row[0] else None
 
 
 def published_ids(db: sqlite3.Connection) -> list[str]:
@@ -112,3 +124,56 @@ def _record_copy(
             " last_verified_at = excluded.last_verified_at, last_result = 'good'",
             (identifier, target.name, target.url, at, at),
         )
+
+
+def find_strays(target: Target, published: set[str], withdrawn: Mapping[str, str]) -> list[Stray]:
+    """Folders in the target's ``bags/`` that no published bag explains (one listing)."""
+    out = []
+    for name in target.bag_names():
+        if name in published:
+            continue
+        if name in withdrawn:
+            out.append(Stray(target.name, name, WITHDRAWN_PRESENT, "withdrawn, but a copy is here"))
+        else:
+            out.append(
+                Stray(target.name, name, BAG_UNKNOWN, "not a bag of this archive (planted?)")
+            )
+    return out
+
+
+def put_aside(db: sqlite3.Connection, target: Target, strays: Sequence[Stray]) -> list[Stray]:
+    """Move strays into the target's quarantine (never deleted), one chained PREMIS
+    ``quarantine`` event each, all in one transaction."""
+    done = []
+    for stray in strays:
+        why = "withdrawn" if stray.code == WITHDRAWN_PRESENT else "unknown"
+        aside = target.quarantine(stray.identifier, why)
+        done.append(replace(stray, action=f"put aside in {aside}" if aside else "already gone"))
+    if not done:
+        return done
+    at = ledger.now()
+    with ledger.write(db):
+        for stray in done:
+            withdrawn = stray.code == WITHDRAWN_PRESENT
+            ledger.record_event(
+                db,
+                # A planted folder's name is no identifier of this archive's.
+                identifier=stray.identifier if withdrawn else None,
+                type=QUARANTINE,
+                outcome="success",
+                detail={
+                    "target": target.name,
+                    "url": target.url,
+                    "folder": stray.identifier,
+                    "why": stray.code,
+                    "quarantined": stray.action.removeprefix("put aside in "),
+                },
+                agent=software_agent(),
+                at=at,
+            )
+            if withdrawn:
+                db.execute(
+                    "DELETE FROM replica_copies WHERE identifier = ? AND target = ?",
+                    (stray.identifier, target.name),
+                )
+    return done

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from preserve import ledger
 from preserve.replicas.base import (
+    NO_SPACE,
     PRIMARY,
     REPLICATION,
     SSH_BATCH,
@@ -16,16 +17,29 @@ from preserve.replicas.base import (
 )
 from preserve.replicas.inventory import compare, expected_inventory
 from preserve.replicas.local import LocalTarget
-from preserve.replicas.records import _chunks, _open, _record_copy, published_ids
-from preserve.replicas.reports import ReplicateReport
+from preserve.replicas.records import (
+    _chunks,
+    _open,
+    _record_copy,
+    archive_identity,
+    find_strays,
+    published_ids,
+    put_aside,
+    withdrawn_ids,
+)
+from preserve.replicas.reports import WITHDRAWN_PRESENT, ReplicateReport
 from preserve.replicas.targets import resolve_target
+
+#: The space a file takes is counted in whole blocks of this size (a small bag's files
+#: take far more room on disk than the sum of their sizes).
+BLOCK = 4096
 
 
 def _size(inv: Inventory, bag_dir: Path) -> int:
-    total = 0
+    total = 2 * BLOCK  # the bag's folders
     for rel in inv:
         with contextlib.suppress(OSError):
-            total += (bag_dir / rel).lstat().st_size
+            total += -(-(bag_dir / rel).lstat().st_size // BLOCK) * BLOCK
     return total
 
 
@@ -47,9 +61,14 @@ def replicate(
     target = resolve_target(archive, spec)
     db = _open(archive)
     try:
-        target.prepare(create=True)
+        target.prepare(create=True, archive_id=archive_identity(db))
         primary = LocalTarget(PRIMARY, archive, primary=True)
         ids = published_ids(db)
+        # A withdrawn bag still here (the target was unreachable at the withdrawal) is put
+        # aside now, which finishes the withdrawal; a planted one is only reported.
+        found = find_strays(target, set(ids), withdrawn_ids(db))
+        strays = put_aside(db, target, [s for s in found if s.code == WITHDRAWN_PRESENT])
+        strays += [s for s in found if s.code != WITHDRAWN_PRESENT]
         copied: list[str] = []
         already: list[str] = []
         failed: list[tuple[str, str]] = []
@@ -120,11 +139,19 @@ def replicate(
                         REPLICATION,
                         {"source": PRIMARY},
                     )
+            if NO_SPACE in placed.values():
+                raise ReplicaError(
+                    f"the target is full (no space left on it): {len(copied)} bags copied,"
+                    f" verified and recorded before it filled; the rest were not copied and"
+                    f" nothing partial was left",
+                    target.url,
+                )
             for identifier in batch:
                 if progress:
                     progress(identifier)
         return ReplicateReport(
-            str(archive), target.name, tuple(copied), tuple(already), tuple(failed)
+            str(archive), target.name, tuple(copied), tuple(already), tuple(failed), tuple(strays)
         )
     finally:
+        target.close()
         db.close()

@@ -30,6 +30,33 @@ class CopyCheck:
         }
 
 
+#: A bag folder on a target the chain says was withdrawn / never held.
+WITHDRAWN_PRESENT = "replica.withdrawn-present"
+BAG_UNKNOWN = "replica.bag-unknown"
+
+
+@dataclass(frozen=True)
+class Stray:
+    """A folder in a target's ``bags/`` that no published bag explains: a withdrawn bag
+    left behind (the target was unreachable at the withdrawal) or a planted one."""
+
+    target: str
+    identifier: str
+    code: str
+    message: str
+    #: Where it was put aside, if it was.
+    action: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "identifier": self.identifier,
+            "code": self.code,
+            "message": self.message,
+            "action": self.action,
+        }
+
+
 @dataclass(frozen=True)
 class BagCopies:
     """Every copy of one bag, and how many are good (after any repair)."""
@@ -65,11 +92,12 @@ class ReplicaReport:
     bags: tuple[BagCopies, ...]
     repaired: int = 0
     notes: tuple[str, ...] = ()
+    strays: tuple[Stray, ...] = ()
 
     @property
     def ok(self) -> bool:
         """Every bag has its required good copies and every copy is good (or was repaired)."""
-        return all(
+        return all(s.action for s in self.strays) and all(
             not b.at_risk
             and not b.lost
             and all(c.good or c.action.startswith("repaired") for c in b.copies)
@@ -87,6 +115,7 @@ class ReplicaReport:
             "lost": sorted(b.identifier for b in self.bags if b.lost),
             "repaired": self.repaired,
             "notes": list(self.notes),
+            "strays": [s.as_dict() for s in self.strays],
             "bags": [b.as_dict() for b in self.bags],
         }
 
@@ -98,6 +127,8 @@ class ReplicateReport:
     copied: tuple[str, ...] = ()
     already: tuple[str, ...] = ()
     failed: tuple[tuple[str, str], ...] = field(default=())
+    #: Withdrawn bags put aside there now (each is acted on), and planted ones (reported).
+    strays: tuple[Stray, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -111,4 +142,5 @@ class ReplicateReport:
             "copied": len(self.copied),
             "already_there": len(self.already),
             "failed": [{"identifier": i, "reason": r} for i, r in self.failed],
+            "strays": [s.as_dict() for s in self.strays],
         }

@@ -17,6 +17,7 @@ from preserve.bagit_format import safe_relpath
 from preserve.replicas.base import (
     MARKER,
     MARKER_TEXT,
+    NO_SPACE,
     ODD,
     QUARANTINE_DIR,
     SSH_BATCH,
@@ -24,8 +25,27 @@ from preserve.replicas.base import (
     ReplicaError,
     Target,
     _stamp,
+    check_marker,
+    marker_bytes,
 )
 from preserve.replicas.inventory import compare
+
+
+def _ssh_failure(stderr: bytes) -> str:
+    """One line for an ssh that did not connect. A host key that does not match the
+    known_hosts entry is said plainly: it may be another machine answering."""
+    err = stderr.decode("utf-8", "replace")
+    if "REMOTE HOST IDENTIFICATION HAS CHANGED" in err or "Host key verification failed" in err:
+        return (
+            "refused: the host's key is not the one in known_hosts (changed, or never"
+            " recorded); nothing was sent. Check the host, then update known_hosts"
+        )
+    why = err.strip().splitlines()
+    return f"unreachable: {why[-1] if why else 'ssh failed'}"
+
+
+class _Full(ReplicaError):
+    """rsync stopped: the remote disk is full."""
 
 
 @dataclass(frozen=True)
@@ -102,8 +122,7 @@ class SshTarget(Target):
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise ReplicaError(f"unreachable: {exc}", self.url) from None
         if done.returncode == 255:
-            why = done.stderr.decode("utf-8", "replace").strip().splitlines()
-            raise ReplicaError(f"unreachable: {why[-1] if why else 'ssh failed'}", self.url)
+            raise ReplicaError(_ssh_failure(done.stderr), self.url)
         if check and done.returncode != 0:
             why = done.stderr.decode("utf-8", "replace").strip().splitlines()
             raise ReplicaError(
@@ -114,31 +133,52 @@ class SshTarget(Target):
     def _root(self) -> str:
         return shlex.quote(self.remote.path)
 
-    def prepare(self, *, create: bool) -> None:
+    def prepare(self, *, create: bool, archive_id: str | None = None) -> None:
         root = self._root()
-        marker = shlex.quote(MARKER_TEXT.decode().strip())
+        first = shlex.quote(MARKER_TEXT.decode().strip())
+        content = shlex.quote(marker_bytes(archive_id).decode())
         script = f"""
 root={root}
 if [ -L "$root" ] || {{ [ -e "$root" ] && [ ! -d "$root" ]; }}; then echo NOTDIR; exit 0; fi
-if [ -f "$root/{MARKER}" ] && [ "$(cat "$root/{MARKER}")" = {marker} ]; then
-  mkdir -p "$root/bags" "$root/staging" "$root/quarantine" && echo OK; exit 0; fi
+if [ -f "$root/{MARKER}" ] && [ ! -L "$root/{MARKER}" ] &&
+   [ "$(head -n 1 "$root/{MARKER}")" = {first} ]; then
+  for s in bags staging quarantine; do
+    if [ -L "$root/$s" ] || {{ [ -e "$root/$s" ] && [ ! -d "$root/$s" ]; }}; then
+      echo "LINKED $s"; exit 0; fi
+  done
+  mkdir -p "$root/bags" "$root/staging" "$root/quarantine" && echo OK && cat "$root/{MARKER}"
+  exit 0; fi
 if [ -d "$root" ] && [ -n "$(ls -A "$root")" ]; then echo NOTREPLICA; exit 0; fi
 if [ {"1" if create else "0"} = 0 ]; then echo NOTREPLICA; exit 0; fi
 [ -d "$(dirname "$root")" ] || {{ echo NOPARENT; exit 0; }}
 mkdir -p "$root/bags" "$root/staging" "$root/quarantine" &&
-  printf '%s\\n' {marker} > "$root/{MARKER}.tmp" && mv "$root/{MARKER}.tmp" "$root/{MARKER}" &&
-  echo OK
+  printf '%s' {content} > "$root/{MARKER}.tmp" && mv "$root/{MARKER}.tmp" "$root/{MARKER}" &&
+  echo NEW
 """
-        answer = self._sh(script).decode("utf-8", "replace").strip()
-        if answer == "OK":
+        answer = self._sh(script)
+        word, _, found = answer.partition(b"\n")
+        if word == b"NEW":
             return
+        if word == b"OK":
+            bind = check_marker(found, archive_id, self.url)
+            if bind and archive_id and found != marker_bytes(archive_id):
+                self._sh(
+                    f"printf '%s' {content} > {root}/{MARKER}.tmp &&"
+                    f" mv {root}/{MARKER}.tmp {root}/{MARKER}"
+                )
+            return
+        text = word.decode("utf-8", "replace").strip()
         reasons = {
             "NOTDIR": "not a folder: not a preserve replica",
             "NOTREPLICA": f"not a preserve replica (no {MARKER}) and not empty: "
             "nothing was written",
             "NOPARENT": "unreachable: its parent folder does not exist",
         }
-        raise ReplicaError(reasons.get(answer, f"cannot make a replica here ({answer})"), self.url)
+        if text.startswith("LINKED "):
+            raise ReplicaError(
+                f"{text[7:]}/ is a link or not a folder: nothing was written", self.url
+            )
+        raise ReplicaError(reasons.get(text, f"cannot make a replica here ({text})"), self.url)
 
     def inventories(self, identifiers: Sequence[str]) -> dict[str, Inventory | None]:
         out: dict[str, Inventory | None] = {}
@@ -181,6 +221,12 @@ find "$@" -mindepth 1 -type f -print0 | xargs -0 -r sha256sum -z
                 inv[rel] = digest
         return out
 
+    def bag_names(self) -> list[str]:
+        raw = self._sh(
+            f"cd {self._root()}/{BAGS_DIR} && find . -mindepth 1 -maxdepth 1 -printf '%f\\0'"
+        )
+        return sorted(n.decode("utf-8", "surrogateescape") for n in raw.split(b"\0") if n)
+
     def read(self, identifier: str, rel: str) -> bytes | None:
         if safe_relpath(rel) is None or "/" in rel:
             return None  # only a top-level tag file, never through a link
@@ -211,7 +257,12 @@ find "$@" -mindepth 1 -type f -print0 | xargs -0 -r sha256sum -z
         except OSError as exc:
             raise ReplicaError(f"cannot run rsync: {exc}", self.url) from None
         if done.returncode != 0:
-            why = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            err = done.stderr.decode("utf-8", "replace")
+            if "No space left on device" in err or "Disk quota exceeded" in err:
+                raise _Full(NO_SPACE, self.url)
+            if done.returncode == 255 or "Host key verification failed" in err:
+                raise ReplicaError(_ssh_failure(done.stderr), self.url)
+            why = err.strip().splitlines()
             raise ReplicaError(f"rsync failed: {why[-1] if why else done.returncode}", self.url)
 
     def put(self, bags: Mapping[str, Path], expected: Mapping[str, Inventory]) -> dict[str, str]:
@@ -221,29 +272,47 @@ find "$@" -mindepth 1 -type f -print0 | xargs -0 -r sha256sum -z
             batch = dict(items[start : start + SSH_BATCH])
             staging = f"{STAGING_DIR}/batch.{os.getpid()}.{uuid.uuid4().hex[:8]}"
             self._sh(f"mkdir -p {self._root()}/{staging}")
-            dest = f"{self.login}:{self.remote.path}/{staging}/"
-            self._rsync([str(p) for p in batch.values()], dest)
-            # rsync names each copy after its source folder: the bag's identifier.
-            landed = self._inventories(list(batch), staging)
-            moves = []
-            for identifier in batch:
-                problems = compare(expected[identifier], landed.get(identifier))
-                if problems:
-                    out[identifier] = "the copy differs after it landed: " + problems[0][1]
-                    continue
-                q = shlex.quote(identifier)
-                aside = shlex.quote(f"{identifier}.replaced.{_stamp()}")
-                moves.append(
-                    f"if [ -e bags/{q} ] || [ -L bags/{q} ]; then mv bags/{q} quarantine/{aside};"
-                    f" fi; mv -T {staging}/{q} bags/{q} && echo {q}"
-                )
-                out[identifier] = "not moved into bags/"
-            if moves:
-                script = f"cd {self._root()} || exit 3\n" + "\n".join(moves) + "\n"
-                for line in self._sh(script, check=False).decode().split():
-                    out[line] = ""
-            self._sh(f"rm -rf {self._root()}/{staging}", check=False)
+            try:
+                dest = f"{self.login}:{self.remote.path}/{staging}/"
+                try:
+                    self._rsync([str(p) for p in batch.values()], dest)
+                except _Full:
+                    # The target filled up: nothing of this batch is placed, none after it.
+                    out.update((i, NO_SPACE) for i, _ in items[start:])
+                    break
+                self._place(batch, staging, expected, out)
+            finally:
+                self._sh(f"rm -rf {self._root()}/{staging}", check=False)
         return out
+
+    def _place(
+        self,
+        batch: Mapping[str, Path],
+        staging: str,
+        expected: Mapping[str, Inventory],
+        out: dict[str, str],
+    ) -> None:
+        """Verify a batch where it landed (one remote hashing) and move the good copies
+        into ``bags/`` (one remote script)."""
+        # rsync names each copy after its source folder: the bag's identifier.
+        landed = self._inventories(list(batch), staging)
+        moves = []
+        for identifier in batch:
+            problems = compare(expected[identifier], landed.get(identifier))
+            if problems:
+                out[identifier] = "the copy differs after it landed: " + problems[0][1]
+                continue
+            q = shlex.quote(identifier)
+            aside = shlex.quote(f"{identifier}.replaced.{_stamp()}")
+            moves.append(
+                f"if [ -e bags/{q} ] || [ -L bags/{q} ]; then mv bags/{q} quarantine/{aside};"
+                f" fi; mv -T {staging}/{q} bags/{q} && echo {q}"
+            )
+            out[identifier] = "not moved into bags/"
+        if moves:
+            script = f"cd {self._root()} || exit 3\n" + "\n".join(moves) + "\n"
+            for line in self._sh(script, check=False).decode().split():
+                out[line] = ""
 
     def fetch(self, identifier: str, into: Path) -> None:
         src = f"{self.login}:{self.remote.path}/{BAGS_DIR}/{identifier}/"
