@@ -161,11 +161,11 @@ def test_a_replica_whose_bags_folder_is_a_link_is_refused(archive: Path, tmp_pat
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 96 KiB tmpfs: room for a bag or two, not for four."""
+    """A real 256 KiB tmpfs: room for the bytes of the four bags, not for their blocks."""
     mount = tmp_path / "small"
     mount.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mount)],
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
         capture_output=True,
         check=False,
     )
