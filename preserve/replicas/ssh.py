@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -90,10 +92,12 @@ class SshTarget(Target):
         self.identity = identity
         self.known_hosts = known_hosts
         self.timeout = timeout
+        self._folder: str | None = None
+        self._control: str | None = None
         if shutil.which("ssh") is None:
             raise ReplicaError("ssh is not installed here: cannot reach " + url)
 
-    def ssh_args(self) -> list[str]:
+    def _base_args(self) -> list[str]:
         args = ["ssh", "-o", "BatchMode=yes", "-o", f"ConnectTimeout={self.timeout}"]
         args += ["-o", "StrictHostKeyChecking=yes", "-o", "LogLevel=ERROR"]
         if self.known_hosts:
@@ -103,6 +107,72 @@ class SshTarget(Target):
         if self.remote.port:
             args += ["-p", str(self.remote.port)]
         return args
+
+    def ssh_args(self) -> list[str]:
+        """ssh's arguments (for rsync's ``-e`` too), through one master connection
+        opened at first use: a handshake per call costs more than many calls' work."""
+        if self._control is None:
+            self._start_master()
+        return [*self._base_args(), "-o", "ControlMaster=no", "-o", f"ControlPath={self._control}"]
+
+    def _start_master(self) -> None:
+        folder = tempfile.mkdtemp(prefix="preserve-ssh-")
+        control = os.path.join(folder, "master")
+        # stderr to a file, not a pipe: the master outlives this call and would hold a
+        # pipe open (subprocess would wait for it).
+        with tempfile.TemporaryFile() as err:
+            try:
+                done = subprocess.run(
+                    [
+                        *self._base_args(),
+                        "-o",
+                        "ControlMaster=yes",
+                        "-o",
+                        f"ControlPath={control}",
+                        "-o",
+                        "ControlPersist=120",
+                        "-N",
+                        "-f",
+                        self.login,
+                    ],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=err,
+                    timeout=self.timeout * 4,
+                    check=False,
+                )
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise ReplicaError(f"unreachable: {exc}", self.url) from None
+            if done.returncode != 0:
+                shutil.rmtree(folder, ignore_errors=True)
+                err.seek(0)
+                raise ReplicaError(_ssh_failure(err.read()), self.url)
+        self._folder, self._control = folder, control
+
+    def close(self) -> None:
+        """Close the master connection (it would close itself after 2 idle minutes)."""
+        if self._control is None:
+            return
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            subprocess.run(
+                [
+                    *self._base_args(),
+                    "-o",
+                    f"ControlPath={self._control}",
+                    "-O",
+                    "exit",
+                    self.login,
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=10,
+                check=False,
+            )
+        if self._folder:
+            shutil.rmtree(self._folder, ignore_errors=True)
+        self._control = self._folder = None
 
     @property
     def login(self) -> str:
