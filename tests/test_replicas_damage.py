@@ -285,3 +285,22 @@ def test_ssh_withdrawal_while_unreachable_is_finished_by_the_next_replicate(
     (aside,) = (far / "quarantine").iterdir()
     assert aside.name.startswith(f"{name}.withdrawn.")
     assert audit_copies(archive).ok
+
+
+# --------------------------------------------------------------------------- status
+
+
+def test_a_copy_repaired_shows_good_in_the_status(archive: Path, tmp_path: Path) -> None:
+    """The fixity record of the audit that repaired a copy must not mark it bad again."""
+    near(archive, tmp_path / "near")
+    assert replicate(archive, "near").ok
+    name = ids(archive)[1]
+    shutil.rmtree(tmp_path / "near" / "bags" / name)
+    assert run("audit", str(archive), "--repair")[0] == 0
+    assert run("audit", str(archive))[0] == 0  # the primary's own verification, for --status
+    code, out = run("audit", str(archive), "--status", "--json")
+    assert code == 0, out
+    doc = json.loads(out)
+    (row,) = [c for c in doc["copies"] if c["identifier"] == name]
+    assert row["copies"]["near"]["last_result"] == "good" and row["good_copies"] == 2
+    assert doc["at_risk"] == []

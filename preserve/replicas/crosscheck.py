@@ -26,7 +26,7 @@ from preserve.replicas.records import (
     software_agent,
     withdrawn_ids,
 )
-from preserve.replicas.repairing import _repair
+from preserve.replicas.repairing import Damaged, repair_batch
 from preserve.replicas.reports import BagCopies, CopyCheck, ReplicaReport, Stray
 from preserve.replicas.targets import registered_targets
 from preserve.settings import load_settings
@@ -80,20 +80,26 @@ def audit_copies(
                     copies.append(CopyCheck(t.name, tuple(problems)))
                 checked.append((identifier, copies, want))
             at = ledger.now()
-            for identifier, copies, want in checked:
-                good = [c.target for c in copies if c.good]
-                lost = not good
-                if repair and good and want is not None and len(good) < len(copies):
-                    before = {t.name: found[t.name].get(identifier) for t in everyone}
-                    copies = _repair(db, identifier, copies, everyone, want, archive, notes, before)
-                    repaired += sum(1 for c in copies if c.action.startswith("repaired"))
-                good_after = sum(1 for c in copies if c.good or c.action.startswith("repaired"))
+            mended: dict[str, list[CopyCheck]] = {}
+            if repair:
+                damaged = [
+                    Damaged(i, copies, want, {t.name: found[t.name].get(i) for t in everyone})
+                    for i, copies, want in checked
+                    if want is not None and 0 < sum(c.good for c in copies) < len(copies)
+                ]
+                if damaged:
+                    mended = repair_batch(db, damaged, everyone, archive, notes)
+            with ledger.write(db):
+                for identifier, copies, _ in checked:
+                    _record_check(db, identifier, mended.get(identifier, copies), at)
+            for identifier, copies, _ in checked:
+                lost = not any(c.good for c in copies)
+                copies = mended.get(identifier, copies)
+                repaired += sum(1 for c in copies if c.repaired)
+                good_after = sum(1 for c in copies if c.good or c.repaired)
                 bags.append(BagCopies(identifier, tuple(copies), good_after, required, lost))
                 if progress:
                     progress(identifier)
-            with ledger.write(db):
-                for identifier, copies, _ in checked:
-                    _record_check(db, identifier, copies, at)
         names = tuple(t.name for t in everyone)
         if len(everyone) < required:
             notes.append(
@@ -125,7 +131,8 @@ def _record_check(
     for c in copies:
         if c.target == PRIMARY:
             continue
-        result = "good" if c.good else ",".join(sorted({p[0] for p in c.problems}))
+        # A copy repaired just now is good (its recovery event says from what).
+        result = "good" if c.good or c.repaired else ",".join(sorted({p[0] for p in c.problems}))
         db.execute(
             "INSERT INTO replica_copies (identifier, target, url, last_verified_at, last_result)"
             " VALUES (?, ?, '', ?, ?) ON CONFLICT (identifier, target) DO UPDATE SET"

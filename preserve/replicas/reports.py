@@ -21,6 +21,11 @@ class CopyCheck:
     def good(self) -> bool:
         return not self.problems
 
+    @property
+    def repaired(self) -> bool:
+        """Bad when found, replaced by a good copy since."""
+        return self.action.startswith("repaired")
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "target": self.target,
@@ -98,9 +103,7 @@ class ReplicaReport:
     def ok(self) -> bool:
         """Every bag has its required good copies and every copy is good (or was repaired)."""
         return all(s.action for s in self.strays) and all(
-            not b.at_risk
-            and not b.lost
-            and all(c.good or c.action.startswith("repaired") for c in b.copies)
+            not b.at_risk and not b.lost and all(c.good or c.repaired for c in b.copies)
             for b in self.bags
         )
 
