@@ -20,24 +20,30 @@ from preserve.replicas.base import (
 
 
 def local_inventory(bag_dir: Path) -> Inventory | None:
-    """Every file of a bag folder with its SHA-256 (links and devices as :data:`ODD`)."""
-    if bag_dir.is_symlink() or not bag_dir.is_dir():
+    """Every file of a bag folder with its SHA-256 (links, FIFOs and devices as
+    :data:`ODD`, never followed or opened). ``os.scandir`` on strings: at 10,000 bags,
+    building ``Path`` objects per file cost as much as the hashing."""
+    top = os.fspath(bag_dir)
+    if os.path.islink(top) or not os.path.isdir(top):
         return None
     found: Inventory = {}
-    for root, dirs, files in os.walk(bag_dir, followlinks=False):
-        base = Path(root)
-        for d in list(dirs):
-            if (base / d).is_symlink():
-                dirs.remove(d)
-                found[(base / d).relative_to(bag_dir).as_posix()] = ODD
-        for f in files:
-            path = base / f
-            rel = path.relative_to(bag_dir).as_posix()
-            try:
-                digests, _ = hash_file(path, [DigestAlgorithm.sha256])
-                found[rel] = digests[DigestAlgorithm.sha256]
-            except OSError:
-                found[rel] = ODD
+    stack = [("", top)]
+    while stack:
+        prefix, folder = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                rel = prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((rel + "/", entry.path))
+                    continue
+                if not entry.is_file(follow_symlinks=False):
+                    found[rel] = ODD
+                    continue
+                try:
+                    digests, _ = hash_file(entry.path, [DigestAlgorithm.sha256])
+                    found[rel] = digests[DigestAlgorithm.sha256]
+                except OSError:
+                    found[rel] = ODD
     return found
 
 

@@ -13,6 +13,7 @@ from preserve.archive import BAGS_DIR, STAGING_DIR
 from preserve.bagit_format import safe_relpath
 from preserve.fsio import atomic_write, fsync_dir, read_regular
 from preserve.replicas.base import (
+    LANDED_WRONG,
     MARKER,
     MAX_MANIFEST_BYTES,
     NO_SPACE,
@@ -127,7 +128,7 @@ class LocalTarget(Target):
             try:
                 problems = compare(expected[identifier], local_inventory(path))
                 if problems:
-                    out[identifier] = "the copy differs after it landed: " + problems[0][1]
+                    out[identifier] = f"{LANDED_WRONG}: {problems[0][1]}"
                     shutil.rmtree(path, ignore_errors=True)
                     continue
                 target = self.bag_dir(identifier)
@@ -158,15 +159,17 @@ class LocalTarget(Target):
 
 
 def _copy_tree(source: Path, dest: Path) -> None:
-    """Copy a bag's regular files and folders (never a link); the caller syncs."""
-    dest.mkdir()
-    for root, dirs, files in os.walk(source, followlinks=False):
-        rel = Path(root).relative_to(source)
-        for d in dirs:
-            if not (Path(root) / d).is_symlink():
-                (dest / rel / d).mkdir()
-        for f in files:
-            src = Path(root) / f
-            if src.is_symlink() or not src.is_file():
-                continue
-            shutil.copyfile(src, dest / rel / f, follow_symlinks=False)
+    """Copy a bag's regular files and folders (never a link, FIFO or device); the
+    caller syncs, and verifies the copy (a file swapped for a link meanwhile shows)."""
+    os.mkdir(dest)
+    stack = [(os.fspath(source), os.fspath(dest))]
+    while stack:
+        src, dst = stack.pop()
+        with os.scandir(src) as entries:
+            for entry in entries:
+                target = os.path.join(dst, entry.name)
+                if entry.is_dir(follow_symlinks=False):
+                    os.mkdir(target)
+                    stack.append((entry.path, target))
+                elif entry.is_file(follow_symlinks=False):
+                    shutil.copyfile(entry.path, target, follow_symlinks=False)

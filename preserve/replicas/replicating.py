@@ -8,6 +8,7 @@ from pathlib import Path
 
 from preserve import ledger
 from preserve.replicas.base import (
+    LANDED_WRONG,
     NO_SPACE,
     PRIMARY,
     REPLICATION,
@@ -43,6 +44,18 @@ def _size(inv: Inventory, bag_dir: Path) -> int:
     return total
 
 
+def _why(why: str, primary: LocalTarget, identifier: str, expected: dict[str, Inventory]) -> str:
+    """A copy that did not verify where it landed: say so, or, when the primary's own copy
+    is what differs from the ledger, say that (it is hashed only then: every copy is
+    verified where it lands, so hashing the primary before sending was a second pass)."""
+    if not why.startswith(LANDED_WRONG):
+        return why
+    problems = compare(expected[identifier], primary.inventories([identifier])[identifier])
+    if problems:
+        return f"the primary's copy is damaged ({problems[0][1]}): run preserve audit --repair"
+    return why
+
+
 def replicate(
     archive: Path,
     spec: str,
@@ -55,7 +68,8 @@ def replicate(
     a bag is placed only after its copy in staging matches the ledger's record. A
     copy that is there but damaged is not overwritten here (``audit --repair`` does,
     keeping the damaged one in quarantine). The primary's own copy must match the
-    ledger's record before it is sent.
+    ledger's record: a copy made from a damaged primary does not verify where it lands,
+    and is not placed.
     """
     archive = archive.absolute()
     target = resolve_target(archive, spec)
@@ -101,16 +115,6 @@ def replicate(
                             )
                         )
                     continue
-                problems = compare(want, primary.inventories([identifier])[identifier])
-                if problems:
-                    failed.append(
-                        (
-                            identifier,
-                            f"the primary's copy is damaged ({problems[0][1]}): "
-                            "run preserve audit --repair",
-                        )
-                    )
-                    continue
                 to_send[identifier] = primary.bag_dir(identifier)
                 expected[identifier] = want
                 need += _size(want, primary.bag_dir(identifier))
@@ -127,7 +131,7 @@ def replicate(
             with ledger.write(db):
                 for identifier, why in placed.items():
                     if why:
-                        failed.append((identifier, why))
+                        failed.append((identifier, _why(why, primary, identifier, expected)))
                         continue
                     copied.append(identifier)
                     _record_copy(

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 from preserve.archive import BAGS_DIR, STAGING_DIR
 from preserve.bagit_format import safe_relpath
 from preserve.replicas.base import (
+    LANDED_WRONG,
     MARKER,
     MARKER_TEXT,
     NO_SPACE,
@@ -314,13 +315,14 @@ find "$@" -mindepth 1 -type f -print0 | xargs -0 -r sha256sum -z
         except (IndexError, ValueError):
             return None
 
-    def _rsync(self, sources: Sequence[str], dest: str) -> None:
+    def _rsync(self, args: Sequence[str], *, stdin: bytes | None = None) -> None:
         if shutil.which("rsync") is None:
             raise ReplicaError("rsync is not installed here: cannot copy to " + self.url)
         shell = " ".join(shlex.quote(a) for a in self.ssh_args())
         try:
             done = subprocess.run(
-                ["rsync", "-a", "--no-links", "-e", shell, *sources, dest],
+                ["rsync", "-a", "--no-links", "-e", shell, *args],
+                input=stdin,
                 capture_output=True,
                 check=False,
             )
@@ -335,24 +337,42 @@ find "$@" -mindepth 1 -type f -print0 | xargs -0 -r sha256sum -z
             why = err.strip().splitlines()
             raise ReplicaError(f"rsync failed: {why[-1] if why else done.returncode}", self.url)
 
+    def _send(self, bags: Mapping[str, Path], staging: str) -> None:
+        """One rsync per source folder (the primary's ``bags/``: one for the whole batch),
+        the bags named in a ``--files-from`` list: no argument list grows with the batch.
+        rsync makes ``staging`` itself (its parent exists)."""
+        by_parent: dict[Path, list[str]] = {}
+        for identifier, source in bags.items():
+            if source.name != identifier:
+                raise ValueError(f"a bag's folder must be named after it: {source}")
+            by_parent.setdefault(source.parent, []).append(identifier)
+        dest = f"{self.login}:{self.remote.path}/{staging}/"
+        for parent, names in by_parent.items():
+            listing = "".join(f"{n}\0" for n in names).encode("utf-8", "surrogateescape")
+            self._rsync(
+                ["-r", "--from0", "--files-from=-", f"{parent}/", dest],
+                stdin=listing,
+            )
+
     def put(self, bags: Mapping[str, Path], expected: Mapping[str, Inventory]) -> dict[str, str]:
         out: dict[str, str] = {}
         items = list(bags.items())
         for start in range(0, len(items), SSH_BATCH):
             batch = dict(items[start : start + SSH_BATCH])
             staging = f"{STAGING_DIR}/batch.{os.getpid()}.{uuid.uuid4().hex[:8]}"
-            self._sh(f"mkdir -p {self._root()}/{staging}")
+            cleaned = False
             try:
-                dest = f"{self.login}:{self.remote.path}/{staging}/"
                 try:
-                    self._rsync([str(p) for p in batch.values()], dest)
+                    self._send(batch, staging)
                 except _Full:
                     # The target filled up: nothing of this batch is placed, none after it.
                     out.update((i, NO_SPACE) for i, _ in items[start:])
                     break
                 self._place(batch, staging, expected, out)
+                cleaned = True
             finally:
-                self._sh(f"rm -rf {self._root()}/{staging}", check=False)
+                if not cleaned:
+                    self._sh(f"rm -rf {self._root()}/{staging}", check=False)
         return out
 
     def _place(
@@ -362,31 +382,42 @@ find "$@" -mindepth 1 -type f -print0 | xargs -0 -r sha256sum -z
         expected: Mapping[str, Inventory],
         out: dict[str, str],
     ) -> None:
-        """Verify a batch where it landed (one remote hashing) and move the good copies
-        into ``bags/`` (one remote script)."""
+        """Verify a batch where it landed (one remote hashing), then one remote script:
+        an existing copy put aside, every good copy moved into ``bags/`` by one ``mv``,
+        each placement confirmed, staging removed."""
         # rsync names each copy after its source folder: the bag's identifier.
         landed = self._inventories(list(batch), staging)
-        moves = []
+        good = []
         for identifier in batch:
             problems = compare(expected[identifier], landed.get(identifier))
             if problems:
-                out[identifier] = "the copy differs after it landed: " + problems[0][1]
-                continue
-            q = shlex.quote(identifier)
-            aside = shlex.quote(f"{identifier}.replaced.{_stamp()}")
-            moves.append(
-                f"if [ -e bags/{q} ] || [ -L bags/{q} ]; then mv bags/{q} quarantine/{aside};"
-                f" fi; mv -T {staging}/{q} bags/{q} && echo {q}"
-            )
-            out[identifier] = "not moved into bags/"
-        if moves:
-            script = f"cd {self._root()} || exit 3\n" + "\n".join(moves) + "\n"
-            for line in self._sh(script, check=False).decode().split():
-                out[line] = ""
+                out[identifier] = f"{LANDED_WRONG}: {problems[0][1]}"
+            else:
+                good.append(identifier)
+                out[identifier] = "not moved into bags/"
+        ids = " ".join(shlex.quote(i) for i in good)
+        paths = " ".join(shlex.quote(f"{staging}/{i}") for i in good)
+        stamp = _stamp()
+        script = f"cd {self._root()} || exit 3\n"
+        if good:
+            script += f"""for id in {ids}; do
+  if [ -e "bags/$id" ] || [ -L "bags/$id" ]; then
+    mv "bags/$id" "quarantine/$id.replaced.{stamp}"; fi
+done
+mv -t bags -- {paths}
+for id in {ids}; do
+  if [ -d "bags/$id" ] && [ ! -L "bags/$id" ] && [ ! -e "{staging}/$id" ]; then
+    printf '%s\\0' "$id"; fi
+done
+"""
+        script += f"rm -rf {shlex.quote(staging)}\n"
+        for name in self._sh(script, check=False).split(b"\0"):
+            if name:
+                out[name.decode("utf-8", "surrogateescape")] = ""
 
     def fetch(self, identifier: str, into: Path) -> None:
         src = f"{self.login}:{self.remote.path}/{BAGS_DIR}/{identifier}/"
-        self._rsync([src], str(into) + "/")
+        self._rsync([src, str(into) + "/"])
 
     def quarantine(self, identifier: str, why: str) -> str | None:
         q = shlex.quote(identifier)
