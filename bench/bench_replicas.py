@@ -1,6 +1,7 @@
 """Benchmark: replication and cross-copy audit to a local folder and an SSH host; repair.
 
     python bench/bench_replicas.py [--count 10000] [--damage 100] [--dir DIR] [--no-ssh]
+        [--profile]
 
 Builds an archive of COUNT small bags with bench_scale's shortcut (one PDF/A rendered
 once, each bag its own identifier and metadata, real ledger rows and chained
@@ -19,8 +20,11 @@ Prints numbers and ratios; asserts only that the end state is healthy.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import getpass
+import io
 import os
+import pstats
 import shutil
 import socket
 import subprocess
@@ -67,11 +71,23 @@ def start_sshd(root: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]] | N
     }
 
 
+PROFILE = False
+
+
 def timed(label: str, count: int, func):  # type: ignore[no-untyped-def]
+    profiler = cProfile.Profile() if PROFILE else None
     started = time.perf_counter()
+    if profiler:
+        profiler.enable()
     result = func()
+    if profiler:
+        profiler.disable()
     seconds = time.perf_counter() - started
     print(f"{label:<44} {seconds:8.1f} s  {count / seconds:8.0f} bags/s", flush=True)
+    if profiler:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(12)
+        print("\n".join(out.getvalue().splitlines()[6:22]), flush=True)
     return result, seconds
 
 
@@ -81,7 +97,10 @@ def main() -> None:
     parser.add_argument("--damage", type=int, default=100)
     parser.add_argument("--dir", type=Path)
     parser.add_argument("--no-ssh", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="cProfile each phase (tottime)")
     args = parser.parse_args()
+    global PROFILE
+    PROFILE = args.profile
 
     from bench_scale import build
 

@@ -161,6 +161,9 @@ def replicate(archive: Path, target: str, as_json: bool) -> None:
     else:
         for identifier, reason in report.failed:
             click.echo(f"{report.target}: bags/{identifier}: {reason}")
+        for stray in report.strays:
+            done = f" ({stray.action})" if stray.action else ""
+            click.echo(f"{report.target}: bags/{stray.identifier}: {stray.message}{done}")
         click.echo(
             f"{report.target}: {len(report.copied)} bags copied, {len(report.already)} "
             f"already there, {len(report.failed)} failed"
@@ -176,7 +179,10 @@ def replicate(archive: Path, target: str, as_json: bool) -> None:
 @handles_errors
 def withdraw(archive: Path, identifier: str, reason: str, as_json: bool) -> None:
     """Withdraw a bag from every copy: each is moved to quarantine/ (never deleted) and a
-    chained tombstone keeps the reason, so audits expect the bag gone."""
+    chained tombstone keeps the reason, so audits expect the bag gone.
+
+    Exit 1 when a target could not be reached: the withdrawal is recorded, and the next
+    replicate (or audit --repair) to that target puts its copy aside."""
     from preserve.replicas import withdraw as run
 
     report = run(archive, identifier, reason)
@@ -186,3 +192,9 @@ def withdraw(archive: Path, identifier: str, reason: str, as_json: bool) -> None
         for target, aside in report.quarantined.items():
             click.echo(f"{target}: {aside or '(held no copy)'}")
         click.echo(f"{identifier}: withdrawn at {report.at} ({report.reason})")
+        for target, why in report.pending.items():
+            click.echo(
+                f"{target}: not reached ({why}); the next replicate to it puts its copy aside"
+            )
+    if report.pending:
+        sys.exit(int(ExitCode.bad))

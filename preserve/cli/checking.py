@@ -266,6 +266,10 @@ def _audit_replicas(archive: Path, repair: bool, as_json: bool) -> None:
                 click.echo(
                     f"AT RISK bags/{bag.identifier}: {bag.good_after} of {bag.required} good copies"
                 )
+        for stray in report.strays:
+            click.echo(f"{stray.target}: bags/{stray.identifier}: {stray.code}: {stray.message}")
+            if stray.action:
+                click.echo(f"{stray.target}: bags/{stray.identifier}: {stray.action}")
         for note in report.notes:
             click.echo(f"note: {note}")
         summary = report.as_dict()
