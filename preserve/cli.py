@@ -8,13 +8,14 @@ and nowhere else. Exit status: 0 good, 1 checked and found bad, 2 could not run.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import click
 
@@ -702,6 +703,18 @@ def search(archive: Path, query: tuple[str, ...], limit: int, as_json: bool) -> 
     "--max-age", default="90d", show_default=True, help="With --status: older results are overdue."
 )
 @click.option("--no-record", is_flag=True, help="Do not record the results in the ledger.")
+@click.option(
+    "--jsonl",
+    "jsonl_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every bag's result to FILE, one JSON object a line, as it is judged.",
+)
+@click.option(
+    "--all",
+    "all_bags",
+    is_flag=True,
+    help="List every bag in the report, valid ones too [default: failing bags, counts].",
+)
 @json_option
 @handles_errors
 def audit(
@@ -712,6 +725,8 @@ def audit(
     show_status: bool,
     max_age: str,
     no_record: bool,
+    jsonl_file: Path | None,
+    all_bags: bool,
     as_json: bool,
 ) -> None:
     """Verify every bag of an archive and compare the archive with its ledger.
@@ -748,14 +763,28 @@ def audit(
             overdue = sum(1 for r in rows if r.overdue)
             click.echo(f"{len(rows)} bags, {overdue} overdue (older than {max_age})")
         sys.exit(int(ExitCode.bad if any(r.overdue for r in rows) else ExitCode.ok))
-    with progress_bar("Auditing", enabled=not as_json) as advance:
+    with contextlib.ExitStack() as stack:
+        advance = stack.enter_context(progress_bar("Auditing", enabled=not as_json))
+        lines: IO[str] | None = None
+        if jsonl_file is not None:
+            try:
+                lines = stack.enter_context(jsonl_file.open("w", encoding="utf-8"))
+            except OSError as exc:
+                raise PreserveError(f"cannot write: {exc.strerror or exc}", jsonl_file) from None
+
+        def each(result: Any) -> None:
+            if lines is not None:
+                lines.write(json.dumps(result.as_dict(), ensure_ascii=False) + "\n")
+            advance()
+
         report = run_audit(
             archive,
             limit=limit,
             budget=seconds,
             workers=workers,
             record=not no_record,
-            progress=lambda _r: advance(),
+            progress=each,
+            keep_valid=all_bags,
         )
     if as_json:
         emit_json(report.as_dict())
@@ -771,8 +800,12 @@ def audit(
         for problem in report.problems:
             click.echo(f"{archive}: {problem.one_line()}")
         for bag in report.bags:
+            if all_bags and bag.valid:
+                click.echo(f"{bag.path}: valid")
             for problem in bag.problems:
                 click.echo(f"{bag.path}: {problem.one_line()}")
+        if jsonl_file is not None:
+            click.echo(f"every bag's result: {jsonl_file}")
     sys.exit(int(ExitCode.ok if report.ok else ExitCode.bad))
 
 

@@ -104,6 +104,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # yet vouch for, are sealed once by a recorded event (chain.seal_legacy), and an
     # unchained event is refused from then on.
     ("CREATE INDEX IF NOT EXISTS events_by_type ON events(type, identifier)",),
+    # 5: reserved for the replicas branch (LEAD: replace this placeholder with its
+    # migration when merging; 6 below does not depend on it).
+    ("SELECT 1",),
+    # 6: the audit's queue at a million bags (preserve.audit.QUEUE_QUERY): never verified,
+    # then least recently verified, read in index order instead of sorted in memory.
+    ("CREATE INDEX IF NOT EXISTS bags_by_last_verified ON bags(last_verified_at, identifier)",),
 )
 #: From this ledger version on, every event must be chained (see :func:`strict`).
 STRICT_VERSION = 4
