@@ -33,6 +33,7 @@ from preserve.errors import ArchiveError, PreserveError
 from preserve.hashing import hash_file
 from preserve.keys import TRUSTED_KEYS_DIR
 from preserve.premis import FIXITY_CHECK, software_agent
+from preserve.settings import load_settings
 from preserve.signing import SIGNATURE_EVENT, SIGNATURES_DIR, Trust, is_signed
 from preserve.timestamps import TRUSTED_TSA_DIR
 from preserve.verify import BagResult, verify_bag
@@ -497,7 +498,12 @@ def _checks(archive: Path, found: ledger_check.LedgerCheck, notes: list[str]) ->
         except PreserveError as exc:
             notes.append(f"trusted TSA roots unreadable: {exc.one_line()}")
     judge = (archive / TRUSTED_KEYS_DIR).is_dir() or bool(found.trusted_pems)
-    return PreserveChecks(Trust(found.trusted_pems, roots, judge))
+    required: bool | None = None  # unreadable settings: each bag reports it
+    try:
+        required = load_settings(archive).signing_required
+    except PreserveError as exc:
+        notes.append(f"settings unreadable: {exc.one_line()}")
+    return PreserveChecks(Trust(found.trusted_pems, roots, judge), require_signature=required)
 
 
 def _verify_all(

@@ -20,11 +20,12 @@ from pathlib import Path
 
 from preserve.bagging import PROFILE_IDENTIFIER
 from preserve.bagit_format import BAG_INFO_TXT, Problem, Severity, parse_bag_info
+from preserve.errors import PreserveError
 from preserve.fsio import read_regular
 from preserve.metadata import check_record
 from preserve.pdfa import check_pdfa
 from preserve.profile import check_profile, load_profile
-from preserve.signing import Trust, check_signatures
+from preserve.signing import SIGNATURES_DIR, Trust, archive_of, check_signatures, is_signed
 
 #: Larger metadata or PDF files are reported rather than parsed (a hostile bag).
 MAX_METADATA_BYTES = 1024 * 1024
@@ -53,6 +54,10 @@ class PreserveChecks:
     #: mismatch): their content is not parsed (``check.skipped``), so a file swapped
     #: for a decompression bomb costs nothing beyond its digest.
     unsound: frozenset[str] = frozenset()
+    #: Whether the bag must be signed (``signature.missing`` if it has no
+    #: ``signatures/``); None: as the settings of the archive the bag sits in say
+    #: (``[signing] required``), not required for a bag in no archive.
+    require_signature: bool | None = None
 
     def __call__(self, bag_dir: Path) -> Iterator[Problem]:
         bag_dir = Path(bag_dir)
@@ -61,6 +66,7 @@ class PreserveChecks:
             yield from _check_metadata(bag_dir, self.unsound)
             yield from _check_pdfs(bag_dir, self.unsound)
         yield from check_signatures(bag_dir, self.trust)
+        yield from _check_required_signature(bag_dir, self.require_signature)
 
     def with_unsound(self, paths: frozenset[str]) -> PreserveChecks:
         """These checks, skipping the content of ``paths`` (called by ``verify_bag``)."""
@@ -78,6 +84,38 @@ check_our_bag = PreserveChecks()
 def bag_name(bag_dir: Path) -> str:
     """The bag's folder name, also for ``.`` or ``..`` (``Path('.').name`` is '')."""
     return Path(os.path.realpath(bag_dir)).name
+
+
+def _check_required_signature(bag_dir: Path, required: bool | None) -> Iterator[Problem]:
+    """``signature.missing``: a bag that must be signed has no ``signatures/``.
+
+    Deleting the whole folder otherwise makes a signed bag look merely unsigned;
+    the ledger catches that for bags it saw signed (``ledger.signature-missing``),
+    this catches it wherever signing is required, ledger or not.
+    """
+    if required is None:
+        archive = archive_of(bag_dir)
+        if archive is None:
+            return
+        from preserve.settings import load_settings
+
+        try:
+            required = load_settings(archive).signing_required
+        except PreserveError as exc:
+            yield Problem(
+                "signature.requirement-unknown",
+                SIGNATURES_DIR,
+                f"the archive's settings cannot be read ({exc.one_line()}): "
+                "whether this bag must be signed is unknown",
+            )
+            return
+    if required and not is_signed(bag_dir):
+        yield Problem(
+            "signature.missing",
+            SIGNATURES_DIR,
+            "every bag must be signed ([signing] required, or --require-signature), "
+            "but this bag has no signatures/ folder: it was never signed, or it was removed",
+        )
 
 
 def _skipped(rel: str) -> Problem:

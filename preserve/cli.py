@@ -869,6 +869,12 @@ def export(bag: Path, fmt: str | None, output: Path, as_json: bool) -> None:
     type=click.Path(path_type=Path),
     help="A trusted TSA root certificate (PEM), or a folder of them; repeatable.",
 )
+@click.option(
+    "--require-signature",
+    is_flag=True,
+    help="A bag without signatures/ is invalid (signature.missing) "
+    "[default: as the archive's [signing] required says, for a bag inside an archive].",
+)
 @json_option
 @handles_errors
 def verify(
@@ -876,6 +882,7 @@ def verify(
     workers: int | None,
     trusted_keys: tuple[Path, ...],
     tsa_roots: tuple[Path, ...],
+    require_signature: bool,
     as_json: bool,
 ) -> None:
     """Check BagIt bags against RFC 8493: every file, every manifest, every rule.
@@ -892,7 +899,7 @@ def verify(
     from preserve.verify import CANNOT_OPEN, verify_bags
 
     trust = Trust.from_files(trusted_keys, tsa_roots) if trusted_keys or tsa_roots else None
-    checks = (PreserveChecks(trust),)
+    checks = (PreserveChecks(trust, require_signature=True if require_signature else None),)
     results = list(verify_bags(bags, workers=workers, extra_checks=checks))
     if as_json:
         emit_json({"valid": all(r.valid for r in results), "bags": [r.as_dict() for r in results]})

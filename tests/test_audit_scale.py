@@ -119,3 +119,34 @@ def test_cli_audit_jsonl_unwritable_is_one_line_exit_2(archive: Path, tmp_path: 
     result = CliRunner().invoke(cli, ["audit", str(archive), "--jsonl", str(target)])
     assert result.exit_code == 2
     assert "bags.jsonl" in result.output and "Traceback" not in result.output
+
+
+def test_ledger_verify_json_matches_its_schema_intact_broken_and_disagreeing(
+    archive: Path,
+) -> None:
+    schema = load_schema("ledger-verify-report.schema.json")
+    runner = CliRunner()
+
+    def run(*args: str) -> tuple[int, dict[str, object]]:
+        result = runner.invoke(cli, ["ledger", "verify", "--json", *args, str(archive)])
+        document = json.loads(result.output)
+        jsonschema.validate(document, schema)
+        return result.exit_code, document
+
+    code, intact = run()
+    assert code == 0 and intact["ok"] and intact["first_broken_link"] is None
+    code, anchored = run("--head", str(intact["head"]))
+    assert code == 0 and anchored["published_head_found"] is True
+    bags = bag_dirs(archive)
+    db = sqlite3.connect(archive / ledger.LEDGER_NAME)
+    db.execute("DELETE FROM bags WHERE identifier = ?", (bags[0].name,))
+    db.commit()
+    code, disagreeing = run()
+    assert code == 1 and disagreeing["ok"]  # the chain holds; a table does not
+    assert [t["code"] for t in disagreeing["tables"]] == ["ledger.row-missing"]  # type: ignore[attr-defined, index]
+    db.execute("UPDATE events SET outcome = 'failure' WHERE id = 2")
+    db.commit()
+    db.close()
+    code, broken = run()
+    assert code == 1 and not broken["ok"]
+    assert broken["first_broken_link"]["code"].startswith("chain.")  # type: ignore[index]
