@@ -28,7 +28,7 @@ from typing import Any
 from preserve import ledger, ledger_check
 from preserve.archive import BAGS_DIR, publisher_alive
 from preserve.bag_checks import PreserveChecks, check_our_bag
-from preserve.bagit_format import DigestAlgorithm, Problem, Severity
+from preserve.bagit_format import DEFAULT_LIMITS, DigestAlgorithm, Limits, Problem, Severity
 from preserve.errors import ArchiveError, PreserveError
 from preserve.hashing import hash_file
 from preserve.keys import TRUSTED_KEYS_DIR
@@ -176,7 +176,10 @@ class _Tally:
 
 
 def _verify_one(
-    bag_dir: str, processes: int | None = 1, checks: PreserveChecks | None = None
+    bag_dir: str,
+    processes: int | None = 1,
+    checks: PreserveChecks | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> BagResult:
     """Verify one bag with the checks for our own bags; an unopenable bag is a result.
 
@@ -186,7 +189,10 @@ def _verify_one(
     """
     try:
         return verify_bag(
-            Path(bag_dir), processes=processes, extra_checks=(checks or check_our_bag,)
+            Path(bag_dir),
+            processes=processes,
+            extra_checks=(checks or check_our_bag,),
+            limits=limits,
         )
     except PreserveError as error:
         problem = Problem("bag.unreadable", "", error.message)
@@ -280,12 +286,14 @@ def audit(
     record: bool = True,
     progress: Callable[[BagAudit], None] | None = None,
     keep_valid: bool = True,
+    limits: Limits | None = None,
 ) -> AuditReport:
     """Verify every bag (or the ``limit``/``budget`` least recently verified) against the ledger.
 
     ``progress`` receives every bag's result as it is judged (the per-bag list,
     streamed); with ``keep_valid=False`` the report keeps only the failing bags,
     so an audit of a million bags needs no more memory than one of a thousand.
+    ``limits``: the verifier's (default: the archive's ``[limits]`` settings).
     """
     started = time.monotonic()
     started_at = ledger.now()
@@ -324,11 +332,17 @@ def audit(
                     "(any audit or ingest with write access binds them)"
                 )
             checks = _checks(archive, found, notes) if found.bound else None
+            if limits is None:
+                try:
+                    limits = load_settings(archive).limits
+                except PreserveError as exc:
+                    notes.append(f"settings unreadable, default limits used: {exc.one_line()}")
+                    limits = DEFAULT_LIMITS
             queue = _queue(archive, snapshot, found, notes, tally)
             if limit is not None:
                 queue = _Limited(queue, limit)
             skipped = _verify_all(
-                archive, db, queue, workers, started, budget, found, checks, tally
+                archive, db, queue, workers, started, budget, found, checks, tally, limits
             )
             skipped += getattr(queue, "rest", 0)
             for result in _unknown(archive, snapshot, db, found):
@@ -516,6 +530,7 @@ def _verify_all(
     found: ledger_check.LedgerCheck,
     checks: PreserveChecks | None,
     tally: _Tally,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> int:
     """Verify bags in parallel processes, submitting only while the budget lasts;
     returns how many were not reached (the rest of the queue is still drawn, so
@@ -556,7 +571,7 @@ def _verify_all(
         for bag in queue:
             if not in_budget():
                 return 1 + rest()
-            finish(bag, _verify_one(str(archive / bag.path), None, checks))
+            finish(bag, _verify_one(str(archive / bag.path), None, checks, limits))
         return 0
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
@@ -570,7 +585,7 @@ def _verify_all(
                     exhausted = True
                     break
                 path = str(archive / upcoming.path)
-                pending[pool.submit(_verify_one, path, 1, checks)] = upcoming
+                pending[pool.submit(_verify_one, path, 1, checks, limits)] = upcoming
             if not pending:
                 break
             future = next(iter(_first_done(pending)))

@@ -679,6 +679,65 @@ def search(archive: Path, query: tuple[str, ...], limit: int, as_json: bool) -> 
     sys.exit(int(ExitCode.ok if hits else ExitCode.bad))
 
 
+#: ``--max-files`` ... ``--max-ratio``: one option for each field of Limits.
+_LIMIT_HELP = {
+    "max_files": "Files and directories in one bag.",
+    "max_depth": "Directory levels below the bag root.",
+    "max_path_bytes": "UTF-8 bytes of one path.",
+    "max_line_chars": "Characters of one manifest or fetch.txt line.",
+    "max_manifest_bytes": "Bytes of one manifest or fetch.txt (SIZE).",
+    "max_bag_info_bytes": "Bytes of bag-info.txt (SIZE).",
+    "max_tag_file_bytes": "Bytes of any other tag file read whole (SIZE).",
+    "max_bytes": "Bytes a serialized bag may make us decompress (SIZE: 100M, 2G, bytes).",
+    "max_ratio": "The largest compression ratio of a member.",
+}
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """``100M``, ``2G``, ``512K`` or plain bytes (binary units), at least 1."""
+    value = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = value[-1:] if value[-1:] in _SIZE_UNITS and value[-1:] else ""
+    number = value[: len(value) - len(unit)]
+    if not number.isascii() or not number.isdigit() or len(number) > 18 or int(number) < 1:
+        raise click.BadParameter(f"{text!r} is not a size like 100M, 2G or 4096")
+    return int(number) * _SIZE_UNITS[unit]
+
+
+def limit_options(func: F) -> F:
+    """The verifier's limits as options; unset ones come from the archive's
+    ``[limits]`` settings, then from the defaults (docs/limits.md)."""
+    for name in reversed(list(_LIMIT_HELP)):
+        sized = name.endswith("_bytes")
+        func = click.option(
+            "--" + name.replace("_", "-"),
+            name,
+            type=click.STRING if sized else click.IntRange(min=1),
+            metavar="SIZE" if sized else "N",
+            help=_LIMIT_HELP[name],
+        )(func)
+    return func
+
+
+def chosen_limits(archive: Path | None, given: dict[str, Any]) -> Any:
+    """The Limits for a run: options given, else the archive's ``[limits]``, else defaults."""
+    import dataclasses
+
+    from preserve.bagit_format import Limits
+    from preserve.settings import load_settings
+
+    base = load_settings(archive).limits if archive is not None else Limits()
+    values = {
+        name: parse_size(value) if isinstance(value, str) else value
+        for name, value in given.items()
+        if value is not None
+    }
+    try:
+        return dataclasses.replace(base, **values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 # --------------------------------------------------------------------------- audit
 
 
@@ -703,6 +762,7 @@ def search(archive: Path, query: tuple[str, ...], limit: int, as_json: bool) -> 
     "--max-age", default="90d", show_default=True, help="With --status: older results are overdue."
 )
 @click.option("--no-record", is_flag=True, help="Do not record the results in the ledger.")
+@limit_options
 @click.option(
     "--jsonl",
     "jsonl_file",
@@ -728,6 +788,7 @@ def audit(
     jsonl_file: Path | None,
     all_bags: bool,
     as_json: bool,
+    **given_limits: Any,
 ) -> None:
     """Verify every bag of an archive and compare the archive with its ledger.
 
@@ -785,6 +846,7 @@ def audit(
             record=not no_record,
             progress=each,
             keep_valid=all_bags,
+            limits=chosen_limits(archive, given_limits) if archive.is_dir() else None,
         )
     if as_json:
         emit_json(report.as_dict())
@@ -875,6 +937,7 @@ def export(bag: Path, fmt: str | None, output: Path, as_json: bool) -> None:
     help="A bag without signatures/ is invalid (signature.missing) "
     "[default: as the archive's [signing] required says, for a bag inside an archive].",
 )
+@limit_options
 @json_option
 @handles_errors
 def verify(
@@ -884,6 +947,7 @@ def verify(
     tsa_roots: tuple[Path, ...],
     require_signature: bool,
     as_json: bool,
+    **given_limits: Any,
 ) -> None:
     """Check BagIt bags against RFC 8493: every file, every manifest, every rule.
 
@@ -900,7 +964,12 @@ def verify(
 
     trust = Trust.from_files(trusted_keys, tsa_roots) if trusted_keys or tsa_roots else None
     checks = (PreserveChecks(trust, require_signature=True if require_signature else None),)
-    results = list(verify_bags(bags, workers=workers, extra_checks=checks))
+    from preserve.signing import archive_of
+
+    # One set of limits for the run: the options, else the [limits] of the archive
+    # the (first) bag sits in, else the defaults.
+    limits = chosen_limits(archive_of(bags[0].absolute()), given_limits)
+    results = list(verify_bags(bags, workers=workers, extra_checks=checks, limits=limits))
     if as_json:
         emit_json({"valid": all(r.valid for r in results), "bags": [r.as_dict() for r in results]})
     else:
