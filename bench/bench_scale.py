@@ -6,7 +6,12 @@ For each size, builds an archive of that many real bags, then audits it in a fre
 process and prints audit seconds per bag and the peak memory (``ru_maxrss``) of the
 auditing process and of its largest worker. Cost per bag should stay flat (time
 linear in the number of bags) and so should worker memory; the auditing process
-holds one ledger row and one result per bag, so it grows by a few hundred bytes a bag.
+streams the queue from the ledger and keeps only failing bags, so its memory is flat.
+
+``--simulate 1000000``: an archive whose ledger holds that many bags (rows, digests,
+chained events, as ingest writes them) and whose bags' checks are replaced by a
+recorded result (labelled so in the output): the ledger, planning, report and
+recording paths are the real ones. The ledger queries' plans are printed.
 
 Shortcut (documented, so 100,000 bags build in minutes): one statement is rendered
 to PDF/A once and its PDF reused; each bag gets its own identifier, title and
@@ -32,6 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "en-annual-report.txt"
 
@@ -126,22 +132,132 @@ def _record(db, batch, original, ledger, agent) -> None:  # type: ignore[no-unty
             )
 
 
-def run_audit(archive: Path, workers: int | None) -> dict[str, float]:
-    """Audit in this (fresh) process; time and peak memory of it and its workers."""
-    from preserve.audit import audit
+def run_audit(archive: Path, workers: int | None, simulated: bool = False) -> dict[str, Any]:
+    """Audit in this (fresh) process, streaming (``keep_valid=False``, as the command
+    line does); time and peak memory of it and its workers. ``simulated``: each bag's
+    check is replaced by a recorded result (see :func:`simulate`)."""
+    from preserve import audit as audit_mod
+
+    if simulated:
+        _replace_bag_checks(audit_mod)
+        workers = 1
+    started = time.perf_counter()
+    report = audit_mod.audit(archive, workers=workers, keep_valid=False)
+    seconds = time.perf_counter() - started
+    if report.bags:
+        raise SystemExit(f"{len(report.bags)} bags invalid, e.g. {report.bags[0].as_dict()}")
+    full_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # A rolling audit at the same size: a cron slice of 1,000 bags, least recently
+    # verified first (after the full audit above: bags in identifier order again).
+    started = time.perf_counter()
+    rolling = audit_mod.audit(archive, workers=workers, limit=1000, keep_valid=False)
+    rolling_seconds = time.perf_counter() - started
+    return {
+        "bags": report.checked_count,
+        "seconds": seconds,
+        "self_mib": full_mib,
+        "worker_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "rolling_seconds": rolling_seconds,
+        "rolling_checked": rolling.checked_count,
+        "rolling_skipped": rolling.skipped,
+    }
+
+
+def _replace_bag_checks(audit_mod: Any) -> None:
+    """The simulation: everything but the per-bag file checks is the real audit (the
+    ledger's chain check, the queue query, the planted-bag scan, the report, the
+    recording of every result with its chained event); each bag's verification and
+    its tag-manifest hashing return a recorded valid result instead."""
+    from preserve.verify import BagResult
+
+    def recorded(bag_dir: str, *_args: Any, **_kwargs: Any) -> BagResult:
+        return BagResult(bag_dir, True, (), 11, 190_000, 0.0)
+
+    audit_mod._verify_one = recorded
+    audit_mod._present = lambda _archive, _path: True
+    audit_mod._ledger_problems = lambda _dir, _expected, _at: []
+
+
+def simulate(archive: Path, count: int) -> float:
+    """An archive whose ledger holds ``count`` bags, as ingest writes them (rows,
+    digests, chained ingestion events), and whose ``bags/`` is empty: a million real
+    bag folders do not fit a development disk. Returns seconds."""
+    from preserve import archive as archive_mod
+    from preserve import ledger
+    from preserve.premis import software_agent
 
     started = time.perf_counter()
-    report = audit(archive, workers=workers)
-    seconds = time.perf_counter() - started
-    invalid = [b for b in report.bags if not b.valid]
-    if invalid:
-        raise SystemExit(f"{len(invalid)} bags invalid, e.g. {invalid[0].as_dict()}")
-    return {
-        "bags": len(report.bags),
-        "seconds": seconds,
-        "self_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "worker_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    db = archive_mod.open_archive(archive)
+    db.execute("PRAGMA synchronous=OFF")  # building, not what is measured
+    agent = software_agent()
+    digests = {"tagmanifest-sha256.txt": "ab" * 32, "tagmanifest-sha512.txt": "cd" * 64}
+    for start in range(0, count, 10_000):
+        with ledger.write(db):
+            for i in range(start, min(count, start + 10_000)):
+                identifier = f"sim-{i:07d}"
+                db.execute(
+                    "INSERT INTO bags (identifier, path, state, publisher_pid, ingested_at,"
+                    " payload_oxum, statement_sha256, metadata_sha256, software, date_issued,"
+                    " title) VALUES (?, ?, 'published', NULL, ?, '190000.5', ?, ?, ?, NULL, ?)",
+                    (
+                        identifier,
+                        f"bags/{identifier}",
+                        ledger.now(),
+                        "0" * 64,
+                        "1" * 64,
+                        agent,
+                        f"Simulated statement {i}",
+                    ),
+                )
+                db.executemany(
+                    "INSERT INTO bag_digests (identifier, file, sha256) VALUES (?, ?, ?)",
+                    [(identifier, n, d) for n, d in digests.items()],
+                )
+                ledger.record_event(
+                    db,
+                    identifier=identifier,
+                    type="ingestion",
+                    outcome="success",
+                    detail={"payload_oxum": "190000.5", "tagmanifests": digests},
+                    agent=agent,
+                )
+    db.close()
+    return time.perf_counter() - started
+
+
+def query_plans(archive: Path) -> list[str]:
+    """EXPLAIN QUERY PLAN of each ledger query the audit runs per bag or per archive."""
+    import sqlite3
+
+    from preserve import audit as audit_mod
+    from preserve import ledger_check
+    from preserve.signing import SIGNATURE_EVENT
+
+    queries = {
+        "queue (least recently verified first)": (audit_mod.QUEUE_QUERY, ()),
+        "one bag's row": (audit_mod._ONE_ROW, ("x",)),
+        "chain digests of a bag": (
+            f"SELECT detail FROM events WHERE identifier = ? AND {ledger_check._DIGEST_EVENTS}"
+            " ORDER BY id DESC LIMIT 1",
+            ("x",),
+        ),
+        "a bag's latest signature event": (
+            "SELECT at, detail FROM events WHERE identifier = ? AND type = ?"
+            " ORDER BY id DESC LIMIT 1",
+            ("x", SIGNATURE_EVENT),
+        ),
+        "record a result": (
+            "UPDATE bags SET last_verified_at = ?, last_result = ? WHERE identifier = ?",
+            ("a", "b", "x"),
+        ),
     }
+    db = sqlite3.connect(archive / "ledger.sqlite")
+    lines = []
+    for name, (sql, params) in queries.items():
+        plan = "; ".join(row[-1] for row in db.execute("EXPLAIN QUERY PLAN " + sql, params))
+        lines.append(f"  {name}: {' '.join(plan.split())}")
+    db.close()
+    return lines
 
 
 def du_mib(path: Path) -> float:
@@ -155,46 +271,68 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--dir", type=Path, help="where to build (default: a temp folder)")
     parser.add_argument("--keep", action="store_true", help="keep the archives")
+    parser.add_argument(
+        "--simulate",
+        default="",
+        help="sizes (e.g. 1000000) audited with the ledger, planning and report real and "
+        "each bag's check replaced by a recorded result",
+    )
     parser.add_argument("--_build", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--_simulate", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--_simulated", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--_audit", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--_archive", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._build is not None:
         print(json.dumps({"seconds": build(args._archive, args._build)}))
         return
+    if args._simulate is not None:
+        print(json.dumps({"seconds": simulate(args._archive, args._simulate)}))
+        return
     if args._audit:
-        print(json.dumps(run_audit(args._archive, args.workers)))
+        print(json.dumps(run_audit(args._archive, args.workers, args._simulated)))
         return
     root = Path(tempfile.mkdtemp(prefix="bench-scale-", dir=args.dir))
     rows = []
+    sizes = [(int(s), False) for s in args.sizes.split(",") if s]
+    sizes += [(int(s), True) for s in args.simulate.split(",") if s]
     try:
-        for size in [int(s) for s in args.sizes.split(",")]:
-            archive = root / f"archive-{size}"
+        for size, simulated in sizes:
+            archive = root / f"archive-{size}{'-simulated' if simulated else ''}"
             me = [sys.executable, __file__, "--_archive", str(archive)]
-            built = json.loads(subprocess.check_output([*me, "--_build", str(size)]))
+            how = "--_simulate" if simulated else "--_build"
+            built = json.loads(subprocess.check_output([*me, how, str(size)]))
             extra = ["--workers", str(args.workers)] if args.workers else []
+            extra += ["--_simulated"] if simulated else []
             audited = json.loads(subprocess.check_output([*me, "--_audit", *extra]))
-            rows.append((size, built["seconds"], audited, du_mib(archive)))
+            label = "SIMULATED (each bag's check a recorded result)" if simulated else "real bags"
+            rows.append((size, label, audited, du_mib(archive)))
             print(
-                f"{size:>8,} bags: built in {built['seconds']:.0f} s; audit "
+                f"{size:>9,} bags, {label}: built in {built['seconds']:.0f} s; audit "
                 f"{audited['seconds']:.1f} s = {audited['seconds'] / size * 1000:.2f} ms/bag; "
                 f"peak RSS auditor {audited['self_mib']:.0f} MiB, "
-                f"worker {audited['worker_mib']:.0f} MiB",
+                f"worker {audited['worker_mib']:.0f} MiB; rolling slice of 1,000: "
+                f"{audited['rolling_seconds']:.1f} s ({audited['rolling_checked']:,} checked, "
+                f"{audited['rolling_skipped']:,} left for later)",
                 flush=True,
             )
+            print("\n".join(["query plans:", *query_plans(archive)]), flush=True)
             if not args.keep:
                 shutil.rmtree(archive, ignore_errors=True)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     print()
-    print("| bags | on disk | audit time | per bag | peak RSS auditor | peak RSS worker |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
-    for size, _, a, disk in rows:
+    print(
+        "| bags | kind | on disk | audit time | per bag | peak RSS auditor | peak RSS worker "
+        "| rolling 1,000 |"
+    )
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for size, label, a, disk in rows:
         print(
-            f"| {size:,} | {disk:,.0f} MiB | {a['seconds']:.1f} s | "
+            f"| {size:,} | {label} | {disk:,.0f} MiB | {a['seconds']:.1f} s | "
             f"{a['seconds'] / size * 1000:.2f} ms | {a['self_mib']:.0f} MiB | "
-            f"{a['worker_mib']:.0f} MiB |"
+            f"{a['worker_mib']:.0f} MiB | {a['rolling_seconds']:.1f} s |"
         )
 
 

@@ -21,7 +21,7 @@ from preserve.verify.checker import _Checker
 from preserve.verify.result import CANNOT_OPEN, BagResult, ExtraCheck, _printable, _show
 from preserve.verify.tar_reader import is_tar
 from preserve.verify.tree import _ARCHIVE_ERRORS, _Tree
-from preserve.verify.tree_archive import _TarTree, _ZipTree
+from preserve.verify.tree_archive import OverLimit, _TarTree, _ZipTree
 from preserve.verify.tree_dir import _DirTree
 
 #: Codes that say a file's content is not what the manifests promise.
@@ -82,6 +82,9 @@ def verify_bag(
             checker.run()
         except _ARCHIVE_ERRORS as exc:
             checker.error("bag.unreadable", "", f"checking stopped: {exc}")
+        except OverLimit as exc:  # a compression bomb met while hashing: stop there
+            checker.problems.append(exc.problem)
+            tree.over_limit = True
         root = tree.root_path()
         # Files whose content is known wrong: extra checks need not parse them (a PDF
         # swapped for a decompression bomb is reported by its digest, not inflated).
