@@ -134,9 +134,11 @@ def _record(db, batch, original, ledger, agent) -> None:  # type: ignore[no-unty
 
 def run_audit(archive: Path, workers: int | None, simulated: bool = False) -> dict[str, Any]:
     """Audit in this (fresh) process, streaming (``keep_valid=False``, as the command
-    line does); time and peak memory of it and its workers. ``simulated``: each bag's
-    check is replaced by a recorded result (see :func:`simulate`)."""
+    line does); time and peak memory of it and its workers. Then rolling slices, as a
+    cron job runs them, each checked to take the bags next in the queue's order.
+    ``simulated``: each bag's check is replaced by a recorded result (see :func:`simulate`)."""
     from preserve import audit as audit_mod
+    from preserve import ledger_check
 
     if simulated:
         _replace_bag_checks(audit_mod)
@@ -147,20 +149,89 @@ def run_audit(archive: Path, workers: int | None, simulated: bool = False) -> di
     if report.bags:
         raise SystemExit(f"{len(report.bags)} bags invalid, e.g. {report.bags[0].as_dict()}")
     full_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    # A rolling audit at the same size: a cron slice of 1,000 bags, least recently
-    # verified first (after the full audit above: bags in identifier order again).
+    # The chain check alone (every slice starts with it): replay and table comparison.
     started = time.perf_counter()
-    rolling = audit_mod.audit(archive, workers=workers, limit=1000, keep_valid=False)
-    rolling_seconds = time.perf_counter() - started
+    found = ledger_check.verify_ledger(archive)
+    check_seconds = time.perf_counter() - started
+    assert found.ok, found.problems
+    # Rolling audits at the same size: two cron slices of 1,000 bags, then one with a
+    # 3-second budget. After the full audit every bag has the same time, so the queue
+    # is identifier order: each slice must take exactly the next bags.
+    order = _identifiers(archive)
+    taken = 0
+    rolling: list[dict[str, Any]] = []
+    for limit, budget in ((1000, None), (1000, None), (None, 3.0)):
+        mark = _last_event(archive)
+        started = time.perf_counter()
+        done = audit_mod.audit(
+            archive, workers=workers, limit=limit, budget=budget, keep_valid=False
+        )
+        elapsed = time.perf_counter() - started
+        got = _fixity_since(archive, mark)
+        # The next bags in the queue's order (after the last, the first again).
+        expected = sorted(order[(taken + i) % len(order)] for i in range(len(got)))
+        if got != expected or done.checked_count + done.skipped != len(order):
+            raise SystemExit(
+                f"rolling slice out of order: {got[:3]}... != {expected[:3]}...,"
+                f" {done.checked_count} + {done.skipped} != {len(order)}"
+            )
+        taken = (taken + len(got)) % len(order)
+        rolling.append(
+            {
+                "seconds": elapsed,
+                "checked": done.checked_count,
+                "skipped": done.skipped,
+                "budget": budget,
+            }
+        )
     return {
         "bags": report.checked_count,
         "seconds": seconds,
         "self_mib": full_mib,
+        "self_mib_after_rolling": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "worker_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-        "rolling_seconds": rolling_seconds,
-        "rolling_checked": rolling.checked_count,
-        "rolling_skipped": rolling.skipped,
+        "ledger_check_seconds": check_seconds,
+        "events": found.chain.events,
+        "rolling": rolling,
     }
+
+
+def _identifiers(archive: Path) -> list[str]:
+    import sqlite3
+
+    db = sqlite3.connect(archive / "ledger.sqlite")
+    try:
+        return [r[0] for r in db.execute("SELECT identifier FROM bags ORDER BY identifier")]
+    finally:
+        db.close()
+
+
+def _last_event(archive: Path) -> int:
+    import sqlite3
+
+    db = sqlite3.connect(archive / "ledger.sqlite")
+    try:
+        return int(db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+    finally:
+        db.close()
+
+
+def _fixity_since(archive: Path, mark: int) -> list[str]:
+    """The bags a slice recorded, in identifier order."""
+    import sqlite3
+
+    db = sqlite3.connect(archive / "ledger.sqlite")
+    try:
+        return [
+            r[0]
+            for r in db.execute(
+                "SELECT identifier FROM events WHERE id > ? AND type = 'fixity check'"
+                " ORDER BY identifier",
+                (mark,),
+            )
+        ]
+    finally:
+        db.close()
 
 
 def _replace_bag_checks(audit_mod: Any) -> None:
@@ -246,6 +317,12 @@ def query_plans(archive: Path) -> list[str]:
             " ORDER BY id DESC LIMIT 1",
             ("x", SIGNATURE_EVENT),
         ),
+        "withdrawn bags (deaccession events)": (
+            "SELECT identifier, detail FROM events WHERE type = ? AND outcome = 'success'"
+            " AND identifier IS NOT NULL ORDER BY id",
+            ("deaccession",),
+        ),
+        "bags to audit (count, sizes the batches)": ("SELECT count(*) FROM bags", ()),
         "record a result": (
             "UPDATE bags SET last_verified_at = ?, last_result = ? WHERE identifier = ?",
             ("a", "b", "x"),
@@ -307,13 +384,17 @@ def main() -> None:
             audited = json.loads(subprocess.check_output([*me, "--_audit", *extra]))
             label = "SIMULATED (each bag's check a recorded result)" if simulated else "real bags"
             rows.append((size, label, audited, du_mib(archive)))
+            r1, r2, rb = audited["rolling"]
             print(
                 f"{size:>9,} bags, {label}: built in {built['seconds']:.0f} s; audit "
                 f"{audited['seconds']:.1f} s = {audited['seconds'] / size * 1000:.2f} ms/bag; "
-                f"peak RSS auditor {audited['self_mib']:.0f} MiB, "
-                f"worker {audited['worker_mib']:.0f} MiB; rolling slice of 1,000: "
-                f"{audited['rolling_seconds']:.1f} s ({audited['rolling_checked']:,} checked, "
-                f"{audited['rolling_skipped']:,} left for later)",
+                f"peak RSS auditor {audited['self_mib']:.0f} MiB "
+                f"({audited['self_mib_after_rolling']:.0f} MiB after the rolling slices), "
+                f"worker {audited['worker_mib']:.0f} MiB; ledger check alone "
+                f"{audited['ledger_check_seconds']:.1f} s ({audited['events']:,} events); "
+                f"rolling slices of 1,000: {r1['seconds']:.1f} s and {r2['seconds']:.1f} s, "
+                f"3 s budget: {rb['seconds']:.1f} s ({rb['checked']:,} checked, "
+                f"{rb['skipped']:,} left for later); every slice took the next bags in order",
                 flush=True,
             )
             print("\n".join(["query plans:", *query_plans(archive)]), flush=True)
@@ -325,14 +406,15 @@ def main() -> None:
     print()
     print(
         "| bags | kind | on disk | audit time | per bag | peak RSS auditor | peak RSS worker "
-        "| rolling 1,000 |"
+        "| ledger check | rolling 1,000 |"
     )
-    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for size, label, a, disk in rows:
         print(
             f"| {size:,} | {label} | {disk:,.0f} MiB | {a['seconds']:.1f} s | "
-            f"{a['seconds'] / size * 1000:.2f} ms | {a['self_mib']:.0f} MiB | "
-            f"{a['worker_mib']:.0f} MiB | {a['rolling_seconds']:.1f} s |"
+            f"{a['seconds'] / size * 1000:.2f} ms | {a['self_mib_after_rolling']:.0f} MiB | "
+            f"{a['worker_mib']:.0f} MiB | {a['ledger_check_seconds']:.1f} s | "
+            f"{a['rolling'][0]['seconds']:.1f} s |"
         )
 
 
