@@ -7,15 +7,17 @@ import json
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from preserve import ledger
+from preserve import chain, ledger, ledger_check
 from preserve.archive import ingest
-from preserve.audit import QUEUE_QUERY, BagAudit, audit
+from preserve.audit import QUEUE_QUERY, AuditReport, BagAudit, audit
 from preserve.cli import cli
+from preserve.ledger_check import verify_ledger
 from preserve.metadata import load_schema
 
 from .test_archive import make_statements
@@ -150,3 +152,122 @@ def test_ledger_verify_json_matches_its_schema_intact_broken_and_disagreeing(
     code, broken = run()
     assert code == 1 and not broken["ok"]
     assert broken["first_broken_link"]["code"].startswith("chain.")  # type: ignore[index]
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+@pytest.fixture
+def checkpointing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checkpoints for a four-bag archive, and a sweep of two events an audit."""
+    monkeypatch.setattr(ledger_check, "CHECKPOINT_MIN_EVENTS", 0)
+    monkeypatch.setattr(ledger_check, "SWEEP_EVENTS", 2)
+
+
+def checkpoints(archive: Path) -> list[dict[str, Any]]:
+    db = sqlite3.connect(archive / ledger.LEDGER_NAME)
+    try:
+        query = "SELECT detail FROM events WHERE type = ? ORDER BY id"
+        return [json.loads(d) for (d,) in db.execute(query, (ledger_check.CHECKPOINT_EVENT,))]
+    finally:
+        db.close()
+
+
+def chain_codes(report: AuditReport) -> list[str]:
+    return [p.code for p in report.problems if p.code == "ledger.chain-broken"]
+
+
+def test_audit_replays_the_chain_from_its_checkpoint(
+    archive: Path, checkpointing: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert audit(archive, workers=1).ok
+    (first,) = checkpoints(archive)
+    assert verify_ledger(archive).ok  # the checkpoint is a chained event like any other
+    replays: list[int] = []
+    whole = ledger_check.verify_chain
+    monkeypatch.setattr(
+        ledger_check, "verify_chain", lambda db, **kw: replays.append(1) or whole(db, **kw)
+    )
+    assert audit(archive, workers=1).ok
+    assert replays == []  # from the checkpoint on, not from the first event
+    second = checkpoints(archive)[-1]
+    db = sqlite3.connect(archive / ledger.LEDGER_NAME)
+    events = db.execute("SELECT count(*) FROM events WHERE id <= ?", (second["through_id"],))
+    head = db.execute("SELECT hash FROM events WHERE id = ?", (second["through_id"],))
+    assert second["events"] == events.fetchone()[0] and second["head"] == head.fetchone()[0]
+    db.close()
+    assert second["through_id"] > first["through_id"] and second["swept_to"] == 3
+
+
+def test_an_event_edited_after_the_checkpoint_is_found_at_once(
+    archive: Path, checkpointing: None
+) -> None:
+    audit(archive, workers=1)
+    (mark,) = checkpoints(archive)
+    db = sqlite3.connect(archive / ledger.LEDGER_NAME)
+    db.execute("UPDATE events SET outcome = 'failure' WHERE id = ?", (mark["through_id"] + 1,))
+    db.commit()
+    db.close()
+    report = audit(archive, workers=1)
+    assert chain_codes(report) == ["ledger.chain-broken"]
+    assert (
+        f"breaks at event {mark['through_id'] + 1} (chain.event-changed"
+        in report.problems[0].message
+    )
+    assert len(checkpoints(archive)) == 1  # a broken chain gets no checkpoint
+
+
+def test_an_old_event_edited_in_place_is_found_by_the_sweep(
+    archive: Path, checkpointing: None
+) -> None:
+    audit(archive, workers=1)
+    (mark,) = checkpoints(archive)
+    edited = mark["through_id"] - 1  # before the checkpoint: the replay starts after it
+    db = sqlite3.connect(archive / ledger.LEDGER_NAME)
+    db.execute("UPDATE events SET detail = '{}' WHERE id = ?", (edited,))
+    db.commit()
+    db.close()
+    assert not verify_ledger(archive).chain.ok  # the full replay sees it at once
+    audits = 0
+    while True:
+        audits += 1
+        report = audit(archive, workers=1)
+        if report.problems:
+            break
+        assert audits < edited  # two events an audit: the sweep reaches it in time
+    assert chain_codes(report) == ["ledger.chain-broken"]
+    assert f"breaks at event {edited} (chain.event-changed" in report.problems[0].message
+    assert audits == (edited + 1) // 2  # found when the sweep reached it, not before
+    again = audit(archive, workers=1)  # and every audit after that
+    assert chain_codes(again) == ["ledger.chain-broken"]
+
+
+def test_a_chain_rewritten_under_its_checkpoint_is_found(
+    archive: Path, checkpointing: None
+) -> None:
+    """Every hash recomputed after an edit passes a full replay (only a published head
+    catches that); the checkpoint recorded the old hash of the event it vouches to."""
+    audit(archive, workers=1)
+    (mark,) = checkpoints(archive)
+    db = sqlite3.connect(archive / ledger.LEDGER_NAME)
+    db.row_factory = sqlite3.Row
+    db.execute("UPDATE events SET outcome = 'failure' WHERE id = 2")
+    prev = chain.GENESIS
+    for row in db.execute("SELECT * FROM events ORDER BY id").fetchall():
+        digest = chain.event_hash(prev, row)
+        db.execute(
+            "UPDATE events SET prev_hash = ?, hash = ? WHERE id = ?", (prev, digest, row["id"])
+        )
+        prev = digest
+    db.commit()
+    db.close()
+    assert verify_ledger(archive).chain.ok
+    report = audit(archive, workers=1)
+    assert chain_codes(report) == ["ledger.chain-broken"]
+    assert "chain.checkpoint-mismatch" in report.problems[0].message
+    assert str(mark["through_id"]) in report.problems[0].message
+
+
+def test_a_short_chain_gets_no_checkpoint(archive: Path) -> None:
+    audit(archive, workers=1)
+    assert checkpoints(archive) == []  # under CHECKPOINT_MIN_EVENTS: replayed whole
