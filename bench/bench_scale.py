@@ -333,6 +333,12 @@ def query_plans(archive: Path) -> list[str]:
             ("deaccession",),
         ),
         "bags to audit (count, sizes the batches)": ("SELECT count(*) FROM bags", ()),
+        "latest chain checkpoint": (
+            "SELECT id, detail FROM events WHERE type = ? AND identifier IS NULL"
+            " ORDER BY id DESC LIMIT 1",
+            (ledger_check.CHECKPOINT_EVENT,),
+        ),
+        "events replayed after the checkpoint": ("SELECT * FROM events WHERE id >= ?", (1,)),
         "record a result": (
             "UPDATE bags SET last_verified_at = ?, last_result = ? WHERE identifier = ?",
             ("a", "b", "x"),
