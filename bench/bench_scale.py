@@ -6,7 +6,12 @@ For each size, builds an archive of that many real bags, then audits it in a fre
 process and prints audit seconds per bag and the peak memory (``ru_maxrss``) of the
 auditing process and of its largest worker. Cost per bag should stay flat (time
 linear in the number of bags) and so should worker memory; the auditing process
-holds one ledger row and one result per bag, so it grows by a few hundred bytes a bag.
+streams the queue from the ledger and keeps only failing bags, so its memory is flat.
+
+``--simulate 1000000``: an archive whose ledger holds that many bags (rows, digests,
+chained events, as ingest writes them) and whose bags' checks are replaced by a
+recorded result (labelled so in the output): the ledger, planning, report and
+recording paths are the real ones. The ledger queries' plans are printed.
 
 Shortcut (documented, so 100,000 bags build in minutes): one statement is rendered
 to PDF/A once and its PDF reused; each bag gets its own identifier, title and
@@ -32,6 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "en-annual-report.txt"
 
@@ -126,22 +132,225 @@ def _record(db, batch, original, ledger, agent) -> None:  # type: ignore[no-unty
             )
 
 
-def run_audit(archive: Path, workers: int | None) -> dict[str, float]:
-    """Audit in this (fresh) process; time and peak memory of it and its workers."""
-    from preserve.audit import audit
+def run_audit(archive: Path, workers: int | None, simulated: bool = False) -> dict[str, Any]:
+    """Audit in this (fresh) process, streaming (``keep_valid=False``, as the command
+    line does); time and peak memory of it and its workers. Then rolling slices, as a
+    cron job runs them, each checked to take the bags next in the queue's order.
+    ``simulated``: each bag's check is replaced by a recorded result (see :func:`simulate`)."""
+    from preserve import audit as audit_mod
+    from preserve import ledger_check
+
+    if simulated:
+        _replace_bag_checks(audit_mod)
+        workers = 1
+    started = time.perf_counter()
+    report = audit_mod.audit(archive, workers=workers, keep_valid=False)
+    seconds = time.perf_counter() - started
+    if report.bags:
+        raise SystemExit(f"{len(report.bags)} bags invalid, e.g. {report.bags[0].as_dict()}")
+    full_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # The chain check alone (every slice starts with it): replay and table comparison.
+    started = time.perf_counter()
+    found = ledger_check.verify_ledger(archive)
+    check_seconds = time.perf_counter() - started
+    assert found.ok, found.problems
+    # Of which the hash chain's replay alone (the rest compares the tables with it).
+    from preserve import ledger
+    from preserve.chain import verify_chain
+
+    db = ledger.connect(archive, readonly=True)
+    started = time.perf_counter()
+    verify_chain(db)
+    chain_seconds = time.perf_counter() - started
+    db.close()
+    # Rolling audits at the same size: two cron slices of 1,000 bags, then one with a
+    # 3-second budget. After the full audit every bag has the same time, so the queue
+    # is identifier order: each slice must take exactly the next bags.
+    order = _identifiers(archive)
+    taken = 0
+    rolling: list[dict[str, Any]] = []
+    for limit, budget in ((1000, None), (1000, None), (None, 3.0)):
+        mark = _last_event(archive)
+        started = time.perf_counter()
+        done = audit_mod.audit(
+            archive, workers=workers, limit=limit, budget=budget, keep_valid=False
+        )
+        elapsed = time.perf_counter() - started
+        got = _fixity_since(archive, mark)
+        # The next bags in the queue's order (after the last, the first again).
+        expected = sorted(order[(taken + i) % len(order)] for i in range(len(got)))
+        if got != expected or done.checked_count + done.skipped != len(order):
+            raise SystemExit(
+                f"rolling slice out of order: {got[:3]}... != {expected[:3]}...,"
+                f" {done.checked_count} + {done.skipped} != {len(order)}"
+            )
+        taken = (taken + len(got)) % len(order)
+        rolling.append(
+            {
+                "seconds": elapsed,
+                "checked": done.checked_count,
+                "skipped": done.skipped,
+                "budget": budget,
+            }
+        )
+    return {
+        "bags": report.checked_count,
+        "seconds": seconds,
+        "self_mib": full_mib,
+        "self_mib_after_rolling": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "worker_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "ledger_check_seconds": check_seconds,
+        "chain_seconds": chain_seconds,
+        "events": found.chain.events,
+        "rolling": rolling,
+    }
+
+
+def _identifiers(archive: Path) -> list[str]:
+    import sqlite3
+
+    db = sqlite3.connect(archive / "ledger.sqlite")
+    try:
+        return [r[0] for r in db.execute("SELECT identifier FROM bags ORDER BY identifier")]
+    finally:
+        db.close()
+
+
+def _last_event(archive: Path) -> int:
+    import sqlite3
+
+    db = sqlite3.connect(archive / "ledger.sqlite")
+    try:
+        return int(db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0])
+    finally:
+        db.close()
+
+
+def _fixity_since(archive: Path, mark: int) -> list[str]:
+    """The bags a slice recorded, in identifier order."""
+    import sqlite3
+
+    db = sqlite3.connect(archive / "ledger.sqlite")
+    try:
+        return [
+            r[0]
+            for r in db.execute(
+                "SELECT identifier FROM events WHERE id > ? AND type = 'fixity check'"
+                " ORDER BY identifier",
+                (mark,),
+            )
+        ]
+    finally:
+        db.close()
+
+
+def _replace_bag_checks(audit_mod: Any) -> None:
+    """The simulation: everything but the per-bag file checks is the real audit (the
+    ledger's chain check, the queue query, the planted-bag scan, the report, the
+    recording of every result with its chained event); each bag's verification and
+    its tag-manifest hashing return a recorded valid result instead."""
+    from preserve.verify import BagResult
+
+    def recorded(bag_dir: str, *_args: Any, **_kwargs: Any) -> BagResult:
+        return BagResult(bag_dir, True, (), 11, 190_000, 0.0)
+
+    audit_mod._verify_one = recorded
+    audit_mod._present = lambda _archive, _path: True
+    audit_mod._ledger_problems = lambda _dir, _expected, _at: []
+
+
+def simulate(archive: Path, count: int) -> float:
+    """An archive whose ledger holds ``count`` bags, as ingest writes them (rows,
+    digests, chained ingestion events), and whose ``bags/`` is empty: a million real
+    bag folders do not fit a development disk. Returns seconds."""
+    from preserve import archive as archive_mod
+    from preserve import ledger
+    from preserve.premis import software_agent
 
     started = time.perf_counter()
-    report = audit(archive, workers=workers)
-    seconds = time.perf_counter() - started
-    invalid = [b for b in report.bags if not b.valid]
-    if invalid:
-        raise SystemExit(f"{len(invalid)} bags invalid, e.g. {invalid[0].as_dict()}")
-    return {
-        "bags": len(report.bags),
-        "seconds": seconds,
-        "self_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "worker_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    db = archive_mod.open_archive(archive)
+    db.execute("PRAGMA synchronous=OFF")  # building, not what is measured
+    agent = software_agent()
+    digests = {"tagmanifest-sha256.txt": "ab" * 32, "tagmanifest-sha512.txt": "cd" * 64}
+    for start in range(0, count, 10_000):
+        with ledger.write(db):
+            for i in range(start, min(count, start + 10_000)):
+                identifier = f"sim-{i:07d}"
+                db.execute(
+                    "INSERT INTO bags (identifier, path, state, publisher_pid, ingested_at,"
+                    " payload_oxum, statement_sha256, metadata_sha256, software, date_issued,"
+                    " title) VALUES (?, ?, 'published', NULL, ?, '190000.5', ?, ?, ?, NULL, ?)",
+                    (
+                        identifier,
+                        f"bags/{identifier}",
+                        ledger.now(),
+                        "0" * 64,
+                        "1" * 64,
+                        agent,
+                        f"Simulated statement {i}",
+                    ),
+                )
+                db.executemany(
+                    "INSERT INTO bag_digests (identifier, file, sha256) VALUES (?, ?, ?)",
+                    [(identifier, n, d) for n, d in digests.items()],
+                )
+                ledger.record_event(
+                    db,
+                    identifier=identifier,
+                    type="ingestion",
+                    outcome="success",
+                    detail={"payload_oxum": "190000.5", "tagmanifests": digests},
+                    agent=agent,
+                )
+    db.close()
+    return time.perf_counter() - started
+
+
+def query_plans(archive: Path) -> list[str]:
+    """EXPLAIN QUERY PLAN of each ledger query the audit runs per bag or per archive."""
+    import sqlite3
+
+    from preserve import audit as audit_mod
+    from preserve import ledger_check
+    from preserve.signing import SIGNATURE_EVENT
+
+    queries = {
+        "queue (least recently verified first)": (audit_mod.QUEUE_QUERY, ()),
+        "one bag's row": (audit_mod._ONE_ROW, ("x",)),
+        "chain digests of a bag": (
+            f"SELECT detail FROM events WHERE identifier = ? AND {ledger_check._DIGEST_EVENTS}"
+            " ORDER BY id DESC LIMIT 1",
+            ("x",),
+        ),
+        "a bag's latest signature event": (
+            "SELECT at, detail FROM events WHERE identifier = ? AND type = ?"
+            " ORDER BY id DESC LIMIT 1",
+            ("x", SIGNATURE_EVENT),
+        ),
+        "withdrawn bags (deaccession events)": (
+            "SELECT identifier, detail FROM events WHERE type = ? AND outcome = 'success'"
+            " AND identifier IS NOT NULL ORDER BY id",
+            ("deaccession",),
+        ),
+        "bags to audit (count, sizes the batches)": ("SELECT count(*) FROM bags", ()),
+        "latest chain checkpoint": (
+            "SELECT id, detail FROM events WHERE type = ? AND identifier IS NULL"
+            " ORDER BY id DESC LIMIT 1",
+            (ledger_check.CHECKPOINT_EVENT,),
+        ),
+        "events replayed after the checkpoint": ("SELECT * FROM events WHERE id >= ?", (1,)),
+        "record a result": (
+            "UPDATE bags SET last_verified_at = ?, last_result = ? WHERE identifier = ?",
+            ("a", "b", "x"),
+        ),
     }
+    db = sqlite3.connect(archive / "ledger.sqlite")
+    lines = []
+    for name, (sql, params) in queries.items():
+        plan = "; ".join(row[-1] for row in db.execute("EXPLAIN QUERY PLAN " + sql, params))
+        lines.append(f"  {name}: {' '.join(plan.split())}")
+    db.close()
+    return lines
 
 
 def du_mib(path: Path) -> float:
@@ -155,46 +364,74 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--dir", type=Path, help="where to build (default: a temp folder)")
     parser.add_argument("--keep", action="store_true", help="keep the archives")
+    parser.add_argument(
+        "--simulate",
+        default="",
+        help="sizes (e.g. 1000000) audited with the ledger, planning and report real and "
+        "each bag's check replaced by a recorded result",
+    )
     parser.add_argument("--_build", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--_simulate", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--_simulated", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--_audit", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--_archive", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._build is not None:
         print(json.dumps({"seconds": build(args._archive, args._build)}))
         return
+    if args._simulate is not None:
+        print(json.dumps({"seconds": simulate(args._archive, args._simulate)}))
+        return
     if args._audit:
-        print(json.dumps(run_audit(args._archive, args.workers)))
+        print(json.dumps(run_audit(args._archive, args.workers, args._simulated)))
         return
     root = Path(tempfile.mkdtemp(prefix="bench-scale-", dir=args.dir))
     rows = []
+    sizes = [(int(s), False) for s in args.sizes.split(",") if s]
+    sizes += [(int(s), True) for s in args.simulate.split(",") if s]
     try:
-        for size in [int(s) for s in args.sizes.split(",")]:
-            archive = root / f"archive-{size}"
+        for size, simulated in sizes:
+            archive = root / f"archive-{size}{'-simulated' if simulated else ''}"
             me = [sys.executable, __file__, "--_archive", str(archive)]
-            built = json.loads(subprocess.check_output([*me, "--_build", str(size)]))
+            how = "--_simulate" if simulated else "--_build"
+            built = json.loads(subprocess.check_output([*me, how, str(size)]))
             extra = ["--workers", str(args.workers)] if args.workers else []
+            extra += ["--_simulated"] if simulated else []
             audited = json.loads(subprocess.check_output([*me, "--_audit", *extra]))
-            rows.append((size, built["seconds"], audited, du_mib(archive)))
+            label = "SIMULATED (each bag's check a recorded result)" if simulated else "real bags"
+            rows.append((size, label, audited, du_mib(archive)))
+            r1, r2, rb = audited["rolling"]
             print(
-                f"{size:>8,} bags: built in {built['seconds']:.0f} s; audit "
+                f"{size:>9,} bags, {label}: built in {built['seconds']:.0f} s; audit "
                 f"{audited['seconds']:.1f} s = {audited['seconds'] / size * 1000:.2f} ms/bag; "
-                f"peak RSS auditor {audited['self_mib']:.0f} MiB, "
-                f"worker {audited['worker_mib']:.0f} MiB",
+                f"peak RSS auditor {audited['self_mib']:.0f} MiB "
+                f"({audited['self_mib_after_rolling']:.0f} MiB after the rolling slices), "
+                f"worker {audited['worker_mib']:.0f} MiB; ledger check alone "
+                f"{audited['ledger_check_seconds']:.1f} s ({audited['events']:,} events; "
+                f"of which the chain's replay {audited['chain_seconds']:.1f} s); "
+                f"rolling slices of 1,000: {r1['seconds']:.1f} s and {r2['seconds']:.1f} s, "
+                f"3 s budget: {rb['seconds']:.1f} s ({rb['checked']:,} checked, "
+                f"{rb['skipped']:,} left for later); every slice took the next bags in order",
                 flush=True,
             )
+            print("\n".join(["query plans:", *query_plans(archive)]), flush=True)
             if not args.keep:
                 shutil.rmtree(archive, ignore_errors=True)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
     print()
-    print("| bags | on disk | audit time | per bag | peak RSS auditor | peak RSS worker |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
-    for size, _, a, disk in rows:
+    print(
+        "| bags | kind | on disk | audit time | per bag | peak RSS auditor | peak RSS worker "
+        "| ledger check | rolling 1,000 |"
+    )
+    print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for size, label, a, disk in rows:
         print(
-            f"| {size:,} | {disk:,.0f} MiB | {a['seconds']:.1f} s | "
-            f"{a['seconds'] / size * 1000:.2f} ms | {a['self_mib']:.0f} MiB | "
-            f"{a['worker_mib']:.0f} MiB |"
+            f"| {size:,} | {label} | {disk:,.0f} MiB | {a['seconds']:.1f} s | "
+            f"{a['seconds'] / size * 1000:.2f} ms | {a['self_mib_after_rolling']:.0f} MiB | "
+            f"{a['worker_mib']:.0f} MiB | {a['ledger_check_seconds']:.1f} s | "
+            f"{a['rolling'][0]['seconds']:.1f} s |"
         )
 
 

@@ -19,20 +19,21 @@ import multiprocessing
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from preserve import ledger, ledger_check
 from preserve.archive import BAGS_DIR, publisher_alive
 from preserve.bag_checks import PreserveChecks, check_our_bag
-from preserve.bagit_format import DigestAlgorithm, Problem, Severity
+from preserve.bagit_format import DEFAULT_LIMITS, DigestAlgorithm, Limits, Problem, Severity
 from preserve.errors import ArchiveError, PreserveError
 from preserve.hashing import hash_file
 from preserve.keys import TRUSTED_KEYS_DIR
 from preserve.premis import FIXITY_CHECK, software_agent
+from preserve.settings import load_settings
 from preserve.signing import SIGNATURE_EVENT, SIGNATURES_DIR, Trust, is_signed
 from preserve.timestamps import TRUSTED_TSA_DIR
 from preserve.verify import BagResult, verify_bag
@@ -41,9 +42,6 @@ if TYPE_CHECKING:
     from preserve.distributed import BatchExecutor
 
 log = logging.getLogger(__name__)
-
-#: An audit on an executor writes its results to the ledger every this many bags.
-RECORD_EVERY = 1000
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,12 @@ class BagAudit:
 
 @dataclass(frozen=True)
 class AuditReport:
-    """An archive's audit; ``ok`` only when every bag checked is valid."""
+    """An archive's audit; ``ok`` only when every bag checked is valid.
+
+    Streaming: ``bags`` holds the failing bags in full (and the valid ones only
+    when asked, ``keep_valid``); the counts cover every bag, so memory stays flat
+    in the size of the archive. The full per-bag list goes to ``each`` (JSON Lines).
+    """
 
     archive: str
     started_at: str
@@ -88,16 +91,36 @@ class AuditReport:
     notes: tuple[str, ...] = field(default=())
     #: Problems of the archive as a whole: the ledger's chain, its trusted keys.
     problems: tuple[Problem, ...] = field(default=())
+    #: Bags judged (verified, missing or planted), valid or not (None: ``len(bags)``).
+    checked: int | None = None
+    #: Of those, the invalid ones (None: counted in ``bags``).
+    invalid: int | None = None
+    #: Payload and tag bytes read (None: summed over ``bags``).
+    bytes_total: int | None = None
+
+    @property
+    def checked_count(self) -> int:
+        return len(self.bags) if self.checked is None else self.checked
+
+    @property
+    def invalid_count(self) -> int:
+        if self.invalid is None:
+            return sum(1 for b in self.bags if not b.valid)
+        return self.invalid
 
     @property
     def ok(self) -> bool:
-        return all(b.valid for b in self.bags) and not any(
-            p.severity is Severity.error for p in self.problems
+        return (
+            self.invalid_count == 0
+            and all(b.valid for b in self.bags)
+            and not any(p.severity is Severity.error for p in self.problems)
         )
 
     @property
     def bytes_checked(self) -> int:
-        return sum(b.bytes_checked for b in self.bags)
+        if self.bytes_total is None:
+            return sum(b.bytes_checked for b in self.bags)
+        return self.bytes_total
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -105,9 +128,9 @@ class AuditReport:
             "ok": self.ok,
             "started_at": self.started_at,
             "seconds": round(self.seconds, 3),
-            "checked": len(self.bags),
-            "valid": sum(1 for b in self.bags if b.valid),
-            "invalid": sum(1 for b in self.bags if not b.valid),
+            "checked": self.checked_count,
+            "valid": self.checked_count - self.invalid_count,
+            "invalid": self.invalid_count,
             "skipped": self.skipped,
             "bytes_checked": self.bytes_checked,
             "recorded": self.recorded,
@@ -117,8 +140,59 @@ class AuditReport:
         }
 
 
+#: Results written to the ledger per transaction: a crash (or a lost executor)
+#: loses at most this many, and no list of results grows with the archive.
+RECORD_BATCH = 1000
+#: The same, by the name the executor's tests know it.
+RECORD_EVERY = RECORD_BATCH
+
+
+@dataclass
+class _Tally:
+    """Counts every bag, keeps the failing ones, streams each and records in batches."""
+
+    keep_valid: bool
+    each: Callable[[BagAudit], None] | None
+    record: Callable[[list[BagAudit]], None] | None
+    checked: int = 0
+    invalid: int = 0
+    bytes: int = 0
+    kept: list[BagAudit] = field(default_factory=list)
+    batch: list[BagAudit] = field(default_factory=list)
+    #: Problems the report adds to a bag's result but its fixity event does not
+    #: record (a language version the archive lacks is no fault of the bag's files).
+    links: dict[str, list[Problem]] = field(default_factory=dict)
+
+    def add(self, result: BagAudit, *, verified: bool) -> None:
+        # Recorded first: a consumer that stops the run (Ctrl-C in ``each``) has seen
+        # only recorded bags once the batch is flushed.
+        if verified and self.record is not None:
+            self.batch.append(result)
+            if len(self.batch) >= RECORD_BATCH:
+                self.flush()
+        extra = self.links.pop(result.identifier, None)
+        if extra:
+            result = replace(result, problems=(*result.problems, *extra))
+        self.checked += 1
+        self.bytes += result.bytes_checked
+        if not result.valid:
+            self.invalid += 1
+        if self.keep_valid or not result.valid:
+            self.kept.append(result)
+        if self.each is not None:
+            self.each(result)
+
+    def flush(self) -> None:
+        if self.batch and self.record is not None:
+            batch, self.batch = self.batch, []
+            self.record(batch)
+
+
 def _verify_one(
-    bag_dir: str, processes: int | None = 1, checks: PreserveChecks | None = None
+    bag_dir: str,
+    processes: int | None = 1,
+    checks: PreserveChecks | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> BagResult:
     """Verify one bag with the checks for our own bags; an unopenable bag is a result.
 
@@ -128,7 +202,10 @@ def _verify_one(
     """
     try:
         return verify_bag(
-            Path(bag_dir), processes=processes, extra_checks=(checks or check_our_bag,)
+            Path(bag_dir),
+            processes=processes,
+            extra_checks=(checks or check_our_bag,),
+            limits=limits,
         )
     except PreserveError as error:
         problem = Problem("bag.unreadable", "", error.message)
@@ -222,12 +299,20 @@ def audit(
     record: bool = True,
     progress: Callable[[BagAudit], None] | None = None,
     executor: BatchExecutor | None = None,
+    keep_valid: bool = True,
+    limits: Limits | None = None,
 ) -> AuditReport:
     """Verify every bag (or the ``limit``/``budget`` least recently verified) against the ledger.
 
+    ``progress`` receives every bag's result as it is judged (the per-bag list,
+    streamed); with ``keep_valid=False`` the report keeps only the failing bags,
+    so an audit of a million bags needs no more memory than one of a thousand.
+    ``limits``: the verifier's (default: the archive's ``[limits]`` settings).
+
     With an ``executor`` (:mod:`preserve.distributed`) the bags are verified there,
-    in batches; the plan and every ledger write stay here. If the executor is lost
-    (or on Ctrl-C) what was verified so far is recorded before the error goes on.
+    in batches drawn from the same stream; the plan and every ledger write stay
+    here. Results are recorded every :data:`RECORD_BATCH` bags, and if the executor
+    is lost (or on Ctrl-C) what was verified so far is recorded before the error goes on.
     """
     started = time.monotonic()
     started_at = ledger.now()
@@ -239,186 +324,266 @@ def audit(
     notes: list[str] = []
     if record and not_recorded is not None:
         notes.append(not_recorded)
+    recording = record and writable
+    written = 0
+
+    def write_batch(batch: list[BagAudit]) -> None:
+        nonlocal recording, written
+        if not recording:
+            return
+        try:
+            _record(db, batch, started_at)
+            written += len(batch)
+        except ArchiveError as exc:  # disk full, ledger locked: the checks still count
+            recording = False
+            before = f" (the first {written} were)" if written else ""
+            notes.append(f"{exc.message}: results were not recorded in the ledger{before}")
+
+    tally = _Tally(keep_valid, progress, write_batch)
+    snapshot: sqlite3.Connection | None = None
     try:
         with ledger.reading(archive):
-            results, queue, found = _plan(archive, db, notes)
+            # One read snapshot for the plan: the chain, the tables compared with it,
+            # and the queue streamed from them, while results are written elsewhere.
+            snapshot = ledger.connect(archive, readonly=True)
+            snapshot.execute("BEGIN")
+            # The chain is replayed from its latest checkpoint (a chained event), not
+            # from its first event: at a million bags that replay is most of a slice.
+            found = ledger_check.check(snapshot, archive, incremental=True)
+            if not found.bound:
+                notes.append(
+                    "the ledger predates version 4: its tables are not yet bound to its chain "
+                    "(any audit or ingest with write access binds them)"
+                )
             checks = _checks(archive, found, notes) if found.bound else None
-            skipped = 0
-            if limit is not None and len(queue) > limit:
-                skipped, queue = len(queue) - limit, queue[:limit]
-            checked: list[BagAudit] = []
-            written = 0  # results of ``checked`` in the ledger (an executor's: as they come)
-
-            def write_results() -> None:
-                nonlocal written, writable
-                if not (record and writable) or written == len(checked):
-                    return
+            if limits is None:
                 try:
-                    _record(db, checked[written:], started_at)
-                    written = len(checked)
-                except ArchiveError as exc:  # disk full, ledger locked: the checks still count
-                    writable = False
-                    before = f" (the first {written} were)" if written else ""
-                    notes.append(f"{exc.message}: results were not recorded in the ledger{before}")
-
+                    limits = load_settings(archive).limits
+                except PreserveError as exc:
+                    notes.append(f"settings unreadable, default limits used: {exc.one_line()}")
+                    limits = DEFAULT_LIMITS
+            # Language versions the archive does not hold: added to their bags' results.
+            tally.links = _version_problems(snapshot)
+            # Withdrawn bags (preserve withdraw: a chained tombstone) are expected gone.
+            withdrawn = _withdrawn(archive, snapshot, found, tally)
+            queue: Iterator[ledger.BagRow] = _queue(
+                archive, snapshot, found, notes, tally, withdrawn
+            )
+            total = snapshot.execute("SELECT count(*) FROM bags").fetchone()[0]
+            total += len(found.rows_missing)
+            if limit is not None:
+                queue = _Limited(queue, limit)
+                total = min(total, limit)
             try:
-                budget_skipped = _verify_all(
+                skipped = _verify_all(
                     archive,
                     db,
                     queue,
                     workers,
                     started,
                     budget,
-                    progress,
                     found,
                     checks,
-                    checked,
+                    tally,
+                    limits,
                     executor,
-                    write_results,
+                    total,
                 )
             except (PreserveError, KeyboardInterrupt):
-                if executor is not None:
-                    write_results()  # what was verified before the executor went (or Ctrl-C)
+                tally.flush()  # what was verified before the executor went (or Ctrl-C)
                 raise
-        results += checked
-        skipped += budget_skipped
-        write_results()
-        results = _with_version_links(db, results)
+            skipped += getattr(queue, "rest", 0)
+            for result in _unknown(archive, snapshot, db, found, withdrawn):
+                tally.add(result, verified=False)
+            for identifier, problems in sorted(tally.links.items()):
+                # Linked bags this audit did not reach (a rolling slice, or withdrawn).
+                linked = BagAudit(identifier, f"{BAGS_DIR}/{identifier}", tuple(problems))
+                tally.add(linked, verified=False)
+            tally.links = {}
+        tally.flush()
+        if recording and found.checkpoint is not None:
+            try:
+                with ledger.write(db):
+                    ledger_check.record_checkpoint(db, found.checkpoint, software_agent())
+            except ArchiveError as exc:  # the next audit replays a little more
+                notes.append(f"{exc.message}: the chain's checkpoint was not recorded")
     finally:
+        if snapshot is not None:
+            snapshot.close()
         db.close()
     return AuditReport(
         str(archive),
         started_at,
         time.monotonic() - started,
-        tuple(results),
+        tuple(tally.kept),
         skipped,
-        record and writable,
+        recording,
         tuple(notes),
         found.problems,
+        tally.checked,
+        tally.invalid,
+        tally.bytes,
     )
 
 
-def _plan(
-    archive: Path, db: sqlite3.Connection, notes: list[str]
-) -> tuple[list[BagAudit], list[ledger.BagRow], ledger_check.LedgerCheck]:
-    """What to audit, from one snapshot of the ledger checked against its chain.
+class _Limited(Iterator[ledger.BagRow]):
+    """The first ``limit`` bags of a queue; the rest are counted (``rest``), and
+    drawn all the same, so a missing bag past the limit is still reported."""
 
-    Returns the bags already judged (missing, planted), the bags to verify (least
-    recently verified first) and what the chain says of the tables.
-    """
-    # List the disk before reading the ledger: a bag published in between has
-    # its ledger row already (rows are written before the rename).
-    bags_root = archive / BAGS_DIR
-    on_disk = (
-        {p.name for p in bags_root.iterdir() if p.is_dir() or p.is_symlink()}
-        if bags_root.is_dir()
-        else set()
-    )
-    db.execute("BEGIN")  # one snapshot: the chain and the tables it is compared with
-    try:
-        found = ledger_check.check(db, archive)
-        rows = ledger.bag_rows(db)
-    finally:
-        if db.in_transaction:
-            db.execute("COMMIT")
-    if not found.bound:
+    def __init__(self, queue: Iterator[ledger.BagRow], limit: int) -> None:
+        self.queue, self.limit, self.rest = queue, limit, 0
+
+    def __next__(self) -> ledger.BagRow:
+        if self.limit > 0:
+            self.limit -= 1
+            return next(self.queue)
+        for _ in self.queue:
+            self.rest += 1
+        raise StopIteration
+
+
+#: The queue's order: bags never verified first, then the least recently verified
+#: (the index ``bags_by_last_verified``, ledger version 8, serves it).
+QUEUE_QUERY = (
+    "SELECT identifier, path, state, ingested_at, last_verified_at, publisher_pid"
+    " FROM bags ORDER BY last_verified_at, identifier"
+)
+
+_ONE_ROW = QUEUE_QUERY.replace(" ORDER BY last_verified_at, identifier", " WHERE identifier = ?")
+
+
+def _present(archive: Path, path: str) -> bool:
+    """Whether the bag is in ``bags/`` (a symlink counts: the verifier refuses it)."""
+    bag = archive / path
+    return bag.is_symlink() or bag.is_dir()
+
+
+def _queue(
+    archive: Path,
+    snapshot: sqlite3.Connection,
+    found: ledger_check.LedgerCheck,
+    notes: list[str],
+    tally: _Tally,
+    withdrawn: Set[str] = frozenset(),
+) -> Iterator[ledger.BagRow]:
+    """The bags to verify, streamed from the snapshot: bags whose rows disagree with
+    the chain first (a rolling audit reaches them at once), then the least recently
+    verified; withdrawn bags not at all. Missing bags go straight to the tally."""
+    first = sorted((set(found.bag_problems) | set(found.rows_missing)) - withdrawn)
+    for identifier in first:
+        row = snapshot.execute(_ONE_ROW, (identifier,)).fetchone()
+        if row is not None:
+            bag = ledger.BagRow(*row)
+        else:  # the chain records the bag but its row was deleted: audited all the same
+            at = found.rows_missing.get(identifier, "")
+            bag = ledger.BagRow(identifier, f"{BAGS_DIR}/{identifier}", "published", at, None)
+        yield from _admit(archive, bag, found, notes, tally)
+    skip = set(first) | withdrawn
+    for row in snapshot.execute(QUEUE_QUERY):
+        if row[0] not in skip:
+            yield from _admit(archive, ledger.BagRow(*row), found, notes, tally)
+
+
+def _admit(
+    archive: Path,
+    bag: ledger.BagRow,
+    found: ledger_check.LedgerCheck,
+    notes: list[str],
+    tally: _Tally,
+) -> Iterator[ledger.BagRow]:
+    """The bag if it is to be verified; a missing bag is judged here."""
+    if found.bound and bag.path != f"{BAGS_DIR}/{bag.identifier}":
+        bag = bag._replace(path=f"{BAGS_DIR}/{bag.identifier}")  # ledger.path-changed
+    present = _present(archive, bag.path)
+    if bag.state == "publishing" and bag.identifier not in found.published_per_chain:
+        if publisher_alive(bag.publisher_pid) or not present:
+            notes.append(f"{bag.identifier}: being published (or interrupted); not audited")
+            return
+        # Its ingest died between the rename and the mark: the bag is in bags/, so it
+        # is audited (against the digests recorded at staging) until an ingest completes it.
         notes.append(
-            "the ledger predates version 4: its tables are not yet bound to its chain "
-            "(any audit or ingest with write access binds them)"
+            f"{bag.identifier}: being published (or interrupted): its ingest died before "
+            "marking it published; audited; the next ingest completes it"
         )
-    known = {b.identifier: b for b in rows}
-    results: list[BagAudit] = []
-    # Withdrawn bags (preserve withdraw: a chained tombstone) are expected gone.
-    results += _withdrawn(db, known, found, on_disk)
-    for name in sorted(on_disk - set(known) - set(found.rows_missing)):
-        results.append(
-            BagAudit(
-                name,
-                f"{BAGS_DIR}/{name}",
-                (
-                    Problem(
-                        "ledger.bag-unknown",
-                        "",
-                        "bag is in the archive but was never ingested (not in the ledger)",
-                    ),
-                ),
-            )
+    if not present:
+        problems = (
+            *found.bag_problems.get(bag.identifier, ()),
+            Problem(
+                "ledger.bag-missing",
+                "",
+                f"bag recorded at ingest ({bag.ingested_at}) is not in the archive",
+            ),
         )
-    # Bags the chain records but whose row was deleted: audited all the same.
-    for identifier, at in found.rows_missing.items():
-        known[identifier] = ledger.BagRow(
-            identifier, f"{BAGS_DIR}/{identifier}", "published", at, None
-        )
-    queue: list[ledger.BagRow] = []
-    # Bags whose rows disagree with the chain first (a rolling audit reaches them at
-    # once), then the least recently verified.
-    for bag in sorted(
-        known.values(),
-        key=lambda b: (
-            b.identifier not in found.bag_problems,
-            b.last_verified_at or "",
-            b.identifier,
-        ),
-    ):
-        if found.bound and bag.path != f"{BAGS_DIR}/{bag.identifier}":
-            bag = bag._replace(path=f"{BAGS_DIR}/{bag.identifier}")  # ledger.path-changed
-        present = Path(bag.path).name in on_disk or (archive / bag.path).is_dir()
-        if bag.state == "publishing" and bag.identifier not in found.published_per_chain:
-            if publisher_alive(bag.publisher_pid) or not present:
-                notes.append(f"{bag.identifier}: being published (or interrupted); not audited")
+        tally.add(BagAudit(bag.identifier, bag.path, problems), verified=False)
+        return
+    yield bag
+
+
+def _unknown(
+    archive: Path,
+    snapshot: sqlite3.Connection,
+    db: sqlite3.Connection,
+    found: ledger_check.LedgerCheck,
+    withdrawn: Set[str] = frozenset(),
+) -> Iterator[BagAudit]:
+    """Bags in ``bags/`` the ledger never heard of (planted), streamed from the disk.
+
+    A name not in the snapshot is looked up again outside it: a bag published
+    since the snapshot was taken has its row by now (rows are written before the
+    rename), and is no planted bag. A withdrawn bag back on disk is reported by
+    :func:`_withdrawn`, not here.
+    """
+    bags_root = archive / BAGS_DIR
+    if not bags_root.is_dir():
+        return
+    lookup = "SELECT 1 FROM bags WHERE identifier = ?"
+    names: list[str] = []
+    with os.scandir(bags_root) as entries:
+        for entry in entries:
+            if not (entry.is_dir(follow_symlinks=False) or entry.is_symlink()):
                 continue
-            # Its ingest died between the rename and the mark: the bag is in bags/, so it
-            # is audited (against the digests recorded at staging) until an ingest completes it.
-            notes.append(
-                f"{bag.identifier}: being published (or interrupted): its ingest died before "
-                "marking it published; audited; the next ingest completes it"
-            )
-        # Not listed, but there now: published between the listing and the ledger read.
-        if not present:
-            problems = (
-                *found.bag_problems.get(bag.identifier, ()),
+            name = entry.name
+            if name in found.rows_missing or name in withdrawn:
+                continue
+            if snapshot.execute(lookup, (name,)).fetchone() is not None:
+                continue
+            if db.execute(lookup, (name,)).fetchone() is not None:
+                continue
+            names.append(name)  # planted bags only: none in an archive in good order
+    for name in sorted(names):
+        yield BagAudit(
+            name,
+            f"{BAGS_DIR}/{name}",
+            (
                 Problem(
-                    "ledger.bag-missing",
+                    "ledger.bag-unknown",
                     "",
-                    f"bag recorded at ingest ({bag.ingested_at}) is not in the archive",
+                    "bag is in the archive but was never ingested (not in the ledger)",
                 ),
-            )
-            results.append(BagAudit(bag.identifier, bag.path, problems))
-            continue
-        queue.append(bag)
-    return results, queue, found
+            ),
+        )
 
 
 def _withdrawn(
-    db: sqlite3.Connection,
-    known: dict[str, ledger.BagRow],
+    archive: Path,
+    snapshot: sqlite3.Connection,
     found: ledger_check.LedgerCheck,
-    on_disk: set[str],
-) -> list[BagAudit]:
-    """Drop withdrawn bags from the audit; one still in ``bags/`` is reported."""
+    tally: _Tally,
+) -> frozenset[str]:
+    """The withdrawn bags, left out of the audit; one still in ``bags/`` is reported."""
     from preserve.replicas import withdrawn_ids
 
-    results = []
-    for identifier in withdrawn_ids(db):
-        known.pop(identifier, None)
+    identifiers = frozenset(withdrawn_ids(snapshot))
+    for identifier in sorted(identifiers):
         found.rows_missing.pop(identifier, None)
-        if identifier in on_disk:
-            on_disk.discard(identifier)
-            results.append(
-                BagAudit(
-                    identifier,
-                    f"{BAGS_DIR}/{identifier}",
-                    (
-                        Problem(
-                            "replica.withdrawn-present",
-                            "",
-                            "the bag was withdrawn (its tombstone is in the chain) but is "
-                            "in the archive again",
-                        ),
-                    ),
-                )
+        if _present(archive, f"{BAGS_DIR}/{identifier}"):
+            problem = Problem(
+                "replica.withdrawn-present",
+                "",
+                "the bag was withdrawn (its tombstone is in the chain) but is in the archive again",
             )
-    return results
+            tally.add(BagAudit(identifier, f"{BAGS_DIR}/{identifier}", (problem,)), verified=False)
+    return identifiers
 
 
 def _checks(archive: Path, found: ledger_check.LedgerCheck, notes: list[str]) -> PreserveChecks:
@@ -431,13 +596,17 @@ def _checks(archive: Path, found: ledger_check.LedgerCheck, notes: list[str]) ->
         except PreserveError as exc:
             notes.append(f"trusted TSA roots unreadable: {exc.one_line()}")
     judge = (archive / TRUSTED_KEYS_DIR).is_dir() or bool(found.trusted_pems)
-    return PreserveChecks(Trust(found.trusted_pems, roots, judge))
+    required: bool | None = None  # unreadable settings: each bag reports it
+    try:
+        required = load_settings(archive).signing_required
+    except PreserveError as exc:
+        notes.append(f"settings unreadable: {exc.one_line()}")
+    return PreserveChecks(Trust(found.trusted_pems, roots, judge), require_signature=required)
 
 
-def _with_version_links(db: sqlite3.Connection, results: list[BagAudit]) -> list[BagAudit]:
-    """Add a problem to each bag linked to a language version the archive does not hold."""
-    from dataclasses import replace
-
+def _version_problems(db: sqlite3.Connection) -> dict[str, list[Problem]]:
+    """A problem for each bag linked to a language version the archive does not hold
+    (few: the links of an archive in good order all resolve)."""
     from preserve.versions import missing_links
 
     by_bag: dict[str, list[Problem]] = {}
@@ -449,33 +618,28 @@ def _with_version_links(db: sqlite3.Connection, results: list[BagAudit]) -> list
                 f"linked as {link.relation} to {link.other}, which is not in the archive",
             )
         )
-    if not by_bag:
-        return results
-    merged = []
-    for result in results:
-        extra = by_bag.pop(result.identifier, [])
-        merged.append(replace(result, problems=(*result.problems, *extra)) if extra else result)
-    for identifier, problems in sorted(by_bag.items()):
-        merged.append(BagAudit(identifier, f"{BAGS_DIR}/{identifier}", tuple(problems)))
-    return merged
+    return by_bag
 
 
 def _verify_all(
     archive: Path,
     db: sqlite3.Connection,
-    queue: Sequence[ledger.BagRow],
+    queue: Iterator[ledger.BagRow],
     workers: int | None,
     started: float,
     budget: float | None,
-    progress: Callable[[BagAudit], None] | None,
     found: ledger_check.LedgerCheck,
     checks: PreserveChecks | None,
-    done: list[BagAudit],
+    tally: _Tally,
+    limits: Limits = DEFAULT_LIMITS,
     executor: BatchExecutor | None = None,
-    checkpoint: Callable[[], None] | None = None,
+    total: int | None = None,
 ) -> int:
     """Verify bags in parallel processes (or on ``executor``), submitting only while the
-    budget lasts; results go into ``done`` as they come; returns how many were not reached."""
+    budget lasts; results go to the tally as they come. Returns how many were not
+    reached (the rest of the queue is still drawn, so missing bags are reported
+    whatever the budget). ``total``: about how many bags the queue holds (to size
+    pools and batches; the queue itself is never held whole)."""
 
     def finish(bag: ledger.BagRow, result: BagResult) -> None:
         bag_dir = archive / bag.path
@@ -499,43 +663,49 @@ def _verify_all(
             result.bytes_checked,
             result.files_checked,
         )
-        done.append(audit_result)
-        if progress:
-            progress(audit_result)
+        tally.add(audit_result, verified=True)
 
     def in_budget() -> bool:
         return budget is None or time.monotonic() - started < budget
 
+    def rest() -> int:
+        return sum(1 for _ in queue)
+
     if executor is not None:
-        calls = [(executor.to_remote(archive / bag.path), 1, checks) for bag in queue]
-        for index, result in executor.map_unordered(_verify_one, calls, in_budget):
-            finish(queue[index], result)
-            if checkpoint is not None and len(done) % RECORD_EVERY == 0:
-                checkpoint()  # a planner that dies after hours loses minutes, not the run
-        return len(queue) - len(done)
-    count = min(workers or os.cpu_count() or 1, len(queue))
+        # Calls are drawn from the queue a batch at a time, as the executor submits
+        # them; only the bags in flight are held here.
+        in_flight: dict[int, ledger.BagRow] = {}
+
+        def calls() -> Iterator[tuple[Any, ...]]:
+            for index, bag in enumerate(queue):
+                in_flight[index] = bag
+                yield (executor.to_remote(archive / bag.path), 1, checks, limits)
+
+        for index, result in executor.map_unordered(_verify_one, calls(), in_budget, total):
+            finish(in_flight.pop(index), result)
+        return rest()
+    count = workers or os.cpu_count() or 1
+    if total is not None:
+        count = max(1, min(count, total))
     if count <= 1:
-        for i, bag in enumerate(queue):
+        for bag in queue:
             if not in_budget():
-                return len(queue) - i
-            finish(bag, _verify_one(str(archive / bag.path), None, checks))
+                return 1 + rest()
+            finish(bag, _verify_one(str(archive / bag.path), None, checks, limits))
         return 0
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
         pending: dict[Future[BagResult], ledger.BagRow] = {}
-        items: Iterator[ledger.BagRow] = iter(queue)
-        submitted = 0
         window = count * 4
         exhausted = False
         while True:
             while not exhausted and len(pending) < window and in_budget():
-                upcoming = next(items, None)
+                upcoming = next(queue, None)
                 if upcoming is None:
                     exhausted = True
                     break
                 path = str(archive / upcoming.path)
-                pending[pool.submit(_verify_one, path, 1, checks)] = upcoming
-                submitted += 1
+                pending[pool.submit(_verify_one, path, 1, checks, limits)] = upcoming
             if not pending:
                 break
             future = next(iter(_first_done(pending)))
@@ -543,7 +713,7 @@ def _verify_all(
             finish(bag, future.result())
             if not in_budget():
                 exhausted = True
-    return len(queue) - submitted
+    return rest()
 
 
 def _first_done(pending: dict[Future[BagResult], Any]) -> list[Future[BagResult]]:

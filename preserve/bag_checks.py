@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from preserve.bagit_format import BAG_INFO_TXT, Problem, Severity, parse_bag_info
-from preserve.fsio import read_regular
+from preserve.errors import PreserveError
+from preserve.fsio import archive_of, read_regular
 from preserve.profile import Profile, check_profile, claimed_profile, load_profile
 from preserve.verify.access import BagFiles, open_bag_files, read_listed
 
@@ -69,6 +70,10 @@ class PreserveChecks:
     unsound: frozenset[str] = frozenset()
     #: ``verify_bag`` hands this check the listed bag (directory or tar/zip), not a path.
     reads_bag_files: bool = True
+    #: Whether the bag must be signed (``signature.missing`` if it has no
+    #: ``signatures/``); None: as the settings of the archive the bag sits in say
+    #: (``[signing] required``), not required for a bag in no archive.
+    require_signature: bool | None = None
 
     def __call__(self, bag: Path | BagFiles) -> Iterator[Problem]:
         if isinstance(bag, (str, Path)):
@@ -99,6 +104,7 @@ class PreserveChecks:
                 "signatures of a serialized bag are not checked yet: extract it and verify "
                 "the folder",
             )
+        yield from _check_required_signature(bag, self.require_signature)
 
     def with_unsound(self, paths: frozenset[str]) -> PreserveChecks:
         """These checks, skipping the content of ``paths`` (called by ``verify_bag``)."""
@@ -135,6 +141,44 @@ check_our_bag = PreserveChecks()
 def bag_name(bag_dir: Path) -> str:
     """The bag's folder name, also for ``.`` or ``..`` (``Path('.').name`` is '')."""
     return Path(os.path.realpath(bag_dir)).name
+
+
+def _check_required_signature(bag: BagFiles, required: bool | None) -> Iterator[Problem]:
+    """``signature.missing``: a bag that must be signed has no ``signatures/``.
+
+    Deleting the whole folder otherwise makes a signed bag look merely unsigned;
+    the ledger catches that for bags it saw signed (``ledger.signature-missing``),
+    this catches it wherever signing is required, ledger or not.
+    """
+    root = bag.root_path()
+    if required is None:
+        archive = archive_of(root) if root is not None else None
+        if archive is None:
+            return
+        from preserve.settings import load_settings
+
+        try:
+            required = load_settings(archive).signing_required
+        except PreserveError as exc:
+            yield Problem(
+                "signature.requirement-unknown",
+                SIGNATURES_DIR,
+                f"the archive's settings cannot be read ({exc.one_line()}): "
+                "whether this bag must be signed is unknown",
+            )
+            return
+    signed = (
+        os.path.lexists(root / SIGNATURES_DIR)
+        if root is not None
+        else any(p.startswith(f"{SIGNATURES_DIR}/") for p in bag.files.keys() | bag.others)
+    )
+    if required and not signed:
+        yield Problem(
+            "signature.missing",
+            SIGNATURES_DIR,
+            "every bag must be signed ([signing] required, or --require-signature), "
+            "but this bag has no signatures/ folder: it was never signed, or it was removed",
+        )
 
 
 def _skipped(rel: str) -> Problem:

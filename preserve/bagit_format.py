@@ -92,6 +92,12 @@ class Limits:
     max_bag_info_bytes: int = 1 << 20
     #: Bytes of any other tag file read whole (bagit.txt) (``limit.tag-file-size``).
     max_tag_file_bytes: int = 1 << 20
+    #: Bytes a serialized bag may make us read after decompression, listing and
+    #: hashing together (``limit.bytes``): a tar.gz bomb stops here, in bounded time.
+    max_bytes: int = 4 << 30
+    #: The largest compression ratio of a zip member, or of a compressed tar's stream
+    #: once past its first MiB (``limit.ratio``): deflate of zeros is ~1,000:1.
+    max_ratio: int = 200
 
     def __post_init__(self) -> None:
         for name in self.__dataclass_fields__:

@@ -22,7 +22,7 @@ import math
 import os
 import pickle
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -60,16 +60,20 @@ class BatchExecutor(Protocol):
     """The seam the audit and the ingest hand work to (besides their own process pool).
 
     ``map_unordered`` runs ``func(*call)`` for each call, in batches, and yields
-    ``(index, result)`` as batches finish, each index exactly once; it submits new
-    batches only while ``keep_going()`` is true, and waits for those already running.
+    ``(index, result)`` as batches finish, each index (the call's position in
+    ``calls``) exactly once; it submits new batches only while ``keep_going()`` is
+    true, and waits for those already running. ``calls`` may be a lazy iterable:
+    it is drawn a batch at a time, as batches are submitted, so a million calls
+    are never held at once (``total``, when given, sizes the batches).
     Paths in calls must be the workers' paths: see :meth:`to_remote`.
     """
 
     def map_unordered(
         self,
         func: Callable[..., R],
-        calls: Sequence[tuple[Any, ...]],
+        calls: Iterable[tuple[Any, ...]],
         keep_going: Callable[[], bool] = ...,
+        total: int | None = None,
     ) -> Iterator[tuple[int, R]]: ...
 
     def to_remote(self, path: str | Path) -> str: ...
@@ -272,32 +276,42 @@ class DaskExecutor:
     def map_unordered(
         self,
         func: Callable[..., R],
-        calls: Sequence[tuple[Any, ...]],
+        calls: Iterable[tuple[Any, ...]],
         keep_going: Callable[[], bool] = _always,
+        total: int | None = None,
     ) -> Iterator[tuple[int, R]]:
         """See :class:`BatchExecutor`. Raises :class:`ExecutorLost` if the scheduler goes."""
-        if not calls:
+        if isinstance(calls, Sized):
+            total = len(calls)
+        if total == 0:
             return
         client = self.client
         if client is None:
             raise RuntimeError("DaskExecutor used outside its with-block")
         threads = self.threads()
-        size = self.batch_size or batch_size_for(len(calls), threads)
+        size = self.batch_size or (
+            batch_size_for(total, threads) if total is not None else MAX_BATCH
+        )
         window = max(2, threads * WINDOW_PER_THREAD)
         run = uuid.uuid4().hex[:12]
-        starts = iter(range(0, len(calls), size))
+        pending_calls = iter(calls)
+        drawn = 0  # calls drawn so far: the next batch's first index
         in_flight: dict[Any, int] = {}
-        seen: set[int] = set()
+        # Batches (by first index) whose results came back: a retried batch never
+        # counts twice. One entry a batch, not a call: flat at a million calls.
+        finished: set[int] = set()
         numbers = itertools.count()
 
         def submit() -> bool:
-            start = next(starts, None)
-            if start is None:
+            nonlocal drawn
+            batch = list(itertools.islice(pending_calls, size))
+            if not batch:
                 return False
+            start, drawn = drawn, drawn + len(batch)
             future = client.submit(
                 run_batch,
                 func,
-                list(calls[start : start + size]),
+                batch,
                 key=f"preserve-{run}-{next(numbers)}",
                 retries=self.retries,
                 pure=False,
@@ -316,9 +330,9 @@ class DaskExecutor:
                 start = in_flight.pop(future)
                 results = self._result(future)
                 self.batches_done += 1
-                for offset, result in enumerate(results):
-                    if start + offset not in seen:  # a retried batch never counts twice
-                        seen.add(start + offset)
+                if start not in finished:  # a retried batch never counts twice
+                    finished.add(start)
+                    for offset, result in enumerate(results):
                         yield start + offset, result
                 if stopping or not keep_going():
                     stopping = True  # --budget: submit nothing more, wait for the rest

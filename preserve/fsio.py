@@ -243,3 +243,11 @@ def read_input(path: Path, limit: int, *, follow: bool = True) -> bytes:
     fd = open_regular(path, follow=follow)
     with os.fdopen(fd, "rb") as handle:
         return handle.read(limit + 1)
+
+
+def archive_of(bag_dir: Path) -> Path | None:
+    """The archive a bag directory sits in (``ARCHIVE/bags/<id>`` with a ledger), if any."""
+    parent = bag_dir.absolute().parent
+    if parent.name == "bags" and (parent.parent / "ledger.sqlite").is_file():
+        return parent.parent
+    return None

@@ -317,6 +317,9 @@ MIGRATIONS: tuple[tuple[str | Callable[[sqlite3.Connection], None], ...], ...] =
         )
         """,
     ),
+    # 8: the audit's queue at a million bags (preserve.audit.QUEUE_QUERY): never verified,
+    # then least recently verified, read in index order instead of sorted in memory.
+    ("CREATE INDEX IF NOT EXISTS bags_by_last_verified ON bags(last_verified_at, identifier)",),
 )
 #: From this ledger version on, every event must be chained (see :func:`strict`).
 STRICT_VERSION = 4

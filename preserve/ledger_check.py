@@ -29,12 +29,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from preserve import ledger
 from preserve.bagit_format import Problem
-from preserve.chain import SEAL_EVENT, ChainReport, verify_chain
+from preserve.chain import GENESIS, SEAL_EVENT, BrokenLink, ChainReport, event_hash, verify_chain
 from preserve.errors import KeyFileError
 from preserve.keys import (
     KEY_TRUST_EVENT,
@@ -172,6 +173,9 @@ class LedgerCheck:
     published_per_chain: frozenset[str] = frozenset()
     #: PEMs of the keys in ``trusted-keys/`` that the chain vouches for.
     trusted_pems: tuple[bytes, ...] = ()
+    #: What an audit with write access records for the next one to start from
+    #: (:func:`replay`); None for a short chain, a broken one, or a full check.
+    checkpoint: Checkpoint | None = None
 
     @property
     def ok(self) -> bool:
@@ -194,15 +198,24 @@ def verify_ledger(archive: Path, *, published_head: str | None = None) -> Ledger
 
 
 def check(
-    db: sqlite3.Connection, archive: Path, *, published_head: str | None = None
+    db: sqlite3.Connection,
+    archive: Path,
+    *,
+    published_head: str | None = None,
+    incremental: bool = False,
 ) -> LedgerCheck:
     """Replay and verify the chain, then compare every table the audit trusts with it.
 
     Run it inside one read transaction, so the chain and the tables are one
     snapshot. A ledger older than version 4 (opened read-only, never upgraded) is
-    not bound yet: only its chain is verified.
+    not bound yet: only its chain is verified. ``incremental`` (the audit): the
+    chain is replayed from its latest checkpoint (:func:`replay`), not from the start.
     """
-    report = verify_chain(db, published_head=published_head)
+    checkpoint: Checkpoint | None = None
+    if incremental and published_head is None:
+        report, checkpoint = replay(db)
+    else:
+        report = verify_chain(db, published_head=published_head)
     problems: list[Problem] = []
     if report.broken is not None:
         problems.append(
@@ -287,7 +300,14 @@ def check(
     key_problems, pems = _check_keys(db, archive)
     problems += key_problems
     return LedgerCheck(
-        report, True, tuple(problems), bags, missing, frozenset(published), tuple(pems)
+        report,
+        True,
+        tuple(problems),
+        bags,
+        missing,
+        frozenset(published),
+        tuple(pems),
+        checkpoint if report.ok else None,
     )
 
 
@@ -327,3 +347,156 @@ def _check_keys(db: sqlite3.Connection, archive: Path) -> tuple[list[Problem], l
                 )
             )
     return problems, pems
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+#: The chained event (archive-wide) an audit records once it has verified the chain:
+#: ``{"through_id", "head", "events", "swept_to"}`` (see :func:`replay`).
+CHECKPOINT_EVENT = "ledger checkpoint"
+#: Chains shorter than this are replayed whole every time (a second or two), and
+#: get no checkpoint: a small archive's ledger gains no events it does not need.
+CHECKPOINT_MIN_EVENTS = 100_000
+#: Events before the checkpoint that each incremental replay verifies again, in
+#: turn from where the last one stopped (the sweep), so an old event edited in
+#: place is found within one cycle of audits, as a bag is.
+SWEEP_EVENTS = 200_000
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where the chain was verified up to, as a chained event records it."""
+
+    #: Events up to this id verified, ending in ``head`` (the hash of that event).
+    through_id: int
+    head: str
+    events: int
+    #: The sweep's position: the next replay verifies older events again from here.
+    swept_to: int = 0
+
+    def as_detail(self) -> dict[str, Any]:
+        return {
+            "through_id": self.through_id,
+            "head": self.head,
+            "events": self.events,
+            "swept_to": self.swept_to,
+        }
+
+
+def latest_checkpoint(db: sqlite3.Connection) -> tuple[int, Checkpoint] | None:
+    """The latest checkpoint event's id and content (None: none, or not readable)."""
+    row = db.execute(
+        "SELECT id, detail FROM events WHERE type = ? AND identifier IS NULL"
+        " ORDER BY id DESC LIMIT 1",
+        (CHECKPOINT_EVENT,),
+    ).fetchone()
+    if row is None:
+        return None
+    try:
+        doc = json.loads(row[1])
+        found = Checkpoint(
+            int(doc["through_id"]), str(doc["head"]), int(doc["events"]), int(doc["swept_to"])
+        )
+    except (ValueError, TypeError, KeyError):
+        return None
+    if found.through_id >= int(row[0]):
+        return None  # a checkpoint vouches only for events before it
+    return int(row[0]), found
+
+
+def replay(db: sqlite3.Connection) -> tuple[ChainReport, Checkpoint | None]:
+    """:func:`~preserve.chain.verify_chain`, from the latest checkpoint on.
+
+    The checkpoint is itself a chained event after the events it vouches for, so
+    it is verified with the events replayed; the stored hash of its last event
+    must still be the one it recorded (rewriting the events before it and their
+    hashes breaks that, or the chain after it), and the sweep replays a stretch
+    of the older events each time (an event edited in place, hashes left alone).
+    Anything amiss: the whole chain is replayed, and reported as
+    :func:`verify_chain` reports it. Returns the report and the checkpoint the
+    caller may record (None for a chain under :data:`CHECKPOINT_MIN_EVENTS`).
+    """
+    latest = latest_checkpoint(db) if ledger.strict(db) else None
+    if latest is None:
+        return _full(db, swept_to=0)
+    _, start = latest
+    stored = db.execute("SELECT hash FROM events WHERE id = ?", (start.through_id,)).fetchone()
+    new = _replay_range(db, start.head, start.through_id + 1, None)
+    sweep_from = start.swept_to if 0 < start.swept_to <= start.through_id else 1
+    sweep_to = sweep_from + SWEEP_EVENTS - 1
+    before = db.execute(
+        "SELECT hash FROM events WHERE id < ? ORDER BY id DESC LIMIT 1", (sweep_from,)
+    ).fetchone()
+    old = _replay_range(
+        db, before[0] if before else GENESIS, sweep_from, min(sweep_to, start.through_id)
+    )
+    if stored is None or stored[0] != start.head:
+        return _full(db, swept_to=0, mismatch=start)
+    if new is None or old is None:
+        return _full(db, swept_to=0)
+    count, head, last = new
+    last_id = last if last is not None else start.through_id
+    try:
+        seq = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    except sqlite3.Error:
+        seq = None
+    if seq is not None and int(seq[0]) > last_id:
+        return _full(db, swept_to=0)  # the tail was deleted: said as a full replay says it
+    events = start.events + count
+    swept = 0 if sweep_to >= start.through_id else sweep_to + 1
+    report = ChainReport(events, head, last_id)
+    return report, _checkpoint(report, swept)
+
+
+def _full(
+    db: sqlite3.Connection, *, swept_to: int, mismatch: Checkpoint | None = None
+) -> tuple[ChainReport, Checkpoint | None]:
+    report = verify_chain(db)
+    if report.broken is None and mismatch is not None:
+        # Every link holds, yet the checkpoint disagrees: the events up to it and
+        # every hash since were rewritten, but not the checkpoint's record.
+        report = replace(
+            report,
+            broken=BrokenLink(
+                mismatch.through_id,
+                "chain.checkpoint-mismatch",
+                f"the hash of event {mismatch.through_id} is not the one a checkpoint "
+                "recorded after it: the chain was rewritten up to there",
+            ),
+        )
+    return report, _checkpoint(report, swept_to)
+
+
+def _checkpoint(report: ChainReport, swept_to: int) -> Checkpoint | None:
+    if not report.ok or report.last_id is None or report.events < CHECKPOINT_MIN_EVENTS:
+        return None
+    return Checkpoint(report.last_id, report.head, report.events, swept_to)
+
+
+def _replay_range(
+    db: sqlite3.Connection, prev: str, first_id: int, last_id: int | None
+) -> tuple[int, str, int | None] | None:
+    """Verify events ``first_id``..``last_id`` (to the end: None) chained from ``prev``;
+    (count, head, last id) or None at the first link that does not hold."""
+    sql = "SELECT * FROM events WHERE id >= ?" + (" AND id <= ?" if last_id is not None else "")
+    params = (first_id,) if last_id is None else (first_id, last_id)
+    count, last = 0, None
+    for row in db.execute(sql + " ORDER BY id", params):
+        digest = row["hash"]
+        if digest is None or row["prev_hash"] != prev or event_hash(prev, row) != digest:
+            return None
+        prev, last = digest, int(row["id"])
+        count += 1
+    return count, prev, last
+
+
+def record_checkpoint(db: sqlite3.Connection, checkpoint: Checkpoint, agent: str) -> None:
+    """Chain a checkpoint event (inside :func:`preserve.ledger.write`)."""
+    ledger.record_event(
+        db,
+        identifier=None,
+        type=CHECKPOINT_EVENT,
+        outcome="success",
+        detail=checkpoint.as_detail(),
+        agent=agent,
+    )

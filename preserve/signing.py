@@ -49,7 +49,7 @@ from preserve.errors import (
     SigningError,
     TimestampError,
 )
-from preserve.fsio import FileTooLarge, fsync_dir, read_limited, read_regular, write_new
+from preserve.fsio import FileTooLarge, archive_of, fsync_dir, read_limited, read_regular, write_new
 from preserve.keys import SigningKey
 
 SIGNATURES_DIR = "signatures"
@@ -119,14 +119,6 @@ class Trust:
 
     def fingerprints(self) -> set[str]:
         return {keymod.fingerprint(keymod.parse_public_key(pem)) for pem in self.keys}
-
-
-def archive_of(bag_dir: Path) -> Path | None:
-    """The archive a bag directory sits in (``ARCHIVE/bags/<id>`` with a ledger), if any."""
-    parent = bag_dir.absolute().parent
-    if parent.name == "bags" and (parent.parent / "ledger.sqlite").is_file():
-        return parent.parent
-    return None
 
 
 # --------------------------------------------------------------------------- signing

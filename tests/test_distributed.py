@@ -200,7 +200,7 @@ def test_audit_on_cluster_matches_a_local_audit(cluster: Cluster, archive: Path)
     local = audit(archive, workers=1, record=False)
     assert not local.ok and len(local.bags) == 6
     result = CliRunner().invoke(
-        cli, ["audit", str(archive), "--scheduler", cluster.address, "--json"]
+        cli, ["audit", str(archive), "--scheduler", cluster.address, "--json", "--all"]
     )
     assert result.exit_code == 1, result.output
     remote = json.loads(result.stdout)
@@ -244,6 +244,27 @@ def test_budget_stops_submitting_and_waits_for_running_batches(cluster: Cluster)
     # Two threads, two batches each in flight: four batches of three, each bag once.
     assert indexes == list(range(12))
     assert all(value == index for index, value in results)
+
+
+def test_calls_are_drawn_a_batch_at_a_time(cluster: Cluster) -> None:
+    """A lazy stream of calls (an audit's queue at a million bags) is never held whole:
+    when the first result comes back, only the batches in flight have been drawn."""
+    drawn: list[int] = []
+
+    def calls() -> Iterator[tuple[int]]:
+        for i in range(1_000):
+            drawn.append(i)
+            yield (-i,)
+
+    with DaskExecutor(cluster.address, batch_size=10) as executor:
+        results = executor.map_unordered(abs, calls())
+        first = next(results)
+        drawn_at_first = len(drawn)
+        everything = [first, *results]
+    # Two threads, two batches of ten each in flight.
+    assert drawn_at_first == 40
+    assert sorted(i for i, _ in everything) == list(range(1_000))
+    assert all(value == index for index, value in everything)
 
 
 def test_interrupted_audit_records_what_was_verified(cluster: Cluster, archive: Path) -> None:

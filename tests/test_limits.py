@@ -229,9 +229,12 @@ def test_huge_bag_info_in_an_archive_is_not_read(tmp_path: Path, form: str) -> N
     bag = make_bag(tmp_path / "b", {"data/a.txt": b"a"})
     (bag / "bag-info.txt").write_bytes(b"Note: " + b"x" * (3 << 20) + b"\n")
     target = as_tar(bag, tmp_path / "b.tgz") if form == "tar" else as_zip(bag, tmp_path / "b.zip")
-    result = verify_bag(target)
+    # Three MiB of one letter compresses past the ratio limit (limit.ratio by
+    # default); lifted, the bag-info limit is what stops it.
+    assert "limit.ratio" in codes(verify_bag(target).errors)
+    result = verify_bag(target, limits=Limits(max_ratio=100_000))
     assert "limit.bag-info-size" in codes(result.errors)
-    assert verify_bag(target, limits=Limits(max_bag_info_bytes=4 << 20)).valid
+    assert verify_bag(target, limits=Limits(max_bag_info_bytes=4 << 20, max_ratio=100_000)).valid
 
 
 def test_zip_member_that_lies_about_its_size_is_cut_at_the_limit(tmp_path: Path) -> None:
@@ -388,3 +391,139 @@ def test_audit_of_a_tag_manifest_linked_to_dev_zero(tmp_path: Path) -> None:
     report = audit(archive, workers=1)
     codes_found = {p.code for b in report.bags for p in b.problems}
     assert {"symlink", "ledger.tagmanifest-unreadable"} <= codes_found
+
+
+# --------------------------------------------------------------------------- bombs
+
+BOMB_BYTES = 64 << 20  # zeros: ~64 KB compressed, a 1,000-fold ratio
+
+
+class _Zeros(io.RawIOBase):
+    """``size`` zero bytes, read in chunks (the bomb is never held in memory)."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+        n = min(len(buffer), self.left)
+        buffer[:n] = bytes(n)
+        self.left -= n
+        return n
+
+
+def tar_bomb(bag: Path, out: Path) -> Path:
+    """A real bag, gzipped, with one payload member of ``BOMB_BYTES`` zeros in front."""
+    with tarfile.open(out, "w:gz") as tar:
+        info = tarfile.TarInfo(f"{bag.name}/data/zeros.bin")
+        info.size = BOMB_BYTES
+        tar.addfile(info, io.BufferedReader(_Zeros(BOMB_BYTES)))
+        tar.add(bag, arcname=bag.name)
+    return out
+
+
+def zip_bomb(bag: Path, out: Path) -> Path:
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open(f"{bag.name}/data/zeros.bin", "w", force_zip64=True) as member:
+            chunk = bytes(1 << 20)
+            for _ in range(BOMB_BYTES >> 20):
+                member.write(chunk)
+        for p in sorted(bag.rglob("*")):
+            if p.is_file():
+                zf.write(p, f"{bag.name}/{p.relative_to(bag).as_posix()}")
+    return out
+
+
+@pytest.mark.parametrize("build", [tar_bomb, zip_bomb], ids=["tar.gz", "zip"])
+def test_compression_bombs_stop_at_the_ratio_and_byte_limits(tmp_path: Path, build: object) -> None:
+    bag = make_bag(tmp_path / "bag", {"data/a.txt": b"hello"})
+    bomb = build(bag, tmp_path / "bomb")  # type: ignore[operator]
+    assert bomb.stat().st_size < BOMB_BYTES // 100
+    result = verify_bag(bomb)  # the default ratio limit (200) catches 1,000:1
+    assert "limit.ratio" in codes(result.errors) and result.bytes_checked < BOMB_BYTES
+    # With the ratio allowed, the byte limit stops it instead, before the bomb is read.
+    lax = Limits(max_ratio=10_000, max_bytes=8 << 20)
+    result = verify_bag(bomb, limits=lax)
+    assert "limit.bytes" in codes(result.errors) and result.bytes_checked < 8 << 20
+    # And with both allowed, it is read (and found wrong: zeros.bin is not in the manifest).
+    roomy = Limits(max_ratio=10_000, max_bytes=1 << 30)
+    assert not {c for c in error_codes(bomb, roomy) if c.startswith("limit.")}
+
+
+def test_small_honest_archives_are_under_the_default_ratio_and_byte_limits(
+    tmp_path: Path,
+) -> None:
+    # Two MiB of repetitive text compresses ~30-fold: an honest file, far from 200:1.
+    text = b"".join(b"line %d of a long notice about opening hours\n" % i for i in range(48_000))
+    bag = make_bag(tmp_path / "bag", {"data/notice.txt": text})
+    for form in (as_tar, as_zip):
+        archive = form(bag, tmp_path / f"bag.{form.__name__}")
+        assert not error_codes(archive), form.__name__
+
+
+# --------------------------------------------------------------------------- options
+
+
+def test_cli_limit_options_on_verify(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from preserve.cli import cli
+
+    bag = make_bag(tmp_path / "bag", {"data/a.txt": b"a", "data/b.txt": b"b"})
+    runner = CliRunner()
+    assert runner.invoke(cli, ["verify", str(bag)]).exit_code == 0
+    few = runner.invoke(cli, ["verify", "--json", "--max-files", "3", str(bag)])
+    assert few.exit_code == 1
+    assert "limit.files" in {p["code"] for p in json.loads(few.output)["bags"][0]["problems"]}
+    bomb = tar_bomb(bag, tmp_path / "bomb.tar.gz")
+    capped = runner.invoke(
+        cli, ["verify", "--json", "--max-ratio", "100000", "--max-bytes", "8M", str(bomb)]
+    )
+    assert capped.exit_code == 1
+    found = {p["code"] for p in json.loads(capped.output)["bags"][0]["problems"]}
+    assert "limit.bytes" in found and "limit.ratio" not in found
+    for bad in (["--max-bytes", "lots"], ["--max-bytes", "0"], ["--max-ratio", "0"]):
+        refused = runner.invoke(cli, ["verify", *bad, str(bag)])
+        assert refused.exit_code == 2 and "Traceback" not in refused.output, bad
+
+
+def test_parse_size_units() -> None:
+    from preserve.cli import parse_size
+
+    assert parse_size("100M") == 100 << 20
+    assert parse_size("2G") == 2 << 30
+    assert parse_size("2GiB") == 2 << 30
+    assert parse_size("4096") == 4096
+
+
+def test_archive_limits_settings_apply_to_verify_and_audit(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from preserve.archive import ingest
+    from preserve.cli import cli
+    from preserve.settings import set_value
+
+    from .test_archive import make_statements
+
+    make_statements(tmp_path / "in", 1)
+    assert ingest([tmp_path / "in"], tmp_path / "archive").exit_code == 0
+    archive = tmp_path / "archive"
+    (bag,) = sorted((archive / "bags").iterdir())
+    runner = CliRunner()
+    assert runner.invoke(cli, ["verify", str(bag)]).exit_code == 0
+    set_value(archive, "limits.max_files", "3")
+    verified = runner.invoke(cli, ["verify", "--json", str(bag)])
+    assert verified.exit_code == 1
+    assert "limit.files" in {p["code"] for p in json.loads(verified.output)["bags"][0]["problems"]}
+    audited = runner.invoke(cli, ["audit", "--json", "--no-record", str(archive)])
+    assert audited.exit_code == 1
+    assert "limit.files" in {p["code"] for p in json.loads(audited.output)["bags"][0]["problems"]}
+    # An option overrides the archive's setting.
+    roomy = runner.invoke(cli, ["audit", "--no-record", "--max-files", "1000", str(archive)])
+    assert roomy.exit_code == 0, roomy.output

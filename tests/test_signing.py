@@ -387,3 +387,38 @@ def test_audit_finds_a_removed_signature_through_the_ledger(
     found = {(p.code, p.path) for b in report.bags for p in b.problems}
     assert ("ledger.signature-missing", "signatures") in found
     assert not report.ok
+
+
+def test_required_signature_missing_is_reported_by_verify_and_audit(
+    archive: Path, bag: Path, key: SigningKey, tmp_path: Path
+) -> None:
+    """With [signing] required, a bag without signatures/ is invalid, ledger or not."""
+    from preserve.audit import audit
+    from preserve.bag_checks import PreserveChecks
+    from preserve.settings import set_value
+
+    runner = CliRunner()
+    # Not required: an unsigned bag is fine; --require-signature makes it invalid.
+    assert runner.invoke(cli, ["verify", str(bag)]).exit_code == 0
+    forced = runner.invoke(cli, ["verify", "--json", "--require-signature", str(bag)])
+    assert forced.exit_code == 1, forced.output
+    (only,) = json.loads(forced.output)["bags"]
+    assert ("signature.missing", "signatures") in {(p["code"], p["path"]) for p in only["problems"]}
+    # Required by the archive's settings: verify (a bag in the archive) and audit.
+    set_value(archive, "signing.required", "true")
+    assert "signature.missing" in codes(verify_bag(bag, extra_checks=(PreserveChecks(),)).problems)
+    report = audit(archive, keep_valid=False)
+    assert {(b.identifier, p.code) for b in report.bags for p in b.problems} == {
+        (bag.name, "signature.missing")
+    }
+    # Signed: no problem; the whole folder deleted (and the ledger's row with its
+    # memory of the signing gone too, say, on a copy): still caught.
+    sign_archived_bag(bag, key)
+    assert audit(archive).ok
+    shutil.rmtree(bag / "signatures")
+    assert "signature.missing" in codes(verify_bag(bag, extra_checks=(PreserveChecks(),)).problems)
+    # A copy of the bag outside any archive needs the flag.
+    copy = tmp_path / "copy" / bag.name
+    shutil.copytree(bag, copy)
+    assert verify_bag(copy, extra_checks=(PreserveChecks(),)).valid
+    assert not verify_bag(copy, extra_checks=(PreserveChecks(require_signature=True),)).valid

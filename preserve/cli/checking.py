@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
 from pathlib import Path
+from typing import IO, Any
 
 import click
 
 from preserve.cli.options import (
+    F,
     emit_json,
     handles_errors,
     json_option,
@@ -16,7 +20,66 @@ from preserve.cli.options import (
     progress_bar,
     scheduler_options,
 )
-from preserve.errors import ExitCode
+from preserve.errors import ExitCode, PreserveError
+
+#: ``--max-files`` ... ``--max-ratio``: one option for each field of Limits.
+_LIMIT_HELP = {
+    "max_files": "Files and directories in one bag.",
+    "max_depth": "Directory levels below the bag root.",
+    "max_path_bytes": "UTF-8 bytes of one path.",
+    "max_line_chars": "Characters of one manifest or fetch.txt line.",
+    "max_manifest_bytes": "Bytes of one manifest or fetch.txt (SIZE).",
+    "max_bag_info_bytes": "Bytes of bag-info.txt (SIZE).",
+    "max_tag_file_bytes": "Bytes of any other tag file read whole (SIZE).",
+    "max_bytes": "Bytes a serialized bag may make us decompress (SIZE: 100M, 2G, bytes).",
+    "max_ratio": "The largest compression ratio of a member.",
+}
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """``100M``, ``2G``, ``512K`` or plain bytes (binary units), at least 1."""
+    value = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = value[-1:] if value[-1:] in _SIZE_UNITS and value[-1:] else ""
+    number = value[: len(value) - len(unit)]
+    if not number.isascii() or not number.isdigit() or len(number) > 18 or int(number) < 1:
+        raise click.BadParameter(f"{text!r} is not a size like 100M, 2G or 4096")
+    return int(number) * _SIZE_UNITS[unit]
+
+
+def limit_options(func: F) -> F:
+    """The verifier's limits as options; unset ones come from the archive's
+    ``[limits]`` settings, then from the defaults (docs/limits.md)."""
+    for name in reversed(list(_LIMIT_HELP)):
+        sized = name.endswith("_bytes")
+        func = click.option(
+            "--" + name.replace("_", "-"),
+            name,
+            type=click.STRING if sized else click.IntRange(min=1),
+            metavar="SIZE" if sized else "N",
+            help=_LIMIT_HELP[name],
+        )(func)
+    return func
+
+
+def chosen_limits(archive: Path | None, given: dict[str, Any]) -> Any:
+    """The Limits for a run: options given, else the archive's ``[limits]``, else defaults."""
+    import dataclasses
+
+    from preserve.bagit_format import Limits
+    from preserve.settings import load_settings
+
+    base = load_settings(archive).limits if archive is not None else Limits()
+    values = {
+        name: parse_size(value) if isinstance(value, str) else value
+        for name, value in given.items()
+        if value is not None
+    }
+    try:
+        return dataclasses.replace(base, **values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
 
 # --------------------------------------------------------------------------- audit
 
@@ -54,6 +117,19 @@ from preserve.errors import ExitCode
     help="With or without --replicas: replace damaged or missing copies from a good one.",
 )
 @scheduler_options
+@limit_options
+@click.option(
+    "--jsonl",
+    "jsonl_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every bag's result to FILE, one JSON object a line, as it is judged.",
+)
+@click.option(
+    "--all",
+    "all_bags",
+    is_flag=True,
+    help="List every bag in the report, valid ones too [default: failing bags, counts].",
+)
 @json_option
 @handles_errors
 def audit(
@@ -69,7 +145,10 @@ def audit(
     scheduler: str | None,
     path_map: str | None,
     batch_size: int | None,
+    jsonl_file: Path | None,
+    all_bags: bool,
     as_json: bool,
+    **given_limits: Any,
 ) -> None:
     """Verify every bag of an archive and compare the archive with its ledger.
 
@@ -124,17 +203,30 @@ def audit(
                 click.echo(f"{len(at_risk)} bags with fewer than {required} good copies")
         bad = any(r.overdue for r in rows) or bool(at_risk)
         sys.exit(int(ExitCode.bad if bad else ExitCode.ok))
-    with (
-        open_executor(scheduler, path_map, batch_size) as executor,
-        progress_bar("Auditing", enabled=not as_json) as advance,
-    ):
+    with contextlib.ExitStack() as stack:
+        executor = stack.enter_context(open_executor(scheduler, path_map, batch_size))
+        advance = stack.enter_context(progress_bar("Auditing", enabled=not as_json))
+        lines: IO[str] | None = None
+        if jsonl_file is not None:
+            try:
+                lines = stack.enter_context(jsonl_file.open("w", encoding="utf-8"))
+            except OSError as exc:
+                raise PreserveError(f"cannot write: {exc.strerror or exc}", jsonl_file) from None
+
+        def each(result: Any) -> None:
+            if lines is not None:
+                lines.write(json.dumps(result.as_dict(), ensure_ascii=False) + "\n")
+            advance()
+
         report = run_audit(
             archive,
             limit=limit,
             budget=seconds,
             workers=workers,
             record=not no_record,
-            progress=lambda _r: advance(),
+            progress=each,
+            keep_valid=all_bags,
+            limits=chosen_limits(archive, given_limits) if archive.is_dir() else None,
             executor=executor,
         )
     if as_json:
@@ -151,8 +243,12 @@ def audit(
         for problem in report.problems:
             click.echo(f"{archive}: {problem.one_line()}")
         for bag in report.bags:
+            if all_bags and bag.valid:
+                click.echo(f"{bag.path}: valid")
             for problem in bag.problems:
                 click.echo(f"{bag.path}: {problem.one_line()}")
+        if jsonl_file is not None:
+            click.echo(f"every bag's result: {jsonl_file}")
     sys.exit(int(ExitCode.ok if report.ok else ExitCode.bad))
 
 
@@ -188,6 +284,13 @@ def audit(
     help="Also check every bag against this BagIt profile and report every violation: "
     "preserve, preserve-0.1, btr, aptrust, or a profile file (BagIt Profiles or DART JSON).",
 )
+@click.option(
+    "--require-signature",
+    is_flag=True,
+    help="A bag without signatures/ is invalid (signature.missing) "
+    "[default: as the archive's [signing] required says, for a bag inside an archive].",
+)
+@limit_options
 @json_option
 @handles_errors
 def verify(
@@ -196,7 +299,9 @@ def verify(
     trusted_keys: tuple[Path, ...],
     tsa_roots: tuple[Path, ...],
     profile_name: str | None,
+    require_signature: bool,
     as_json: bool,
+    **given_limits: Any,
 ) -> None:
     """Check BagIt bags against RFC 8493: every file, every manifest, every rule.
 
@@ -215,7 +320,8 @@ def verify(
         from preserve.signing import Trust  # cryptography: only when keys are given
 
         trust = Trust.from_files(trusted_keys, tsa_roots)
-    checks: tuple[ExtraCheck, ...] = (PreserveChecks(trust),)
+    required = True if require_signature else None
+    checks: tuple[ExtraCheck, ...] = (PreserveChecks(trust, require_signature=required),)
     if profile_name is not None:
         from preserve.bag_checks import ProfileCheck
         from preserve.profile import load_profile
@@ -224,7 +330,12 @@ def verify(
         for warning in profile.warnings:
             log.warning("%s: %s", profile.source, warning)
         checks += (ProfileCheck(profile),)
-    results = list(verify_bags(bags, workers=workers, extra_checks=checks))
+    from preserve.fsio import archive_of
+
+    # One set of limits for the run: the options, else the [limits] of the archive
+    # the (first) bag sits in, else the defaults.
+    limits = chosen_limits(archive_of(bags[0].absolute()), given_limits)
+    results = list(verify_bags(bags, workers=workers, extra_checks=checks, limits=limits))
     if as_json:
         emit_json({"valid": all(r.valid for r in results), "bags": [r.as_dict() for r in results]})
     else:

@@ -17,7 +17,7 @@ from preserve.bagit_format import DEFAULT_LIMITS, Limits, Problem, Severity
 from preserve.errors import PreserveError, UnreadableInput
 from preserve.verify.checker import _Checker
 from preserve.verify.result import CANNOT_OPEN, BagResult, ExtraCheck, _printable, _show
-from preserve.verify.tree import _ARCHIVE_ERRORS, _Tree
+from preserve.verify.tree import _ARCHIVE_ERRORS, OverLimit, _Tree
 from preserve.verify.tree_dir import _DirTree
 
 # The tar and zip readers (gzip, bz2, lzma, zipfile) and the process pool
@@ -87,6 +87,9 @@ def verify_bag(
             checker.run()
         except _ARCHIVE_ERRORS as exc:
             checker.error("bag.unreadable", "", f"checking stopped: {exc}")
+        except OverLimit as exc:  # a compression bomb met while hashing: stop there
+            checker.problems.append(exc.problem)
+            tree.over_limit = True
         root = tree.root_path()
         # Files whose content is known wrong: extra checks need not parse them (a PDF
         # swapped for a decompression bomb is reported by its digest, not inflated).

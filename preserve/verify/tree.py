@@ -116,6 +116,15 @@ class _Tree:
         return Path(self.label).name
 
 
+class OverLimit(Exception):
+    """A serialized bag made us decompress more than ``Limits.max_bytes``, or at a
+    ratio over ``Limits.max_ratio``: the bag is not read further."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
 class _TooLarge(Exception):
     """A file the verifier would have to read whole is over its limit (nothing was read)."""
 

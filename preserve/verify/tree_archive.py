@@ -20,10 +20,80 @@ from preserve.bagit_format import (
 from preserve.hashing import hash_stream
 from preserve.verify.result import _show
 from preserve.verify.tar_reader import TarFormatError, TarMember, iter_members, open_stream
-from preserve.verify.tree import _ARCHIVE_ERRORS, _TooLarge, _Tree
+from preserve.verify.tree import _ARCHIVE_ERRORS, OverLimit, _TooLarge, _Tree
 
 #: Top-level files up to this size are read ahead from a tar in one pass.
 _PREFETCH_MAX = 64 << 20
+
+
+#: A compressed stream's ratio is judged once this much is decompressed (headers
+#: and end-of-archive padding of a small honest bag compress very well).
+_RATIO_AFTER = 1 << 20
+
+
+class _Metered:
+    """A tar's decompressed stream that counts the bytes it makes us decompress
+    (a backward seek in a compressed stream decompresses again from the start)."""
+
+    def __init__(self, stream: IO[bytes], limits: Limits) -> None:
+        self.stream = stream
+        self.limits = limits
+        inner = getattr(stream, "fileobj", None) or getattr(stream, "_fp", None)
+        self.raw: Any = inner if stream.__class__.__name__ != "BufferedReader" else None
+        self.work = 0
+        self.pos = 0
+
+    def _charge(self, count: int) -> None:
+        self.work += count
+        if self.work > self.limits.max_bytes:
+            raise OverLimit(
+                Problem(
+                    "limit.bytes",
+                    "",
+                    f"reading the bag would decompress more than {self.limits.max_bytes:,} "
+                    "bytes; not read further",
+                )
+            )
+        if self.raw is not None and self.pos >= _RATIO_AFTER:
+            consumed = max(1, self.raw.tell())
+            if self.pos / consumed > self.limits.max_ratio:
+                raise OverLimit(
+                    Problem(
+                        "limit.ratio",
+                        "",
+                        f"the compressed stream expands {self.pos / consumed:,.0f}-fold "
+                        f"(the limit is {self.limits.max_ratio:,}): a compression bomb; "
+                        "not read further",
+                    )
+                )
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.stream.read(n)
+        self.pos += len(data)
+        self._charge(len(data))
+        return data
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        assert whence == 0
+        if self.raw is not None:  # compressed: moving costs decompression, so step
+            if pos < self.pos:  # back: decompressed again from the start
+                self.stream.seek(0)
+                self.pos = 0
+            while self.pos < pos:
+                step = min(pos - self.pos, _RATIO_AFTER)
+                self.stream.seek(self.pos + step)
+                self.pos += step
+                self._charge(step)
+        else:
+            self.stream.seek(pos)
+            self.pos = pos
+        return pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def close(self) -> None:
+        self.stream.close()
 
 
 class _ArchiveTree(_Tree):
@@ -129,7 +199,7 @@ class _TarTree(_ArchiveTree):
         super().__init__(archive, limits)
         self._small: dict[str, bytes] = {}
         self._prefetched = False
-        self.stream = open_stream(archive)
+        self.stream = cast(IO[bytes], _Metered(open_stream(archive), limits))
         # Listed one by one: a hostile tar of millions of members stops at the limit
         # instead of filling memory.
         members: list[TarMember] = []
@@ -139,6 +209,10 @@ class _TarTree(_ArchiveTree):
                 if len(members) > limits.max_files:
                     self.refuse_count()
                     break
+        except OverLimit as exc:  # a compression bomb: nothing more is read
+            self.problems.append(exc.problem)
+            self.over_limit = True
+            members = []
         except TarFormatError as exc:
             self.problems.append(Problem("archive.damaged", "", f"listing stopped: {exc}"))
             self.incomplete = True
@@ -232,6 +306,7 @@ class _ZipTree(_ArchiveTree):
         if len(infos) > limits.max_files:
             self.refuse_count()
             infos = infos[: limits.max_files + 1]
+        self._judge_sizes(infos)
         names = [_strip_dot(i.filename) for i in infos]
         self._place([n.rstrip("/") for n in names])
         for name, info in zip(names, infos, strict=True):
@@ -246,6 +321,34 @@ class _ZipTree(_ArchiveTree):
                 kind = "file"
             self._add(name, kind, info.file_size, info)
         self._conflicts()
+
+    def _judge_sizes(self, infos: list[zipfile.ZipInfo]) -> None:
+        """``limit.bytes``/``limit.ratio`` from the central directory: zipfile never
+        inflates a member past the size its header gives, so the headers bound it."""
+        limits = self.limits
+        total = sum(i.file_size for i in infos)
+        problem: Problem | None = None
+        if total > limits.max_bytes:
+            problem = Problem(
+                "limit.bytes",
+                "",
+                f"the members hold {total:,} bytes decompressed; the limit is "
+                f"{limits.max_bytes:,}; not read further",
+            )
+        else:
+            for info in infos:
+                ratio = info.file_size / max(1, info.compress_size)
+                if info.file_size >= _RATIO_AFTER and ratio > limits.max_ratio:
+                    problem = Problem(
+                        "limit.ratio",
+                        _show(info.filename),
+                        f"member expands {ratio:,.0f}-fold (the limit is {limits.max_ratio:,}): "
+                        "a compression bomb; not read further",
+                    )
+                    break
+        if problem is not None:
+            self.problems.append(problem)
+            self.over_limit = True
 
     def close(self) -> None:
         self.zip.close()

@@ -1,0 +1,273 @@
+"""The audit at scale: a streaming report (failing bags in full, counts for the rest,
+every bag as JSON Lines on request) and a queue read in index order."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from preserve import chain, ledger, ledger_check
+from preserve.archive import ingest
+from preserve.audit import QUEUE_QUERY, AuditReport, BagAudit, audit
+from preserve.cli import cli
+from preserve.ledger_check import verify_ledger
+from preserve.metadata import load_schema
+
+from .test_archive import make_statements
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An archive of four bags, made once; tests work on copies."""
+    root = tmp_path_factory.mktemp("pristine")
+    make_statements(root / "in", 4)
+    report = ingest([root / "in"], root / "archive")
+    assert report.exit_code == 0, report.as_dict()
+    return root / "archive"
+
+
+def bag_dirs(archive: Path) -> list[Path]:
+    return sorted((archive / "bags").iterdir())
+
+
+def break_bag(bag: Path) -> None:
+    payload = next((bag / "data" / "original").iterdir())
+    payload.write_bytes(payload.read_bytes() + b" tampered")
+
+
+def test_streaming_report_keeps_failing_bags_and_counts_the_rest(archive: Path) -> None:
+    bags = bag_dirs(archive)
+    break_bag(bags[1])
+    shutil.rmtree(bags[2])
+    seen: list[BagAudit] = []
+    report = audit(archive, workers=1, keep_valid=False, progress=seen.append)
+    assert sorted(b.identifier for b in report.bags) == [bags[1].name, bags[2].name]
+    assert report.checked_count == 4 and report.invalid_count == 2 and not report.ok
+    # Every bag, valid or not, went to the stream exactly once.
+    assert sorted(b.identifier for b in seen) == [b.name for b in bags]
+    document = report.as_dict()
+    assert (document["checked"], document["valid"], document["invalid"]) == (4, 2, 2)
+    assert document["bytes_checked"] == sum(b.bytes_checked for b in seen) > 0
+    jsonschema.validate(document, load_schema("audit-report.schema.json"))
+
+
+def test_limit_still_reports_missing_bags_past_it(archive: Path) -> None:
+    bags = bag_dirs(archive)
+    db = ledger.connect(archive)
+    # The missing bag is the most recently verified: last in the queue.
+    db.execute("UPDATE bags SET last_verified_at = '2020-01-01T00:00:00Z'")
+    db.execute(
+        "UPDATE bags SET last_verified_at = '2030-01-01T00:00:00Z' WHERE identifier = ?",
+        (bags[0].name,),
+    )
+    db.close()
+    shutil.rmtree(bags[0])
+    report = audit(archive, limit=1, workers=1, keep_valid=False)
+    missing = [(b.identifier, p.code) for b in report.bags for p in b.problems]
+    assert missing == [(bags[0].name, "ledger.bag-missing")]
+    # One verified, one missing; the other two not reached.
+    assert report.checked_count == 2 and report.skipped == 2
+
+
+def test_rolling_audits_take_the_least_recently_verified_first(archive: Path) -> None:
+    order: list[str] = []
+    for _ in range(4):
+        report = audit(archive, limit=1, workers=1)
+        assert report.ok and report.skipped == 3
+        order += [b.identifier for b in report.bags]
+    assert sorted(order) == [b.name for b in bag_dirs(archive)]  # each bag once
+
+
+def test_the_queue_is_read_in_index_order_not_sorted_in_memory(archive: Path) -> None:
+    db = sqlite3.connect(archive / ledger.LEDGER_NAME)
+    plan = " ".join(row[-1] for row in db.execute("EXPLAIN QUERY PLAN " + QUEUE_QUERY))
+    db.close()
+    assert "bags_by_last_verified" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_cli_audit_streams_every_bag_to_jsonl_and_lists_failing_only(
+    archive: Path, tmp_path: Path
+) -> None:
+    bags = bag_dirs(archive)
+    break_bag(bags[3])
+    lines_file = tmp_path / "bags.jsonl"
+    result = CliRunner().invoke(cli, ["audit", str(archive), "--json", "--jsonl", str(lines_file)])
+    assert result.exit_code == 1, result.output
+    document = json.loads(result.output)
+    assert [b["identifier"] for b in document["bags"]] == [bags[3].name]
+    schema = load_schema("audit-report.schema.json")
+    jsonschema.validate(document, schema)
+    item = {**schema["properties"]["bags"]["items"], "$defs": schema["$defs"]}
+    rows = [json.loads(line) for line in lines_file.read_text(encoding="utf-8").splitlines()]
+    for row in rows:
+        jsonschema.validate(row, item)
+    assert sorted((r["identifier"], r["valid"]) for r in rows) == [
+        (b.name, b != bags[3]) for b in bags
+    ]
+    everything = CliRunner().invoke(cli, ["audit", str(archive), "--all", "--no-record"])
+    assert everything.exit_code == 1
+    assert sum(line.endswith(": valid") for line in everything.output.splitlines()) == 3
+
+
+def test_cli_audit_jsonl_unwritable_is_one_line_exit_2(archive: Path, tmp_path: Path) -> None:
+    target = tmp_path / "no-such-dir" / "bags.jsonl"
+    result = CliRunner().invoke(cli, ["audit", str(archive), "--jsonl", str(target)])
+    assert result.exit_code == 2
+    assert "bags.jsonl" in result.output and "Traceback" not in result.output
+
+
+def test_ledger_verify_json_matches_its_schema_intact_broken_and_disagreeing(
+    archive: Path,
+) -> None:
+    schema = load_schema("ledger-verify-report.schema.json")
+    runner = CliRunner()
+
+    def run(*args: str) -> tuple[int, dict[str, object]]:
+        result = runner.invoke(cli, ["ledger", "verify", "--json", *args, str(archive)])
+        document = json.loads(result.output)
+        jsonschema.validate(document, schema)
+        return result.exit_code, document
+
+    code, intact = run()
+    assert code == 0 and intact["ok"] and intact["first_broken_link"] is None
+    code, anchored = run("--head", str(intact["head"]))
+    assert code == 0 and anchored["published_head_found"] is True
+    bags = bag_dirs(archive)
+    db = sqlite3.connect(archive / ledger.LEDGER_NAME)
+    db.execute("DELETE FROM bags WHERE identifier = ?", (bags[0].name,))
+    db.commit()
+    code, disagreeing = run()
+    assert code == 1 and disagreeing["ok"]  # the chain holds; a table does not
+    assert [t["code"] for t in disagreeing["tables"]] == ["ledger.row-missing"]  # type: ignore[attr-defined, index]
+    db.execute("UPDATE events SET outcome = 'failure' WHERE id = 2")
+    db.commit()
+    db.close()
+    code, broken = run()
+    assert code == 1 and not broken["ok"]
+    assert broken["first_broken_link"]["code"].startswith("chain.")  # type: ignore[index]
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+@pytest.fixture
+def checkpointing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checkpoints for a four-bag archive, and a sweep of two events an audit."""
+    monkeypatch.setattr(ledger_check, "CHECKPOINT_MIN_EVENTS", 0)
+    monkeypatch.setattr(ledger_check, "SWEEP_EVENTS", 2)
+
+
+def checkpoints(archive: Path) -> list[dict[str, Any]]:
+    db = sqlite3.connect(archive / ledger.LEDGER_NAME)
+    try:
+        query = "SELECT detail FROM events WHERE type = ? ORDER BY id"
+        return [json.loads(d) for (d,) in db.execute(query, (ledger_check.CHECKPOINT_EVENT,))]
+    finally:
+        db.close()
+
+
+def chain_codes(report: AuditReport) -> list[str]:
+    return [p.code for p in report.problems if p.code == "ledger.chain-broken"]
+
+
+def test_audit_replays_the_chain_from_its_checkpoint(
+    archive: Path, checkpointing: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert audit(archive, workers=1).ok
+    (first,) = checkpoints(archive)
+    assert verify_ledger(archive).ok  # the checkpoint is a chained event like any other
+    replays: list[int] = []
+    whole = ledger_check.verify_chain
+    monkeypatch.setattr(
+        ledger_check, "verify_chain", lambda db, **kw: replays.append(1) or whole(db, **kw)
+    )
+    assert audit(archive, workers=1).ok
+    assert replays == []  # from the checkpoint on, not from the first event
+    second = checkpoints(archive)[-1]
+    db = sqlite3.connect(archive / ledger.LEDGER_NAME)
+    events = db.execute("SELECT count(*) FROM events WHERE id <= ?", (second["through_id"],))
+    head = db.execute("SELECT hash FROM events WHERE id = ?", (second["through_id"],))
+    assert second["events"] == events.fetchone()[0] and second["head"] == head.fetchone()[0]
+    db.close()
+    assert second["through_id"] > first["through_id"] and second["swept_to"] == 3
+
+
+def test_an_event_edited_after_the_checkpoint_is_found_at_once(
+    archive: Path, checkpointing: None
+) -> None:
+    audit(archive, workers=1)
+    (mark,) = checkpoints(archive)
+    db = sqlite3.connect(archive / ledger.LEDGER_NAME)
+    db.execute("UPDATE events SET outcome = 'failure' WHERE id = ?", (mark["through_id"] + 1,))
+    db.commit()
+    db.close()
+    report = audit(archive, workers=1)
+    assert chain_codes(report) == ["ledger.chain-broken"]
+    assert (
+        f"breaks at event {mark['through_id'] + 1} (chain.event-changed"
+        in report.problems[0].message
+    )
+    assert len(checkpoints(archive)) == 1  # a broken chain gets no checkpoint
+
+
+def test_an_old_event_edited_in_place_is_found_by_the_sweep(
+    archive: Path, checkpointing: None
+) -> None:
+    audit(archive, workers=1)
+    (mark,) = checkpoints(archive)
+    edited = mark["through_id"] - 1  # before the checkpoint: the replay starts after it
+    db = sqlite3.connect(archive / ledger.LEDGER_NAME)
+    db.execute("UPDATE events SET detail = '{}' WHERE id = ?", (edited,))
+    db.commit()
+    db.close()
+    assert not verify_ledger(archive).chain.ok  # the full replay sees it at once
+    audits = 0
+    while True:
+        audits += 1
+        report = audit(archive, workers=1)
+        if report.problems:
+            break
+        assert audits < edited  # two events an audit: the sweep reaches it in time
+    assert chain_codes(report) == ["ledger.chain-broken"]
+    assert f"breaks at event {edited} (chain.event-changed" in report.problems[0].message
+    assert audits == (edited + 1) // 2  # found when the sweep reached it, not before
+    again = audit(archive, workers=1)  # and every audit after that
+    assert chain_codes(again) == ["ledger.chain-broken"]
+
+
+def test_a_chain_rewritten_under_its_checkpoint_is_found(
+    archive: Path, checkpointing: None
+) -> None:
+    """Every hash recomputed after an edit passes a full replay (only a published head
+    catches that); the checkpoint recorded the old hash of the event it vouches to."""
+    audit(archive, workers=1)
+    (mark,) = checkpoints(archive)
+    db = sqlite3.connect(archive / ledger.LEDGER_NAME)
+    db.row_factory = sqlite3.Row
+    db.execute("UPDATE events SET outcome = 'failure' WHERE id = 2")
+    prev = chain.GENESIS
+    for row in db.execute("SELECT * FROM events ORDER BY id").fetchall():
+        digest = chain.event_hash(prev, row)
+        db.execute(
+            "UPDATE events SET prev_hash = ?, hash = ? WHERE id = ?", (prev, digest, row["id"])
+        )
+        prev = digest
+    db.commit()
+    db.close()
+    assert verify_ledger(archive).chain.ok
+    report = audit(archive, workers=1)
+    assert chain_codes(report) == ["ledger.chain-broken"]
+    assert "chain.checkpoint-mismatch" in report.problems[0].message
+    assert str(mark["through_id"]) in report.problems[0].message
+
+
+def test_a_short_chain_gets_no_checkpoint(archive: Path) -> None:
+    audit(archive, workers=1)
+    assert checkpoints(archive) == []  # under CHECKPOINT_MIN_EVENTS: replayed whole
