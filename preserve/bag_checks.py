@@ -85,20 +85,15 @@ class PreserveChecks:
             yield from check_profile(bag, load_profile(claimed))
             yield from _check_metadata(bag, self.unsound)
             yield from _check_pdfs(bag, self.unsound)
-        root = bag.root_path()
-        if root is not None:
-            # ``signing.is_signed``'s test, made before importing the signature code.
-            if os.path.lexists(root / SIGNATURES_DIR):
-                from preserve.signing import check_signatures
+        # ``signing.is_signed``'s test, made before importing the signature code (a tar
+        # may list a folder's files without the folder itself).
+        if any(SIGNATURES_DIR in group for group in (bag.dirs, bag.others, bag.files)) or (
+            bag.root_path() is None
+            and any(p.startswith(f"{SIGNATURES_DIR}/") for p in bag.files.keys() | bag.others)
+        ):
+            from preserve.signing import check_signatures
 
-                yield from check_signatures(root, self.trust)
-        elif any(p.startswith(f"{SIGNATURES_DIR}/") for p in bag.files.keys() | bag.others):
-            yield Problem(
-                "check.skipped",
-                SIGNATURES_DIR,
-                "signatures of a serialized bag are not checked yet: extract it and verify "
-                "the folder",
-            )
+            yield from check_signatures(bag, self.trust)  # directory, tar or zip alike
 
     def with_unsound(self, paths: frozenset[str]) -> PreserveChecks:
         """These checks, skipping the content of ``paths`` (called by ``verify_bag``)."""

@@ -89,6 +89,7 @@ def test_sign_then_verify(bag: Path, key: SigningKey, tmp_path: Path) -> None:
     after = tree_digest(bag)
     assert {k: v for k, v in after.items() if not k.startswith("signatures/")} == before
     assert sorted(k for k in after if k.startswith("signatures/")) == [
+        "signatures/premis.xml",
         "signatures/signature.json",
         "signatures/signer.pub.pem",
         "signatures/tagmanifest-sha256.txt.sig",
