@@ -172,13 +172,16 @@ def _check_metadata(
         yield Problem("metadata.invalid", rel, problem.one_line())
     identifier = record.get("identifier")
     name = bag.bag_name()
-    if identifier != name:
+    info_data = read_listed(bag, BAG_INFO_TXT, MAX_METADATA_BYTES) or b""
+    # An export named for its file declares that name (preserve.export.plain).
+    if identifier != name and name not in parse_bag_info(info_data).get_all(
+        "Internal-Sender-Identifier"
+    ):
         yield Problem(
             "metadata.identifier-mismatch",
             rel,
             f"identifier {identifier!r} differs from the bag's folder name {name!r}",
         )
-    info_data = read_listed(bag, BAG_INFO_TXT, MAX_METADATA_BYTES) or b""
     external = parse_bag_info(info_data).get_all("External-Identifier")
     if external and identifier not in external:
         yield Problem(
