@@ -476,9 +476,13 @@ def test_a_renamed_signed_export_is_resigned_with_the_key_given(
     bagit.Bag(str(copy)).validate()
 
 
-def test_an_invalid_bag_is_not_renamed(tmp_path: Path, ours: Path) -> None:
+def test_an_invalid_bag_or_a_name_that_breaks_bag_info_is_not_renamed(
+    tmp_path: Path, ours: Path
+) -> None:
     from preserve.export.plain import export_plain
 
+    with pytest.raises(InputError, match="printable on one line"):
+        export_plain(ours, tmp_path / "two\nlines.tar")
     (ours / "data" / "metadata" / "statement.json").write_bytes(b"{}")
     with pytest.raises(InputError, match="not a valid bag"):
         export_plain(ours, tmp_path / "renamed.tar")

@@ -22,7 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from preserve.bagit_format import BAG_INFO_TXT, ManifestKind, format_manifest, parse_manifest_name
+from preserve.bagit_format import (
+    BAG_INFO_TXT,
+    BAGIT_TXT,
+    ManifestKind,
+    format_manifest,
+    parse_bagit_txt,
+    parse_manifest_name,
+)
 from preserve.errors import InputError, UnreadableInput
 from preserve.export.serialize import (
     ExportFormat,
@@ -88,6 +95,12 @@ def export_plain(
         result = export_bag(bag_dir, out, fmt)
         return PlainExport(result, None, "kept" if signed else "unsigned")
     _check_target(bag_dir, out)
+    if not top.isprintable() or top.strip() != top:
+        raise InputError(
+            "the file's name, which names the bag's folder, must be printable on one line "
+            "without leading or trailing spaces",
+            out,
+        )
     _check_valid(bag_dir)
     changes: list[Change] = [Change("renamed", ".", f"top folder {own}/ exported as {top}/")]
     with Workspace(out) as work:
@@ -102,7 +115,7 @@ def export_plain(
                 shutil.copyfile(path, target, follow_symlinks=False)
             except OSError as exc:
                 raise UnreadableInput(f"cannot read ({exc.strerror})", path) from None
-        changes.append(_declare_name(built, top))
+        changes.append(_declare_name(built, top, out))
         signature = "unsigned"
         if signed and key is None:
             signature = "dropped"
@@ -149,13 +162,22 @@ def _check_valid(bag_dir: Path, *, copy: bool = False) -> None:
     )
 
 
-def _declare_name(built: Path, top: str) -> Change:
-    """Add ``Internal-Sender-Identifier: <top>`` to the copy's bag-info (other lines kept)."""
+def _declare_name(built: Path, top: str, out: Path) -> Change:
+    """Add ``Internal-Sender-Identifier: <top>`` to the copy's bag-info (other lines kept),
+    in the tag files' declared encoding."""
+    _, encoding, _ = parse_bagit_txt((built / BAGIT_TXT).read_bytes())
     path = built / BAG_INFO_TXT
     data = path.read_bytes() if path.is_file() else b""
-    if data and not data.endswith(b"\n"):
-        data += b"\n"
-    path.write_bytes(data + f"{RENAME_FIELD}: {top}\n".encode())
+    newline = b"\r\n" if data.endswith(b"\r\n") else b"\n"
+    if data and not data.endswith(newline):
+        data += newline
+    try:
+        line = f"{RENAME_FIELD}: {top}".encode(encoding or "utf-8") + newline
+    except (LookupError, UnicodeEncodeError):
+        raise InputError(
+            f"the name {top!r} cannot be written in the bag's tag file encoding {encoding}", out
+        ) from None
+    path.write_bytes(data + line)
     return Change("added", f"{BAG_INFO_TXT}:{RENAME_FIELD}", top)
 
 
