@@ -824,9 +824,9 @@ def check_signatures(bag: Path | BagFiles, trust: Trust | None = None) -> Iterat
     ``timestamp.*`` codes of :func:`preserve.timestamps.check_timestamp`.
     """
     if isinstance(bag, (str, Path)):
-        if not is_signed(Path(bag)):
+        if Path(bag).is_dir() and not is_signed(Path(bag)):
             return
-        with open_bag_files(Path(bag)) as files:
+        with open_bag_files(Path(bag)) as files:  # a folder, tar or zip
             found = list(check_signatures(files, trust))
         yield from found
         return

@@ -679,6 +679,7 @@ def test_a_tampered_serialized_bag_is_named_as_in_a_folder(
     in_file = verify_bag(out, extra_checks=[SignatureCheck(trust)])
     assert not in_folder.valid and not in_file.valid
     assert [p.one_line() for p in in_file.problems] == [p.one_line() for p in in_folder.problems]
+    assert list(check_signatures(out, trust)) == list(check_signatures(bag, trust)) != []
     expected = {"signature.bad"} if tamper is tamper_signature_byte else {"signature.stale"}
     assert {p.code for p in in_file.errors} == expected
     done = CliRunner().invoke(cli, ["verify", "--trusted-key", str(pub(tmp_path)), str(out)])
