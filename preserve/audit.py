@@ -34,7 +34,7 @@ from preserve.hashing import hash_file
 from preserve.keys import TRUSTED_KEYS_DIR
 from preserve.premis import FIXITY_CHECK, software_agent
 from preserve.settings import load_settings
-from preserve.signing import SIGNATURE_EVENT, SIGNATURES_DIR, Trust, is_signed
+from preserve.signing import SIGNATURE_EVENT, SIGNATURES_DIR, Trust, is_signed, removed_signers
 from preserve.timestamps import TRUSTED_TSA_DIR
 from preserve.verify import BagResult, verify_bag
 
@@ -258,8 +258,10 @@ def _signature_problems(db: sqlite3.Connection, bag_dir: Path, identifier: str) 
         "SELECT at, detail FROM events WHERE identifier = ? AND type = ? ORDER BY id DESC LIMIT 1",
         (identifier, SIGNATURE_EVENT),
     ).fetchone()
-    if row is None or is_signed(bag_dir):
+    if row is None:
         return []
+    if is_signed(bag_dir):  # each signer the ledger recorded must still be in it
+        return removed_signers(db, bag_dir, identifier)
     try:
         key = json.loads(row["detail"]).get("key_fingerprint", "an unknown key")
     except (ValueError, AttributeError):

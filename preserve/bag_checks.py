@@ -90,20 +90,15 @@ class PreserveChecks:
             yield from check_profile(bag, load_profile(claimed))
             yield from _check_metadata(bag, self.unsound)
             yield from _check_pdfs(bag, self.unsound)
-        root = bag.root_path()
-        if root is not None:
-            # ``signing.is_signed``'s test, made before importing the signature code.
-            if os.path.lexists(root / SIGNATURES_DIR):
-                from preserve.signing import check_signatures
+        # ``signing.is_signed``'s test, made before importing the signature code (a tar
+        # may list a folder's files without the folder itself).
+        if any(SIGNATURES_DIR in group for group in (bag.dirs, bag.others, bag.files)) or (
+            bag.root_path() is None
+            and any(p.startswith(f"{SIGNATURES_DIR}/") for p in bag.files.keys() | bag.others)
+        ):
+            from preserve.signing import check_signatures
 
-                yield from check_signatures(root, self.trust)
-        elif any(p.startswith(f"{SIGNATURES_DIR}/") for p in bag.files.keys() | bag.others):
-            yield Problem(
-                "check.skipped",
-                SIGNATURES_DIR,
-                "signatures of a serialized bag are not checked yet: extract it and verify "
-                "the folder",
-            )
+            yield from check_signatures(bag, self.trust)  # directory, tar or zip alike
         yield from _check_required_signature(bag, self.require_signature)
 
     def with_unsound(self, paths: frozenset[str]) -> PreserveChecks:
@@ -221,13 +216,16 @@ def _check_metadata(
         yield Problem("metadata.invalid", rel, problem.one_line())
     identifier = record.get("identifier")
     name = bag.bag_name()
-    if identifier != name:
+    info_data = read_listed(bag, BAG_INFO_TXT, MAX_METADATA_BYTES) or b""
+    # An export named for its file declares that name (preserve.export.plain).
+    if identifier != name and name not in parse_bag_info(info_data).get_all(
+        "Internal-Sender-Identifier"
+    ):
         yield Problem(
             "metadata.identifier-mismatch",
             rel,
             f"identifier {identifier!r} differs from the bag's folder name {name!r}",
         )
-    info_data = read_listed(bag, BAG_INFO_TXT, MAX_METADATA_BYTES) or b""
     external = parse_bag_info(info_data).get_all("External-Identifier")
     if external and identifier not in external:
         yield Problem(

@@ -7,6 +7,7 @@ import datetime as dt
 import gzip
 import json
 import os
+import shutil
 import tarfile
 import zipfile
 from pathlib import Path
@@ -87,8 +88,8 @@ def test_export_unpacks_to_the_same_valid_bag(tmp_path: Path, bag: Path, fmt: Ex
 def test_plain_export_keeps_the_bag_folder_and_a_given_top_is_used(
     tmp_path: Path, bag: Path, fmt: ExportFormat
 ) -> None:
-    """Plain: the bag's own folder (verify compares it with the identifier), whatever the
-    file is called; a repository profile passes ``top`` (the file's name, for APTrust)."""
+    """The serializer alone keeps the bag's own folder, whatever the file is called; callers
+    pass ``top`` (``export_plain`` and the profiles: the file's name)."""
     plain = export_bag(bag, tmp_path / f"renamed{fmt.suffix}", fmt)
     assert plain.top == IDENT
     out = tmp_path / f"other{fmt.suffix}"
@@ -322,3 +323,167 @@ def test_cli_export(tmp_path: Path, bag: Path) -> None:
     assert "inside the bag" in result.output
     result = runner.invoke(cli, ["export", str(tmp_path / "absent"), "-o", str(out)])
     assert result.exit_code == 2
+
+
+# --------------------------------------------------------------------------- named by the file
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An archive holding one statement bag of ours (it claims our profile)."""
+    from preserve.archive import ingest
+
+    from .conftest import FIXTURES
+
+    root = tmp_path_factory.mktemp("export-plain")
+    report = ingest([FIXTURES / "en-annual-report.txt"], root / "archive")
+    assert report.exit_code == 0, report.as_dict()
+    return root / "archive"
+
+
+@pytest.fixture
+def ours(archive: Path) -> Path:
+    (only,) = (archive / "bags").iterdir()
+    return only
+
+
+def unpack_one(out: Path, dest: Path) -> Path:
+    """Unpack; the single top-level folder inside."""
+    unpack(out, ExportFormat.from_path(out) or ExportFormat.tar, dest)
+    (top,) = dest.iterdir()
+    return top
+
+
+def verify_cli(*args: str) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from preserve.cli import cli
+
+    done = CliRunner().invoke(cli, ["verify", *args])
+    return done.exit_code, done.output
+
+
+@pytest.mark.parametrize("suffix", [".tar", ".tar.gz", ".zip"])
+def test_a_renamed_plain_export_unpacks_to_a_folder_named_as_the_file(
+    tmp_path: Path, ours: Path, suffix: str
+) -> None:
+    """Regression: ``export BAG -o renamed.tar`` wrote a ``<bag-id>/`` folder."""
+    from click.testing import CliRunner
+
+    from preserve.cli import cli
+
+    before = tree(ours)
+    out = tmp_path / f"renamed{suffix}"
+    done = CliRunner().invoke(cli, ["export", str(ours), "-o", str(out)])
+    assert done.exit_code == 0, done.output
+    assert "added bag-info.txt:Internal-Sender-Identifier: renamed" in done.output
+    copy = unpack_one(out, tmp_path / "unpacked")
+    assert copy.name == "renamed"
+    bagit.Bag(str(copy)).validate()
+    code, text = verify_cli(str(copy))
+    assert code == 0 and text.startswith("VALID"), text
+    code, text = verify_cli(str(out))  # the file itself, streamed
+    assert code == 0 and text.startswith("VALID"), text
+    # The payload is the bag's, byte for byte; only bag-info and the tag manifests differ.
+    copied = tree(copy)
+    differ = sorted(k for k in before if copied.get(k) != before[k])
+    assert differ == ["bag-info.txt", "tagmanifest-sha256.txt", "tagmanifest-sha512.txt"]
+    assert (copy / "bag-info.txt").read_bytes().endswith(b"Internal-Sender-Identifier: renamed\n")
+    assert tree(ours) == before  # the archived bag is only read
+
+
+def test_a_folder_renamed_by_hand_is_still_a_mismatch(tmp_path: Path, ours: Path) -> None:
+    """Only a declared name is accepted: moving a bag to another name is still reported."""
+    moved = tmp_path / "someone-else"
+    shutil.copytree(ours, moved)
+    code, text = verify_cli(str(moved))
+    assert code == 1 and "metadata.identifier-mismatch" in text
+
+
+def test_an_export_under_the_bags_own_name_is_unchanged_and_keeps_its_signature(
+    tmp_path: Path, ours: Path
+) -> None:
+    from preserve.export.plain import export_plain
+    from preserve.keys import generate_key
+    from preserve.signing import sign_archived_bag
+
+    key, public = generate_key(tmp_path / "k.key")
+    sign_archived_bag(ours, key)
+    done = export_plain(ours, tmp_path / f"{ours.name}.tar")
+    assert (done.renamed_from, done.signature, done.changes) == (None, "kept", ())
+    copy = unpack_one(done.result.path, tmp_path / "unpacked")
+    assert tree(copy) == tree(ours)
+    code, text = verify_cli("--trusted-key", str(public), str(done.result.path))
+    assert code == 0 and text.startswith("VALID"), text
+
+
+@pytest.mark.parametrize("suffix", [".tar", ".zip"])
+def test_a_renamed_signed_export_drops_the_signature_and_says_why(
+    tmp_path: Path, ours: Path, suffix: str
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    from preserve.export.plain import export_plain
+    from preserve.keys import generate_key
+    from preserve.premis import PREMIS_NS
+    from preserve.signing import sign_archived_bag
+
+    key, _ = generate_key(tmp_path / "k.key")
+    sign_archived_bag(ours, key)
+    done = export_plain(ours, tmp_path / f"for-them{suffix}")
+    assert done.signature == "dropped" and done.renamed_from == ours.name
+    assert any(c.kind == "dropped" and c.path == "signatures/" for c in done.changes)
+    copy = unpack_one(done.result.path, tmp_path / "unpacked")
+    assert not (copy / "signatures").exists()
+    details = [
+        e.findtext(f".//{{{PREMIS_NS}}}eventDetail") or ""
+        for e in ET.parse(copy / "premis.xml").getroot().iter(f"{{{PREMIS_NS}}}event")
+    ]
+    assert any(d.startswith("Digital signature dropped") for d in details)
+    bagit.Bag(str(copy)).validate()
+    code, text = verify_cli(str(copy))
+    assert code == 0 and text.startswith("VALID"), text
+    assert (ours / "signatures" / "signature.json").is_file()  # the archived bag keeps it
+
+
+@pytest.mark.parametrize("suffix", [".tar.gz", ".zip"])
+def test_a_renamed_signed_export_is_resigned_with_the_key_given(
+    tmp_path: Path, ours: Path, suffix: str
+) -> None:
+    from click.testing import CliRunner
+
+    from preserve.cli import cli
+    from preserve.keys import generate_key
+    from preserve.signing import Trust, check_signatures, sign_archived_bag
+
+    first, _ = generate_key(tmp_path / "first.key")
+    sign_archived_bag(ours, first)
+    out = tmp_path / f"for-them{suffix}"
+    archive_key = tmp_path / "archive.key"
+    made = CliRunner().invoke(cli, ["keys", "init", str(archive_key)])
+    assert made.exit_code == 0, made.output
+    done = CliRunner().invoke(
+        cli, ["export", str(ours), "-o", str(out), "--key", str(archive_key), "--json"]
+    )
+    assert done.exit_code == 0, done.output
+    doc = json.loads(done.output)
+    assert doc["signature"] == "re-signed" and doc["top"] == "for-them"
+    copy = unpack_one(out, tmp_path / "unpacked")
+    public = tmp_path / "archive.pub.pem"
+    assert list(check_signatures(copy, Trust.from_files([public]))) == []
+    code, text = verify_cli("--trusted-key", str(public), str(out))
+    assert code == 0 and text.startswith("VALID"), text
+    bagit.Bag(str(copy)).validate()
+
+
+def test_an_invalid_bag_or_a_name_that_breaks_bag_info_is_not_renamed(
+    tmp_path: Path, ours: Path
+) -> None:
+    from preserve.export.plain import export_plain
+
+    with pytest.raises(InputError, match="printable on one line"):
+        export_plain(ours, tmp_path / "two\nlines.tar")
+    (ours / "data" / "metadata" / "statement.json").write_bytes(b"{}")
+    with pytest.raises(InputError, match="not a valid bag"):
+        export_plain(ours, tmp_path / "renamed.tar")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive"]

@@ -24,8 +24,10 @@ from preserve.signing import (
     SignatureCheck,
     Trust,
     check_signatures,
+    read_signers,
     sign_archived_bag,
     sign_bag,
+    signer_folder,
 )
 from preserve.verify import verify_bag
 
@@ -89,6 +91,7 @@ def test_sign_then_verify(bag: Path, key: SigningKey, tmp_path: Path) -> None:
     after = tree_digest(bag)
     assert {k: v for k, v in after.items() if not k.startswith("signatures/")} == before
     assert sorted(k for k in after if k.startswith("signatures/")) == [
+        "signatures/premis.xml",
         "signatures/signature.json",
         "signatures/signer.pub.pem",
         "signatures/tagmanifest-sha256.txt.sig",
@@ -213,15 +216,19 @@ def test_unsigned_bag_has_no_signature_problems(bag: Path) -> None:
 # --------------------------------------------------------------------------- atomicity
 
 
-def test_resigning_replaces_the_signature_and_leaves_nothing_behind(
+def test_resigning_replaces_own_signature_and_another_key_countersigns(
     bag: Path, key: SigningKey, tmp_path: Path
 ) -> None:
-    sign_bag(bag, key)
+    first = sign_bag(bag, key)
+    again = sign_bag(bag, key)  # the same key: its own signature is replaced
+    assert again.folder == "signatures" and not (bag / "signatures" / "signers").exists()
     other, _ = generate_key(tmp_path / "other.key")
-    info = sign_bag(bag, other)
+    info = sign_bag(bag, other)  # another key: a countersignature beside the first
     assert json.loads((bag / "signatures/signature.json").read_text())["key_fingerprint"] == (
-        info.key_fingerprint
+        first.key_fingerprint
     )
+    assert info.folder == signer_folder(other.fingerprint) and info.countersignature
+    assert info.countersigns == (key.fingerprint,)
     assert sorted(p.name for p in bag.iterdir() if p.name.startswith(".")) == []
     bagit.Bag(str(bag)).validate()
 
@@ -422,3 +429,293 @@ def test_required_signature_missing_is_reported_by_verify_and_audit(
     shutil.copytree(bag, copy)
     assert verify_bag(copy, extra_checks=(PreserveChecks(),)).valid
     assert not verify_bag(copy, extra_checks=(PreserveChecks(require_signature=True),)).valid
+
+
+# --------------------------------------------------------------------------- several signers
+
+
+def openssl_verifies(bag_dir: Path, folder: str, manifest: str) -> bool:
+    openssl = require_openssl()
+    command = [
+        openssl,
+        "pkeyutl",
+        "-verify",
+        "-pubin",
+        "-inkey",
+        f"{folder}/signer.pub.pem",
+        "-rawin",
+        "-in",
+        manifest,
+        "-sigfile",
+        f"{folder}/{manifest}.sig",
+    ]
+    done = subprocess.run(command, cwd=bag_dir, capture_output=True, text=True, check=False)
+    return done.returncode == 0 and "Signature Verified Successfully" in done.stdout
+
+
+@pytest.fixture
+def institution(tmp_path: Path) -> SigningKey:
+    (tmp_path / "keys").mkdir(exist_ok=True)
+    return generate_key(tmp_path / "keys" / "institution.key")[0]
+
+
+def both_trusted(tmp_path: Path) -> Trust:
+    return Trust.from_files([pub(tmp_path), tmp_path / "keys" / "institution.pub.pem"])
+
+
+def test_countersignatures_are_each_checked_on_their_own(
+    bag: Path, key: SigningKey, institution: SigningKey, tmp_path: Path
+) -> None:
+    sign_bag(bag, key, signer="First Archivist")
+    counter = sign_bag(bag, institution, signer="Example Institution")
+    folder = signer_folder(institution.fingerprint)
+    assert (bag / folder / "signature.json").is_file()
+    for manifest in ("tagmanifest-sha256.txt", "tagmanifest-sha512.txt"):
+        assert openssl_verifies(bag, "signatures", manifest)
+        assert openssl_verifies(bag, folder, manifest)
+    assert list(check_signatures(bag, both_trusted(tmp_path))) == []
+    assert [(i.key_fingerprint, i.signer) for i in read_signers(bag)] == [
+        (key.fingerprint, "First Archivist"),
+        (counter.key_fingerprint, "Example Institution"),
+    ]
+    # Trusting only the first signer: the countersigner is named, nobody else.
+    problems = list(check_signatures(bag, Trust.from_files([pub(tmp_path)])))
+    assert [(p.code, p.path) for p in problems] == [
+        ("signature.untrusted-signer", f"{folder}/signer.pub.pem")
+    ]
+    # One byte of the countersignature: that signer's problem alone.
+    sig = bag / folder / "tagmanifest-sha512.txt.sig"
+    data = bytearray(sig.read_bytes())
+    data[5] ^= 0x01
+    sig.write_bytes(bytes(data))
+    assert not openssl_verifies(bag, folder, "tagmanifest-sha512.txt")
+    problems = list(check_signatures(bag, both_trusted(tmp_path)))
+    assert [(p.code, p.path) for p in problems] == [
+        ("signature.bad", f"{folder}/tagmanifest-sha512.txt.sig")
+    ]
+    result = verify_bag(bag, extra_checks=[SignatureCheck(both_trusted(tmp_path))])
+    assert not result.valid
+
+
+def test_a_rewritten_bag_makes_every_signer_stale(
+    bag: Path, key: SigningKey, institution: SigningKey
+) -> None:
+    sign_bag(bag, key)
+    sign_bag(bag, institution)
+    rewrite_consistently(bag)
+    stale = {(p.code, p.message.split(" (")[0]) for p in check_signatures(bag)}
+    assert {c for c, _ in stale} == {"signature.stale"}
+    assert any(institution.fingerprint in m for _, m in stale)  # the countersigner is named
+    assert any(institution.fingerprint not in m for _, m in stale)
+
+
+def test_signer_is_an_agent_in_premis_never_a_creator(
+    bag: Path, key: SigningKey, institution: SigningKey
+) -> None:
+    import xml.etree.ElementTree as ET
+
+    from preserve.premis import PREMIS_NS
+
+    record_before = (bag / "data/metadata/statement.json").read_bytes()
+    sign_bag(bag, key, signer="First Archivist")
+    sign_bag(bag, institution, signer="Example Institution")
+    root = ET.parse(bag / "signatures" / "premis.xml").getroot()
+    ns = {"p": PREMIS_NS}
+    agents = {
+        a.findtext("p:agentIdentifier/p:agentIdentifierValue", namespaces=ns): a.findtext(
+            "p:agentName", namespaces=ns
+        )
+        for a in root.findall("p:agent", ns)
+    }
+    assert agents[key.fingerprint] == "First Archivist"
+    assert agents[institution.fingerprint] == "Example Institution"
+    events = root.findall("p:event", ns)
+    assert [e.findtext("p:eventType", namespaces=ns) for e in events] == [SIGNATURE_EVENT] * 2
+    signers = [
+        link.findtext("p:linkingAgentIdentifierValue", namespaces=ns)
+        for e in events
+        for link in e.findall("p:linkingAgentIdentifier", ns)
+        if link.findtext("p:linkingAgentRole", namespaces=ns) == "signer"
+    ]
+    assert signers == [key.fingerprint, institution.fingerprint]
+    # The statement's record (its creators) is untouched by who signed the bag.
+    assert (bag / "data/metadata/statement.json").read_bytes() == record_before
+    assert b"Example Institution" not in (bag / "bag-info.txt").read_bytes()
+
+
+def test_an_old_single_signer_bag_keeps_verifying(
+    bag: Path, key: SigningKey, tmp_path: Path
+) -> None:
+    """Bags signed before countersignatures: no premis.xml, no signer fields."""
+    sign_bag(bag, key)
+    (bag / "signatures" / "premis.xml").unlink()
+    info_path = bag / "signatures" / "signature.json"
+    doc = json.loads(info_path.read_text())
+    doc.pop("signer", None)
+    doc.pop("countersigns", None)
+    info_path.write_text(json.dumps(doc, indent=2))
+    assert list(check_signatures(bag, Trust.from_files([pub(tmp_path)]))) == []
+    other, _ = generate_key(tmp_path / "other.key")
+    sign_bag(bag, other)  # and it can be countersigned
+    assert codes(check_signatures(bag, Trust())) == {"signature.no-trust"}
+
+
+def test_a_removed_signer_is_named_by_the_others_and_by_the_ledger(
+    archive: Path, bag: Path, key: SigningKey, institution: SigningKey, tmp_path: Path
+) -> None:
+    from preserve.audit import audit
+
+    trust_key(archive, key.public)
+    trust_key(archive, institution.public)
+    sign_archived_bag(bag, key, signer="First Archivist")
+    sign_archived_bag(bag, institution, signer="Example Institution")
+    db = ledger.connect(archive, readonly=True)
+    try:
+        details = [
+            json.loads(r["detail"])
+            for r in db.execute("SELECT detail FROM events WHERE type = ?", (SIGNATURE_EVENT,))
+        ]
+        assert [(d["key_fingerprint"], d["role"], d["signer"]) for d in details] == [
+            (key.fingerprint, "signature", "First Archivist"),
+            (institution.fingerprint, "countersignature", "Example Institution"),
+        ]
+        assert verify_chain(db).ok
+    finally:
+        db.close()
+    assert audit(archive).ok
+    folder = signer_folder(institution.fingerprint)
+    kept = tmp_path / "kept"
+    shutil.copytree(bag / folder, kept)
+    shutil.rmtree(bag / folder)  # the countersignature removed: only the ledger knows
+    assert list(check_signatures(bag)) == []
+    found = {(p.code, p.path) for b in audit(archive).bags for p in b.problems}
+    assert ("ledger.signature-missing", folder) in found
+    # The first signature removed instead: the countersigner's signature.json names it.
+    shutil.copytree(kept, bag / folder)
+    for name in ("signature.json", "signer.pub.pem"):
+        (bag / "signatures" / name).unlink()
+    for sig in (bag / "signatures").glob("*.sig"):
+        sig.unlink()
+    assert [(p.code, p.path) for p in check_signatures(bag)] == [
+        ("signature.signer-missing", f"{folder}/signature.json")
+    ]
+    found = {(p.code, p.path) for b in audit(archive).bags for p in b.problems}
+    assert ("ledger.signature-missing", signer_folder(key.fingerprint)) in found
+
+
+def test_cli_countersigns_and_names_both(
+    archive: Path, bag: Path, key: SigningKey, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    for name in ("a", "b"):
+        made = runner.invoke(cli, ["keys", "init", str(tmp_path / f"{name}.key")])
+        assert made.exit_code == 0, made.output
+    first = runner.invoke(cli, ["sign", "--key", str(tmp_path / "a.key"), str(bag)])
+    assert first.exit_code == 0 and "signed by" in first.output, first.output
+    second = runner.invoke(
+        cli,
+        ["sign", "--key", str(tmp_path / "b.key"), "--signer", "Second Archivist", str(bag)],
+    )
+    assert second.exit_code == 0, second.output
+    assert "countersigned by" in second.output and "Second Archivist" in second.output
+    checked = runner.invoke(
+        cli,
+        [
+            "verify",
+            "--trusted-key",
+            str(tmp_path / "a.pub.pem"),
+            "--trusted-key",
+            str(tmp_path / "b.pub.pem"),
+            str(bag),
+        ],
+    )
+    assert checked.exit_code == 0 and checked.output.startswith("VALID"), checked.output
+
+
+# --------------------------------------------------------------------------- serialized bags
+
+
+def serialized(bag_dir: Path, out_dir: Path, suffix: str) -> Path:
+    from preserve.export import export_bag
+
+    out_dir.mkdir(exist_ok=True)
+    return export_bag(bag_dir, out_dir / f"{bag_dir.name}{suffix}").path
+
+
+SUFFIXES = [".tar", ".tar.gz", ".zip"]
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_a_signed_serialized_bag_is_checked_streamed(
+    bag: Path, key: SigningKey, institution: SigningKey, tmp_path: Path, suffix: str
+) -> None:
+    sign_bag(bag, key)
+    sign_bag(bag, institution)
+    out = serialized(bag, tmp_path / "out", suffix)
+    trust = both_trusted(tmp_path)
+    result = verify_bag(out, extra_checks=[SignatureCheck(trust)])
+    assert result.valid and result.problems == (), result.problems
+    done = CliRunner().invoke(
+        cli,
+        [
+            "verify",
+            "--trusted-key",
+            str(pub(tmp_path)),
+            "--trusted-key",
+            str(tmp_path / "keys" / "institution.pub.pem"),
+            str(out),
+        ],
+    )
+    assert done.exit_code == 0 and done.output.startswith("VALID"), done.output
+    assert "check.skipped" not in done.output
+    # Without trust material: each signer is unchecked (a warning), never skipped.
+    plain = CliRunner().invoke(cli, ["verify", "--json", str(out)])
+    assert plain.exit_code == 0, plain.output
+    found = json.loads(plain.output)["bags"][0]["problems"]
+    assert sorted(p["code"] for p in found) == ["signature.no-trust"] * 2
+
+
+def tamper_signature_byte(bag_dir: Path) -> None:
+    sig = bag_dir / "signatures" / "tagmanifest-sha256.txt.sig"
+    data = bytearray(sig.read_bytes())
+    data[0] ^= 0x80
+    sig.write_bytes(bytes(data))
+
+
+def tamper_tag_manifest_consistently(bag_dir: Path) -> None:
+    """Change bag-info.txt and re-hash it in every tag manifest, as a careful forger would."""
+    import hashlib
+
+    info = bag_dir / "bag-info.txt"
+    info.write_bytes(info.read_bytes() + b"Internal-Sender-Description: edited later\n")
+    for manifest in bag_dir.glob("tagmanifest-*.txt"):
+        alg = manifest.name.removeprefix("tagmanifest-").removesuffix(".txt")
+        lines = []
+        for line in manifest.read_text().splitlines():
+            digest, path = line.split(None, 1)
+            if path == "bag-info.txt":
+                digest = hashlib.new(alg, info.read_bytes()).hexdigest()
+            lines.append(f"{digest}  {path}\n")
+        manifest.write_text("".join(lines))
+    bagit.Bag(str(bag_dir)).validate()  # a consistent bag, for a tool without signatures
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+@pytest.mark.parametrize("tamper", [tamper_signature_byte, tamper_tag_manifest_consistently])
+def test_a_tampered_serialized_bag_is_named_as_in_a_folder(
+    bag: Path, key: SigningKey, institution: SigningKey, tmp_path: Path, suffix: str, tamper: object
+) -> None:
+    sign_bag(bag, key)
+    sign_bag(bag, institution)
+    tamper(bag)  # type: ignore[operator]
+    trust = both_trusted(tmp_path)
+    in_folder = verify_bag(bag, extra_checks=[SignatureCheck(trust)])
+    out = serialized(bag, tmp_path / "out", suffix)
+    in_file = verify_bag(out, extra_checks=[SignatureCheck(trust)])
+    assert not in_folder.valid and not in_file.valid
+    assert [p.one_line() for p in in_file.problems] == [p.one_line() for p in in_folder.problems]
+    assert list(check_signatures(out, trust)) == list(check_signatures(bag, trust)) != []
+    expected = {"signature.bad"} if tamper is tamper_signature_byte else {"signature.stale"}
+    assert {p.code for p in in_file.errors} == expected
+    done = CliRunner().invoke(cli, ["verify", "--trusted-key", str(pub(tmp_path)), str(out)])
+    assert done.exit_code == 1 and done.output.startswith("INVALID"), done.output

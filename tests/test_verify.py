@@ -802,10 +802,10 @@ def test_bag_claiming_profile_0_1_stays_valid() -> None:
     assert {p.code for p in check_profile(old, load_profile())} == {"profile.identifier-mismatch"}
 
 
-def test_signed_serialized_bag_says_signatures_were_not_checked(
+def test_signed_serialized_bag_has_its_signatures_checked(
     ingested_bag: Path, tmp_path: Path
 ) -> None:
-    """Fail closed: a tar holding signatures/ is not VALID until they can be checked."""
+    """A tar holding signatures/ has them checked streamed: a broken one is named."""
     copy = tmp_path / ingested_bag.name
     shutil.copytree(ingested_bag, copy)
     (copy / "signatures").mkdir()
@@ -813,7 +813,8 @@ def test_signed_serialized_bag_says_signatures_were_not_checked(
     out = tmp_path / "signed.tar"
     with tarfile.open(out, "w") as tf:
         tf.add(copy, arcname=copy.name)
-    assert ("check.skipped", "signatures") in errors(verify_bag(out, extra_checks=_checks()))
+    found = errors(verify_bag(out, extra_checks=_checks()))
+    assert found == {("signature.malformed", "signatures/signature.json")}
 
 
 def test_corrupt_pdf_in_a_tar_is_named_and_not_parsed(ingested_bag: Path, tmp_path: Path) -> None:

@@ -57,7 +57,8 @@ if TYPE_CHECKING:
     "--key",
     "key_file",
     type=click.Path(path_type=Path),
-    help="Re-sign a profile export with this Ed25519 key (else a stale signature is dropped).",
+    help="Re-sign an export that rewrites tag files (a profile, or a renamed folder) with this "
+    "Ed25519 key (else the stale signature is dropped, and the copy says why).",
 )
 @passphrase_option
 @click.option(
@@ -97,31 +98,41 @@ def export(
 
     Without --profile: one tar, tar.gz or zip file holding the bag's folder as it
     is, depending on the bag alone (exporting twice gives the same bytes; OUTPUT is
-    replaced atomically). With --profile: what that repository takes (manifests,
-    tag files, layout, the folder named as the file); institution details come
+    replaced atomically); the folder is named as OUTPUT is, and a name other than
+    the bag's is declared in bag-info (Internal-Sender-Identifier), which re-signs
+    the copy with --key or drops its signature, saying why. With --profile: what
+    that repository takes (manifests, tag files, layout, the folder named as the
+    file); institution details come
     from the archive's settings; an existing output is refused. The bag in the
     archive is never modified. Every file the export added, renamed, rewrote or
     dropped is listed. Exit 0 all written, 1 a
     bag or option was refused, 2 cannot run (missing setting, unwritable output).
     """
     from preserve.errors import InputError
-    from preserve.export import ExportFormat, export_bag
+    from preserve.export import ExportFormat
 
     if (output is None) == (out_dir is None):
         raise InputError("give either -o OUTPUT (one bag) or --out-dir DIR")
     if output is not None and len(bags) > 1:
         raise InputError("-o takes one bag; use --out-dir DIR for several")
     if profile is None:
+        from preserve.export.plain import export_plain
+
+        key = load_signing_key(key_file, passphrase_file) if key_file is not None else None
         done: list[dict[str, Any]] = []
         for bag in bags:
             target = output or Path(out_dir or ".") / (bag.name + f".{fmt or 'tar'}")
-            result = export_bag(bag, target, ExportFormat(fmt) if fmt else None)
-            done.append(result.as_dict())
+            plain = export_plain(bag, target, ExportFormat(fmt) if fmt else None, key=key)
+            result = plain.result
+            done.append(plain.as_dict())
             if not as_json:
                 click.echo(
                     f"{result.path}: {result.format.value}, {result.files} files, "
                     f"{result.size:,} bytes, sha256 {result.sha256}"
+                    + (f"; signature {plain.signature}" if plain.renamed_from else "")
                 )
+                for change in plain.changes:
+                    click.echo(f"  {change.one_line()}")
         if as_json:
             emit_json(done[0] if output is not None else {"exports": done, "errors": []})
         return

@@ -131,6 +131,11 @@ def keys_trust(archive: Path, public_keys: tuple[Path, ...]) -> None:
 @click.command()
 @click.argument("bags", nargs=-1, required=True, type=click.Path(path_type=Path))
 @signing_options(required=True)
+@click.option(
+    "--signer",
+    help="Who signs (an archivist, an institution), recorded with the signature and as "
+    "its PREMIS agent.",
+)
 @json_option
 @handles_errors
 def sign(
@@ -138,14 +143,18 @@ def sign(
     key_file: Path,
     tsa_url: str | None,
     passphrase_file: Path | None,
+    signer: str | None,
     as_json: bool,
 ) -> None:
     """Sign bags: an Ed25519 signature over each tag manifest, in BAG/signatures/.
 
     The bag is verified first and refused if invalid (or, inside an archive, if
-    it differs from the ledger's record). Re-signing replaces the old signature;
-    a failure leaves the bag as it was. Inside an archive the signature is
-    recorded in the ledger. Exit 0 all signed, 1 a bag was refused, 2 cannot run.
+    it differs from the ledger's record). On a signed bag another key adds a
+    countersignature (BAG/signatures/signers/KEY/), each signer checked on its own;
+    the same key replaces its own signature, and a signature that no longer
+    verifies is replaced (and named). A failure leaves the bag as it was. Inside
+    an archive each signer is recorded in the ledger. Exit 0 all signed, 1 a bag
+    was refused, 2 cannot run.
     """
     from preserve.signing import sign_archived_bag
 
@@ -154,17 +163,28 @@ def sign(
     failed: list[PreserveError] = []
     for bag in bags:
         try:
-            info = sign_archived_bag(bag, key, tsa_url=tsa_url)
+            info = sign_archived_bag(bag, key, tsa_url=tsa_url, signer=signer)
         except PreserveError as error:
             failed.append(error)
             if not as_json:
                 click.echo(f"preserve: error: {error.one_line()}", err=True)
             continue
-        done.append({"bag": str(bag), **info.as_dict()})
+        done.append(
+            {"bag": str(bag), "folder": info.folder, "replaced": info.replaced, **info.as_dict()}
+        )
         if not as_json:
             stamped = [f.timestamp_time for f in info.files if f.timestamp_time]
             when = f", timestamped {stamped[0]}" if stamped else ""
-            click.echo(f"{bag}: signed by {info.key_fingerprint}{when}")
+            who = f" ({info.signer})" if info.signer else ""
+            if info.countersignature:
+                beside = ", ".join(info.countersigns)
+                click.echo(
+                    f"{bag}: countersigned by {info.key_fingerprint}{who}{when}, beside {beside}"
+                )
+            else:
+                click.echo(f"{bag}: signed by {info.key_fingerprint}{who}{when}")
+            for why in info.replaced:
+                click.echo(f"{bag}: replaced a signature that no longer verified: {why}")
     if as_json:
         emit_json({"signed": done, "errors": [e.one_line() for e in failed]})
     sys.exit(int(max((e.exit_code for e in failed), default=ExitCode.ok)))
