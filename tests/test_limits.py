@@ -492,7 +492,7 @@ def test_cli_limit_options_on_verify(tmp_path: Path) -> None:
 
 
 def test_parse_size_units() -> None:
-    from preserve.cli import parse_size
+    from preserve.cli.checking import parse_size
 
     assert parse_size("100M") == 100 << 20
     assert parse_size("2G") == 2 << 30
