@@ -131,6 +131,9 @@ def test_statement_page_shows_record_copy_original_files_history_audits(
         assert digest in page and name in page
     assert "ingestion" in page and "normalization" in page  # PREMIS timeline
     assert "signed by a trusted key" in page
+    # signed without a timestamp authority: one line says so, not one "none" per manifest
+    assert "<dt>Timestamps</dt><dd>none (no timestamp authority was asked)</dd>" in page
+    assert "Timestamp of" not in page
     assert "Fixity checks of this bag" in page
     original = next((archive / "bags" / AZ / "data" / "original").iterdir()).read_text()
     first_line = original.strip().splitlines()[0].strip()
@@ -243,6 +246,22 @@ def test_every_page_has_strict_csp_and_no_script(client: TestClient) -> None:
         assert r.headers["x-content-type-options"] == "nosniff"
         assert "<script" not in r.text
         assert "http://" not in r.text.split("</head>")[0]  # nothing from another host
+
+
+def test_oai_xml_can_be_read_in_a_browser_and_still_runs_no_script(client: TestClient) -> None:
+    """Regression: under the pages' policy (style-src 'self') Chromium showed an OAI answer
+    as one run-on paragraph; its XML tree needs inline styles, and nothing else."""
+    r = client.get("/oai", params={"verb": "Identify"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/xml")
+    policy = dict(
+        (part.split()[0], part.split()[1:])
+        for part in r.headers["content-security-policy"].split(";")
+        if part.strip()
+    )
+    assert policy["default-src"] == ["'none'"] and "script-src" not in policy
+    assert policy["style-src"] == ["'unsafe-inline'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert len(r.headers.get_list("content-security-policy")) == 1
 
 
 def test_static_css_is_served(client: TestClient) -> None:

@@ -33,7 +33,7 @@ from preserve import search as fulltext
 from preserve.errors import InputError
 from preserve.ledger import CATALOG_FACETS
 from preserve.serve import bagview, catalog, chart, oai
-from preserve.serve.app import Ledger, ServeConfig
+from preserve.serve.app import OAI_CSP, Ledger, ServeConfig
 from preserve.serve.pages import PageImages
 
 HERE = Path(__file__).parent
@@ -487,7 +487,11 @@ async def oai_endpoint(request: Request) -> Response:
         return oai.respond(room.ledger.db(), repo, args, load, page_url)
 
     xml = await run_in_threadpool(build) if "Records" in request.url.query else build()
-    return Response(xml, media_type="text/xml; charset=utf-8")
+    return Response(
+        xml,
+        media_type="text/xml; charset=utf-8",
+        headers={"content-security-policy": OAI_CSP},
+    )
 
 
 # --------------------------------------------------------------------------- errors
