@@ -529,3 +529,18 @@ def test_dashboard_and_facets_follow_an_audit_and_an_ingest_while_open(tmp_path:
         report = ingest([statement], archive)
         assert report.results[0].bag, report.as_dict()
         assert "Library of Examples" in c.get("/").text
+
+
+def test_the_per_change_cache_is_bounded(archive: Path) -> None:
+    """Names come from requests (a sidebar per filter set): the oldest go first."""
+    from preserve.serve.app import MEMO_ENTRIES, Ledger
+
+    room_ledger = Ledger(archive)
+    for i in range(MEMO_ENTRIES + 50):
+        assert room_ledger.cached(f"sidebar?organization={i}", lambda db, i=i: i) == i
+    memo = room_ledger._local.memo
+    assert len(memo) == MEMO_ENTRIES and "sidebar?organization=0" not in memo
+    calls = []
+    room_ledger.cached("x", lambda db: calls.append(1))
+    room_ledger.cached("x", lambda db: calls.append(1))
+    assert calls == [1]  # the ledger did not change: computed once
