@@ -104,6 +104,15 @@ def test_search_highlights_in_any_script_and_filters(client: TestClient) -> None
         assert client.get("/search", params={"q": q}).status_code in (200, 400), q
 
 
+def test_a_search_that_finds_nothing_says_what_to_try(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "qwzxvy", "language": "en"}).text
+    assert "0 results for" in page
+    assert "No statement holds every word of the query with these filters." in page
+    assert "another spelling, or no filter" in page
+    found = client.get("/search", params={"q": "greenhouse"}).text
+    assert "No statement holds" not in found
+
+
 def test_search_errors_are_400_with_a_clear_message(client: TestClient) -> None:
     r = client.get("/search", params={"q": "!!!"})
     assert r.status_code == 400 and "no words" in r.text
