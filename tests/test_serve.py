@@ -104,6 +104,15 @@ def test_search_highlights_in_any_script_and_filters(client: TestClient) -> None
         assert client.get("/search", params={"q": q}).status_code in (200, 400), q
 
 
+def test_a_search_that_finds_nothing_says_what_to_try(client: TestClient) -> None:
+    page = client.get("/search", params={"q": "qwzxvy", "language": "en"}).text
+    assert "0 results for" in page
+    assert "No statement holds every word of the query with these filters." in page
+    assert "another spelling, or no filter" in page
+    found = client.get("/search", params={"q": "greenhouse"}).text
+    assert "No statement holds" not in found
+
+
 def test_search_errors_are_400_with_a_clear_message(client: TestClient) -> None:
     r = client.get("/search", params={"q": "!!!"})
     assert r.status_code == 400 and "no words" in r.text
@@ -131,6 +140,9 @@ def test_statement_page_shows_record_copy_original_files_history_audits(
         assert digest in page and name in page
     assert "ingestion" in page and "normalization" in page  # PREMIS timeline
     assert "signed by a trusted key" in page
+    # signed without a timestamp authority: one line says so, not one "none" per manifest
+    assert "<dt>Timestamps</dt><dd>none (no timestamp authority was asked)</dd>" in page
+    assert "Timestamp of" not in page
     assert "Fixity checks of this bag" in page
     original = next((archive / "bags" / AZ / "data" / "original").iterdir()).read_text()
     first_line = original.strip().splitlines()[0].strip()
@@ -243,6 +255,22 @@ def test_every_page_has_strict_csp_and_no_script(client: TestClient) -> None:
         assert r.headers["x-content-type-options"] == "nosniff"
         assert "<script" not in r.text
         assert "http://" not in r.text.split("</head>")[0]  # nothing from another host
+
+
+def test_oai_xml_can_be_read_in_a_browser_and_still_runs_no_script(client: TestClient) -> None:
+    """Regression: under the pages' policy (style-src 'self') Chromium showed an OAI answer
+    as one run-on paragraph; its XML tree needs inline styles, and nothing else."""
+    r = client.get("/oai", params={"verb": "Identify"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/xml")
+    policy = dict(
+        (part.split()[0], part.split()[1:])
+        for part in r.headers["content-security-policy"].split(";")
+        if part.strip()
+    )
+    assert policy["default-src"] == ["'none'"] and "script-src" not in policy
+    assert policy["style-src"] == ["'unsafe-inline'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert len(r.headers.get_list("content-security-policy")) == 1
 
 
 def test_static_css_is_served(client: TestClient) -> None:
@@ -510,3 +538,18 @@ def test_dashboard_and_facets_follow_an_audit_and_an_ingest_while_open(tmp_path:
         report = ingest([statement], archive)
         assert report.results[0].bag, report.as_dict()
         assert "Library of Examples" in c.get("/").text
+
+
+def test_the_per_change_cache_is_bounded(archive: Path) -> None:
+    """Names come from requests (a sidebar per filter set): the oldest go first."""
+    from preserve.serve.app import MEMO_ENTRIES, Ledger
+
+    room_ledger = Ledger(archive)
+    for i in range(MEMO_ENTRIES + 50):
+        assert room_ledger.cached(f"sidebar?organization={i}", lambda db, i=i: i) == i
+    memo = room_ledger._local.memo
+    assert len(memo) == MEMO_ENTRIES and "sidebar?organization=0" not in memo
+    calls = []
+    room_ledger.cached("x", lambda db: calls.append(1))
+    room_ledger.cached("x", lambda db: calls.append(1))
+    assert calls == [1]  # the ledger did not change: computed once

@@ -244,6 +244,11 @@ def test_click_through_the_reading_room(
     d.get(server + "/statements/no-such-thing")
     check_page(d, axe_source, shots, "07-not-found")
 
+    # the OAI-PMH link in the menu: XML, shown as a tree (not one run-on paragraph)
+    d.get(server + "/oai?verb=Identify")
+    d.save_screenshot(str(shots / "10-oai-identify.png"))
+    assert d.find_element(By.TAG_NAME, "body").text.startswith("This XML file")
+
 
 def test_language_versions_side_by_side(
     browser: Any, server: str, axe_source: str, shots: Path

@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,12 @@ MAX_QUERY_STRING = 2048
 CSP = (
     "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none';"
     " form-action 'self'; frame-ancestors 'none'; img-src 'self'; style-src 'self'"
+)
+#: OAI-PMH answers are XML that a person may open too: browsers show it as a tree only
+#: with inline styles, so those are allowed; nothing else loads and no script runs.
+OAI_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none';"
+    " frame-ancestors 'none'"
 )
 SECURITY_HEADERS = {
     "content-security-policy": CSP,
@@ -96,6 +103,8 @@ def check_config(config: ServeConfig) -> None:
 
 
 T = TypeVar("T")
+#: Values kept per thread by :meth:`Ledger.cached` (the least recently used go first).
+MEMO_ENTRIES = 256
 
 
 class Ledger:
@@ -126,12 +135,17 @@ class Ledger:
         """
         db = self.db()
         stamp = (db.execute("PRAGMA data_version").fetchone()[0], key)
-        memo: dict[str, tuple[object, Any]] = self._local.__dict__.setdefault("memo", {})
+        memo: OrderedDict[str, tuple[object, Any]] = self._local.__dict__.setdefault(
+            "memo", OrderedDict()
+        )
         hit = memo.get(name)
         if hit is not None and hit[0] == stamp:
+            memo.move_to_end(name)
             return hit[1]  # type: ignore[no-any-return]
         value = compute(db)
         memo[name] = (stamp, value)
+        while len(memo) > MEMO_ENTRIES:  # names can come from requests: bounded
+            memo.popitem(last=False)
         return value
 
 
