@@ -83,6 +83,10 @@ AGENT_ID_TYPE = "Ed25519 public key fingerprint (sha256 of DER)"
 MAX_FILE_BYTES = 1 << 20
 #: Problem code of a signature file over :data:`MAX_FILE_BYTES` (not read).
 LIMIT_CODE = "limit.signature-file-size"
+#: More signers than this in one bag are not checked (a hostile bag's thousand folders).
+MAX_SIGNERS = 64
+#: Problem code of a bag with more than :data:`MAX_SIGNERS` signers (none beyond checked).
+SIGNERS_LIMIT_CODE = "limit.signers"
 _PREMIS_REL = f"{SIGNATURES_DIR}/{PREMIS_NAME}"
 _NEW_PREFIX = ".signatures.new-"
 _OLD_PREFIX = ".signatures.old-"
@@ -847,7 +851,16 @@ def check_signatures(bag: Path | BagFiles, trust: Trust | None = None) -> Iterat
     manifests = tag_manifests(bag)
     present: dict[str, str] = {}
     claimed: list[tuple[str, SignatureInfo]] = []
-    for slot in _slots(bag):
+    slots = _slots(bag)
+    if len(slots) > MAX_SIGNERS:
+        yield Problem(
+            SIGNERS_LIMIT_CODE,
+            f"{SIGNATURES_DIR}/{SIGNERS_DIR}",
+            f"{len(slots):,} signers, over the limit of {MAX_SIGNERS}: the first "
+            f"{MAX_SIGNERS} were checked, the rest not",
+        )
+        slots = slots[:MAX_SIGNERS]
+    for slot in slots:
         problems: list[Problem] = []
         info = _check_signer(bag, slot, trust, roots, problems, manifests)
         yield from problems

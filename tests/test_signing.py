@@ -708,3 +708,17 @@ def test_a_timestamped_countersignature_is_checked_in_its_folder_and_in_a_tar(
     tsr.write_bytes(tsr.read_bytes()[:-40])
     found = {(p.code.split(".")[0], p.path) for p in check_signatures(bag, trust)}
     assert found == {("timestamp", f"{folder}/tagmanifest-sha512.txt.sig.tsr")}
+
+
+def test_too_many_signer_folders_are_not_all_checked(
+    bag: Path, key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import preserve.signing
+
+    monkeypatch.setattr(preserve.signing, "MAX_SIGNERS", 3)
+    sign_bag(bag, key)
+    for n in range(5):
+        (bag / "signatures" / "signers" / f"{n:064x}").mkdir(parents=True)
+    found = [(p.code, p.path) for p in check_signatures(bag)]
+    assert found[0] == ("limit.signers", "signatures/signers")
+    assert len([f for f in found if f[0] == "signature.malformed"]) == 2  # 3 checked, 1 good
