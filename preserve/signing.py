@@ -83,6 +83,10 @@ AGENT_ID_TYPE = "Ed25519 public key fingerprint (sha256 of DER)"
 MAX_FILE_BYTES = 1 << 20
 #: Problem code of a signature file over :data:`MAX_FILE_BYTES` (not read).
 LIMIT_CODE = "limit.signature-file-size"
+#: More signers than this in one bag are not checked (a hostile bag's thousand folders).
+MAX_SIGNERS = 64
+#: Problem code of a bag with more than :data:`MAX_SIGNERS` signers (none beyond checked).
+SIGNERS_LIMIT_CODE = "limit.signers"
 _PREMIS_REL = f"{SIGNATURES_DIR}/{PREMIS_NAME}"
 _NEW_PREFIX = ".signatures.new-"
 _OLD_PREFIX = ".signatures.old-"
@@ -827,6 +831,8 @@ def check_signatures(bag: Path | BagFiles, trust: Trust | None = None) -> Iterat
     if SIGNATURES_DIR in bag.files or SIGNATURES_DIR in bag.others:
         yield Problem("signature.malformed", SIGNATURES_DIR, "not a folder")
         return
+    if bag.root_path() is None:
+        bag = _Prefetched(bag)
     if trust is None:
         root = bag.root_path()
         archive = archive_of(root) if root is not None else None
@@ -839,7 +845,16 @@ def check_signatures(bag: Path | BagFiles, trust: Trust | None = None) -> Iterat
     manifests = tag_manifests(bag)
     present: dict[str, str] = {}
     claimed: list[tuple[str, SignatureInfo]] = []
-    for slot in _slots(bag):
+    slots = _slots(bag)
+    if len(slots) > MAX_SIGNERS:
+        yield Problem(
+            SIGNERS_LIMIT_CODE,
+            f"{SIGNATURES_DIR}/{SIGNERS_DIR}",
+            f"{len(slots):,} signers, over the limit of {MAX_SIGNERS}: the first "
+            f"{MAX_SIGNERS} were checked, the rest not",
+        )
+        slots = slots[:MAX_SIGNERS]
+    for slot in slots:
         problems: list[Problem] = []
         info = _check_signer(bag, slot, trust, roots, problems, manifests)
         yield from problems
@@ -855,6 +870,54 @@ def check_signatures(bag: Path | BagFiles, trust: Trust | None = None) -> Iterat
                     f"this signature was made beside one by {other}, which is no longer in "
                     "the bag (removed)",
                 )
+
+
+class _Prefetched:
+    """A serialized bag whose ``signatures/`` files are read once, in path order.
+
+    A tar.gz can only seek backwards by decompressing again from its start; the
+    signature files read one by one, signer after signer, would do that several
+    times. Our exports (and most tools) store members sorted by path, so one forward
+    pass reads them all. Bounded: files over :data:`MAX_FILE_BYTES` are left for
+    :func:`_get` to report, and at most :data:`_PREFETCH_BYTES` in all are kept.
+    """
+
+    def __init__(self, bag: BagFiles) -> None:
+        from preserve.verify.access import READ_ERRORS
+
+        self._bag = bag
+        self.label = bag.label
+        self.files = bag.files
+        self.dirs = bag.dirs
+        self.others = bag.others
+        self._cache: dict[str, bytes] = {}
+        budget = _PREFETCH_BYTES
+        inside = f"{SIGNATURES_DIR}/"
+        for rel in sorted(r for r in bag.files if r.startswith(inside)):
+            size = bag.files[rel]
+            if size < 0 or size > min(MAX_FILE_BYTES, budget):
+                continue
+            try:
+                self._cache[rel] = bag.read(rel, MAX_FILE_BYTES)
+            except READ_ERRORS:
+                continue  # read again on demand, where the error is reported
+            budget -= size
+
+    def read(self, rel: str, max_bytes: int) -> bytes:
+        data = self._cache.get(rel)
+        if data is not None and len(data) <= max_bytes:
+            return data
+        return self._bag.read(rel, max_bytes)
+
+    def root_path(self) -> Path | None:
+        return self._bag.root_path()
+
+    def bag_name(self) -> str:
+        return self._bag.bag_name()
+
+
+#: What :class:`_Prefetched` keeps in memory at most (signature files are kilobytes).
+_PREFETCH_BYTES = 8 << 20
 
 
 def _check_signer(

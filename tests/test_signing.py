@@ -719,3 +719,41 @@ def test_a_tampered_serialized_bag_is_named_as_in_a_folder(
     assert {p.code for p in in_file.errors} == expected
     done = CliRunner().invoke(cli, ["verify", "--trusted-key", str(pub(tmp_path)), str(out)])
     assert done.exit_code == 1 and done.output.startswith("INVALID"), done.output
+
+
+def test_a_timestamped_countersignature_is_checked_in_its_folder_and_in_a_tar(
+    bag: Path, key: SigningKey, institution: SigningKey, tmp_path: Path
+) -> None:
+    from .tsa import local_tsa
+
+    require_openssl()
+    with local_tsa(tmp_path / "tsa") as tsa:
+        sign_bag(bag, key)
+        info = sign_bag(bag, institution, tsa_url=tsa.url)
+    folder = signer_folder(institution.fingerprint)
+    assert all(f.timestamp_time for f in info.files)
+    assert (bag / folder / "tagmanifest-sha256.txt.sig.tsr").is_file()
+    trust = Trust.from_files(
+        [pub(tmp_path), tmp_path / "keys" / "institution.pub.pem"], [tsa.ca.pem]
+    )
+    assert list(check_signatures(bag, trust)) == []
+    out = serialized(bag, tmp_path / "out", ".tar.gz")
+    assert list(check_signatures(out, trust)) == []
+    tsr = bag / folder / "tagmanifest-sha512.txt.sig.tsr"
+    tsr.write_bytes(tsr.read_bytes()[:-40])
+    found = {(p.code.split(".")[0], p.path) for p in check_signatures(bag, trust)}
+    assert found == {("timestamp", f"{folder}/tagmanifest-sha512.txt.sig.tsr")}
+
+
+def test_too_many_signer_folders_are_not_all_checked(
+    bag: Path, key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import preserve.signing
+
+    monkeypatch.setattr(preserve.signing, "MAX_SIGNERS", 3)
+    sign_bag(bag, key)
+    for n in range(5):
+        (bag / "signatures" / "signers" / f"{n:064x}").mkdir(parents=True)
+    found = [(p.code, p.path) for p in check_signatures(bag)]
+    assert found[0] == ("limit.signers", "signatures/signers")
+    assert len([f for f in found if f[0] == "signature.malformed"]) == 2  # 3 checked, 1 good
