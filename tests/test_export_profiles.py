@@ -661,3 +661,20 @@ def test_a_payload_changed_after_verification_is_not_exported(
     with pytest.raises(InputError, match="changed while being exported"):
         export_profile(bag, "chronopolis", tmp_path / "chron", options(archive))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["archive"]
+
+
+def test_out_dir_is_created_and_a_file_in_its_place_refused(
+    tmp_path: Path, archive: Path, bag: Path
+) -> None:
+    """A new user names an output folder that does not exist yet: it is made."""
+    out_dir = tmp_path / "deposits" / "aptrust"
+    made = CliRunner().invoke(
+        cli, ["export", str(bag), "--profile", "aptrust", "--out-dir", str(out_dir)]
+    )
+    assert made.exit_code == 0, made.output
+    assert [p.name for p in out_dir.iterdir()] == [f"{bag.name}.tar"]
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_bytes(b"x")
+    refused = CliRunner().invoke(cli, ["export", str(bag), "--out-dir", str(a_file)])
+    assert refused.exit_code == 2, refused.output
+    assert "is a file" in refused.output and a_file.read_bytes() == b"x"

@@ -115,6 +115,8 @@ def export(
         raise InputError("give either -o OUTPUT (one bag) or --out-dir DIR")
     if output is not None and len(bags) > 1:
         raise InputError("-o takes one bag; use --out-dir DIR for several")
+    if out_dir is not None:
+        _make_out_dir(out_dir)
     if profile is None:
         from preserve.export.plain import export_plain
 
@@ -216,3 +218,20 @@ def profiles_command(as_json: bool) -> None:
         click.echo(f"{spec.name}: {spec.repository}")
         click.echo(f"  writes: {spec.summary}")
         click.echo(f"  needs:  {needs}")
+
+
+def _make_out_dir(out_dir: Path) -> None:
+    """``--out-dir`` is created when absent (with its parents), as a user expects of an
+    output folder; an existing non-folder is refused before anything is written."""
+    from preserve.errors import ArchiveError
+
+    if out_dir.is_dir():
+        return
+    if out_dir.exists() or out_dir.is_symlink():
+        raise ArchiveError("exists and is not a folder; nothing written", out_dir)
+    try:
+        out_dir.mkdir(parents=True)
+    except OSError as exc:
+        raise ArchiveError(
+            f"cannot create the output folder: {exc.strerror or exc}", out_dir
+        ) from None
