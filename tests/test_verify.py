@@ -524,6 +524,24 @@ def test_batches_keep_every_worker_busy() -> None:
     assert run._batches(["a", "b", "c", "d"], 2) == [["a"], ["b"], ["c"], ["d"]]
 
 
+def test_a_bag_directory_needs_no_pool_or_archive_reader(made_bag: Path) -> None:
+    """verify_bag on one directory imports neither multiprocessing nor the tar/zip trees."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from preserve.verify import verify_bag\n"
+        f"assert verify_bag({str(made_bag)!r}).valid\n"
+        "lazy = ('multiprocessing', 'concurrent.futures.process', "
+        "'preserve.verify.tar_reader', 'preserve.verify.tree_archive')\n"
+        "print(sorted(m for m in lazy if m in sys.modules))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+
+
 def test_tag_files_are_read_once(made_bag: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The checker and the checks beyond RFC 8493 share one read of each tag file."""
     from preserve.bag_checks import PreserveChecks
