@@ -91,7 +91,9 @@ def read(path: Path) -> Received:
         "success",
         f"text extracted through the {found.how} with pypdfium2 "
         f"{pypdfium2.version.PYPDFIUM_INFO} (PDFium {pypdfium2.version.PDFIUM_INFO})"
-        + _furniture_detail(found),
+        + _furniture_detail(found)
+        # what the notes say goes into the bag's history (per-page OCR confidence…)
+        + "".join(f"; {note}" for note in notes),
         (original.path,),
     )
     return Received(
