@@ -231,3 +231,24 @@ def test_a_running_header_on_every_page_but_the_first_is_page_furniture() -> Non
     )
     assert statement.title in (None, "Statement on footpath repairs")
     assert statement.signer_name == "Olga Brandt"
+
+
+def test_a_producer_s_own_structure_types_are_read_through_its_role_map() -> None:
+    """Word and InDesign tag with their own style names ("Heading1", "Body") and a RoleMap."""
+    import pikepdf
+
+    source = our_copy("en-letter-sincerely.txt")
+    with pikepdf.open(io.BytesIO(source)) as pdf:
+        renamed = {"/H1": pikepdf.Name("/Heading1"), "/P": pikepdf.Name("/BodyText")}
+        for obj in pdf.objects:
+            if isinstance(obj, pikepdf.Dictionary) and str(obj.get("/S", "")) in renamed:
+                obj.S = renamed[str(obj.S)]
+        pdf.Root.StructTreeRoot.RoleMap = pikepdf.Dictionary(
+            {"/Heading1": pikepdf.Name.H1, "/BodyText": pikepdf.Name.P}
+        )
+        out = io.BytesIO()
+        pdf.save(out)
+    found = read_text(out.getvalue())
+    assert found.how == "structure tree"
+    assert found.title == "Open letter on the opening hours of school libraries"
+    assert found.text == read_text(source).text
