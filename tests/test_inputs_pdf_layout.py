@@ -252,3 +252,19 @@ def test_a_producer_s_own_structure_types_are_read_through_its_role_map() -> Non
     assert found.how == "structure tree"
     assert found.title == "Open letter on the opening hours of school libraries"
     assert found.text == read_text(source).text
+
+
+def test_a_title_element_wins_over_the_first_heading() -> None:
+    """A producer that tags the letterhead H1 and the statement's name Title: Title wins."""
+    import pikepdf
+
+    source = our_copy("en-letter-sincerely.txt")
+    with pikepdf.open(io.BytesIO(source)) as pdf:
+        kinds = [o for o in pdf.objects if isinstance(o, pikepdf.Dictionary) and "/S" in o]
+        heading = next(o for o in kinds if o.S == pikepdf.Name.H1)
+        closing = [o for o in kinds if o.S == pikepdf.Name.P][-1]  # the date line
+        heading.S, closing.S = pikepdf.Name.H1, pikepdf.Name.Title
+        out = io.BytesIO()
+        pdf.save(out)
+    found = read_text(out.getvalue())
+    assert found.title == "2024-10-01"
