@@ -180,7 +180,7 @@ class _Body:
 
     def _table(self, table: Any, lines_after: int) -> Iterator[tuple[str, str]]:
         rows = [
-            [teletype.extractText(cell).strip() for cell in row.childNodes]
+            [_cell_text(cell) for cell in row.childNodes]
             for row in table.getElementsByType(_row_type())
         ]
         if is_letterhead(rows, not self.started):
@@ -188,6 +188,16 @@ class _Body:
         else:
             yield from table_blocks(rows, lines_after)
         self.started = True
+
+
+def _cell_text(cell: Any) -> str:
+    """A table cell's text, a line for each paragraph (odfpy's extractText runs them together)."""
+    lines = [
+        teletype.extractText(child).strip()
+        for child in cell.childNodes
+        if getattr(child, "qname", None) in (_q(TEXTNS, "p"), _q(TEXTNS, "h"))
+    ]
+    return "\n".join(line for line in lines if line) or teletype.extractText(cell).strip()
 
 
 def _lines_after(children: list[Any]) -> int:
