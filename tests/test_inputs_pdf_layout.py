@@ -268,3 +268,27 @@ def test_a_title_element_wins_over_the_first_heading() -> None:
         pdf.save(out)
     found = read_text(out.getvalue())
     assert found.title == "2024-10-01"
+
+
+def test_text_outside_the_structure_tree_makes_the_layout_read_instead() -> None:
+    """A tagged PDF edited afterwards (a stamp added untagged): the tree no longer holds all."""
+    import pikepdf
+
+    source = our_copy("en-letter-sincerely.txt")
+    with pikepdf.open(io.BytesIO(source)) as pdf:
+        page = pdf.pages[0]
+        font = pdf.make_indirect(
+            pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1,
+                               BaseFont=pikepdf.Name.Helvetica)
+        )  # fmt: skip
+        page.Resources.Font.Stamp = font
+        page.contents_add(
+            pikepdf.Stream(pdf, b"BT /Stamp 10 Tf 400 400 Td (Received 2 October) Tj ET"),
+            prepend=False,
+        )
+        out = io.BytesIO()
+        pdf.save(out)
+    found = read_text(out.getvalue())
+    assert found.how == "layout"
+    assert "Received 2 October" in found.text  # nothing dropped
+    assert "Open letter on the opening hours of school libraries" in found.text
