@@ -338,3 +338,52 @@ def test_pronom_ids_agree_with_fido(tmp_path: Path) -> None:
     # ours follows the version the file declares (1.2: fmt/291), as DROID does.
     assert theirs[str(odt_file)] in {"fmt/290", "fmt/291", "fmt/1756"}
     assert odt_input.read(odt_file).original.pronom == "fmt/291"
+
+
+def _table(rows: list[list[str]]) -> Table:
+    table = Table(name=f"T{len(rows)}")
+    for values in rows:
+        row = TableRow()
+        for value in values:
+            cell = TableCell()
+            for line in value.split("\n"):
+                cell.addElement(P(text=line))
+            row.addElement(cell)
+        table.addElement(row)
+    return table
+
+
+def test_odt_letterhead_table_is_left_out_and_signature_table_read_by_column(
+    tmp_path: Path,
+) -> None:
+    """An ODT letter: the letterhead a table at the top, the signatures a table at the foot."""
+    doc = OpenDocumentText()
+    doc.text.addElement(
+        _table([["OFFICE OF THE WATER OMBUDSMAN\nRiver Street 12", "info@water.example"]])
+    )
+    for line in (
+        "Statement on the summer water supply",
+        "The water supply will not be interrupted this summer. The reservoir is full.",
+        "3 July 2024",
+    ):
+        doc.text.addElement(P(text=line))
+    doc.text.addElement(
+        _table([["Nora Field", "Ivan Petrov"], ["Water Ombudsman", "Mayor of Millbrook"]])
+    )
+    path = tmp_path / "water.odt"
+    doc.save(str(path))
+    received = odt_input.read(path)
+    statement = received.statement
+    assert received.left_out == (
+        "OFFICE OF THE WATER OMBUDSMAN",
+        "River Street 12",
+        "info@water.example",
+    )
+    assert "OFFICE OF THE WATER OMBUDSMAN" not in statement.text
+    assert set(received.left_out) <= set(statement.leftovers)
+    assert any(note.code == "wordproc.letterhead" for note in statement.notes)
+    assert statement.title == "Statement on the summer water supply"
+    assert [(s.name, s.role) for s in statement.signers] == [
+        ("Nora Field", "Water Ombudsman"),
+        ("Ivan Petrov", "Mayor of Millbrook"),
+    ]

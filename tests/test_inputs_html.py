@@ -264,3 +264,45 @@ def test_validate_and_render_take_a_page_too(tmp_path: Path) -> None:
     text = " ".join(extract_text(str(pdf)).split())
     assert "2. Bring your card. 3. Keep it tidy." in text
     assert "Views: 4321" not in text  # the page's chrome is not the statement
+
+
+def _telegram_post(number: int) -> str:
+    return (
+        "<div class='tgme_widget_message_wrap'><div class='tgme_widget_message'>"
+        "<div class='tgme_widget_message_author'>Parks Office</div>"
+        f"<div class='tgme_widget_message_text js-message_text'>Notice {number} on the park cafe"
+        f"<br><br>The cafe opens at {8 + number}:00 on weekdays from Monday.<br><br>"
+        "Maria Jones<br>Parks Commissioner<br>2 May 2024</div>"
+        f"<div class='tgme_widget_message_footer'><span class='tgme_widget_message_views'>"
+        f"{number}.2K</span><time datetime='2024-05-02T10:00:00+00:00'>10:00</time></div>"
+        "</div></div>"
+    )
+
+
+def _telegram_page(posts: int) -> bytes:
+    feed = "".join(_telegram_post(n) for n in range(1, posts + 1))
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>Parks Office – Telegram</title>"
+        f"</head><body><header>Parks Office 12.4K subscribers</header><main>{feed}</main>"
+        "</body></html>"
+    ).encode()
+
+
+def test_a_telegram_post_page_gives_the_post_not_the_channel_or_the_view_count() -> None:
+    extraction = extract(_telegram_page(1), "post.html")
+    assert extraction.text.startswith("Notice 1 on the park cafe\n\nThe cafe opens at 9:00")
+    assert "12.4K" not in extraction.text and "1.2K" not in extraction.text
+    assert "Parks Office 12.4K subscribers" in extraction.left_out
+    assert "Parks Office" in extraction.left_out  # the author line, named, not the title
+
+
+def test_a_telegram_channel_feed_is_refused_not_guessed(tmp_path: Path) -> None:
+    path = tmp_path / "feed.html"
+    path.write_bytes(_telegram_page(3))
+    with pytest.raises(InputError, match="shows 3 Telegram posts, not one statement"):
+        read_received(path)
+    result = CliRunner().invoke(cli, ["ingest", "-a", str(tmp_path / "archive"), str(path)])
+    assert result.exit_code == 1, result.output
+    assert not (tmp_path / "archive" / "bags").exists() or not any(
+        (tmp_path / "archive" / "bags").iterdir()
+    )

@@ -231,3 +231,64 @@ def test_a_running_header_on_every_page_but_the_first_is_page_furniture() -> Non
     )
     assert statement.title in (None, "Statement on footpath repairs")
     assert statement.signer_name == "Olga Brandt"
+
+
+def test_a_producer_s_own_structure_types_are_read_through_its_role_map() -> None:
+    """Word and InDesign tag with their own style names ("Heading1", "Body") and a RoleMap."""
+    import pikepdf
+
+    source = our_copy("en-letter-sincerely.txt")
+    with pikepdf.open(io.BytesIO(source)) as pdf:
+        renamed = {"/H1": pikepdf.Name("/Heading1"), "/P": pikepdf.Name("/BodyText")}
+        for obj in pdf.objects:
+            if isinstance(obj, pikepdf.Dictionary) and str(obj.get("/S", "")) in renamed:
+                obj.S = renamed[str(obj.S)]
+        pdf.Root.StructTreeRoot.RoleMap = pikepdf.Dictionary(
+            {"/Heading1": pikepdf.Name.H1, "/BodyText": pikepdf.Name.P}
+        )
+        out = io.BytesIO()
+        pdf.save(out)
+    found = read_text(out.getvalue())
+    assert found.how == "structure tree"
+    assert found.title == "Open letter on the opening hours of school libraries"
+    assert found.text == read_text(source).text
+
+
+def test_a_title_element_wins_over_the_first_heading() -> None:
+    """A producer that tags the letterhead H1 and the statement's name Title: Title wins."""
+    import pikepdf
+
+    source = our_copy("en-letter-sincerely.txt")
+    with pikepdf.open(io.BytesIO(source)) as pdf:
+        kinds = [o for o in pdf.objects if isinstance(o, pikepdf.Dictionary) and "/S" in o]
+        heading = next(o for o in kinds if o.S == pikepdf.Name.H1)
+        closing = [o for o in kinds if o.S == pikepdf.Name.P][-1]  # the date line
+        heading.S, closing.S = pikepdf.Name.H1, pikepdf.Name.Title
+        out = io.BytesIO()
+        pdf.save(out)
+    found = read_text(out.getvalue())
+    assert found.title == "2024-10-01"
+
+
+def test_text_outside_the_structure_tree_makes_the_layout_read_instead() -> None:
+    """A tagged PDF edited afterwards (a stamp added untagged): the tree no longer holds all."""
+    import pikepdf
+
+    source = our_copy("en-letter-sincerely.txt")
+    with pikepdf.open(io.BytesIO(source)) as pdf:
+        page = pdf.pages[0]
+        font = pdf.make_indirect(
+            pikepdf.Dictionary(Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1,
+                               BaseFont=pikepdf.Name.Helvetica)
+        )  # fmt: skip
+        page.Resources.Font.Stamp = font
+        page.contents_add(
+            pikepdf.Stream(pdf, b"BT /Stamp 10 Tf 400 400 Td (Received 2 October) Tj ET"),
+            prepend=False,
+        )
+        out = io.BytesIO()
+        pdf.save(out)
+    found = read_text(out.getvalue())
+    assert found.how == "layout"
+    assert "Received 2 October" in found.text  # nothing dropped
+    assert "Open letter on the opening hours of school libraries" in found.text

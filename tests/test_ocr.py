@@ -363,6 +363,8 @@ def test_mixed_pdf_ocrs_only_the_scanned_page_and_keeps_page_order(tmp_path: Pat
     confidence = [n for n in received.notes if n.startswith("ocr.confidence: page 2 ")]
     assert len(confidence) == 1 and "mean confidence" in confidence[0]
     assert not any("page 1" in n for n in received.notes)
+    extraction = next(e for e in received.events if e.type == "metadata extraction")
+    assert confidence[0] in extraction.detail  # in the bag's PREMIS history, not only here
     assert received.copy is not None
     assert check_pdfa(received.copy.pdf) == []
     assert "rasterised" not in received.copy.made_by  # page 1 keeps its own text

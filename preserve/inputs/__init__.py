@@ -23,7 +23,7 @@ import importlib
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from preserve.errors import UnreadableInput
 from preserve.premis import Event
 from preserve.statement import Statement
+from preserve.statement._record import Note
 
 #: How many bytes of a file the form modules are shown to decide whether it is theirs.
 HEAD_BYTES = 4096
@@ -134,6 +135,29 @@ class FormModule(Protocol):
     def read(self, path: Path) -> Received: ...
 
 
+def record_left_out(
+    statement: Statement, lines: tuple[str, ...], code: str, what: str
+) -> Statement:
+    """The statement with lines the form left out of its text named in its record.
+
+    A letterhead, a page header or footer, page numbers: the institution's page
+    furniture, not the statement, and never dropped silently. They join the record's
+    ``left_out`` (:attr:`Statement.leftovers`) and a note coded ``code`` says what
+    they are (``what``: "page header and footer of the DOCX").
+    """
+    if not lines:
+        return statement
+    note = Note(
+        code,
+        f"{len(lines)} line(s) of {what} left out of the text: " + " | ".join(lines)[:500],
+    )
+    return replace(
+        statement,
+        leftovers=(*statement.leftovers, *lines),
+        notes=(*statement.notes, note),
+    )
+
+
 def read_head(path: Path) -> bytes:
     """The first bytes of a regular file, never from a FIFO or a device.
 
@@ -194,4 +218,5 @@ __all__ = [
     "module_for",
     "read_head",
     "read_received",
+    "record_left_out",
 ]

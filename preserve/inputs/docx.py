@@ -25,7 +25,7 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from preserve.errors import InputError
-from preserve.inputs import Form, Received, sniff
+from preserve.inputs import Form, Received, record_left_out, sniff
 from preserve.inputs.formats import PRONOM_DOCX
 from preserve.inputs.pdf import (
     FORMAT_IDENTIFICATION,
@@ -36,11 +36,15 @@ from preserve.inputs.pdf import (
 )
 from preserve.inputs.pdf import statement_from as _statement_from
 from preserve.inputs.wordproc import (
+    FURNITURE,
+    LETTERHEAD,
     Numbering,
     bullet,
     check_package,
     format_number,
+    is_letterhead,
     join_blocks,
+    split_furniture,
     table_blocks,
 )
 from preserve.premis import Event
@@ -68,11 +72,12 @@ def read(path: Path) -> Received:
             f"damaged DOCX ({type(exc).__name__}); open it in a word processor and save it again",
             path,
         ) from None
-    blocks = list(body_blocks(document))
+    blocks, letterhead = split_furniture(list(body_blocks(document)))
     text = join_blocks(blocks)
     if not text.strip():
         raise InputError("the DOCX has no text in its body; nothing to take in", path)
     original = original_file(path, data, MIME_DOCX, PRONOM_DOCX)
+    left_out = (*letterhead, *headers_and_footers(document))
     now = dt.datetime.now(dt.UTC)
     version = getattr(docx, "__version__", "?")
     events = (
@@ -81,16 +86,27 @@ def read(path: Path) -> Received:
             METADATA_EXTRACTION,
             now,
             "success",
-            f"text, headings and lists extracted with python-docx {version}",
+            f"text, headings and lists extracted with python-docx {version}"
+            + (
+                f"; {LETTERHEAD}: {len(left_out)} line(s) left out: " + " | ".join(left_out)
+                if left_out
+                else ""
+            ),
             (original.path,),
         ),
+    )
+    statement = record_left_out(
+        _statement_from(text, data, path),
+        left_out,
+        LETTERHEAD,
+        "letterhead, page header and footer of the DOCX",
     )
     return Received(
         Form.DOCX,
         (original, extracted_file(original, text)),
-        _statement_from(text, data, path),
+        statement,
         events=events,
-        left_out=tuple(headers_and_footers(document)),
+        left_out=left_out,
     )
 
 
@@ -99,13 +115,29 @@ def body_blocks(document: Any) -> Iterator[tuple[str, str]]:
     lists = _Lists(document)
     body = document.element.body
     children = list(body.iterchildren())
+    started = False  # whether any text came before
     for index, child in enumerate(children):
         if child.tag == qn("w:p"):
-            yield _paragraph(Paragraph(child, document), lists)
+            kind, text = _paragraph(Paragraph(child, document), lists)
+            started = started or bool(text.strip())
+            yield kind, text
         elif child.tag == qn("w:tbl"):
             table = Table(child, document)
-            rows = [[cell.text.strip() for cell in row.cells] for row in table.rows]
-            yield from table_blocks(rows, _lines_after(children[index + 1 :], document))
+            rows = [_unique([cell.text.strip() for cell in row.cells]) for row in table.rows]
+            if is_letterhead(rows, not started):
+                yield FURNITURE, "\n".join(cell for row in rows for cell in row if cell)
+            else:
+                yield from table_blocks(rows, _lines_after(children[index + 1 :], document))
+            started = True
+
+
+def _unique(cells: list[str]) -> list[str]:
+    """A row's cells, a merged cell (python-docx repeats it) once, empty kept in place."""
+    out: list[str] = []
+    for cell in cells:
+        if not (out and cell and out[-1] == cell):
+            out.append(cell)
+    return out
 
 
 def _lines_after(children: list[Any], document: Any) -> int:

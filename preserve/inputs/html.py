@@ -235,7 +235,13 @@ def extract(
     password = root.xpath("//input[translate(@type, 'PASWORD', 'pasword') = 'password']")
     mark = _mark_for(page)
     _number_lists(root, mark)
-    post = post_text(root)
+    post, posts = post_text(root)
+    if posts > 1:
+        raise InputError(
+            f"the page shows {posts} Telegram posts, not one statement; save or capture the "
+            "post's own page (https://t.me/CHANNEL/NUMBER?embed=1)",
+            path,
+        )
     document = (
         None
         if post is not None
@@ -277,14 +283,14 @@ def extract(
 _POST_CLASSES = ("tgme_widget_message_text",)
 
 
-def post_text(root: lxml.html.HtmlElement) -> str | None:
-    """The text of the one post a social network's page shows, or None.
+def post_text(root: lxml.html.HtmlElement) -> tuple[str | None, int]:
+    """The text of the one post a social network's page shows (or None), and how many it shows.
 
     trafilatura takes the channel's name above a Telegram post for its first line
     and the view counter below it for its last; the post's own element is what was
     published. Line breaks (``<br>``) are kept, two of them as a blank line. A page
-    of several posts is left to the extractor (which one is the statement is for a
-    person to say).
+    of several posts (a channel's feed) is refused by the caller: which one is the
+    statement is for a person to say.
     """
     found = [
         element
@@ -294,7 +300,7 @@ def post_text(root: lxml.html.HtmlElement) -> str | None:
         )
     ]
     if len(found) != 1:
-        return None
+        return None, len(found)
     element = found[0]
     for br in element.iter("br"):
         br.tail = "\n" + (br.tail or "")
@@ -302,7 +308,7 @@ def post_text(root: lxml.html.HtmlElement) -> str | None:
         block.tail = "\n" + (block.tail or "")
     lines = [" ".join(line.split()) for line in element.text_content().split("\n")]
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
-    return text or None
+    return text or None, 1
 
 
 def _unmark(line: str, mark: str) -> str:

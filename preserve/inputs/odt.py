@@ -19,7 +19,7 @@ from odf.namespaces import STYLENS, TABLENS, TEXTNS
 from odf.opendocument import load
 
 from preserve.errors import InputError
-from preserve.inputs import Form, Received, sniff
+from preserve.inputs import Form, Received, record_left_out, sniff
 from preserve.inputs.formats import odt_pronom
 from preserve.inputs.pdf import (
     FORMAT_IDENTIFICATION,
@@ -31,11 +31,15 @@ from preserve.inputs.pdf import (
 )
 from preserve.inputs.sniff import MIME_ODT
 from preserve.inputs.wordproc import (
+    FURNITURE,
+    LETTERHEAD,
     Numbering,
     bullet,
     check_package,
     format_number,
+    is_letterhead,
     join_blocks,
+    split_furniture,
     table_blocks,
 )
 from preserve.premis import Event
@@ -58,28 +62,41 @@ def read(path: Path) -> Received:
             f"damaged ODT ({type(exc).__name__}); open it in a word processor and save it again",
             path,
         ) from None
-    text = join_blocks(list(_Body(document).blocks(document.text)))
+    blocks, letterhead = split_furniture(list(_Body(document).blocks(document.text)))
+    text = join_blocks(blocks)
     if not text.strip():
         raise InputError("the ODT has no text in its body; nothing to take in", path)
     pronom = odt_pronom(data)
     original = original_file(path, data, MIME_ODT, pronom)
     now = dt.datetime.now(dt.UTC)
+    left_out = (*letterhead, *_headers_and_footers(document))
     events = (
         Event(FORMAT_IDENTIFICATION, now, "success", f"{pronom} (ODT)", (original.path,)),
         Event(
             METADATA_EXTRACTION,
             now,
             "success",
-            "text, headings and lists extracted with odfpy",
+            "text, headings and lists extracted with odfpy"
+            + (
+                f"; {LETTERHEAD}: {len(left_out)} line(s) left out: " + " | ".join(left_out)
+                if left_out
+                else ""
+            ),
             (original.path,),
         ),
+    )
+    statement = record_left_out(
+        statement_from(text, data, path),
+        left_out,
+        LETTERHEAD,
+        "letterhead, page header and footer of the ODT",
     )
     return Received(
         Form.ODT,
         (original, extracted_file(original, text)),
-        statement_from(text, data, path),
+        statement,
         events=events,
-        left_out=tuple(_headers_and_footers(document)),
+        left_out=left_out,
     )
 
 
@@ -99,15 +116,17 @@ class _Body:
                     self.styles.setdefault(name, style)
         self.counts = Numbering()
         self.lists = 0
+        #: Whether any text came before (a table opening the body may be the letterhead).
+        self.started = False
 
     def blocks(self, element: Any) -> Iterator[tuple[str, str]]:
         children = list(element.childNodes)
         for index, child in enumerate(children):
             qname = getattr(child, "qname", None)
-            if qname == _q(TEXTNS, "h"):
-                yield "h", teletype.extractText(child)
-            elif qname == _q(TEXTNS, "p"):
-                yield "p", teletype.extractText(child)
+            if qname in (_q(TEXTNS, "h"), _q(TEXTNS, "p")):
+                text = teletype.extractText(child)
+                self.started = self.started or bool(text.strip())
+                yield ("h" if qname == _q(TEXTNS, "h") else "p"), text
             elif qname == _q(TEXTNS, "list"):
                 self.lists += 1
                 yield from self._list(child, f"list{self.lists}", None, 0)
@@ -157,10 +176,24 @@ class _Body:
 
     def _table(self, table: Any, lines_after: int) -> Iterator[tuple[str, str]]:
         rows = [
-            [teletype.extractText(cell).strip() for cell in row.childNodes]
+            [_cell_text(cell) for cell in row.childNodes]
             for row in table.getElementsByType(_row_type())
         ]
-        yield from table_blocks(rows, lines_after)
+        if is_letterhead(rows, not self.started):
+            yield FURNITURE, "\n".join(cell for row in rows for cell in row if cell)
+        else:
+            yield from table_blocks(rows, lines_after)
+        self.started = True
+
+
+def _cell_text(cell: Any) -> str:
+    """A table cell's text, a line for each paragraph (odfpy's extractText runs them together)."""
+    lines = [
+        teletype.extractText(child).strip()
+        for child in cell.childNodes
+        if getattr(child, "qname", None) in (_q(TEXTNS, "p"), _q(TEXTNS, "h"))
+    ]
+    return "\n".join(line for line in lines if line) or teletype.extractText(cell).strip()
 
 
 def _lines_after(children: list[Any]) -> int:

@@ -31,7 +31,7 @@ import pypdfium2
 from preserve.bagging import safe_original_name
 from preserve.errors import InputError, UnreadableInput
 from preserve.fsio import NotARegularFile, read_input
-from preserve.inputs import Copy, Form, OriginalFile, Received, sniff
+from preserve.inputs import Copy, Form, OriginalFile, Received, record_left_out, sniff
 from preserve.inputs import ocr as _ocr
 from preserve.inputs.formats import pdf_pronom, pdf_version, pdfa_claim
 from preserve.inputs.pdf_text import FURNITURE, PdfText, read_text
@@ -90,7 +90,9 @@ def read(path: Path) -> Received:
         "success",
         f"text extracted through the {found.how} with pypdfium2 "
         f"{pypdfium2.version.PYPDFIUM_INFO} (PDFium {pypdfium2.version.PDFIUM_INFO})"
-        + _furniture_detail(found),
+        + _furniture_detail(found)
+        # what the notes say goes into the bag's history (per-page OCR confidence…)
+        + "".join(f"; {note}" for note in notes),
         (original.path,),
     )
     return Received(
@@ -120,18 +122,14 @@ def with_layout(statement: Statement, found: PdfText) -> Statement:
       the address in a footer) is left blank with a coded note: the band is the
       institution's paper, not the statement.
     """
+    statement = record_left_out(
+        statement,
+        found.left_out,
+        FURNITURE,
+        "page furniture (running header, footer, letterhead or page numbers)",
+    )
     notes = list(statement.notes)
     changes: dict[str, Any] = {}
-    if found.left_out:
-        changes["leftovers"] = (*statement.leftovers, *found.left_out)
-        notes.append(
-            Note(
-                FURNITURE,
-                f"{len(found.left_out)} line(s) of page furniture (running header, footer, "
-                "letterhead or page numbers) left out of the text: "
-                + " | ".join(found.left_out)[:500],
-            )
-        )
     title = statement.title
     if found.title and (title is None or _flat(title) != found.title):
         title = found.title

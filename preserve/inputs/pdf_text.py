@@ -76,7 +76,7 @@ class PdfText:
     pages: tuple[str, ...]
     #: Page furniture left out of ``text``, line by line, each once, in page order.
     left_out: tuple[str, ...] = ()
-    #: The first ``H1``/``Title`` element's text, when the PDF is tagged.
+    #: The first ``Title`` element's text, else the first ``H1``'s, when the PDF is tagged.
     title: str | None = None
     #: Lines in the top or bottom band of a page that nothing shows to be furniture.
     margins: tuple[str, ...] = ()
@@ -223,8 +223,8 @@ def _mark_name(mark: object) -> str:
 @dataclass
 class _Block:
     kind: str
-    #: Whether this is the document's title (``H1`` or ``Title``).
-    title: bool
+    #: 2 for a ``Title`` element, 1 for ``H1``, 0 for anything else.
+    title: int
     #: (page index, MCID, joins the next piece with a space: a list label).
     pieces: list[tuple[int, int, bool]] = field(default_factory=list)
 
@@ -242,6 +242,7 @@ def _tagged_text(data: bytes, pages: list[_Page]) -> PdfText | None:
     used: set[tuple[int, int]] = set()
     out: list[tuple[str, str]] = []
     title: str | None = None
+    rank = 0
     for block in blocks:
         text = ""
         for number, mcid, label in block.pieces:
@@ -253,8 +254,8 @@ def _tagged_text(data: bytes, pages: list[_Page]) -> PdfText | None:
         if not text:
             continue
         out.append((block.kind, text))
-        if block.title and title is None:
-            title = " ".join(text.split())
+        if block.title > rank:  # the first Title element, else the first H1
+            title, rank = " ".join(text.split()), block.title
     for index, page in enumerate(pages):
         if any((index, mcid) not in used and text.strip() for mcid, text in page.by_mcid.items()):
             return None  # marked text no element claims: the tree is not the whole page
@@ -329,7 +330,7 @@ def _walk(
     if kind == "Artifact":
         return
     if block is None and kind in _BLOCKS:
-        block = _Block(_BLOCKS[kind], kind in {"H1", "Title"})
+        block = _Block(_BLOCKS[kind], {"Title": 2, "H1": 1}.get(kind, 0))
         blocks.append(block)
     if "/K" in node:
         _walk(node.K, block, page, roles, pages, blocks, depth + 1, label or kind == "Lbl")
@@ -341,7 +342,7 @@ def _add(
     if page is None or mcid < 0:
         return
     if block is None:  # marked content straight under a grouping element: its own paragraph
-        block = _Block("p", False)
+        block = _Block("p", 0)
         blocks.append(block)
     block.pieces.append((page, mcid, label))
 

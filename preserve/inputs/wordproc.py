@@ -134,6 +134,45 @@ _SIGNATURE_CELL = 100
 _AFTER_SIGNATURES = 2
 
 
+#: Note code: a letterhead (page header/footer, a letterhead table) left out of the text.
+LETTERHEAD = "wordproc.letterhead"
+#: Block kind of page furniture in the body (a letterhead table): left out, not text.
+FURNITURE = "furniture"
+
+
+def is_letterhead(rows: list[list[str]], first: bool) -> bool:
+    """A table opening the body with the office's name, address and contacts in short cells.
+
+    Word letters often set the letterhead as a borderless table at the top of the
+    body rather than in the page header; read as text it becomes the title. It is
+    the first thing in the body, at most three rows, and no cell holds a sentence.
+    """
+    cells = [cell for row in rows for cell in row if cell]
+    return (
+        first
+        and 0 < len(rows) <= 3
+        and bool(cells)
+        and all(
+            len(line) <= _SIGNATURE_CELL and not line.rstrip().endswith((".", "!", "?", ":"))
+            for cell in cells
+            for line in cell.split("\n")
+        )
+    )
+
+
+def split_furniture(blocks: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], tuple[str, ...]]:
+    """(the body's blocks, the lines of page furniture in it)."""
+    body = [block for block in blocks if block[0] != FURNITURE]
+    lines = tuple(
+        line.strip()
+        for kind, text in blocks
+        if kind == FURNITURE
+        for line in text.split("\n")
+        if line.strip()
+    )
+    return body, lines
+
+
 def table_blocks(rows: list[list[str]], lines_after: int) -> list[tuple[str, str]]:
     """A table's blocks: row by row, or column by column when it is the signatures.
 
