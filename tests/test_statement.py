@@ -300,6 +300,9 @@ def test_long_first_sentence_is_not_a_title() -> None:
         ("Leyla Həsənova", "Leyla Həsənova", None),
         ("ნინო ბერიძე\nსახალხო დამცველი", "ნინო ბერიძე", "სახალხო დამცველი"),
         ("Press Service of the Commissioner", None, None),
+        # The comma that joins a name to the office under it is no part of the name.
+        ("Maria Jones,\nParks Commissioner", "Maria Jones", "Parks Commissioner"),
+        ("Maria Jones\nParks Commissioner,", "Maria Jones", "Parks Commissioner"),
     ],
 )
 def test_signature_shapes(signature: str, name: str | None, role: str | None) -> None:

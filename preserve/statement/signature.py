@@ -543,9 +543,11 @@ def read_signature(
                 name, role = split[j]
                 roles.append(role)
             elif kinds[j] == "name":
-                name = " ".join(lines[j].split())
+                # "Maria Jones," over her office: the comma joins the lines, it is no
+                # part of the name (nor of a role that ends with one).
+                name = " ".join(lines[j].split()).strip(" ,;")
             else:
-                roles.append(" ".join(lines[j].split()))
+                roles.append(" ".join(lines[j].split()).strip(" ,;"))
             reading.used[j] = True
         if name is None:
             continue
