@@ -6,7 +6,10 @@ For each size, builds an archive of that many real bags, then audits it in a fre
 process and prints audit seconds per bag and the peak memory (``ru_maxrss``) of the
 auditing process and of its largest worker. Cost per bag should stay flat (time
 linear in the number of bags) and so should worker memory; the auditing process
-streams the queue from the ledger and keeps only failing bags, so its memory is flat.
+reads the queue from the ledger in index order (spooled to a temporary file, so no
+read transaction outlives the plan) and keeps only failing bags, so its memory is
+flat. Then rolling slices (two of 1,000 bags, one with a 3 s budget), each checked to
+take exactly the next bags in the queue's order, and the ledger check timed alone.
 
 ``--simulate 1000000``: an archive whose ledger holds that many bags (rows, digests,
 chained events, as ingest writes them) and whose bags' checks are replaced by a
