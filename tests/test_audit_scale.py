@@ -271,3 +271,25 @@ def test_a_chain_rewritten_under_its_checkpoint_is_found(
 def test_a_short_chain_gets_no_checkpoint(archive: Path) -> None:
     audit(archive, workers=1)
     assert checkpoints(archive) == []  # under CHECKPOINT_MIN_EVENTS: replayed whole
+
+
+def test_the_audit_holds_no_read_snapshot_while_it_verifies(archive: Path) -> None:
+    """Regression: the plan's read transaction lasted the whole audit, so SQLite could
+    not checkpoint its write-ahead log (3 GB by the end of a million bags). The queue
+    is spooled and the snapshot ends before the first bag is verified."""
+    busy: list[int] = []
+
+    def checkpoint_now(_bag: BagAudit) -> None:
+        other = sqlite3.connect(archive / ledger.LEDGER_NAME, timeout=0)
+        try:
+            # A write after the plan (the audit's own come in batches): a snapshot from
+            # before it keeps the log's new frames from being checkpointed.
+            other.execute("CREATE TABLE IF NOT EXISTS scratch (x)")
+            other.execute("INSERT INTO scratch VALUES (1)")
+            other.commit()
+            busy.append(other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0])
+        finally:
+            other.close()
+
+    assert audit(archive, workers=1, progress=checkpoint_now).ok
+    assert busy == [0, 0, 0, 0]

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -179,12 +180,12 @@ def test_bag_published_between_listing_and_ledger_read_is_not_missing(
     ingest([tmp_path / "first"], archive, IngestOptions(workers=1))
     real_check = audit_mod.ledger_check.check
 
-    def check_after_a_publication(db: object, where: Path) -> object:
+    def check_after_a_publication(db: object, where: Path, **options: Any) -> object:
         # A concurrent ingest publishes (rename and final mark) right now, after the
         # listing and before the ledger snapshot's first read.
         assert ingest([tmp_path / "second"], archive, IngestOptions(workers=1)).exit_code == 0
         monkeypatch.setattr(audit_mod.ledger_check, "check", real_check)
-        return real_check(db, where)  # type: ignore[arg-type]
+        return real_check(db, where, **options)  # type: ignore[arg-type]
 
     monkeypatch.setattr(audit_mod.ledger_check, "check", check_after_a_publication)
     report = audit(archive, workers=1)
