@@ -300,8 +300,9 @@ class Writer:
             j = i
             while j < len(glyphs) and glyphs[j].font is font:
                 j += 1
-            codes = b"".join(data for _s, data in _split(font, glyphs[i:j], doc))
-            names = [n for n, data in _split(font, glyphs[i:j], doc) for _ in data]
+            split = _split(font, glyphs[i:j], doc)  # once: ReportLab walks the run each call
+            codes = b"".join(data for _s, data in split)
+            names = [n for n, data in split for _ in data]
             for k, g in enumerate(glyphs[i:j]):
                 name = names[k]
                 if name != current_font:
