@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
+from typing import NamedTuple
 
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
@@ -202,8 +203,9 @@ def _num(v: float) -> str:
     return "0" if s in ("-0", "") else s
 
 
-@dataclass(frozen=True)
-class _Placed:
+class _Placed(NamedTuple):
+    """One glyph where it goes (a tuple: a page holds thousands, made and read once)."""
+
     font: EmbeddedFont
     char: str  # the code character that selects the glyph in ``font``
     x: float
