@@ -38,12 +38,15 @@ from preserve.identifiers import (  # noqa: F401
     derive_identifier,
     identifier_problems,
 )
-from preserve.statement import Note, NoteCode, Statement
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     import jsonschema
+
+    # The parser (~0.1 s of regexes to compile) is imported where a statement is read:
+    # checking a bag's metadata.json (verify, audit) needs none of it.
+    from preserve.statement import Note, Statement
 
 #: A sidecar larger than this is refused: metadata is a few kilobytes.
 MAX_SIDECAR_BYTES = 256 * 1024
@@ -408,6 +411,8 @@ def _hints(statement: Statement | None, sidecar_file: Path | None) -> dict[str, 
         "language": f"the language could not be identified from the text; {where}",
         "date_issued": f"the text has no line with a date; {where}",
     }
+    from preserve.statement import NoteCode
+
     # The parse's own reason, by code, where it left a field blank on purpose.
     reasons: dict[str, str] = {
         NoteCode.SIGNER_UNSURE: "creator.name",

@@ -738,3 +738,19 @@ def test_icu_is_loaded_only_by_text_that_needs_it() -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout.split()
     assert out == ["False", "True"]
+
+
+def test_check_coverage_names_the_first_uncovered_character_in_reading_order() -> None:
+    """Characters are looked up once each; a miss is still reported where a reader
+    meets it first, from an iterator of parts as from a list."""
+    parts = [
+        ("the title", "Plain words"),
+        ("paragraph 1", "Still plain \u200d\ufe0f"),
+        ("paragraph 2", "Then \U00013000 and \U00013001"),
+        ("paragraph 3", "\U00013001 first here"),
+    ]
+    fonts.check_coverage(parts[:2])
+    fonts.check_coverage(iter(parts[:2]))
+    for given in (parts, iter(parts)):
+        with pytest.raises(RenderError, match=r"U\+13000 .* in paragraph 2 has no glyph"):
+            fonts.check_coverage(given)

@@ -275,3 +275,24 @@ def test_every_tag_the_detector_gives_is_valid_for_langcodes() -> None:
     assert [t for t in sorted(metadata.DETECTED_TAGS) if not langcodes.tag_is_valid(t)] == []
     assert not metadata._tag_is_valid("jp") and not metadata._tag_is_valid("en-Latnx")
     assert metadata._tag_is_valid("en-GB-oxendict")
+
+
+def test_checking_a_record_needs_no_statement_parser() -> None:
+    """verify and audit check a bag's metadata.json: the parser's ~80 regexes and the
+    schema library stay unloaded for a valid record."""
+    code = """
+        import sys
+        from preserve.metadata import check_record
+        record = {
+            "identifier": "town-library-2024-03-05-hours", "title": "Opening hours",
+            "creator": {"name": "Mara Quill"}, "date_issued": "2024-03-05",
+            "language": "en", "type": "statement",
+        }
+        assert check_record(record) == []
+        unwanted = ("preserve.statement", "jsonschema", "langcodes")
+        print(sorted(m for m in unwanted if m in sys.modules))
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.splitlines()[-1] == "[]"

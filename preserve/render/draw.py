@@ -12,6 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
+from typing import NamedTuple
 
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen.canvas import Canvas
@@ -202,8 +203,9 @@ def _num(v: float) -> str:
     return "0" if s in ("-0", "") else s
 
 
-@dataclass(frozen=True)
-class _Placed:
+class _Placed(NamedTuple):
+    """One glyph where it goes (a tuple: a page holds thousands, made and read once)."""
+
     font: EmbeddedFont
     char: str  # the code character that selects the glyph in ``font``
     x: float
@@ -300,8 +302,9 @@ class Writer:
             j = i
             while j < len(glyphs) and glyphs[j].font is font:
                 j += 1
-            codes = b"".join(data for _s, data in _split(font, glyphs[i:j], doc))
-            names = [n for n, data in _split(font, glyphs[i:j], doc) for _ in data]
+            split = _split(font, glyphs[i:j], doc)  # once: ReportLab walks the run each call
+            codes = b"".join(data for _s, data in split)
+            names = [n for n, data in split for _ in data]
             for k, g in enumerate(glyphs[i:j]):
                 name = names[k]
                 if name != current_font:

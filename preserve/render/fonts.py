@@ -427,6 +427,13 @@ def _missing_font(ch: str) -> str | None:
     return None
 
 
+def _drawable(ch: str) -> bool:
+    """A font draws ``ch``, or it is a control or joiner that needs none."""
+    if ch in INVISIBLE or ch in "\n\t" or attaches(ch):
+        return True
+    return _family_of(ch, False) is not None or _family_of(ch, True) is not None
+
+
 def check_coverage(parts: Iterator[tuple[str, str]] | list[tuple[str, str]]) -> None:
     """Raise RenderError naming the first character no available font can draw.
 
@@ -435,11 +442,15 @@ def check_coverage(parts: Iterator[tuple[str, str]] | list[tuple[str, str]]) -> 
     message names the character and its script, and where a font for it exists but is
     not installed, the command that installs it.
     """
+    parts = list(parts)
+    distinct: set[str] = set()
+    for _where, text in parts:
+        distinct.update(text)
+    if all(_drawable(ch) for ch in distinct):  # the usual case: each character asked once
+        return
     for where, text in parts:
         for ch in text:
-            if ch in INVISIBLE or ch in "\n\t" or attaches(ch):
-                continue
-            if _family_of(ch, False) or _family_of(ch, True):
+            if _drawable(ch):
                 continue
             label = f"{describe(ch)} ({script_of(ch)} script) in {where}"
             missing = _missing_font(ch)
