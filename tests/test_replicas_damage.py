@@ -304,3 +304,24 @@ def test_a_copy_repaired_shows_good_in_the_status(archive: Path, tmp_path: Path)
     (row,) = [c for c in doc["copies"] if c["identifier"] == name]
     assert row["copies"]["near"]["last_result"] == "good" and row["good_copies"] == 2
     assert doc["at_risk"] == []
+
+
+# --------------------------------------------------------------------------- places
+
+
+def test_a_target_inside_the_archive_is_refused(archive: Path) -> None:
+    before = tree(archive)
+    for folder in (archive / "bags" / "copy", archive / "copy"):
+        code, out = run("replicate", str(archive), "--to", str(folder))
+        assert code == 2 and "inside the archive" in out, out
+        assert not folder.exists()
+    assert tree(archive) == before
+
+
+def test_two_names_for_one_folder_are_refused(archive: Path, tmp_path: Path) -> None:
+    near(archive, tmp_path / "near", copies=3)
+    assert replicate(archive, "near").ok
+    os.symlink(tmp_path / "near", tmp_path / "also-near")
+    settings.set_value(archive, "replicas.targets.usb.url", str(tmp_path / "also-near"))
+    code, out = run("audit", str(archive), "--replicas")
+    assert code == 2 and "'near' and 'usb' are the same folder" in out, out

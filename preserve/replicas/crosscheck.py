@@ -28,7 +28,7 @@ from preserve.replicas.records import (
 )
 from preserve.replicas.repairing import Damaged, repair_batch
 from preserve.replicas.reports import BagCopies, CopyCheck, ReplicaReport, Stray
-from preserve.replicas.targets import registered_targets
+from preserve.replicas.targets import check_apart, registered_targets
 from preserve.settings import load_settings
 
 
@@ -50,6 +50,7 @@ def audit_copies(
     try:
         settings = load_settings(archive)
         chosen = list(targets) if targets is not None else registered_targets(archive)
+        check_apart(archive, chosen)
         for target in chosen:
             target.prepare(create=False, archive_id=archive_identity(db))
         primary = LocalTarget(PRIMARY, archive, primary=True)
