@@ -25,6 +25,7 @@ from preserve.replicas import (
     QUARANTINE,
     REPLICATION,
     LocalTarget,
+    SshTarget,
     audit_copies,
     replicate,
 )
@@ -325,3 +326,17 @@ def test_two_names_for_one_folder_are_refused(archive: Path, tmp_path: Path) -> 
     settings.set_value(archive, "replicas.targets.usb.url", str(tmp_path / "also-near"))
     code, out = run("audit", str(archive), "--replicas")
     assert code == 2 and "'near' and 'usb' are the same folder" in out, out
+
+
+def test_an_ssh_target_that_fills_up_mid_copy_stops_with_one_line(
+    archive: Path, small_disk: Path, sshd: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(SshTarget, "free_bytes", lambda self: None)
+    far = small_disk / "far"
+    register_ssh(archive, sshd, far)
+    code, out = run("replicate", str(archive), "--to", "far")
+    assert code == 2 and "the target is full" in out, out
+    assert len(out.splitlines()) == 1
+    assert not any((far / "staging").iterdir())  # the half-sent batch was removed
+    assert not any((far / "bags").iterdir())  # one batch: nothing of it placed
+    assert not events(archive, REPLICATION)
