@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from preserve import settings
 from preserve.archive import ingest
+from preserve.audit import audit
 from preserve.cli import cli
 from preserve.metadata import load_schema
 from preserve.replicas import (
@@ -116,6 +117,7 @@ def test_a_planted_bag_in_a_replica_is_reported_and_put_aside_by_repair(
     assert event["identifier"] is None and detail["folder"] == "planted-notice"
     assert detail["why"] == "replica.bag-unknown" and detail["target"] == "near"
     assert audit_copies(archive).ok
+    assert audit(archive, workers=1).ok  # the chained quarantine event upsets no audit
 
 
 # --------------------------------------------------------------------------- links
@@ -233,6 +235,7 @@ def test_a_withdrawal_while_a_replica_is_unreachable_is_finished_by_the_next_rep
     (event,) = events(archive, QUARANTINE)
     assert event["identifier"] == name and json.loads(event["detail"])["target"] == "near"
     assert audit_copies(archive).ok
+    assert audit(archive, workers=1).ok
     # Nothing more to do: a second replicate finds nothing to put aside.
     assert not replicate(archive, "near").strays
 
