@@ -321,7 +321,7 @@ find "$@" -mindepth 1 -type f -print0 | xargs -0 -r sha256sum -z
         shell = " ".join(shlex.quote(a) for a in self.ssh_args())
         try:
             done = subprocess.run(
-                ["rsync", "-a", "--no-links", "-e", shell, *args],
+                ["rsync", "-a", "--no-links", "--no-devices", "--no-specials", "-e", shell, *args],
                 input=stdin,
                 capture_output=True,
                 check=False,
