@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from preserve import ledger
@@ -66,7 +67,7 @@ def audit_copies(
         repaired = 0
         notes: list[str] = []
         for batch in _chunks(ids, SSH_BATCH):
-            found = {t.name: t.inventories(batch) for t in everyone}
+            found = _inventories(everyone, batch)
             checked: list[tuple[str, list[CopyCheck], Inventory | None]] = []
             for identifier in batch:
                 want = expected_inventory(db, identifier, everyone)
@@ -140,3 +141,14 @@ def _record_check(
             " last_verified_at = excluded.last_verified_at, last_result = excluded.last_result",
             (identifier, c.target, at, result),
         )
+
+
+def _inventories(
+    everyone: Sequence[Target], batch: Sequence[str]
+) -> dict[str, dict[str, Inventory | None]]:
+    """Every place's copies of a batch, listed at once: an ssh host hashes its copies
+    while the local ones are hashed here (reads and hashing release the GIL), so the
+    slowest place sets the pace instead of the sum of them."""
+    with ThreadPoolExecutor(max_workers=len(everyone)) as pool:
+        futures = {t.name: pool.submit(t.inventories, batch) for t in everyone}
+        return {name: future.result() for name, future in futures.items()}
