@@ -20,8 +20,6 @@ from preserve.replicas.local import LocalTarget
 from preserve.replicas.records import _open, archive_identity, software_agent, withdrawn_ids
 from preserve.replicas.targets import check_apart, registered_targets
 
-# --------------------------------------------------------------------------- withdrawal
-
 
 @dataclass(frozen=True)
 class WithdrawReport:
