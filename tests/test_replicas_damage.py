@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from preserve import settings
 from preserve.archive import ingest
+from preserve.audit import audit
 from preserve.cli import cli
 from preserve.metadata import load_schema
 from preserve.replicas import (
@@ -25,6 +26,7 @@ from preserve.replicas import (
     QUARANTINE,
     REPLICATION,
     LocalTarget,
+    SshTarget,
     audit_copies,
     replicate,
 )
@@ -115,6 +117,7 @@ def test_a_planted_bag_in_a_replica_is_reported_and_put_aside_by_repair(
     assert event["identifier"] is None and detail["folder"] == "planted-notice"
     assert detail["why"] == "replica.bag-unknown" and detail["target"] == "near"
     assert audit_copies(archive).ok
+    assert audit(archive, workers=1).ok  # the chained quarantine event upsets no audit
 
 
 # --------------------------------------------------------------------------- links
@@ -232,6 +235,7 @@ def test_a_withdrawal_while_a_replica_is_unreachable_is_finished_by_the_next_rep
     (event,) = events(archive, QUARANTINE)
     assert event["identifier"] == name and json.loads(event["detail"])["target"] == "near"
     assert audit_copies(archive).ok
+    assert audit(archive, workers=1).ok
     # Nothing more to do: a second replicate finds nothing to put aside.
     assert not replicate(archive, "near").strays
 
@@ -304,3 +308,38 @@ def test_a_copy_repaired_shows_good_in_the_status(archive: Path, tmp_path: Path)
     (row,) = [c for c in doc["copies"] if c["identifier"] == name]
     assert row["copies"]["near"]["last_result"] == "good" and row["good_copies"] == 2
     assert doc["at_risk"] == []
+
+
+# --------------------------------------------------------------------------- places
+
+
+def test_a_target_inside_the_archive_is_refused(archive: Path) -> None:
+    before = tree(archive)
+    for folder in (archive / "bags" / "copy", archive / "copy"):
+        code, out = run("replicate", str(archive), "--to", str(folder))
+        assert code == 2 and "inside the archive" in out, out
+        assert not folder.exists()
+    assert tree(archive) == before
+
+
+def test_two_names_for_one_folder_are_refused(archive: Path, tmp_path: Path) -> None:
+    near(archive, tmp_path / "near", copies=3)
+    assert replicate(archive, "near").ok
+    os.symlink(tmp_path / "near", tmp_path / "also-near")
+    settings.set_value(archive, "replicas.targets.usb.url", str(tmp_path / "also-near"))
+    code, out = run("audit", str(archive), "--replicas")
+    assert code == 2 and "'near' and 'usb' are the same folder" in out, out
+
+
+def test_an_ssh_target_that_fills_up_mid_copy_stops_with_one_line(
+    archive: Path, small_disk: Path, sshd: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(SshTarget, "free_bytes", lambda self: None)
+    far = small_disk / "far"
+    register_ssh(archive, sshd, far)
+    code, out = run("replicate", str(archive), "--to", "far")
+    assert code == 2 and "the target is full" in out, out
+    assert len(out.splitlines()) == 1
+    assert not any((far / "staging").iterdir())  # the half-sent batch was removed
+    assert not any((far / "bags").iterdir())  # one batch: nothing of it placed
+    assert not events(archive, REPLICATION)

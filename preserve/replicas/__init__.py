@@ -25,7 +25,7 @@ Every copy, repair and withdrawal is a chained event (PREMIS ``replication``,
 
 The package, one module per job: ``base`` (constants, errors, the target interface),
 ``inventory`` (a copy's files and what the chain says they must be), ``local`` and
-``ssh`` (the two kinds of target), ``targets`` (by name or URL), ``records`` (the
+``ssh`` (the two kinds of target; ``ssh_url``), ``targets`` (by name or URL), ``records`` (the
 chain's record of copies), ``reports``, ``replicating``, ``crosscheck``, ``repairing``,
 ``withdrawal``, ``status``. Import from here: these names are the public face.
 """
@@ -56,7 +56,8 @@ from preserve.replicas.local import LocalTarget
 from preserve.replicas.records import published_ids, software_agent, withdrawn_ids
 from preserve.replicas.replicating import replicate
 from preserve.replicas.reports import BagCopies, CopyCheck, ReplicaReport, ReplicateReport, Stray
-from preserve.replicas.ssh import SshTarget, SshUrl, parse_ssh_url
+from preserve.replicas.ssh import SshTarget
+from preserve.replicas.ssh_url import SshUrl, parse_ssh_url
 from preserve.replicas.status import CopyStatus, copy_status
 from preserve.replicas.targets import make_target, registered_targets, resolve_target
 from preserve.replicas.withdrawal import WithdrawReport, withdraw

@@ -76,9 +76,6 @@ Inventory = dict[str, str]
 ODD = "!odd"
 
 
-# --------------------------------------------------------------------------- targets
-
-
 class Target:
     """Where copies live: the interface the local folder and the ssh host share."""
 

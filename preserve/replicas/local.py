@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -160,7 +161,7 @@ class LocalTarget(Target):
 
 def _copy_tree(source: Path, dest: Path) -> None:
     """Copy a bag's regular files and folders (never a link, FIFO or device); the
-    caller syncs, and verifies the copy (a file swapped for a link meanwhile shows)."""
+    caller syncs, and verifies the copy (anything skipped shows as missing)."""
     os.mkdir(dest)
     stack = [(os.fspath(source), os.fspath(dest))]
     while stack:
@@ -172,4 +173,27 @@ def _copy_tree(source: Path, dest: Path) -> None:
                     os.mkdir(target)
                     stack.append((entry.path, target))
                 elif entry.is_file(follow_symlinks=False):
-                    shutil.copyfile(entry.path, target, follow_symlinks=False)
+                    _copy_file(entry.path, target)
+
+
+#: Opened without following a link, and without blocking on a FIFO swapped in.
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+
+
+def _copy_file(src: str, dst: str) -> None:
+    """One regular file, by ``sendfile``: two opens and one ``fstat`` (``shutil.copyfile``
+    makes five ``stat`` calls a file, which at 110,000 files cost more than the copying).
+    A file that is no longer a regular one is skipped (the verification sees it missing)."""
+    fd_in = os.open(src, _READ_FLAGS)
+    try:
+        if not stat.S_ISREG(os.fstat(fd_in).st_mode):
+            return
+        fd_out = os.open(dst, _WRITE_FLAGS, 0o666)
+        try:
+            while os.sendfile(fd_out, fd_in, None, 1 << 24):
+                pass
+        finally:
+            os.close(fd_out)
+    finally:
+        os.close(fd_in)

@@ -23,8 +23,6 @@ from preserve.replicas.base import (
 )
 from preserve.replicas.reports import BAG_UNKNOWN, WITHDRAWN_PRESENT, Stray
 
-# --------------------------------------------------------------------------- the chain's record
-
 
 def withdrawn_ids(db: sqlite3.Connection) -> dict[str, str]:
     """Bags the chain records as withdrawn: identifier → reason (the chain, not the table)."""
@@ -58,9 +56,6 @@ def published_ids(db: sqlite3.Connection) -> list[str]:
         " AND identifier IS NOT NULL ORDER BY identifier"
     )
     return [i for (i,) in rows if i not in gone]
-
-
-# --------------------------------------------------------------------------- operations
 
 
 def _open(archive: Path) -> sqlite3.Connection:

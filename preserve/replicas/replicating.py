@@ -29,7 +29,7 @@ from preserve.replicas.records import (
     withdrawn_ids,
 )
 from preserve.replicas.reports import WITHDRAWN_PRESENT, ReplicateReport
-from preserve.replicas.targets import resolve_target
+from preserve.replicas.targets import check_apart, resolve_target
 
 #: The space a file takes is counted in whole blocks of this size (a small bag's files
 #: take far more room on disk than the sum of their sizes).
@@ -75,6 +75,7 @@ def replicate(
     target = resolve_target(archive, spec)
     db = _open(archive)
     try:
+        check_apart(archive, [target])
         target.prepare(create=True, archive_id=archive_identity(db))
         primary = LocalTarget(PRIMARY, archive, primary=True)
         ids = published_ids(db)

@@ -10,9 +10,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from preserve.archive import BAGS_DIR, STAGING_DIR
 from preserve.bagit_format import safe_relpath
@@ -32,42 +30,7 @@ from preserve.replicas.base import (
     marker_bytes,
 )
 from preserve.replicas.inventory import compare
-
-
-def _ssh_failure(stderr: bytes) -> str:
-    """One line for an ssh that did not connect. A host key that does not match the
-    known_hosts entry is said plainly: it may be another machine answering."""
-    err = stderr.decode("utf-8", "replace")
-    if "REMOTE HOST IDENTIFICATION HAS CHANGED" in err or "Host key verification failed" in err:
-        return (
-            "refused: the host's key is not the one in known_hosts (changed, or never"
-            " recorded); nothing was sent. Check the host, then update known_hosts"
-        )
-    why = err.strip().splitlines()
-    return f"unreachable: {why[-1] if why else 'ssh failed'}"
-
-
-class _Full(ReplicaError):
-    """rsync stopped: the remote disk is full."""
-
-
-@dataclass(frozen=True)
-class SshUrl:
-    user: str | None
-    host: str
-    port: int | None
-    path: str
-
-
-def parse_ssh_url(url: str) -> SshUrl:
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        raise ReplicaError(f"not a valid ssh:// URL (bad port): {url}") from None
-    if parts.scheme != "ssh" or not parts.hostname or not parts.path or parts.path == "/":
-        raise ReplicaError(f"not a valid target URL (ssh://user@host[:port]/path): {url}")
-    return SshUrl(parts.username, parts.hostname, port, unquote(parts.path))
+from preserve.replicas.ssh_url import _Full, _ssh_failure, parse_ssh_url
 
 
 class SshTarget(Target):
@@ -321,7 +284,7 @@ find "$@" -mindepth 1 -type f -print0 | xargs -0 -r sha256sum -z
         shell = " ".join(shlex.quote(a) for a in self.ssh_args())
         try:
             done = subprocess.run(
-                ["rsync", "-a", "--no-links", "-e", shell, *args],
+                ["rsync", "-a", "--no-links", "--no-devices", "--no-specials", "-e", shell, *args],
                 input=stdin,
                 capture_output=True,
                 check=False,

@@ -14,8 +14,6 @@ from preserve.replicas.base import (
 from preserve.replicas.records import withdrawn_ids
 from preserve.settings import load_settings
 
-# --------------------------------------------------------------------------- status
-
 
 @dataclass(frozen=True)
 class CopyStatus:

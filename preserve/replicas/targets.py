@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -54,3 +56,28 @@ def registered_targets(archive: Path) -> list[Target]:
         )
         for name, e in sorted(raw.items())
     ]
+
+
+def check_apart(archive: Path, targets: Sequence[Target]) -> None:
+    """Refuse a folder target inside the archive (a copy in the same place, and bags
+    planted in the primary's own ``bags/``) and two targets naming one folder (one copy
+    counted twice). Nothing is written before this passes."""
+    home = os.path.realpath(archive)
+    seen: dict[str, str] = {}
+    for target in targets:
+        if not isinstance(target, LocalTarget):
+            continue
+        real = os.path.realpath(target.root)
+        if real == home or real.startswith(home + os.sep):
+            raise ReplicaError(
+                "the target is inside the archive: a copy must be in another place", target.root
+            )
+        if home.startswith(real + os.sep):
+            raise ReplicaError("the archive is inside the target", target.root)
+        if real in seen:
+            raise ReplicaError(
+                f"targets '{seen[real]}' and '{target.name}' are the same folder: "
+                "one copy would count twice",
+                target.root,
+            )
+        seen[real] = target.name

@@ -18,9 +18,7 @@ from preserve.replicas.base import (
 )
 from preserve.replicas.local import LocalTarget
 from preserve.replicas.records import _open, archive_identity, software_agent, withdrawn_ids
-from preserve.replicas.targets import registered_targets
-
-# --------------------------------------------------------------------------- withdrawal
+from preserve.replicas.targets import check_apart, registered_targets
 
 
 @dataclass(frozen=True)
@@ -66,6 +64,7 @@ def withdraw(archive: Path, identifier: str, reason: str) -> WithdrawReport:
         if identifier in withdrawn_ids(db):
             raise UnknownBag(f"'{identifier}' was already withdrawn", archive)
         targets = registered_targets(archive)
+        check_apart(archive, targets)
         pending: dict[str, str] = {}
         reachable: list[Target] = []
         for target in targets:
