@@ -213,12 +213,18 @@ def search_page(request: Request) -> Response:
             hits, total = found[offset : offset + catalog.PAGE_SIZE], len(found)
         else:
             assert parsed.expression is not None
+            matches = (
+                fulltext.count_upto(db, parsed.expression, catalog.PROBE_LIMIT) if filters else None
+            )
             hits, total = fulltext.search_counted(
                 db,
                 parsed.expression,
                 limit=catalog.PAGE_SIZE,
                 offset=offset,
-                within=catalog.within(filters),
+                within=catalog.within(filters, db, matches),
+                versions=False,  # catalog.with_versions below, for the whole page at once
+                scores=False,  # the page shows the order, never the score
+                at_most=matches if matches is not None and matches < catalog.PROBE_LIMIT else None,
             )
             known = catalog.rows_by_identifier(db, [h.identifier for h in hits], {})
         last = _pages(total, page)
