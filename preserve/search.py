@@ -255,11 +255,14 @@ def unspaced_filter(runs: tuple[str, ...]) -> tuple[str, list[str]]:
     return sql + " AND ".join(clauses) + ")", params
 
 
-def search_parsed(db: sqlite3.Connection, query: Query, *, limit: int = 20) -> list[Hit]:
-    """Run a :class:`Query` against an open ledger (both indexes when it needs both)."""
+def search_parsed(
+    db: sqlite3.Connection, query: Query, *, limit: int = 20, versions: bool = True
+) -> list[Hit]:
+    """Run a :class:`Query` against an open ledger (both indexes when it needs both);
+    ``versions`` False leaves :attr:`Hit.versions` empty (see :func:`search_counted`)."""
     if not query.runs:
         assert query.expression is not None
-        return search_db(db, query.expression, limit=limit)
+        return search_counted(db, query.expression, limit=limit, versions=versions)[0]
     where, params = unspaced_filter(query.runs)
     try:
         if query.expression is not None:
@@ -289,7 +292,7 @@ def search_parsed(db: sqlite3.Connection, query: Query, *, limit: int = 20) -> l
             r["title"],
             r["snippet"] or run_snippet(r["body"] or r["title"], query.runs[0]),
             float(r["rank"]),
-            _other_versions(db, r["identifier"]),
+            _other_versions(db, r["identifier"]) if versions else (),
         )
         for r in rows
     ]

@@ -207,7 +207,9 @@ def search_page(request: Request) -> Response:
         db = room.ledger.db()
         offset = (page - 1) * catalog.PAGE_SIZE
         if parsed.runs:  # words of unspaced scripts: both indexes, the first hundreds only
-            found = fulltext.search_parsed(db, parsed, limit=fulltext.MAX_RESULTS * 4)
+            found = fulltext.search_parsed(
+                db, parsed, limit=fulltext.MAX_RESULTS * 4, versions=False
+            )
             known = catalog.rows_by_identifier(db, [h.identifier for h in found], filters)
             found = [h for h in found if h.identifier in known]
             hits, total = found[offset : offset + catalog.PAGE_SIZE], len(found)
