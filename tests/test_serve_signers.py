@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,16 @@ def test_a_changed_tag_manifest_makes_every_signer_untrusted(tmp_path: Path) -> 
     shown = _trusted_by_key(section)
     assert len(shown) == 2 and not any(shown.values())
     assert "signature.stale" in section
+
+
+def test_a_signatures_entry_that_is_no_folder_is_named_and_not_trusted(tmp_path: Path) -> None:
+    archive = copy_archive(tmp_path / "a")
+    az = identifiers()[0]
+    bag = archive / "bags" / az
+    shutil.rmtree(bag / "signatures")
+    (bag / "signatures").write_text("not a folder")
+    with TestClient(create_app(ServeConfig(archive, cache_dir=tmp_path / "c"))) as c:
+        page = c.get(f"/statements/{az}").text
+    section = _section(page)
+    assert "No signer's signature can be read." in section
+    assert "signature.malformed" in section and "signature not trusted" in page
