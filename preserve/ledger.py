@@ -320,6 +320,13 @@ MIGRATIONS: tuple[tuple[str | Callable[[sqlite3.Connection], None], ...], ...] =
     # 8: the audit's queue at a million bags (preserve.audit.QUEUE_QUERY): never verified,
     # then least recently verified, read in index order instead of sorted in memory.
     ("CREATE INDEX IF NOT EXISTS bags_by_last_verified ON bags(last_verified_at, identifier)",),
+    # 9: the reading room's facet filters on search, tested per match by its text-index
+    # row (preserve.serve.catalog.within): a lookup in this index instead of building
+    # the list of every row the filter selects (3 ms for a language's 8,000 rows).
+    (
+        "CREATE INDEX IF NOT EXISTS catalog_by_fts_rowid"
+        " ON catalog(fts_rowid, language, type, year, organization, signer)",
+    ),
 )
 #: From this ledger version on, every event must be chained (see :func:`strict`).
 STRICT_VERSION = 4

@@ -4,8 +4,8 @@ Every fixture statement that validates (fixtures/ and fixtures/shapes/) is
 ingested, with one invented statement in three language versions (English, and
 Arabic and Azerbaijani translations of it, linked by their sidecars); the
 archive is audited (so badges and the dashboard have history), one Azerbaijani
-bag is signed with a key the archive trusts, and one statement is withdrawn with
-the ledger event `preserve withdraw` records.
+bag is signed with a key the archive trusts and countersigned by a second trusted
+key, and one statement is withdrawn with the ledger event `preserve withdraw` records.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from tests.conftest import FIXTURES
 AZ_SOURCE = "az-letter-hormetle.txt"
 AR_SOURCE = "ar-blood-donors.txt"
 WITHDRAWN_SOURCE = "az-hotline.txt"
+#: Who countersigns the Azerbaijani bag (with a second key the archive trusts).
+COSIGNER = "Second Archivist of the Reading Room"
 WITHDRAWAL_REASON = "withdrawn at the issuer's request: superseded by a corrected notice"
 
 #: One invented statement in three languages: (language, text); identifiers end in -LANG.
@@ -122,6 +124,13 @@ def reading_room_archive() -> Path:
     assert result.exit_code == 0, result.output
     result = runner.invoke(cli, ["sign", "--key", str(key), str(archive / "bags" / az)])
     assert result.exit_code == 0, result.output
+    # a countersignature by a second trusted key, with the signer's name
+    second = root / "second.key"
+    result = runner.invoke(cli, ["keys", "init", str(second), "--archive", str(archive)])
+    assert result.exit_code == 0, result.output
+    bag = str(archive / "bags" / az)
+    result = runner.invoke(cli, ["sign", "--key", str(second), "--signer", COSIGNER, bag])
+    assert result.exit_code == 0 and "countersigned" in result.output, result.output
     db = ledger.connect(archive)
     try:
         with ledger.write(db):

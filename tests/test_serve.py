@@ -139,7 +139,7 @@ def test_statement_page_shows_record_copy_original_files_history_audits(
         digest, name = line.split("  ", 1)
         assert digest in page and name in page
     assert "ingestion" in page and "normalization" in page  # PREMIS timeline
-    assert "signed by a trusted key" in page
+    assert "signed by 2 trusted keys" in page  # signed, then countersigned
     # signed without a timestamp authority: one line says so, not one "none" per manifest
     assert "<dt>Timestamps</dt><dd>none (no timestamp authority was asked)</dd>" in page
     assert "Timestamp of" not in page

@@ -29,6 +29,7 @@ from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 from preserve.serve import ServeConfig, create_app  # noqa: E402
 from tests.serve_support import (  # noqa: E402
+    COSIGNER,
     identifiers,
     reading_room_archive,
     version_identifiers,
@@ -206,6 +207,10 @@ def test_click_through_the_reading_room(
     assert header.get_attribute("lang") == "az-Latn" and header.get_attribute("dir") == "ltr"
     show_page_image(d, shots, "03-statement-az-copy")
     check_page(d, axe_source, shots, "03-statement-az")
+    # both signers of its bag: the first and the countersigner, each trusted
+    signers = d.find_elements(By.CSS_SELECTOR, "dl.signer")
+    assert len(signers) == 2 and all("yes" in s.text for s in signers)
+    assert COSIGNER in d.find_element(By.ID, "sig-h").find_element(By.XPATH, "..").text
 
     # the Arabic statement reads right to left
     d.get(server + f"/statements/{AR}")

@@ -151,30 +151,83 @@ def premis_events(bag: Path) -> list[PremisEvent]:
 
 
 @dataclass(frozen=True)
-class Signatures:
-    """Who signed the bag and when, and what the check found."""
+class Signer:
+    """One signer of the bag: the first (``signatures/``) or a countersigner
+    (``signatures/signers/<fingerprint>/``), with what the check found in its folder."""
 
-    signed: bool
+    folder: str
     fingerprint: str = ""
+    name: str = ""
     signed_at: str = ""
     timestamps: tuple[tuple[str, str | None], ...] = ()
     problems: tuple[tuple[str, str], ...] = ()
 
     @property
     def trusted(self) -> bool:
-        return self.signed and not self.problems
+        """Its key is among the archive's trusted keys and all its signatures verify
+        (the check reports ``signature.no-trust`` or ``untrusted-signer`` otherwise)."""
+        return bool(self.fingerprint) and not self.problems
+
+    @property
+    def countersignature(self) -> bool:
+        return "/" in self.folder
+
+
+@dataclass(frozen=True)
+class Signatures:
+    """Who signed the bag and when (every signer), and what the check found."""
+
+    signed: bool
+    signers: tuple[Signer, ...] = ()
+    #: Problems of the bag's signatures as a whole (not inside one signer's folder):
+    #: a stale or unsigned tag manifest, too many signers; they count against every signer.
+    problems: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def trusted(self) -> bool:
+        return self.signed and bool(self.signers) and all(s.trusted for s in self.signers)
 
 
 def signatures(bag: Path) -> Signatures:
-    from preserve.errors import PreserveError
-    from preserve.signing import check_signatures, is_signed, read_signature
+    """Every signer of the bag (first signer first), each judged on its own: a problem
+    the check names inside a signer's folder is that signer's; one outside every folder
+    (a tag manifest changed since signing) is held against all of them, since a wrong
+    "trusted" is worse than a cautious "no"."""
+    from preserve.signing import MAX_SIGNERS, check_signatures, is_signed, read_signers
 
     if not is_signed(bag):
         return Signatures(False)
-    problems = tuple((p.code, p.message) for p in check_signatures(bag))
-    try:
-        info = read_signature(bag)
-    except PreserveError:
-        return Signatures(True, problems=problems)
-    stamps = tuple((f.file, f.timestamp_time) for f in info.files)
-    return Signatures(True, info.key_fingerprint, info.signed_at, stamps, problems)
+    problems = [(p.code, p.path, p.message) for p in check_signatures(bag)]
+    infos = {i.folder: i for i in read_signers(bag)}
+    folders = sorted(set(infos) | {_signer_folder(path) for _, path, _ in problems} - {""})
+    folders.sort(key=lambda f: (f != "signatures", f))
+    general = tuple((code, message) for code, path, message in problems if not _signer_folder(path))
+    signers = []
+    for folder in folders[:MAX_SIGNERS]:
+        own = tuple((c, m) for c, path, m in problems if _signer_folder(path) == folder)
+        info = infos.get(folder)
+        if info is None:  # a folder whose signature.json does not parse: shown, never trusted
+            signers.append(Signer(folder, problems=own or (("signature.malformed", folder),)))
+            continue
+        signers.append(
+            Signer(
+                folder,
+                info.key_fingerprint,
+                info.signer or "",
+                info.signed_at,
+                tuple((f.file, f.timestamp_time) for f in info.files),
+                own + general,
+            )
+        )
+    return Signatures(True, tuple(signers), general)
+
+
+def _signer_folder(path: str) -> str:
+    """The signer folder a problem's path lies in (``signatures`` or
+    ``signatures/signers/<name>``), or "" when it names no signer's file."""
+    parts = path.split("/")
+    if parts[0] != "signatures" or len(parts) < 2:
+        return ""
+    if parts[1] == "signers":
+        return "/".join(parts[:3]) if len(parts) >= 3 else ""
+    return "" if parts[1] == "premis.xml" else "signatures"

@@ -207,18 +207,26 @@ def search_page(request: Request) -> Response:
         db = room.ledger.db()
         offset = (page - 1) * catalog.PAGE_SIZE
         if parsed.runs:  # words of unspaced scripts: both indexes, the first hundreds only
-            found = fulltext.search_parsed(db, parsed, limit=fulltext.MAX_RESULTS * 4)
+            found = fulltext.search_parsed(
+                db, parsed, limit=fulltext.MAX_RESULTS * 4, versions=False
+            )
             known = catalog.rows_by_identifier(db, [h.identifier for h in found], filters)
             found = [h for h in found if h.identifier in known]
             hits, total = found[offset : offset + catalog.PAGE_SIZE], len(found)
         else:
             assert parsed.expression is not None
+            matches = (
+                fulltext.count_upto(db, parsed.expression, catalog.PROBE_LIMIT) if filters else None
+            )
             hits, total = fulltext.search_counted(
                 db,
                 parsed.expression,
                 limit=catalog.PAGE_SIZE,
                 offset=offset,
-                within=catalog.within(filters),
+                within=catalog.within(filters, db, matches),
+                versions=False,  # catalog.with_versions below, for the whole page at once
+                scores=False,  # the page shows the order, never the score
+                at_most=matches if matches is not None and matches < catalog.PROBE_LIMIT else None,
             )
             known = catalog.rows_by_identifier(db, [h.identifier for h in hits], {})
         last = _pages(total, page)
