@@ -11,6 +11,7 @@ import shutil
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -439,3 +440,41 @@ def test_a_mistyped_target_name_is_not_made_a_folder(archive: Path, tmp_path: Pa
     result = CliRunner().invoke(cli, ["replicate", str(archive), "--to", "naer"])
     assert result.exit_code == 2 and "no target named 'naer'" in result.output
     assert "registered: near" in result.output and not Path("naer").exists()
+
+
+def test_a_second_writer_is_refused_while_one_holds_the_replica_lock(
+    archive: Path, tmp_path: Path
+) -> None:
+    """Two replicates (or a withdrawal during a repair) would stage and place the same
+    bags side by side: while another process holds the lock, each refuses in one line."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time\n"
+            f"fd = os.open({str(archive)!r}, os.O_RDONLY | os.O_DIRECTORY)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+            "print('held', flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        before = tree(archive)
+        runner = CliRunner()
+        target = tmp_path / "copy"
+        refused = runner.invoke(cli, ["replicate", str(archive), "--to", str(target)])
+        assert refused.exit_code == 2, refused.output
+        assert "another replicate, repair or withdrawal is running" in refused.output
+        assert "Traceback" not in refused.output and not target.exists()
+        first = ids(archive)[0]
+        withdrawn = runner.invoke(cli, ["withdraw", str(archive), first, "--reason", "duplicate"])
+        assert withdrawn.exit_code == 2, withdrawn.output
+        assert tree(archive) == before
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder died: the kernel released its lock, and the next run goes ahead.
+    assert replicate(archive, str(tmp_path / "copy")).ok

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Mapping, Sequence
+import errno
+import fcntl
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from preserve.errors import ExitCode, PreserveError
@@ -122,3 +126,33 @@ class Target:
 
 def _stamp() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+@contextlib.contextmanager
+def replicas_lock(archive: Path) -> Iterator[None]:
+    """Hold the archive's replica lock for the block, or refuse at once (exit 2).
+
+    Every operation that writes copies (replicate, repair, withdraw) takes it: two at
+    once would stage and place the same bags side by side. It is an ``flock`` on the
+    archive folder itself, so no file is written for it (a refused run changes
+    nothing) and the kernel drops it when the holder dies (a killed run never leaves
+    the archive locked).
+    """
+    try:
+        fd = os.open(archive, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ReplicaError(f"cannot open the archive: {exc.strerror or exc}", archive) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise ReplicaError(
+                    "another replicate, repair or withdrawal is running on this archive; "
+                    "nothing was changed: run this again when it has finished",
+                    archive,
+                ) from None
+            raise ReplicaError(f"cannot lock the archive: {exc.strerror or exc}", archive) from None
+        yield
+    finally:
+        os.close(fd)

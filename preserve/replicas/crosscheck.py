@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,7 @@ from preserve.replicas.base import (
     SSH_BATCH,
     Inventory,
     Target,
+    replicas_lock,
 )
 from preserve.replicas.inventory import compare, expected_inventory
 from preserve.replicas.local import LocalTarget
@@ -46,6 +48,16 @@ def audit_copies(
     A bag with no good copy anywhere is reported lost; nothing of it is overwritten.
     """
     archive = archive.absolute()
+    with replicas_lock(archive) if repair else contextlib.nullcontext():
+        return _audit_copies(archive, repair, targets, progress)
+
+
+def _audit_copies(
+    archive: Path,
+    repair: bool,
+    targets: Sequence[Target] | None,
+    progress: Callable[[str], None] | None,
+) -> ReplicaReport:
     db = _open(archive)
     chosen: list[Target] = []
     try:

@@ -15,6 +15,7 @@ from preserve.replicas.base import (
     SSH_BATCH,
     Inventory,
     ReplicaError,
+    replicas_lock,
 )
 from preserve.replicas.inventory import compare, expected_inventory
 from preserve.replicas.local import LocalTarget
@@ -72,6 +73,11 @@ def replicate(
     and is not placed.
     """
     archive = archive.absolute()
+    with replicas_lock(archive):
+        return _replicate(archive, spec, progress)
+
+
+def _replicate(archive: Path, spec: str, progress: Callable[[str], None] | None) -> ReplicateReport:
     target = resolve_target(archive, spec)
     db = _open(archive)
     try:

@@ -15,6 +15,7 @@ from preserve.replicas.base import (
     ReplicaError,
     Target,
     UnknownBag,
+    replicas_lock,
 )
 from preserve.replicas.local import LocalTarget
 from preserve.replicas.records import _open, archive_identity, software_agent, withdrawn_ids
@@ -56,6 +57,11 @@ def withdraw(archive: Path, identifier: str, reason: str) -> WithdrawReport:
     reason = " ".join(reason.split())
     if not reason:
         raise UnknownBag("a reason is required (--reason)")
+    with replicas_lock(archive):
+        return _withdraw(archive, identifier, reason)
+
+
+def _withdraw(archive: Path, identifier: str, reason: str) -> WithdrawReport:
     db = _open(archive)
     targets: list[Target] = []
     try:
