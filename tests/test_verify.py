@@ -512,6 +512,73 @@ def test_verify_bags_batches_agree_with_one_by_one(
         assert ("test.seen", "") in warnings(got)  # the checks reached every worker
 
 
+def _large_bag(root: Path, size: int = (1 << 20) + 4096) -> Path:
+    root.mkdir()
+    (root / "big.bin").write_bytes(os.urandom(size))  # bagit-python moves it to data/
+    bagit.make_bag(str(root), checksums=["sha256", "sha512"])
+    return root
+
+
+class _NoProcesses:
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        raise AssertionError("a process pool was started")
+
+
+def test_few_large_bags_are_verified_on_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A few bags of large files: threads of this process (no pool to start), same results."""
+    import concurrent.futures
+
+    import preserve.verify.run as run
+
+    paths = [_large_bag(tmp_path / f"big{i}") for i in range(3)]
+    big = paths[1] / "data" / "big.bin"
+    data = bytearray(big.read_bytes())
+    data[1 << 19] ^= 1
+    big.write_bytes(bytes(data))
+    (paths[2] / "data" / "big.bin").unlink()
+    alone = [verify_bag(p, threads=1, extra_checks=(_names_the_bag,)) for p in paths]
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", _NoProcesses)
+    got = list(verify_bags(paths, workers=2, extra_checks=(_names_the_bag,)))
+    assert [r.bag for r in got] == [str(p) for p in paths]
+    assert [r.valid for r in got] == [True, False, False]
+    for g, want in zip(got, alone, strict=True):
+        assert (g.problems, g.files_checked, g.bytes_checked) == (
+            want.problems,
+            want.files_checked,
+            want.bytes_checked,
+        )
+        assert ("test.seen", "") in warnings(g)
+    # Many small files are Python work per file: those still get processes.
+    with pytest.raises(AssertionError, match="process pool"):
+        list(verify_bags([paths[0], *[tmp_path / "missing"] * 2], workers=2))
+    assert run._few_large_bags([str(p) for p in paths], 2)
+
+
+def test_threads_only_for_what_the_bags_themselves_say_is_large(
+    made_bag: Path, tmp_path: Path
+) -> None:
+    from preserve.verify.run import _few_large_bags
+
+    big = str(_large_bag(tmp_path / "big"))
+    assert _few_large_bags([big, big], 2)
+    assert not _few_large_bags([big] * 9, 2)  # many bags: processes share them out better
+    assert not _few_large_bags([big, str(made_bag)], 2)  # small files
+    link = tmp_path / "link"
+    link.symlink_to(big)
+    assert not _few_large_bags([big, str(link)], 2)  # never read through a link
+    no_oxum = tmp_path / "no-oxum"
+    shutil.copytree(big, no_oxum)
+    info = no_oxum / "bag-info.txt"
+    info.write_text(
+        "".join(line for line in info.read_text().splitlines(True) if "Oxum" not in line)
+    )
+    assert not _few_large_bags([big, str(no_oxum)], 2)
+    assert not _few_large_bags([big, str(tmp_path / "missing")], 2)
+    assert not _few_large_bags([big, str(_tar(Path(big), tmp_path / "big.tar"))], 2)
+
+
 def test_batches_keep_every_worker_busy() -> None:
     import preserve.verify.run as run
 
