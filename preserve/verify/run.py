@@ -8,15 +8,13 @@
 from __future__ import annotations
 
 import os
-import re
 import stat
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from preserve.bagit_format import BAG_INFO_TXT, DEFAULT_LIMITS, Limits, Problem, Severity
+from preserve.bagit_format import DEFAULT_LIMITS, Limits, Problem, Severity
 from preserve.errors import PreserveError, UnreadableInput
-from preserve.fsio import read_limited
 from preserve.verify.checker import _Checker
 from preserve.verify.result import CANNOT_OPEN, BagResult, ExtraCheck, _printable, _show
 from preserve.verify.tree import _ARCHIVE_ERRORS, OverLimit, _Tree
@@ -164,15 +162,6 @@ def verify_bags(
         for p in items:
             yield _safe_verify(p, None, checks, limits)
         return
-    if _few_large_bags(items, n):
-        # Hashing large files is reading and hashlib, both outside the GIL: threads of
-        # this process use every core as well as processes do, without a process pool
-        # to start and stop (~20-40 ms of a whole command, docs/verify.md).
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(n) as threads:
-            yield from threads.map(lambda p: _safe_verify(p, 1, checks, limits), items)
-        return
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(
@@ -180,37 +169,6 @@ def verify_bags(
     ) as pool:
         for results in pool.map(_verify_batch, _batches(items, n)):
             yield from results
-
-
-#: Threads instead of processes only for at most this many bags per worker...
-_THREADS_MAX_BAGS_PER_WORKER = 4
-#: ...whose files are this large on average (by their own Payload-Oxum).
-_THREADS_MIN_MEAN_BYTES = 1 << 20
-_OXUM_LINE = re.compile(rb"^Payload-Oxum:[ \t]*([0-9]{1,20})\.([0-9]{1,20})[ \t]*\r?$", re.M | re.I)
-
-
-def _few_large_bags(items: list[str], workers: int) -> bool:
-    """Whether a few bag directories hold large files only, as their bag-info says.
-
-    Then the work is hashing, which threads share out (the GIL is released); many
-    small files are Python work per file, which only processes share out. The
-    Payload-Oxum only chooses threads or processes: a bag that lies about it is
-    checked the same either way, just more slowly. A bag that is no plain directory
-    or has no usable Payload-Oxum means processes, as before.
-    """
-    if len(items) > workers * _THREADS_MAX_BAGS_PER_WORKER:
-        return False
-    for item in items:
-        try:
-            if not stat.S_ISDIR(os.lstat(item).st_mode):
-                return False
-            data = read_limited(os.path.join(item, BAG_INFO_TXT), 64 << 10)
-        except OSError:
-            return False
-        m = _OXUM_LINE.search(data)
-        if m is None or int(m[2]) == 0 or int(m[1]) // int(m[2]) < _THREADS_MIN_MEAN_BYTES:
-            return False
-    return True
 
 
 def _batches(items: list[str], workers: int) -> list[list[str]]:
