@@ -296,3 +296,38 @@ def test_checking_a_record_needs_no_statement_parser() -> None:
         [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, check=True
     )
     assert out.stdout.splitlines()[-1] == "[]"
+
+
+def test_a_foreign_bag_does_not_import_the_profile_code(tmp_path: Path) -> None:
+    """Telling a foreign bag (no profile claim) costs no import of preserve.profile."""
+    bag = tmp_path / "bag"
+    (bag / "data").mkdir(parents=True)
+    (bag / "bagit.txt").write_bytes(b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
+    (bag / "bag-info.txt").write_bytes(b"Source-Organization: Elsewhere\n")
+    code = f"""
+        from preserve.bag_checks import PreserveChecks
+        from preserve.verify import verify_bag
+        verify_bag({str(bag)!r}, extra_checks=(PreserveChecks(),))
+        print(json.dumps(sorted(m for m in sys.modules if m.startswith("preserve.profile"))))
+    """
+    probe = f"import json, sys\n{textwrap.dedent(code)}"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.splitlines()[-1]) == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"BagIt-Profile-Identifier: https://preserve.invalid/schemas/bagit-profile-0.2.0.json\n",
+        b"bagit-PROFILE-identifier:   https://preserve.invalid/schemas/bagit-profile.json  \n",
+        b"Source-Organization: X\nBAGIT-PROFILE-IDENTIFIER:\n"
+        b"  https://preserve.invalid/schemas/bagit-profile.json\n",
+    ],
+)
+def test_the_quick_claim_test_still_sees_every_claim(tmp_path: Path, line: bytes) -> None:
+    from preserve.bag_checks import claims_our_profile
+
+    (tmp_path / "bag-info.txt").write_bytes(line)
+    assert claims_our_profile(tmp_path)
+    (tmp_path / "bag-info.txt").write_bytes(line.replace(b"preserve.invalid", b"elsewhere.invalid"))
+    assert not claims_our_profile(tmp_path)
