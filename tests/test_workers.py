@@ -54,24 +54,15 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
-def test_ingest_workers_die_when_the_ingest_is_killed(tmp_path: Path) -> None:
-    inputs = tmp_path / "in"
-    inputs.mkdir()
-    for n in range(60):
-        (inputs / f"notice-{n:02d}.txt").write_text(STATEMENT.format(n=n), encoding="utf-8")
-    command = [sys.executable, "-m", "preserve", "ingest", str(inputs), "-a", str(tmp_path / "a")]
-    process = subprocess.Popen(
-        [*command, "--workers", "2"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def _kill_and_expect_workers_gone(process: subprocess.Popen[bytes], what: str) -> None:
+    """Wait until ``process`` has two workers, SIGKILL it, and assert they die too."""
     try:
         deadline = time.monotonic() + 60
         workers: list[int] = []
         while time.monotonic() < deadline and len(workers) < 2 and process.poll() is None:
             workers = _children(process.pid)
             time.sleep(0.05)
-        assert len(workers) >= 2, "the ingest never started its workers"
+        assert len(workers) >= 2, f"{what} never started its workers"
         process.send_signal(signal.SIGKILL)
         process.wait()
         gone_by = time.monotonic() + 5
@@ -83,6 +74,20 @@ def test_ingest_workers_die_when_the_ingest_is_killed(tmp_path: Path) -> None:
             process.kill()
         for w in _children(process.pid):
             os.kill(w, signal.SIGKILL)
+
+
+def test_ingest_workers_die_when_the_ingest_is_killed(tmp_path: Path) -> None:
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for n in range(60):
+        (inputs / f"notice-{n:02d}.txt").write_text(STATEMENT.format(n=n), encoding="utf-8")
+    command = [sys.executable, "-m", "preserve", "ingest", str(inputs), "-a", str(tmp_path / "a")]
+    process = subprocess.Popen(
+        [*command, "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _kill_and_expect_workers_gone(process, "the ingest")
 
 
 def test_die_with_parent_ends_an_orphan_at_once() -> None:
@@ -128,24 +133,7 @@ def test_verify_workers_die_when_the_verify_is_killed(tmp_path: Path) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    try:
-        deadline = time.monotonic() + 60
-        workers: list[int] = []
-        while time.monotonic() < deadline and len(workers) < 2 and process.poll() is None:
-            workers = _children(process.pid)
-            time.sleep(0.05)
-        assert len(workers) >= 2, "verify_bags never started its workers"
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        gone_by = time.monotonic() + 5
-        while time.monotonic() < gone_by and any(_alive(w) for w in workers):
-            time.sleep(0.05)
-        assert not [w for w in workers if _alive(w)], "workers outlived their killed parent"
-    finally:
-        if process.poll() is None:
-            process.kill()
-        for w in _children(process.pid):
-            os.kill(w, signal.SIGKILL)
+    _kill_and_expect_workers_gone(process, "verify_bags")
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux")
