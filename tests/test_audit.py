@@ -145,6 +145,34 @@ def test_status_marks_never_verified_as_overdue(archive: Path) -> None:
     assert len(rows) == 3 and all(r.overdue for r in rows)
 
 
+def test_status_streams_rows_without_loading_every_bag(
+    archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``audit --status`` reads the ledger row by row: loading every bag and all its
+    digests (``ledger.all_bags``) would need gigabytes at a million bags."""
+    audit(archive, limit=1)
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("audit --status loaded every bag at once")
+
+    monkeypatch.setattr(ledger, "all_bags", refuse)
+    result = CliRunner().invoke(cli, ["audit", str(archive), "--status", "--json"])
+    assert result.exit_code == 1, result.output  # two bags never verified: overdue
+    document = json.loads(result.output)
+    rows = document["bags"]
+    # Never verified first (by identifier), then the one verified.
+    assert [r["last_verified_at"] is None for r in rows] == [True, True, False]
+    assert [r["identifier"] for r in rows[:2]] == sorted(r["identifier"] for r in rows[:2])
+    assert [c["identifier"] for c in document["copies"]] == [r["identifier"] for r in rows]
+    # A bag never verified has no copy known good: at risk until an audit says otherwise.
+    assert document["at_risk"] == [r["identifier"] for r in rows[:2]]
+    assert document["required_copies"] == 1
+    text = CliRunner().invoke(cli, ["audit", str(archive), "--status"])
+    assert text.exit_code == 1 and text.output.rstrip().endswith(
+        "3 bags, 2 overdue (older than 90d)"
+    )
+
+
 def test_cli_audit_json_matches_schema_and_exit_codes(archive: Path) -> None:
     result = CliRunner().invoke(cli, ["audit", str(archive), "--json"])
     assert result.exit_code == 0, result.output

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +22,9 @@ from preserve.cli.options import (
     scheduler_options,
 )
 from preserve.errors import ExitCode, PreserveError
+
+if TYPE_CHECKING:
+    import datetime as dt
 
 #: ``--max-files`` ... ``--max-ratio``: one option for each field of Limits.
 _LIMIT_HELP = {
@@ -157,7 +161,7 @@ def audit(
     the ledger, the only thing it writes. Exit 0 all good, 1 problems found.
     """
     from preserve.audit import audit as run_audit
-    from preserve.audit import parse_duration, status
+    from preserve.audit import parse_duration
 
     try:
         age = parse_duration(max_age)
@@ -167,41 +171,7 @@ def audit(
     if check_replicas or repair:
         _audit_replicas(archive, repair, as_json)
     if show_status:
-        rows = status(archive, max_age=age)
-        from preserve.replicas import copy_status
-
-        required, copies = copy_status(
-            archive, {r.identifier: (r.last_verified_at, r.last_result) for r in rows}
-        )
-        at_risk = [c for c in copies if c.at_risk]
-        if as_json:
-            emit_json(
-                {
-                    "archive": str(archive),
-                    "max_age_days": age.days,
-                    "bags": [r.as_dict() for r in rows],
-                    "required_copies": required,
-                    "copies": [c.as_dict() for c in copies],
-                    "at_risk": [c.identifier for c in at_risk],
-                }
-            )
-        else:
-            for c in at_risk:
-                where = ", ".join(
-                    f"{t} {v or 'never'} {r or '-'}" for t, (v, r) in c.copies.items()
-                )
-                click.echo(f"AT RISK {c.identifier}: {c.good} of {required} good copies ({where})")
-            for row in rows:
-                flag = "OVERDUE " if row.overdue else ""
-                click.echo(
-                    f"{flag}{row.identifier}  {row.last_verified_at or 'never'}  "
-                    f"{row.last_result or '-'}"
-                )
-            overdue = sum(1 for r in rows if r.overdue)
-            click.echo(f"{len(rows)} bags, {overdue} overdue (older than {max_age})")
-            if required > 1 or any(len(c.copies) > 1 for c in copies):
-                click.echo(f"{len(at_risk)} bags with fewer than {required} good copies")
-        bad = any(r.overdue for r in rows) or bool(at_risk)
+        bad = _show_status(archive, age, max_age, as_json)
         sys.exit(int(ExitCode.bad if bad else ExitCode.ok))
     with contextlib.ExitStack() as stack:
         executor = stack.enter_context(open_executor(scheduler, path_map, batch_size))
@@ -390,3 +360,53 @@ def _audit_replicas(archive: Path, repair: bool, as_json: bool) -> None:
             f"{len(summary['lost'])} lost, {report.repaired} copies repaired"
         )
     sys.exit(int(ExitCode.ok if report.ok else ExitCode.bad))
+
+
+def _show_status(archive: Path, age: dt.timedelta, max_age: str, as_json: bool) -> bool:
+    """``audit --status``, streamed: each pass reads the ledger row by row and writes
+    as it goes, so a million bags take no more memory than ten. True if any bag is
+    overdue or has fewer good copies than required."""
+    from preserve.audit import iter_status
+    from preserve.replicas import iter_copy_status, required_copies
+
+    required = required_copies(archive)
+
+    def copies() -> Iterator[Any]:
+        primary = ((r.identifier, r.last_verified_at, r.last_result) for r in iter_status(archive))
+        return iter_copy_status(archive, primary)
+
+    overdue = at_risk = total = 0
+    several = required > 1
+    if as_json:
+        out = sys.stdout
+        head = {"archive": str(archive), "max_age_days": age.days, "required_copies": required}
+        out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "bags": [')
+        for n, row in enumerate(iter_status(archive, max_age=age)):
+            out.write(("," if n else "") + json.dumps(row.as_dict(), ensure_ascii=False))
+            overdue += row.overdue
+        out.write('], "copies": [')
+        for n, c in enumerate(copies()):
+            out.write(("," if n else "") + json.dumps(c.as_dict(), ensure_ascii=False))
+        out.write('], "at_risk": [')
+        for c in (c for c in copies() if c.at_risk):
+            out.write(("," if at_risk else "") + json.dumps(c.identifier, ensure_ascii=False))
+            at_risk += 1
+        out.write("]}\n")
+        return bool(overdue or at_risk)
+    for c in copies():
+        several = several or len(c.copies) > 1
+        if c.at_risk:
+            at_risk += 1
+            where = ", ".join(f"{t} {v or 'never'} {r or '-'}" for t, (v, r) in c.copies.items())
+            click.echo(f"AT RISK {c.identifier}: {c.good} of {required} good copies ({where})")
+    for row in iter_status(archive, max_age=age):
+        total += 1
+        overdue += row.overdue
+        flag = "OVERDUE " if row.overdue else ""
+        click.echo(
+            f"{flag}{row.identifier}  {row.last_verified_at or 'never'}  {row.last_result or '-'}"
+        )
+    click.echo(f"{total} bags, {overdue} overdue (older than {max_age})")
+    if several:
+        click.echo(f"{at_risk} bags with fewer than {required} good copies")
+    return bool(overdue or at_risk)

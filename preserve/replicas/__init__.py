@@ -58,7 +58,7 @@ from preserve.replicas.replicating import replicate
 from preserve.replicas.reports import BagCopies, CopyCheck, ReplicaReport, ReplicateReport, Stray
 from preserve.replicas.ssh import SshTarget
 from preserve.replicas.ssh_url import SshUrl, parse_ssh_url
-from preserve.replicas.status import CopyStatus, copy_status
+from preserve.replicas.status import CopyStatus, copy_status, iter_copy_status, required_copies
 from preserve.replicas.targets import make_target, registered_targets, resolve_target
 from preserve.replicas.withdrawal import WithdrawReport, withdraw
 
@@ -93,12 +93,14 @@ __all__ = [
     "compare",
     "copy_status",
     "expected_inventory",
+    "iter_copy_status",
     "local_inventory",
     "make_target",
     "parse_ssh_url",
     "published_ids",
     "registered_targets",
     "replicate",
+    "required_copies",
     "resolve_target",
     "software_agent",
     "withdraw",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,26 +39,41 @@ def copy_status(
 ) -> tuple[int, list[CopyStatus]]:
     """Each bag's copies as last verified (the primary's from ``primary``), and whether it
     has fewer good copies than ``[replicas] copies`` requires. Read-only."""
+    required = required_copies(archive)
+    rows = iter_copy_status(archive, ((i, v, r) for i, (v, r) in sorted(primary.items())))
+    return required, list(rows)
+
+
+def required_copies(archive: Path) -> int:
+    """``[replicas] copies`` of the archive's settings."""
+    return load_settings(archive.absolute()).replica_copies
+
+
+def iter_copy_status(
+    archive: Path, primary: Iterable[tuple[str, str | None, str | None]]
+) -> Iterator[CopyStatus]:
+    """:func:`copy_status` streamed: ``primary`` gives (identifier, last verified, last
+    result) bag by bag, and each bag's copies are read with one indexed query, so the
+    memory does not grow with the archive."""
     archive = archive.absolute()
-    required = load_settings(archive).replica_copies
+    required = required_copies(archive)
     db = ledger.connect(archive, readonly=True)
     try:
         with ledger.reading(archive):
-            per: dict[str, dict[str, tuple[str | None, str | None]]] = {}
-            if ledger.version_of(db) >= 5:
-                for identifier, target, verified, result in db.execute(
-                    "SELECT identifier, target, last_verified_at, last_result FROM replica_copies"
-                ):
-                    per.setdefault(identifier, {})[target] = (verified, result)
+            replicas = ledger.version_of(db) >= 5
             gone = set(withdrawn_ids(db))
+            for identifier, verified, result in primary:
+                if identifier in gone:
+                    continue
+                copies = {PRIMARY: (verified, "good" if result == "success" else result)}
+                if replicas:
+                    for target, at, outcome in db.execute(
+                        "SELECT target, last_verified_at, last_result FROM replica_copies"
+                        " WHERE identifier = ? ORDER BY target",
+                        (identifier,),
+                    ):
+                        copies[target] = (at, outcome)
+                good = sum(1 for _, r in copies.values() if r == "good")
+                yield CopyStatus(identifier, copies, good, good < required)
     finally:
         db.close()
-    rows = []
-    for identifier, (verified, result) in sorted(primary.items()):
-        if identifier in gone:
-            continue
-        copies = {PRIMARY: (verified, "good" if result == "success" else result)}
-        copies.update(per.get(identifier, {}))
-        good = sum(1 for _, r in copies.values() if r == "good")
-        rows.append(CopyStatus(identifier, copies, good, good < required))
-    return required, rows
