@@ -43,7 +43,7 @@ from preserve.bagging import (
 )
 from preserve.bagit_format import DigestAlgorithm
 from preserve.errors import ArchiveError, ExitCode, InputError, PreserveError
-from preserve.fsio import fsync_dir
+from preserve.fsio import BAGS_DIR, STAGING_DIR, fsync_dir, publisher_alive
 from preserve.inputs import Received, module_for
 from preserve.keys import SigningKey
 from preserve.metadata import (
@@ -77,8 +77,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BAGS_DIR = "bags"
-STAGING_DIR = "staging"
 
 
 class Status(Enum):
@@ -184,19 +182,6 @@ def open_archive(path: Path, *, create: bool = True) -> sqlite3.Connection:
     if not os.access(path, os.W_OK) or not os.access(path / BAGS_DIR, os.W_OK):
         raise ArchiveError("archive is not writable", path)
     return ledger.connect(path)
-
-
-def publisher_alive(pid: int | None) -> bool:
-    """Whether the process that recorded a 'publishing' row (or staging folder) still runs."""
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def recover(archive: Path, db: sqlite3.Connection) -> list[str]:

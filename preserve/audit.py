@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from preserve import ledger, ledger_check
-from preserve.archive import BAGS_DIR, publisher_alive
 from preserve.bag_checks import PreserveChecks, check_our_bag
 from preserve.bagit_format import DEFAULT_LIMITS, DigestAlgorithm, Limits, Problem, Severity
 from preserve.errors import ArchiveError, PreserveError
+from preserve.fsio import BAGS_DIR, publisher_alive
 from preserve.hashing import hash_file
 from preserve.keys import TRUSTED_KEYS_DIR
 from preserve.premis import FIXITY_CHECK, software_agent

@@ -251,3 +251,22 @@ def archive_of(bag_dir: Path) -> Path | None:
     if parent.name == "bags" and (parent.parent / "ledger.sqlite").is_file():
         return parent.parent
     return None
+
+
+#: An archive's folders: published bags, and bags being staged (read by the audit and
+#: the replicas without importing the ingest code, which pulls in rendering).
+BAGS_DIR = "bags"
+STAGING_DIR = "staging"
+
+
+def publisher_alive(pid: int | None) -> bool:
+    """Whether the process that recorded a 'publishing' row (or staging folder) still runs."""
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

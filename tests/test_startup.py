@@ -331,3 +331,24 @@ def test_the_quick_claim_test_still_sees_every_claim(tmp_path: Path, line: bytes
     assert claims_our_profile(tmp_path)
     (tmp_path / "bag-info.txt").write_bytes(line.replace(b"preserve.invalid", b"elsewhere.invalid"))
     assert not claims_our_profile(tmp_path)
+
+
+def test_the_audit_imports_no_ingest_or_rendering_code() -> None:
+    """An audit reads bags and the ledger: the ingest (``preserve.archive``), the form
+    readers and the renderer (reportlab, pikepdf) cost it ~0.3 s of start-up."""
+    code = """
+        import sys
+        import preserve.audit
+        print("ingest:", sorted(m for m in ("preserve.archive", "preserve.inputs",
+              "preserve.render") if m in sys.modules))
+    """
+    probe = (
+        f"import json, sys\n{textwrap.dedent(code)}\n"
+        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out[0] == "ingest: []"
+    # cryptography stays: the audit checks the ledger's trusted keys against the chain.
+    assert json.loads(out[-1]) == ["cryptography"]

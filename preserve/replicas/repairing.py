@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from preserve import ledger
-from preserve.archive import STAGING_DIR
+from preserve.fsio import STAGING_DIR
 from preserve.replicas.base import (
     PRIMARY,
     RECOVERY,

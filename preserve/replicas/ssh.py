@@ -12,8 +12,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from preserve.archive import BAGS_DIR, STAGING_DIR
 from preserve.bagit_format import safe_relpath
+from preserve.fsio import BAGS_DIR, STAGING_DIR
 from preserve.replicas.base import (
     LANDED_WRONG,
     MARKER,
