@@ -11,7 +11,6 @@ nothing vanishes silently. The preservation copy is rendered from that text by
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import io
 from collections.abc import Iterator
@@ -25,29 +24,24 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from preserve.errors import InputError
-from preserve.inputs import Form, Received, record_left_out, sniff
+from preserve.inputs import Form, Received, sniff
 from preserve.inputs.formats import PRONOM_DOCX
 from preserve.inputs.pdf import (
-    FORMAT_IDENTIFICATION,
-    METADATA_EXTRACTION,
-    extracted_file,
     original_file,
     read_file,
 )
-from preserve.inputs.pdf import statement_from as _statement_from
 from preserve.inputs.wordproc import (
     FURNITURE,
-    LETTERHEAD,
     Numbering,
     bullet,
     check_package,
     format_number,
     is_letterhead,
     join_blocks,
+    received_from_body,
     split_furniture,
     table_blocks,
 )
-from preserve.premis import Event
 
 #: Whether a file is this form: decided in :mod:`preserve.inputs.sniff`, which
 #: imports none of this module's libraries, so asking every form stays cheap.
@@ -78,36 +72,8 @@ def read(path: Path) -> Received:
         raise InputError("the DOCX has no text in its body; nothing to take in", path)
     original = original_file(path, data, MIME_DOCX, PRONOM_DOCX)
     left_out = (*letterhead, *headers_and_footers(document))
-    now = dt.datetime.now(dt.UTC)
-    version = getattr(docx, "__version__", "?")
-    events = (
-        Event(FORMAT_IDENTIFICATION, now, "success", f"{PRONOM_DOCX} (DOCX)", (original.path,)),
-        Event(
-            METADATA_EXTRACTION,
-            now,
-            "success",
-            f"text, headings and lists extracted with python-docx {version}"
-            + (
-                f"; {LETTERHEAD}: {len(left_out)} line(s) left out: " + " | ".join(left_out)
-                if left_out
-                else ""
-            ),
-            (original.path,),
-        ),
-    )
-    statement = record_left_out(
-        _statement_from(text, data, path),
-        left_out,
-        LETTERHEAD,
-        "letterhead, page header and footer of the DOCX",
-    )
-    return Received(
-        Form.DOCX,
-        (original, extracted_file(original, text)),
-        statement,
-        events=events,
-        left_out=left_out,
-    )
+    tool = f"python-docx {getattr(docx, '__version__', '?')}"
+    return received_from_body(Form.DOCX, tool, path, original, text, left_out)
 
 
 def body_blocks(document: Any) -> Iterator[tuple[str, str]]:

@@ -8,7 +8,6 @@ the text by :mod:`preserve.render`.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,30 +18,25 @@ from odf.namespaces import STYLENS, TABLENS, TEXTNS
 from odf.opendocument import load
 
 from preserve.errors import InputError
-from preserve.inputs import Form, Received, record_left_out, sniff
+from preserve.inputs import Form, Received, sniff
 from preserve.inputs.formats import odt_pronom
 from preserve.inputs.pdf import (
-    FORMAT_IDENTIFICATION,
-    METADATA_EXTRACTION,
-    extracted_file,
     original_file,
     read_file,
-    statement_from,
 )
 from preserve.inputs.sniff import MIME_ODT
 from preserve.inputs.wordproc import (
     FURNITURE,
-    LETTERHEAD,
     Numbering,
     bullet,
     check_package,
     format_number,
     is_letterhead,
     join_blocks,
+    received_from_body,
     split_furniture,
     table_blocks,
 )
-from preserve.premis import Event
 
 #: Whether a file is this form: decided in :mod:`preserve.inputs.sniff`, which
 #: imports none of this module's libraries, so asking every form stays cheap.
@@ -68,36 +62,8 @@ def read(path: Path) -> Received:
         raise InputError("the ODT has no text in its body; nothing to take in", path)
     pronom = odt_pronom(data)
     original = original_file(path, data, MIME_ODT, pronom)
-    now = dt.datetime.now(dt.UTC)
     left_out = (*letterhead, *_headers_and_footers(document))
-    events = (
-        Event(FORMAT_IDENTIFICATION, now, "success", f"{pronom} (ODT)", (original.path,)),
-        Event(
-            METADATA_EXTRACTION,
-            now,
-            "success",
-            "text, headings and lists extracted with odfpy"
-            + (
-                f"; {LETTERHEAD}: {len(left_out)} line(s) left out: " + " | ".join(left_out)
-                if left_out
-                else ""
-            ),
-            (original.path,),
-        ),
-    )
-    statement = record_left_out(
-        statement_from(text, data, path),
-        left_out,
-        LETTERHEAD,
-        "letterhead, page header and footer of the ODT",
-    )
-    return Received(
-        Form.ODT,
-        (original, extracted_file(original, text)),
-        statement,
-        events=events,
-        left_out=left_out,
-    )
+    return received_from_body(Form.ODT, "odfpy", path, original, text, left_out)
 
 
 def _q(namespace: str, name: str) -> tuple[str, str]:

@@ -7,12 +7,17 @@ LibreOffice display it, so the extracted text says what the page said.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from preserve.errors import InputError
+
+if TYPE_CHECKING:
+    from preserve.inputs import Form, OriginalFile, Received
 
 #: Uncompressed size of a word-processor package taken in (a statement is a few hundred KiB).
 MAX_UNPACKED_BYTES = 256 * 1024 * 1024
@@ -209,3 +214,54 @@ def table_blocks(rows: list[list[str]], lines_after: int) -> list[tuple[str, str
         if cells:
             blocks.append(("p", "\n".join(cells)))
     return blocks
+
+
+def received_from_body(
+    form: Form,
+    tool: str,
+    path: Path,
+    original: OriginalFile,
+    text: str,
+    left_out: tuple[str, ...],
+) -> Received:
+    """What a DOCX or ODT reader hands on: the original, the text it extracted, the
+    statement parsed from it with the letterhead, page header and footer named in the
+    record (never dropped silently), and the identification and extraction events."""
+    # Imported here: the PDF reader imports this module (through pdf_text).
+    from preserve.inputs import Received, record_left_out
+    from preserve.inputs.pdf import (
+        FORMAT_IDENTIFICATION,
+        METADATA_EXTRACTION,
+        extracted_file,
+        statement_from,
+    )
+    from preserve.premis import Event
+
+    label = form.name.upper()
+    now = dt.datetime.now(dt.UTC)
+    left = f"; {LETTERHEAD}: {len(left_out)} line(s) left out: " + " | ".join(left_out)
+    events = (
+        Event(
+            FORMAT_IDENTIFICATION, now, "success", f"{original.pronom} ({label})", (original.path,)
+        ),
+        Event(
+            METADATA_EXTRACTION,
+            now,
+            "success",
+            f"text, headings and lists extracted with {tool}" + (left if left_out else ""),
+            (original.path,),
+        ),
+    )
+    statement = record_left_out(
+        statement_from(text, original.content, path),
+        left_out,
+        LETTERHEAD,
+        f"letterhead, page header and footer of the {label}",
+    )
+    return Received(
+        form,
+        (original, extracted_file(original, text)),
+        statement,
+        events=events,
+        left_out=left_out,
+    )
