@@ -139,14 +139,7 @@ def publish_links(db: sqlite3.Connection, identifier: str, agent: str) -> list[s
         if not present:
             notes.append(f"version {other} is not in the archive (yet)")
             continue
-        inverse = _INVERSE[relation]
-        inserted = db.execute(
-            "INSERT OR IGNORE INTO version_links VALUES (?, ?, ?, ?)",
-            (other, identifier, inverse, at),
-        ).rowcount
-        if inserted:
-            detail = {"relation": inverse, "other": identifier, "declared_by": identifier}
-            _event(db, other, detail, agent, at)
+        _link_back(db, other, identifier, _INVERSE[relation], identifier, agent, at)
     # Versions archived earlier that named this one: their links now have both ends.
     earlier = db.execute(
         "SELECT identifier, relation FROM version_links WHERE other = ? AND identifier != ?",
@@ -155,15 +148,26 @@ def publish_links(db: sqlite3.Connection, identifier: str, agent: str) -> list[s
     for other, relation in earlier:
         if not _published(db, other):
             continue
-        inverse = _INVERSE[relation]
-        inserted = db.execute(
-            "INSERT OR IGNORE INTO version_links VALUES (?, ?, ?, ?)",
-            (identifier, other, inverse, at),
-        ).rowcount
-        if inserted:
-            detail = {"relation": inverse, "other": other, "declared_by": other}
-            _event(db, identifier, detail, agent, at)
+        _link_back(db, identifier, other, _INVERSE[relation], other, agent, at)
     return notes
+
+
+def _link_back(
+    db: sqlite3.Connection,
+    holder: str,
+    other: str,
+    relation: str,
+    declared_by: str,
+    agent: str,
+    at: str,
+) -> None:
+    """The inverse of a declared link, held by ``holder``, with its chained event; once."""
+    inserted = db.execute(
+        "INSERT OR IGNORE INTO version_links VALUES (?, ?, ?, ?)", (holder, other, relation, at)
+    ).rowcount
+    if inserted:
+        detail = {"relation": relation, "other": other, "declared_by": declared_by}
+        _event(db, holder, detail, agent, at)
 
 
 def propose(db: sqlite3.Connection, record: Mapping[str, Any], statement: Statement) -> list[str]:
