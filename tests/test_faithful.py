@@ -493,21 +493,8 @@ def test_self_check_fails_the_render_on_a_missing_word(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A layout that drops a word is caught by reading the PDF back: one line, exit 1."""
-    from preserve.render import layout
-
     statement, metadata = prepared("numbered-list", tmp_path)
-    real = layout.paginate
-
-    def lossy(doc: layout.Document) -> list[list[layout.Placed]]:
-        pages = real(doc)
-        first = pages[0][3]
-        pages[0][3] = layout.Placed(
-            layout.Line(first.line.words[1:], first.line.base, False),
-            first.y, first.style, first.tag, first.x, first.width,
-        )  # fmt: skip
-        return pages
-
-    monkeypatch.setattr("preserve.render.paginate", lossy)
+    _drop_a_word(monkeypatch, line=3)
     with pytest.raises(CopyDiffers) as info:
         render(statement, metadata)
     message = info.value.one_line()
@@ -607,16 +594,17 @@ def test_no_paragraph_leaves_a_single_line_on_a_page() -> None:
     assert len(signature) == 1
 
 
-def _drop_a_word(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the layout lose the first word of the first body line: a layout bug."""
+def _drop_a_word(monkeypatch: pytest.MonkeyPatch, line: int = 1) -> None:
+    """Make the layout lose the first word of a line of page 1 (by default the first
+    body line): a layout bug."""
     from preserve.render import layout
 
     real = layout.paginate
 
     def lossy(doc: layout.Document) -> list[list[layout.Placed]]:
         pages = real(doc)
-        first = pages[0][1]
-        pages[0][1] = layout.Placed(
+        first = pages[0][line]
+        pages[0][line] = layout.Placed(
             layout.Line(first.line.words[1:], first.line.base, False),
             first.y, first.style, first.tag, first.x, first.width,
         )  # fmt: skip
