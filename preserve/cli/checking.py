@@ -373,7 +373,7 @@ def _show_status(archive: Path, age: dt.timedelta, max_age: str, as_json: bool) 
 
     def copies() -> Iterator[Any]:
         primary = ((r.identifier, r.last_verified_at, r.last_result) for r in iter_status(archive))
-        return iter_copy_status(archive, primary)
+        return iter_copy_status(archive, primary, required)
 
     overdue = at_risk = total = 0
     several = required > 1

@@ -40,7 +40,7 @@ def copy_status(
     """Each bag's copies as last verified (the primary's from ``primary``), and whether it
     has fewer good copies than ``[replicas] copies`` requires. Read-only."""
     required = required_copies(archive)
-    rows = iter_copy_status(archive, ((i, v, r) for i, (v, r) in sorted(primary.items())))
+    rows = iter_copy_status(archive, ((i, v, r) for i, (v, r) in sorted(primary.items())), required)
     return required, list(rows)
 
 
@@ -50,13 +50,17 @@ def required_copies(archive: Path) -> int:
 
 
 def iter_copy_status(
-    archive: Path, primary: Iterable[tuple[str, str | None, str | None]]
+    archive: Path,
+    primary: Iterable[tuple[str, str | None, str | None]],
+    required: int | None = None,
 ) -> Iterator[CopyStatus]:
     """:func:`copy_status` streamed: ``primary`` gives (identifier, last verified, last
     result) bag by bag, and each bag's copies are read with one indexed query, so the
-    memory does not grow with the archive."""
+    memory does not grow with the archive. ``required``: :func:`required_copies`, when
+    the caller has read it already."""
     archive = archive.absolute()
-    required = required_copies(archive)
+    if required is None:
+        required = required_copies(archive)
     db = ledger.connect(archive, readonly=True)
     try:
         with ledger.reading(archive):
