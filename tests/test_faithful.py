@@ -813,3 +813,26 @@ def test_the_self_check_never_refuses_a_faithful_copy(language: str) -> None:
         )
         rendering = render(statement, metadata)
         assert rendering.selfcheck.words == len(norm(statement.text))
+
+
+def test_every_signer_name_is_bold_a_comma_after_it_too(tmp_path: Path) -> None:
+    """A joint statement's names are set apart alike: "Olena Kovalenko," (the comma
+    joins the name to her office) is as bold as "Petro Shevchenko", and the comma stays."""
+    from preserve.render import layout
+
+    text = (
+        "Reading rooms reopen\n\nThe city libraries and the regional archive reopen their "
+        "reading rooms on Monday.\n\nOlena Kovalenko,\nDirector of the City Library\n\n"
+        "Petro Shevchenko\nHead of the Regional Archive\n"
+    )
+    statement, metadata = prepared("comma-after-name", tmp_path, text)
+    assert [s.name for s in statement.signers] == ["Olena Kovalenko", "Petro Shevchenko"]
+    pages = layout.paginate(layout.document_of(statement, metadata))
+    bold = {
+        "".join("".join(r.text for r in w.runs) + w.space for w in p.line.words).strip()
+        for p in pages[0]
+        if p.style.bold
+    }
+    assert {"Olena Kovalenko,", "Petro Shevchenko"} <= bold
+    assert not {"Director of the City Library", "Head of the Regional Archive"} & bold
+    assert_same_words(statement, render(statement, metadata), tmp_path)

@@ -24,6 +24,7 @@ from preserve.render.fonts import FAMILIES, check_coverage, ensure_registered
 from preserve.render.shaping import base_level, words
 from preserve.render.tagging import StructNode, StructureBuilder
 from preserve.statement import Block, BlockKind, Statement, list_marker, parse_text
+from preserve.statement.signature import signature_text
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN_X = 72.0  # 25.4 mm
@@ -256,7 +257,9 @@ def _block_units(index: int, block: Block, doc: Document) -> list[_Unit]:
     units: list[_Unit] = []
     for n, text in enumerate(block.lines):
         this = style
-        if block.kind is BlockKind.SIGNATURE and text in doc.names:
+        # The name as the parse read it from the line ("Olena Kovalenko," names
+        # "Olena Kovalenko"); the line itself is drawn as received.
+        if block.kind is BlockKind.SIGNATURE and signature_text(text) in doc.names:
             this = SIGNATURE_NAME
         tag = Tag(index, role, n if role == "Div" else None, "P" if role == "Div" else None)
         lines = _shape(text, this, doc, width)

@@ -329,6 +329,12 @@ def _capitalised(word: str) -> bool:
     )
 
 
+def signature_text(line: str) -> str:
+    """A signature line as a name or office: spaces folded, and the comma or semicolon
+    that joins it to the next line dropped ("Maria Jones," over her office)."""
+    return " ".join(line.split()).strip(" ,;")
+
+
 def name_strength(line: str) -> float:
     """How much a line looks like a person's name alone (0: not at all, 1: surely).
 
@@ -337,7 +343,7 @@ def name_strength(line: str) -> float:
     never a line with role or site vocabulary in it. One word is a weak name: it may
     as well be a button or a site's name.
     """
-    text = " ".join(line.split()).strip(" ,;")
+    text = signature_text(line)
     if not text or len(text) > 80 or is_role(text):
         return 0.0
     if _HAN.match(text):
@@ -366,7 +372,7 @@ def name_strength(line: str) -> float:
 
 def _split_name_role(line: str) -> tuple[str, str] | None:
     """(name, role) from one line: "Name, Role", "Role, Name", "Role Name", "Name Role"."""
-    text = " ".join(line.split()).strip(" ,;")
+    text = signature_text(line)
     if len(text) > 200 or (ends_sentence(text) and not text.endswith(".")):
         return None
     for sep in _SEPARATORS:
@@ -543,11 +549,9 @@ def read_signature(
                 name, role = split[j]
                 roles.append(role)
             elif kinds[j] == "name":
-                # "Maria Jones," over her office: the comma joins the lines, it is no
-                # part of the name (nor of a role that ends with one).
-                name = " ".join(lines[j].split()).strip(" ,;")
+                name = signature_text(lines[j])
             else:
-                roles.append(" ".join(lines[j].split()).strip(" ,;"))
+                roles.append(signature_text(lines[j]))
             reading.used[j] = True
         if name is None:
             continue
