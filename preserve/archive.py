@@ -78,7 +78,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-
 class Status(Enum):
     """How one input ended."""
 
