@@ -16,6 +16,7 @@ from pathlib import Path
 from preserve.bagit_format import DEFAULT_LIMITS, Limits, Problem, Severity
 from preserve.errors import PreserveError, UnreadableInput
 from preserve.verify.checker import _Checker
+from preserve.verify.quick import QuickResult, quick_check
 from preserve.verify.result import CANNOT_OPEN, BagResult, ExtraCheck, _printable, _show
 from preserve.verify.tree import _ARCHIVE_ERRORS, OverLimit, _Tree
 from preserve.verify.tree_dir import _DirTree
@@ -80,11 +81,18 @@ def verify_bag(
     path = Path(path)
     if processes == 1 and threads is None:
         threads = 1
-    tree = _open_tree(path, threads, processes, limits)
+    quick = _quick(path, threads, processes, limits)
+    tree = quick.tree if quick is not None else _open_tree(path, threads, processes, limits)
     checker = _Checker(tree)
     try:
         try:
-            checker.run()
+            if quick is None:
+                checker.run()
+            else:  # a clean bag: what the checker would have found (verify/quick.py)
+                checker.version = quick.version
+                checker.algorithms = quick.algorithms
+                checker.files_checked = quick.files_checked
+                checker.bytes_checked = quick.bytes_checked
         except _ARCHIVE_ERRORS as exc:
             checker.error("bag.unreadable", "", f"checking stopped: {exc}")
         except OverLimit as exc:  # a compression bomb met while hashing: stop there
@@ -132,6 +140,19 @@ def verify_bag(
         version=checker.version,
         algorithms=tuple(checker.algorithms),
     )
+
+
+def _quick(
+    path: Path, threads: int | None, processes: int | None, limits: Limits
+) -> QuickResult | None:
+    """The quick path's result for a clean bag directory (None: the general checker).
+
+    Not for a bag that would be hashed over several threads or processes (the quick
+    path reads in this thread).
+    """
+    if processes not in (None, 1) or threads not in (None, 1):
+        return None
+    return quick_check(path, limits)  # None for a link or a file (never followed)
 
 
 def _name(check: ExtraCheck) -> str:

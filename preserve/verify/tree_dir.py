@@ -34,14 +34,18 @@ class _DirTree(_Tree):
         threads: int | None,
         processes: int | None,
         limits: Limits = DEFAULT_LIMITS,
+        *,
+        walk: bool = True,
     ) -> None:
+        """``walk=False``: an empty listing, for a caller that listed the bag itself."""
         super().__init__(str(root), limits=limits)
         self.root = root
         self.threads = threads
         self.processes = processes
         self.identity: dict[str, tuple[int, int]] = {}
         self._prefix = os.path.join(root, "")
-        self._walk("", str(root))
+        if walk:
+            self._walk("", str(root))
 
     def root_path(self) -> Path | None:
         return self.root

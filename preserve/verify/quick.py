@@ -1,0 +1,266 @@
+"""The common case in one pass: a small bag directory that is exactly what it says.
+
+Most bags an archive verifies are regular: a ``bagit.txt`` as tools write it, plain
+manifests that list exactly the files on disk, ASCII names, a ``Payload-Oxum`` that
+adds up. For such a bag the general checker (:mod:`~preserve.verify.checker`) does
+a great deal of work that finds nothing: it indexes names by Unicode normalization
+and case, looks for twins of every listed path, keeps sizes and identities of every
+file from a second system call, and builds a record per manifest line. At ~45 KB a
+bag that work costs more than reading and hashing the files.
+
+:func:`quick_check` checks such a bag directly: it lists the tree, reads every file
+once, and compares digests, file sets and the Payload-Oxum. It returns a result
+only when the bag is *clean*, when the general checker would report no problem at
+all; at the first thing that is not plainly in order (a symbolic link, a blank
+manifest line, a missing or unlisted file, a digest that differs, a non-ASCII name,
+a fetch.txt, a file over 1 MiB, a tag folder...) it returns None, and the general
+checker checks the bag from the start and says what is wrong. So a bag with any
+problem is always reported by the one checker that knows every rule, and the quick
+path needs to know only what a clean bag looks like. tests/test_verify_quick.py
+runs both on every bag the tests have (the Library of Congress conformance suite,
+hostile bags, generated damage) and requires the same result whenever the quick
+path answers.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from preserve.bagit_format import (
+    BAG_INFO_TXT,
+    BAGIT_TXT,
+    FETCH_TXT,
+    PAYLOAD_DIR,
+    DigestAlgorithm,
+    Limits,
+    ManifestKind,
+    is_system_file,
+    parse_bag_info,
+    parse_bagit_txt,
+    parse_manifest_name,
+    parse_oxum,
+    plain_manifest,
+    safe_relpath,
+)
+from preserve.hashing import NEW
+from preserve.verify.tree_dir import PARALLEL_MIN_BYTES, _DirTree
+
+#: Larger files go to the general checker, which reads them in chunks.
+QUICK_MAX_FILE = 1 << 20
+
+_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_PAYLOAD_PREFIX = PAYLOAD_DIR + "/"
+
+
+@dataclass(frozen=True)
+class QuickResult:
+    """A clean bag's counts, as the general checker would have reported them."""
+
+    tree: _DirTree
+    version: str
+    algorithms: list[str]
+    files_checked: int
+    bytes_checked: int
+
+
+class _NotPlain(Exception):
+    """Something the quick path does not judge: the general checker takes the bag."""
+
+
+def quick_check(root: Path, limits: Limits) -> QuickResult | None:
+    """The result of a clean bag directory, or None (the general checker decides)."""
+    try:
+        at = os.open(root, _DIR_FLAGS)
+    except OSError:
+        return None
+    try:
+        return _check(at, root, limits)
+    except (_NotPlain, OSError, UnicodeError, ValueError):
+        return None
+    finally:
+        os.close(at)
+
+
+def _check(at: int, root: Path, limits: Limits) -> QuickResult:
+    """``at``: the bag folder, open: files are opened relative to it (shorter lookups)."""
+    top: list[str] = []
+    payload: list[str] = []
+    dirs: set[str] = set()
+    _list(str(root), "", top, payload, dirs, limits)
+    if PAYLOAD_DIR not in dirs or len(dirs) != sum(d.startswith(_PAYLOAD_PREFIX) for d in dirs) + 1:
+        raise _NotPlain  # no data/, or a tag folder (signatures/...): the general path
+    if FETCH_TXT in top or BAGIT_TXT not in top:
+        raise _NotPlain
+    cache: dict[str, bytes] = {}
+
+    def tag(name: str) -> bytes:
+        data = cache.get(name)
+        if data is None:
+            data = cache[name] = _read(at, name, limits.file_limit(name)[0])
+        return data
+
+    version, encoding = _bagit(tag(BAGIT_TXT))
+    payload_m: dict[DigestAlgorithm, dict[str, str]] = {}
+    tag_m: dict[DigestAlgorithm, dict[str, str]] = {}
+    for name in sorted(top):
+        named = parse_manifest_name(name)
+        if named is None:
+            continue
+        alg = DigestAlgorithm.from_name(named[1])
+        if alg is None:
+            raise _NotPlain
+        rows = plain_manifest(tag(name), encoding, alg, limits)
+        if rows is None:
+            raise _NotPlain
+        listed = dict(rows)
+        if len(listed) != len(rows):
+            raise _NotPlain  # a path listed twice
+        (payload_m if named[0] is ManifestKind.payload else tag_m)[alg] = listed
+    if not payload_m or all(alg.weak for alg in payload_m):
+        raise _NotPlain
+    # Every payload manifest lists exactly the files on disk, by the same names.
+    on_disk = set(payload)
+    for listed in payload_m.values():
+        if listed.keys() != on_disk:
+            raise _NotPlain
+    tag_paths = None
+    for listed in tag_m.values():
+        if tag_paths is None:
+            tag_paths = listed.keys()
+        elif listed.keys() != tag_paths:
+            raise _NotPlain
+    for path in tag_paths or ():
+        named = parse_manifest_name(path)
+        if path not in top or (named is not None and named[0] is ManifestKind.tag):
+            raise _NotPlain  # a tag file missing, in a folder, or a tag manifest
+    _check_names(payload, tag_paths or (), limits)
+
+    sizes = _hash_payload(at, payload, payload_m)
+    octets = sum(sizes)
+    for alg, listed in tag_m.items():
+        new = NEW[alg]
+        for path, digest in listed.items():
+            if new(tag(path)).hexdigest() != digest:
+                raise _NotPlain
+    tag_bytes = sum(len(tag(p)) for p in tag_paths or ())
+
+    if BAG_INFO_TXT in top:
+        info = parse_bag_info(tag(BAG_INFO_TXT), encoding=encoding)
+        if info.problems:
+            raise _NotPlain
+        oxums = info.get_all("Payload-Oxum")
+        if oxums and (len(set(oxums)) > 1 or parse_oxum(oxums[0]) != (octets, len(payload))):
+            raise _NotPlain
+
+    tree = _DirTree(root, 1, None, limits, walk=False)
+    tree.files.update(dict.fromkeys(top, -1))
+    tree.files.update(zip(payload, sizes, strict=True))
+    tree.dirs.update(dirs)
+    tree.cache.update(cache)
+    return QuickResult(
+        tree=tree,
+        version=version,
+        algorithms=sorted({a.value for a in payload_m} | {a.value for a in tag_m}),
+        files_checked=len(payload) + len(tag_paths or ()),
+        bytes_checked=octets + tag_bytes,
+    )
+
+
+def _list(
+    directory: str,
+    prefix: str,
+    top: list[str],
+    payload: list[str],
+    dirs: set[str],
+    limits: Limits,
+) -> None:
+    """Regular files and folders only (by d_type: no ``stat`` a file), within the limits."""
+    if prefix.count("/") > limits.max_depth:
+        raise _NotPlain
+    with os.scandir(directory) as it:
+        for entry in it:
+            rel = prefix + entry.name
+            if len(rel) > limits.max_path_bytes // 4:
+                raise _NotPlain  # the byte length might be over: let the checker measure
+            if entry.is_dir(follow_symlinks=False):
+                dirs.add(rel)
+                _list(entry.path, rel + "/", top, payload, dirs, limits)
+            elif entry.is_file(follow_symlinks=False):
+                (payload if prefix else top).append(rel)
+            else:
+                raise _NotPlain  # a symbolic link, FIFO, device...
+            if len(top) + len(payload) + len(dirs) >= limits.max_files:
+                raise _NotPlain
+
+
+def _check_names(payload: list[str], tag_paths: object, limits: Limits) -> None:
+    """ASCII, safe, distinct in case, no system files: else the checker looks closer."""
+    lowered = set()
+    for rel in payload:
+        if (
+            not rel.isascii()
+            or not rel.startswith(_PAYLOAD_PREFIX)
+            or safe_relpath(rel) != rel
+            or is_system_file(rel)
+            or limits.path_problem(rel) is not None
+        ):
+            raise _NotPlain
+        lowered.add(rel.lower())
+    if len(lowered) != len(payload):
+        raise _NotPlain  # names that differ only in case
+    for rel in tag_paths:  # type: ignore[attr-defined]
+        if safe_relpath(rel) != rel or rel.startswith(_PAYLOAD_PREFIX):
+            raise _NotPlain
+
+
+def _hash_payload(
+    at: int, payload: list[str], manifests: dict[DigestAlgorithm, dict[str, str]]
+) -> list[int]:
+    """Each file read once (never through a link, never a FIFO), every digest compared."""
+    checks = [(NEW[alg], listed) for alg, listed in manifests.items()]
+    sizes: list[int] = []
+    total = 0
+    for rel in payload:
+        data = _read(at, rel, QUICK_MAX_FILE)
+        total += len(data)
+        if total > PARALLEL_MIN_BYTES:
+            raise _NotPlain  # a bag this large is hashed over several threads
+        for new, listed in checks:
+            if new(data).hexdigest() != listed[rel]:
+                raise _NotPlain
+        sizes.append(len(data))
+    return sizes
+
+
+def _read(at: int, rel: str, limit: int) -> bytes:
+    fd = os.open(rel, _FLAGS, dir_fd=at)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            raise _NotPlain
+        data = os.read(fd, st.st_size + 1)
+    finally:
+        os.close(fd)
+    if len(data) > st.st_size:
+        raise _NotPlain  # it grew while being read
+    return data
+
+
+@functools.lru_cache(maxsize=16)
+def _bagit_small(data: bytes) -> tuple[str, str]:
+    version, encoding, problems = parse_bagit_txt(data)
+    if problems or version is None or encoding is None or encoding.upper() != "UTF-8":
+        raise _NotPlain
+    return version, encoding
+
+
+def _bagit(data: bytes) -> tuple[str, str]:
+    """(version, encoding) of a ``bagit.txt`` with no problem (almost all are identical)."""
+    if len(data) > 128:
+        raise _NotPlain
+    return _bagit_small(data)
