@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,6 +67,8 @@ def atomic_file(target: Path, mode: int = FILE_MODE) -> Iterator[IO[bytes]]:
     nothing is written.
     """
     refuse_non_regular(target)
+    import tempfile  # here: most commands only read (~4 ms of start-up)
+
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     temporary = Path(name)
     try:

@@ -71,9 +71,13 @@ def chosen_limits(archive: Path | None, given: dict[str, Any]) -> Any:
     import dataclasses
 
     from preserve.bagit_format import Limits
-    from preserve.settings import load_settings
 
-    base = load_settings(archive).limits if archive is not None else Limits()
+    if archive is None:
+        base = Limits()
+    else:  # the settings (tomllib, the schema of the file) only for a bag in an archive
+        from preserve.settings import load_settings
+
+        base = load_settings(archive).limits
     values = {
         name: parse_size(value) if isinstance(value, str) else value
         for name, value in given.items()
@@ -305,20 +309,31 @@ def verify(
     # One set of limits for the run: the options, else the [limits] of the archive
     # the (first) bag sits in, else the defaults.
     limits = chosen_limits(archive_of(bags[0].absolute()), given_limits)
-    results = list(verify_bags(bags, workers=workers, extra_checks=checks, limits=limits))
+    results = verify_bags(bags, workers=workers, extra_checks=checks, limits=limits)
     if as_json:
-        emit_json({"valid": all(r.valid for r in results), "bags": [r.as_dict() for r in results]})
+        done = list(results)
+        all_valid = all(r.valid for r in done)
+        unopened = any(p.code == CANNOT_OPEN for r in done for p in r.problems)
+        emit_json({"valid": all_valid, "bags": [r.as_dict() for r in done]})
     else:
+        # Each bag's lines as its result comes (while the workers check the next ones).
+        all_valid, unopened = True, False
+        out = click.get_text_stream("stdout")
         for r in results:
-            click.echo(
+            lines = [
                 f"{'VALID' if r.valid else 'INVALID'} {r.bag} "
-                f"({r.files_checked} files, {r.bytes_checked:,} bytes, {r.seconds:.2f} s)"
+                f"({r.files_checked} files, {r.bytes_checked:,} bytes, {r.seconds:.2f} s)\n"
+            ]
+            lines.extend(
+                f"  {p.severity.value} {p.code} {p.path or '.'}: {p.message}\n" for p in r.problems
             )
-            for p in r.problems:
-                click.echo(f"  {p.severity.value} {p.code} {p.path or '.'}: {p.message}")
-    if any(p.code == CANNOT_OPEN for r in results for p in r.problems):
+            out.write("".join(lines))
+            all_valid = all_valid and r.valid
+            unopened = unopened or any(p.code == CANNOT_OPEN for p in r.problems)
+        out.flush()
+    if unopened:
         sys.exit(int(ExitCode.cannot_run))
-    sys.exit(int(ExitCode.ok if all(r.valid for r in results) else ExitCode.bad))
+    sys.exit(int(ExitCode.ok if all_valid else ExitCode.bad))
 
 
 # --------------------------------------------------------------------------- replicas

@@ -88,12 +88,7 @@ def quick_check(root: Path, limits: Limits) -> QuickResult | None:
 
 def _check(at: int, root: Path, limits: Limits) -> QuickResult:
     """``at``: the bag folder, open: files are opened relative to it (shorter lookups)."""
-    top: list[str] = []
-    payload: list[str] = []
-    dirs: set[str] = set()
-    _list(str(root), "", top, payload, dirs, limits)
-    if PAYLOAD_DIR not in dirs or len(dirs) != sum(d.startswith(_PAYLOAD_PREFIX) for d in dirs) + 1:
-        raise _NotPlain  # no data/, or a tag folder (signatures/...): the general path
+    top, payload, dirs = _list(str(root), limits)
     if FETCH_TXT in top or BAGIT_TXT not in top:
         raise _NotPlain
     cache: dict[str, bytes] = {}
@@ -160,6 +155,7 @@ def _check(at: int, root: Path, limits: Limits) -> QuickResult:
     tree = _DirTree(root, 1, None, limits, walk=False)
     tree.files.update(dict.fromkeys(top, -1))
     tree.files.update(zip(payload, sizes, strict=True))
+    tree.dirs.add(PAYLOAD_DIR)
     tree.dirs.update(dirs)
     tree.cache.update(cache)
     return QuickResult(
@@ -171,31 +167,46 @@ def _check(at: int, root: Path, limits: Limits) -> QuickResult:
     )
 
 
-def _list(
-    directory: str,
-    prefix: str,
-    top: list[str],
-    payload: list[str],
-    dirs: set[str],
-    limits: Limits,
-) -> None:
-    """Regular files and folders only (by d_type: no ``stat`` a file), within the limits."""
-    if prefix.count("/") > limits.max_depth:
-        raise _NotPlain
-    with os.scandir(directory) as it:
+def _list(base: str, limits: Limits) -> tuple[list[str], list[str], list[str]]:
+    """(top-level files, payload files, payload folders): regular files and folders only
+    (told by d_type: no ``stat`` a file), only ``data/`` at the top, within the limits."""
+    top: list[str] = []
+    has_data = False
+    with os.scandir(base) as it:
         for entry in it:
-            rel = prefix + entry.name
-            if len(rel) > limits.max_path_bytes // 4:
-                raise _NotPlain  # the byte length might be over: let the checker measure
-            if entry.is_dir(follow_symlinks=False):
-                dirs.add(rel)
-                _list(entry.path, rel + "/", top, payload, dirs, limits)
-            elif entry.is_file(follow_symlinks=False):
-                (payload if prefix else top).append(rel)
+            if entry.is_file(follow_symlinks=False):
+                top.append(entry.name)
+            elif entry.name == PAYLOAD_DIR and entry.is_dir(follow_symlinks=False):
+                has_data = True
             else:
-                raise _NotPlain  # a symbolic link, FIFO, device...
-            if len(top) + len(payload) + len(dirs) >= limits.max_files:
-                raise _NotPlain
+                raise _NotPlain  # a tag folder (signatures/...), a link, a FIFO...
+    if not has_data:
+        raise _NotPlain
+    payload: list[str] = []
+    dirs: list[str] = []
+    longest = limits.max_path_bytes // 4  # longer: the checker measures the bytes
+    left = limits.max_files - len(top) - 1
+    pending = [(_PAYLOAD_PREFIX, os.path.join(base, PAYLOAD_DIR))]
+    while pending:
+        prefix, path = pending.pop()
+        if prefix.count("/") > limits.max_depth:
+            raise _NotPlain
+        with os.scandir(path) as it:
+            for entry in it:
+                rel = prefix + entry.name
+                left -= 1
+                if left <= 0 or len(rel) > longest:
+                    raise _NotPlain
+                if entry.is_file(follow_symlinks=False):
+                    payload.append(rel)
+                elif entry.is_dir(follow_symlinks=False):
+                    dirs.append(rel)
+                    pending.append((rel + "/", entry.path))
+                else:
+                    raise _NotPlain  # a symbolic link, FIFO, device...
+    if any(len(name) > longest for name in top):
+        raise _NotPlain
+    return top, payload, dirs
 
 
 def _check_names(payload: list[str], tag_paths: object, limits: Limits) -> None:
