@@ -318,7 +318,7 @@ def verify(
     else:
         # Each bag's lines as its result comes (while the workers check the next ones).
         all_valid, unopened = True, False
-        out = click.get_text_stream("stdout")
+        out = sys.stdout
         for r in results:
             lines = [
                 f"{'VALID' if r.valid else 'INVALID'} {r.bag} "

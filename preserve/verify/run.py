@@ -183,6 +183,18 @@ def verify_bags(
         for p in items:
             yield _safe_verify(p, None, checks, limits)
         return
+    from preserve.verify import forked
+
+    if forked.usable():
+        batches = _batches(items, n, forked.MAX_BATCHES)
+
+        def work(batch: Sequence[str]) -> list[BagResult]:
+            # One thread per bag: every core already has a worker (see _verify_batch).
+            return [_safe_verify(p, 1, checks, limits) for p in batch]
+
+        for results in forked.run_batches(batches, work, n, _unchecked):
+            yield from results
+        return
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(
@@ -192,15 +204,23 @@ def verify_bags(
             yield from results
 
 
-def _batches(items: list[str], workers: int) -> list[list[str]]:
+def _batches(items: list[str], workers: int, most: int | None = None) -> list[list[str]]:
     """Bags per task: enough to amortise the pipe, few enough to even out the tail.
 
     Up to ``_BATCH`` bags, and at least ``_TASKS_PER_WORKER`` tasks per worker so
     a worker that drew heavier bags is not the last one running for long; a large
-    bag's batch is usually that bag alone.
+    bag's batch is usually that bag alone. At most ``most`` batches (larger ones then).
     """
     size = max(1, min(_BATCH, len(items) // (workers * _TASKS_PER_WORKER)))
+    if most is not None:
+        size = max(size, -(-len(items) // most))
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _unchecked(path: str, why: str) -> BagResult:
+    """The result of a bag whose worker process died before reporting it: not valid."""
+    problem = Problem("check.failed", "", f"not checked: {why}", Severity.error)
+    return BagResult(path, False, (problem,), 0, 0, 0.0)
 
 
 _BATCH = 32

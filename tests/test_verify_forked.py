@@ -1,0 +1,141 @@
+"""The forked workers of ``verify_bags`` (preserve/verify/forked.py), with real processes.
+
+Order kept whatever worker finishes first, every batch checked once, a worker that
+dies reported bag by bag (fail closed, never silently dropped), an interrupted
+caller leaves no process behind, and the pool's path gives the same results.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import bagit
+import pytest
+
+from preserve.verify import forked, verify_bags
+from preserve.verify import run as verify_run
+
+pytestmark = pytest.mark.skipif(not forked.usable(), reason="forked workers need Linux")
+
+
+def _double(batch: Sequence[int]) -> list[int]:
+    if batch[0] % 3 == 0:
+        time.sleep(0.01)  # some batches slower: results arrive out of order
+    return [2 * x for x in batch]
+
+
+def _never(item: int, why: str) -> int:
+    raise AssertionError(f"{item}: {why}")
+
+
+def test_results_in_order_and_each_batch_once() -> None:
+    batches = [list(range(i, i + 5)) for i in range(0, 200, 5)]
+    out = [x for r in forked.run_batches(batches, _double, 2, _never) for x in r]
+    assert out == [2 * x for x in range(200)]
+
+
+def test_more_workers_than_batches() -> None:
+    assert list(forked.run_batches([[1], [2]], _double, 8, _never)) == [[2], [4]]
+
+
+def _die_on_seven(batch: Sequence[int]) -> list[int]:
+    if 7 in batch:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return list(batch)
+
+
+def test_a_dead_worker_fails_closed() -> None:
+    batches = [[i] for i in range(12)]
+    results = [
+        r
+        for rs in forked.run_batches(batches, _die_on_seven, 2, lambda i, why: (i, why))
+        for r in rs
+    ]
+    assert len(results) == 12
+    assert results[7] == (7, "the worker process checking it was killed by signal 9")
+    # The other worker goes on: every other batch is checked.
+    assert [r for i, r in enumerate(results) if i != 7] == [i for i in range(12) if i != 7]
+
+
+def _one_quick(batch: Sequence[int]) -> list[int]:
+    if batch[0] != 1:
+        time.sleep(60)
+    return list(batch)
+
+
+def test_an_interrupted_caller_leaves_no_worker() -> None:
+    before = _children()
+    gen = forked.run_batches([[1], [2], [3], [4]], _one_quick, 2, _never)
+    started = time.monotonic()
+    assert next(gen) == [1]
+    assert len(_children() - before) == 2  # both workers are busy with a slow batch
+    gen.close()  # the caller stops (Ctrl-C, an error in the caller): workers are ended
+    assert time.monotonic() - started < 10
+    assert _children() == before
+
+
+def _bags(root: Path, count: int) -> list[Path]:
+    bags = []
+    for i in range(count):
+        bag = root / f"bag{i}"
+        bag.mkdir()
+        (bag / "a.txt").write_text(f"bag {i}\n")
+        bagit.make_bag(str(bag), checksums=["sha256"])
+        bags.append(bag)
+    return bags
+
+
+def test_verify_bags_forked_and_pooled_agree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bags = _bags(tmp_path, 9)
+    (bags[4] / "data" / "a.txt").write_text("changed\n")
+    (bags[6] / "bagit.txt").unlink()
+    paths = [*bags, tmp_path / "absent"]
+    forked_results = list(verify_bags(paths, workers=2))
+    monkeypatch.setattr(forked, "usable", lambda: False)
+    pooled = list(verify_bags(paths, workers=2))
+    strip = [dataclasses.replace(r, seconds=0.0) for r in forked_results]
+    assert strip == [dataclasses.replace(r, seconds=0.0) for r in pooled]
+    assert [r.valid for r in strip] == [True] * 4 + [False, True, False, True, True, False]
+
+
+def test_verify_bags_reports_a_killed_worker_bag_by_bag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bags = _bags(tmp_path, 6)
+    real = verify_run._safe_verify
+
+    def dies_on_bag3(path: str, *args: object) -> object:
+        if path.endswith("bag3"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(verify_run, "_safe_verify", dies_on_bag3)
+    results = list(verify_bags(bags, workers=2))
+    assert [r.bag for r in results] == [str(b) for b in bags]
+    bag3 = results[3]
+    assert not bag3.valid
+    assert [(p.code, p.message) for p in bag3.problems] == [
+        ("check.failed", "not checked: the worker process checking it was killed by signal 9")
+    ]
+    assert all(r.valid for r in results if r is not bag3 and not r.problems)
+
+
+def _children() -> set[int]:
+    me = str(os.getpid())
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[1] == me:
+                        found.add(int(entry))
+            except OSError:
+                continue
+    return found
