@@ -196,12 +196,20 @@ def verify_bags(
             yield from results
         return
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
-    with ProcessPoolExecutor(
-        n, initializer=_start_worker, initargs=(os.getpid(), checks, limits)
-    ) as pool:
-        for results in pool.map(_verify_batch, _batches(items, n)):
-            yield from results
+    batches = _batches(items, n)
+    reported = 0
+    try:
+        with ProcessPoolExecutor(
+            n, initializer=_start_worker, initargs=(os.getpid(), checks, limits)
+        ) as pool:
+            for results in pool.map(_verify_batch, batches):
+                yield from results
+                reported += 1
+    except BrokenProcessPool:  # a worker died: what it had not reported was not checked
+        for batch in batches[reported:]:
+            yield from (_unchecked(p, "the process pool checking it broke") for p in batch)
 
 
 def _batches(items: list[str], workers: int, most: int | None = None) -> list[list[str]]:
