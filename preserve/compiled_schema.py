@@ -6,7 +6,8 @@ error messages. fastjsonschema turns a schema into the source of one Python
 function; that source is kept in the user's cache folder, named by the SHA-256 of
 the schema and the fastjsonschema version, and imported from there (Python keeps
 its byte code beside it), so loading it costs about a millisecond. Without a
-writable cache the schema is compiled in memory (~0.03 s).
+writable cache of the user's own (:mod:`preserve.user_cache`: owned by the user,
+writable by no one else) the schema is compiled in memory (~0.03 s).
 
 The compiled function only ever answers *valid*. Anything else (an error, an
 exception, a keyword or a format it might read differently) answers *not known
@@ -29,6 +30,8 @@ import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+from preserve.user_cache import cache_folder, trusted, trusted_folder
 
 #: Schema keywords fastjsonschema checks as JSON Schema 2020-12 does (for a schema
 #: without ``$ref``); a schema with any other keyword is never compiled.
@@ -164,25 +167,39 @@ def fast_validator(schema: Mapping[str, Any]) -> Callable[[Any], bool] | None:
     return valid
 
 
+def _bytecode_trusted(source: Path) -> bool:
+    """Python may run ``__pycache__/<name>.*.pyc`` instead of the source it checked
+    (a byte code file matching the source's time and size): those must be the
+    user's own too."""
+    cached = source.parent / "__pycache__"
+    if not os.path.lexists(cached):
+        return True
+    if not trusted_folder(cached):
+        return False
+    return all(trusted(pyc) for pyc in cached.glob(f"{source.stem}.*"))
+
+
 def _load_cached(schema: Mapping[str, Any], version: str) -> Callable[..., Any] | None:
     """The compiled ``validate`` from the cache folder, written there first if new."""
     text = json.dumps(schema, sort_keys=True, ensure_ascii=False)
     digest = hashlib.sha256(f"{version}\n{text}".encode()).hexdigest()[:16]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = Path(base) / "preserve"
+    folder = cache_folder()
+    if folder is None:
+        return None  # no cache of our own: compiled in memory by the caller
     source = folder / f"schema_{digest}.py"
-    if not source.is_file():
+    if not os.path.lexists(source):
         import fastjsonschema
 
         code = fastjsonschema.compile_to_code(
             dict(schema), formats=FORMATS, use_default=False, detailed_exceptions=False
         )
-        folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(
             "w", dir=folder, suffix=".part", delete=False, encoding="utf-8"
         ) as tmp:
             tmp.write(code)
         os.replace(tmp.name, source)
+    if not trusted(source) or not _bytecode_trusted(source):
+        return None  # code someone else could have written is never imported
     spec = importlib.util.spec_from_file_location(f"_preserve_schema_{digest}", source)
     if spec is None or spec.loader is None:
         return None

@@ -18,6 +18,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from preserve.user_cache import cache_folder, trusted
+
 _SCRIPT_LANGUAGES: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = (
     ("hy", ((0x0530, 0x058F), (0xFB13, 0xFB17))),
     ("ka", ((0x10A0, 0x10FF), (0x2D00, 0x2D2F), (0x1C90, 0x1CBF))),
@@ -161,10 +163,16 @@ def _from_cached_model(identifier: Any, packed: Path) -> Any:
     import numpy as np
 
     digest = hashlib.sha256(packed.read_bytes()).hexdigest()[:16]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = Path(base) / "preserve" / f"py3langid-{digest}"
-    if not folder.is_dir():
+    cache = cache_folder()
+    if cache is None:
+        raise OSError("no cache folder of the user's own")  # the caller reads the model
+    folder = cache / f"py3langid-{digest}"
+    if not os.path.lexists(folder):
         _unpack_model(packed, folder)
+    if cache_folder(folder.name, create=False) is None or not all(
+        trusted(folder / f"{name}.npy") for name in _ARRAYS
+    ):
+        raise OSError(f"{folder} is not the user's own")  # never loaded: read the model
     data = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
     # The DFA tables are walked one byte at a time: a memoryview indexes them like
     # py3langid's array.array, without copying the 39 MB table into one.
