@@ -215,14 +215,20 @@ def verify_bags(
 def _batches(items: list[str], workers: int, most: int | None = None) -> list[list[str]]:
     """Bags per task: enough to amortise the pipe, few enough to even out the tail.
 
-    Up to ``_BATCH`` bags, and at least ``_TASKS_PER_WORKER`` tasks per worker so
-    a worker that drew heavier bags is not the last one running for long; a large
-    bag's batch is usually that bag alone. At most ``most`` batches (larger ones then).
+    Up to ``_BATCH`` bags, and always at least ``_TASKS_PER_WORKER`` tasks per
+    worker left: batches shrink towards the end (guided scheduling), so the workers
+    finish together rather than one running on alone with a last full batch; a
+    large bag's batch is usually that bag alone. At most about ``most`` batches.
     """
-    size = max(1, min(_BATCH, len(items) // (workers * _TASKS_PER_WORKER)))
-    if most is not None:
-        size = max(size, -(-len(items) // most))
-    return [items[i : i + size] for i in range(0, len(items), size)]
+    least = 1 if most is None else -(-len(items) // most)
+    batches = []
+    start = 0
+    while start < len(items):
+        left = len(items) - start
+        size = max(least, min(_BATCH, left // (workers * _TASKS_PER_WORKER)), 1)
+        batches.append(items[start : start + size])
+        start += size
+    return batches
 
 
 def _unchecked(path: str, why: str) -> BagResult:
