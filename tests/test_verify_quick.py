@@ -116,6 +116,13 @@ def test_other_algorithms(tmp_path: Path, algorithms: list[str]) -> None:
     assert check_agrees(make_bag(tmp_path / "bag", checksums=algorithms)) is not None
 
 
+def test_names_with_spaces_and_an_extra_tag_file_take_the_quick_path(tmp_path: Path) -> None:
+    payload = {"data/the statement.txt": b"text\n", "data/a b/trailing .txt": b"x"}
+    bag = make_bag(tmp_path / "bag", payload, checksums=["sha256"])
+    (bag / "README.txt").write_text("a tag file no tag manifest lists\n")
+    assert check_agrees(bag) is not None
+
+
 def test_only_weak_algorithms_go_to_the_checker(tmp_path: Path) -> None:
     bag = make_bag(tmp_path / "bag", checksums=["md5"])
     assert check_agrees(bag) is None  # the checker warns manifest.weak-algorithm
@@ -230,6 +237,10 @@ DAMAGES: dict[str, Damage] = {
     "NFD name on disk": _nfd_name,
     "tag folder": lambda b: (b / "extra-tags").mkdir(),
     "tag file in a tag folder": _tag_folder_file,
+    "unlisted top-level file": lambda b: (b / "README.txt").write_text("about this bag\n"),
+    "name with spaces": lambda b: (b / "data" / "statement.txt").rename(
+        b / "data" / "the statement.txt"
+    ),
     "fetch.txt": lambda b: (b / "fetch.txt").write_text("http://example.org/x 1 data/x\n"),
     "bagit.txt CRLF": lambda b: _rewrite(b / "bagit.txt", lambda d: d.replace(b"\n", b"\r\n")),
     "bagit.txt version 1.0": lambda b: (b / "bagit.txt").write_bytes(
