@@ -44,7 +44,7 @@ from preserve.bagging import (
 from preserve.bagit_format import DigestAlgorithm
 from preserve.errors import ArchiveError, ExitCode, InputError, PreserveError
 from preserve.fsio import BAGS_DIR, STAGING_DIR, fsync_dir, publisher_alive
-from preserve.inputs import Received, module_for
+from preserve.inputs import Received, module_for, recorded
 from preserve.keys import SigningKey
 from preserve.metadata import (
     Metadata,
@@ -330,6 +330,8 @@ def prepare_input(
     What the form states (a page's address, an e-mail's sender) completes the
     parsed draft; a sidecar (``--metadata`` or ``<name>.json`` beside the file)
     overrides both, field by field. Plain text takes exactly the path it always has.
+    Whatever the form left out of its text or noted is put in the statement here,
+    for every form (:func:`preserve.inputs.recorded`): a form that forgets loses nothing.
     """
     module = module_for(path)
     if module.__name__ == "preserve.inputs.text":
@@ -339,7 +341,7 @@ def prepare_input(
         if prepared.statement is None:
             raise InputError("a metadata file alone is not a statement; give the statement", path)
         return received_from(prepared.statement, path), prepared
-    received = module.read(path)
+    received = recorded(module.read(path))
     sidecar_file = metadata_file
     if sidecar_file is None and sidecar_path(path).is_file():
         sidecar_file = sidecar_path(path)
@@ -358,6 +360,21 @@ def _decoded_from(record: Mapping[str, Any]) -> str:
         f"; text decoded from {encoding['name']} (detector confidence"
         f" {encoding['confidence']}; 1 when given with --encoding)"
     )
+
+
+def _left_out_and_notes(statement: Statement) -> str:
+    """For the ingest event: every line left out of the text and the copy, and every
+    note, one a line, so the bag's own history names them all, whatever form the
+    statement came in and whatever the record's ``left_out`` could hold."""
+    lines = [f"left out: {line}" for line in statement.leftovers]
+    lines += [f"note: {note.code}: {' '.join(note.message.split())}" for note in statement.notes]
+    if not lines:
+        return ""
+    head = (
+        f"; {len(statement.leftovers)} line(s) left out of the text and the copy, "
+        f"in reading order, and {len(statement.notes)} note(s):"
+    )
+    return head + "".join(f"\n{line}" for line in lines)
 
 
 def _sha256(data: bytes) -> str:
@@ -442,7 +459,12 @@ def _stage(job: _Job) -> WrittenBag:
             "success",
             "payload and tag manifests: " + ", ".join(a.name for a in job.algorithms),
         ),
-        Event(INGESTION, rendered_at, "success", "bag staged for the archive"),
+        Event(
+            INGESTION,
+            rendered_at,
+            "success",
+            "bag staged for the archive" + _left_out_and_notes(job.statement),
+        ),
     )
     original_name = job.statement.source_path.name if job.statement.source_path else None
     originals = tuple(

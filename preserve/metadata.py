@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -159,7 +159,7 @@ def draft_from_statement(statement: Statement) -> dict[str, Any]:
     if statement.language:
         draft["language"] = statement.language
     if statement.leftovers:
-        draft["left_out"] = list(statement.leftovers)
+        draft["left_out"] = fit_left_out(statement.leftovers)[0]
     if statement.encoding and statement.encoding not in ("utf-8", "utf-8-sig"):
         # Not UTF-8: what it was read as, and how sure the detector was (1 when given).
         draft["encoding"] = {
@@ -167,6 +167,43 @@ def draft_from_statement(statement: Statement) -> dict[str, Any]:
             "confidence": round(statement.encoding_confidence, 3),
         }
     return draft
+
+
+#: Code of the note saying the left-out lines were more or longer than the record holds.
+LEFT_OUT_LIMIT = "metadata.left-out-limit"
+
+
+def fit_left_out(lines: Sequence[str]) -> tuple[list[str], str | None]:
+    """The left-out lines as the record's ``left_out`` can hold them, and why not as
+    they are (None when they fit).
+
+    A page may leave out a cookie notice longer than the schema's line (1,000
+    characters) or more lines than its list: refusing the statement for it would be
+    worse than keeping them. A long line is kept in consecutive pieces, every
+    character in order; lines past the list's limit stay out of the record, and the
+    note says the bag's ingest event names every one (see ``archive``).
+    """
+    schema = load_schema()["properties"]["left_out"]
+    most, longest = int(schema["maxItems"]), int(schema["items"]["maxLength"])
+    fitted: list[str] = []
+    split = 0
+    for line in lines:
+        pieces = [line[i : i + longest] for i in range(0, len(line), longest)] or [line]
+        split += len(pieces) > 1
+        fitted += pieces
+    why = []
+    if split:
+        why.append(
+            f"{split} left-out line(s) longer than {longest:,} characters are kept in "
+            f"left_out as consecutive pieces of {longest:,}"
+        )
+    if len(fitted) > most:
+        why.append(
+            f"left_out holds the first {most:,} of {len(fitted):,} left-out lines; the bag's "
+            "PREMIS ingest event names every one"
+        )
+        fitted = fitted[:most]
+    return fitted, "; ".join(why) or None
 
 
 def sidecar_path(statement_path: Path) -> Path:
@@ -376,6 +413,14 @@ def prepare(
 ) -> Prepared:
     """Merge draft and sidecar, derive the identifier if missing, and check the result."""
     draft = draft_from_statement(statement) if statement else {}
+    if statement is not None:
+        why = fit_left_out(statement.leftovers)[1]
+        if why is not None:
+            from dataclasses import replace
+
+            from preserve.statement import Note
+
+            statement = replace(statement, notes=(*statement.notes, Note(LEFT_OUT_LIMIT, why)))
     record = merge(draft, sidecar or {})
     if "identifier" not in record:
         record["identifier"] = derive_identifier(record)

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import stat
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -113,9 +115,12 @@ class Received:
     #: PREMIS events of receiving it (capture, extraction, format identification).
     events: tuple[Event, ...] = ()
     #: Text shown by the source but not taken into the statement (navigation, share
-    #: buttons…), line by line: nothing vanishes silently.
+    #: buttons, page furniture…), line by line in reading order: nothing vanishes
+    #: silently. The archive puts every line in the record's ``left_out``
+    #: (:func:`recorded`), whether or not the form already did.
     left_out: tuple[str, ...] = ()
-    #: Anything a person may want to check.
+    #: Anything a person may want to check, ``"code: message"`` (``scan.no-dpi: …``);
+    #: the archive makes each a coded :class:`Note` of the statement (:func:`recorded`).
     notes: tuple[str, ...] = ()
     #: The preservation copy when the form makes its own (PDF, scan); None: render it.
     copy: Copy | None = None
@@ -156,6 +161,64 @@ def record_left_out(
         leftovers=(*statement.leftovers, *lines),
         notes=(*statement.notes, note),
     )
+
+
+#: Code of the note naming lines a form left out of its text that its statement did
+#: not hold yet (a form that records its own uses its own code: ``pdf.page-furniture``).
+LEFT_OUT = "input.left-out"
+#: Code of a form's note that came without a code of its own.
+FORM_NOTE = "input.note"
+#: A form's note that starts with its code: ``scan.no-dpi: the image states…``.
+_CODED = re.compile(r"([a-z][a-z0-9-]*(?:\.[a-z0-9-]+)+): (.+)", re.DOTALL)
+
+
+def coded_note(text: str) -> Note:
+    """A form's note as a coded :class:`Note`: its own code when it starts with one,
+    else :data:`FORM_NOTE` with the whole text as the message."""
+    match = _CODED.fullmatch(text.strip())
+    if match:
+        return Note(match[1], match[2])
+    return Note(FORM_NOTE, text.strip())
+
+
+def recorded(received: Received) -> Received:
+    """The received statement holding everything its form left out or noted.
+
+    The one place a form's :attr:`Received.left_out` and :attr:`Received.notes`
+    reach the record, for every form, so a form that forgets to copy them loses
+    nothing: each left-out line the statement does not hold yet joins its
+    ``leftovers`` (the record's ``left_out``) after those it holds, in the form's
+    reading order, with a note coded :data:`LEFT_OUT`; lines the form already put
+    there (PDF, DOCX, ODT) are not repeated, counted line by line, so a line the page
+    shows twice stays twice. Each note becomes a coded note, once. Calling it again
+    changes nothing.
+    """
+    statement = received.statement
+    held = Counter(statement.leftovers)
+    missing: list[str] = []
+    for line in received.left_out:
+        if held[line] > 0:
+            held[line] -= 1
+        else:
+            missing.append(line)
+    statement = record_left_out(
+        statement,
+        tuple(missing),
+        LEFT_OUT,
+        f"{received.form.value} text outside the statement (navigation, banners, page furniture)",
+    )
+    known = {(note.code, note.message) for note in statement.notes}
+    notes = list(statement.notes)
+    for text in received.notes:
+        note = coded_note(text)
+        if (note.code, note.message) not in known:
+            known.add((note.code, note.message))
+            notes.append(note)
+    if len(notes) != len(statement.notes):
+        statement = replace(statement, notes=tuple(notes))
+    if statement is received.statement:
+        return received
+    return replace(received, statement=statement)
 
 
 def read_head(path: Path) -> bytes:
@@ -210,13 +273,17 @@ def read_received(path: Path) -> Received:
 
 __all__ = [
     "FORMS",
+    "FORM_NOTE",
+    "LEFT_OUT",
     "Form",
     "FormModule",
     "OriginalFile",
     "Received",
+    "coded_note",
     "form_for",
     "module_for",
     "read_head",
     "read_received",
     "record_left_out",
+    "recorded",
 ]
