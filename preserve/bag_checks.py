@@ -104,6 +104,7 @@ class PreserveChecks:
 
             yield from check_profile(bag, load_profile(claimed))
             yield from _check_metadata(bag, self.unsound)
+            yield from _check_xml(bag, self.unsound)
             yield from _check_pdfs(bag, self.unsound)
         # ``signing.is_signed``'s test, made before importing the signature code (a tar
         # may list a folder's files without the folder itself).
@@ -252,6 +253,28 @@ def _check_metadata(
             BAG_INFO_TXT,
             f"External-Identifier {external[0]!r} differs from the metadata's {identifier!r}",
         )
+
+
+#: The XML tag files preserve writes: a repository ingesting the bag parses them.
+XML_TAG_FILES = ("premis.xml", f"{SIGNATURES_DIR}/premis.xml")
+MAX_XML_BYTES = 64 * 1024 * 1024
+
+
+def _check_xml(bag: BagFiles, unsound: frozenset[str] = frozenset()) -> Iterator[Problem]:
+    """``xml.malformed``: an XML tag file of ours that no XML parser reads (a control
+    character written raw, say); its digest may still match, so only parsing tells."""
+    import xml.etree.ElementTree as ET
+
+    for rel in XML_TAG_FILES:
+        if rel not in bag.files or rel in unsound:
+            continue
+        data = read_listed(bag, rel, MAX_XML_BYTES)
+        if data is None:
+            continue
+        try:
+            ET.fromstring(data)
+        except ET.ParseError as exc:
+            yield Problem("xml.malformed", rel, f"not well-formed XML: {exc}")
 
 
 def _check_pdfs(bag: Path | BagFiles, unsound: frozenset[str] = frozenset()) -> Iterator[Problem]:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from preserve import __version__
+from preserve.xmltext import xml_text
 
 PREMIS_NS = "http://www.loc.gov/premis/v3"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
@@ -69,7 +70,7 @@ def software_agent() -> str:
 def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
     element = ET.SubElement(parent, f"{{{PREMIS_NS}}}{tag}")
     if text is not None:
-        element.text = text
+        element.text = xml_text(text)
     return element
 
 

@@ -395,13 +395,14 @@ def signers_premis(infos: Sequence[SignatureInfo]) -> bytes:
     import xml.etree.ElementTree as ET
 
     from preserve.premis import PREMIS_NS, software_agent
+    from preserve.xmltext import xml_text
 
     ET.register_namespace("premis", PREMIS_NS)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
         element = ET.SubElement(parent, f"{{{PREMIS_NS}}}{tag}")
         if text is not None:
-            element.text = text
+            element.text = xml_text(text)
         return element
 
     root = ET.Element(f"{{{PREMIS_NS}}}premis", {"version": "3.0"})

@@ -409,3 +409,78 @@ def test_more_left_out_lines_than_the_record_holds_are_said_so() -> None:
     assert fitted == [f"line {n}" for n in range(1000)]
     assert why is not None and "first 1,000 of 1,005" in why
     assert fit_left_out(["short", "lines"]) == (["short", "lines"], None)
+
+
+# --------------------------------------------------------------------------- XML tag files
+
+CONTROL_LINES = ("Menu\x07 Search", "Press\x1b[1m releases\x0c", "tab\tkept")
+
+
+def _control_read(path: Path) -> Received:
+    """A form whose page chrome holds control characters (BEL, ESC, FF) that XML cannot."""
+    received = _stub_read(path)
+    return dataclasses.replace(received, left_out=CONTROL_LINES, notes=("x.note: bell\x07",))
+
+
+def test_control_characters_leave_every_xml_tag_file_well_formed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from preserve.bag_checks import PreserveChecks
+
+    module = types.ModuleType("control_form")
+    module.accepts = lambda path, head: path.suffix == ".stub"  # type: ignore[attr-defined]
+    module.read = _control_read  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "control_form", module)
+    monkeypatch.setattr(preserve.inputs, "FORMS", ("control_form", *preserve.inputs.FORMS))
+    path = tmp_path / "in" / "page.stub"
+    path.parent.mkdir()
+    shutil.copyfile(REPO / "fixtures" / "en-letter-sincerely.txt", path)
+    bag = ingest(tmp_path, path)
+    # The record keeps every character (JSON escapes them); premis.xml shows each
+    # as a visible escape, and parses.
+    record = json.loads((bag / "data/metadata/statement.json").read_text("utf-8"))
+    assert record["left_out"] == list(CONTROL_LINES)
+    event = ingest_event(bag)
+    assert "left out: Menu\\x07 Search" in event
+    assert "left out: Press\\x1b[1m releases\\x0c" in event
+    assert "left out: tab\tkept" in event
+    assert "note: x.note: bell\\x07" in event
+    result = verify_bag(bag, extra_checks=(PreserveChecks(),))
+    assert result.valid, result.problems
+    # Exports for the repositories that parse XML: each XML file parses.
+    runner = CliRunner()
+    for profile in ("archivematica", "dspace-saf"):
+        out = tmp_path / f"export-{profile}"
+        done = runner.invoke(cli, ["export", str(bag), "--profile", profile, "--out-dir", str(out)])
+        assert done.exit_code == 0, done.output
+        for xml_file in out.rglob("*.xml"):
+            ET.parse(xml_file)
+
+
+def test_verify_finds_a_premis_xml_no_parser_reads(tmp_path: Path) -> None:
+    """A raw control character in premis.xml, tag manifests re-hashed to match: the
+    digests agree, only parsing tells (xml.malformed)."""
+    import hashlib
+
+    from preserve.bag_checks import PreserveChecks
+
+    path = tmp_path / "in" / "letter.txt"
+    path.parent.mkdir()
+    shutil.copyfile(REPO / "fixtures" / "en-letter-sincerely.txt", path)
+    bag = ingest(tmp_path, path)
+    premis = bag / "premis.xml"
+    premis.write_bytes(premis.read_bytes().replace(b"</premis:premis>", b"\x07</premis:premis>"))
+    for manifest in bag.glob("tagmanifest-*.txt"):
+        alg = manifest.name.removeprefix("tagmanifest-").removesuffix(".txt")
+        lines = []
+        for line in manifest.read_text().splitlines():
+            digest, name = line.split(maxsplit=1)
+            if name == "premis.xml":
+                digest = hashlib.new(alg, premis.read_bytes()).hexdigest()
+            lines.append(f"{digest}  {name}\n")
+        manifest.write_text("".join(lines))
+    result = verify_bag(bag, extra_checks=(PreserveChecks(),))
+    assert not result.valid
+    assert [(p.code, p.path) for p in result.problems if p.severity.value == "error"] == [
+        ("xml.malformed", "premis.xml")
+    ]

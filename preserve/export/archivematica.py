@@ -21,6 +21,7 @@ from preserve.export.serialize import ExportFormat
 from preserve.export.spec import Options, ProfileSpec
 from preserve.export.staging import Change, SourceBag, Staged, staged_from
 from preserve.premis import PREMIS_NS, XSI_NS
+from preserve.xmltext import xml_text
 
 OBJECTS = "data/objects"
 PRESERVATION = f"{OBJECTS}/manualNormalization/preservation"
@@ -119,7 +120,7 @@ def _rewrite_premis(data: bytes, moved: dict[str, str]) -> bytes:
                 default=0,
             )
             obj.insert(after + 1, name)
-        name.text = value
+        name.text = xml_text(value)
     ET.indent(root)
     document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return document + b"\n"

@@ -18,6 +18,7 @@ from preserve.errors import InputError
 from preserve.export.spec import Options, ProfileSpec
 from preserve.export.staging import Change, SourceBag, Staged
 from preserve.metadata import Metadata, dublin_core
+from preserve.xmltext import xml_text
 
 ITEM = "item_000"
 ORIGINAL_BUNDLE = "ORIGINAL"
@@ -36,7 +37,7 @@ def dublin_core_xml(pairs: list[tuple[str, str]], schema: str) -> bytes:
             continue
         ET.SubElement(
             root, "dcvalue", {"element": element, "qualifier": _QUALIFIER.get(key, "none")}
-        ).text = value
+        ).text = xml_text(value)
     ET.indent(root)
     document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return document + b"\n"

@@ -40,6 +40,7 @@ from preserve.bagit_format import (
 from preserve.errors import ArchiveError, InputError, UnreadableInput
 from preserve.fsio import FILE_MODE, RefusedFile, read_limited
 from preserve.premis import PREMIS_NS, XSI_NS
+from preserve.xmltext import xml_text
 
 __all__ = [
     "SIGNATURES_DIR",
@@ -254,7 +255,7 @@ def add_premis_event(
     ET.SubElement(event, f"{_PREMIS}eventType").text = event_type
     ET.SubElement(event, f"{_PREMIS}eventDateTime").text = at
     info = ET.SubElement(event, f"{_PREMIS}eventDetailInformation")
-    ET.SubElement(info, f"{_PREMIS}eventDetail").text = detail
+    ET.SubElement(info, f"{_PREMIS}eventDetail").text = xml_text(detail)
     outcome = ET.SubElement(event, f"{_PREMIS}eventOutcomeInformation")
     ET.SubElement(outcome, f"{_PREMIS}eventOutcome").text = "success"
     link = ET.SubElement(event, f"{_PREMIS}linkingAgentIdentifier")
