@@ -177,6 +177,9 @@ def within(
 #: filter's index and then the table (~1.3 µs a row); above it, by scanning
 #: ``catalog_by_fts_rowid``, which holds every facet (~0.1 µs an entry, no table read).
 SCAN_SHARE = 0.05
+#: Above this share of the archive matching a query, :func:`search_facets` counts the
+#: statements that do not match and takes them from the archive's counts.
+COMPLEMENT_SHARE = 0.5
 
 
 def _unfiltered(db: sqlite3.Connection, facet: str, limit: int | None) -> list[FacetValue]:
@@ -344,7 +347,7 @@ def search_facets(
         "SELECT count(*) FROM statements_fts WHERE statements_fts MATCH ?", (expression,)
     ).fetchone()[0]
     # (With two filters or more, only the matches near every filter are grouped: fewer.)
-    if indexed and len(filters) <= 1 and 2 * matches > _selected(db, "type", None):
+    if indexed and len(filters) <= 1 and matches > COMPLEMENT_SHARE * _selected(db, "type", None):
         rows = db.execute(
             f"{select} FROM catalog c INDEXED BY catalog_by_fts_rowid WHERE (c.fts_rowid IS NULL"
             " OR c.fts_rowid NOT IN (SELECT rowid FROM statements_fts WHERE statements_fts"
