@@ -266,6 +266,25 @@ def _ranked(
     return shown
 
 
+def facet_query(db: sqlite3.Connection, filters: Mapping[str, str]) -> tuple[str, list[str]]:
+    """The query :func:`facets` reads the catalogue with under ``filters`` (at least one):
+    every row that passes all filters but at most one, with its facets. Through the
+    filter's own index where it selects few rows, else through ``catalog_by_fts_rowid``."""
+    if len(filters) == 1:
+        estimate = _selected(db, *next(iter(filters.items())))
+    else:  # the rows that miss one filter are needed too
+        estimate = sum(_selected(db, f, v) for f, v in filters.items())
+    total = _selected(db, "type", None) or 1
+    scan = estimate > SCAN_SHARE * total and _has_index(db, "catalog_by_fts_rowid")
+    where, params = _near_filters(filters, "")
+    return (
+        f"SELECT {', '.join(CATALOG_FACETS)} FROM catalog"
+        + (" INDEXED BY catalog_by_fts_rowid" if scan else "")
+        + f" WHERE {where}",
+        params,
+    )
+
+
 def facets(
     db: sqlite3.Connection,
     filters: Mapping[str, str] | None = None,
@@ -283,18 +302,7 @@ def facets(
     filters = filters or {}
     if not filters:
         return {f: _unfiltered(db, f, limit) for f in wanted}
-    estimate = min(_selected(db, f, v) for f, v in filters.items())
-    total = _selected(db, "type", None) or 1
-    if len(filters) > 1:  # the rows that miss one filter are needed too
-        estimate = sum(_selected(db, f, v) for f, v in filters.items())
-    scan = estimate > SCAN_SHARE * total and _has_index(db, "catalog_by_fts_rowid")
-    where, params = _near_filters(filters, "")
-    rows = db.execute(
-        f"SELECT {', '.join(CATALOG_FACETS)} FROM catalog"
-        + (" INDEXED BY catalog_by_fts_rowid" if scan else "")
-        + f" WHERE {where}",
-        params,
-    )
+    rows = db.execute(*facet_query(db, filters))
     counted = _tally(rows, filters, [f for f in wanted if not (len(filters) == 1 and f in filters)])
     out = {}
     for facet in wanted:
@@ -325,6 +333,24 @@ def search_facets(
     the archive's counts: a scan of that index against the list of matches costs a
     third of 96,000 lookups.
     """
+    sql, params, complement = search_facet_query(db, expression, filters, wanted)
+    rows = db.execute(sql, params)
+    if complement:
+        missing = _tally(rows, filters, wanted, weighted=True)
+        everything = facets(db, filters, wanted, limit=None)
+        counted = {
+            f: Counter({v.value: v.count for v in everything[f]}) - missing[f] for f in wanted
+        }
+    else:
+        counted = _tally(rows, filters, wanted, weighted=True)
+    return {f: _ranked(f, counted[f], filters.get(f), limit) for f in wanted}
+
+
+def search_facet_query(
+    db: sqlite3.Connection, expression: str, filters: Mapping[str, str], wanted: Sequence[str]
+) -> tuple[str, list[str], bool]:
+    """The query :func:`search_facets` groups with, and whether it reads the statements
+    that do not match (most of the archive matches, at most one filter)."""
     indexed = _has_index(db, "catalog_by_fts_rowid")
     # One filter: its own facet counts every match (the rows that miss it too).
     where, params = _near_filters(filters, "c.") if len(filters) > 1 else ("1", [])
@@ -347,28 +373,23 @@ def search_facets(
         "SELECT count(*) FROM statements_fts WHERE statements_fts MATCH ?", (expression,)
     ).fetchone()[0]
     # (With two filters or more, only the matches near every filter are grouped: fewer.)
-    if indexed and len(filters) <= 1 and matches > COMPLEMENT_SHARE * _selected(db, "type", None):
-        rows = db.execute(
+    total = _selected(db, "type", None)
+    if indexed and len(filters) <= 1 and matches > COMPLEMENT_SHARE * total:
+        return (
             f"{select} FROM catalog c INDEXED BY catalog_by_fts_rowid WHERE (c.fts_rowid IS NULL"
             " OR c.fts_rowid NOT IN (SELECT rowid FROM statements_fts WHERE statements_fts"
             f" MATCH ?)) AND {where}{group}",
             [*column_params, expression, *params],
+            True,
         )
-        missing = _tally(rows, filters, wanted, weighted=True)
-        everything = facets(db, filters, wanted, limit=None)
-        counted = {
-            f: Counter({v.value: v.count for v in everything[f]}) - missing[f] for f in wanted
-        }
-    else:
-        rows = db.execute(
-            f"{select} FROM statements_fts JOIN catalog c"
-            + (" INDEXED BY catalog_by_fts_rowid" if indexed else "")
-            + f" ON c.fts_rowid = statements_fts.rowid WHERE statements_fts MATCH ?"
-            f" AND {where}{group}",
-            [*column_params, expression, *params],
-        )
-        counted = _tally(rows, filters, wanted, weighted=True)
-    return {f: _ranked(f, counted[f], filters.get(f), limit) for f in wanted}
+    return (
+        f"{select} FROM statements_fts JOIN catalog c"
+        + (" INDEXED BY catalog_by_fts_rowid" if indexed else "")
+        + " ON c.fts_rowid = statements_fts.rowid WHERE statements_fts MATCH ?"
+        f" AND {where}{group}",
+        [*column_params, expression, *params],
+        False,
+    )
 
 
 def rows_facets(
