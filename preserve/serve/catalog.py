@@ -302,8 +302,15 @@ def facets(
     filters = filters or {}
     if not filters:
         return {f: _unfiltered(db, f, limit) for f in wanted}
-    rows = db.execute(*facet_query(db, filters))
-    counted = _tally(rows, filters, [f for f in wanted if not (len(filters) == 1 and f in filters)])
+    rows = db.execute(*facet_query(db, filters)).fetchall()
+    if len(filters) == 1:  # every row passes the one filter: count the columns as they are
+        read = list(zip(*rows, strict=True)) if rows else [()] * len(CATALOG_FACETS)
+        columns = dict(zip(CATALOG_FACETS, read, strict=True))
+        counted = {
+            f: Counter(v for v in columns[f] if v is not None) for f in wanted if f not in filters
+        }
+    else:
+        counted = _tally(rows, filters, wanted)
     out = {}
     for facet in wanted:
         if facet in counted:
