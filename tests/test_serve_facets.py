@@ -154,8 +154,11 @@ def test_browse_counts_under_two_filters(
     client: TestClient, records: dict[str, dict[str, str | None]]
 ) -> None:
     filters = {"language": "en", "type": "statement"}
-    shown = sidebar(client.get("/", params=filters).text, filters)
+    page = client.get("/", params=filters).text
+    shown = sidebar(page, filters)
     check_shown(shown, records, filters, FACETS)
+    both = sum(1 for r in records.values() if r["language"] == "en" and r["type"] == "statement")
+    assert f'<h2 id="results-title">{both} statements matching' in page
     assert dict(shown["language"])["en"] == sum(
         1 for r in records.values() if r["language"] == "en" and r["type"] == "statement"
     )
