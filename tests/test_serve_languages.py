@@ -192,3 +192,13 @@ def test_oai_set_names_are_names_and_set_specs_stay_codes(client: TestClient) ->
     xml = "".join(line.strip() for line in client.get("/oai?verb=ListSets").text.splitlines())
     assert "<setSpec>language:hy</setSpec><setName>Language: Armenian (Հայերեն)</setName>" in xml
     assert "<setSpec>language:en</setSpec><setName>Language: English</setName>" in xml
+
+
+@pytest.mark.parametrize(
+    ("code", "direction"),
+    [("ar", "rtl"), ("fa", "rtl"), ("az-Arab", "rtl"), ("ar-Latn", "ltr"), ("az-Latn", "ltr")],
+)
+def test_a_script_subtag_decides_the_direction(code: str, direction: str) -> None:
+    from preserve.serve.routes import text_dir
+
+    assert text_dir(code) == direction == languages.language_name(code).direction
