@@ -200,6 +200,9 @@ def _matching(archive: Path, q: str) -> set[str]:
         ("the", {"language": "en"}),
         ("the", {"language": "en", "type": "statement"}),
         ("the", {"year": "2024"}),
+        # a filter the form has no choice for (passed on hidden): counted, not shown
+        ("the", {"organization": "Office of the Commissioner for Human Rights"}),
+        ("the", {"organization": "Office of the Commissioner for Human Rights", "year": "2024"}),
         ("2024", {}),
         ("2024", {"language": "az-Latn"}),
         ("2024", {"language": "az-Latn", "type": "statement"}),
