@@ -1,7 +1,8 @@
 """Benchmark: the reading room's latency and throughput on a 100,000-statement archive.
 
     python bench/bench_serve.py [--count 100000] [--requests 200] [--load-seconds 20]
-                                [--concurrency 8] [--dir DIR] [--keep]
+                                [--concurrency 8] [--dir DIR] [--keep] [--archive A]
+                                [--no-facets]
 
 The archive: a few real bags (every fixture in fixtures/ that validates, ingested
 with ``preserve.archive.ingest`` and audited), then ``--count`` statements added
@@ -21,6 +22,9 @@ the same mix from ``wrk`` where it is installed (Debian's ``wrk``: a client in C
 thread, so the server is measured rather than a Python client sharing its cores).
 The server's CPU time per page is printed too: on a machine other work shares,
 latency measures the queue for the cores, CPU time what a page costs.
+Before the server starts, the facet counts under filters and queries are computed in
+this process with nothing cached (what the first view of a filter set costs after each
+change of the ledger), with their query plans (``--no-facets`` skips them).
 Prints numbers and the goals; asserts nothing but HTTP 200.
 """
 
