@@ -1,7 +1,8 @@
 """Benchmark: the reading room's latency and throughput on a 100,000-statement archive.
 
     python bench/bench_serve.py [--count 100000] [--requests 200] [--load-seconds 20]
-                                [--concurrency 8] [--dir DIR] [--keep]
+                                [--concurrency 8] [--dir DIR] [--keep] [--archive A]
+                                [--no-facets]
 
 The archive: a few real bags (every fixture in fixtures/ that validates, ingested
 with ``preserve.archive.ingest`` and audited), then ``--count`` statements added
@@ -21,6 +22,9 @@ the same mix from ``wrk`` where it is installed (Debian's ``wrk``: a client in C
 thread, so the server is measured rather than a Python client sharing its cores).
 The server's CPU time per page is printed too: on a machine other work shares,
 latency measures the queue for the cores, CPU time what a page costs.
+Before the server starts, the facet counts under filters and queries are computed in
+this process with nothing cached (what the first view of a filter set costs after each
+change of the ledger), with their query plans (``--no-facets`` skips them).
 Prints numbers and the goals; asserts nothing but HTTP 200.
 """
 
@@ -267,6 +271,65 @@ def load_wrk(
     return count, seconds_taken, latency
 
 
+def facet_costs(archive: Path, repeats: int = 5) -> None:
+    """The facet counts under filters and queries, computed in this process with nothing
+    cached (what the first view of a filter set costs after each change of the ledger;
+    later views are served from the per-change cache), with the query plans."""
+    from preserve import ledger
+    from preserve import search as fulltext
+    from preserve.serve import catalog
+
+    db = ledger.connect(archive, readonly=True)
+    signer = db.execute(
+        "SELECT value FROM facet_counts WHERE facet = 'signer' ORDER BY count DESC LIMIT 1"
+    ).fetchone()[0]
+
+    def median_ms(call: object) -> float:
+        assert callable(call)
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            call()
+            times.append((time.perf_counter() - t) * 1000)
+        return statistics.median(times)
+
+    print(f"\n{'facet counts, computed cold (in process)':62} {'median ms':>10}")
+    browse_sets: list[dict[str, str]] = [
+        {},
+        {"language": "fr"},
+        {"type": "statement"},
+        {"signer": signer},
+        {"language": "fr", "type": "statement"},
+        {"language": "fr", "type": "statement", "year": "2010"},
+    ]
+    for filters in browse_sets:
+        ms = median_ms(lambda f=filters: catalog.facets(db, f))  # type: ignore[misc]
+        print(f"{'browse sidebar ' + (str(filters) if filters else '(no filter)'):62} {ms:10.1f}")
+    for words in (WORDS[40] + " " + WORDS[90], WORDS[2]):
+        expression = fulltext.parse_query(words).expression
+        for filters in ({}, {"language": "fr"}, {"language": "fr", "type": "statement"}):
+            ms = median_ms(
+                lambda e=expression, f=filters: catalog.search_facets(  # type: ignore[misc]
+                    db, e, f, ("language", "type", "year")
+                )
+            )
+            print(f"{'search choices ' + repr(words) + ' ' + str(filters):62} {ms:10.1f}")
+    print("query plans:")
+
+    def plan(sql: str, params: list[str]) -> str:
+        rows = db.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+        return " | ".join(str(r[3]) for r in rows)
+
+    for filters in browse_sets[1:]:
+        print(f"  browse {filters}: {plan(*catalog.facet_query(db, filters))}")
+    for words in (WORDS[40] + " " + WORDS[90], WORDS[2]):
+        expression = fulltext.parse_query(words).expression
+        assert expression is not None
+        sql, params, _ = catalog.search_facet_query(db, expression, {}, ("language",))
+        print(f"  search {words!r}: {plan(sql, params)}")
+    db.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=100_000)
@@ -278,6 +341,9 @@ def main() -> None:
     parser.add_argument("--dir", type=Path)
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--archive", type=Path, help="reuse an archive a --keep run built")
+    parser.add_argument(
+        "--no-facets", action="store_true", help="skip the in-process facet count timings"
+    )
     args = parser.parse_args()
     import httpx
 
@@ -297,6 +363,8 @@ def main() -> None:
             " identifier IN (SELECT identifier FROM catalog WHERE language = 'az-Latn') LIMIT 1"
         ).fetchone()[0]
         db.close()
+        if not args.no_facets:
+            facet_costs(archive)
         port = free_port()
         proc = start_server(archive, port, args.workers)
         base = f"http://127.0.0.1:{port}"
@@ -313,6 +381,7 @@ def main() -> None:
         #: earlier runs): the slowest search, a common word with a language filter.
         latency_only = {
             "search, common word + language filter": f"/search?q={WORDS[2]}&language=fr",
+            "browse, two filters (language + type)": "/?language=fr&type=statement",
         }
         try:
             with httpx.Client(base_url=base, timeout=30) as c:

@@ -197,10 +197,24 @@ def test_click_through_the_reading_room(
     assert skip.text == "Skip to content"
     check_page(d, axe_source, shots, "01-browse")
 
+    # languages by name, each autonym in its own language and direction
+    facet = d.find_element(By.CSS_SELECTOR, "section[aria-labelledby=facet-language]")
+    arabic = facet.find_element(By.CSS_SELECTOR, 'a[href="/?language=ar"]')
+    assert arabic.text == "Arabic (العربية)"
+    autonym = arabic.find_element(By.TAG_NAME, "span")
+    assert (autonym.get_attribute("lang"), autonym.get_attribute("dir")) == ("ar", "rtl")
+    assert d.execute_script("return getComputedStyle(arguments[0]).direction", autonym) == "rtl"
+    persian = facet.find_element(By.CSS_SELECTOR, 'a[href="/?language=fa"] span')
+    assert (persian.get_attribute("lang"), persian.get_attribute("dir")) == ("fa", "rtl")
+    armenian = facet.find_element(By.CSS_SELECTOR, 'a[href="/?language=hy"]')
+    assert armenian.text == "Armenian (Հայերեն)"
+    assert "az-Latn" not in facet.text and "Azerbaijani (Latin)" in facet.text
+
     # browse by a facet, then open an Azerbaijani statement from the list
-    d.find_element(By.LINK_TEXT, "az-Latn").click()
+    facet.find_element(By.CSS_SELECTOR, 'a[href="/?language=az-Latn"]').click()
     wait_for(d, "language=az-Latn")
-    assert "matching language" in d.find_element(By.ID, "results-title").text
+    title = d.find_element(By.ID, "results-title").text
+    assert "matching language Azerbaijani (Latin) (Azərbaycan (latın))" in title
     check_page(d, axe_source, shots, "02-browse-az")
     d.get(server + f"/statements/{AZ}")
     header = d.find_element(By.CSS_SELECTOR, "header.statement")

@@ -103,16 +103,20 @@ def check_config(config: ServeConfig) -> None:
 
 
 T = TypeVar("T")
-#: Values kept per thread by :meth:`Ledger.cached` (the least recently used go first).
+#: Values kept by :meth:`Ledger.cached` (the least recently used go first).
 MEMO_ENTRIES = 256
 
 
 class Ledger:
-    """One read-only connection per thread (SQLite connections are not shared)."""
+    """One read-only connection per thread (SQLite connections are not shared), and
+    one process-wide memo of values kept until the ledger changes."""
 
     def __init__(self, archive: Path) -> None:
         self.archive = archive
         self._local = threading.local()
+        self._memo: OrderedDict[str, tuple[object, Any]] = OrderedDict()
+        self._memo_lock = threading.Lock()
+        self._watch: sqlite3.Connection | None = None
 
     def db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -122,30 +126,50 @@ class Ledger:
             self._local.db = db
         return db
 
+    def _data_version(self) -> int:
+        """``PRAGMA data_version`` of one connection kept for the purpose (asked under
+        ``_memo_lock``): it changes whenever another connection, in any process, commits."""
+        if self._watch is None:
+            ledger.connect(self.archive, readonly=True).close()  # checks it is a ledger
+            uri = ledger.ledger_path(self.archive).resolve().as_uri()
+            try:
+                watch = sqlite3.connect(
+                    f"{uri}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+                )
+                watch.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError:  # read-only storage: nothing can change it
+                watch = sqlite3.connect(
+                    f"{uri}?immutable=1", uri=True, check_same_thread=False, isolation_level=None
+                )
+            watch.execute("PRAGMA query_only = ON")
+            self._watch = watch
+        return int(self._watch.execute("PRAGMA data_version").fetchone()[0])
+
     def cached(
         self, name: str, compute: Callable[[sqlite3.Connection], T], key: Hashable = None
     ) -> T:
         """``compute(db)``, kept until the ledger changes or ``key`` does.
 
         A change is any commit by another connection, in any process (an ingest or an
-        audit while the room is open): SQLite's ``PRAGMA data_version``, asked of this
-        thread's connection, so each thread keeps its own copy. What is shown is never
-        older than the ledger; the dashboard's sums over 100,000 bags are counted once
-        per change instead of once per page view (5 ms).
+        audit while the room is open): SQLite's ``PRAGMA data_version`` of one watching
+        connection. The memo is shared by the process's threads, so a value (facet
+        counts under a filter set: up to 40 ms at 100,000 statements) is computed once
+        per process and change, not once per thread of the pool. What is shown is never
+        older than the ledger: a value is stamped with the version read before it was
+        computed.
         """
-        db = self.db()
-        stamp = (db.execute("PRAGMA data_version").fetchone()[0], key)
-        memo: OrderedDict[str, tuple[object, Any]] = self._local.__dict__.setdefault(
-            "memo", OrderedDict()
-        )
-        hit = memo.get(name)
-        if hit is not None and hit[0] == stamp:
-            memo.move_to_end(name)
-            return hit[1]  # type: ignore[no-any-return]
-        value = compute(db)
-        memo[name] = (stamp, value)
-        while len(memo) > MEMO_ENTRIES:  # names can come from requests: bounded
-            memo.popitem(last=False)
+        with self._memo_lock:
+            stamp = (self._data_version(), key)
+            hit = self._memo.get(name)
+            if hit is not None and hit[0] == stamp:
+                self._memo.move_to_end(name)
+                return hit[1]  # type: ignore[no-any-return]
+        value = compute(self.db())  # outside the lock: other pages go on meanwhile
+        with self._memo_lock:
+            self._memo[name] = (stamp, value)
+            self._memo.move_to_end(name)
+            while len(self._memo) > MEMO_ENTRIES:  # names can come from requests: bounded
+                self._memo.popitem(last=False)
         return value
 
 

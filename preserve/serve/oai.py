@@ -25,6 +25,7 @@ from slugify import slugify
 
 from preserve.metadata import Metadata, dublin_core
 from preserve.serve.catalog import WITHDRAWAL, WITHDRAWN_STATE
+from preserve.serve.languages import language_name
 
 OAI = "http://www.openarchives.org/OAI/2.0/"
 OAI_DC = "http://www.openarchives.org/OAI/2.0/oai_dc/"
@@ -192,7 +193,11 @@ def sets(db: sqlite3.Connection) -> list[tuple[str, str, str, str]]:
         ):
             spec_value = value if facet == "language" else slugify(value, max_length=80) or "x"
             spec_value = re.sub(r"[^A-Za-z0-9\-_.!~*'()]", "-", spec_value)
-            out.append((f"{facet}:{spec_value}", f"{facet.title()}: {value}", facet, str(value)))
+            label = str(value)
+            if facet == "language":  # a name for people; the spec keeps the code
+                name = language_name(label)
+                label = f"{name.english} ({name.autonym})" if name.autonym else name.english
+            out.append((f"{facet}:{spec_value}", f"{facet.title()}: {label}", facet, str(value)))
     return out
 
 

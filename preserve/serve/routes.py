@@ -32,7 +32,7 @@ from starlette.staticfiles import StaticFiles
 from preserve import search as fulltext
 from preserve.errors import InputError
 from preserve.ledger import CATALOG_FACETS
-from preserve.serve import bagview, catalog, chart, oai
+from preserve.serve import bagview, catalog, chart, languages, oai
 from preserve.serve.app import OAI_CSP, Ledger, ServeConfig
 from preserve.serve.pages import PageImages
 
@@ -40,6 +40,8 @@ HERE = Path(__file__).parent
 MAX_QUERY_CHARS = 300
 MAX_PAGE = 100_000
 RTL = {"ar", "he", "fa", "ur", "ps", "yi", "dv", "ckb", "sd", "ug"}
+#: The facets the search form offers as choices (the others pass through as given).
+SEARCH_FACETS = ("language", "type", "year")
 _IDENTIFIER = re.compile(r"[a-z0-9]+(?:[-_.][a-z0-9]+)*")
 
 
@@ -51,7 +53,11 @@ def text_dir(language: str | None) -> str:
     """``rtl`` for Arabic, Hebrew, Persian and the other right-to-left languages."""
     if not language:
         return "ltr"
-    primary = language.split("-")[0].lower()
+    subtags = language.split("-")
+    script = next((t.title() for t in subtags[1:] if len(t) == 4 and t.isalpha()), None)
+    if script is not None:  # a script subtag decides: az-Arab is right to left, ar-Latn is not
+        return "rtl" if script in languages.RTL_SCRIPTS else "ltr"
+    primary = subtags[0].lower()
     if primary in RTL and "-Latn" not in language and "-Cyrl" not in language:
         return "rtl"
     return "ltr"
@@ -82,6 +88,8 @@ class Room:
         )
         self.templates.filters["dir"] = text_dir
         self.templates.filters["highlight"] = highlight
+        self.templates.filters["langname"] = languages.name_html
+        self.templates.filters["langtext"] = languages.name_text
         self.templates.globals["facet_labels"] = catalog.FACET_LABELS
 
     def page(self, name: str, code: int = 200, **context: Any) -> HTMLResponse:
@@ -171,7 +179,7 @@ def browse(request: Request) -> Response:
     def sidebar(db: Any) -> Markup:
         # ~56 links, each urlencoded: two thirds of the page's rendering, the same for
         # every page of a filter set until the ledger changes.
-        facets = catalog.facets(db)
+        facets = catalog.facets(db, filters)
         html = room.templates.get_template("_facets.html").render(
             facets=facets, filters=filters, link=link
         )
@@ -199,6 +207,7 @@ def search_page(request: Request) -> Response:
     total = 0
     last = 1
     ranked = True
+    facets: dict[str, list[catalog.FacetValue]] | None = None
     if q is not None and q.strip():
         try:
             parsed = fulltext.parse_query(q)
@@ -210,6 +219,8 @@ def search_page(request: Request) -> Response:
             found = fulltext.search_parsed(
                 db, parsed, limit=fulltext.MAX_RESULTS * 4, versions=False
             )
+            every = catalog.rows_by_identifier(db, [h.identifier for h in found], {})
+            facets = catalog.rows_facets(list(every.values()), filters, SEARCH_FACETS)
             known = catalog.rows_by_identifier(db, [h.identifier for h in found], filters)
             found = [h for h in found if h.identifier in known]
             hits, total = found[offset : offset + catalog.PAGE_SIZE], len(found)
@@ -229,6 +240,11 @@ def search_page(request: Request) -> Response:
                 at_most=matches if matches is not None and matches < catalog.PROBE_LIMIT else None,
             )
             known = catalog.rows_by_identifier(db, [h.identifier for h in hits], {})
+            expression = parsed.expression
+            facets = room.ledger.cached(
+                "search-facets?" + urlencode(sorted({**filters, "q": expression}.items())),
+                lambda db: catalog.search_facets(db, expression, filters, SEARCH_FACETS),
+            )
         last = _pages(total, page)
         rows = [
             catalog.Row(**{**known[h.identifier].__dict__, "snippet": h.snippet})
@@ -239,6 +255,11 @@ def search_page(request: Request) -> Response:
         ranked = total <= fulltext.RANK_LIMIT
     elif page != 1:
         raise BadRequest("a page number needs a query")
+    if facets is None:  # no query: the choices count the archive under the filters
+        facets = room.ledger.cached(
+            "search-facets?" + urlencode(sorted(filters.items())),
+            lambda db: catalog.facets(db, filters, SEARCH_FACETS),
+        )
     params = {**filters, **({"q": q} if q else {})}
     return room.page(
         "search.html",
@@ -249,7 +270,7 @@ def search_page(request: Request) -> Response:
         page=page,
         last=last,
         filters=filters,
-        facets=room.ledger.cached("facets", catalog.facets),
+        facets=facets,
         withdrawn=set(),
         link=lambda **c: _link("/search", params, **c),
     )
