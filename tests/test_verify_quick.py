@@ -11,6 +11,7 @@ to the line-by-line reader the same way.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -28,6 +29,7 @@ from preserve import bagit_format
 from preserve.bag_checks import PreserveChecks
 from preserve.bagit_format import DEFAULT_LIMITS, Limits, parse_manifest
 from preserve.verify import BagResult, verify_bag, verify_bags
+from preserve.verify import quick as quick_module
 from preserve.verify import run as verify_run
 from preserve.verify.quick import QuickResult, quick_check
 
@@ -56,12 +58,47 @@ def _general_only(path: Path, **kwargs: object) -> BagResult:
         verify_run.quick_check = saved
 
 
+#: The quick path's two implementations: the compiled one (preserve._quickbag, where
+#: it was built) and the one in Python. Each is held to the general checker.
+COMPILED = quick_module._quickbag
+
+
+@contextlib.contextmanager
+def _compiled(on: bool) -> Iterator[None]:
+    saved = quick_module._quickbag
+    quick_module._quickbag = COMPILED if on else None
+    try:
+        yield
+    finally:
+        quick_module._quickbag = saved
+
+
 def check_agrees(path: Path, limits: Limits = DEFAULT_LIMITS) -> QuickResult | None:
-    """The heart of these tests: quick and general agree on ``path`` (see the module doc)."""
+    """The heart of these tests: quick and general agree on ``path`` (see the module doc).
+
+    Both implementations of the quick path are checked; the Python one's answer is
+    returned. The compiled one may decline a bag the Python one takes (it is
+    stricter), never the reverse of a problem: whenever it answers, it says what
+    the Python one says.
+    """
+    python = _check_agrees(path, limits, compiled=False)
+    if COMPILED is not None:
+        compiled = _check_agrees(path, limits, compiled=True)
+        if compiled is not None:
+            assert python is not None
+            assert compiled._replace(tree=None) == python._replace(tree=None)
+            assert compiled.tree.files == python.tree.files
+            assert compiled.tree.dirs == python.tree.dirs
+            assert compiled.tree.cache.keys() <= python.tree.cache.keys() | {"bag-info.txt"}
+    return python
+
+
+def _check_agrees(path: Path, limits: Limits, *, compiled: bool) -> QuickResult | None:
     checks = (PreserveChecks(None),)
-    quick = quick_check(path, limits)
+    with _compiled(compiled):
+        quick = quick_check(path, limits)
+        both = verify_bag(path, threads=1, extra_checks=checks, limits=limits)
     general = _general_only(path, threads=1, extra_checks=checks, limits=limits)
-    both = verify_bag(path, threads=1, extra_checks=checks, limits=limits)
     _same(both, general)
     if quick is not None:
         assert general.problems == (), f"quick path answered for a bag with {general.problems}"
@@ -107,6 +144,9 @@ def plain(tmp_path: Path) -> Path:
 def test_a_plain_bag_takes_the_quick_path(plain: Path) -> None:
     quick = check_agrees(plain)
     assert quick is not None
+    if COMPILED is not None:  # and the compiled path takes it too (else it proves nothing)
+        with _compiled(True):
+            assert quick_check(plain, DEFAULT_LIMITS) is not None
     assert quick.files_checked == 3 + 4  # payload, and the tag files the tag manifests list
     assert quick.algorithms == ["sha256", "sha512"]
 
@@ -498,3 +538,12 @@ def test_manifest_fast_read_is_used() -> None:
         ("data/b c ", "a" * 64),
     ]
     assert parse_manifest(data, "manifest-sha256.txt") == _line_by_line(data, "manifest-sha256.txt")
+
+
+def test_the_compiled_quick_path_is_built() -> None:
+    """Where a C compiler was at hand at install (CI has one), the module exists."""
+    import shutil
+
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler here: preserve._quickbag is not built, Python is used")
+    assert COMPILED is not None, "pip install did not build preserve/_quickbag.c"

@@ -25,9 +25,12 @@ path answers.
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import stat
+from collections.abc import Collection
 from pathlib import Path
+from types import ModuleType
 from typing import NamedTuple
 
 from preserve.bagit_format import (
@@ -49,8 +52,17 @@ from preserve.bagit_format import (
 from preserve.hashing import NEW
 from preserve.verify.tree_dir import PARALLEL_MIN_BYTES, _DirTree
 
+_quickbag: ModuleType | None
+try:  # built from preserve/_quickbag.c where a C compiler was at hand; else Python
+    _quickbag = importlib.import_module("preserve._quickbag")
+except ImportError:
+    _quickbag = None
+
 #: Larger files go to the general checker, which reads them in chunks.
 QUICK_MAX_FILE = 1 << 20
+
+#: The hashlib constructor of each algorithm, by manifest name (for _quickbag).
+_CONSTRUCTORS = {alg.value: NEW[alg] for alg in DigestAlgorithm}
 
 _FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -74,6 +86,11 @@ class _NotPlain(Exception):
 
 def quick_check(root: Path, limits: Limits) -> QuickResult | None:
     """The result of a clean bag directory, or None (the general checker decides)."""
+    if _quickbag is not None:
+        try:
+            return _compiled(root, limits)
+        except (_NotPlain, ValueError):
+            return None
     try:
         at = os.open(root, _DIR_FLAGS)
     except OSError:
@@ -136,7 +153,6 @@ def _check(at: int, root: Path, limits: Limits) -> QuickResult:
     _check_names(payload, tag_paths or (), limits)
 
     sizes = _hash_payload(at, payload, payload_m)
-    octets = sum(sizes)
     for alg, listed in tag_m.items():
         new = NEW[alg]
         for path, digest in listed.items():
@@ -145,13 +161,42 @@ def _check(at: int, root: Path, limits: Limits) -> QuickResult:
     tag_bytes = sum(len(tag(p)) for p in tag_paths or ())
 
     if BAG_INFO_TXT in top:
-        info = parse_bag_info(tag(BAG_INFO_TXT), encoding=encoding)
+        tag(BAG_INFO_TXT)
+    algorithms = {a.value for a in payload_m} | {a.value for a in tag_m}
+    return _finish(
+        root,
+        limits,
+        version,
+        (top, payload, dirs),
+        sizes,
+        cache,
+        algorithms,
+        tag_paths or (),
+        tag_bytes,
+    )
+
+
+def _finish(
+    root: Path,
+    limits: Limits,
+    version: str,
+    listing: tuple[list[str], list[str], list[str]],
+    sizes: list[int],
+    cache: dict[str, bytes],
+    algorithms: set[str],
+    tag_paths: Collection[str],
+    tag_bytes: int,
+) -> QuickResult:
+    """bag-info.txt and its Payload-Oxum, then the tree the further checks read."""
+    top, payload, dirs = listing
+    octets = sum(sizes)
+    if BAG_INFO_TXT in top:
+        info = parse_bag_info(cache[BAG_INFO_TXT], encoding="UTF-8")
         if info.problems:
             raise _NotPlain
         oxums = info.get_all("Payload-Oxum")
         if oxums and (len(set(oxums)) > 1 or parse_oxum(oxums[0]) != (octets, len(payload))):
             raise _NotPlain
-
     tree = _DirTree(root, 1, None, limits, walk=False)
     tree.files.update(dict.fromkeys(top, -1))
     tree.files.update(zip(payload, sizes, strict=True))
@@ -161,9 +206,47 @@ def _check(at: int, root: Path, limits: Limits) -> QuickResult:
     return QuickResult(
         tree=tree,
         version=version,
-        algorithms=sorted({a.value for a in payload_m} | {a.value for a in tag_m}),
-        files_checked=len(payload) + len(tag_paths or ()),
+        algorithms=sorted(algorithms),
+        files_checked=len(payload) + len(tag_paths),
         bytes_checked=octets + tag_bytes,
+    )
+
+
+def _compiled(root: Path, limits: Limits) -> QuickResult:
+    """The same path through preserve._quickbag: one call lists, reads, parses the
+    manifests and compares every digest; names, bag-info and the tree stay here."""
+    assert _quickbag is not None
+    got = _quickbag.check(
+        os.fspath(root),
+        _CONSTRUCTORS,
+        limits.max_files,
+        limits.max_depth,
+        limits.max_path_bytes // 4,
+        limits.max_line_chars,
+        limits.max_files,
+        limits.max_tag_file_bytes,
+        limits.max_manifest_bytes,
+        limits.max_bag_info_bytes,
+        QUICK_MAX_FILE,
+        PARALLEL_MIN_BYTES,
+    )
+    if got is None:
+        raise _NotPlain
+    version, top, payload, sizes, dirs, cache, payload_algs, tag_algs, tag_paths, tag_bytes = got
+    if all(DigestAlgorithm(a).weak for a in payload_algs):
+        raise _NotPlain
+    _check_names(payload, tag_paths, limits)
+    algorithms = {*payload_algs, *tag_algs}
+    return _finish(
+        root,
+        limits,
+        version,
+        (top, payload, dirs),
+        sizes,
+        cache,
+        algorithms,
+        tag_paths,
+        tag_bytes,
     )
 
 
