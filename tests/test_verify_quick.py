@@ -547,3 +547,28 @@ def test_the_compiled_quick_path_is_built() -> None:
     if shutil.which("cc") is None and shutil.which("gcc") is None:
         pytest.skip("no C compiler here: preserve._quickbag is not built, Python is used")
     assert COMPILED is not None, "pip install did not build preserve/_quickbag.c"
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    where=st.integers(min_value=0, max_value=10_000),
+    inserted=st.binary(min_size=1, max_size=3),
+    drop=st.integers(min_value=0, max_value=3),
+)
+def test_damaged_manifest_bytes_agree(
+    tmp_path_factory: pytest.TempPathFactory, where: int, inserted: bytes, drop: int
+) -> None:
+    """Arbitrary bytes put into a valid manifest (re-hashed in the tag manifests, so
+    only the parsers decide): both quick paths agree with the general checker."""
+    root = tmp_path_factory.mktemp("damaged") / "bag"
+    make_bag(root, checksums=["sha256", "sha512"])
+    manifest = root / "manifest-sha256.txt"
+    data = manifest.read_bytes()
+    at = where % (len(data) + 1)
+    manifest.write_bytes(data[:at] + inserted + data[at + drop :])
+    _retag(root)
+    check_agrees(root)
