@@ -129,7 +129,11 @@ def verify_bag(
         p if _printable(p) else Problem(p.code, _show(p.path), _show(p.message), p.severity)
         for p in checker.problems
     }
-    problems = tuple(sorted(shown, key=lambda p: (p.severity.value, p.path, p.code, p.message)))
+    problems = (
+        tuple(sorted(shown, key=lambda p: (p.severity.value, p.path, p.code, p.message)))
+        if shown
+        else ()
+    )
     return BagResult(
         bag=str(path),
         valid=not any(p.severity is Severity.error for p in problems),
