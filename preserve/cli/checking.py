@@ -14,6 +14,7 @@ import click
 from preserve.cli.options import (
     F,
     emit_json,
+    finish_process,
     handles_errors,
     json_option,
     log,
@@ -335,8 +336,8 @@ def verify(
             unopened = unopened or any(p.code == CANNOT_OPEN for p in r.problems)
         out.flush()
     if unopened:
-        sys.exit(int(ExitCode.cannot_run))
-    sys.exit(int(ExitCode.ok if all_valid else ExitCode.bad))
+        finish_process(int(ExitCode.cannot_run))
+    finish_process(int(ExitCode.ok if all_valid else ExitCode.bad))
 
 
 # --------------------------------------------------------------------------- replicas

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,29 @@ def json_option(func: F) -> F:
     return click.option(
         "--json", "as_json", is_flag=True, help="Print one machine-readable JSON document."
     )(func)
+
+
+#: True when ``preserve`` runs as its own process (``preserve.__main__.main``), not
+#: inside another program (a test's CliRunner, a script importing the CLI).
+WHOLE_PROCESS = False
+
+
+def finish_process(code: int) -> None:
+    """Exit with ``code``; as a process of its own, without tearing the interpreter down.
+
+    For a command that holds nothing to clean up at exit (no temporary file, no
+    worker, no server) and has written all its output: the interpreter's teardown
+    (every module's objects freed one by one, ~10 ms) is work nobody waits for.
+    Output is flushed first; elsewhere this is ``sys.exit(code)``.
+    """
+    if WHOLE_PROCESS:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                code = code or int(ExitCode.cannot_run)
+        os._exit(code)
+    sys.exit(code)
 
 
 def emit_json(document: Any) -> None:
