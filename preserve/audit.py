@@ -34,7 +34,7 @@ from preserve.errors import ArchiveError, PreserveError
 from preserve.fsio import BAGS_DIR, publisher_alive
 from preserve.hashing import hash_file
 from preserve.keys import TRUSTED_KEYS_DIR
-from preserve.premis import FIXITY_CHECK, software_agent
+from preserve.premis import FIXITY_CHECK, INGESTION, software_agent
 from preserve.settings import load_settings
 from preserve.signing import SIGNATURE_EVENT, SIGNATURES_DIR, Trust, is_signed, removed_signers
 from preserve.timestamps import TRUSTED_TSA_DIR
@@ -354,7 +354,13 @@ def audit(
             snapshot.execute("BEGIN")
             # The chain is replayed from its latest checkpoint (a chained event), not
             # from its first event: at a million bags that replay is most of a slice.
-            found = ledger_check.check(snapshot, archive, incremental=True)
+            # A rolling slice compares the events since then and the sweep's window
+            # here, and its own bags as it takes them (_Pages): its plan follows the
+            # slice, not the archive.
+            bounded = limit is not None or budget is not None
+            found = ledger_check.check(
+                snapshot, archive, incremental=True, rolling=(limit or 0) if bounded else None
+            )
             if not found.bound:
                 notes.append(
                     "the ledger predates version 4: its tables are not yet bound to its chain "
@@ -377,12 +383,26 @@ def audit(
             spool = stack.enter_context(
                 tempfile.TemporaryFile("w+", encoding="utf-8", prefix="preserve-audit-")  # noqa: SIM115
             )
-            total = _spool_queue(spool, snapshot, found, withdrawn)
+            pages: _Pages | None = None
+            if found.window is None:
+                total = _spool_queue(spool, snapshot, found, withdrawn)
+            else:
+                # Only the bags the sweep flagged are spooled; the rest of the queue is
+                # read a page at a time, as far as the slice goes, by the index.
+                first = _swept_first(archive, snapshot, found.window, withdrawn)
+                _spool_queue(spool, snapshot, found, withdrawn, rest=False, extra=first)
+                skip = withdrawn | set(first) | set(found.bag_problems)
+                pages = _Pages(db, found, started_at, skip, notes)
+                # Counted by the index (and the rows missing, spooled), not read.
+                total = _rows_to_audit(snapshot, withdrawn) + len(
+                    set(found.rows_missing) - withdrawn
+                )
             snapshot.close()
             snapshot = None
-            queue: Iterator[ledger.BagRow] = _queue(archive, spool, found, notes, tally)
+            queue: Iterator[ledger.BagRow] = _queue(archive, spool, found, notes, tally, pages)
+            planned = total
             if limit is not None:
-                queue = _Limited(queue, limit)
+                queue = _Limited(queue, limit, drain=pages is None)
                 total = min(total, limit)
             try:
                 skipped = _verify_all(
@@ -398,11 +418,14 @@ def audit(
                     limits,
                     executor,
                     total,
+                    drain=pages is None,
                 )
             except (PreserveError, KeyboardInterrupt):
                 tally.flush()  # what was verified before the executor went (or Ctrl-C)
                 raise
             skipped += getattr(queue, "rest", 0)
+            if pages is not None:  # the rest of the queue was not read: counted by the index
+                skipped += max(0, planned - pages.drawn)
             for result in _unknown(archive, db, found, withdrawn):
                 tally.add(result, verified=False)
             for identifier, problems in sorted(tally.links.items()):
@@ -412,9 +435,12 @@ def audit(
             tally.links = {}
         tally.flush()
         if recording and found.checkpoint is not None:
+            # How many bags this audit checked: a next slice with a budget and no limit
+            # sweeps as large a share.
+            checkpoint = replace(found.checkpoint, checked=tally.checked)
             try:
                 with ledger.write(db):
-                    ledger_check.record_checkpoint(db, found.checkpoint, software_agent())
+                    ledger_check.record_checkpoint(db, checkpoint, software_agent())
             except ArchiveError as exc:  # the next audit replays a little more
                 notes.append(f"{exc.message}: the chain's checkpoint was not recorded")
     finally:
@@ -438,18 +464,21 @@ def audit(
 
 
 class _Limited(Iterator[ledger.BagRow]):
-    """The first ``limit`` bags of a queue; the rest are counted (``rest``), and
-    drawn all the same, so a missing bag past the limit is still reported."""
+    """The first ``limit`` bags of a queue. With ``drain`` (a spooled queue) the rest
+    are counted (``rest``) and drawn all the same, so a missing bag past the limit is
+    still reported; a rolling slice's pages are not read past the limit (the sweep
+    finds a missing bag within its cycle)."""
 
-    def __init__(self, queue: Iterator[ledger.BagRow], limit: int) -> None:
-        self.queue, self.limit, self.rest = queue, limit, 0
+    def __init__(self, queue: Iterator[ledger.BagRow], limit: int, *, drain: bool = True) -> None:
+        self.queue, self.limit, self.rest, self.drain = queue, limit, 0, drain
 
     def __next__(self) -> ledger.BagRow:
         if self.limit > 0:
             self.limit -= 1
             return next(self.queue)
-        for _ in self.queue:
-            self.rest += 1
+        if self.drain:
+            for _ in self.queue:
+                self.rest += 1
         raise StopIteration
 
 
@@ -474,13 +503,17 @@ def _spool_queue(
     snapshot: sqlite3.Connection,
     found: ledger_check.LedgerCheck,
     withdrawn: Set[str] = frozenset(),
+    *,
+    rest: bool = True,
+    extra: Sequence[str] = (),
 ) -> int:
     """The bags to verify, in order, from the snapshot into ``spool`` (one JSON array a
     line; ~150 bytes a bag): bags whose rows disagree with the chain first (a rolling
-    audit reaches them at once), then the least recently verified; withdrawn bags not
-    at all. Leaves the file at its start; returns how many bags it holds."""
+    audit reaches them at once), and ``extra`` ones, then (``rest``) the least
+    recently verified; withdrawn bags not at all. Leaves the file at its start;
+    returns how many bags it holds."""
     count = 0
-    first = sorted((set(found.bag_problems) | set(found.rows_missing)) - withdrawn)
+    first = sorted((set(found.bag_problems) | set(found.rows_missing) | set(extra)) - withdrawn)
     for identifier in first:
         row = snapshot.execute(_ONE_ROW, (identifier,)).fetchone()
         if row is None:  # the chain records the bag but its row was deleted: audited all the same
@@ -489,7 +522,7 @@ def _spool_queue(
         spool.write(json.dumps(list(row)) + "\n")
         count += 1
     skip = set(first) | withdrawn
-    for row in snapshot.execute(QUEUE_QUERY):
+    for row in snapshot.execute(QUEUE_QUERY) if rest else ():
         if row[0] not in skip:
             spool.write(json.dumps(list(row)) + "\n")
             count += 1
@@ -503,10 +536,129 @@ def _queue(
     found: ledger_check.LedgerCheck,
     notes: list[str],
     tally: _Tally,
+    pages: _Pages | None = None,
 ) -> Iterator[ledger.BagRow]:
-    """The spooled queue, a bag at a time; missing bags go straight to the tally."""
+    """The spooled queue, then the pages (a rolling slice), a bag at a time; missing
+    bags go straight to the tally."""
     for line in spool:
+        if pages is not None:
+            pages.drawn += 1
         yield from _admit(archive, ledger.BagRow(*json.loads(line)), found, notes, tally)
+    for bag in pages or ():
+        yield from _admit(archive, bag, found, notes, tally)
+
+
+#: A rolling slice's queue, a page at a time by the index ``bags_by_last_verified``:
+#: bags never verified (by identifier), then the least recently verified. Two more
+#: columns: the bag's chained ingestion (a bag published after the plan is left for
+#: the next audit: its events were not replayed), and whether this audit already
+#: verified it (its time, and a fixity event after the plan's last: skipped; a bag
+#: verified in the same second by an earlier audit is not).
+_QUEUE_COLUMNS = (
+    "SELECT identifier, path, state, ingested_at, last_verified_at, publisher_pid,"
+    " (SELECT min(e.id) FROM events e WHERE e.identifier = bags.identifier"
+    f" AND e.type = '{INGESTION}' AND e.outcome = 'success'),"
+    " last_verified_at = :at AND EXISTS (SELECT 1 FROM events e"
+    f" WHERE e.identifier = bags.identifier AND e.type = '{FIXITY_CHECK}' AND e.id > :mark)"
+    " FROM bags"
+)
+PAGE_NEVER = (
+    f"{_QUEUE_COLUMNS} WHERE last_verified_at IS NULL AND identifier > :id"
+    " ORDER BY last_verified_at, identifier LIMIT :rows"
+)
+PAGE_SINCE = (
+    f"{_QUEUE_COLUMNS} WHERE last_verified_at IS NOT NULL"
+    " AND (last_verified_at, identifier) > (:lv, :id)"
+    " ORDER BY last_verified_at, identifier LIMIT :rows"
+)
+#: Rows per page (one short read transaction each, the rows compared with the chain).
+PAGE_ROWS = 500
+
+
+class _Pages:
+    """A rolling slice's queue past the spooled bags, read as far as the slice goes.
+
+    Each page is one short read transaction (no snapshot outlives it: the log keeps
+    being checkpointed) in which its rows are also compared with the chain
+    (:func:`ledger_check.compare_bags`), so every bag the slice checks is compared
+    in full, whatever the sweep's window."""
+
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        found: ledger_check.LedgerCheck,
+        started_at: str,
+        skip: Set[str],
+        notes: list[str],
+    ) -> None:
+        self.db, self.found, self.started_at, self.skip, self.notes = (
+            db,
+            found,
+            started_at,
+            skip,
+            notes,
+        )
+        #: Bags taken so far (the spooled ones, flagged by the plan, first: _queue counts
+        #: them), and those left because they were published after the plan.
+        self.drawn = 0
+        self.late = 0
+
+    def __iter__(self) -> Iterator[ledger.BagRow]:
+        replayed = self.found.chain.last_id or 0
+        args: dict[str, Any] = {"at": self.started_at, "mark": replayed, "rows": PAGE_ROWS}
+        query, args["id"] = PAGE_NEVER, ""
+        while True:
+            self.db.execute("BEGIN")
+            try:
+                rows = self.db.execute(query, args).fetchall()
+                if not rows and query is PAGE_NEVER:  # then the others, least recent first
+                    query, args["lv"], args["id"] = PAGE_SINCE, "", ""
+                    rows = self.db.execute(query, args).fetchall()
+                taken = [r for r in rows if r[0] not in self.skip and not r[7]]
+                ledger_check.compare_bags(self.db, self.found, [r[0] for r in taken])
+            finally:
+                self.db.execute("COMMIT")
+            if not rows:
+                return
+            args["lv"], args["id"] = rows[-1][4], rows[-1][0]
+            for row in taken:
+                if row[6] is not None and row[6] > replayed:
+                    self.late += 1
+                    if self.late == 1:
+                        self.notes.append(
+                            "bags published after this audit began are left for the next one"
+                        )
+                    continue
+                self.drawn += 1
+                yield ledger.BagRow(*row[:6])
+
+
+def _rows_to_audit(snapshot: sqlite3.Connection, withdrawn: Set[str]) -> int:
+    """How many rows the queue holds: counted by the index, less withdrawn bags' rows."""
+    count = int(snapshot.execute("SELECT count(*) FROM bags").fetchone()[0])
+    if withdrawn:
+        listed = json.dumps(sorted(withdrawn))
+        count -= int(
+            snapshot.execute(
+                "SELECT count(*) FROM bags WHERE identifier IN (SELECT value FROM json_each(?))",
+                (listed,),
+            ).fetchone()[0]
+        )
+    return count
+
+
+def _swept_first(
+    archive: Path, snapshot: sqlite3.Connection, window: ledger_check.Window, withdrawn: Set[str]
+) -> list[str]:
+    """The bags of the sweep's window that are not in ``bags/`` (the queue then reports
+    them missing): a missing bag is found within one cycle of slices."""
+    scope, params = window.rows()
+    rows = snapshot.execute(f"SELECT b.identifier FROM bags b WHERE {scope}", params)
+    return [
+        identifier
+        for (identifier,) in rows
+        if identifier not in withdrawn and not _present(archive, f"{BAGS_DIR}/{identifier}")
+    ]
 
 
 def _admit(
@@ -569,6 +721,8 @@ def _unknown(
             name = entry.name
             if name in found.rows_missing or name in withdrawn:
                 continue
+            if found.window is not None and not found.window.holds(name):
+                continue  # a rolling slice looks names up in its window only
             if db.execute(lookup, (name,)).fetchone() is not None:
                 continue
             names.append(name)  # planted bags only: none in an archive in good order
@@ -656,12 +810,15 @@ def _verify_all(
     limits: Limits = DEFAULT_LIMITS,
     executor: BatchExecutor | None = None,
     total: int | None = None,
+    *,
+    drain: bool = True,
 ) -> int:
     """Verify bags in parallel processes (or on ``executor``), submitting only while the
     budget lasts; results go to the tally as they come. Returns how many were not
     reached (the rest of the queue is still drawn, so missing bags are reported
-    whatever the budget). ``total``: about how many bags the queue holds (to size
-    pools and batches; the queue itself is never held whole)."""
+    whatever the budget; a rolling slice's pages are not: ``drain`` False). ``total``:
+    about how many bags the queue holds (to size pools and batches; the queue itself
+    is never held whole)."""
 
     def finish(bag: ledger.BagRow, result: BagResult) -> None:
         bag_dir = archive / bag.path
@@ -691,7 +848,7 @@ def _verify_all(
         return budget is None or time.monotonic() - started < budget
 
     def rest() -> int:
-        return sum(1 for _ in queue)
+        return sum(1 for _ in queue) if drain else 0
 
     if executor is not None:
         # Calls are drawn from the queue a batch at a time, as the executor submits

@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
+from preserve import audit as audit_module
 from preserve import chain, ledger, ledger_check
 from preserve.archive import ingest
 from preserve.audit import QUEUE_QUERY, AuditReport, BagAudit, audit
@@ -293,3 +294,151 @@ def test_the_audit_holds_no_read_snapshot_while_it_verifies(archive: Path) -> No
 
     assert audit(archive, workers=1, progress=checkpoint_now).ok
     assert busy == [0, 0, 0, 0]
+
+
+# --------------------------------------------------------------------------- rolling slices
+
+
+@pytest.fixture
+def rolling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checkpoints for a four-bag archive, and a rolling sweep of one row and two
+    events a slice (a cycle: four slices)."""
+    monkeypatch.setattr(ledger_check, "CHECKPOINT_MIN_EVENTS", 0)
+    monkeypatch.setattr(ledger_check, "SWEEP_MIN_BAGS", 1)
+    monkeypatch.setattr(ledger_check, "SWEEP_MIN_EVENTS", 2)
+
+
+def verified_last(archive: Path, identifier: str) -> None:
+    """Make ``identifier`` the most recently verified bag: the last a slice reaches."""
+    db = sqlite3.connect(archive / ledger.LEDGER_NAME)
+    db.execute("UPDATE bags SET last_verified_at = '2020-01-01T00:00:00Z'")
+    db.execute(
+        "UPDATE bags SET last_verified_at = '2030-01-01T00:00:00Z' WHERE identifier = ?",
+        (identifier,),
+    )
+    db.commit()
+    db.close()
+
+
+def test_a_slice_compares_and_reads_only_its_bags_and_the_window(
+    archive: Path, rolling: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (issue 14): a slice's plan compared every row with the chain and
+    spooled, counted and stat-ed the whole queue (~80 s at a million bags before its
+    first bag). Now its rows, one window of the rest and the events since the
+    checkpoint; the queue is read by the index as far as the slice goes."""
+    assert audit(archive, workers=1).ok  # the first audit: full, and a checkpoint
+    scopes: list[str] = []
+    whole = ledger_check.compare
+
+    def compare(db: Any, found: Any, rows: Any, events: Any) -> None:
+        scopes.append(rows[0])
+        whole(db, found, rows, events)
+
+    monkeypatch.setattr(ledger_check, "compare", compare)
+    looked_at: list[str] = []
+    present = audit_module._present
+    monkeypatch.setattr(
+        audit_module, "_present", lambda a, path: looked_at.append(path) or present(a, path)
+    )
+    report = audit(archive, limit=1, workers=1, keep_valid=False)
+    assert report.ok and report.checked_count == 1 and report.skipped == 3
+    assert "1" not in scopes and scopes  # no comparison of every row
+    assert len(looked_at) == 2, looked_at  # its bag, and the window's one row
+
+
+def test_an_edited_row_outside_the_slice_is_found_within_one_sweep_cycle(
+    archive: Path, rolling: None
+) -> None:
+    bags = bag_dirs(archive)
+    assert audit(archive, workers=1).ok
+    target = bags[2].name
+    verified_last(archive, target)  # no slice of this cycle checks it before the sweep
+    db = sqlite3.connect(archive / ledger.LEDGER_NAME)
+    db.execute("UPDATE bag_digests SET sha256 = ? WHERE identifier = ?", ("0" * 64, target))
+    db.commit()
+    db.close()
+    assert not verify_ledger(archive).ok  # a full comparison sees it at once
+    found_in = None
+    for slice_number in range(1, len(bags) + 1):  # one cycle: a row a slice
+        report = audit(archive, limit=1, workers=1, keep_valid=False)
+        codes = {(b.identifier, p.code) for b in report.bags for p in b.problems}
+        if (target, "ledger.digests-changed") in codes:
+            found_in = slice_number
+            break
+        assert report.ok, report.as_dict()
+    assert found_in is not None  # within the cycle, though no slice reached the bag
+    assert found_in == 3  # when the window reached its row (the third), not before
+
+
+def test_a_bag_deleted_outside_the_slice_is_found_within_one_sweep_cycle(
+    archive: Path, rolling: None
+) -> None:
+    bags = bag_dirs(archive)
+    assert audit(archive, workers=1).ok
+    verified_last(archive, bags[1].name)
+    shutil.rmtree(bags[1])
+    for _ in range(len(bags)):
+        report = audit(archive, limit=1, workers=1, keep_valid=False)
+        missing = [b.identifier for b in report.bags if not b.valid]
+        if missing:
+            assert missing == [bags[1].name]
+            assert [p.code for p in report.bags[0].problems] == ["ledger.bag-missing"]
+            break
+    else:
+        pytest.fail("the missing bag was not found within one cycle of slices")
+
+
+def test_an_unbounded_audit_still_compares_every_row(archive: Path, rolling: None) -> None:
+    bags = bag_dirs(archive)
+    assert audit(archive, limit=1, workers=1).ok  # a checkpoint; the window at the first row
+    db = sqlite3.connect(archive / ledger.LEDGER_NAME)
+    db.execute("UPDATE bag_digests SET sha256 = ? WHERE identifier = ?", ("0" * 64, bags[3].name))
+    db.commit()
+    db.close()
+    report = audit(archive, workers=1, keep_valid=False)
+    codes = [(b.identifier, p.code) for b in report.bags for p in b.problems]
+    assert (bags[3].name, "ledger.digests-changed") in codes
+
+
+@pytest.mark.parametrize("page_rows", [1, 500])
+def test_rolling_slices_from_a_checkpoint_keep_the_queue_order(
+    archive: Path, rolling: None, monkeypatch: pytest.MonkeyPatch, page_rows: int
+) -> None:
+    """The pages read by the index take the least recently verified first, each bag
+    once a cycle, and a slice with a budget and no limit goes on to the last bag."""
+    monkeypatch.setattr(audit_module, "PAGE_ROWS", page_rows)
+    bags = [b.name for b in bag_dirs(archive)]
+    assert audit(archive, workers=1).ok
+    db = sqlite3.connect(archive / ledger.LEDGER_NAME)
+    for minute, identifier in enumerate(reversed(bags)):  # the last bag first, and so on
+        at = f"2020-01-01T00:0{minute}:00Z"
+        db.execute("UPDATE bags SET last_verified_at = ? WHERE identifier = ?", (at, identifier))
+    db.commit()
+    db.close()
+    order: list[str] = []
+    for _ in range(2):
+        report = audit(archive, limit=2, workers=1)
+        assert report.ok and report.checked_count == 2 and report.skipped == 2
+        order += [b.identifier for b in report.bags]
+    assert order == list(reversed(bags))
+    everything = audit(archive, budget=3600, workers=1)
+    assert everything.checked_count == 4 and everything.skipped == 0
+    assert sorted(b.identifier for b in everything.bags) == bags  # each once
+
+
+def test_a_slice_with_a_budget_sweeps_the_share_the_last_audit_checked(
+    archive: Path, rolling: None
+) -> None:
+    assert audit(archive, workers=1).ok  # checked four: the next window is four rows
+    assert audit(archive, budget=3600, workers=1).ok
+    db = sqlite3.connect(archive / ledger.LEDGER_NAME)
+    details = [
+        json.loads(d)
+        for (d,) in db.execute(
+            "SELECT detail FROM events WHERE type = ? ORDER BY id", (ledger_check.CHECKPOINT_EVENT,)
+        )
+    ]
+    db.close()
+    assert details[0]["checked"] == 4
+    assert details[1]["bags_swept_to"] == "" and details[1]["checked"] == 4  # round, wrapped
