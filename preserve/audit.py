@@ -21,11 +21,12 @@ import os
 import sqlite3
 import tempfile
 import time
+from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, overload
 
 from preserve import ledger, ledger_check
 from preserve.bag_checks import PreserveChecks, check_our_bag
@@ -72,20 +73,87 @@ class BagAudit:
             "problems": [p.as_dict() for p in self.problems],
         }
 
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> BagAudit:
+        """The bag back from :meth:`as_dict` (its seconds rounded as there)."""
+        problems = tuple(
+            Problem(p["code"], p["path"], p["message"], Severity(p["severity"]))
+            for p in doc["problems"]
+        )
+        return cls(
+            doc["identifier"],
+            doc["path"],
+            problems,
+            doc["seconds"],
+            doc["bytes_checked"],
+            doc["files_checked"],
+        )
+
+
+class SpooledBags(Sequence[BagAudit]):
+    """The bags a report lists, kept in a temporary file (JSON Lines) as they come,
+    not in memory: if every bag of a million fails, the report still needs only a
+    file offset a bag (8 bytes) and one bag at a time. Read back in order."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile("w+b", prefix="preserve-audit-bags-")  # noqa: SIM115
+        self._offsets = array("q")
+        self._end = 0
+
+    def append(self, bag: BagAudit) -> None:
+        line = json.dumps(bag.as_dict(), ensure_ascii=False).encode("utf-8") + b"\n"
+        self._file.seek(self._end)
+        self._file.write(line)
+        self._offsets.append(self._end)
+        self._end += len(line)
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    @overload
+    def __getitem__(self, index: int) -> BagAudit: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[BagAudit]: ...
+
+    def __getitem__(self, index: int | slice) -> BagAudit | Sequence[BagAudit]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        self._file.seek(self._offsets[index])
+        return BagAudit.from_dict(json.loads(self._file.readline()))
+
+    def __iter__(self) -> Iterator[BagAudit]:
+        for line in self.lines():
+            yield BagAudit.from_dict(json.loads(line))
+
+    def lines(self) -> Iterator[bytes]:
+        """Each bag as its JSON line (UTF-8), in order, read a line at a time."""
+        self._file.flush()
+        with open(os.dup(self._file.fileno()), "rb", closefd=True) as reader:
+            reader.seek(0)
+            for _ in range(len(self._offsets)):
+                yield reader.readline()
+
+    def close(self) -> None:
+        self._file.close()
+
 
 @dataclass(frozen=True)
 class AuditReport:
     """An archive's audit; ``ok`` only when every bag checked is valid.
 
     Streaming: ``bags`` holds the failing bags in full (and the valid ones only
-    when asked, ``keep_valid``); the counts cover every bag, so memory stays flat
-    in the size of the archive. The full per-bag list goes to ``each`` (JSON Lines).
+    when asked, ``keep_valid``), spooled to a temporary file as they come
+    (:class:`SpooledBags`) and read back when the report is written
+    (:meth:`write_json`); the counts cover every bag, so memory stays flat in the
+    size of the archive and in how many fail. The full per-bag list goes to
+    ``each`` (JSON Lines).
     """
 
     archive: str
     started_at: str
     seconds: float
-    bags: tuple[BagAudit, ...]
+    bags: Sequence[BagAudit]
     #: Bags not reached this time (``limit``/``budget``), least recently verified first.
     skipped: int = 0
     #: Whether results were written to the ledger (not on a read-only archive).
@@ -114,7 +182,7 @@ class AuditReport:
     def ok(self) -> bool:
         return (
             self.invalid_count == 0
-            and all(b.valid for b in self.bags)
+            and (self.invalid is not None or all(b.valid for b in self.bags))
             and not any(p.severity is Severity.error for p in self.problems)
         )
 
@@ -125,6 +193,10 @@ class AuditReport:
         return self.bytes_total
 
     def as_dict(self) -> dict[str, Any]:
+        return {**self.summary(), "bags": [b.as_dict() for b in self.bags]}
+
+    def summary(self) -> dict[str, Any]:
+        """:meth:`as_dict` without the bags."""
         return {
             "archive": self.archive,
             "ok": self.ok,
@@ -138,8 +210,27 @@ class AuditReport:
             "recorded": self.recorded,
             "notes": list(self.notes),
             "problems": [p.as_dict() for p in self.problems],
-            "bags": [b.as_dict() for b in self.bags],
         }
+
+    def write_json(self, write: Callable[[str], Any]) -> None:
+        """:meth:`as_dict` as ``json.dumps(..., indent=2)`` writes it, byte for byte
+        (then a new line), to ``write`` a piece at a time, with the bags streamed from
+        their spool one at a time (``as_dict`` holds them all: gigabytes if a
+        million bags fail)."""
+        text = json.dumps({**self.summary(), "bags": []}, ensure_ascii=False, indent=2)
+        if not len(self.bags):
+            write(text + "\n")
+            return
+        write(text[: text.rindex("[]")] + "[")
+        docs: Iterator[Any] = (
+            (json.loads(line) for line in self.bags.lines())
+            if isinstance(self.bags, SpooledBags)
+            else (b.as_dict() for b in self.bags)
+        )
+        for index, doc in enumerate(docs):
+            item = json.dumps(doc, ensure_ascii=False, indent=2).replace("\n", "\n    ")
+            write(("," if index else "") + "\n    " + item)
+        write("\n  ]\n}\n")
 
 
 #: Results written to the ledger per transaction: a crash (or a lost executor)
@@ -159,7 +250,7 @@ class _Tally:
     checked: int = 0
     invalid: int = 0
     bytes: int = 0
-    kept: list[BagAudit] = field(default_factory=list)
+    kept: SpooledBags = field(default_factory=SpooledBags)
     batch: list[BagAudit] = field(default_factory=list)
     #: Problems the report adds to a bag's result but its fixity event does not
     #: record (a language version the archive lacks is no fault of the bag's files).
@@ -452,7 +543,7 @@ def audit(
         str(archive),
         started_at,
         time.monotonic() - started,
-        tuple(tally.kept),
+        tally.kept,
         skipped,
         recording,
         tuple(notes),

@@ -3,6 +3,7 @@ every bag as JSON Lines on request) and a queue read in index order."""
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import sqlite3
@@ -442,3 +443,46 @@ def test_a_slice_with_a_budget_sweeps_the_share_the_last_audit_checked(
     db.close()
     assert details[0]["checked"] == 4
     assert details[1]["bags_swept_to"] == "" and details[1]["checked"] == 4  # round, wrapped
+
+
+# --------------------------------------------------------------------------- failing bags spooled
+
+
+def test_failing_bags_are_spooled_not_held_in_memory(archive: Path) -> None:
+    """Regression (issue 14): the report kept every failing bag in memory (~600 MB if a
+    million fail). They go to a temporary file as they come and are read back."""
+    bags = bag_dirs(archive)
+    for bag in bags:
+        break_bag(bag)
+    report = audit(archive, workers=1, keep_valid=False)
+    gc.collect()
+    held = [o for o in gc.get_objects() if isinstance(o, BagAudit)]
+    assert held == []  # none in memory, though all four fail
+    assert report.invalid_count == 4 and len(report.bags) == 4 and not report.ok
+    assert [b.identifier for b in report.bags] == [b.name for b in bags]  # read back, in order
+    assert report.bags[2].identifier == bags[2].name
+    assert all("manifest.digest-mismatch" in {p.code for p in b.problems} for b in report.bags)
+
+
+@pytest.mark.parametrize("failing", [0, 1, 3])
+def test_the_json_report_is_written_streamed_byte_for_byte(archive: Path, failing: int) -> None:
+    for bag in bag_dirs(archive)[:failing]:
+        break_bag(bag)
+    report = audit(archive, workers=1, keep_valid=False)
+    pieces: list[str] = []
+    report.write_json(pieces.append)
+    expected = json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n"
+    assert "".join(pieces) == expected
+    assert len(pieces) == (1 if failing == 0 else failing + 2)  # a bag at a time
+
+
+def test_cli_text_report_reads_the_failing_bags_back(archive: Path) -> None:
+    bags = bag_dirs(archive)
+    break_bag(bags[0])
+    shutil.rmtree(bags[3])
+    result = CliRunner().invoke(cli, ["audit", str(archive), "--no-record"])
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("4 bags checked: 2 valid, 2 invalid")
+    assert any(line.startswith(f"bags/{bags[0].name}: error manifest.") for line in lines)
+    assert f"bags/{bags[3].name}: error ledger.bag-missing .: " in result.output
