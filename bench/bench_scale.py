@@ -282,14 +282,32 @@ def _fixity_since(archive: Path, mark: int) -> list[str]:
         db.close()
 
 
-def _replace_bag_checks(audit_mod: Any) -> None:
+def _replace_bag_checks(audit_mod: Any, failing: bool = False) -> None:
     """The simulation: everything but the per-bag file checks is the real audit (the
     ledger's chain check, the queue query, the planted-bag scan, the report, the
     recording of every result with its chained event); each bag's verification and
-    its tag-manifest hashing return a recorded valid result instead."""
+    its tag-manifest hashing return a recorded valid result instead (``failing``: a
+    recorded failure, two problems a bag, as a damaged bag gives)."""
+    from preserve.bagit_format import Problem
     from preserve.verify import BagResult
 
+    problems = (
+        Problem(
+            "manifest.digest-mismatch",
+            "data/original/statement.txt",
+            "manifest-sha256.txt: expected sha256 " + "ab" * 32 + ", file has " + "cd" * 32,
+        ),
+        Problem(
+            "oxum.mismatch",
+            "bag-info.txt",
+            "Payload-Oxum says 190000 bytes in 5 files; the payload has 190009 bytes in 5 "
+            "files (content differs: data/original/statement.txt)",
+        ),
+    )
+
     def recorded(bag_dir: str, *_args: Any, **_kwargs: Any) -> BagResult:
+        if failing:
+            return BagResult(bag_dir, False, problems, 11, 190_000, 0.0)
         return BagResult(bag_dir, True, (), 11, 190_000, 0.0)
 
     audit_mod._verify_one = recorded
@@ -345,16 +363,42 @@ def simulate(archive: Path, count: int) -> float:
 
 
 def query_plans(archive: Path) -> list[str]:
-    """EXPLAIN QUERY PLAN of each ledger query the audit runs per bag or per archive."""
+    """EXPLAIN QUERY PLAN of each ledger query the audit runs per bag, per page of a
+    slice, or per archive (a full audit's table comparisons are scans by design)."""
     import sqlite3
 
     from preserve import audit as audit_mod
     from preserve import ledger_check
     from preserve.signing import SIGNATURE_EVENT
 
-    queries = {
-        "queue (least recently verified first)": (audit_mod.QUEUE_QUERY, ()),
+    window = ledger_check.Window("a", "b", ((1, 2), (3, 4)))
+    rows, rows_params = window.rows()
+    listed = (ledger_check._LISTED, ('["x"]',))
+    ranges = " OR ".join("e.id BETWEEN ? AND ?" for _ in window.events)
+    queries: dict[str, tuple[str, tuple[Any, ...]]] = {
+        "queue, full audit (least recently verified first, spooled)": (audit_mod.QUEUE_QUERY, ()),
         "one bag's row": (audit_mod._ONE_ROW, ("x",)),
+        "slice queue page: never verified": (
+            getattr(audit_mod, "PAGE_NEVER", "SELECT 1"),
+            {"at": "a", "mark": 1, "id": "x", "rows": 500},
+        ),
+        "slice queue page: least recently verified": (
+            getattr(audit_mod, "PAGE_SINCE", "SELECT 1"),
+            {"at": "a", "mark": 1, "lv": "a", "id": "x", "rows": 500},
+        ),
+        "bags to audit (count, sizes the batches; a slice's 'not reached')": (
+            "SELECT count(*) FROM bags",
+            (),
+        ),
+        "sweep window's end": (
+            "SELECT identifier FROM bags WHERE identifier > ? ORDER BY identifier LIMIT 1 OFFSET ?",
+            ("a", 9999),
+        ),
+        "sweep window's rows (each stat-ed)": (
+            f"SELECT b.identifier FROM bags b WHERE {rows}",
+            rows_params,
+        ),
+        "a planted bag's name looked up": ("SELECT 1 FROM bags WHERE identifier = ?", ("x",)),
         "chain digests of a bag": (
             f"SELECT detail FROM events WHERE identifier = ? AND {ledger_check._DIGEST_EVENTS}"
             " ORDER BY id DESC LIMIT 1",
@@ -370,25 +414,202 @@ def query_plans(archive: Path) -> list[str]:
             " AND identifier IS NOT NULL ORDER BY id",
             ("deaccession",),
         ),
-        "bags to audit (count, sizes the batches)": ("SELECT count(*) FROM bags", ()),
+        "links to versions not held": (
+            "SELECT l.identifier, l.relation, l.other FROM version_links l"
+            " JOIN bags b ON b.identifier = l.identifier"
+            " LEFT JOIN bags o ON o.identifier = l.other"
+            " WHERE o.identifier IS NULL ORDER BY l.identifier, l.other",
+            (),
+        ),
+        "trusted keys (key trust and sealing events)": (
+            "SELECT type, detail FROM events WHERE identifier IS NULL AND type IN (?, ?)"
+            " ORDER BY id",
+            ("key trust", "ledger sealing"),
+        ),
         "latest chain checkpoint": (
             "SELECT id, detail FROM events WHERE type = ? AND identifier IS NULL"
             " ORDER BY id DESC LIMIT 1",
             (ledger_check.CHECKPOINT_EVENT,),
         ),
-        "events replayed after the checkpoint": ("SELECT * FROM events WHERE id >= ?", (1,)),
+        "the checkpoint's event": ("SELECT hash FROM events WHERE id = ?", (1,)),
+        "events replayed after the checkpoint": (
+            "SELECT * FROM events WHERE id >= ? ORDER BY id",
+            (1,),
+        ),
+        "events swept": ("SELECT * FROM events WHERE id >= ? AND id <= ? ORDER BY id", (1, 2)),
+        "the event before the sweep": (
+            "SELECT hash FROM events WHERE id < ? ORDER BY id DESC LIMIT 1",
+            (1,),
+        ),
+        "the chain's last id (a deleted tail)": (
+            "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
+            (),
+        ),
         "record a result": (
             "UPDATE bags SET last_verified_at = ?, last_result = ? WHERE identifier = ?",
             ("a", "b", "x"),
         ),
+        "the chain's head (each event appended)": (
+            "SELECT hash FROM events WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1",
+            (),
+        ),
     }
+    for name in ("_ROWS_MISSING",):
+        if hasattr(ledger_check, name):
+            queries["compare, window: ingestion events without a row"] = (
+                ledger_check._ROWS_MISSING.format(scope=ranges, type="+e.type"),
+                tuple(i for r in window.events for i in r),
+            )
+    for name, label in (
+        ("_UNRECORDED", "rows no ingestion vouches for"),
+        ("_STATE_CHANGED", "rows 'publishing' the chain published"),
+        ("_PATH_CHANGED", "rows with another path"),
+        ("_DIGESTS_DIFFER", "digests differing from the chain's"),
+        ("_DIGESTS_UNRECORDED", "digests no event records"),
+    ):
+        if hasattr(ledger_check, name):
+            sql = getattr(ledger_check, name)
+            queries[f"compare, window: {label}"] = (sql.format(scope=rows), rows_params)
+            queries[f"compare, a page of the slice: {label}"] = (
+                sql.format(scope=listed[0]),
+                listed[1],
+            )
     db = sqlite3.connect(archive / "ledger.sqlite")
     lines = []
     for name, (sql, params) in queries.items():
-        plan = "; ".join(row[-1] for row in db.execute("EXPLAIN QUERY PLAN " + sql, params))
+        found = db.execute("EXPLAIN QUERY PLAN " + sql, params)
+        plan = "; ".join(row[-1] for row in found)
         lines.append(f"  {name}: {' '.join(plan.split())}")
     db.close()
     return lines
+
+
+def slice_cost(archive: Path, limit: int) -> dict[str, Any]:
+    """One rolling slice of ``limit`` bags (each bag's check a recorded result), in this
+    fresh process: its plan (seconds until the first bag is judged), its whole time,
+    CPU seconds and this process's peak RSS."""
+    from preserve import audit as audit_mod
+
+    _replace_bag_checks(audit_mod)
+    first: list[float] = []
+    cpu = time.process_time()
+    started = time.perf_counter()
+    report = audit_mod.audit(
+        archive,
+        workers=1,
+        limit=limit,
+        keep_valid=False,
+        progress=lambda _bag: first or first.append(time.perf_counter()),
+    )
+    total = time.perf_counter() - started
+    return {
+        "plan": (first[0] if first else time.perf_counter()) - started,
+        "total": total,
+        "cpu": time.process_time() - cpu,
+        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "checked": report.checked_count,
+        "skipped": report.skipped,
+        "ok": report.ok,
+    }
+
+
+def fail_all(archive: Path) -> dict[str, Any]:
+    """A full audit in which every bag's recorded result is a failure, its report then
+    written as ``audit --json`` writes it (to /dev/null): time and peak RSS."""
+    from preserve import audit as audit_mod
+
+    _replace_bag_checks(audit_mod, failing=True)
+    started = time.perf_counter()
+    report = audit_mod.audit(archive, workers=1, keep_valid=False)
+    audited = time.perf_counter() - started
+    audit_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with open(os.devnull, "w", encoding="utf-8") as out:
+        if hasattr(report, "write_json"):
+            report.write_json(out.write)
+        else:  # a tree from before the spool: the document built whole, as its CLI did
+            out.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n")
+    return {
+        "audit": audited,
+        "written": time.perf_counter() - started - audited,
+        "rss_after_audit_mib": audit_rss,
+        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "invalid": report.invalid_count,
+        "listed": len(report.bags),
+    }
+
+
+def _child(tree: Path, args: list[str]) -> dict[str, Any]:
+    """This script's hidden mode in a fresh process importing ``preserve`` from ``tree``."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    out = subprocess.check_output([sys.executable, __file__, *args], env=env)
+    return dict(json.loads(out.splitlines()[-1]))
+
+
+def main_plan(sizes: list[int], root: Path, baseline: Path | None, rounds: int) -> None:
+    """``--plan``: the cost of a rolling slice of 1,000 bags at each size (simulated
+    bags), from a checkpoint; with ``--baseline`` the same slices by another tree on a
+    copy of the same ledger, in alternating rounds."""
+    here = Path(__file__).resolve().parents[1]
+    trees = [("this tree", here)] + ([("baseline", baseline)] if baseline else [])
+    for size in sizes:
+        archive = root / f"plan-{size}"
+        built = simulate(archive, size)
+        first = _child(here, ["--_archive", str(archive), "--_slice", "1000"])
+        print(
+            f"{size:,} simulated bags (built in {built:.0f} s); first slice, no checkpoint "
+            f"yet (the whole chain replayed and every row compared): {first['total']:.1f} s",
+            flush=True,
+        )
+        copies = {}
+        for name, _tree in trees:
+            copies[name] = root / f"plan-{size}-{name.replace(' ', '-')}"
+            (copies[name] / "bags").mkdir(parents=True)
+            shutil.copy(archive / "ledger.sqlite", copies[name] / "ledger.sqlite")
+        shutil.rmtree(archive)
+        results: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in trees}
+        for _ in range(rounds):
+            for name, tree in trees:
+                args = ["--_archive", str(copies[name]), "--_slice", "1000"]
+                results[name].append(_child(tree, args))
+        for name, _tree in trees:
+            runs = results[name]
+            med = {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in ("plan", "total", "cpu")}
+            print(
+                f"  slice of 1,000 from a checkpoint, {name} (median of {rounds}): plan "
+                f"{med['plan']:.2f} s, whole slice {med['total']:.2f} s, "
+                f"CPU {med['cpu']:.2f} s, peak RSS {max(r['rss_mib'] for r in runs):.0f} MiB; "
+                f"checked {runs[-1]['checked']:,}, not reached {runs[-1]['skipped']:,}; "
+                f"load average {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+        print("\n".join(["query plans:", *query_plans(copies[trees[0][0]])]), flush=True)
+        for copy in copies.values():
+            shutil.rmtree(copy)
+
+
+def main_fail_all(sizes: list[int], root: Path, baseline: Path | None) -> None:
+    """``--fail-all``: a full audit of simulated bags every one of which fails, and its
+    ``--json`` report written; peak RSS (and with ``--baseline``, another tree's)."""
+    here = Path(__file__).resolve().parents[1]
+    trees = [("this tree", here)] + ([("baseline", baseline)] if baseline else [])
+    for size in sizes:
+        archive = root / f"fail-{size}"
+        simulate(archive, size)
+        for name, tree in trees:
+            copy = root / f"fail-{size}-copy"
+            (copy / "bags").mkdir(parents=True)
+            shutil.copy(archive / "ledger.sqlite", copy / "ledger.sqlite")
+            r = _child(tree, ["--_archive", str(copy), "--_fail_all"])
+            print(
+                f"{size:,} simulated bags, EVERY ONE FAILING (recorded results), {name}: "
+                f"audit {r['audit']:.0f} s, report written in {r['written']:.1f} s; peak RSS "
+                f"{r['rss_after_audit_mib']:.0f} MiB after the audit, {r['rss_mib']:.0f} MiB "
+                f"after writing the --json report ({r['invalid']:,} invalid, {r['listed']:,} "
+                f"listed); load average {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+            shutil.rmtree(copy)
+        shutil.rmtree(archive)
 
 
 def grow(archive: Path, start: int, count: int, builders: int) -> float:
@@ -510,6 +731,22 @@ def main() -> None:
         "size, audited whole each time by `preserve audit` as a process",
     )
     parser.add_argument("--builders", type=int, default=2, help="with --grow")
+    parser.add_argument(
+        "--plan",
+        default="",
+        help="sizes (e.g. 1000000): a rolling slice's cost from a checkpoint (simulated bags)",
+    )
+    parser.add_argument(
+        "--fail-all",
+        default="",
+        help="sizes: a full audit of simulated bags that all fail, its --json report written",
+    )
+    parser.add_argument(
+        "--baseline", type=Path, help="with --plan, --fail-all: another tree, the same runs"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="with --plan")
+    parser.add_argument("--_slice", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--_fail_all", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--_build", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--_start", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--_simulate", type=int, help=argparse.SUPPRESS)
@@ -526,10 +763,23 @@ def main() -> None:
     if args._audit:
         print(json.dumps(run_audit(args._archive, args.workers, args._simulated)))
         return
+    if args._slice is not None:
+        print(json.dumps(slice_cost(args._archive, args._slice)))
+        return
+    if args._fail_all:
+        print(json.dumps(fail_all(args._archive)))
+        return
     root = Path(tempfile.mkdtemp(prefix="bench-scale-", dir=args.dir))
-    if args.grow:
+    if args.grow or args.plan or args.fail_all:
         try:
-            main_grow([int(s) for s in args.grow.split(",")], root, args.builders, args.workers)
+            if args.plan:
+                sizes = [int(s) for s in args.plan.split(",")]
+                main_plan(sizes, root, args.baseline, args.rounds)
+            if args.fail_all:
+                main_fail_all([int(s) for s in args.fail_all.split(",")], root, args.baseline)
+            if args.grow:
+                sizes = [int(s) for s in args.grow.split(",")]
+                main_grow(sizes, root, args.builders, args.workers)
         finally:
             if not args.keep:
                 shutil.rmtree(root, ignore_errors=True)
