@@ -630,12 +630,12 @@ def grow(archive: Path, start: int, count: int, builders: int) -> float:
     return time.perf_counter() - begun
 
 
-def audit_process(archive: Path, workers: int | None) -> dict[str, Any]:
+def audit_process(archive: Path, workers: int | None, *extra: str) -> dict[str, Any]:
     """``preserve audit ARCHIVE --json`` as a user runs it, under ``/usr/bin/time``:
     wall time, CPU seconds (it and its workers), the largest resident set of it and
     its workers (time's ``%M``), the auditor's own peak (its VmHWM, read every
     0.2 s), and the load average before and after."""
-    command = [sys.executable, "-m", "preserve", "audit", str(archive), "--json"]
+    command = [sys.executable, "-m", "preserve", "audit", str(archive), "--json", *extra]
     command += ["--workers", str(workers)] if workers else []
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
@@ -661,6 +661,7 @@ def audit_process(archive: Path, workers: int | None) -> dict[str, Any]:
         "load_after": os.getloadavg(),
         "checked": report.get("checked"),
         "invalid": report.get("invalid"),
+        "skipped": report.get("skipped"),
     }
 
 
@@ -705,6 +706,16 @@ def main_grow(sizes: list[int], root: Path, builders: int, workers: int | None) 
         )
         if a["exit"] != 0 or a["invalid"]:
             raise SystemExit("the archive did not audit valid")
+        # Rolling slices as a cron job runs them, from the full audit's checkpoint.
+        for extra in (["--limit", "1000"], ["--limit", "1000"], ["--budget", "30s"]):
+            r = audit_process(archive, workers, *extra)
+            print(
+                f"    `preserve audit {' '.join(extra)}` at {size:,} real bags: exit {r['exit']}, "
+                f"{r['checked']:,} checked, {r['skipped']:,} not reached; wall {r['wall']:.1f} s, "
+                f"CPU {r['cpu']:.1f} s, peak RSS auditor {r['auditor_hwm_mib']:.0f} MiB; "
+                f"load average {r['load_before'][0]:.1f}",
+                flush=True,
+            )
 
 
 def du_mib(path: Path) -> float:
