@@ -22,7 +22,7 @@ from preserve.cli import cli
 from preserve.ledger_check import verify_ledger
 from preserve.metadata import load_schema
 
-from .test_archive import make_statements
+from .test_archive import make_statements, statement_text
 
 
 @pytest.fixture(scope="module")
@@ -486,3 +486,28 @@ def test_cli_text_report_reads_the_failing_bags_back(archive: Path) -> None:
     assert lines[0].startswith("4 bags checked: 2 valid, 2 invalid")
     assert any(line.startswith(f"bags/{bags[0].name}: error manifest.") for line in lines)
     assert f"bags/{bags[3].name}: error ledger.bag-missing .: " in result.output
+
+
+def test_a_bag_published_during_a_slice_is_left_for_the_next(
+    archive: Path, rolling: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The slice reads its queue after the plan; a bag published in between has events
+    the plan did not replay, so it is not checked against them: the next slice takes it."""
+    assert audit(archive, workers=1).ok
+    late = tmp_path / "late"
+    late.mkdir()
+    (late / "notice-late.txt").write_text(statement_text(99), encoding="utf-8")
+    real_check = ledger_check.check
+
+    def check_then_publish(db: Any, where: Path, **options: Any) -> Any:
+        found = real_check(db, where, **options)
+        monkeypatch.setattr(ledger_check, "check", real_check)
+        assert ingest([late], archive).exit_code == 0  # after the plan's replay
+        return found
+
+    monkeypatch.setattr(ledger_check, "check", check_then_publish)
+    report = audit(archive, budget=3600, workers=1)
+    assert report.ok and report.checked_count == 4 and report.skipped == 0
+    assert any("published after this audit began" in note for note in report.notes)
+    after = audit(archive, limit=1, workers=1)
+    assert after.ok and [b.identifier for b in after.bags] == [bag_dirs(archive)[-1].name]
