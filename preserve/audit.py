@@ -93,19 +93,36 @@ class BagAudit:
 class SpooledBags(Sequence[BagAudit]):
     """The bags a report lists, kept in a temporary file (JSON Lines) as they come,
     not in memory: if every bag of a million fails, the report still needs only a
-    file offset a bag (8 bytes) and one bag at a time. Read back in order."""
+    file offset a bag (8 bytes) and one bag at a time. Read back in order; every
+    read says where (unbuffered, seek then read), so readings may interleave."""
 
     def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile("w+b", prefix="preserve-audit-bags-")  # noqa: SIM115
+        self._file = tempfile.TemporaryFile("w+b", buffering=0, prefix="preserve-audit-bags-")  # noqa: SIM115
         self._offsets = array("q")
         self._end = 0
 
     def append(self, bag: BagAudit) -> None:
         line = json.dumps(bag.as_dict(), ensure_ascii=False).encode("utf-8") + b"\n"
-        self._file.seek(self._end)
-        self._file.write(line)
         self._offsets.append(self._end)
+        self._write_at(self._end, line)
         self._end += len(line)
+
+    def _write_at(self, offset: int, data: bytes) -> None:
+        self._file.seek(offset)
+        view = memoryview(data)
+        while view:
+            view = view[self._file.write(view) or 0 :]
+
+    def _read_at(self, offset: int, size: int) -> bytes:
+        self._file.seek(offset)
+        chunks = []
+        while size > 0:
+            chunk = self._file.read(size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
 
     def __len__(self) -> int:
         return len(self._offsets)
@@ -119,20 +136,26 @@ class SpooledBags(Sequence[BagAudit]):
     def __getitem__(self, index: int | slice) -> BagAudit | Sequence[BagAudit]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        self._file.seek(self._offsets[index])
-        return BagAudit.from_dict(json.loads(self._file.readline()))
+        index = range(len(self))[index]  # negative indexes; IndexError past the end
+        start = self._offsets[index]
+        end = self._offsets[index + 1] if index + 1 < len(self) else self._end
+        return BagAudit.from_dict(json.loads(self._read_at(start, end - start)))
 
     def __iter__(self) -> Iterator[BagAudit]:
         for line in self.lines():
             yield BagAudit.from_dict(json.loads(line))
 
     def lines(self) -> Iterator[bytes]:
-        """Each bag as its JSON line (UTF-8), in order, read a line at a time."""
-        self._file.flush()
-        with open(os.dup(self._file.fileno()), "rb", closefd=True) as reader:
-            reader.seek(0)
-            for _ in range(len(self._offsets)):
-                yield reader.readline()
+        """Each bag as its JSON line (UTF-8), in order, read 64 KiB at a time."""
+        position, rest = 0, b""
+        while position < self._end:
+            chunk = self._read_at(position, min(1 << 16, self._end - position))
+            if not chunk:
+                return
+            position += len(chunk)
+            *complete, rest = (rest + chunk).split(b"\n")
+            for line in complete:
+                yield line + b"\n"
 
     def close(self) -> None:
         self._file.close()

@@ -511,3 +511,34 @@ def test_a_bag_published_during_a_slice_is_left_for_the_next(
     assert any("published after this audit began" in note for note in report.notes)
     after = audit(archive, limit=1, workers=1)
     assert after.ok and [b.identifier for b in after.bags] == [bag_dirs(archive)[-1].name]
+
+
+def test_spooled_bags_read_back_in_order_across_chunks_and_interleaved() -> None:
+    from preserve.audit import SpooledBags
+    from preserve.bagit_format import Problem, Severity
+
+    spool = SpooledBags()
+    made = [
+        BagAudit(
+            f"bag-{i:04d}",
+            f"bags/bag-{i:04d}",
+            (Problem("x.code", "data/é.txt", "message ünïcode " * (i % 7), Severity.warning),)
+            if i % 3
+            else (),
+            0.5,
+            i,
+            3,
+        )
+        for i in range(900)  # ~100 KiB: lines cross the 64 KiB reads
+    ]
+    for bag in made:
+        spool.append(bag)
+    assert len(spool) == 900 and spool[-1] == made[-1] and spool[1:3] == made[1:3]
+    seen = []
+    for index, bag in enumerate(spool):
+        assert spool[899 - index] == made[899 - index]  # a read elsewhere in between
+        seen.append(bag)
+    assert seen == made
+    with pytest.raises(IndexError):
+        spool[900]
+    spool.close()
