@@ -542,3 +542,21 @@ def test_spooled_bags_read_back_in_order_across_chunks_and_interleaved() -> None
     with pytest.raises(IndexError):
         spool[900]
     spool.close()
+
+
+@pytest.mark.parametrize("name", ["aaa-planted", "zzz-planted"])
+def test_a_bag_planted_outside_the_slice_is_found_within_one_sweep_cycle(
+    archive: Path, rolling: None, name: str
+) -> None:
+    """Before the first row's name or after the last: the windows cover every name."""
+    bags = bag_dirs(archive)
+    assert audit(archive, workers=1).ok
+    shutil.copytree(bags[0], archive / "bags" / name)
+    for _ in range(len(bags)):
+        report = audit(archive, limit=1, workers=1, keep_valid=False)
+        unknown = [(b.identifier, p.code) for b in report.bags for p in b.problems]
+        if unknown:
+            assert unknown == [(name, "ledger.bag-unknown")]
+            break
+    else:
+        pytest.fail("the planted bag was not found within one cycle of slices")
