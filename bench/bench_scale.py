@@ -24,6 +24,20 @@ into ``bags/`` with fsync turned off, and recorded in the ledger with the same r
 ingestion event). The audit itself is the real ``preserve.audit.audit``, with every
 check (BagIt, profile, metadata schema, PDF/A, ledger digests).
 
+``--grow 10000,100000,300000``: one archive of real bags grown to each size (two
+niced builder processes; see :func:`build` for the fast path), audited whole each
+time as a user runs it (``preserve audit --json`` under ``/usr/bin/time``: wall,
+CPU, peak RSS, load average), then two 1,000-bag slices and a 30 s budget.
+
+``--plan 1000000 [--baseline TREE]``: a 1,000-bag slice's cost from a checkpoint
+(the plan: seconds to the first bag; the whole slice; CPU; peak RSS), simulated
+bags, with another checkout's ``preserve`` in alternating rounds on a copy of the
+same ledger; then the query plan of every ledger query a slice runs.
+
+``--fail-all 200000,1000000 [--baseline TREE]``: a full audit of simulated bags
+whose every recorded result is a failure, its ``--json`` report then written:
+peak RSS after each.
+
 Prints numbers; asserts only that every bag audited valid.
 """
 
