@@ -560,3 +560,27 @@ def test_a_bag_planted_outside_the_slice_is_found_within_one_sweep_cycle(
             break
     else:
         pytest.fail("the planted bag was not found within one cycle of slices")
+
+
+def test_slices_sweep_the_chain_as_fast_as_they_go_round_the_bags(
+    archive: Path, rolling: None
+) -> None:
+    """An old event edited in place (hashes left alone) is found within one cycle of
+    slices: each sweeps its share of the chain (a quarter here), not a fixed stretch."""
+    bags = bag_dirs(archive)
+    assert audit(archive, workers=1).ok
+    (mark,) = checkpoints(archive)
+    db = sqlite3.connect(archive / ledger.LEDGER_NAME)
+    edited = mark["through_id"] - 1
+    db.execute("UPDATE events SET detail = '{}' WHERE id = ?", (edited,))
+    db.commit()
+    db.close()
+    slices = 0
+    while slices < len(bags):  # one cycle: a bag a slice
+        slices += 1
+        report = audit(archive, limit=1, workers=1, keep_valid=False)
+        if report.problems:
+            break
+    assert chain_codes(report) == ["ledger.chain-broken"], "not found within one cycle"
+    assert f"breaks at event {edited} (chain.event-changed" in report.problems[0].message
+    assert slices > 1  # found by the sweep reaching it, not at once
