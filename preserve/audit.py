@@ -552,6 +552,14 @@ def audit(
             # How many bags this audit checked: a next slice with a budget and no limit
             # sweeps as large a share.
             checkpoint = replace(found.checkpoint, checked=tally.checked)
+            try:  # past this audit's own events (a read, no lock held while it replays)
+                db.execute("BEGIN")
+                try:
+                    checkpoint = ledger_check.extend(db, checkpoint)
+                finally:
+                    db.execute("COMMIT")
+            except sqlite3.Error:
+                pass  # the checkpoint as planned: the next audit replays a little more
             try:
                 with ledger.write(db):
                     ledger_check.record_checkpoint(db, checkpoint, software_agent())

@@ -619,6 +619,20 @@ def _replay_range(
     return count, prev, last
 
 
+def extend(db: sqlite3.Connection, checkpoint: Checkpoint) -> Checkpoint:
+    """``checkpoint`` moved past the events written since it was taken (an audit's own
+    fixity events), replayed now from its head, so the next audit need not: after a
+    full audit of a million bags its first slice replayed them (11 s before its first
+    bag). Unchanged if a link does not hold (the next audit's replay reports it)."""
+    new = _replay_range(db, checkpoint.head, checkpoint.through_id + 1, None)
+    if new is None:
+        return checkpoint
+    count, head, last = new
+    if last is None:
+        return checkpoint
+    return replace(checkpoint, through_id=last, head=head, events=checkpoint.events + count)
+
+
 def record_checkpoint(db: sqlite3.Connection, checkpoint: Checkpoint, agent: str) -> None:
     """Chain a checkpoint event (inside :func:`preserve.ledger.write`)."""
     ledger.record_event(

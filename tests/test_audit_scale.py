@@ -584,3 +584,22 @@ def test_slices_sweep_the_chain_as_fast_as_they_go_round_the_bags(
     assert chain_codes(report) == ["ledger.chain-broken"], "not found within one cycle"
     assert f"breaks at event {edited} (chain.event-changed" in report.problems[0].message
     assert slices > 1  # found by the sweep reaching it, not at once
+
+
+def test_the_checkpoint_covers_the_audits_own_events(archive: Path, checkpointing: None) -> None:
+    """Regression (issue 14): the checkpoint an audit recorded stopped where its plan
+    did, so the next slice replayed the audit's own fixity events first (11 s before
+    its first bag after a full audit of a million). They are replayed at the end."""
+    assert audit(archive, workers=1).ok
+    db = sqlite3.connect(archive / ledger.LEDGER_NAME)
+    (marked,) = db.execute(
+        "SELECT id FROM events WHERE type = ? ORDER BY id DESC LIMIT 1",
+        (ledger_check.CHECKPOINT_EVENT,),
+    ).fetchone()
+    (last_fixity,) = db.execute("SELECT max(id) FROM events WHERE type = 'fixity check'").fetchone()
+    db.close()
+    (mark,) = checkpoints(archive)
+    assert mark["through_id"] == last_fixity == marked - 1
+    assert verify_ledger(archive).ok
+    assert audit(archive, limit=1, workers=1).ok  # and a slice goes on from there
+    assert checkpoints(archive)[-1]["through_id"] == marked + 1  # its own one event
