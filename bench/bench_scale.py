@@ -24,6 +24,20 @@ into ``bags/`` with fsync turned off, and recorded in the ledger with the same r
 ingestion event). The audit itself is the real ``preserve.audit.audit``, with every
 check (BagIt, profile, metadata schema, PDF/A, ledger digests).
 
+``--grow 10000,100000,300000``: one archive of real bags grown to each size (two
+niced builder processes; see :func:`build` for the fast path), audited whole each
+time as a user runs it (``preserve audit --json`` under ``/usr/bin/time``: wall,
+CPU, peak RSS, load average), then two 1,000-bag slices and a 30 s budget.
+
+``--plan 1000000 [--baseline TREE]``: a 1,000-bag slice's cost from a checkpoint
+(the plan: seconds to the first bag; the whole slice; CPU; peak RSS), simulated
+bags, with another checkout's ``preserve`` in alternating rounds on a copy of the
+same ledger; then the query plan of every ledger query a slice runs.
+
+``--fail-all 200000,1000000 [--baseline TREE]``: a full audit of simulated bags
+whose every recorded result is a failure, its ``--json`` report then written:
+peak RSS after each.
+
 Prints numbers; asserts only that every bag audited valid.
 """
 
@@ -45,12 +59,20 @@ from typing import Any
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "en-annual-report.txt"
 
 
-def build(archive: Path, count: int) -> float:
-    """Make an archive of ``count`` bags (see the module docstring); returns seconds."""
+def build(archive: Path, count: int, start: int = 0) -> float:
+    """Make an archive of ``count`` bags (see the module docstring), or add bags
+    ``start``..``start + count - 1`` to one built before; returns seconds.
+
+    Fast path (all of it leaves each bag's bytes as ``write_bag`` writes them): the
+    PDF, the same bytes in every bag, is hashed once per algorithm, not once per file
+    record; ``software_agent()`` (four ``importlib.metadata`` look-ups, ~4 ms: half
+    a bag's writing) is asked once; fsync is off."""
+    import functools
+
     from preserve import archive as archive_mod
-    from preserve import bagging, ledger
+    from preserve import bagging, ledger, premis
     from preserve.metadata import Metadata, prepare_file
-    from preserve.premis import INGESTION, NORMALIZATION, Event, software_agent
+    from preserve.premis import INGESTION, NORMALIZATION, Event
     from preserve.render import PdfaLevel, render_statement
 
     started = time.perf_counter()
@@ -59,14 +81,24 @@ def build(archive: Path, count: int) -> float:
     statement = prepared.statement
     assert statement is not None
     rendering = render_statement(statement, base, PdfaLevel.A2U)
-    real_fsync = os.fsync
+    pdf = rendering.pdf
+    real_fsync, real_digest, real_agent = os.fsync, bagging._digest, premis.software_agent
+    pdf_digests = {a: real_digest(a, pdf) for a in bagging.DEFAULT_ALGORITHMS}
+
+    def digest(algorithm: Any, content: bytes) -> str:
+        if content is pdf:
+            return pdf_digests[algorithm]
+        return real_digest(algorithm, content)
+
     os.fsync = lambda fd: None  # the shortcut: durability is not what is measured here
+    bagging._digest = digest  # type: ignore[assignment]
+    premis.software_agent = functools.cache(real_agent)
     try:
         db = archive_mod.open_archive(archive)
         day = dt.date(2024, 3, 1)
         at = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
         batch: list[tuple[Metadata, bagging.WrittenBag]] = []
-        for i in range(count):
+        for i in range(start, start + count):
             record = dict(base.record)
             record["identifier"] = f"bench-{i:07d}"
             record["title"] = f"{base.title} {i}"
@@ -75,7 +107,7 @@ def build(archive: Path, count: int) -> float:
                 metadata=metadata,
                 original=statement.original,
                 original_name=FIXTURE.name,
-                pdf=rendering.pdf,
+                pdf=pdf,
                 pdf_pronom=rendering.level.pronom,
                 events=(
                     Event(NORMALIZATION, at, "success", "rendered PDF/A-2u"),
@@ -85,12 +117,12 @@ def build(archive: Path, count: int) -> float:
             )
             written = bagging.write_bag(archive / "bags" / metadata.identifier, contents)
             batch.append((metadata, written))
-            if len(batch) == 1000 or i == count - 1:
-                _record(db, batch, statement.original, ledger, software_agent())
+            if len(batch) == 1000 or i == start + count - 1:
+                _record(db, batch, statement.original, ledger, premis.software_agent())
                 batch = []
         db.close()
     finally:
-        os.fsync = real_fsync
+        os.fsync, bagging._digest, premis.software_agent = real_fsync, real_digest, real_agent
     return time.perf_counter() - started
 
 
@@ -264,14 +296,32 @@ def _fixity_since(archive: Path, mark: int) -> list[str]:
         db.close()
 
 
-def _replace_bag_checks(audit_mod: Any) -> None:
+def _replace_bag_checks(audit_mod: Any, failing: bool = False) -> None:
     """The simulation: everything but the per-bag file checks is the real audit (the
     ledger's chain check, the queue query, the planted-bag scan, the report, the
     recording of every result with its chained event); each bag's verification and
-    its tag-manifest hashing return a recorded valid result instead."""
+    its tag-manifest hashing return a recorded valid result instead (``failing``: a
+    recorded failure, two problems a bag, as a damaged bag gives)."""
+    from preserve.bagit_format import Problem
     from preserve.verify import BagResult
 
+    problems = (
+        Problem(
+            "manifest.digest-mismatch",
+            "data/original/statement.txt",
+            "manifest-sha256.txt: expected sha256 " + "ab" * 32 + ", file has " + "cd" * 32,
+        ),
+        Problem(
+            "oxum.mismatch",
+            "bag-info.txt",
+            "Payload-Oxum says 190000 bytes in 5 files; the payload has 190009 bytes in 5 "
+            "files (content differs: data/original/statement.txt)",
+        ),
+    )
+
     def recorded(bag_dir: str, *_args: Any, **_kwargs: Any) -> BagResult:
+        if failing:
+            return BagResult(bag_dir, False, problems, 11, 190_000, 0.0)
         return BagResult(bag_dir, True, (), 11, 190_000, 0.0)
 
     audit_mod._verify_one = recorded
@@ -327,16 +377,42 @@ def simulate(archive: Path, count: int) -> float:
 
 
 def query_plans(archive: Path) -> list[str]:
-    """EXPLAIN QUERY PLAN of each ledger query the audit runs per bag or per archive."""
+    """EXPLAIN QUERY PLAN of each ledger query the audit runs per bag, per page of a
+    slice, or per archive (a full audit's table comparisons are scans by design)."""
     import sqlite3
 
     from preserve import audit as audit_mod
     from preserve import ledger_check
     from preserve.signing import SIGNATURE_EVENT
 
-    queries = {
-        "queue (least recently verified first)": (audit_mod.QUEUE_QUERY, ()),
+    window = ledger_check.Window("a", "b", ((1, 2), (3, 4)))
+    rows, rows_params = window.rows()
+    listed = (ledger_check._LISTED, ('["x"]',))
+    ranges = " OR ".join("e.id BETWEEN ? AND ?" for _ in window.events)
+    queries: dict[str, tuple[str, tuple[Any, ...]]] = {
+        "queue, full audit (least recently verified first, spooled)": (audit_mod.QUEUE_QUERY, ()),
         "one bag's row": (audit_mod._ONE_ROW, ("x",)),
+        "slice queue page: never verified": (
+            getattr(audit_mod, "PAGE_NEVER", "SELECT 1"),
+            {"at": "a", "mark": 1, "id": "x", "rows": 500},
+        ),
+        "slice queue page: least recently verified": (
+            getattr(audit_mod, "PAGE_SINCE", "SELECT 1"),
+            {"at": "a", "mark": 1, "lv": "a", "id": "x", "rows": 500},
+        ),
+        "bags to audit (count, sizes the batches; a slice's 'not reached')": (
+            "SELECT count(*) FROM bags",
+            (),
+        ),
+        "sweep window's end": (
+            "SELECT identifier FROM bags WHERE identifier > ? ORDER BY identifier LIMIT 1 OFFSET ?",
+            ("a", 9999),
+        ),
+        "sweep window's rows (each stat-ed)": (
+            f"SELECT b.identifier FROM bags b WHERE {rows}",
+            rows_params,
+        ),
+        "a planted bag's name looked up": ("SELECT 1 FROM bags WHERE identifier = ?", ("x",)),
         "chain digests of a bag": (
             f"SELECT detail FROM events WHERE identifier = ? AND {ledger_check._DIGEST_EVENTS}"
             " ORDER BY id DESC LIMIT 1",
@@ -352,25 +428,308 @@ def query_plans(archive: Path) -> list[str]:
             " AND identifier IS NOT NULL ORDER BY id",
             ("deaccession",),
         ),
-        "bags to audit (count, sizes the batches)": ("SELECT count(*) FROM bags", ()),
+        "links to versions not held": (
+            "SELECT l.identifier, l.relation, l.other FROM version_links l"
+            " JOIN bags b ON b.identifier = l.identifier"
+            " LEFT JOIN bags o ON o.identifier = l.other"
+            " WHERE o.identifier IS NULL ORDER BY l.identifier, l.other",
+            (),
+        ),
+        "trusted keys (key trust and sealing events)": (
+            "SELECT type, detail FROM events WHERE identifier IS NULL AND type IN (?, ?)"
+            " ORDER BY id",
+            ("key trust", "ledger sealing"),
+        ),
         "latest chain checkpoint": (
             "SELECT id, detail FROM events WHERE type = ? AND identifier IS NULL"
             " ORDER BY id DESC LIMIT 1",
             (ledger_check.CHECKPOINT_EVENT,),
         ),
-        "events replayed after the checkpoint": ("SELECT * FROM events WHERE id >= ?", (1,)),
+        "the checkpoint's event": ("SELECT hash FROM events WHERE id = ?", (1,)),
+        "events replayed after the checkpoint": (
+            "SELECT * FROM events WHERE id >= ? ORDER BY id",
+            (1,),
+        ),
+        "events swept": ("SELECT * FROM events WHERE id >= ? AND id <= ? ORDER BY id", (1, 2)),
+        "the event before the sweep": (
+            "SELECT hash FROM events WHERE id < ? ORDER BY id DESC LIMIT 1",
+            (1,),
+        ),
+        "the chain's last id (a deleted tail)": (
+            "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
+            (),
+        ),
         "record a result": (
             "UPDATE bags SET last_verified_at = ?, last_result = ? WHERE identifier = ?",
             ("a", "b", "x"),
         ),
+        "the chain's head (each event appended)": (
+            "SELECT hash FROM events WHERE hash IS NOT NULL ORDER BY id DESC LIMIT 1",
+            (),
+        ),
     }
+    for name in ("_ROWS_MISSING",):
+        if hasattr(ledger_check, name):
+            queries["compare, window: ingestion events without a row"] = (
+                ledger_check._ROWS_MISSING.format(scope=ranges, type="+e.type"),
+                tuple(i for r in window.events for i in r),
+            )
+    for name, label in (
+        ("_UNRECORDED", "rows no ingestion vouches for"),
+        ("_STATE_CHANGED", "rows 'publishing' the chain published"),
+        ("_PATH_CHANGED", "rows with another path"),
+        ("_DIGESTS_DIFFER", "digests differing from the chain's"),
+        ("_DIGESTS_UNRECORDED", "digests no event records"),
+    ):
+        if hasattr(ledger_check, name):
+            sql = getattr(ledger_check, name)
+            queries[f"compare, window: {label}"] = (sql.format(scope=rows), rows_params)
+            queries[f"compare, a page of the slice: {label}"] = (
+                sql.format(scope=listed[0]),
+                listed[1],
+            )
     db = sqlite3.connect(archive / "ledger.sqlite")
     lines = []
     for name, (sql, params) in queries.items():
-        plan = "; ".join(row[-1] for row in db.execute("EXPLAIN QUERY PLAN " + sql, params))
+        found = db.execute("EXPLAIN QUERY PLAN " + sql, params)
+        plan = "; ".join(row[-1] for row in found)
         lines.append(f"  {name}: {' '.join(plan.split())}")
     db.close()
     return lines
+
+
+def slice_cost(archive: Path, limit: int) -> dict[str, Any]:
+    """One rolling slice of ``limit`` bags (each bag's check a recorded result), in this
+    fresh process: its plan (seconds until the first bag is judged), its whole time,
+    CPU seconds and this process's peak RSS."""
+    from preserve import audit as audit_mod
+
+    _replace_bag_checks(audit_mod)
+    first: list[float] = []
+    cpu = time.process_time()
+    started = time.perf_counter()
+    report = audit_mod.audit(
+        archive,
+        workers=1,
+        limit=limit,
+        keep_valid=False,
+        progress=lambda _bag: first or first.append(time.perf_counter()),
+    )
+    total = time.perf_counter() - started
+    return {
+        "plan": (first[0] if first else time.perf_counter()) - started,
+        "total": total,
+        "cpu": time.process_time() - cpu,
+        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "checked": report.checked_count,
+        "skipped": report.skipped,
+        "ok": report.ok,
+    }
+
+
+def fail_all(archive: Path) -> dict[str, Any]:
+    """A full audit in which every bag's recorded result is a failure, its report then
+    written as ``audit --json`` writes it (to /dev/null): time and peak RSS."""
+    from preserve import audit as audit_mod
+
+    _replace_bag_checks(audit_mod, failing=True)
+    started = time.perf_counter()
+    report = audit_mod.audit(archive, workers=1, keep_valid=False)
+    audited = time.perf_counter() - started
+    audit_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    with open(os.devnull, "w", encoding="utf-8") as out:
+        if hasattr(report, "write_json"):
+            report.write_json(out.write)
+        else:  # a tree from before the spool: the document built whole, as its CLI did
+            out.write(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) + "\n")
+    return {
+        "audit": audited,
+        "written": time.perf_counter() - started - audited,
+        "rss_after_audit_mib": audit_rss,
+        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "invalid": report.invalid_count,
+        "listed": len(report.bags),
+    }
+
+
+def _child(tree: Path, args: list[str]) -> dict[str, Any]:
+    """This script's hidden mode in a fresh process importing ``preserve`` from ``tree``."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    out = subprocess.check_output([sys.executable, __file__, *args], env=env)
+    return dict(json.loads(out.splitlines()[-1]))
+
+
+def main_plan(sizes: list[int], root: Path, baseline: Path | None, rounds: int) -> None:
+    """``--plan``: the cost of a rolling slice of 1,000 bags at each size (simulated
+    bags), from a checkpoint; with ``--baseline`` the same slices by another tree on a
+    copy of the same ledger, in alternating rounds."""
+    here = Path(__file__).resolve().parents[1]
+    trees = [("this tree", here)] + ([("baseline", baseline)] if baseline else [])
+    for size in sizes:
+        archive = root / f"plan-{size}"
+        built = simulate(archive, size)
+        first = _child(here, ["--_archive", str(archive), "--_slice", "1000"])
+        print(
+            f"{size:,} simulated bags (built in {built:.0f} s); first slice, no checkpoint "
+            f"yet (the whole chain replayed and every row compared): {first['total']:.1f} s",
+            flush=True,
+        )
+        copies = {}
+        for name, _tree in trees:
+            copies[name] = root / f"plan-{size}-{name.replace(' ', '-')}"
+            (copies[name] / "bags").mkdir(parents=True)
+            shutil.copy(archive / "ledger.sqlite", copies[name] / "ledger.sqlite")
+        shutil.rmtree(archive)
+        results: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in trees}
+        for _ in range(rounds):
+            for name, tree in trees:
+                args = ["--_archive", str(copies[name]), "--_slice", "1000"]
+                results[name].append(_child(tree, args))
+        for name, _tree in trees:
+            runs = results[name]
+            med = {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in ("plan", "total", "cpu")}
+            print(
+                f"  slice of 1,000 from a checkpoint, {name} (median of {rounds}): plan "
+                f"{med['plan']:.2f} s, whole slice {med['total']:.2f} s, "
+                f"CPU {med['cpu']:.2f} s, peak RSS {max(r['rss_mib'] for r in runs):.0f} MiB; "
+                f"checked {runs[-1]['checked']:,}, not reached {runs[-1]['skipped']:,}; "
+                f"load average {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+        print("\n".join(["query plans:", *query_plans(copies[trees[0][0]])]), flush=True)
+        for copy in copies.values():
+            shutil.rmtree(copy)
+
+
+def main_fail_all(sizes: list[int], root: Path, baseline: Path | None) -> None:
+    """``--fail-all``: a full audit of simulated bags every one of which fails, and its
+    ``--json`` report written; peak RSS (and with ``--baseline``, another tree's)."""
+    here = Path(__file__).resolve().parents[1]
+    trees = [("this tree", here)] + ([("baseline", baseline)] if baseline else [])
+    for size in sizes:
+        archive = root / f"fail-{size}"
+        simulate(archive, size)
+        for name, tree in trees:
+            copy = root / f"fail-{size}-copy"
+            (copy / "bags").mkdir(parents=True)
+            shutil.copy(archive / "ledger.sqlite", copy / "ledger.sqlite")
+            r = _child(tree, ["--_archive", str(copy), "--_fail_all"])
+            print(
+                f"{size:,} simulated bags, EVERY ONE FAILING (recorded results), {name}: "
+                f"audit {r['audit']:.0f} s, report written in {r['written']:.1f} s; peak RSS "
+                f"{r['rss_after_audit_mib']:.0f} MiB after the audit, {r['rss_mib']:.0f} MiB "
+                f"after writing the --json report ({r['invalid']:,} invalid, {r['listed']:,} "
+                f"listed); load average {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+            shutil.rmtree(copy)
+        shutil.rmtree(archive)
+
+
+def grow(archive: Path, start: int, count: int, builders: int) -> float:
+    """Add bags ``start``.. to ``archive`` with ``builders`` processes (each its own
+    share of identifiers; their ledger transactions queue, as ingests do). Seconds."""
+    from preserve import archive as archive_mod
+
+    archive_mod.open_archive(archive).close()  # the ledger exists before they start
+    begun = time.perf_counter()
+    share = -(-count // builders)
+    children = []
+    for first in range(start, start + count, share):
+        n = min(share, start + count - first)
+        me = [sys.executable, __file__, "--_archive", str(archive), "--_start", str(first)]
+        children.append(subprocess.Popen([*me, "--_build", str(n)], stdout=subprocess.DEVNULL))
+    if any(child.wait() != 0 for child in children):
+        raise SystemExit("a builder failed")
+    return time.perf_counter() - begun
+
+
+def audit_process(archive: Path, workers: int | None, *extra: str) -> dict[str, Any]:
+    """``preserve audit ARCHIVE --json`` as a user runs it, under ``/usr/bin/time``:
+    wall time, CPU seconds (it and its workers), the largest resident set of it and
+    its workers (time's ``%M``), the auditor's own peak (its VmHWM, read every
+    0.2 s), and the load average before and after."""
+    command = [sys.executable, "-m", "preserve", "audit", str(archive), "--json", *extra]
+    command += ["--workers", str(workers)] if workers else []
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        timing = Path(tmp) / "time"
+        with (Path(tmp) / "out").open("w+b") as out:
+            child = subprocess.Popen(
+                ["/usr/bin/time", "-o", str(timing), "-f", "%e %U %S %M", *command], stdout=out
+            )
+            hwm_kib = 0
+            while child.poll() is None:
+                hwm_kib = max(hwm_kib, _auditor_hwm_kib(child.pid))
+                time.sleep(0.2)
+            out.seek(0)
+            report = json.loads(out.read() or b"{}")
+        wall, user, system, max_kib = timing.read_text().split()[-4:]
+    return {
+        "exit": child.returncode,
+        "wall": float(wall),
+        "cpu": float(user) + float(system),
+        "auditor_hwm_mib": hwm_kib / 1024,
+        "max_rss_mib": int(max_kib) / 1024,
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+        "checked": report.get("checked"),
+        "invalid": report.get("invalid"),
+        "skipped": report.get("skipped"),
+    }
+
+
+def _auditor_hwm_kib(time_pid: int) -> int:
+    """VmHWM of ``/usr/bin/time``'s child (the auditor), 0 if not (yet) readable."""
+    try:
+        children = Path(f"/proc/{time_pid}/task/{time_pid}/children").read_text().split()
+        if not children:
+            return 0
+        status = Path(f"/proc/{children[0]}/status").read_text()
+        line = next(x for x in status.splitlines() if x.startswith("VmHWM:"))
+        return int(line.split()[1])
+    except (OSError, StopIteration, ValueError):
+        return 0
+
+
+def main_grow(sizes: list[int], root: Path, builders: int, workers: int | None) -> None:
+    """``--grow``: one archive of real bags grown to each size in turn, each time
+    audited whole as a command (see :func:`audit_process`)."""
+    archive = root / "archive-real"
+    have = 0
+    for size in sizes:
+        load = os.getloadavg()
+        built = grow(archive, have, size - have, builders)
+        print(
+            f"built {have:,} -> {size:,} real bags in {built:.0f} s wall "
+            f"({builders} builders, load {load[0]:.1f} -> {os.getloadavg()[0]:.1f})",
+            flush=True,
+        )
+        have = size
+        a = audit_process(archive, workers)
+        cpu = a["cpu"]
+        print(
+            f"{size:>9,} real bags, `preserve audit --json` as a process: exit {a['exit']}, "
+            f"{a['checked']:,} checked, {a['invalid']} invalid; wall {a['wall']:.0f} s "
+            f"({a['wall'] / size * 1000:.2f} ms/bag), CPU {cpu:.0f} s "
+            f"({cpu / size * 1000:.2f} ms/bag); peak RSS auditor {a['auditor_hwm_mib']:.0f} MiB, "
+            f"largest process (auditor or a worker) {a['max_rss_mib']:.0f} MiB; load average "
+            f"{a['load_before'][0]:.1f} before, {a['load_after'][0]:.1f} after "
+            f"(5-min {a['load_after'][1]:.1f}); on disk {du_mib(archive):,.0f} MiB",
+            flush=True,
+        )
+        if a["exit"] != 0 or a["invalid"]:
+            raise SystemExit("the archive did not audit valid")
+        # Rolling slices as a cron job runs them, from the full audit's checkpoint.
+        for extra in (["--limit", "1000"], ["--limit", "1000"], ["--budget", "30s"]):
+            r = audit_process(archive, workers, *extra)
+            print(
+                f"    `preserve audit {' '.join(extra)}` at {size:,} real bags: exit {r['exit']}, "
+                f"{r['checked']:,} checked, {r['skipped']:,} not reached; wall {r['wall']:.1f} s, "
+                f"CPU {r['cpu']:.1f} s, peak RSS auditor {r['auditor_hwm_mib']:.0f} MiB; "
+                f"load average {r['load_before'][0]:.1f}",
+                flush=True,
+            )
 
 
 def du_mib(path: Path) -> float:
@@ -390,14 +749,38 @@ def main() -> None:
         help="sizes (e.g. 1000000) audited with the ledger, planning and report real and "
         "each bag's check replaced by a recorded result",
     )
+    parser.add_argument(
+        "--grow",
+        default="",
+        help="sizes (e.g. 10000,100000,300000): one archive of real bags grown to each "
+        "size, audited whole each time by `preserve audit` as a process",
+    )
+    parser.add_argument("--builders", type=int, default=2, help="with --grow")
+    parser.add_argument(
+        "--plan",
+        default="",
+        help="sizes (e.g. 1000000): a rolling slice's cost from a checkpoint (simulated bags)",
+    )
+    parser.add_argument(
+        "--fail-all",
+        default="",
+        help="sizes: a full audit of simulated bags that all fail, its --json report written",
+    )
+    parser.add_argument(
+        "--baseline", type=Path, help="with --plan, --fail-all: another tree, the same runs"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="with --plan")
+    parser.add_argument("--_slice", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--_fail_all", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--_build", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--_start", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--_simulate", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--_simulated", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--_audit", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--_archive", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._build is not None:
-        print(json.dumps({"seconds": build(args._archive, args._build)}))
+        print(json.dumps({"seconds": build(args._archive, args._build, args._start)}))
         return
     if args._simulate is not None:
         print(json.dumps({"seconds": simulate(args._archive, args._simulate)}))
@@ -405,7 +788,27 @@ def main() -> None:
     if args._audit:
         print(json.dumps(run_audit(args._archive, args.workers, args._simulated)))
         return
+    if args._slice is not None:
+        print(json.dumps(slice_cost(args._archive, args._slice)))
+        return
+    if args._fail_all:
+        print(json.dumps(fail_all(args._archive)))
+        return
     root = Path(tempfile.mkdtemp(prefix="bench-scale-", dir=args.dir))
+    if args.grow or args.plan or args.fail_all:
+        try:
+            if args.plan:
+                sizes = [int(s) for s in args.plan.split(",")]
+                main_plan(sizes, root, args.baseline, args.rounds)
+            if args.fail_all:
+                main_fail_all([int(s) for s in args.fail_all.split(",")], root, args.baseline)
+            if args.grow:
+                sizes = [int(s) for s in args.grow.split(",")]
+                main_grow(sizes, root, args.builders, args.workers)
+        finally:
+            if not args.keep:
+                shutil.rmtree(root, ignore_errors=True)
+        return
     rows = []
     sizes = [(int(s), False) for s in args.sizes.split(",") if s]
     sizes += [(int(s), True) for s in args.simulate.split(",") if s]

@@ -21,11 +21,12 @@ import os
 import sqlite3
 import tempfile
 import time
+from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, overload
 
 from preserve import ledger, ledger_check
 from preserve.bag_checks import PreserveChecks, check_our_bag
@@ -34,7 +35,7 @@ from preserve.errors import ArchiveError, PreserveError
 from preserve.fsio import BAGS_DIR, publisher_alive
 from preserve.hashing import hash_file
 from preserve.keys import TRUSTED_KEYS_DIR
-from preserve.premis import FIXITY_CHECK, software_agent
+from preserve.premis import FIXITY_CHECK, INGESTION, software_agent
 from preserve.settings import load_settings
 from preserve.signing import SIGNATURE_EVENT, SIGNATURES_DIR, Trust, is_signed, removed_signers
 from preserve.timestamps import TRUSTED_TSA_DIR
@@ -72,20 +73,110 @@ class BagAudit:
             "problems": [p.as_dict() for p in self.problems],
         }
 
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> BagAudit:
+        """The bag back from :meth:`as_dict` (its seconds rounded as there)."""
+        problems = tuple(
+            Problem(p["code"], p["path"], p["message"], Severity(p["severity"]))
+            for p in doc["problems"]
+        )
+        return cls(
+            doc["identifier"],
+            doc["path"],
+            problems,
+            doc["seconds"],
+            doc["bytes_checked"],
+            doc["files_checked"],
+        )
+
+
+class SpooledBags(Sequence[BagAudit]):
+    """The bags a report lists, kept in a temporary file (JSON Lines) as they come,
+    not in memory: if every bag of a million fails, the report still needs only a
+    file offset a bag (8 bytes) and one bag at a time. Read back in order; every
+    read says where (unbuffered, seek then read), so readings may interleave."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile("w+b", buffering=0, prefix="preserve-audit-bags-")  # noqa: SIM115
+        self._offsets = array("q")
+        self._end = 0
+
+    def append(self, bag: BagAudit) -> None:
+        line = json.dumps(bag.as_dict(), ensure_ascii=False).encode("utf-8") + b"\n"
+        self._offsets.append(self._end)
+        self._write_at(self._end, line)
+        self._end += len(line)
+
+    def _write_at(self, offset: int, data: bytes) -> None:
+        self._file.seek(offset)
+        view = memoryview(data)
+        while view:
+            view = view[self._file.write(view) or 0 :]
+
+    def _read_at(self, offset: int, size: int) -> bytes:
+        self._file.seek(offset)
+        chunks = []
+        while size > 0:
+            chunk = self._file.read(size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size -= len(chunk)
+        return b"".join(chunks)
+
+    def __len__(self) -> int:
+        return len(self._offsets)
+
+    @overload
+    def __getitem__(self, index: int) -> BagAudit: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[BagAudit]: ...
+
+    def __getitem__(self, index: int | slice) -> BagAudit | Sequence[BagAudit]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        index = range(len(self))[index]  # negative indexes; IndexError past the end
+        start = self._offsets[index]
+        end = self._offsets[index + 1] if index + 1 < len(self) else self._end
+        return BagAudit.from_dict(json.loads(self._read_at(start, end - start)))
+
+    def __iter__(self) -> Iterator[BagAudit]:
+        for line in self.lines():
+            yield BagAudit.from_dict(json.loads(line))
+
+    def lines(self) -> Iterator[bytes]:
+        """Each bag as its JSON line (UTF-8), in order, read 64 KiB at a time."""
+        position, rest = 0, b""
+        while position < self._end:
+            chunk = self._read_at(position, min(1 << 16, self._end - position))
+            if not chunk:
+                return
+            position += len(chunk)
+            *complete, rest = (rest + chunk).split(b"\n")
+            for line in complete:
+                yield line + b"\n"
+
+    def close(self) -> None:
+        self._file.close()
+
 
 @dataclass(frozen=True)
 class AuditReport:
     """An archive's audit; ``ok`` only when every bag checked is valid.
 
     Streaming: ``bags`` holds the failing bags in full (and the valid ones only
-    when asked, ``keep_valid``); the counts cover every bag, so memory stays flat
-    in the size of the archive. The full per-bag list goes to ``each`` (JSON Lines).
+    when asked, ``keep_valid``), spooled to a temporary file as they come
+    (:class:`SpooledBags`) and read back when the report is written
+    (:meth:`write_json`); the counts cover every bag, so memory stays flat in the
+    size of the archive and in how many fail. The full per-bag list goes to
+    ``each`` (JSON Lines).
     """
 
     archive: str
     started_at: str
     seconds: float
-    bags: tuple[BagAudit, ...]
+    bags: Sequence[BagAudit]
     #: Bags not reached this time (``limit``/``budget``), least recently verified first.
     skipped: int = 0
     #: Whether results were written to the ledger (not on a read-only archive).
@@ -114,7 +205,7 @@ class AuditReport:
     def ok(self) -> bool:
         return (
             self.invalid_count == 0
-            and all(b.valid for b in self.bags)
+            and (self.invalid is not None or all(b.valid for b in self.bags))
             and not any(p.severity is Severity.error for p in self.problems)
         )
 
@@ -125,6 +216,10 @@ class AuditReport:
         return self.bytes_total
 
     def as_dict(self) -> dict[str, Any]:
+        return {**self.summary(), "bags": [b.as_dict() for b in self.bags]}
+
+    def summary(self) -> dict[str, Any]:
+        """:meth:`as_dict` without the bags."""
         return {
             "archive": self.archive,
             "ok": self.ok,
@@ -138,8 +233,27 @@ class AuditReport:
             "recorded": self.recorded,
             "notes": list(self.notes),
             "problems": [p.as_dict() for p in self.problems],
-            "bags": [b.as_dict() for b in self.bags],
         }
+
+    def write_json(self, write: Callable[[str], Any]) -> None:
+        """:meth:`as_dict` as ``json.dumps(..., indent=2)`` writes it, byte for byte
+        (then a new line), to ``write`` a piece at a time, with the bags streamed from
+        their spool one at a time (``as_dict`` holds them all: gigabytes if a
+        million bags fail)."""
+        text = json.dumps({**self.summary(), "bags": []}, ensure_ascii=False, indent=2)
+        if not len(self.bags):
+            write(text + "\n")
+            return
+        write(text[: text.rindex("[]")] + "[")
+        docs: Iterator[Any] = (
+            (json.loads(line) for line in self.bags.lines())
+            if isinstance(self.bags, SpooledBags)
+            else (b.as_dict() for b in self.bags)
+        )
+        for index, doc in enumerate(docs):
+            item = json.dumps(doc, ensure_ascii=False, indent=2).replace("\n", "\n    ")
+            write(("," if index else "") + "\n    " + item)
+        write("\n  ]\n}\n")
 
 
 #: Results written to the ledger per transaction: a crash (or a lost executor)
@@ -159,7 +273,7 @@ class _Tally:
     checked: int = 0
     invalid: int = 0
     bytes: int = 0
-    kept: list[BagAudit] = field(default_factory=list)
+    kept: SpooledBags = field(default_factory=SpooledBags)
     batch: list[BagAudit] = field(default_factory=list)
     #: Problems the report adds to a bag's result but its fixity event does not
     #: record (a language version the archive lacks is no fault of the bag's files).
@@ -354,7 +468,13 @@ def audit(
             snapshot.execute("BEGIN")
             # The chain is replayed from its latest checkpoint (a chained event), not
             # from its first event: at a million bags that replay is most of a slice.
-            found = ledger_check.check(snapshot, archive, incremental=True)
+            # A rolling slice compares the events since then and the sweep's window
+            # here, and its own bags as it takes them (_Pages): its plan follows the
+            # slice, not the archive.
+            bounded = limit is not None or budget is not None
+            found = ledger_check.check(
+                snapshot, archive, incremental=True, rolling=(limit or 0) if bounded else None
+            )
             if not found.bound:
                 notes.append(
                     "the ledger predates version 4: its tables are not yet bound to its chain "
@@ -377,12 +497,26 @@ def audit(
             spool = stack.enter_context(
                 tempfile.TemporaryFile("w+", encoding="utf-8", prefix="preserve-audit-")  # noqa: SIM115
             )
-            total = _spool_queue(spool, snapshot, found, withdrawn)
+            pages: _Pages | None = None
+            if found.window is None:
+                total = _spool_queue(spool, snapshot, found, withdrawn)
+            else:
+                # Only the bags the sweep flagged are spooled; the rest of the queue is
+                # read a page at a time, as far as the slice goes, by the index.
+                first = _swept_first(archive, snapshot, found.window, withdrawn)
+                _spool_queue(spool, snapshot, found, withdrawn, rest=False, extra=first)
+                skip = withdrawn | set(first) | set(found.bag_problems)
+                pages = _Pages(db, found, started_at, skip, notes)
+                # Counted by the index (and the rows missing, spooled), not read.
+                total = _rows_to_audit(snapshot, withdrawn) + len(
+                    set(found.rows_missing) - withdrawn
+                )
             snapshot.close()
             snapshot = None
-            queue: Iterator[ledger.BagRow] = _queue(archive, spool, found, notes, tally)
+            queue: Iterator[ledger.BagRow] = _queue(archive, spool, found, notes, tally, pages)
+            planned = total
             if limit is not None:
-                queue = _Limited(queue, limit)
+                queue = _Limited(queue, limit, drain=pages is None)
                 total = min(total, limit)
             try:
                 skipped = _verify_all(
@@ -398,11 +532,14 @@ def audit(
                     limits,
                     executor,
                     total,
+                    drain=pages is None,
                 )
             except (PreserveError, KeyboardInterrupt):
                 tally.flush()  # what was verified before the executor went (or Ctrl-C)
                 raise
             skipped += getattr(queue, "rest", 0)
+            if pages is not None:  # the rest of the queue was not read: counted by the index
+                skipped += max(0, planned - pages.drawn)
             for result in _unknown(archive, db, found, withdrawn):
                 tally.add(result, verified=False)
             for identifier, problems in sorted(tally.links.items()):
@@ -412,9 +549,20 @@ def audit(
             tally.links = {}
         tally.flush()
         if recording and found.checkpoint is not None:
+            # How many bags this audit checked: a next slice with a budget and no limit
+            # sweeps as large a share.
+            checkpoint = replace(found.checkpoint, checked=tally.checked)
+            try:  # past this audit's own events (a read, no lock held while it replays)
+                db.execute("BEGIN")
+                try:
+                    checkpoint = ledger_check.extend(db, checkpoint)
+                finally:
+                    db.execute("COMMIT")
+            except sqlite3.Error:
+                pass  # the checkpoint as planned: the next audit replays a little more
             try:
                 with ledger.write(db):
-                    ledger_check.record_checkpoint(db, found.checkpoint, software_agent())
+                    ledger_check.record_checkpoint(db, checkpoint, software_agent())
             except ArchiveError as exc:  # the next audit replays a little more
                 notes.append(f"{exc.message}: the chain's checkpoint was not recorded")
     finally:
@@ -426,7 +574,7 @@ def audit(
         str(archive),
         started_at,
         time.monotonic() - started,
-        tuple(tally.kept),
+        tally.kept,
         skipped,
         recording,
         tuple(notes),
@@ -438,18 +586,21 @@ def audit(
 
 
 class _Limited(Iterator[ledger.BagRow]):
-    """The first ``limit`` bags of a queue; the rest are counted (``rest``), and
-    drawn all the same, so a missing bag past the limit is still reported."""
+    """The first ``limit`` bags of a queue. With ``drain`` (a spooled queue) the rest
+    are counted (``rest``) and drawn all the same, so a missing bag past the limit is
+    still reported; a rolling slice's pages are not read past the limit (the sweep
+    finds a missing bag within its cycle)."""
 
-    def __init__(self, queue: Iterator[ledger.BagRow], limit: int) -> None:
-        self.queue, self.limit, self.rest = queue, limit, 0
+    def __init__(self, queue: Iterator[ledger.BagRow], limit: int, *, drain: bool = True) -> None:
+        self.queue, self.limit, self.rest, self.drain = queue, limit, 0, drain
 
     def __next__(self) -> ledger.BagRow:
         if self.limit > 0:
             self.limit -= 1
             return next(self.queue)
-        for _ in self.queue:
-            self.rest += 1
+        if self.drain:
+            for _ in self.queue:
+                self.rest += 1
         raise StopIteration
 
 
@@ -474,13 +625,17 @@ def _spool_queue(
     snapshot: sqlite3.Connection,
     found: ledger_check.LedgerCheck,
     withdrawn: Set[str] = frozenset(),
+    *,
+    rest: bool = True,
+    extra: Sequence[str] = (),
 ) -> int:
     """The bags to verify, in order, from the snapshot into ``spool`` (one JSON array a
     line; ~150 bytes a bag): bags whose rows disagree with the chain first (a rolling
-    audit reaches them at once), then the least recently verified; withdrawn bags not
-    at all. Leaves the file at its start; returns how many bags it holds."""
+    audit reaches them at once), and ``extra`` ones, then (``rest``) the least
+    recently verified; withdrawn bags not at all. Leaves the file at its start;
+    returns how many bags it holds."""
     count = 0
-    first = sorted((set(found.bag_problems) | set(found.rows_missing)) - withdrawn)
+    first = sorted((set(found.bag_problems) | set(found.rows_missing) | set(extra)) - withdrawn)
     for identifier in first:
         row = snapshot.execute(_ONE_ROW, (identifier,)).fetchone()
         if row is None:  # the chain records the bag but its row was deleted: audited all the same
@@ -489,7 +644,7 @@ def _spool_queue(
         spool.write(json.dumps(list(row)) + "\n")
         count += 1
     skip = set(first) | withdrawn
-    for row in snapshot.execute(QUEUE_QUERY):
+    for row in snapshot.execute(QUEUE_QUERY) if rest else ():
         if row[0] not in skip:
             spool.write(json.dumps(list(row)) + "\n")
             count += 1
@@ -503,10 +658,129 @@ def _queue(
     found: ledger_check.LedgerCheck,
     notes: list[str],
     tally: _Tally,
+    pages: _Pages | None = None,
 ) -> Iterator[ledger.BagRow]:
-    """The spooled queue, a bag at a time; missing bags go straight to the tally."""
+    """The spooled queue, then the pages (a rolling slice), a bag at a time; missing
+    bags go straight to the tally."""
     for line in spool:
+        if pages is not None:
+            pages.drawn += 1
         yield from _admit(archive, ledger.BagRow(*json.loads(line)), found, notes, tally)
+    for bag in pages or ():
+        yield from _admit(archive, bag, found, notes, tally)
+
+
+#: A rolling slice's queue, a page at a time by the index ``bags_by_last_verified``:
+#: bags never verified (by identifier), then the least recently verified. Two more
+#: columns: the bag's chained ingestion (a bag published after the plan is left for
+#: the next audit: its events were not replayed), and whether this audit already
+#: verified it (its time, and a fixity event after the plan's last: skipped; a bag
+#: verified in the same second by an earlier audit is not).
+_QUEUE_COLUMNS = (
+    "SELECT identifier, path, state, ingested_at, last_verified_at, publisher_pid,"
+    " (SELECT min(e.id) FROM events e WHERE e.identifier = bags.identifier"
+    f" AND e.type = '{INGESTION}' AND e.outcome = 'success'),"
+    " last_verified_at = :at AND EXISTS (SELECT 1 FROM events e"
+    f" WHERE e.identifier = bags.identifier AND e.type = '{FIXITY_CHECK}' AND e.id > :mark)"
+    " FROM bags"
+)
+PAGE_NEVER = (
+    f"{_QUEUE_COLUMNS} WHERE last_verified_at IS NULL AND identifier > :id"
+    " ORDER BY last_verified_at, identifier LIMIT :rows"
+)
+PAGE_SINCE = (
+    f"{_QUEUE_COLUMNS} WHERE last_verified_at IS NOT NULL"
+    " AND (last_verified_at, identifier) > (:lv, :id)"
+    " ORDER BY last_verified_at, identifier LIMIT :rows"
+)
+#: Rows per page (one short read transaction each, the rows compared with the chain).
+PAGE_ROWS = 500
+
+
+class _Pages:
+    """A rolling slice's queue past the spooled bags, read as far as the slice goes.
+
+    Each page is one short read transaction (no snapshot outlives it: the log keeps
+    being checkpointed) in which its rows are also compared with the chain
+    (:func:`ledger_check.compare_bags`), so every bag the slice checks is compared
+    in full, whatever the sweep's window."""
+
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        found: ledger_check.LedgerCheck,
+        started_at: str,
+        skip: Set[str],
+        notes: list[str],
+    ) -> None:
+        self.db, self.found, self.started_at, self.skip, self.notes = (
+            db,
+            found,
+            started_at,
+            skip,
+            notes,
+        )
+        #: Bags taken so far (the spooled ones, flagged by the plan, first: _queue counts
+        #: them), and those left because they were published after the plan.
+        self.drawn = 0
+        self.late = 0
+
+    def __iter__(self) -> Iterator[ledger.BagRow]:
+        replayed = self.found.chain.last_id or 0
+        args: dict[str, Any] = {"at": self.started_at, "mark": replayed, "rows": PAGE_ROWS}
+        query, args["id"] = PAGE_NEVER, ""
+        while True:
+            self.db.execute("BEGIN")
+            try:
+                rows = self.db.execute(query, args).fetchall()
+                if not rows and query is PAGE_NEVER:  # then the others, least recent first
+                    query, args["lv"], args["id"] = PAGE_SINCE, "", ""
+                    rows = self.db.execute(query, args).fetchall()
+                taken = [r for r in rows if r[0] not in self.skip and not r[7]]
+                ledger_check.compare_bags(self.db, self.found, [r[0] for r in taken])
+            finally:
+                self.db.execute("COMMIT")
+            if not rows:
+                return
+            args["lv"], args["id"] = rows[-1][4], rows[-1][0]
+            for row in taken:
+                if row[6] is not None and row[6] > replayed:
+                    self.late += 1
+                    if self.late == 1:
+                        self.notes.append(
+                            "bags published after this audit began are left for the next one"
+                        )
+                    continue
+                self.drawn += 1
+                yield ledger.BagRow(*row[:6])
+
+
+def _rows_to_audit(snapshot: sqlite3.Connection, withdrawn: Set[str]) -> int:
+    """How many rows the queue holds: counted by the index, less withdrawn bags' rows."""
+    count = int(snapshot.execute("SELECT count(*) FROM bags").fetchone()[0])
+    if withdrawn:
+        listed = json.dumps(sorted(withdrawn))
+        count -= int(
+            snapshot.execute(
+                "SELECT count(*) FROM bags WHERE identifier IN (SELECT value FROM json_each(?))",
+                (listed,),
+            ).fetchone()[0]
+        )
+    return count
+
+
+def _swept_first(
+    archive: Path, snapshot: sqlite3.Connection, window: ledger_check.Window, withdrawn: Set[str]
+) -> list[str]:
+    """The bags of the sweep's window that are not in ``bags/`` (the queue then reports
+    them missing): a missing bag is found within one cycle of slices."""
+    scope, params = window.rows()
+    rows = snapshot.execute(f"SELECT b.identifier FROM bags b WHERE {scope}", params)
+    return [
+        identifier
+        for (identifier,) in rows
+        if identifier not in withdrawn and not _present(archive, f"{BAGS_DIR}/{identifier}")
+    ]
 
 
 def _admit(
@@ -569,6 +843,8 @@ def _unknown(
             name = entry.name
             if name in found.rows_missing or name in withdrawn:
                 continue
+            if found.window is not None and not found.window.holds(name):
+                continue  # a rolling slice looks names up in its window only
             if db.execute(lookup, (name,)).fetchone() is not None:
                 continue
             names.append(name)  # planted bags only: none in an archive in good order
@@ -656,12 +932,15 @@ def _verify_all(
     limits: Limits = DEFAULT_LIMITS,
     executor: BatchExecutor | None = None,
     total: int | None = None,
+    *,
+    drain: bool = True,
 ) -> int:
     """Verify bags in parallel processes (or on ``executor``), submitting only while the
     budget lasts; results go to the tally as they come. Returns how many were not
     reached (the rest of the queue is still drawn, so missing bags are reported
-    whatever the budget). ``total``: about how many bags the queue holds (to size
-    pools and batches; the queue itself is never held whole)."""
+    whatever the budget; a rolling slice's pages are not: ``drain`` False). ``total``:
+    about how many bags the queue holds (to size pools and batches; the queue itself
+    is never held whole)."""
 
     def finish(bag: ledger.BagRow, result: BagResult) -> None:
         bag_dir = archive / bag.path
@@ -672,7 +951,8 @@ def _verify_all(
             recorded = ledger.get_bag(db, bag.identifier)
             expected = dict(recorded.tagmanifest_digests) if recorded is not None else {}
         extra = [
-            *found.bag_problems.get(bag.identifier, ()),
+            # popped: a slice that meets a million edited rows holds none it has judged
+            *found.bag_problems.pop(bag.identifier, ()),
             *_ledger_problems(bag_dir, expected, bag.ingested_at),
             *_signature_problems(db, bag_dir, bag.identifier),
         ]
@@ -691,7 +971,7 @@ def _verify_all(
         return budget is None or time.monotonic() - started < budget
 
     def rest() -> int:
-        return sum(1 for _ in queue)
+        return sum(1 for _ in queue) if drain else 0
 
     if executor is not None:
         # Calls are drawn from the queue a batch at a time, as the executor submits

@@ -14,8 +14,12 @@ disagrees:
   ``keys init --archive``) or the sealing event.
 
 The comparisons are SQL over the ledger (``json_each`` over the events' JSON), so
-they cost a scan of the events and return only the disagreements: memory does
-not grow with the number of bags.
+they return only the disagreements: memory does not grow with the number of bags.
+A full check (``preserve ledger verify``, an unbounded audit) compares every row
+and every ingestion event; a rolling slice (:func:`check` with ``share``) compares
+the rows of the bags it checks (:func:`compare_bags`), the events since the last
+checkpoint, and a window of the rest that moves on each slice (the sweep), so its
+cost follows the slice, not the archive (docs/tamper-evidence.md).
 
 Codes (all errors; docs/tamper-evidence.md): ``ledger.row-missing``,
 ``ledger.row-unrecorded``, ``ledger.digests-changed``, ``ledger.digests-unrecorded``,
@@ -56,25 +60,55 @@ _INGESTED = f"type = '{INGESTION}' AND outcome = 'success'"
 
 _INGESTED_E = f"e.type = '{INGESTION}' AND e.outcome = 'success'"
 
-#: ``latest(identifier, id)``: each bag's latest event that holds its digests.
-_WITH_LATEST = f"""
-    WITH latest AS (SELECT identifier, max(id) AS id FROM events WHERE {_DIGEST_EVENTS}
-                    GROUP BY identifier)
-"""
-#: Bags whose digests in the table are not exactly those of their latest digest event
-#: (same count, and every chained file with the same digest: the table's key is
-#: (identifier, file), so the two sets are equal). Index lookups per bag.
+#: Bags (``b``, in a scope) whose digests in the table are not exactly those of their
+#: latest digest event (same count, and every chained file with the same digest: the
+#: table's key is (identifier, file), so the two sets are equal). Index lookups per bag.
 _DIGESTS_DIFFER = f"""
-    {_WITH_LATEST}
-    SELECT l.identifier FROM latest l JOIN events e ON e.id = l.id
-    WHERE l.identifier IN (SELECT identifier FROM bags) AND (
+    SELECT b.identifier FROM bags b JOIN events e ON e.id = (
+        SELECT max(id) FROM events WHERE identifier = b.identifier AND {_DIGEST_EVENTS})
+    WHERE ({{scope}}) AND (
         (SELECT count(*) FROM json_each(e.detail, '$.tagmanifests'))
-            != (SELECT count(*) FROM bag_digests d WHERE d.identifier = l.identifier)
+            != (SELECT count(*) FROM bag_digests d WHERE d.identifier = b.identifier)
         OR EXISTS (SELECT 1 FROM json_each(e.detail, '$.tagmanifests') j
                    WHERE j.value IS NOT (SELECT d.sha256 FROM bag_digests d
-                                         WHERE d.identifier = l.identifier AND d.file = j.key)))
-    ORDER BY l.identifier
+                                         WHERE d.identifier = b.identifier AND d.file = j.key)))
+    ORDER BY b.identifier
 """
+#: Ingested bags (events ``e``, in a scope) whose row is gone. ``NOT EXISTS``, not
+#: ``NOT IN (SELECT ...)``: the latter builds the list of every bag first. In ranges
+#: of ids, ``+e.type``: the ranges, not the index of every ingestion, are read.
+_ROWS_MISSING = """
+    SELECT e.identifier, min(e.at), min(e.id) FROM events e
+    WHERE {type} = 'ingestion' AND e.outcome = 'success' AND e.identifier IS NOT NULL
+    AND ({scope})
+    AND NOT EXISTS (SELECT 1 FROM bags b WHERE b.identifier = e.identifier)
+    GROUP BY e.identifier ORDER BY e.identifier
+"""
+assert INGESTION == "ingestion"
+#: Rows (``b``, in a scope) no chained ingestion event vouches for.
+_UNRECORDED = f"""
+    SELECT b.identifier, b.state FROM bags b WHERE ({{scope}}) AND NOT EXISTS
+    (SELECT 1 FROM events e WHERE e.identifier = b.identifier AND {_INGESTED_E})
+"""
+#: Rows still 'publishing' whose ingestion the chain records.
+_STATE_CHANGED = f"""
+    SELECT b.identifier FROM bags b WHERE ({{scope}}) AND b.state = 'publishing' AND EXISTS
+    (SELECT 1 FROM events e WHERE e.identifier = b.identifier AND {_INGESTED_E})
+"""
+_PATH_CHANGED = (
+    "SELECT b.identifier, b.path FROM bags b WHERE ({scope}) AND b.path != 'bags/' || b.identifier"
+)
+#: Published rows whose chained events hold no digests although the chain ingested them.
+_DIGESTS_UNRECORDED = f"""
+    SELECT b.identifier FROM bags b WHERE ({{scope}}) AND b.state = 'published'
+    AND NOT EXISTS (SELECT 1 FROM events WHERE identifier = b.identifier AND {_DIGEST_EVENTS})
+    AND EXISTS (SELECT 1 FROM events e WHERE e.identifier = b.identifier AND {_INGESTED_E})
+"""
+#: Scopes: every row / event; the bags of a list (a JSON array); a window of rows
+#: by identifier (after the first, up to the second; None: to the last row); a
+#: window of events by id.
+_ALL = ("1", ())
+_LISTED = "b.identifier IN (SELECT value FROM json_each(?))"
 
 
 def chain_digests(db: sqlite3.Connection, identifier: str) -> dict[str, str] | None:
@@ -170,12 +204,15 @@ class LedgerCheck:
     #: Bags the chain records whose row is gone: identifier → ingested at.
     rows_missing: dict[str, str] = field(default_factory=dict)
     #: Rows in state 'publishing' whose ingestion the chain records (so: published).
-    published_per_chain: frozenset[str] = frozenset()
+    published_per_chain: set[str] = field(default_factory=set)
     #: PEMs of the keys in ``trusted-keys/`` that the chain vouches for.
     trusted_pems: tuple[bytes, ...] = ()
     #: What an audit with write access records for the next one to start from
     #: (:func:`replay`); None for a short chain, a broken one, or a full check.
     checkpoint: Checkpoint | None = None
+    #: A rolling slice's check: the rows compared beyond the slice's own bags (the
+    #: sweep's window); None for a full check, which compared every row.
+    window: Window | None = None
 
     @property
     def ok(self) -> bool:
@@ -197,23 +234,62 @@ def verify_ledger(archive: Path, *, published_head: str | None = None) -> Ledger
         db.close()
 
 
+@dataclass(frozen=True)
+class Window:
+    """What a rolling slice compares beyond its own bags: the sweep's window of rows
+    (identifiers after ``after``, up to ``upto``; None: to the last) and of events
+    (the ``(first, last)`` id ranges: those since the checkpoint, and the sweep's)."""
+
+    after: str
+    upto: str | None
+    events: tuple[tuple[int, int], ...]
+
+    def holds(self, identifier: str) -> bool:
+        """Whether ``identifier`` is in the window of rows (rows or not: a planted name)."""
+        return identifier > self.after and (self.upto is None or identifier <= self.upto)
+
+    def rows(self) -> tuple[str, tuple[str, ...]]:
+        """The window of rows as an SQL condition on ``b`` and its parameters."""
+        if self.upto is None:
+            return "b.identifier > ?", (self.after,)
+        return "b.identifier > ? AND b.identifier <= ?", (self.after, self.upto)
+
+
 def check(
     db: sqlite3.Connection,
     archive: Path,
     *,
     published_head: str | None = None,
     incremental: bool = False,
+    rolling: int | None = None,
 ) -> LedgerCheck:
-    """Replay and verify the chain, then compare every table the audit trusts with it.
+    """Replay and verify the chain, then compare the tables the audit trusts with it.
 
     Run it inside one read transaction, so the chain and the tables are one
     snapshot. A ledger older than version 4 (opened read-only, never upgraded) is
     not bound yet: only its chain is verified. ``incremental`` (the audit): the
     chain is replayed from its latest checkpoint (:func:`replay`), not from the start.
+
+    ``rolling`` (with ``incremental``; a rolling slice expecting to check that many
+    bags, 0: as many as the last audit did): where a checkpoint exists, only the
+    events since it and the sweep's windows are compared (:class:`Window`, sized to
+    the slice, at least :data:`SWEEP_MIN_BAGS` rows and :data:`SWEEP_MIN_EVENTS`
+    events); the slice compares its own bags as it takes them (:func:`compare_bags`).
+    Without a checkpoint (a short chain, or a first audit) the check is full.
     """
     checkpoint: Checkpoint | None = None
+    start: Checkpoint | None = None
+    swept: tuple[int, int] | None = None
+    share = 0
     if incremental and published_head is None:
-        report, checkpoint = replay(db)
+        sweep = SWEEP_EVENTS
+        latest = latest_checkpoint(db) if rolling is not None and ledger.strict(db) else None
+        if latest is not None:
+            share = rolling or latest[1].checked
+            count = int(db.execute("SELECT count(*) FROM bags").fetchone()[0])
+            portion = -(-latest[1].through_id * share // max(1, count))
+            sweep = max(SWEEP_MIN_EVENTS, portion)
+        report, checkpoint, start, swept = _replay(db, sweep)
     else:
         report = verify_chain(db, published_head=published_head)
     problems: list[Problem] = []
@@ -229,17 +305,70 @@ def check(
         )
     if not ledger.strict(db):
         return LedgerCheck(report, False, tuple(problems))
-    bags: dict[str, list[Problem]] = {}
+    window: Window | None = None
+    if rolling is not None and start is not None and swept is not None:
+        # The rows after the last window, as many as the slice's share; a window that
+        # reaches the last row runs to the end of the names (a planted bag named after
+        # every row is in it), and the next starts again from the first.
+        size = max(SWEEP_MIN_BAGS, share)
+        after_sql = "SELECT identifier FROM bags WHERE identifier > ? ORDER BY identifier"
+        end = db.execute(f"{after_sql} LIMIT 1 OFFSET ?", (start.bags_swept_to, size - 1))
+        upto = end.fetchone()
+        if upto is not None and db.execute(f"{after_sql} LIMIT 1", (upto[0],)).fetchone() is None:
+            upto = None
+        last = report.last_id if report.last_id is not None else start.through_id
+        window = Window(
+            start.bags_swept_to,
+            None if upto is None else str(upto[0]),
+            ((start.through_id + 1, last), swept),
+        )
+        if checkpoint is not None:
+            checkpoint = replace(checkpoint, bags_swept_to=window.upto or "", checked=share)
+    elif checkpoint is not None and start is not None:
+        checkpoint = replace(checkpoint, bags_swept_to=start.bags_swept_to)
+    found = LedgerCheck(report, True, window=window)
+    if window is None:
+        compare(db, found, _ALL, _ALL)
+    else:
+        ranges = " OR ".join("e.id BETWEEN ? AND ?" for _ in window.events)
+        compare(db, found, window.rows(), (ranges, tuple(i for r in window.events for i in r)))
+    key_problems, pems = _check_keys(db, archive)
+    problems += key_problems
+    return replace(
+        found,
+        problems=tuple(problems),
+        trusted_pems=tuple(pems),
+        checkpoint=checkpoint if report.ok else None,
+    )
+
+
+def compare_bags(db: sqlite3.Connection, found: LedgerCheck, identifiers: list[str]) -> None:
+    """Compare the rows of these bags with the chain (a rolling slice's own bags, as
+    it takes them), adding what disagrees to ``found`` (their rows exist: no event
+    is looked at for a missing one)."""
+    compare(db, found, (_LISTED, (json.dumps(identifiers),)), None)
+
+
+def compare(
+    db: sqlite3.Connection,
+    found: LedgerCheck,
+    rows: tuple[str, tuple[Any, ...]],
+    events: tuple[str, tuple[Any, ...]] | None,
+) -> None:
+    """Every comparison of the tables with the chain, over the rows (``b``) and the
+    ingestion events (``e``; None: none) in scope; what disagrees goes into ``found``."""
+    bags, missing, published = found.bag_problems, found.rows_missing, found.published_per_chain
+    scope, params = rows
 
     def add(identifier: str, code: str, message: str) -> None:
         bags.setdefault(identifier, []).append(Problem(code, "", message))
 
-    missing: dict[str, str] = {}
-    for identifier, at, event_id in db.execute(
-        f"SELECT identifier, min(at), min(id) FROM events WHERE {_INGESTED}"
-        " AND identifier IS NOT NULL AND identifier NOT IN (SELECT identifier FROM bags)"
-        " GROUP BY identifier ORDER BY identifier"
-    ):
+    missing_rows: list[Any] = []
+    if events is not None:
+        kind = "e.type" if events is _ALL else "+e.type"
+        query = _ROWS_MISSING.format(scope=events[0], type=kind)
+        missing_rows = db.execute(query, events[1]).fetchall()
+    for identifier, at, event_id in missing_rows:
         missing[identifier] = at
         add(
             identifier,
@@ -247,11 +376,7 @@ def check(
             f"the chain records its ingestion at {at} (event {event_id}), "
             "but the ledger's bags table has no row for it: the row was deleted",
         )
-    published: set[str] = set()
-    for identifier, state in db.execute(
-        "SELECT identifier, state FROM bags b WHERE NOT EXISTS (SELECT 1 FROM events e"
-        f" WHERE e.identifier = b.identifier AND {_INGESTED_E})"
-    ):
+    for identifier, state in db.execute(_UNRECORDED.format(scope=scope), params):
         if state == "published":
             add(
                 identifier,
@@ -259,10 +384,7 @@ def check(
                 "the ledger has a row for this bag but the chain records no ingestion of it: "
                 "the row was added outside preserve",
             )
-    for (identifier,) in db.execute(
-        "SELECT identifier FROM bags b WHERE state = 'publishing' AND EXISTS (SELECT 1"
-        f" FROM events e WHERE e.identifier = b.identifier AND {_INGESTED_E})"
-    ):
+    for (identifier,) in db.execute(_STATE_CHANGED.format(scope=scope), params):
         published.add(identifier)
         add(
             identifier,
@@ -270,45 +392,26 @@ def check(
             "the ledger's row says 'publishing' but the chain records the bag's ingestion: "
             "the row was changed (the bag is audited as published)",
         )
-    for identifier, path in db.execute(
-        "SELECT identifier, path FROM bags WHERE path != 'bags/' || identifier"
-    ):
+    for identifier, path in db.execute(_PATH_CHANGED.format(scope=scope), params):
         add(
             identifier,
             "ledger.path-changed",
             f"the ledger's row points at {path!r}, not bags/{identifier}: the row was changed "
             "(the bag is audited at bags/" + identifier + ")",
         )
-    changed = [identifier for (identifier,) in db.execute(_DIGESTS_DIFFER)]
-    for identifier in changed:
+    for (identifier,) in db.execute(_DIGESTS_DIFFER.format(scope=scope), params):
         add(
             identifier,
             "ledger.digests-changed",
             "the ledger's tag-manifest digests differ from those its chain recorded at "
             "ingest: the table was edited (the bag is checked against the chain's)",
         )
-    for (identifier,) in db.execute(
-        "SELECT identifier FROM bags WHERE state = 'published'"
-        f" AND identifier NOT IN (SELECT identifier FROM events WHERE {_DIGEST_EVENTS})"
-        f" AND identifier IN (SELECT identifier FROM events WHERE {_INGESTED})"
-    ):
+    for (identifier,) in db.execute(_DIGESTS_UNRECORDED.format(scope=scope), params):
         add(
             identifier,
             "ledger.digests-unrecorded",
             "no chained event records this bag's tag-manifest digests",
         )
-    key_problems, pems = _check_keys(db, archive)
-    problems += key_problems
-    return LedgerCheck(
-        report,
-        True,
-        tuple(problems),
-        bags,
-        missing,
-        frozenset(published),
-        tuple(pems),
-        checkpoint if report.ok else None,
-    )
 
 
 def _check_keys(db: sqlite3.Connection, archive: Path) -> tuple[list[Problem], list[bytes]]:
@@ -361,6 +464,11 @@ CHECKPOINT_MIN_EVENTS = 100_000
 #: turn from where the last one stopped (the sweep), so an old event edited in
 #: place is found within one cycle of audits, as a bag is.
 SWEEP_EVENTS = 200_000
+#: A rolling slice's sweep (:class:`Window`): at least this many events replayed and
+#: rows compared, and more for a larger slice (its share of the archive), so the
+#: sweep goes round the archive at least as fast as the slices go round its bags.
+SWEEP_MIN_EVENTS = 20_000
+SWEEP_MIN_BAGS = 10_000
 
 
 @dataclass(frozen=True)
@@ -373,6 +481,10 @@ class Checkpoint:
     events: int
     #: The sweep's position: the next replay verifies older events again from here.
     swept_to: int = 0
+    #: The sweep of the rows (rolling slices): the next compares rows after this one.
+    bags_swept_to: str = ""
+    #: Bags the audit checked (a slice with a budget and no limit sweeps that share).
+    checked: int = 0
 
     def as_detail(self) -> dict[str, Any]:
         return {
@@ -380,6 +492,8 @@ class Checkpoint:
             "head": self.head,
             "events": self.events,
             "swept_to": self.swept_to,
+            "bags_swept_to": self.bags_swept_to,
+            "checked": self.checked,
         }
 
 
@@ -395,7 +509,12 @@ def latest_checkpoint(db: sqlite3.Connection) -> tuple[int, Checkpoint] | None:
     try:
         doc = json.loads(row[1])
         found = Checkpoint(
-            int(doc["through_id"]), str(doc["head"]), int(doc["events"]), int(doc["swept_to"])
+            int(doc["through_id"]),
+            str(doc["head"]),
+            int(doc["events"]),
+            int(doc["swept_to"]),
+            str(doc.get("bags_swept_to", "")),  # checkpoints before rolling windows lack
+            int(doc.get("checked", 0)),  # these two
         )
     except (ValueError, TypeError, KeyError):
         return None
@@ -416,14 +535,23 @@ def replay(db: sqlite3.Connection) -> tuple[ChainReport, Checkpoint | None]:
     :func:`verify_chain` reports it. Returns the report and the checkpoint the
     caller may record (None for a chain under :data:`CHECKPOINT_MIN_EVENTS`).
     """
+    report, checkpoint, _, _ = _replay(db, SWEEP_EVENTS)
+    return report, checkpoint
+
+
+def _replay(
+    db: sqlite3.Connection, sweep: int
+) -> tuple[ChainReport, Checkpoint | None, Checkpoint | None, tuple[int, int] | None]:
+    """:func:`replay` with a sweep of ``sweep`` events; also the checkpoint it started
+    from and the ids it swept (both None when it replayed the whole chain)."""
     latest = latest_checkpoint(db) if ledger.strict(db) else None
     if latest is None:
-        return _full(db, swept_to=0)
+        return (*_full(db, swept_to=0), None, None)
     _, start = latest
     stored = db.execute("SELECT hash FROM events WHERE id = ?", (start.through_id,)).fetchone()
     new = _replay_range(db, start.head, start.through_id + 1, None)
     sweep_from = start.swept_to if 0 < start.swept_to <= start.through_id else 1
-    sweep_to = sweep_from + SWEEP_EVENTS - 1
+    sweep_to = sweep_from + sweep - 1
     before = db.execute(
         "SELECT hash FROM events WHERE id < ? ORDER BY id DESC LIMIT 1", (sweep_from,)
     ).fetchone()
@@ -431,9 +559,9 @@ def replay(db: sqlite3.Connection) -> tuple[ChainReport, Checkpoint | None]:
         db, before[0] if before else GENESIS, sweep_from, min(sweep_to, start.through_id)
     )
     if stored is None or stored[0] != start.head:
-        return _full(db, swept_to=0, mismatch=start)
+        return (*_full(db, swept_to=0, mismatch=start), None, None)
     if new is None or old is None:
-        return _full(db, swept_to=0)
+        return (*_full(db, swept_to=0), None, None)
     count, head, last = new
     last_id = last if last is not None else start.through_id
     try:
@@ -441,11 +569,12 @@ def replay(db: sqlite3.Connection) -> tuple[ChainReport, Checkpoint | None]:
     except sqlite3.Error:
         seq = None
     if seq is not None and int(seq[0]) > last_id:
-        return _full(db, swept_to=0)  # the tail was deleted: said as a full replay says it
+        # the tail was deleted: said as a full replay says it
+        return (*_full(db, swept_to=0), None, None)
     events = start.events + count
     swept = 0 if sweep_to >= start.through_id else sweep_to + 1
     report = ChainReport(events, head, last_id)
-    return report, _checkpoint(report, swept)
+    return report, _checkpoint(report, swept), start, (sweep_from, min(sweep_to, start.through_id))
 
 
 def _full(
@@ -488,6 +617,20 @@ def _replay_range(
         prev, last = digest, int(row["id"])
         count += 1
     return count, prev, last
+
+
+def extend(db: sqlite3.Connection, checkpoint: Checkpoint) -> Checkpoint:
+    """``checkpoint`` moved past the events written since it was taken (an audit's own
+    fixity events), replayed now from its head, so the next audit need not: after a
+    full audit of a million bags its first slice replayed them (11 s before its first
+    bag). Unchanged if a link does not hold (the next audit's replay reports it)."""
+    new = _replay_range(db, checkpoint.head, checkpoint.through_id + 1, None)
+    if new is None:
+        return checkpoint
+    count, head, last = new
+    if last is None:
+        return checkpoint
+    return replace(checkpoint, through_id=last, head=head, events=checkpoint.events + count)
 
 
 def record_checkpoint(db: sqlite3.Connection, checkpoint: Checkpoint, agent: str) -> None:

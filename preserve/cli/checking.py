@@ -204,10 +204,10 @@ def audit(
             limits=chosen_limits(archive, given_limits) if archive.is_dir() else None,
             executor=executor,
         )
-    if as_json:
-        emit_json(report.as_dict())
+    if as_json:  # the failing bags streamed from the report's spool, not held
+        report.write_json(lambda text: click.echo(text, nl=False))
     else:
-        summary = report.as_dict()
+        summary = report.summary()  # the bags are streamed below, not held
         click.echo(
             f"{summary['checked']} bags checked: {summary['valid']} valid, "
             f"{summary['invalid']} invalid, {summary['skipped']} not reached "
