@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import _thread
 import contextlib
+import gc
 import os
 import pickle
 import select
@@ -68,6 +69,9 @@ def run_batches(
         os.write(tasks_w, b"".join(_INDEX.pack(i) for i in range(len(batches))))
     finally:
         os.close(tasks_w)
+    # Objects alive now are the workers' too: the collector of each worker need not
+    # scan them (nor copy their pages to mark them), only what the worker makes.
+    gc.freeze()
     lifeline_r, lifeline_w = os.pipe()
     children: dict[int, int] = {}  # result pipe -> pid
     finished = False
@@ -93,6 +97,7 @@ def run_batches(
         os.close(lifeline_r)
         _reap(children, stop=not finished)
         os.close(lifeline_w)
+        gc.unfreeze()
 
 
 def _serve(
