@@ -94,6 +94,25 @@ is_ascii_name(const char *name)
     return 1;
 }
 
+/* The next entry of dir other than "." and "..", or NULL at the end; *result is set
+ * to PLAIN_NOT if reading the folder failed. */
+static struct dirent *
+next_entry(DIR *dir, int *result)
+{
+    for (;;) {
+        errno = 0;
+        struct dirent *entry = readdir(dir);
+        if (entry == NULL) {
+            if (errno != 0)
+                *result = PLAIN_NOT;
+            return NULL;
+        }
+        const char *name = entry->d_name;
+        if (!(name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))))
+            return entry;
+    }
+}
+
 typedef struct {
     PyObject *payload; /* list of str */
     PyObject *dirs;    /* list of str */
@@ -112,17 +131,9 @@ walk(Walk *w, int fd, char *prefix, size_t prefix_len, long depth)
         return PLAIN_NOT;
     }
     int result = OK;
-    for (;;) {
-        errno = 0;
-        struct dirent *entry = readdir(dir);
-        if (entry == NULL) {
-            if (errno != 0)
-                result = PLAIN_NOT;
-            break;
-        }
+    struct dirent *entry;
+    while ((entry = next_entry(dir, &result)) != NULL) {
         const char *name = entry->d_name;
-        if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
-            continue;
         size_t name_len = strlen(name);
         if (--w->left <= 0 || prefix_len + name_len + 1 > w->longest || !is_ascii_name(name)) {
             result = PLAIN_NOT;
@@ -366,17 +377,9 @@ check(PyObject *self, PyObject *args)
         result = PLAIN_NOT;
         goto end;
     }
-    while (result == OK) {
-        errno = 0;
-        struct dirent *entry = readdir(dir);
-        if (entry == NULL) {
-            if (errno != 0)
-                result = PLAIN_NOT;
-            break;
-        }
+    struct dirent *entry;
+    while (result == OK && (entry = next_entry(dir, &result)) != NULL) {
         const char *name = entry->d_name;
-        if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
-            continue;
         int kind = kind_of(dirfd(dir), entry);
         if (--w.left <= 0 || strlen(name) > (size_t)longest || !is_ascii_name(name)) {
             result = PLAIN_NOT;

@@ -114,12 +114,7 @@ def count(db: sqlite3.Connection, filters: Mapping[str, str]) -> int:
     filter (every statement has a type), by the catalog's indexes for more."""
     if len(filters) <= 1:
         facet, value = next(iter(filters.items())) if filters else ("type", None)
-        row = db.execute(
-            "SELECT coalesce(sum(count), 0) FROM facet_counts WHERE facet = ?"
-            + (" AND value = ?" if value is not None else ""),
-            (facet, value) if value is not None else (facet,),
-        ).fetchone()
-        return int(row[0])
+        return _selected(db, facet, value)
     clauses = [f"{f} = ?" for f in CATALOG_FACETS if f in filters]
     params = [filters[f] for f in CATALOG_FACETS if f in filters]
     # Through the most selective filter's index and the table (~1.3 µs a row), or, when
