@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 import errno
 import hashlib
+import json
 import logging
 import multiprocessing
 import os
@@ -572,6 +573,9 @@ def _ingest(
                 or (archive / BAGS_DIR / metadata.identifier).is_dir()
             )
             duplicate = _duplicate(source, metadata.identifier, identity, previous, present)
+            if duplicate.status is Status.failed and identity[0] == previous[0] and present:
+                today = json.loads(metadata.to_json())
+                duplicate = _made_earlier(archive, source, today) or duplicate
             yield report(duplicate)
             if options.fail_fast and duplicate.status is Status.failed:
                 break
@@ -723,6 +727,44 @@ def _unknown_bag(archive: Path, source: str, identifier: str) -> IngestResult | 
         f"{BAGS_DIR}/{identifier} is in the archive but not in its ledger (planted, or the "
         "ledger was replaced): nothing was written; run preserve audit",
         identifier,
+    )
+
+
+#: Record fields a newer preserve may derive differently from the same original (what
+#: a form leaves out is recorded for every form since session 4); a sidecar sets none.
+_DERIVED_ONLY = ("left_out",)
+
+
+def _made_earlier(archive: Path, source: str, record: dict[str, Any]) -> IngestResult | None:
+    """Already archived: the same original, its record made by an earlier preserve.
+
+    The ledger's identity covers the whole record, so a statement archived before
+    preserve recorded more of what a form leaves out would otherwise be refused as
+    "a different statement" when ingested again. When the archived record differs
+    from today's only in fields no sidecar sets, it is the same statement: already
+    archived, the bag untouched, and the message says what today's record would add.
+    """
+    identifier = str(record.get("identifier"))
+    from preserve.fsio import read_regular
+
+    data = read_regular(archive / BAGS_DIR / identifier / "data/metadata/statement.json", 1 << 20)
+    try:
+        archived = json.loads(data) if data is not None else None
+    except ValueError:
+        return None
+    if not isinstance(archived, dict):
+        return None
+    strip = {k: v for k, v in record.items() if k not in _DERIVED_ONLY}
+    if strip != {k: v for k, v in archived.items() if k not in _DERIVED_ONLY}:
+        return None
+    added = len(record.get("left_out", [])) - len(archived.get("left_out", []))
+    return IngestResult(
+        source,
+        Status.already_archived,
+        f"already archived as {identifier} (its record was made by an earlier preserve; "
+        f"today's would list {added:+d} left-out line(s); the bag is unchanged)",
+        identifier,
+        f"{BAGS_DIR}/{identifier}",
     )
 
 

@@ -479,3 +479,33 @@ def test_verify_finds_a_premis_xml_no_parser_reads(tmp_path: Path) -> None:
     assert [(p.code, p.path) for p in result.problems if p.severity.value == "error"] == [
         ("xml.malformed", "premis.xml")
     ]
+
+
+def test_a_page_archived_by_an_earlier_preserve_is_already_archived(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same page ingested again after this change: its archived record has fewer
+    left-out lines (an earlier preserve did not record them), which is no reason to call
+    it "a different statement". A changed sidecar still is."""
+    import preserve.archive as archive_module
+
+    archive = tmp_path / "archive"
+    page = tmp_path / "in" / COOKIES.name
+    page.parent.mkdir()
+    shutil.copyfile(COOKIES, page)
+    runner = CliRunner()
+    with monkeypatch.context() as earlier:
+        earlier.setattr(archive_module, "recorded", lambda received: received)
+        first = runner.invoke(cli, ["ingest", str(page), "-a", str(archive), "--json"])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(cli, ["ingest", str(page), "-a", str(archive), "--json"])
+    assert again.exit_code == 0, again.output
+    (result,) = json.loads(again.output)["results"]
+    assert result["status"] == "already-archived"
+    assert "made by an earlier preserve" in result["message"]
+    # A sidecar that changes what the record says is still a different statement.
+    sidecar = {"identifier": result["identifier"], "title": "Another title altogether"}
+    page.with_suffix(".json").write_text(json.dumps(sidecar))
+    changed = runner.invoke(cli, ["ingest", str(page), "-a", str(archive), "--json"])
+    assert changed.exit_code == 1
+    assert "metadata differs" in changed.output
