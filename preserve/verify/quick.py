@@ -96,14 +96,14 @@ def quick_check(root: Path, limits: Limits) -> QuickResult | None:
     except OSError:
         return None
     try:
-        return _check(at, root, limits)
+        return _finish(root, limits, _check(at, root, limits))
     except (_NotPlain, OSError, UnicodeError, ValueError):
         return None
     finally:
         os.close(at)
 
 
-def _check(at: int, root: Path, limits: Limits) -> QuickResult:
+def _check(at: int, root: Path, limits: Limits) -> _Read:
     """``at``: the bag folder, open: files are opened relative to it (shorter lookups)."""
     top, payload, dirs = _list(str(root), limits)
     if FETCH_TXT in top or BAGIT_TXT not in top:
@@ -133,7 +133,7 @@ def _check(at: int, root: Path, limits: Limits) -> QuickResult:
         if len(listed) != len(rows):
             raise _NotPlain  # a path listed twice
         (payload_m if named[0] is ManifestKind.payload else tag_m)[alg] = listed
-    if not payload_m or all(alg.weak for alg in payload_m):
+    if not payload_m:
         raise _NotPlain
     # Every payload manifest lists exactly the files on disk, by the same names.
     on_disk = set(payload)
@@ -150,7 +150,6 @@ def _check(at: int, root: Path, limits: Limits) -> QuickResult:
         named = parse_manifest_name(path)
         if path not in top or (named is not None and named[0] is ManifestKind.tag):
             raise _NotPlain  # a tag file missing, in a folder, or a tag manifest
-    _check_names(payload, tag_paths or (), limits)
 
     sizes = _hash_payload(at, payload, payload_m)
     for alg, listed in tag_m.items():
@@ -162,33 +161,43 @@ def _check(at: int, root: Path, limits: Limits) -> QuickResult:
 
     if BAG_INFO_TXT in top:
         tag(BAG_INFO_TXT)
-    algorithms = {a.value for a in payload_m} | {a.value for a in tag_m}
-    return _finish(
-        root,
-        limits,
+    return _Read(
         version,
-        (top, payload, dirs),
+        top,
+        payload,
         sizes,
+        dirs,
         cache,
-        algorithms,
-        tag_paths or (),
+        [a.value for a in payload_m],
+        [a.value for a in tag_m],
+        list(tag_paths or ()),
         tag_bytes,
     )
 
 
-def _finish(
-    root: Path,
-    limits: Limits,
-    version: str,
-    listing: tuple[list[str], list[str], list[str]],
-    sizes: list[int],
-    cache: dict[str, bytes],
-    algorithms: set[str],
-    tag_paths: Collection[str],
-    tag_bytes: int,
-) -> QuickResult:
-    """bag-info.txt and its Payload-Oxum, then the tree the further checks read."""
-    top, payload, dirs = listing
+class _Read(NamedTuple):
+    """What both implementations read of a bag (``preserve._quickbag.check`` returns
+    this tuple): the listing, the files read whole, the digests already compared."""
+
+    version: str
+    top: list[str]
+    payload: list[str]
+    sizes: list[int]
+    dirs: list[str]
+    cache: dict[str, bytes]
+    payload_algorithms: list[str]
+    tag_algorithms: list[str]
+    tag_paths: list[str]
+    tag_bytes: int
+
+
+def _finish(root: Path, limits: Limits, read: _Read) -> QuickResult:
+    """The rules left once the digests agree (weak algorithms, names, bag-info.txt and
+    its Payload-Oxum), then the tree the further checks read."""
+    version, top, payload, sizes, dirs, cache, payload_algs, tag_algs, tag_paths, _ = read
+    if all(DigestAlgorithm(a).weak for a in payload_algs):
+        raise _NotPlain
+    _check_names(payload, tag_paths, limits)
     octets = sum(sizes)
     if BAG_INFO_TXT in top:
         info = parse_bag_info(cache[BAG_INFO_TXT], encoding="UTF-8")
@@ -206,15 +215,15 @@ def _finish(
     return QuickResult(
         tree=tree,
         version=version,
-        algorithms=sorted(algorithms),
+        algorithms=sorted({*payload_algs, *tag_algs}),
         files_checked=len(payload) + len(tag_paths),
-        bytes_checked=octets + tag_bytes,
+        bytes_checked=octets + read.tag_bytes,
     )
 
 
 def _compiled(root: Path, limits: Limits) -> QuickResult:
     """The same path through preserve._quickbag: one call lists, reads, parses the
-    manifests and compares every digest; names, bag-info and the tree stay here."""
+    manifests and compares every digest; the rest is :func:`_finish`, as in Python."""
     assert _quickbag is not None
     got = _quickbag.check(
         os.fspath(root),
@@ -232,22 +241,7 @@ def _compiled(root: Path, limits: Limits) -> QuickResult:
     )
     if got is None:
         raise _NotPlain
-    version, top, payload, sizes, dirs, cache, payload_algs, tag_algs, tag_paths, tag_bytes = got
-    if all(DigestAlgorithm(a).weak for a in payload_algs):
-        raise _NotPlain
-    _check_names(payload, tag_paths, limits)
-    algorithms = {*payload_algs, *tag_algs}
-    return _finish(
-        root,
-        limits,
-        version,
-        (top, payload, dirs),
-        sizes,
-        cache,
-        algorithms,
-        tag_paths,
-        tag_bytes,
-    )
+    return _finish(root, limits, _Read(*got))
 
 
 def _list(base: str, limits: Limits) -> tuple[list[str], list[str], list[str]]:
@@ -292,7 +286,7 @@ def _list(base: str, limits: Limits) -> tuple[list[str], list[str], list[str]]:
     return top, payload, dirs
 
 
-def _check_names(payload: list[str], tag_paths: object, limits: Limits) -> None:
+def _check_names(payload: list[str], tag_paths: Collection[str], limits: Limits) -> None:
     """ASCII, safe, distinct in case, no system files: else the checker looks closer."""
     lowered = set()
     for rel in payload:
@@ -307,7 +301,7 @@ def _check_names(payload: list[str], tag_paths: object, limits: Limits) -> None:
         lowered.add(rel.lower())
     if len(lowered) != len(payload):
         raise _NotPlain  # names that differ only in case
-    for rel in tag_paths:  # type: ignore[attr-defined]
+    for rel in tag_paths:
         if safe_relpath(rel) != rel or rel.startswith(_PAYLOAD_PREFIX):
             raise _NotPlain
 
