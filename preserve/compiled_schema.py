@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from preserve.user_cache import cache_folder, trusted, trusted_folder
+from preserve.user_cache import cache_folder, trusted
 
 #: Schema keywords fastjsonschema checks as JSON Schema 2020-12 does (for a schema
 #: without ``$ref``); a schema with any other keyword is never compiled.
@@ -174,7 +174,7 @@ def _bytecode_trusted(source: Path) -> bool:
     cached = source.parent / "__pycache__"
     if not os.path.lexists(cached):
         return True
-    if not trusted_folder(cached):
+    if not trusted(cached, folder=True):
         return False
     return all(trusted(pyc) for pyc in cached.glob(f"{source.stem}.*"))
 

@@ -43,18 +43,11 @@ def cache_folder(*parts: str, create: bool = True) -> Path | None:
     return chain[-1]
 
 
-def trusted(path: Path) -> bool:
-    """Whether ``path`` (in a folder from :func:`cache_folder`) may be loaded."""
+def trusted(path: Path, *, folder: bool = False) -> bool:
+    """Whether the file (or ``folder``) ``path``, under :func:`cache_folder`, is the
+    user's own and may be loaded."""
     try:
-        return _own(path, directory=False)
-    except OSError:
-        return False
-
-
-def trusted_folder(path: Path) -> bool:
-    """Whether the folder ``path`` is the user's own (as :func:`trusted`, for folders)."""
-    try:
-        return _own(path, directory=True)
+        return _own(path, directory=folder)
     except OSError:
         return False
 
