@@ -44,7 +44,7 @@ from preserve.bagging import (
 )
 from preserve.bagit_format import DigestAlgorithm
 from preserve.errors import ArchiveError, ExitCode, InputError, PreserveError
-from preserve.fsio import BAGS_DIR, STAGING_DIR, fsync_dir, publisher_alive
+from preserve.fsio import BAGS_DIR, STAGING_DIR, fsync_dir, publisher_alive, read_regular
 from preserve.inputs import Received, module_for, recorded
 from preserve.keys import SigningKey
 from preserve.metadata import (
@@ -745,8 +745,6 @@ def _made_earlier(archive: Path, source: str, record: dict[str, Any]) -> IngestR
     archived, the bag untouched, and the message says what today's record would add.
     """
     identifier = str(record.get("identifier"))
-    from preserve.fsio import read_regular
-
     data = read_regular(archive / BAGS_DIR / identifier / "data/metadata/statement.json", 1 << 20)
     try:
         archived = json.loads(data) if data is not None else None
