@@ -12,6 +12,23 @@ FIXTURES = REPO / "fixtures"
 SHARED = REPO.parent / "shared"
 
 
+def ingest_one(tmp_path: Path, path: Path) -> Path:
+    """Ingest one statement into a new archive through the command; the bag, verified."""
+    from click.testing import CliRunner
+
+    from preserve.cli import cli
+    from preserve.verify import verify_bag
+
+    archive = tmp_path / "archive"
+    result = CliRunner().invoke(
+        cli, ["ingest", str(path), "-a", str(archive), "--workers", "1", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    (bag,) = (archive / "bags").iterdir()
+    assert verify_bag(bag).valid, verify_bag(bag).problems
+    return bag
+
+
 @pytest.fixture
 def shared_dir() -> Path:
     """``../shared`` beside the repository; tests that need it skip where it is absent."""

@@ -10,12 +10,11 @@ import json
 from pathlib import Path
 
 import docx as python_docx
-from click.testing import CliRunner
 
-from preserve.cli import cli
 from preserve.metadata import prepare_file
 from preserve.render import render_statement
-from preserve.verify import verify_bag
+
+from .conftest import ingest_one as _ingest
 
 STATEMENT = (
     "Reading rooms open on Saturdays\n\n"
@@ -24,17 +23,6 @@ STATEMENT = (
     "The change follows a survey of readers held in the winter.\n\n"
     "Anna Example\nHead of the City Library\n\n12 March 2024\n"
 )
-
-
-def _ingest(tmp_path: Path, path: Path) -> Path:
-    archive = tmp_path / "archive"
-    result = CliRunner().invoke(
-        cli, ["ingest", str(path), "-a", str(archive), "--workers", "1", "--json"]
-    )
-    assert result.exit_code == 0, result.output
-    (bag,) = (archive / "bags").iterdir()
-    assert verify_bag(bag).valid, verify_bag(bag).problems
-    return bag
 
 
 def test_an_institutions_pdfa_is_kept_and_is_the_copy(tmp_path: Path) -> None:

@@ -54,23 +54,13 @@ from preserve.render import render_statement
 from preserve.statement import read_statement
 from preserve.verify import verify_bag
 
+from .conftest import ingest_one as ingest
+
 REPO = Path(__file__).resolve().parent.parent
 INPUTS = REPO / "fixtures" / "inputs"
 EXPECTED: dict[str, dict[str, Any]] = json.loads((INPUTS / "expected.json").read_text("utf-8"))
 PREMIS = "{http://www.loc.gov/premis/v3}"
 COOKIES = INPUTS / "en-museums-cookie-banner.html"
-
-
-def ingest(tmp_path: Path, path: Path) -> Path:
-    """Ingest one statement into a new archive through the command; the bag, verified."""
-    archive = tmp_path / "archive"
-    result = CliRunner().invoke(
-        cli, ["ingest", str(path), "-a", str(archive), "--workers", "1", "--json"]
-    )
-    assert result.exit_code == 0, result.output
-    (bag,) = (archive / "bags").iterdir()
-    assert verify_bag(bag).valid, verify_bag(bag).problems
-    return bag
 
 
 def ingest_event(bag: Path) -> list[str]:
