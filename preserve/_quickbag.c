@@ -26,11 +26,17 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#ifndef __linux__
+#error "preserve._quickbag lists folders with Linux's getdents64; elsewhere quick.py runs"
+#endif
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define OPEN_FLAGS (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
@@ -65,9 +71,28 @@ hex_length(const char *alg, size_t len)
     return 0;
 }
 
+/* One entry as getdents64 writes it (linux/dirent.h). */
+typedef struct {
+    uint64_t d_ino;
+    int64_t d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+} Entry;
+
+/* A folder open as fd, read with getdents64 into a buffer of our own: readdir
+ * would need fdopendir, which costs an fstat and an fcntl a folder. */
+typedef struct {
+    int fd;
+    long pos, end;
+    char *buffer;
+} Folder;
+
+#define FOLDER_BUFFER 16384
+
 /* 1: a regular file, 2: a folder, 0: anything else (or an error). */
 static int
-kind_of(int dir_fd, struct dirent *entry)
+kind_of(int dir_fd, Entry *entry)
 {
     struct stat st;
     switch (entry->d_type) {
@@ -94,19 +119,26 @@ is_ascii_name(const char *name)
     return 1;
 }
 
-/* The next entry of dir other than "." and "..", or NULL at the end; *result is set
- * to PLAIN_NOT if reading the folder failed. */
-static struct dirent *
-next_entry(DIR *dir, int *result)
+/* The next entry of the folder other than "." and "..", or NULL at the end; *result
+ * is set to PLAIN_NOT if reading the folder failed. */
+static Entry *
+next_entry(Folder *folder, int *result)
 {
     for (;;) {
-        errno = 0;
-        struct dirent *entry = readdir(dir);
-        if (entry == NULL) {
-            if (errno != 0)
-                *result = PLAIN_NOT;
-            return NULL;
+        if (folder->pos >= folder->end) {
+            long got = syscall(SYS_getdents64, folder->fd, folder->buffer, FOLDER_BUFFER);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0) {
+                if (got < 0)
+                    *result = PLAIN_NOT;
+                return NULL;
+            }
+            folder->pos = 0;
+            folder->end = got;
         }
+        Entry *entry = (Entry *)(folder->buffer + folder->pos);
+        folder->pos += entry->d_reclen;
         const char *name = entry->d_name;
         if (!(name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))))
             return entry;
@@ -125,21 +157,22 @@ typedef struct {
 static int
 walk(Walk *w, int fd, char *prefix, size_t prefix_len, long depth)
 {
-    DIR *dir = fdopendir(fd);
-    if (dir == NULL) {
+    Folder dir = {fd, 0, 0, PyMem_Malloc(FOLDER_BUFFER)};
+    if (dir.buffer == NULL) {
         close(fd);
-        return PLAIN_NOT;
+        PyErr_NoMemory();
+        return FAILED;
     }
     int result = OK;
-    struct dirent *entry;
-    while ((entry = next_entry(dir, &result)) != NULL) {
+    Entry *entry;
+    while ((entry = next_entry(&dir, &result)) != NULL) {
         const char *name = entry->d_name;
         size_t name_len = strlen(name);
         if (--w->left <= 0 || prefix_len + name_len + 1 > w->longest || !is_ascii_name(name)) {
             result = PLAIN_NOT;
             break;
         }
-        int kind = kind_of(dirfd(dir), entry);
+        int kind = kind_of(fd, entry);
         if (kind == 0) {
             result = PLAIN_NOT;
             break;
@@ -162,7 +195,7 @@ walk(Walk *w, int fd, char *prefix, size_t prefix_len, long depth)
         }
         Py_DECREF(text);
         if (kind == 2) {
-            int child = depth + 1 > w->max_depth ? -1 : openat(dirfd(dir), name, DIR_FLAGS);
+            int child = depth + 1 > w->max_depth ? -1 : openat(fd, name, DIR_FLAGS);
             if (child < 0) {
                 PyMem_Free(rel);
                 result = PLAIN_NOT;
@@ -176,7 +209,8 @@ walk(Walk *w, int fd, char *prefix, size_t prefix_len, long depth)
         if (result != OK)
             break;
     }
-    closedir(dir);
+    PyMem_Free(dir.buffer);
+    close(fd);
     return result;
 }
 
@@ -204,8 +238,12 @@ read_file(int dir_fd, const char *name, Py_ssize_t limit)
         if (n <= 0)
             break;
         got += n;
+        /* All that fstat promised, from a read asked for one byte more: a regular
+           file's read stops short only at its end, so no second read to see EOF. */
+        if (got == size)
+            break;
     }
-    if (got != size) { /* an error, or it changed size while being read */
+    if (got != size) { /* an error, or it grew (size + 1 read) or shrank while read */
         Py_CLEAR(data);
         goto done;
     }
@@ -369,18 +407,16 @@ check(PyObject *self, PyObject *args)
 
     /* The top: regular files, and one folder, data/. */
     int data_fd = -1;
-    int top_fd = dup(dir_fd);
-    DIR *dir = top_fd < 0 ? NULL : fdopendir(top_fd);
-    if (dir == NULL) {
-        if (top_fd >= 0)
-            close(top_fd);
-        result = PLAIN_NOT;
+    Folder dir = {dir_fd, 0, 0, PyMem_Malloc(FOLDER_BUFFER)};
+    if (dir.buffer == NULL) {
+        PyErr_NoMemory();
+        result = FAILED;
         goto end;
     }
-    struct dirent *entry;
-    while (result == OK && (entry = next_entry(dir, &result)) != NULL) {
+    Entry *entry;
+    while (result == OK && (entry = next_entry(&dir, &result)) != NULL) {
         const char *name = entry->d_name;
-        int kind = kind_of(dirfd(dir), entry);
+        int kind = kind_of(dir_fd, entry);
         if (--w.left <= 0 || strlen(name) > (size_t)longest || !is_ascii_name(name)) {
             result = PLAIN_NOT;
         } else if (kind == 1) {
@@ -389,14 +425,14 @@ check(PyObject *self, PyObject *args)
                 result = FAILED;
             Py_XDECREF(text);
         } else if (kind == 2 && strcmp(name, "data") == 0 && data_fd < 0) {
-            data_fd = openat(dirfd(dir), name, DIR_FLAGS);
+            data_fd = openat(dir_fd, name, DIR_FLAGS);
             if (data_fd < 0)
                 result = PLAIN_NOT;
         } else {
             result = PLAIN_NOT; /* a tag folder (signatures/...), a link, a FIFO... */
         }
     }
-    closedir(dir);
+    PyMem_Free(dir.buffer);
     if (result == OK && data_fd < 0)
         result = PLAIN_NOT;
     if (result == OK) {

@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import re
 import stat
 from collections.abc import Collection
 from pathlib import Path
@@ -38,6 +39,7 @@ from preserve.bagit_format import (
     BAGIT_TXT,
     FETCH_TXT,
     PAYLOAD_DIR,
+    SYSTEM_FILE_NAMES,
     DigestAlgorithm,
     Limits,
     ManifestKind,
@@ -63,6 +65,8 @@ QUICK_MAX_FILE = 1 << 20
 
 #: The hashlib constructor of each algorithm, by manifest name (for _quickbag).
 _CONSTRUCTORS = {alg.value: NEW[alg] for alg in DigestAlgorithm}
+#: Manifest names of the algorithms RFC 8493 deems too weak to rely on alone.
+_WEAK = frozenset(alg.value for alg in DigestAlgorithm if alg.weak)
 
 _FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -195,23 +199,26 @@ def _finish(root: Path, limits: Limits, read: _Read) -> QuickResult:
     """The rules left once the digests agree (weak algorithms, names, bag-info.txt and
     its Payload-Oxum), then the tree the further checks read."""
     version, top, payload, sizes, dirs, cache, payload_algs, tag_algs, tag_paths, _ = read
-    if all(DigestAlgorithm(a).weak for a in payload_algs):
+    if all(a in _WEAK for a in payload_algs):
         raise _NotPlain
-    _check_names(payload, tag_paths, limits)
+    if not _plain_names(payload, tag_paths):
+        _check_names(payload, tag_paths, limits)
     octets = sum(sizes)
-    if BAG_INFO_TXT in top:
-        info = parse_bag_info(cache[BAG_INFO_TXT], encoding="UTF-8")
-        if info.problems:
-            raise _NotPlain
-        oxums = info.get_all("Payload-Oxum")
+    info = cache.get(BAG_INFO_TXT)
+    if info is not None:
+        oxums = _plain_oxums(info)
+        if oxums is None:  # not all plain lines: the parser decides
+            parsed = parse_bag_info(info, encoding="UTF-8")
+            if parsed.problems:
+                raise _NotPlain
+            oxums = parsed.get_all("Payload-Oxum")
         if oxums and (len(set(oxums)) > 1 or parse_oxum(oxums[0]) != (octets, len(payload))):
             raise _NotPlain
-    tree = _DirTree(root, 1, None, limits, walk=False)
-    tree.files.update(dict.fromkeys(top, -1))
-    tree.files.update(zip(payload, sizes, strict=True))
-    tree.dirs.add(PAYLOAD_DIR)
-    tree.dirs.update(dirs)
-    tree.cache.update(cache)
+    files = dict.fromkeys(top, -1)
+    files.update(zip(payload, sizes, strict=True))
+    folders = set(dirs)
+    folders.add(PAYLOAD_DIR)
+    tree = _DirTree(root, 1, None, limits, walk=False, files=files, dirs=folders, cache=cache)
     return QuickResult(
         tree=tree,
         version=version,
@@ -219,6 +226,51 @@ def _finish(root: Path, limits: Limits, read: _Read) -> QuickResult:
         files_checked=len(payload) + len(tag_paths),
         bytes_checked=octets + read.tag_bytes,
     )
+
+
+# Names most bags have: ASCII letters, digits and a few marks, no component starting
+# with "." (no "..", no "._x", no ".DS_Store"), nothing safe_relpath refuses (no "\",
+# ":", "%", "~", controls). Length and depth are already within the limits (the
+# listing bails on longer or deeper ones), and ASCII has one case fold and one
+# normalization: what is left of the name rules is case twins and system files.
+_NAME = r"[A-Za-z0-9_(+,=@-][A-Za-z0-9_.()+,=@ -]*"
+_PLAIN_PAYLOAD = re.compile(rf"data/(?:{_NAME}/)*{_NAME}(?:\ndata/(?:{_NAME}/)*{_NAME})*")
+_PLAIN_TAGS = re.compile(rf"(?:{_NAME}(?:\n{_NAME})*)?")
+_SYSTEM_NAME = re.compile(
+    "/(?:" + "|".join(map(re.escape, sorted(SYSTEM_FILE_NAMES))) + ")(?:\n|$)"
+)
+
+
+def _plain_names(payload: list[str], tag_paths: Collection[str]) -> bool:
+    """True when the names need none of :func:`_check_names`' per-name rules (the
+    common case, in three regular-expression passes); False: that function decides."""
+    joined = "\n".join(payload)
+    if (
+        _PLAIN_PAYLOAD.fullmatch(joined) is None
+        or _PLAIN_TAGS.fullmatch("\n".join(tag_paths)) is None
+    ):
+        return False
+    lowered = joined.lower()
+    if _SYSTEM_NAME.search(lowered) is not None:
+        raise _NotPlain
+    if len(set(lowered.split("\n"))) != len(payload):
+        raise _NotPlain  # names that differ only in case
+    return True
+
+
+# A bag-info.txt of plain lines only: "Label: value" in printable ASCII (a tab may be
+# in a value), every line ended by LF. parse_bag_info finds nothing wrong in such a
+# file (no blank line, no continuation, no control or hidden line break), so only the
+# Payload-Oxum values need reading, as it reads them (label in any case, value stripped).
+_PLAIN_INFO = re.compile(rb"(?:[!-9;-~]+:[\t -~]*\n)*")
+_OXUM_LINE = re.compile(rb"^payload-oxum:[\t ]*(.*?)[\t ]*$", re.IGNORECASE | re.MULTILINE)
+
+
+def _plain_oxums(info: bytes) -> list[str] | None:
+    """The Payload-Oxum values of a plain bag-info.txt; None if it is not plain."""
+    if _PLAIN_INFO.fullmatch(info) is None:
+        return None
+    return [value.decode("ascii") for value in _OXUM_LINE.findall(info)]
 
 
 def _compiled(root: Path, limits: Limits) -> QuickResult:

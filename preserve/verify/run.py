@@ -16,7 +16,6 @@ from pathlib import Path
 
 from preserve.bagit_format import DEFAULT_LIMITS, Limits, Problem, Severity
 from preserve.errors import PreserveError, UnreadableInput
-from preserve.verify.checker import _Checker
 from preserve.verify.quick import QuickResult, quick_check
 from preserve.verify.result import CANNOT_OPEN, BagResult, ExtraCheck, _printable, _show
 from preserve.verify.tree import _ARCHIVE_ERRORS, OverLimit, _Tree
@@ -83,68 +82,93 @@ def verify_bag(
     if processes == 1 and threads is None:
         threads = 1
     quick = _quick(path, threads, processes, limits)
-    tree = quick.tree if quick is not None else _open_tree(path, threads, processes, limits)
-    checker = _Checker(tree)
-    try:
+    if quick is not None:  # a clean bag: what the checker would have found (verify/quick.py)
+        tree: _Tree = quick.tree
+        problems: list[Problem] = []
+        version: str | None = quick.version
+        algorithms = quick.algorithms
+        files_checked, bytes_checked = quick.files_checked, quick.bytes_checked
+    else:
+        from preserve.verify.checker import _Checker  # only for a bag not plainly clean
+
+        tree = _open_tree(path, threads, processes, limits)
+        checker = _Checker(tree)
         try:
-            if quick is None:
-                checker.run()
-            else:  # a clean bag: what the checker would have found (verify/quick.py)
-                checker.version = quick.version
-                checker.algorithms = quick.algorithms
-                checker.files_checked = quick.files_checked
-                checker.bytes_checked = quick.bytes_checked
+            checker.run()
         except _ARCHIVE_ERRORS as exc:
             checker.error("bag.unreadable", "", f"checking stopped: {exc}")
         except OverLimit as exc:  # a compression bomb met while hashing: stop there
             checker.problems.append(exc.problem)
             tree.over_limit = True
-        root = tree.root_path()
-        # Files whose content is known wrong: extra checks need not parse them (a PDF
-        # swapped for a decompression bomb is reported by its digest, not inflated).
-        unsound = frozenset(p.path for p in checker.problems if p.code in _UNSOUND)
-        for check in () if tree.over_limit else extra_checks:
-            # A check that reads through BagFiles gets the listed tree (directory, tar or
-            # zip alike, streamed); an older one gets the directory, and cannot run on
-            # a serialized bag.
-            reads_tree = getattr(check, "reads_bag_files", False)
-            if root is None and not reads_tree:
-                checker.error("check.skipped", "", f"{_name(check)} needs a bag directory")
-                continue
-            narrow = getattr(check, "with_unsound", None)
-            if unsound and narrow is not None:
-                check = narrow(unsound)
-            try:
-                checker.problems.extend(check(tree if reads_tree else root))  # type: ignore[arg-type]
-            except PreserveError as exc:
-                checker.error("check.failed", "", f"{_name(check)} failed: {exc.message}")
-            except Exception as exc:  # fail closed: a check that crashed did not pass
-                reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-                checker.error("check.failed", "", f"{_name(check)} failed: {reason}")
+        except BaseException:
+            _close(tree)
+            raise
+        problems = checker.problems
+        version, algorithms = checker.version, checker.algorithms
+        files_checked, bytes_checked = checker.files_checked, checker.bytes_checked
+    try:
+        if extra_checks and not tree.over_limit:
+            _run_extra_checks(tree, problems, extra_checks)
     finally:
-        close = getattr(tree, "close", None)
-        if close is not None:
-            close()
-    # Names read from disk may hold undecodable bytes: escape them so reports always print.
-    shown = {
-        p if _printable(p) else Problem(p.code, _show(p.path), _show(p.message), p.severity)
-        for p in checker.problems
-    }
-    problems = (
-        tuple(sorted(shown, key=lambda p: (p.severity.value, p.path, p.code, p.message)))
-        if shown
-        else ()
-    )
+        _close(tree)
     return BagResult(
         bag=str(path),
         valid=not any(p.severity is Severity.error for p in problems),
-        problems=problems,
-        files_checked=checker.files_checked,
-        bytes_checked=checker.bytes_checked,
+        problems=_shown(problems) if problems else (),
+        files_checked=files_checked,
+        bytes_checked=bytes_checked,
         seconds=time.perf_counter() - started,
-        version=checker.version,
-        algorithms=tuple(checker.algorithms),
+        version=version,
+        algorithms=tuple(algorithms),
     )
+
+
+def _run_extra_checks(
+    tree: _Tree, problems: list[Problem], extra_checks: Sequence[ExtraCheck]
+) -> None:
+    """The checks beyond RFC 8493, their problems added to ``problems``."""
+    root = tree.root_path()
+    # Files whose content is known wrong: extra checks need not parse them (a PDF
+    # swapped for a decompression bomb is reported by its digest, not inflated).
+    unsound = frozenset(p.path for p in problems if p.code in _UNSOUND)
+    for check in extra_checks:
+        # A check that reads through BagFiles gets the listed tree (directory, tar or
+        # zip alike, streamed); an older one gets the directory, and cannot run on
+        # a serialized bag.
+        reads_tree = getattr(check, "reads_bag_files", False)
+        if root is None and not reads_tree:
+            problems.append(_failed("check.skipped", f"{_name(check)} needs a bag directory"))
+            continue
+        narrow = getattr(check, "with_unsound", None)
+        if unsound and narrow is not None:
+            check = narrow(unsound)
+        try:
+            problems.extend(check(tree if reads_tree else root))  # type: ignore[arg-type]
+        except PreserveError as exc:
+            problems.append(_failed("check.failed", f"{_name(check)} failed: {exc.message}"))
+        except Exception as exc:  # fail closed: a check that crashed did not pass
+            reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            problems.append(_failed("check.failed", f"{_name(check)} failed: {reason}"))
+
+
+def _failed(code: str, message: str) -> Problem:
+    return Problem(code, "", message, Severity.error)
+
+
+def _shown(problems: list[Problem]) -> tuple[Problem, ...]:
+    """Problems in report order, once each; names read from disk may hold undecodable
+    bytes, escaped so that reports always print."""
+    shown = {
+        p if _printable(p) else Problem(p.code, _show(p.path), _show(p.message), p.severity)
+        for p in problems
+    }
+    return tuple(sorted(shown, key=lambda p: (p.severity.value, p.path, p.code, p.message)))
+
+
+def _close(tree: _Tree) -> None:
+    close = getattr(tree, "close", None)
+    if close is not None:
+        close()
 
 
 def _quick(

@@ -36,9 +36,19 @@ class _DirTree(_Tree):
         limits: Limits = DEFAULT_LIMITS,
         *,
         walk: bool = True,
+        files: dict[str, int] | None = None,
+        dirs: set[str] | None = None,
+        cache: dict[str, bytes] | None = None,
     ) -> None:
-        """``walk=False``: an empty listing, for a caller that listed the bag itself."""
-        super().__init__(str(root), limits=limits)
+        """``walk=False``: the listing given (``files``, ``dirs``, tag files already read
+        in ``cache``) or empty, for a caller that listed the bag itself."""
+        super().__init__(
+            str(root),
+            {} if files is None else files,
+            set() if dirs is None else dirs,
+            limits=limits,
+            cache={} if cache is None else cache,
+        )
         self.root = root
         self.threads = threads
         self.processes = processes
