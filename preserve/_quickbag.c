@@ -14,14 +14,17 @@
  * a duplicate, a digest of the wrong length, a file set that differs, a digest
  * that differs, a bagit.txt other than the two canonical ones, any limit) it
  * returns None and the bag goes to the general checker, which says what is
- * wrong. Names, bag-info.txt and the Payload-Oxum are checked in Python, on
- * what this returns (quick.py). tests/test_verify_quick.py runs every bag both
+ * wrong. Names, bag-info.txt and the Payload-Oxum are checked here only when
+ * they are plain, else in Python, on what this returns (quick.py). tests/test_verify_quick.py runs every bag both
  * with and without this module and requires the general checker's result.
  *
  * check(path, constructors, max_entries, max_depth, longest, max_line, max_files,
- *       tag_limit, manifest_limit, info_limit, file_limit, total_limit)
+ *       tag_limit, manifest_limit, info_limit, file_limit, total_limit, system_names)
  *   -> None, or (version, top, payload, sizes, dirs, cache, payload_algorithms,
- *                tag_algorithms, tag_paths, tag_bytes)
+ *                tag_algorithms, tag_paths, tag_bytes, plain)
+ * where plain is True when the names and bag-info.txt need no further look: plain
+ * names (no system file among them, none differing only in case) and a bag-info of
+ * plain lines whose Payload-Oxum agrees; False: quick.py checks them itself.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -374,18 +377,168 @@ tag_bytes(Tags *tags, PyObject *name)
     return failed ? NULL : data;
 }
 
+/* Whether a character may be in a plain name (quick.py's _NAME), first or later in a
+ * component: letters, digits and "_(+,=@-", then also ". )" and space. No component
+ * starts with "." (no "..", no "._x", no ".DS_Store"), and nothing safe_relpath
+ * refuses ("\", ":", "%", "~", controls) is in any. */
+static int
+name_char(unsigned char c, int first)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return 1;
+    if (strchr("_(+,=@-", c) != NULL)
+        return c != '\0';
+    return !first && c != '\0' && strchr(". )", c) != NULL;
+}
+
+/* 1 if every "/"-separated component of name is plain, else 0. */
+static int
+plain_path(const char *name, size_t len)
+{
+    int first = 1;
+    if (len == 0)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c == '/') {
+            if (first)
+                return 0; /* an empty component */
+            first = 1;
+        } else if (!name_char(c, first)) {
+            return 0;
+        } else {
+            first = 0;
+        }
+    }
+    return !first;
+}
+
+/* 1 when the names need none of quick.py's per-name rules: plain payload names
+ * (data/...), no operating-system file (system: lower-case names), no two that differ
+ * only in case, plain top-level tag names; 0 (quick.py decides), -1 (an exception). */
+static int
+plain_names(PyObject *payload, PyObject *tag_paths, PyObject *system)
+{
+    PyObject *lowered = PySet_New(NULL);
+    if (lowered == NULL)
+        return -1;
+    int plain = 1;
+    char buffer[4096];
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(payload) && plain == 1; i++) {
+        Py_ssize_t len;
+        const char *name = PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(payload, i), &len);
+        if (name == NULL) {
+            plain = -1;
+            break;
+        }
+        if (len < 6 || len >= (Py_ssize_t)sizeof(buffer) || memcmp(name, "data/", 5) != 0 ||
+            !plain_path(name + 5, (size_t)len - 5)) {
+            plain = 0;
+            break;
+        }
+        for (Py_ssize_t j = 0; j < len; j++)
+            buffer[j] = (char)((name[j] >= 'A' && name[j] <= 'Z') ? name[j] + 32 : name[j]);
+        const char *base = memrchr(buffer, '/', (size_t)len) + 1;
+        PyObject *low = PyUnicode_DecodeASCII(buffer, len, "strict");
+        PyObject *low_base = PyUnicode_DecodeASCII(base, len - (base - buffer), "strict");
+        int is_system = low_base ? PySequence_Contains(system, low_base) : -1;
+        if (low == NULL || is_system < 0 || PySet_Add(lowered, low) != 0)
+            plain = -1;
+        else if (is_system)
+            plain = 0;
+        Py_XDECREF(low);
+        Py_XDECREF(low_base);
+    }
+    if (plain == 1 && PySet_GET_SIZE(lowered) != PyList_GET_SIZE(payload))
+        plain = 0; /* names that differ only in case */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(tag_paths) && plain == 1; i++) {
+        Py_ssize_t len;
+        const char *name = PyUnicode_AsUTF8AndSize(PyList_GET_ITEM(tag_paths, i), &len);
+        if (name == NULL)
+            plain = -1;
+        else if (memchr(name, '/', (size_t)len) != NULL || !plain_path(name, (size_t)len))
+            plain = 0;
+    }
+    Py_DECREF(lowered);
+    return plain;
+}
+
+/* Whether value (len bytes) is "octets.files" with these numbers: 1-20 digits each,
+ * as parse_oxum reads it (a value over 64 bits is not plain: quick.py decides). */
+static int
+oxum_is(const char *value, size_t len, unsigned long long octets, unsigned long long files)
+{
+    unsigned long long numbers[2] = {0, 0};
+    int part = 0;
+    size_t digits = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = value[i];
+        if (c == '.' && part == 0 && digits > 0) {
+            part = 1;
+            digits = 0;
+        } else if (c >= '0' && c <= '9' && digits < 19) {
+            numbers[part] = numbers[part] * 10 + (unsigned long long)(c - '0');
+            digits++;
+        } else {
+            return 0;
+        }
+    }
+    return part == 1 && digits > 0 && numbers[0] == octets && numbers[1] == files;
+}
+
+/* 1 for a bag-info.txt of plain lines only ("Label: value" in printable ASCII, a tab
+ * allowed in a value, each line ended by LF: parse_bag_info finds nothing wrong in
+ * it) whose Payload-Oxum values, if any, are all the same and say octets.files;
+ * else 0 (quick.py decides). */
+static int
+plain_info(const char *data, Py_ssize_t size, unsigned long long octets, unsigned long long files)
+{
+    const char *p = data, *end = data + size, *oxum = NULL;
+    size_t oxum_len = 0;
+    while (p < end) {
+        const char *label = p;
+        while (p < end && *p >= '!' && *p <= '~' && *p != ':')
+            p++;
+        if (p == label || p >= end || *p != ':')
+            return 0;
+        size_t label_len = (size_t)(p - label);
+        const char *value = ++p; /* after the colon */
+        while (p < end && (*p == '\t' || (*p >= ' ' && *p <= '~')))
+            p++;
+        if (p >= end || *p != '\n')
+            return 0;
+        const char *value_end = p++;
+        if (label_len != 12 || strncasecmp(label, "payload-oxum", 12) != 0)
+            continue;
+        while (value < value_end && (*value == ' ' || *value == '\t'))
+            value++;
+        while (value_end > value && (value_end[-1] == ' ' || value_end[-1] == '\t'))
+            value_end--;
+        size_t len = (size_t)(value_end - value);
+        if (oxum == NULL) {
+            if (!oxum_is(value, len, octets, files))
+                return 0;
+            oxum = value;
+            oxum_len = len;
+        } else if (len != oxum_len || memcmp(value, oxum, len) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static PyObject *
 check(PyObject *self, PyObject *args)
 {
     (void)self;
-    PyObject *path_obj, *ctors;
+    PyObject *path_obj, *ctors, *system;
     Py_ssize_t max_entries, longest, max_line, max_files, tag_limit, manifest_limit,
         info_limit, file_limit, total_limit;
     long max_depth;
-    if (!PyArg_ParseTuple(args, "O&O!nlnnnnnnnn", PyUnicode_FSConverter, &path_obj,
+    if (!PyArg_ParseTuple(args, "O&O!nlnnnnnnnnO!", PyUnicode_FSConverter, &path_obj,
                           &PyDict_Type, &ctors, &max_entries, &max_depth, &longest, &max_line,
                           &max_files, &tag_limit, &manifest_limit, &info_limit, &file_limit,
-                          &total_limit))
+                          &total_limit, &PyFrozenSet_Type, &system))
         return NULL;
     int dir_fd = open(PyBytes_AS_STRING(path_obj), DIR_FLAGS);
     Py_DECREF(path_obj);
@@ -610,21 +763,33 @@ check(PyObject *self, PyObject *args)
         }
         tag_total += PyBytes_GET_SIZE(data);
     }
-    /* bag-info.txt, for the Payload-Oxum (checked in Python). */
+    /* bag-info.txt and its Payload-Oxum; then whether the names and bag-info.txt
+       are plain (quick.py checks them itself when they are not). */
+    int plain = 0;
     if (result == OK) {
         PyObject *info = PyUnicode_FromString("bag-info.txt");
         int present = info ? PySet_Contains(top_set, info) : -1;
-        if (present > 0 && tag_bytes(&tags, info) == NULL)
+        PyObject *data = present > 0 ? tag_bytes(&tags, info) : NULL;
+        if (present > 0 && data == NULL)
             result = PyErr_Occurred() ? FAILED : PLAIN_NOT;
         else if (present < 0)
             result = FAILED;
         Py_XDECREF(info);
+        if (result == OK)
+            plain = plain_names(w.payload, tag_paths, system);
+        if (plain < 0)
+            result = FAILED;
+        else if (plain && data != NULL)
+            plain = plain_info(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data),
+                               (unsigned long long)total,
+                               (unsigned long long)PyList_GET_SIZE(w.payload));
     }
     if (result == OK) {
         PyObject *payload_algs = PyDict_Keys(payload_m), *tag_algs = PyDict_Keys(tag_m);
         if (payload_algs && tag_algs)
-            out = Py_BuildValue("(sOOOOOOOOn)", version, top, w.payload, sizes, w.dirs, cache,
-                                payload_algs, tag_algs, tag_paths, tag_total);
+            out = Py_BuildValue("(sOOOOOOOOnO)", version, top, w.payload, sizes, w.dirs, cache,
+                                payload_algs, tag_algs, tag_paths, tag_total,
+                                plain ? Py_True : Py_False);
         Py_XDECREF(payload_algs);
         Py_XDECREF(tag_algs);
         if (out == NULL)
@@ -658,7 +823,8 @@ end:
 static PyMethodDef methods[] = {
     {"check", check, METH_VARARGS,
      "check(path, constructors, max_entries, max_depth, longest, max_line, max_files, "
-     "tag_limit, manifest_limit, info_limit, file_limit, total_limit) -> tuple or None"},
+     "tag_limit, manifest_limit, info_limit, file_limit, total_limit, system_names) "
+     "-> tuple or None"},
     {NULL, NULL, 0, NULL},
 };
 

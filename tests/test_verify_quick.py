@@ -384,9 +384,14 @@ def test_conformance_suite_agrees() -> None:
 
 # --------------------------------------------------------------------------- generated
 
-NAME = st.text(
-    alphabet=st.sampled_from("abcABC019 ._-éÉ\u0301~%*\\"), min_size=1, max_size=8
-).filter(lambda s: s not in (".", ".."))
+NAME = st.one_of(
+    st.text(
+        alphabet=st.sampled_from("abcABC019 ._-éÉ\u0301~%*\\(),+=@:"), min_size=1, max_size=8
+    ).filter(lambda s: s not in (".", "..")),
+    # Operating-system files, in any case (the quick paths must leave them to the
+    # checker's payload.system-file warning).
+    st.sampled_from(["Thumbs.db", "thumbs.DB", "desktop.ini", "ehthumbs.db", "._a", ".DS_Store"]),
+)
 
 
 @st.composite
@@ -456,6 +461,82 @@ def test_generated_bags_agree(
     root = tmp_path_factory.mktemp("gen") / "bag"
     root.mkdir()
     _write_generated(root, spec)
+    check_agrees(root)
+
+
+# Pieces of bag-info.txt lines: labels in any case, separators, Payload-Oxum values
+# right, wrong, padded, with leading zeros or too long, and lines no plain reader takes.
+INFO_LABEL = st.sampled_from(
+    [
+        "Payload-Oxum",
+        "payload-oxum",
+        "PAYLOAD-OXUM",
+        "Payload-Oxum ",
+        " Payload-Oxum",
+        "Source-Organization",
+        "X",
+        "É",
+        "",
+    ]
+)
+INFO_SEPARATOR = st.sampled_from([":", ": ", ":\t", ":  ", " : ", ""])
+# The payload below is 3 bytes in 2 files: "3.2" is right, padded or with leading zeros.
+INFO_VALUE = st.sampled_from(
+    [
+        "3.2",
+        "3.2 ",
+        "\t3.2",
+        "03.2",
+        "3.02",
+        "4.2",
+        "3.3",
+        ".2",
+        "3.",
+        "3.2.1",
+        "9" * 25 + ".2",
+        "Test",
+        "",
+        " ",
+        "é",
+        "a\x0cb",
+        "a\x85b",
+    ]
+)
+INFO_END = st.sampled_from(["\n", "\n", "\n", "\r\n", "\r", ""])
+
+
+@st.composite
+def bag_infos(draw: st.DrawFn) -> list[tuple[str, str, str, str]]:
+    return draw(st.lists(st.tuples(INFO_LABEL, INFO_SEPARATOR, INFO_VALUE, INFO_END), max_size=4))
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(lines=bag_infos())
+def test_generated_bag_infos_agree(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[tuple[str, str, str, str]]
+) -> None:
+    """bag-info.txt and its Payload-Oxum, read by _quickbag (plain lines), by quick.py
+    (plain lines, then the parser) and by the general checker: the same verdict."""
+    root = tmp_path_factory.mktemp("info") / "bag"
+    root.mkdir()
+    spec = {
+        "payload": {"data/a.txt": b"a", "data/docs/b.txt": b"bb"},
+        "separator": " ",
+        "upper": False,
+        "final_newline": True,
+        "oxum": "none",
+        "version": "1.0",
+        "unlisted": False,
+        "drop": False,
+    }
+    _write_generated(root, spec)
+    text = "".join(label + separator + value + end for label, separator, value, end in lines)
+    (root / "bag-info.txt").write_bytes(text.encode("utf-8"))
+    _retag(root)
     check_agrees(root)
 
 
@@ -572,3 +653,54 @@ def test_damaged_manifest_bytes_agree(
     manifest.write_bytes(data[:at] + inserted + data[at + drop :])
     _retag(root)
     check_agrees(root)
+
+
+@pytest.mark.skipif(COMPILED is None, reason="preserve._quickbag was not built (no C compiler)")
+@pytest.mark.parametrize(
+    ("names", "info", "plain", "answers"),
+    [
+        (["data/a.txt", "data/docs/b.txt"], "Payload-Oxum: 3.2\n", True, True),
+        (["data/a.txt", "data/docs/b.txt"], "payload-OXUM:\t03.2 \nX: y\n", True, True),
+        (["data/a.txt", "data/docs/b.txt"], "Payload-Oxum: 3.2\nPayload-Oxum: 3.2\n", True, True),
+        (["data/a.txt", "data/docs/b.txt"], "Contact: Zoé\nPayload-Oxum: 3.2\n", False, True),
+        (["data/a.txt", "data/docs/b.txt"], "Payload-Oxum: 3.2\r\n", False, True),
+        (
+            ["data/a.txt", "data/docs/b.txt"],
+            "Payload-Oxum: 3.2\nPayload-Oxum: 03.2\n",
+            False,
+            False,
+        ),
+        (["data/a.txt", "data/docs/b.txt"], "Payload-Oxum: 4.2\n", False, False),
+        (["data/a.txt", "data/docs/b.txt"], "Payload-Oxum3.2\n", False, False),
+        (["data/a.txt", "data/docs/b b.txt"], "", True, True),
+        (["data/a.txt", "data/docs/Thumbs.DB"], "", False, False),
+        (["data/a.txt", "data/A.TXT"], "", False, False),
+        (["data/a.txt", "data/.hidden"], "", False, True),
+        (["data/a.txt", "data/b~c.txt"], "", False, True),
+    ],
+)
+def test_compiled_says_plain_only_when_it_is(
+    tmp_path: Path, names: list[str], info: str, plain: bool, answers: bool
+) -> None:
+    """_quickbag's own reading of names and bag-info.txt (its last value, ``plain``):
+    true exactly for the plain shapes, and the quick path's verdict unchanged by it."""
+    bag = tmp_path / "bag"
+    bag.mkdir()
+    payload = dict(zip(names, [b"a", b"bb"], strict=True))
+    spec = {
+        "payload": payload,
+        "separator": " ",
+        "upper": False,
+        "final_newline": True,
+        "oxum": "none",
+        "version": "1.0",
+        "unlisted": False,
+        "drop": False,
+    }
+    _write_generated(bag, spec)
+    (bag / "bag-info.txt").write_bytes(info.encode("utf-8"))
+    _retag(bag)
+    got = COMPILED.check(str(bag), *quick_module._compiled_limits(DEFAULT_LIMITS))
+    assert got is not None
+    assert got[-1] is plain
+    assert (check_agrees(bag) is not None) is answers

@@ -176,6 +176,7 @@ def _check(at: int, root: Path, limits: Limits) -> _Read:
         [a.value for a in tag_m],
         list(tag_paths or ()),
         tag_bytes,
+        False,
     )
 
 
@@ -193,18 +194,21 @@ class _Read(NamedTuple):
     tag_algorithms: list[str]
     tag_paths: list[str]
     tag_bytes: int
+    #: True when the names and bag-info.txt need no further look (plain names, a
+    #: bag-info of plain lines whose Payload-Oxum agrees: only _quickbag says so).
+    plain: bool
 
 
 def _finish(root: Path, limits: Limits, read: _Read) -> QuickResult:
     """The rules left once the digests agree (weak algorithms, names, bag-info.txt and
     its Payload-Oxum), then the tree the further checks read."""
-    version, top, payload, sizes, dirs, cache, payload_algs, tag_algs, tag_paths, _ = read
+    version, top, payload, sizes, dirs, cache, payload_algs, tag_algs, tag_paths, _, plain = read
     if all(a in _WEAK for a in payload_algs):
         raise _NotPlain
-    if not _plain_names(payload, tag_paths):
+    if not plain and not _plain_names(payload, tag_paths):
         _check_names(payload, tag_paths, limits)
     octets = sum(sizes)
-    info = cache.get(BAG_INFO_TXT)
+    info = None if plain else cache.get(BAG_INFO_TXT)
     if info is not None:
         oxums = _plain_oxums(info)
         if oxums is None:  # not all plain lines: the parser decides
@@ -277,8 +281,16 @@ def _compiled(root: Path, limits: Limits) -> QuickResult:
     """The same path through preserve._quickbag: one call lists, reads, parses the
     manifests and compares every digest; the rest is :func:`_finish`, as in Python."""
     assert _quickbag is not None
-    got = _quickbag.check(
-        os.fspath(root),
+    got = _quickbag.check(str(root), *_compiled_limits(limits))
+    if got is None:
+        raise _NotPlain
+    return _finish(root, limits, _Read(*got))
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled_limits(limits: Limits) -> tuple[object, ...]:
+    """``preserve._quickbag.check``'s arguments after the path (one run has one Limits)."""
+    return (
         _CONSTRUCTORS,
         limits.max_files,
         limits.max_depth,
@@ -290,10 +302,8 @@ def _compiled(root: Path, limits: Limits) -> QuickResult:
         limits.max_bag_info_bytes,
         QUICK_MAX_FILE,
         PARALLEL_MIN_BYTES,
+        SYSTEM_FILE_NAMES,
     )
-    if got is None:
-        raise _NotPlain
-    return _finish(root, limits, _Read(*got))
 
 
 def _list(base: str, limits: Limits) -> tuple[list[str], list[str], list[str]]:

@@ -42,8 +42,9 @@ class _DirTree(_Tree):
     ) -> None:
         """``walk=False``: the listing given (``files``, ``dirs``, tag files already read
         in ``cache``) or empty, for a caller that listed the bag itself."""
+        label = str(root)
         super().__init__(
-            str(root),
+            label,
             {} if files is None else files,
             set() if dirs is None else dirs,
             limits=limits,
@@ -53,9 +54,9 @@ class _DirTree(_Tree):
         self.threads = threads
         self.processes = processes
         self.identity: dict[str, tuple[int, int]] = {}
-        self._prefix = os.path.join(root, "")
+        self._prefix = label if label.endswith("/") else label + "/"
         if walk:
-            self._walk("", str(root))
+            self._walk("", label)
 
     def root_path(self) -> Path | None:
         return self.root
