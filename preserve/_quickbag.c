@@ -269,7 +269,7 @@ parse_manifest(PyObject *bytes, int hexlen, Py_ssize_t max_line, Py_ssize_t max_
 {
     const unsigned char *data = (const unsigned char *)PyBytes_AS_STRING(bytes);
     Py_ssize_t size = PyBytes_GET_SIZE(bytes);
-    if (size == 0 || size > max_line)
+    if (size == 0)
         return NULL;
     for (Py_ssize_t i = 0; i < size; i++) {
         if (data[i] >= 0x7f || (data[i] < 0x20 && data[i] != '\n' && data[i] != '\t'))
@@ -286,7 +286,7 @@ parse_manifest(PyObject *bytes, int hexlen, Py_ssize_t max_line, Py_ssize_t max_
         Py_ssize_t len = end ? end - line : size - pos;
         pos += len + 1;
         Py_ssize_t i = 0;
-        if (len <= hexlen)
+        if (len <= hexlen || len > max_line)
             goto not_plain;
         for (; i < hexlen; i++) {
             if (!is_hex(line[i]))

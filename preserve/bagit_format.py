@@ -483,6 +483,12 @@ def _plain_rows(text: str, hex_length: int, max_files: int) -> list[tuple[str, s
     return [(path, digest.lower()) for digest, path in rows]
 
 
+def _lines_within(text: str, max_line: int) -> bool:
+    """Whether no line of ``text`` is over ``max_line`` characters (a short text at once;
+    a manifest of many lines, line by line)."""
+    return len(text) <= max_line or max(map(len, text.split("\n"))) <= max_line
+
+
 def plain_manifest(
     data: bytes, encoding: str, alg: DigestAlgorithm, limits: Limits = DEFAULT_LIMITS
 ) -> list[tuple[str, str]] | None:
@@ -491,7 +497,7 @@ def plain_manifest(
     if encoding not in ("UTF-8", "utf-8") or data.startswith(codecs.BOM_UTF8):
         return None
     text = data.decode("utf-8")  # UnicodeDecodeError: the caller's full parse reports it
-    if len(text) > limits.max_line_chars or "\r" in text:
+    if "\r" in text or not _lines_within(text, limits.max_line_chars):
         return None
     return _plain_rows(text, alg.hex_length, limits.max_files)
 
@@ -516,7 +522,7 @@ def parse_manifest(
     kind_alg = parse_manifest_name(parsed)
     alg = DigestAlgorithm.from_name(kind_alg[1]) if kind_alg else None
     max_line = limits.max_line_chars
-    if alg is not None and not problems and len(text) <= max_line and "\r" not in text:
+    if alg is not None and not problems and _lines_within(text, max_line) and "\r" not in text:
         rows = _plain_rows(text, alg.hex_length, limits.max_files)
         if rows is not None:
             plain = tuple(

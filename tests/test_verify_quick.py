@@ -704,3 +704,29 @@ def test_compiled_says_plain_only_when_it_is(
     assert got is not None
     assert got[-1] is plain
     assert (check_agrees(bag) is not None) is answers
+
+
+def test_the_line_limit_is_per_line(tmp_path: Path) -> None:
+    """A manifest longer than max_line_chars in all still takes the quick path (each
+    line is within it); one line over it sends the bag to the checker, which reports
+    limit.manifest-line."""
+    payload = {f"data/file-{i:03d}.txt": b"%d" % i for i in range(20)}
+    bag = make_bag(tmp_path / "bag", payload)
+    limits = Limits(max_line_chars=200)  # a sha512 line here is 128 + 2 + 17
+    assert len((bag / "manifest-sha512.txt").read_bytes()) > 20 * 140
+    assert check_agrees(bag, limits) is not None
+    long_name = "data/" + "n" * 120 + ".txt"
+    long_bag = make_bag(tmp_path / "long", {**payload, long_name: b"x"})
+    assert check_agrees(long_bag, limits) is None
+    problems = verify_bag(long_bag, threads=1, limits=limits).problems
+    assert "limit.manifest-line" in {p.code for p in problems}
+
+
+def test_a_folder_longer_than_one_listing_read(tmp_path: Path) -> None:
+    """1,500 files in one folder: _quickbag reads the folder over several getdents64
+    calls (16 KiB each) and must list every file once."""
+    payload = {f"data/many/file-{i:04d}-{'x' * 20}.txt": b"%d" % i for i in range(1500)}
+    bag = make_bag(tmp_path / "bag", payload)
+    quick = check_agrees(bag)
+    assert quick is not None
+    assert quick.files_checked == 1500 + 4  # and the tag files
