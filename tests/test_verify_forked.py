@@ -169,3 +169,27 @@ def _children() -> set[int]:
             except OSError:
                 continue
     return found
+
+
+def _die_on_zero_then_slow(batch: Sequence[int], marks: Path) -> list[int]:
+    if batch[0] == 0:
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(0.1)
+    (marks / str(batch[0])).touch()
+    return list(batch)
+
+
+def test_a_dead_workers_batch_is_reported_when_it_dies(tmp_path: Path) -> None:
+    """The batch a worker died in is reported as soon as the death is seen, not after
+    every other batch (whose results would be held in memory until then)."""
+    import functools
+
+    batches = [[i] for i in range(8)]
+    work = functools.partial(_die_on_zero_then_slow, marks=tmp_path)
+    results = forked.run_batches(batches, work, 2, lambda i, why: (i, why))
+    first = next(results)
+    assert first == [(0, "the worker process checking it was killed by signal 9")]
+    # The other worker checks batches 1-7 one after the other, 0.1 s each: the last
+    # one cannot be done yet when the first batch's death is reported.
+    assert not (tmp_path / "7").exists()
+    assert [r for rs in results for r in rs] == list(range(1, 8))

@@ -16,7 +16,10 @@ back in input order.
   parent dies, however (even SIGKILL), the kernel closes that end, the read
   returns, and the worker exits at once, in the middle of a large bag if need be.
 * A worker that dies (killed, out of memory) fails closed: each bag of the batches
-  it did not finish gets a ``check.failed`` result naming the signal or status.
+  it did not finish gets a ``check.failed`` result naming the signal or status. A
+  worker says which batch it takes before checking it, so the batch it died in is
+  reported as soon as its death is seen, and the results after it are handed on
+  as they come instead of being held until every other batch is done.
 * Only where ``os.fork`` is safe and cheap: Linux, and no other thread running
   (forking a threaded process can deadlock the child). Elsewhere
   :func:`~preserve.verify.run.verify_bags` uses the process pool.
@@ -40,7 +43,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 _INDEX = struct.Struct("<I")
-_LENGTH = struct.Struct("<Q")
+#: Before each message on a result pipe: the batch number and the length of the
+#: pickled results that follow, or _TAKEN (the worker has taken that batch).
+_HEADER = struct.Struct("<Iq")
+_TAKEN = -1
 #: At most this many batches: their numbers (4 bytes each) must fit in a pipe's
 #: buffer (64 KiB on Linux), written before any worker starts.
 MAX_BATCHES = 8192
@@ -113,8 +119,9 @@ def _serve(
         _thread.start_new_thread(_exit_with_parent, (lifeline,))
         while len(raw := os.read(tasks, _INDEX.size)) == _INDEX.size:
             (index,) = _INDEX.unpack(raw)
-            payload = pickle.dumps((index, work(batches[index])), pickle.HIGHEST_PROTOCOL)
-            _write_all(results, _LENGTH.pack(len(payload)) + payload)
+            _write_all(results, _HEADER.pack(index, _TAKEN))
+            payload = pickle.dumps(work(batches[index]), pickle.HIGHEST_PROTOCOL)
+            _write_all(results, _HEADER.pack(index, len(payload)) + payload)
     except BaseException:  # a worker must end here, whatever happened
         status = 1
     finally:
@@ -144,6 +151,7 @@ def _collect(
     done: dict[int, list[R]] = {}
     buffers = {fd: bytearray() for fd in children}
     exits: dict[int, str] = {}
+    taken: dict[int, int] = {}  # result pipe -> the batch its worker is checking
     following = 0
     poll = select.poll()
     for fd in children:
@@ -156,16 +164,24 @@ def _collect(
                 poll.unregister(fd)
                 open_pipes -= 1
                 exits[fd] = _wait(children[fd])
+                index = taken.pop(fd, None)
+                if index is not None:  # it died checking this batch: say so now
+                    why = f"the worker process checking it {exits[fd]}"
+                    done[index] = [failed(item, why) for item in batches[index]]
                 continue
             buffer = buffers[fd]
             buffer += chunk
-            while len(buffer) >= _LENGTH.size:
-                (size,) = _LENGTH.unpack_from(buffer)
-                if len(buffer) < _LENGTH.size + size:
+            while len(buffer) >= _HEADER.size:
+                index, size = _HEADER.unpack_from(buffer)
+                if size == _TAKEN:
+                    taken[fd] = index
+                    del buffer[: _HEADER.size]
+                    continue
+                if len(buffer) < _HEADER.size + size:
                     break
-                index, results = pickle.loads(buffer[_LENGTH.size : _LENGTH.size + size])
-                del buffer[: _LENGTH.size + size]
-                done[index] = results
+                done[index] = pickle.loads(buffer[_HEADER.size : _HEADER.size + size])
+                del buffer[: _HEADER.size + size]
+                taken.pop(fd, None)
         while following in done:
             yield done.pop(following)
             following += 1
