@@ -164,6 +164,22 @@ def test_a_capture_embeds_the_page_as_served_not_decoded(tmp_path: Path) -> None
     assert result.valid and not result.problems, result.problems
 
 
+def test_an_email_is_embedded_as_sent_and_its_text_as_text(tmp_path: Path) -> None:
+    from email.policy import SMTP
+
+    from tests.test_eml import STATEMENT, message
+
+    eml = tmp_path / "museum.eml"
+    eml.write_bytes(message(plain=STATEMENT).as_bytes(policy=SMTP))
+    bag = _ingest(eml, tmp_path / "archive", PdfaLevel.A3U)
+    found = _embedded(_bag_pdf(bag))
+    assert list(found) == ["museum.eml", "museum.txt", "statement.json"]
+    _check_file(found["museum.eml"], "museum.eml", eml.read_bytes(), "Source", "message/rfc822")
+    text = (bag / "data" / "extracted" / "museum.txt").read_bytes()
+    _check_file(found["museum.txt"], "museum.txt", text, "Data", "text/plain")
+    assert not _verified(bag).problems
+
+
 def test_a_text_statement_embeds_its_file_alone(tmp_path: Path) -> None:
     source = FIXTURES / "hy-library-access.txt"
     bag = _ingest(source, tmp_path / "archive", PdfaLevel.A3U)
