@@ -64,7 +64,7 @@ from preserve.premis import (
     Event,
     software_agent,
 )
-from preserve.render import PdfaLevel, render_statement
+from preserve.render import PdfaLevel, associated_files, render_statement
 from preserve.render.fonts import font_files_used
 from preserve.settings import Institution, load_settings
 from preserve.statement import Statement
@@ -433,7 +433,14 @@ def _stage(job: _Job) -> WrittenBag:
         rendered_at = dt.datetime.now(dt.UTC)
         copy_events: tuple[Event, ...] = ()
     else:
-        rendering = render_statement(job.statement, metadata, job.level, created=job.created)
+        rendering = render_statement(
+            job.statement,
+            metadata,
+            job.level,
+            created=job.created,
+            # PDF/A-3: the file as received (a page's .html) and the text taken out of it
+            attachments=associated_files(job.received.files, metadata),
+        )
         pdf, pdf_pronom = rendering.pdf, rendering.level.pronom
         rendered_at = dt.datetime.now(dt.UTC)
         copy_events = (

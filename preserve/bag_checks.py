@@ -293,3 +293,61 @@ def _check_pdfs(bag: Path | BagFiles, unsound: frozenset[str] = frozenset()) -> 
             continue
         for problem in check_pdfa(data):
             yield Problem(problem.code, rel, problem.message)
+        yield from _check_associated(bag, rel, data)
+
+
+#: Where the copy's associated files must be, by their relationship: the statement as
+#: received (Source) and the text taken out of it (Data), by name (preserve.render's
+#: associated_files); statement.json is the record, checked as such.
+_ASSOCIATED_DIRS = {"Source": "data/original/", "Data": "data/extracted/"}
+#: The largest file a copy embeds as received (a DOCX or an ODT, 64 MiB): decoded no further.
+MAX_ASSOCIATED_BYTES = 64 * 1024 * 1024
+
+
+def _check_associated(bag: BagFiles, rel: str, pdf: bytes) -> Iterator[Problem]:
+    """``pdfa.associated-file-differs`` (a warning: the bag is whole, its copy says
+    something untrue): a file the PDF/A-3 copy embeds as the statement as received
+    (AFRelationship Source) or as its extracted text (Data) that is not, byte for byte,
+    the bag's file of that name (``data/original/x.html``, ``data/extracted/x.txt``; a
+    name as received that the bag made portable is found under the portable name).
+    Copies made before preserve embedded each file as what it is held a page's text
+    under the page's name (``x.html``, text/plain, Source): they are told here, and
+    the message names the bag file the embedded bytes are."""
+    from preserve.pdfa import embedded_files
+    from preserve.safe_names import portable_name
+
+    def read(path: str) -> bytes | None:
+        return read_listed(bag, path, MAX_ASSOCIATED_BYTES)
+
+    for found in embedded_files(pdf, MAX_ASSOCIATED_BYTES):
+        folder = _ASSOCIATED_DIRS.get(found.relationship)
+        if folder is None or (found.relationship == "Data" and found.filename == "statement.json"):
+            continue
+        names = dict.fromkeys(folder + n for n in (found.filename, portable_name(found.filename)))
+        held = [path for path in names if path in bag.files]
+        if found.data is not None and any(read(path) == found.data for path in held):
+            continue
+        where = next(iter(held or names))
+        if not held:
+            why = f"the bag has no {where}"
+        elif found.data is None:
+            why = f"cannot be compared with {where} (a filter preserve does not decode)"
+        else:
+            same = next(
+                (
+                    p
+                    for p in sorted(bag.files)
+                    if p.startswith(tuple(_ASSOCIATED_DIRS.values()))
+                    and bag.files[p] == len(found.data)
+                    and read(p) == found.data
+                ),
+                None,
+            )
+            why = f"is not {where}" + (f": its bytes are {same}" if same else "")
+        yield Problem(
+            "pdfa.associated-file-differs",
+            rel,
+            f"embedded {found.filename!r} ({found.relationship}, {found.mime_type or 'no type'})"
+            f" {why}: the copy does not carry the file it names",
+            Severity.warning,
+        )

@@ -2,9 +2,10 @@
 
 :func:`finish_pdfa` adds what PDF/A requires on top of the page content: XMP metadata
 that agrees with the document information dictionary, an sRGB OutputIntent, a
-deterministic trailer /ID and, for PDF/A-3u, the original statement and its metadata
-as associated files. :func:`check_pdfa` is the self-check the verifier uses later; it
-reports what breaks the claim a PDF makes, not everything a full validator would.
+deterministic trailer /ID and, for PDF/A-3, the statement as received (and the text
+taken out of it) and its metadata as associated files. :func:`check_pdfa` is the
+self-check the verifier uses later; it reports what breaks the claim a PDF makes,
+not everything a full validator would.
 """
 
 from __future__ import annotations
@@ -132,10 +133,39 @@ class Attachment:
 
     filename: str
     data: bytes
+    #: Its media type; parameters (``; charset=…``) are left out of /Subtype, which
+    #: ISO 19005-3 and veraPDF (6.8) want as ``type/subtype`` alone.
     mime_type: str
-    #: /AFRelationship: "Source" for the statement as received, "Data" for metadata.
+    #: /AFRelationship: "Source" for the statement as received, "Data" for the text the
+    #: copy was laid out from and for the metadata.
     relationship: str
     description: str = ""
+
+
+@dataclass(frozen=True)
+class EmbeddedFile:
+    """An embedded file of a PDF as a reader finds it (:func:`embedded_files`)."""
+
+    #: Its name (/UF, else /F), which a preserve copy gives as the bag names the file.
+    filename: str
+    #: /AFRelationship without the slash (``Source``, ``Data``…); "" when absent.
+    relationship: str
+    #: /Subtype of the embedded file stream without the slash; "" when absent.
+    mime_type: str
+    #: The decoded bytes, at most the ``limit`` asked for plus one; None when the
+    #: stream uses a filter preserve does not decode (never inflated past the bound).
+    data: bytes | None
+
+
+#: A MIME type as /Subtype must give it: ``type/subtype``, no parameters (veraPDF 6.8-t1).
+_MIME = re.compile(r"[-\w+.]+/[-\w+.]+")
+
+
+def bare_mime(media_type: str) -> str:
+    """``type/subtype`` of a media type (``text/html; charset=utf-8`` -> ``text/html``);
+    ``application/octet-stream``, as ISO 19005-3 asks, where none can be read from it."""
+    bare = media_type.split(";", 1)[0].strip().lower()
+    return bare if _MIME.fullmatch(bare) else "application/octet-stream"
 
 
 @dataclass(frozen=True)
@@ -372,6 +402,10 @@ def _output_intent(pdf: pikepdf.Pdf) -> None:
 
 
 def _attach(pdf: pikepdf.Pdf, attachments: Sequence[Attachment], created: datetime) -> None:
+    """Each file as an associated file of the document: /F and /UF its name, /Subtype
+    its bare MIME type, /Params its size, MD5 /CheckSum and dates (pikepdf writes them),
+    listed in the catalog's /AF. Two files of one name (a page saved as ``x.txt`` and
+    its extracted ``x.txt``) keep it; the name tree's key of the second is made unique."""
     specs = []
     for item in attachments:
         spec = pikepdf.AttachedFileSpec(
@@ -379,14 +413,48 @@ def _attach(pdf: pikepdf.Pdf, attachments: Sequence[Attachment], created: dateti
             item.data,
             description=item.description,
             filename=item.filename,
-            mime_type=item.mime_type,
+            mime_type=bare_mime(item.mime_type),
             creation_date=_pdf_date(created),
             mod_date=_pdf_date(created),
             relationship=Name("/" + item.relationship),
         )
-        pdf.attachments[item.filename] = spec
+        key, n = item.filename, 1
+        while key in pdf.attachments:
+            n += 1
+            key = f"{item.filename} ({n})"
+        pdf.attachments[key] = spec
         specs.append(spec.obj)
     pdf.Root.AF = Array(specs)
+
+
+def embedded_files(pdf: bytes, limit: int) -> list[EmbeddedFile]:
+    """The files a PDF embeds (its name tree, in order), each decoded up to ``limit`` + 1
+    bytes at most (a compression bomb costs no more); [] for a PDF pikepdf cannot open.
+
+    For a verifier holding the files the copy claims to carry: one whose decoded bytes
+    are longer than ``limit`` cannot be the file it is compared with.
+    """
+    try:
+        doc = pikepdf.open(io.BytesIO(pdf))
+    except (pikepdf.PdfError, OSError):
+        return []
+    out = []
+    with doc:
+        for _key, spec in doc.attachments.items():
+            obj = spec.obj
+            name = obj.get("/UF", obj.get("/F", ""))
+            relationship = obj.get("/AFRelationship")
+            stream = obj.get("/EF", Dictionary()).get("/F")
+            subtype = stream.get("/Subtype") if isinstance(stream, pikepdf.Stream) else None
+            out.append(
+                EmbeddedFile(
+                    str(name),
+                    str(relationship)[1:] if isinstance(relationship, Name) else "",
+                    str(subtype)[1:] if isinstance(subtype, Name) else "",
+                    stream_head(stream, limit + 1) if isinstance(stream, pikepdf.Stream) else None,
+                )
+            )
+    return out
 
 
 # --------------------------------------------------------------------------- checking
@@ -686,6 +754,12 @@ def _check_attachments(doc: pikepdf.Pdf, level: PdfaLevel, found: _Findings) -> 
         stream = obj.get("/EF", Dictionary()).get("/F")
         if stream is None or "/Subtype" not in stream:
             found.add("pdfa.no-mime-type", f"embedded file {name} has no MIME type (/Subtype)")
+        elif not _MIME.fullmatch(str(stream.Subtype)[1:]):
+            found.add(
+                "pdfa.no-mime-type",
+                f"embedded file {name}'s /Subtype {str(stream.Subtype)[1:]!r} is not a MIME"
+                " type (type/subtype, no parameters)",
+            )
 
 
 def _check_tagging(doc: pikepdf.Pdf, level: PdfaLevel | None, found: _Findings) -> None:

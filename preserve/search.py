@@ -1,8 +1,10 @@
 """Search in archive: full-text search over the ledger's index (SQLite FTS5).
 
 The index (title, body, signer, subjects and places) is filled at ingest, inside
-the same transaction that records the bag, so search never finds a statement the
-archive does not hold. Queries open the ledger read-only.
+the same transaction that records the bag as 'publishing', before the bag is renamed
+into ``bags/``; every query leaves out the statements still in that state
+(:func:`unpublished`), so search never finds a statement the archive does not hold
+yet. Queries open the ledger read-only.
 """
 
 from __future__ import annotations
@@ -104,6 +106,83 @@ def fts_query(text: str) -> str:
     return " ".join(f'"{w}"*' if len(w) >= 3 else f'"{w}"' for w in words)
 
 
+#: The ledger's state of a bag recorded but not yet published: its row, text index and
+#: catalogue row are written in one transaction before the rename into ``bags/`` and
+#: marked 'published' after it (an ingest cut off in between leaves it so until the
+#: next ingest's recovery finishes or undoes it).
+PUBLISHING = "publishing"
+
+
+@dataclass(frozen=True)
+class Unpublished:
+    """Statements the ledger records as 'publishing': indexed, but not in the archive yet.
+
+    Search and every count leave them out, as browse does: a researcher never finds
+    (or counts) a statement whose page answers 404. Read through the partial index of
+    ledger migration 10 (0.01 ms; a scan of ``bags`` costs 30 ms at 100,000).
+    """
+
+    identifiers: tuple[str, ...] = ()
+    #: Their rows in ``statements_fts``, where the catalogue knows them.
+    rowids: tuple[int, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.identifiers)
+
+    @property
+    def located(self) -> bool:
+        """Whether every one's text-index row is known (else matches are tested by name)."""
+        return len(self.rowids) == len(self.identifiers)
+
+    def excluded(self) -> tuple[str, list[Any]] | None:
+        """An SQL condition on ``statements_fts`` that leaves them out (None: nothing to).
+
+        By rowid (``+``: never a lookup driven by it) when every row is known; else by
+        identifier, which reads each match's row (a ledger without the catalogue)."""
+        if not self.identifiers:
+            return None
+        if self.located:
+            return f"+rowid NOT IN ({','.join('?' * len(self.rowids))})", list(self.rowids)
+        marks = ",".join("?" * len(self.identifiers))
+        return f"identifier NOT IN ({marks})", list(self.identifiers)
+
+
+def unpublished(db: sqlite3.Connection) -> Unpublished:
+    """The statements the ledger records as 'publishing' (see :class:`Unpublished`)."""
+    identifiers = tuple(
+        str(r[0])
+        # the state written out, not bound: only then may SQLite use the partial index
+        for r in db.execute(f"SELECT identifier FROM bags WHERE state = '{PUBLISHING}'")
+    )
+    if not identifiers:
+        return Unpublished()
+    marks = ",".join("?" * len(identifiers))
+    try:
+        rowids = tuple(
+            int(r[0])
+            for r in db.execute(
+                f"SELECT fts_rowid FROM catalog WHERE identifier IN ({marks})"
+                " AND fts_rowid IS NOT NULL",
+                identifiers,
+            )
+        )
+    except sqlite3.OperationalError:  # a ledger from before the catalogue (migration 6)
+        rowids = ()
+    return Unpublished(identifiers, rowids)
+
+
+def _and_published(
+    db: sqlite3.Connection, within: tuple[str, Sequence[Any]] | None
+) -> tuple[str, Sequence[Any]] | None:
+    """``within`` (a condition on the text index's row) and: not a bag being published."""
+    excluded = unpublished(db).excluded()
+    if excluded is None:
+        return within
+    if within is None:
+        return excluded
+    return f"({within[0]}) AND {excluded[0]}", [*within[1], *excluded[1]]
+
+
 def search(archive: Path, query: str, *, limit: int = 20) -> list[Hit]:
     """Statements in the archive matching every word of ``query``, best match first."""
     parsed = parse_query(query)
@@ -155,7 +234,8 @@ def search_counted(
     the snippets of those rows alone.
     Newest first, in one step: the page in index order, snippets for it alone.
     """
-    condition, extra = within if within is not None else ("1", ())
+    filtered = within is not None
+    condition, extra = _and_published(db, within) or ("1", ())
     where = f"statements_fts MATCH ? AND ({condition})"
     weights = ", ".join(str(w) for w in WEIGHTS.values())
     bm25 = f"bm25(statements_fts, 0, 0, {weights})"
@@ -194,7 +274,7 @@ def search_counted(
         return [], matches
     # Up to RANK_LIMIT matches in all, one pass over them makes the page's snippets
     # (0.7 ms for 1,100); beyond, each row is looked up (~75 µs a row for two prefixes).
-    everything = matches if within is None else at_most
+    everything = at_most if filtered else matches
     lookup = "+rowid" if everything is not None and everything <= RANK_LIMIT else "rowid"
     found = {
         int(r["rowid"]): r
@@ -219,11 +299,12 @@ def _hit(db: sqlite3.Connection, row: sqlite3.Row, rank: float, versions: bool) 
 
 def count_upto(db: sqlite3.Connection, expression: str, cap: int) -> int:
     """How many statements match, counted up to ``cap`` (cheap however many match)."""
+    condition, extra = _and_published(db, None) or ("1", ())
     return int(
         db.execute(
             "SELECT count(*) FROM (SELECT 1 FROM statements_fts WHERE statements_fts MATCH ?"
-            " LIMIT ?)",
-            (expression, cap),
+            f" AND {condition} LIMIT ?)",
+            (expression, *extra, cap),
         ).fetchone()[0]
     )
 
@@ -264,6 +345,10 @@ def search_parsed(
         assert query.expression is not None
         return search_counted(db, query.expression, limit=limit, versions=versions)[0]
     where, params = unspaced_filter(query.runs)
+    pending = unpublished(db)
+    if pending:  # these queries read each row's identifier anyway
+        where += f" AND identifier NOT IN ({','.join('?' * len(pending.identifiers))})"
+        params = [*params, *pending.identifiers]
     try:
         if query.expression is not None:
             weights = ", ".join(str(w) for w in WEIGHTS.values())

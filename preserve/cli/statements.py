@@ -74,13 +74,18 @@ def render(
 
     SOURCE_DATE_EPOCH pins the creation date, so the same input gives the same bytes.
     """
-    from preserve.metadata import prepare_file
-    from preserve.render import PdfaLevel, render_statement, write_pdf
+    from preserve.archive import prepare_input
+    from preserve.render import PdfaLevel, associated_files, render_statement, write_pdf
 
-    prepared = prepare_file(statement, metadata_file, encoding)
+    received, prepared = prepare_input(statement, metadata_file, encoding)
     metadata = prepared.metadata()  # raises ValidationFailed (exit 1) listing the problems
     assert prepared.statement is not None
-    rendering = render_statement(prepared.statement, metadata, PdfaLevel.parse(level))
+    rendering = render_statement(
+        prepared.statement,
+        metadata,
+        PdfaLevel.parse(level),
+        attachments=associated_files(received.files, metadata),  # PDF/A-3: what it came as
+    )
     write_pdf(rendering, output)
     click.echo(
         f"{output}: PDF/A-{rendering.level.value}, {rendering.page_count} page(s), "

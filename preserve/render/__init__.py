@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from preserve.errors import InputError, PreserveError, RenderError
 from preserve.fsio import atomic_write
@@ -29,6 +30,7 @@ __all__ = [
     "PdfaLevel",
     "Rendering",
     "SelfCheck",
+    "associated_files",
     "default_attachments",
     "render_statement",
     "write_pdf",
@@ -75,19 +77,92 @@ def pdf_info(metadata: Metadata) -> PdfInfo:
 
 
 def default_attachments(statement: Statement, metadata: Metadata) -> tuple[Attachment, ...]:
-    """For PDF/A-3u: the statement exactly as received, and the metadata record as JSON."""
+    """For PDF/A-3: a plain-text statement exactly as received, and the metadata record.
+
+    Only for a statement that *is* its text (``preserve render`` of a ``.txt``, the
+    Python API): a statement taken out of another file (a page, an e-mail) gets
+    :func:`associated_files`, from the files as received.
+    """
     name = statement.source_path.name if statement.source_path else "statement.txt"
     return (
         Attachment(
             name, statement.original, "text/plain", "Source", "The statement exactly as received"
         ),
-        Attachment(
-            "statement.json",
-            metadata.to_json(),
-            "application/json",
-            "Data",
-            "Descriptive metadata of the statement",
-        ),
+        _metadata_attachment(metadata),
+    )
+
+
+class ReceivedFile(Protocol):
+    """A file as received, where the bag keeps it (:class:`preserve.inputs.OriginalFile`)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def mime(self) -> str: ...
+
+
+#: Where the bag keeps what a statement arrived as, and the text taken out of it
+#: (:class:`preserve.inputs.OriginalFile`); a web capture's WARC is under data/capture/.
+RECEIVED_DIR = "data/original/"
+EXTRACTED_DIR = "data/extracted/"
+
+
+def associated_files(files: Sequence[ReceivedFile], metadata: Metadata) -> tuple[Attachment, ...]:
+    """For PDF/A-3: what the copy was made from, each file named and typed as what it is.
+
+    ISO 19005-3 (6.8) asks each embedded file for its MIME type and its relationship
+    to the document (ISO 32000-2, 7.11.3 and 14.13): *Source*, "the original source
+    material for the associated content", is the file the statement arrived as
+    (``data/original/``: a page's ``.html``, an e-mail's ``.eml``, a ``.docx``, a
+    ``.txt``), its bytes exactly as received under its name in the bag, with its own
+    media type (``text/html``). *Data*, "information used to derive a visual
+    presentation", is the text taken out of it (``data/extracted/``, ``x.txt``,
+    ``text/plain``): the pages were laid out from it. The copy so carries the
+    statement as issued and the text it shows, each as what it is, and a verifier
+    can match each to the bag's file of the same name (``preserve.bag_checks``). The
+    page's requisites (its ``_files/`` folder) and a capture's WARC stay in the bag
+    only: they are not the statement, and would make every copy as large as a capture.
+    """
+    received = [f for f in files if f.path.startswith(RECEIVED_DIR)]
+    extracted = [f for f in files if f.path.startswith(EXTRACTED_DIR)]
+    out: list[Attachment] = []
+    if received:
+        source = received[0]  # the statement as received; its requisites follow it
+        name = source.path.rsplit("/", 1)[-1]
+        out.append(
+            Attachment(
+                name,
+                source.content,
+                source.mime,
+                "Source",
+                f"The statement exactly as received, as the bag keeps it in {source.path}",
+            )
+        )
+    for text in extracted:
+        name = text.path.rsplit("/", 1)[-1]
+        out.append(
+            Attachment(
+                name,
+                text.content,
+                text.mime,
+                "Data",
+                f"The statement's text as taken out of {out[0].filename if out else 'it'}: "
+                f"the text this copy was laid out from, as the bag keeps it in {text.path}",
+            )
+        )
+    out.append(_metadata_attachment(metadata))
+    return tuple(out)
+
+
+def _metadata_attachment(metadata: Metadata) -> Attachment:
+    return Attachment(
+        "statement.json",
+        metadata.to_json(),
+        "application/json",
+        "Data",
+        "Descriptive metadata of the statement",
     )
 
 
@@ -101,8 +176,10 @@ def render_statement(
 ) -> Rendering:
     """Lay out, draw and finish one statement as PDF/A of ``level``.
 
-    ``attachments`` apply to PDF/A-3u only; by default it embeds the original bytes and
-    the metadata JSON. Raises RenderError when a character has no glyph in any font,
+    ``attachments`` apply to PDF/A-3 only; by default it embeds the statement's bytes
+    and the metadata JSON (:func:`default_attachments`: for a statement that is its
+    text; give :func:`associated_files` for one taken out of a page or an e-mail).
+    Raises RenderError when a character has no glyph in any font,
     and CopyDiffers (a RenderError) when the finished copy does not read back as the
     statement's derived text.
     """

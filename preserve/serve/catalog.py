@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from preserve import search as fulltext
 from preserve import versions as version_links
 from preserve.ledger import CATALOG_FACETS
 from preserve.premis import FIXITY_CHECK
@@ -112,6 +113,16 @@ def browse(db: sqlite3.Connection, filters: Mapping[str, str], page: int) -> tup
 def count(db: sqlite3.Connection, filters: Mapping[str, str]) -> int:
     """How many statements the filters select: from the facet counts for none or one
     filter (every statement has a type), by the catalog's indexes for more."""
+    # The statements being published are in the counts and the catalogue: less those.
+    typed = CATALOG_FACETS.index("type")
+    excess = sum(
+        1 for r in _pending(db) if _passes(r, filters) and (filters or r[typed] is not None)
+    )
+    return _count_recorded(db, filters) - excess
+
+
+def _count_recorded(db: sqlite3.Connection, filters: Mapping[str, str]) -> int:
+    """:func:`count` over every catalogue row, those being published included."""
     if len(filters) <= 1:
         facet, value = next(iter(filters.items())) if filters else ("type", None)
         return _selected(db, facet, value)
@@ -306,8 +317,20 @@ def facets(
     such statement has are left out, except a selected value, always listed.
     """
     filters = filters or {}
-    if not filters:
+    pending = _pending(db)
+    if not filters and not pending:
         return {f: _unfiltered(db, f, limit) for f in wanted}
+    counted = _less(_counts(db, filters, wanted), _tally(pending, filters, wanted))
+    return {f: _ranked(f, counted[f], filters.get(f), limit) for f in wanted}
+
+
+def _counts(
+    db: sqlite3.Connection, filters: Mapping[str, str], wanted: Sequence[str]
+) -> dict[str, Counter[str]]:
+    """:func:`facets`' counts over every catalogue row, those being published included
+    (the ledger's tables hold them from the transaction that records the bag on)."""
+    if not filters:
+        return {f: Counter({v.value: v.count for v in _unfiltered(db, f, None)}) for f in wanted}
     rows = db.execute(*facet_query(db, filters)).fetchall()
     if len(filters) == 1:  # every row passes the one filter: count the columns as they are
         read = list(zip(*rows, strict=True)) if rows else [()] * len(CATALOG_FACETS)
@@ -317,18 +340,38 @@ def facets(
         }
     else:
         counted = _tally(rows, filters, wanted)
-    out = {}
     for facet in wanted:
-        if facet in counted:
-            out[facet] = _ranked(facet, counted[facet], filters.get(facet), limit)
-        else:  # the only filter: its facet's counts are the whole archive's
-            out[facet] = _ranked(
-                facet,
-                Counter({v.value: v.count for v in _unfiltered(db, facet, None)}),
-                filters[facet],
-                limit,
-            )
-    return out
+        if facet not in counted:  # the only filter: its facet's counts are the whole archive's
+            counted[facet] = Counter({v.value: v.count for v in _unfiltered(db, facet, None)})
+    return counted
+
+
+def _pending(db: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    """The catalogue rows of the statements being published (:data:`CATALOG_FACETS`,
+    then ``fts_rowid``): recorded, so counted by the ledger's tables, but not listed by
+    browse or search until their bag is published. A handful at most."""
+    identifiers = fulltext.unpublished(db).identifiers
+    if not identifiers:
+        return []
+    return [
+        tuple(r)
+        for r in db.execute(
+            f"SELECT {', '.join(CATALOG_FACETS)}, fts_rowid FROM catalog"
+            f" WHERE identifier IN ({','.join('?' * len(identifiers))})",
+            identifiers,
+        )
+    ]
+
+
+def _less(
+    counted: dict[str, Counter[str]], excess: Mapping[str, Counter[str]]
+) -> dict[str, Counter[str]]:
+    """Each facet's counts less ``excess`` (values left with none drop out)."""
+    return {f: c - excess[f] if excess.get(f) else c for f, c in counted.items()}
+
+
+def _passes(row: Sequence[Any], filters: Mapping[str, str]) -> bool:
+    return all(row[CATALOG_FACETS.index(f)] == v for f, v in filters.items())
 
 
 def search_facets(
@@ -350,12 +393,23 @@ def search_facets(
     rows = db.execute(sql, params)
     if complement:
         missing = _tally(rows, filters, wanted, weighted=True)
-        everything = facets(db, filters, wanted, limit=None)
-        counted = {
-            f: Counter({v.value: v.count for v in everything[f]}) - missing[f] for f in wanted
-        }
+        everything = _counts(db, filters, wanted)
+        counted = {f: everything[f] - missing[f] for f in wanted}
     else:
         counted = _tally(rows, filters, wanted, weighted=True)
+    # Both ways count the matches being published (their text is indexed): less those.
+    pending = [r for r in _pending(db) if r[-1] is not None]
+    if pending:
+        matching = {
+            int(r[0])
+            for r in db.execute(
+                "SELECT rowid FROM statements_fts WHERE statements_fts MATCH ?"
+                f" AND +rowid IN ({','.join('?' * len(pending))})",
+                (expression, *(r[-1] for r in pending)),
+            )
+        }
+        excess = _tally([r for r in pending if r[-1] in matching], filters, wanted)
+        counted = _less(counted, excess)
     return {f: _ranked(f, counted[f], filters.get(f), limit) for f in wanted}
 
 
@@ -435,13 +489,13 @@ def _selected(db: sqlite3.Connection, facet: str, value: str | None) -> int:
 
 
 def facet_values(db: sqlite3.Connection, facet: str) -> list[FacetValue]:
-    """Every value of one facet (for OAI-PMH sets)."""
-    return [
-        FacetValue(r[0], int(r[1]))
-        for r in db.execute(
-            "SELECT value, count FROM facet_counts WHERE facet = ? ORDER BY value", (facet,)
-        )
-    ]
+    """Every value of one facet that a published statement has, with how many (for
+    OAI-PMH sets: a set only a statement being published has would list nothing)."""
+    counted = _less(
+        {facet: Counter({v.value: v.count for v in _unfiltered(db, facet, None)})},
+        _tally(_pending(db), {}, (facet,)),
+    )[facet]
+    return [FacetValue(v, n) for v, n in sorted(counted.items())]
 
 
 def rows_by_identifier(
@@ -602,8 +656,13 @@ def dashboard(db: sqlite3.Connection, today: dt.datetime | None = None) -> Dashb
         return int(db.execute(sql, params).fetchone()[0] or 0)
 
     # A withdrawn bag is gone from every copy: audits no longer expect it, so it is
-    # neither overdue nor counted among the bags, only as withdrawn.
-    live = f"identifier NOT IN (SELECT identifier FROM events WHERE type = '{WITHDRAWAL}')"
+    # neither overdue nor counted among the bags, only as withdrawn. A bag being
+    # published is not in the archive yet (its link would answer 404): not counted
+    # either (through the partial index bags_publishing, ledger migration 10).
+    live = (
+        f"identifier NOT IN (SELECT identifier FROM events WHERE type = '{WITHDRAWAL}')"
+        " AND identifier NOT IN (SELECT identifier FROM bags WHERE state = 'publishing')"
+    )
     withdrawn = one("SELECT count(DISTINCT identifier) FROM events WHERE type = ?", WITHDRAWAL)
     total = one(f"SELECT count(*) FROM bags WHERE {live}")
     v30 = one(f"SELECT count(*) FROM bags WHERE last_verified_at >= ? AND {live}", ago(30))

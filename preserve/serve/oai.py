@@ -24,7 +24,7 @@ from lxml import etree  # type: ignore[import-untyped]  # lxml comes with pikepd
 from slugify import slugify
 
 from preserve.metadata import Metadata, dublin_core
-from preserve.serve.catalog import WITHDRAWAL, WITHDRAWN_STATE
+from preserve.serve.catalog import WITHDRAWAL, WITHDRAWN_STATE, facet_values
 from preserve.serve.languages import language_name
 
 OAI = "http://www.openarchives.org/OAI/2.0/"
@@ -157,7 +157,7 @@ def _sub(parent: Any, tag: str, text: str | None = None, ns: str = OAI) -> Any:
 
 
 def _earliest(db: sqlite3.Connection) -> str:
-    row = db.execute("SELECT min(ingested_at) FROM bags").fetchone()
+    row = db.execute("SELECT min(ingested_at) FROM bags WHERE state != 'publishing'").fetchone()
     return str(row[0]) if row and row[0] else _stamp(dt.datetime.now(dt.UTC))
 
 
@@ -185,12 +185,11 @@ def _formats(
 
 
 def sets(db: sqlite3.Connection) -> list[tuple[str, str, str, str]]:
-    """(setSpec, setName, facet, value) for every language and organization."""
+    """(setSpec, setName, facet, value) for every language and organization a published
+    statement has (one being published has none yet: its set would list nothing)."""
     out = []
     for facet in ("language", "organization"):
-        for (value,) in db.execute(
-            "SELECT value FROM facet_counts WHERE facet = ? ORDER BY value", (facet,)
-        ):
+        for value in (v.value for v in facet_values(db, facet)):
             spec_value = value if facet == "language" else slugify(value, max_length=80) or "x"
             spec_value = re.sub(r"[^A-Za-z0-9\-_.!~*'()]", "-", spec_value)
             label = str(value)
