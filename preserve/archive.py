@@ -258,9 +258,11 @@ def recover(archive: Path, db: sqlite3.Connection) -> list[str]:
 
 
 def _mark_published(db: sqlite3.Connection, identifier: str) -> None:
+    """Published now: harvesters see it from now on (``changed_at``, the OAI datestamp)."""
     db.execute(
-        "UPDATE bags SET state = 'published', publisher_pid = NULL WHERE identifier = ?",
-        (identifier,),
+        "UPDATE bags SET state = 'published', publisher_pid = NULL, changed_at = ?"
+        " WHERE identifier = ?",
+        (ledger.now(), identifier),
     )
 
 

@@ -331,7 +331,33 @@ MIGRATIONS: tuple[tuple[str | Callable[[sqlite3.Connection], None], ...], ...] =
     # and the reading room's counts leave out (preserve.search.unpublished): a partial
     # index, so asking costs a lookup, not a scan of every bag (30 ms at 100,000).
     ("CREATE INDEX IF NOT EXISTS bags_publishing ON bags(identifier) WHERE state = 'publishing'",),
+    # 11: when each bag last changed for harvesters (OAI-PMH datestamps, from/until):
+    # its publication, or its withdrawal. The row's ingested_at is written when the bag
+    # starts publishing, so a bag published (or recovered) after a harvest, and a bag
+    # withdrawn after one, were out of every later incremental harvest. Backfilled from
+    # the chain: the last withdrawal, else the ingestion event, else ingested_at.
+    (
+        lambda db: _add_column(db, "bags", "changed_at TEXT"),
+        """
+        UPDATE bags SET changed_at = coalesce(
+            (SELECT max(at) FROM events e
+              WHERE e.identifier = bags.identifier AND e.type = 'deaccession'),
+            (SELECT max(at) FROM events e
+              WHERE e.identifier = bags.identifier AND e.type = 'ingestion'
+                AND e.outcome = 'success'),
+            ingested_at)
+        """,
+        "CREATE INDEX IF NOT EXISTS bags_by_change ON bags(changed_at, identifier)",
+    ),
 )
+def _add_column(db: sqlite3.Connection, table: str, column: str) -> None:
+    """``ALTER TABLE ... ADD COLUMN``, once: a migration may run again on a ledger whose
+    version was set back (as the other steps' ``IF NOT EXISTS`` allow)."""
+    name = column.split()[0]
+    if name not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+        db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+
+
 #: From this ledger version on, every event must be chained (see :func:`strict`).
 STRICT_VERSION = 4
 

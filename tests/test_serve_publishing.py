@@ -31,7 +31,7 @@ from preserve import ledger
 from preserve import search as fulltext
 from preserve.archive import IngestOptions, ingest
 from preserve.serve import ServeConfig, catalog, create_app, oai
-from tests.serve_support import copy_archive
+from tests.serve_support import copy_archive, identifiers
 from tests.test_serve_facets import FACETS, check_shown, expected, options, sidebar
 
 ORGANIZATION = "Harbour Lighthouse Trust"
@@ -296,3 +296,92 @@ def test_counts_agree_when_the_catalogue_row_lost_its_index_row(
         among = _matching(archive, "the")
         check_shown(options(page), records, {"language": "en"}, ("language", "type", "year"), among)
         assert Counter(r["organization"] for r in records.values())[ORGANIZATION] == 0
+
+
+def _harvest(archive: Path, **params: str) -> dict[str, str | None]:
+    """An incremental OAI-PMH harvest, every page: identifier -> header status (None:
+    a record, "deleted": withdrawn)."""
+    out: dict[str, str | None] = {}
+    args = {"verb": "ListIdentifiers", "metadataPrefix": "oai_dc", **params}
+    with TestClient(create_app(ServeConfig(archive))) as client:
+        while True:
+            doc = etree.fromstring(client.get("/oai", params=args).content)
+            for header in doc.iterfind(".//o:header", NS):
+                oai_id = header.findtext("o:identifier", namespaces=NS)
+                out[oai_id.rsplit(":", 1)[-1]] = header.get("status")
+            token = doc.findtext(".//o:resumptionToken", namespaces=NS)
+            if not token:
+                return out
+            args = {"verb": "ListIdentifiers", "resumptionToken": token}
+
+
+def test_a_harvest_after_a_bag_started_publishing_still_gets_it(
+    held: tuple[Path, Callable[[], None]],
+) -> None:
+    """A harvester that harvested while a bag was being published, and asks next for
+    what changed since, gets the bag: its datestamp is its publication, not the time
+    its row was written (before, it was older than the harvest and never harvested)."""
+    import time
+
+    archive, release = held
+    time.sleep(1.1)  # datestamps are to the second: the harvest is after the row was written
+    harvested_at = ledger.now()
+    assert IDENTIFIER not in _harvest(archive, **{"from": harvested_at})
+    release()
+    assert _harvest(archive, **{"from": harvested_at}).get(IDENTIFIER, "absent") is None
+
+
+def test_a_withdrawal_reaches_an_incremental_harvest(tmp_path: Path) -> None:
+    import time
+
+    from preserve.replicas.withdrawal import withdraw
+
+    archive = copy_archive(tmp_path / "archive")
+    identifier = sorted(_records(archive))[0]
+    time.sleep(1.1)
+    harvested_at = ledger.now()
+    assert identifier not in _harvest(archive, **{"from": harvested_at})
+    withdraw(archive, identifier, "published by mistake")
+    assert _harvest(archive, **{"from": harvested_at}).get(identifier) == "deleted"
+
+
+def _back_to_ledger_10(archive: Path) -> None:
+    """The ledger as preserve left it before migration 11 (no changed_at column)."""
+    import sqlite3
+
+    db = sqlite3.connect(ledger.ledger_path(archive))
+    try:
+        db.execute("DROP INDEX bags_by_change")
+        db.execute("ALTER TABLE bags DROP COLUMN changed_at")
+        db.execute("PRAGMA user_version = 10")
+        db.commit()
+    finally:
+        db.close()
+
+
+def test_migration_11_dates_each_bag_by_the_chain(tmp_path: Path) -> None:
+    """Backfilled from the chain: a withdrawn bag's last withdrawal, a published bag's
+    ingestion event. A ledger not yet migrated (the reading room opens it read-only)
+    is harvested by ingested_at as before."""
+    archive = copy_archive(tmp_path / "archive")
+    _back_to_ledger_10(archive)
+    on_disk = set(_records(archive))
+    assert on_disk and on_disk <= set(_harvest(archive))  # read-only, by ingested_at
+    db = ledger.connect(archive)  # a writer migrates
+    try:
+        rows = {r[0]: r[1] for r in db.execute("SELECT identifier, changed_at FROM bags")}
+        latest: dict[tuple[str, str], str] = {}
+        for identifier, kind, at in db.execute(
+            "SELECT identifier, type, at FROM events WHERE identifier IS NOT NULL"
+            " AND outcome = 'success' AND type IN ('ingestion', 'deaccession')"
+        ):
+            latest[identifier, kind] = max(at, latest.get((identifier, kind), at))
+    finally:
+        db.close()
+    assert rows and all(rows.values())
+    for identifier, changed in rows.items():
+        expected = latest.get((identifier, "deaccession")) or latest[identifier, "ingestion"]
+        assert changed == expected, identifier
+    # the reading room's archive has a withdrawn statement, dated by its withdrawal
+    withdrawn = identifiers()[2]
+    assert withdrawn in rows and rows[withdrawn] == latest[withdrawn, "deaccession"]

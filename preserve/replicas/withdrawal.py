@@ -108,6 +108,8 @@ def _withdraw(archive: Path, identifier: str, reason: str) -> WithdrawReport:
             )
             db.execute("DELETE FROM statements_fts WHERE identifier = ?", (identifier,))
             db.execute("DELETE FROM replica_copies WHERE identifier = ?", (identifier,))
+            # Harvesters learn of the deletion from this time on (the OAI datestamp).
+            db.execute("UPDATE bags SET changed_at = ? WHERE identifier = ?", (at, identifier))
         return WithdrawReport(identifier, reason, at, moved, pending)
     finally:
         for target in targets:

@@ -23,6 +23,7 @@ from typing import Any
 from lxml import etree  # type: ignore[import-untyped]  # lxml comes with pikepdf
 from slugify import slugify
 
+from preserve import ledger
 from preserve.metadata import Metadata, dublin_core
 from preserve.serve.catalog import WITHDRAWAL, WITHDRAWN_STATE, facet_values
 from preserve.serve.languages import language_name
@@ -157,7 +158,8 @@ def _sub(parent: Any, tag: str, text: str | None = None, ns: str = OAI) -> Any:
 
 
 def _earliest(db: sqlite3.Connection) -> str:
-    row = db.execute("SELECT min(ingested_at) FROM bags WHERE state != 'publishing'").fetchone()
+    column = _changed(db)
+    row = db.execute(f"SELECT min({column}) FROM bags WHERE state != 'publishing'").fetchone()
     return str(row[0]) if row and row[0] else _stamp(dt.datetime.now(dt.UTC))
 
 
@@ -220,7 +222,8 @@ def _lookup(db: sqlite3.Connection, repo: Repository, oai_id: str) -> sqlite3.Ro
     row = None
     if local is not None:
         row = db.execute(
-            "SELECT b.identifier, b.ingested_at, b.state, b.path, c.language, c.organization"
+            f"SELECT b.identifier, b.{_changed(db)} AS changed_at, b.state, b.path,"
+            " c.language, c.organization"
             " FROM bags b JOIN catalog c ON c.identifier = b.identifier"
             " WHERE b.identifier = ? AND b.state != 'publishing'",
             (local,),
@@ -230,8 +233,16 @@ def _lookup(db: sqlite3.Connection, repo: Repository, oai_id: str) -> sqlite3.Ro
     return row  # type: ignore[no-any-return]
 
 
+def _changed(db: sqlite3.Connection) -> str:
+    """The column of the datestamps: ``changed_at`` (ledger 11 on); a ledger not yet
+    migrated (the reading room opens it read-only) has only ``ingested_at``."""
+    return "changed_at" if ledger.version_of(db) >= 11 else "ingested_at"
+
+
 def _datestamp(row: Any, withdrawn_at: str | None) -> str:
-    return withdrawn_at or str(row["ingested_at"])
+    """When the record last changed: its withdrawal, else its publication (the one
+    time from/until select by, ``bags.changed_at``, so no change escapes a harvest)."""
+    return withdrawn_at or str(row["changed_at"])
 
 
 def _withdrawn(db: sqlite3.Connection, identifier: str, state: str) -> str | None:
@@ -385,13 +396,14 @@ def _list(
             raise OaiError("badArgument", "from and until must have the same granularity")
         if state["f"] and state["u"] and state["f"] > state["u"]:
             raise OaiError("badArgument", "from is later than until")
+    changed = f"b.{_changed(db)}"
     clauses = ["b.state != 'publishing'"]
     params: list[Any] = []
     if state["f"]:
-        clauses.append("b.ingested_at >= ?")
+        clauses.append(f"{changed} >= ?")
         params.append(state["f"])
     if state["u"]:
-        clauses.append("b.ingested_at <= ?")
+        clauses.append(f"{changed} <= ?")
         params.append(state["u"])
     if state["s"]:
         match = [s for s in sets(db) if s[0] == state["s"]]
@@ -408,13 +420,14 @@ def _list(
     page_where = ""
     page_params: list[Any] = []
     if state["a"] is not None:
-        page_where = " AND (b.ingested_at > ? OR (b.ingested_at = ? AND b.identifier > ?))"
+        page_where = f" AND ({changed} > ? OR ({changed} = ? AND b.identifier > ?))"
         page_params = [state["a"], state["a"], state["i"]]
     rows = db.execute(
-        "SELECT b.identifier, b.ingested_at, b.state, b.path, c.language, c.organization"
+        f"SELECT b.identifier, {changed} AS changed_at, b.state, b.path, c.language,"
+        " c.organization"
         + base
         + page_where
-        + " ORDER BY b.ingested_at, b.identifier LIMIT ?",
+        + f" ORDER BY {changed}, b.identifier LIMIT ?",
         [*params, *page_params, PAGE_SIZE + 1],
     ).fetchall()
     if not rows:
@@ -436,7 +449,7 @@ def _list(
             token.text = _encode_token(
                 {
                     **state,
-                    "a": last["ingested_at"],
+                    "a": last["changed_at"],
                     "i": last["identifier"],
                     "c": state["c"] + PAGE_SIZE,
                 }
