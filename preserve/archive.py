@@ -40,6 +40,8 @@ from preserve.bagging import (
     WrittenBag,
     check_algorithms,
     plan_bag,
+    received_files,
+    with_received_name,
     write_bag,
 )
 from preserve.bagit_format import DigestAlgorithm
@@ -417,7 +419,17 @@ class _Job:
 
 def _stage(job: _Job) -> WrittenBag:
     """Render the PDF/A copy and write the whole bag into staging (runs in a worker)."""
-    metadata = Metadata(record=job.record)
+    original_name = job.statement.source_path.name if job.statement.source_path else None
+    originals = tuple(
+        PayloadFile(f.path, f.content, f.mime, f.pronom, f.original_name)
+        for f in job.received.files
+    )
+    # The record as the bag stores it (a name as received kept beside its portable
+    # one), before rendering: the copy embeds that record.
+    metadata = with_received_name(
+        Metadata(record=job.record),
+        received_files(job.statement.original, original_name, originals),
+    )
     validated_at = dt.datetime.now(dt.UTC)
     pdf_path = f"data/pdfa/{metadata.identifier}.pdf"
     validation = Event(
@@ -475,11 +487,6 @@ def _stage(job: _Job) -> WrittenBag:
             "success",
             "bag staged for the archive" + _left_out_and_notes(job.statement),
         ),
-    )
-    original_name = job.statement.source_path.name if job.statement.source_path else None
-    originals = tuple(
-        PayloadFile(f.path, f.content, f.mime, f.pronom, f.original_name)
-        for f in job.received.files
     )
     contents = plan_bag(
         metadata=metadata,

@@ -148,6 +148,35 @@ def metadata_csv(metadata: Metadata, files: Sequence[str]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+def received_files(
+    original: bytes, original_name: str | None, originals: Sequence[PayloadFile] = ()
+) -> tuple[PayloadFile, ...]:
+    """The statement's files as received, as the bag holds them: ``originals`` (a page
+    and its folder, a WARC, an e-mail), or the text file under a portable name."""
+    stored_name = safe_original_name(original_name)
+    return tuple(originals) or (
+        PayloadFile(
+            f"data/original/{stored_name}",
+            original,
+            "text/plain; charset=utf-8",
+            PRONOM_TEXT,
+            original_name if original_name and original_name != stored_name else None,
+        ),
+    )
+
+
+def with_received_name(metadata: Metadata, received: Sequence[PayloadFile]) -> Metadata:
+    """The record with the statement's name as received (``source.original_name``,
+    beside PREMIS originalName) when the bag stores it under a portable name. The
+    archive applies it before rendering too, so the record the PDF/A copy embeds is
+    the bag's ``statement.json``, byte for byte."""
+    renamed = next((p.original_name for p in received if p.original_name), None)
+    if not renamed:
+        return metadata
+    source = {**metadata.record.get("source", {}), "original_name": renamed}
+    return Metadata(record={**metadata.record, "source": source})
+
+
 def plan_bag(
     *,
     metadata: Metadata,
@@ -173,21 +202,8 @@ def plan_bag(
     fields are left out (the profile makes them optional) rather than guessed.
     """
     identifier = metadata.identifier
-    stored_name = safe_original_name(original_name)
-    received: tuple[PayloadFile, ...] = tuple(originals) or (
-        PayloadFile(
-            f"data/original/{stored_name}",
-            original,
-            "text/plain; charset=utf-8",
-            PRONOM_TEXT,
-            original_name if original_name and original_name != stored_name else None,
-        ),
-    )
-    renamed = next((p.original_name for p in received if p.original_name), None)
-    if renamed:
-        # The statement's name as received, kept in the record beside PREMIS originalName.
-        source = {**metadata.record.get("source", {}), "original_name": renamed}
-        metadata = Metadata(record={**metadata.record, "source": source})
+    received = received_files(original, original_name, originals)
+    metadata = with_received_name(metadata, received)
     json_file = PayloadFile(
         "data/metadata/statement.json", metadata.to_json(), "application/json", PRONOM_JSON
     )

@@ -350,6 +350,8 @@ MIGRATIONS: tuple[tuple[str | Callable[[sqlite3.Connection], None], ...], ...] =
         "CREATE INDEX IF NOT EXISTS bags_by_change ON bags(changed_at, identifier)",
     ),
 )
+
+
 def _add_column(db: sqlite3.Connection, table: str, column: str) -> None:
     """``ALTER TABLE ... ADD COLUMN``, once: a migration may run again on a ledger whose
     version was set back (as the other steps' ``IF NOT EXISTS`` allow)."""

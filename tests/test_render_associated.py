@@ -298,3 +298,21 @@ def test_embedded_files_decodes_no_more_than_asked() -> None:
     pdf = _finished((Attachment("zeros.bin", bomb, "application/octet-stream", "Data"),))
     (found,) = embedded_files(pdf, 1024)
     assert found.data is not None and len(found.data) == 1025
+
+
+@pytest.mark.parametrize("level", [PdfaLevel.A3U, PdfaLevel.A3A])
+def test_the_embedded_record_is_the_bags_when_a_name_was_made_portable(
+    tmp_path: Path, level: PdfaLevel
+) -> None:
+    """A statement received as ``notice: hours?.txt`` is stored as ``notice_ hours_.txt``
+    and its record keeps the name as received (source.original_name): the record the
+    copy embeds is the bag's statement.json, byte for byte (it was the record before
+    the name was added)."""
+    received = tmp_path / "in" / "notice: hours?.txt"
+    received.parent.mkdir()
+    received.write_bytes((FIXTURES / "en-letter-sincerely.txt").read_bytes())
+    bag = _ingest(received, tmp_path / "archive", level)
+    record = (bag / "data" / "metadata" / "statement.json").read_bytes()
+    assert b'"original_name": "notice: hours?.txt"' in record
+    pdf = next((bag / "data" / "pdfa").iterdir()).read_bytes()
+    assert _embedded(pdf)["statement.json"]["bytes"] == record

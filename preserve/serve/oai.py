@@ -424,10 +424,7 @@ def _list(
         page_params = [state["a"], state["a"], state["i"]]
     rows = db.execute(
         f"SELECT b.identifier, {changed} AS changed_at, b.state, b.path, c.language,"
-        " c.organization"
-        + base
-        + page_where
-        + f" ORDER BY {changed}, b.identifier LIMIT ?",
+        " c.organization" + base + page_where + f" ORDER BY {changed}, b.identifier LIMIT ?",
         [*params, *page_params, PAGE_SIZE + 1],
     ).fetchall()
     if not rows:
