@@ -300,6 +300,9 @@ def _check_pdfs(bag: Path | BagFiles, unsound: frozenset[str] = frozenset()) -> 
 #: received (Source) and the text taken out of it (Data), by name (preserve.render's
 #: associated_files); statement.json is the record, checked as such.
 _ASSOCIATED_DIRS = {"Source": "data/original/", "Data": "data/extracted/"}
+#: The metadata record a copy embeds (Data), and the bag's file it must be.
+_RECORD_NAME = "statement.json"
+_RECORD = "data/metadata/statement.json"
 #: The largest file a copy embeds as received (a DOCX or an ODT, 64 MiB): decoded no further.
 MAX_ASSOCIATED_BYTES = 64 * 1024 * 1024
 
@@ -309,7 +312,8 @@ def _check_associated(bag: BagFiles, rel: str, pdf: bytes) -> Iterator[Problem]:
     something untrue): a file the PDF/A-3 copy embeds as the statement as received
     (AFRelationship Source) or as its extracted text (Data) that is not, byte for byte,
     the bag's file of that name (``data/original/x.html``, ``data/extracted/x.txt``; a
-    name as received that the bag made portable is found under the portable name).
+    name as received that the bag made portable is found under the portable name; the
+    embedded ``statement.json``, the bag's ``data/metadata/statement.json``).
     Copies made before preserve embedded each file as what it is held a page's text
     under the page's name (``x.html``, text/plain, Source): they are told here, and
     the message names the bag file the embedded bytes are."""
@@ -321,9 +325,14 @@ def _check_associated(bag: BagFiles, rel: str, pdf: bytes) -> Iterator[Problem]:
 
     for found in embedded_files(pdf, MAX_ASSOCIATED_BYTES):
         folder = _ASSOCIATED_DIRS.get(found.relationship)
-        if folder is None or (found.relationship == "Data" and found.filename == "statement.json"):
+        if folder is None:
             continue
-        names = dict.fromkeys(folder + n for n in (found.filename, portable_name(found.filename)))
+        if found.relationship == "Data" and found.filename == _RECORD_NAME:
+            names = {_RECORD: None}  # the metadata record: the bag's own
+        else:
+            names = dict.fromkeys(
+                folder + n for n in (found.filename, portable_name(found.filename))
+            )
         held = [path for path in names if path in bag.files]
         if found.data is not None and any(read(path) == found.data for path in held):
             continue

@@ -316,3 +316,20 @@ def test_the_embedded_record_is_the_bags_when_a_name_was_made_portable(
     assert b'"original_name": "notice: hours?.txt"' in record
     pdf = next((bag / "data" / "pdfa").iterdir()).read_bytes()
     assert _embedded(pdf)["statement.json"]["bytes"] == record
+
+
+def test_a_copy_embedding_another_record_is_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy rendered before the record was complete (as preserve did before): the
+    verifier warns that its embedded statement.json is not the bag's."""
+    monkeypatch.setattr(archive_mod, "with_received_name", lambda metadata, _received: metadata)
+    received = tmp_path / "in" / "notice: hours?.txt"
+    received.parent.mkdir()
+    received.write_bytes((FIXTURES / "en-letter-sincerely.txt").read_bytes())
+    bag = _ingest(received, tmp_path / "archive", PdfaLevel.A3U)
+    result = verify_bag(bag, extra_checks=(check_our_bag,))
+    assert result.valid  # a warning: the bag is whole
+    (problem,) = [p for p in result.problems if p.code == "pdfa.associated-file-differs"]
+    assert "'statement.json'" in problem.message
+    assert "data/metadata/statement.json" in problem.message
