@@ -295,3 +295,27 @@ def test_the_command_refuses_it_in_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["validate", str(path)])
     assert result.exit_code == 1  # validate reports on stdout: one line for the file
     assert result.output.count("\n") == 1 and "combining marks in a row" in result.output
+
+
+@pytest.mark.parametrize(
+    ("codec", "charset"), [("cp1251", "windows-1251"), ("koi8_r", "koi8-r"), ("utf-8", "utf-8")]
+)
+def test_the_bag_names_the_originals_charset(tmp_path: Path, codec: str, charset: str) -> None:
+    """The original is kept as received, undecoded: its media type in the bag's PREMIS
+    names the charset its bytes are in (the IANA name), not the UTF-8 they were read into."""
+    from .conftest import ingest_one
+
+    text = (
+        "Уполномоченный посетил сельскую школу\n\n"
+        "Уполномоченный по правам человека посетил школу в селе и встретился с учениками "
+        "и учителями. Обсуждались часы работы библиотеки и новые книги для детей.\n\n"
+        "Анна Петрова\nУполномоченный по правам человека\n\n23 февраля 2024 г.\n"
+    )
+    source = tmp_path / "in" / "school.txt"
+    source.parent.mkdir()
+    source.write_bytes(text.encode(codec))
+    bag = ingest_one(tmp_path, source)
+    assert (bag / "data" / "original" / "school.txt").read_bytes() == text.encode(codec)
+    premis = (bag / "premis.xml").read_text(encoding="utf-8")
+    original = premis.split("data/original/school.txt", 1)[1].split("</premis:object>", 1)[0]
+    assert f"<premis:formatName>text/plain; charset={charset}</premis:formatName>" in original

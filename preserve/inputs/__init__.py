@@ -67,6 +67,52 @@ class Form(StrEnum):
     ODT = "odt"
 
 
+#: IANA charset names (the registry RFC 2978 keeps, as media types name them) of the
+#: encodings statements arrive in, by Python codec name (``codecs.lookup(x).name``).
+_IANA_CHARSETS = {
+    "utf-8": "utf-8",
+    "utf-8-sig": "utf-8",
+    "ascii": "us-ascii",
+    "utf-16": "utf-16",
+    "utf-16-le": "utf-16le",
+    "utf-16-be": "utf-16be",
+    "utf-32": "utf-32",
+    **{f"cp125{n}": f"windows-125{n}" for n in range(9)},
+    "cp874": "windows-874",
+    **{f"iso8859-{n}": f"iso-8859-{n}" for n in (*range(1, 11), 13, 14, 15, 16)},
+    "koi8-r": "koi8-r",
+    "koi8-u": "koi8-u",
+    "cp866": "ibm866",
+    "cp437": "ibm437",
+    "cp850": "ibm850",
+    "mac-roman": "macintosh",
+    "gb2312": "gb2312",
+    "gbk": "gbk",
+    "gb18030": "gb18030",
+    "big5": "big5",
+    "big5hkscs": "big5-hkscs",
+    "shift_jis": "shift_jis",
+    "euc_jp": "euc-jp",
+    "euc_kr": "euc-kr",
+    "iso2022_jp": "iso-2022-jp",
+    "tis-620": "tis-620",
+}
+
+
+def media_type(base: str, encoding: str) -> str:
+    """``base`` with the charset ``encoding`` (a Python codec name) has in the IANA
+    registry: ``text/plain; charset=windows-1251`` for ``cp1251``. An encoding with no
+    registered name is left out (``text/plain``) rather than named wrongly."""
+    import codecs
+
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return base
+    charset = _IANA_CHARSETS.get(name)
+    return f"{base}; charset={charset}" if charset else base
+
+
 @dataclass(frozen=True)
 class OriginalFile:
     """One file as received, and where it goes in the bag's payload."""

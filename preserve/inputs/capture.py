@@ -53,7 +53,7 @@ from warcio.warcwriter import WARCWriter  # type: ignore[import-untyped]
 from preserve import __version__
 from preserve.errors import ExitCode, InputError, UnreadableInput
 from preserve.fsio import NotARegularFile, read_input
-from preserve.inputs import Form, OriginalFile, Received, sniff
+from preserve.inputs import Form, OriginalFile, Received, media_type, sniff
 from preserve.inputs.html import (
     MAX_HTML_BYTES,
     extract,
@@ -765,7 +765,7 @@ def read(path: Path) -> Received:
     html = OriginalFile(
         "data/original/page.html",
         page.payload,
-        f"text/html; charset={extraction.charset}",
+        media_type("text/html", extraction.charset),
         pronom_of(page.payload),
     )
     extracted = extracted_file("page", extraction)

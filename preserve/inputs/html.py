@@ -28,7 +28,7 @@ from lxml import etree
 from preserve.bagging import safe_original_name
 from preserve.errors import InputError, UnreadableInput
 from preserve.fsio import NotARegularFile, read_input
-from preserve.inputs import Form, OriginalFile, Received, sniff
+from preserve.inputs import Form, OriginalFile, Received, media_type, sniff
 from preserve.premis import Event
 from preserve.statement import Statement, parse_statement
 
@@ -407,7 +407,7 @@ def read(path: Path) -> Received:
     original = OriginalFile(
         f"data/original/{stored}",
         data,
-        f"text/html; charset={extraction.charset}",
+        media_type("text/html", extraction.charset),
         pronom_of(data),
         path.name if path.name != stored else None,
     )

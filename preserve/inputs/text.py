@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from preserve.bagging import PRONOM_TEXT, safe_original_name
-from preserve.inputs import Form, OriginalFile, Received, sniff
+from preserve.inputs import Form, OriginalFile, Received, media_type, sniff
 from preserve.statement import Statement, read_statement
 
 #: Whether a file is this form: decided in :mod:`preserve.inputs.sniff`, which
@@ -24,7 +24,7 @@ def received_from(statement: Statement, path: Path) -> Received:
     original = OriginalFile(
         f"data/original/{stored}",
         statement.original,
-        "text/plain; charset=utf-8",
+        media_type("text/plain", statement.encoding),  # the bytes as received, undecoded
         PRONOM_TEXT,
         path.name if path.name != stored else None,
     )
