@@ -840,8 +840,17 @@ static struct PyModuleDef module = {
     NULL,
 };
 
+/* The calling convention of check() (its arguments and what it returns): quick.py
+ * uses this module only when it knows the same number, so an extension built from
+ * older sources (an editable install not rebuilt after an update) is left unused
+ * rather than called wrongly. */
+#define API_VERSION 2
+
 PyMODINIT_FUNC
 PyInit__quickbag(void)
 {
-    return PyModule_Create(&module);
+    PyObject *m = PyModule_Create(&module);
+    if (m != NULL && PyModule_AddIntConstant(m, "API", API_VERSION) != 0)
+        Py_CLEAR(m);
+    return m;
 }

@@ -730,3 +730,18 @@ def test_a_folder_longer_than_one_listing_read(tmp_path: Path) -> None:
     quick = check_agrees(bag)
     assert quick is not None
     assert quick.files_checked == 1500 + 4  # and the tag files
+
+
+def test_a_stale_extension_is_not_used() -> None:
+    """An extension built from other sources (its check() takes other arguments) is left
+    unused: the Python path runs instead of a call that would fail on every bag."""
+    import types
+
+    assert quick_module._speaking(None) is None
+    assert quick_module._speaking(types.ModuleType("old")) is None  # before API existed
+    stale = types.ModuleType("stale")
+    stale.API = quick_module._QUICKBAG_API - 1  # type: ignore[attr-defined]
+    assert quick_module._speaking(stale) is None
+    if COMPILED is not None:  # the one built here speaks this version
+        assert COMPILED.API == quick_module._QUICKBAG_API
+        assert quick_module._speaking(COMPILED) is COMPILED

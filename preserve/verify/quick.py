@@ -54,9 +54,21 @@ from preserve.bagit_format import (
 from preserve.hashing import NEW
 from preserve.verify.tree_dir import PARALLEL_MIN_BYTES, _DirTree
 
+#: The calling convention of ``preserve._quickbag.check`` this module speaks (API_VERSION
+#: in _quickbag.c): an extension built from other sources is not used.
+_QUICKBAG_API = 2
+
+
+
+def _speaking(module: ModuleType | None) -> ModuleType | None:
+    """``module`` if its ``check`` takes the arguments this module passes, else None
+    (absent, or stale: an editable install not rebuilt after an update)."""
+    return module if getattr(module, "API", None) == _QUICKBAG_API else None
+
+
 _quickbag: ModuleType | None
 try:  # built from preserve/_quickbag.c where a C compiler was at hand; else Python
-    _quickbag = importlib.import_module("preserve._quickbag")
+    _quickbag = _speaking(importlib.import_module("preserve._quickbag"))
 except ImportError:
     _quickbag = None
 
