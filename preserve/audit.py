@@ -7,7 +7,9 @@ bags that are missing or were planted. The ledger is the only thing it writes:
 each bag's result and time, and a PREMIS fixity-check event.
 
 Rolling audits (``limit``, ``budget``) take the least recently verified bags
-first, so a cron job covers a large archive in slices.
+first, so a cron job covers a large archive in slices; a slice that cannot record
+(a read-only replica) takes its place from a state file or the clock instead
+(:mod:`preserve.rotation`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, overload
 
-from preserve import ledger, ledger_check
+from preserve import ledger, ledger_check, rotation
 from preserve.bag_checks import PreserveChecks, check_our_bag
 from preserve.bagit_format import DEFAULT_LIMITS, DigestAlgorithm, Limits, Problem, Severity
 from preserve.errors import ArchiveError, PreserveError
@@ -278,6 +280,8 @@ class _Tally:
     #: Problems the report adds to a bag's result but its fixity event does not
     #: record (a language version the archive lacks is no fault of the bag's files).
     links: dict[str, list[Problem]] = field(default_factory=dict)
+    #: A slice that records no checkpoint: where its queue got to.
+    rotated: _Rotated | None = None
 
     def add(self, result: BagAudit, *, verified: bool) -> None:
         # Recorded first: a consumer that stops the run (Ctrl-C in ``each``) has seen
@@ -286,6 +290,8 @@ class _Tally:
             self.batch.append(result)
             if len(self.batch) >= RECORD_BATCH:
                 self.flush()
+        if verified and self.rotated is not None:
+            self.rotated.done(result.identifier)
         extra = self.links.pop(result.identifier, None)
         if extra:
             result = replace(result, problems=(*result.problems, *extra))
@@ -302,6 +308,30 @@ class _Tally:
         if self.batch and self.record is not None:
             batch, self.batch = self.batch, []
             self.record(batch)
+
+
+@dataclass
+class _Rotated:
+    """Where a slice that records no checkpoint got to in its queue (identifier order,
+    from after ``start``, round to it): the last bag verified, in that order (bags
+    the plan flagged, verified first, out of order, do not count)."""
+
+    start: str
+    flagged: Set[str]
+    last: str | None = None
+
+    def _key(self, identifier: str) -> tuple[bool, str]:
+        return (bool(self.start) and identifier <= self.start, identifier)
+
+    def done(self, identifier: str) -> None:
+        if identifier in self.flagged:
+            return
+        if self.last is None or self._key(identifier) > self._key(self.last):
+            self.last = identifier
+
+    @property
+    def after(self) -> str:
+        return self.start if self.last is None else self.last
 
 
 def _verify_one(
@@ -419,6 +449,7 @@ def audit(
     executor: BatchExecutor | None = None,
     keep_valid: bool = True,
     limits: Limits | None = None,
+    state: Path | None = None,
 ) -> AuditReport:
     """Verify every bag (or the ``limit``/``budget`` least recently verified) against the ledger.
 
@@ -431,6 +462,12 @@ def audit(
     in batches drawn from the same stream; the plan and every ledger write stay
     here. Results are recorded every :data:`RECORD_BATCH` bags, and if the executor
     is lost (or on Ctrl-C) what was verified so far is recorded before the error goes on.
+
+    A slice (``limit``/``budget``) that records no checkpoint (a read-only archive, a
+    locked ledger; or ``record=False`` with a ``state``) takes its bags in identifier
+    order and sweeps its window from where the ``state`` file says the last such
+    slice stopped, and writes the file back; without one, from the clock's window
+    (:mod:`preserve.rotation`). A note says which window it swept.
     """
     started = time.monotonic()
     started_at = ledger.now()
@@ -444,6 +481,15 @@ def audit(
         notes.append(not_recorded)
     recording = record and writable
     written = 0
+    bounded = limit is not None or budget is not None
+    # A slice that records no checkpoint keeps its place elsewhere (preserve.rotation).
+    rotate = bounded and (not writable or (state is not None and not recording))
+    try:
+        position = rotation.load(state) if rotate and state is not None else None
+    except PreserveError:
+        db.close()
+        raise
+    placed: rotation.Plan | None = None
 
     def write_batch(batch: list[BagAudit]) -> None:
         nonlocal recording, written
@@ -471,9 +517,15 @@ def audit(
             # A rolling slice compares the events since then and the sweep's window
             # here, and its own bags as it takes them (_Pages): its plan follows the
             # slice, not the archive.
-            bounded = limit is not None or budget is not None
+            if rotate:
+                share = limit if limit is not None else 0
+                placed = rotation.plan(snapshot, position, state, share=share)
             found = ledger_check.check(
-                snapshot, archive, incremental=True, rolling=(limit or 0) if bounded else None
+                snapshot,
+                archive,
+                incremental=True,
+                rolling=(limit or 0) if bounded else None,
+                cursor=placed.cursor if placed is not None else None,
             )
             if not found.bound:
                 notes.append(
@@ -498,21 +550,26 @@ def audit(
                 tempfile.TemporaryFile("w+", encoding="utf-8", prefix="preserve-audit-")  # noqa: SIM115
             )
             pages: _Pages | None = None
+            after = placed.queue_after if placed is not None else None
             if found.window is None:
-                total = _spool_queue(spool, snapshot, found, withdrawn)
+                total = _spool_queue(spool, snapshot, found, withdrawn, after=after)
+                flagged: Set[str] = set(found.bag_problems) | set(found.rows_missing)
             else:
                 # Only the bags the sweep flagged are spooled; the rest of the queue is
                 # read a page at a time, as far as the slice goes, by the index.
                 first = _swept_first(archive, snapshot, found.window, withdrawn)
                 _spool_queue(spool, snapshot, found, withdrawn, rest=False, extra=first)
                 skip = withdrawn | set(first) | set(found.bag_problems)
-                pages = _Pages(db, found, started_at, skip, notes)
+                flagged = skip
+                pages = _Pages(db, found, started_at, skip, notes, after=after)
                 # Counted by the index (and the rows missing, spooled), not read.
                 total = _rows_to_audit(snapshot, withdrawn) + len(
                     set(found.rows_missing) - withdrawn
                 )
             snapshot.close()
             snapshot = None
+            if placed is not None:
+                tally.rotated = _Rotated(placed.queue_after, frozenset(flagged))
             queue: Iterator[ledger.BagRow] = _queue(archive, spool, found, notes, tally, pages)
             planned = total
             if limit is not None:
@@ -548,6 +605,8 @@ def audit(
                 tally.add(linked, verified=False)
             tally.links = {}
         tally.flush()
+        if placed is not None:
+            _keep_place(archive, placed, found, tally, position, state, notes)
         if recording and found.checkpoint is not None:
             # How many bags this audit checked: a next slice with a budget and no limit
             # sweeps as large a share.
@@ -585,6 +644,45 @@ def audit(
     )
 
 
+def _keep_place(
+    archive: Path,
+    placed: rotation.Plan,
+    found: ledger_check.LedgerCheck,
+    tally: _Tally,
+    position: rotation.Position | None,
+    state: Path | None,
+    notes: list[str],
+) -> None:
+    """Say where a slice that records no checkpoint swept, and keep its place in the
+    state file (if any) for the next one."""
+    window = found.window
+    queue_after = tally.rotated.after if tally.rotated is not None else placed.queue_after
+    if window is None:
+        swept = "every row and event compared (the chain has no checkpoint to start from)"
+        bags_to, events_to = placed.cursor.bags_swept_to, placed.cursor.swept_to
+    else:
+        upto = f"up to {window.upto!r}" if window.upto is not None else "to the last"
+        stretches = ", ".join(f"{a}-{b}" for a, b in window.events if a <= b)
+        swept = f"swept the rows after {window.after!r} {upto} and events {stretches or 'none'}"
+        bags_to = window.upto or ""
+        checkpoint = found.checkpoint
+        events_to = checkpoint.swept_to if checkpoint is not None else placed.cursor.swept_to
+    notes.append(
+        f"no checkpoint recorded: this slice {swept}, its bags in identifier order "
+        f"from after {placed.queue_after!r}; its place from {placed.source}"
+    )
+    if state is None:
+        return
+    here = rotation.Position(
+        placed.chain,
+        queue_after,
+        bags_to,
+        events_to,
+        (position.runs if position is not None else 0) + 1,
+    )
+    rotation.save(state, archive, here)
+
+
 class _Limited(Iterator[ledger.BagRow]):
     """The first ``limit`` bags of a queue. With ``drain`` (a spooled queue) the rest
     are counted (``rest``) and drawn all the same, so a missing bag past the limit is
@@ -612,6 +710,15 @@ QUEUE_QUERY = (
 )
 
 _ONE_ROW = QUEUE_QUERY.replace(" ORDER BY last_verified_at, identifier", " WHERE identifier = ?")
+#: A slice that records no checkpoint (a read-only replica): the ledger's times of
+#: verification do not move, so it goes round in identifier order from where the last
+#: stopped (preserve.rotation), then from the first row round to there.
+QUEUE_AFTER = QUEUE_QUERY.replace(
+    " ORDER BY last_verified_at, identifier", " WHERE identifier > ? ORDER BY identifier"
+)
+QUEUE_ROUND = QUEUE_QUERY.replace(
+    " ORDER BY last_verified_at, identifier", " WHERE identifier <= ? ORDER BY identifier"
+)
 
 
 def _present(archive: Path, path: str) -> bool:
@@ -628,12 +735,14 @@ def _spool_queue(
     *,
     rest: bool = True,
     extra: Sequence[str] = (),
+    after: str | None = None,
 ) -> int:
     """The bags to verify, in order, from the snapshot into ``spool`` (one JSON array a
     line; ~150 bytes a bag): bags whose rows disagree with the chain first (a rolling
     audit reaches them at once), and ``extra`` ones, then (``rest``) the least
-    recently verified; withdrawn bags not at all. Leaves the file at its start;
-    returns how many bags it holds."""
+    recently verified (``after``: in identifier order from after it, round to it, for a
+    slice that records no checkpoint); withdrawn bags not at all. Leaves the file at
+    its start; returns how many bags it holds."""
     count = 0
     first = sorted((set(found.bag_problems) | set(found.rows_missing) | set(extra)) - withdrawn)
     for identifier in first:
@@ -644,10 +753,17 @@ def _spool_queue(
         spool.write(json.dumps(list(row)) + "\n")
         count += 1
     skip = set(first) | withdrawn
-    for row in snapshot.execute(QUEUE_QUERY) if rest else ():
-        if row[0] not in skip:
-            spool.write(json.dumps(list(row)) + "\n")
-            count += 1
+    if not rest:
+        queries: list[tuple[str, tuple[str, ...]]] = []
+    elif after is None:
+        queries = [(QUEUE_QUERY, ())]
+    else:
+        queries = [(QUEUE_AFTER, (after,)), (QUEUE_ROUND, (after,))]
+    for query, params in queries:
+        for row in snapshot.execute(query, params):
+            if row[0] not in skip:
+                spool.write(json.dumps(list(row)) + "\n")
+                count += 1
     spool.seek(0)
     return count
 
@@ -693,6 +809,12 @@ PAGE_SINCE = (
     " AND (last_verified_at, identifier) > (:lv, :id)"
     " ORDER BY last_verified_at, identifier LIMIT :rows"
 )
+#: A slice that records no checkpoint: in identifier order, after ``:id`` (up to
+#: ``:stop``, the second time round).
+PAGE_BY_ID = (
+    f"{_QUEUE_COLUMNS} WHERE identifier > :id AND (:stop IS NULL OR identifier <= :stop)"
+    " ORDER BY identifier LIMIT :rows"
+)
 #: Rows per page (one short read transaction each, the rows compared with the chain).
 PAGE_ROWS = 500
 
@@ -712,6 +834,8 @@ class _Pages:
         started_at: str,
         skip: Set[str],
         notes: list[str],
+        *,
+        after: str | None = None,
     ) -> None:
         self.db, self.found, self.started_at, self.skip, self.notes = (
             db,
@@ -720,6 +844,9 @@ class _Pages:
             skip,
             notes,
         )
+        #: In identifier order from after this one, round to it (None: least recently
+        #: verified first, the order of slices that record their results).
+        self.after = after
         #: Bags taken so far (the spooled ones, flagged by the plan, first: _queue counts
         #: them), and those left because they were published after the plan.
         self.drawn = 0
@@ -729,12 +856,17 @@ class _Pages:
         replayed = self.found.chain.last_id or 0
         args: dict[str, Any] = {"at": self.started_at, "mark": replayed, "rows": PAGE_ROWS}
         query, args["id"] = PAGE_NEVER, ""
+        if self.after is not None:
+            query, args["id"], args["stop"] = PAGE_BY_ID, self.after, None
         while True:
             self.db.execute("BEGIN")
             try:
                 rows = self.db.execute(query, args).fetchall()
                 if not rows and query is PAGE_NEVER:  # then the others, least recent first
                     query, args["lv"], args["id"] = PAGE_SINCE, "", ""
+                    rows = self.db.execute(query, args).fetchall()
+                elif not rows and query is PAGE_BY_ID and self.after and args["stop"] is None:
+                    args["id"], args["stop"] = "", self.after  # round from the first row
                     rows = self.db.execute(query, args).fetchall()
                 taken = [r for r in rows if r[0] not in self.skip and not r[7]]
                 ledger_check.compare_bags(self.db, self.found, [r[0] for r in taken])

@@ -255,6 +255,20 @@ class Window:
         return "b.identifier > ? AND b.identifier <= ?", (self.after, self.upto)
 
 
+@dataclass(frozen=True)
+class Cursor:
+    """Where a slice that records no checkpoint sweeps (:mod:`preserve.rotation`: a
+    read-only replica's state file, or the clock), instead of where the chain's
+    checkpoint says: its window of rows starts after ``bags_swept_to``, its stretch
+    of old events at ``swept_to``; ``rows`` and ``events``: their sizes (None: as a
+    recording slice's)."""
+
+    bags_swept_to: str
+    swept_to: int
+    rows: int | None = None
+    events: int | None = None
+
+
 def check(
     db: sqlite3.Connection,
     archive: Path,
@@ -262,6 +276,7 @@ def check(
     published_head: str | None = None,
     incremental: bool = False,
     rolling: int | None = None,
+    cursor: Cursor | None = None,
 ) -> LedgerCheck:
     """Replay and verify the chain, then compare the tables the audit trusts with it.
 
@@ -276,6 +291,8 @@ def check(
     the slice, at least :data:`SWEEP_MIN_BAGS` rows and :data:`SWEEP_MIN_EVENTS`
     events); the slice compares its own bags as it takes them (:func:`compare_bags`).
     Without a checkpoint (a short chain, or a first audit) the check is full.
+    ``cursor``: the windows start there, not where the checkpoint says (a slice that
+    records no checkpoint); the checkpoint returned then says where they stopped.
     """
     checkpoint: Checkpoint | None = None
     start: Checkpoint | None = None
@@ -289,7 +306,11 @@ def check(
             count = int(db.execute("SELECT count(*) FROM bags").fetchone()[0])
             portion = -(-latest[1].through_id * share // max(1, count))
             sweep = max(SWEEP_MIN_EVENTS, portion)
-        report, checkpoint, start, swept = _replay(db, sweep)
+            if cursor is not None and cursor.events is not None:
+                sweep = max(1, cursor.events)
+        report, checkpoint, start, swept = _replay(
+            db, sweep, cursor.swept_to if cursor is not None else None
+        )
     else:
         report = verify_chain(db, published_head=published_head)
     problems: list[Problem] = []
@@ -311,14 +332,18 @@ def check(
         # reaches the last row runs to the end of the names (a planted bag named after
         # every row is in it), and the next starts again from the first.
         size = max(SWEEP_MIN_BAGS, share)
+        after = start.bags_swept_to
+        if cursor is not None:
+            after = cursor.bags_swept_to
+            size = max(1, cursor.rows) if cursor.rows is not None else size
         after_sql = "SELECT identifier FROM bags WHERE identifier > ? ORDER BY identifier"
-        end = db.execute(f"{after_sql} LIMIT 1 OFFSET ?", (start.bags_swept_to, size - 1))
+        end = db.execute(f"{after_sql} LIMIT 1 OFFSET ?", (after, size - 1))
         upto = end.fetchone()
         if upto is not None and db.execute(f"{after_sql} LIMIT 1", (upto[0],)).fetchone() is None:
             upto = None
         last = report.last_id if report.last_id is not None else start.through_id
         window = Window(
-            start.bags_swept_to,
+            after,
             None if upto is None else str(upto[0]),
             ((start.through_id + 1, last), swept),
         )
@@ -540,17 +565,19 @@ def replay(db: sqlite3.Connection) -> tuple[ChainReport, Checkpoint | None]:
 
 
 def _replay(
-    db: sqlite3.Connection, sweep: int
+    db: sqlite3.Connection, sweep: int, sweep_from: int | None = None
 ) -> tuple[ChainReport, Checkpoint | None, Checkpoint | None, tuple[int, int] | None]:
-    """:func:`replay` with a sweep of ``sweep`` events; also the checkpoint it started
-    from and the ids it swept (both None when it replayed the whole chain)."""
+    """:func:`replay` with a sweep of ``sweep`` events (from ``sweep_from``; None: where
+    the checkpoint says); also the checkpoint it started from and the ids it swept
+    (both None when it replayed the whole chain)."""
     latest = latest_checkpoint(db) if ledger.strict(db) else None
     if latest is None:
         return (*_full(db, swept_to=0), None, None)
     _, start = latest
     stored = db.execute("SELECT hash FROM events WHERE id = ?", (start.through_id,)).fetchone()
     new = _replay_range(db, start.head, start.through_id + 1, None)
-    sweep_from = start.swept_to if 0 < start.swept_to <= start.through_id else 1
+    begin = start.swept_to if sweep_from is None else sweep_from
+    sweep_from = begin if 0 < begin <= start.through_id else 1
     sweep_to = sweep_from + sweep - 1
     before = db.execute(
         "SELECT hash FROM events WHERE id < ? ORDER BY id DESC LIMIT 1", (sweep_from,)
