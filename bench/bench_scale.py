@@ -390,7 +390,7 @@ def query_plans(archive: Path) -> list[str]:
 
     window = ledger_check.Window("a", "b", ((1, 2), (3, 4)))
     rows, rows_params = window.rows()
-    listed = (ledger_check._LISTED, ('["x"]',))
+    listed = (getattr(ledger_check, "LISTED", None) or ledger_check._LISTED, ('["x"]',))
     ranges = " OR ".join("e.id BETWEEN ? AND ?" for _ in window.events)
     queries: dict[str, tuple[str, tuple[Any, ...]]] = {
         "queue, full audit (least recently verified first, spooled)": (audit_mod.QUEUE_QUERY, ()),
@@ -437,6 +437,17 @@ def query_plans(archive: Path) -> list[str]:
             " LEFT JOIN bags o ON o.identifier = l.other"
             " WHERE o.identifier IS NULL ORDER BY l.identifier, l.other",
             (),
+        ),
+        "links to versions not held, the window's bags": (
+            "SELECT l.identifier, l.relation, l.other FROM version_links l"
+            " JOIN bags b ON b.identifier = l.identifier"
+            " LEFT JOIN bags o ON o.identifier = l.other"
+            f" WHERE o.identifier IS NULL AND ({rows}) ORDER BY l.identifier, l.other",
+            rows_params,
+        ),
+        "names of bags/ looked up, a batch at once": (
+            getattr(audit_mod, "_UNKNOWN", "SELECT 1"),
+            ('["x"]',) if hasattr(audit_mod, "_UNKNOWN") else (),
         ),
         "trusted keys (key trust and sealing events)": (
             "SELECT type, detail FROM events WHERE identifier IS NULL AND type IN (?, ?)"

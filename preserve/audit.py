@@ -539,8 +539,10 @@ def audit(
                 except PreserveError as exc:
                     notes.append(f"settings unreadable, default limits used: {exc.one_line()}")
                     limits = DEFAULT_LIMITS
-            # Language versions the archive does not hold: added to their bags' results.
-            tally.links = _version_problems(snapshot)
+            # Language versions the archive does not hold: added to their bags' results
+            # (a rolling slice: the window's bags here, its own bags page by page).
+            window_scope = found.window.rows() if found.window is not None else None
+            tally.links = _version_problems(snapshot, window_scope)
             # Withdrawn bags (preserve withdraw: a chained tombstone) are expected gone.
             withdrawn = _withdrawn(archive, snapshot, found, tally)
             # The queue, in its order, spooled to a temporary file; then the snapshot
@@ -561,7 +563,7 @@ def audit(
                 _spool_queue(spool, snapshot, found, withdrawn, rest=False, extra=first)
                 skip = withdrawn | set(first) | set(found.bag_problems)
                 flagged = skip
-                pages = _Pages(db, found, started_at, skip, notes, after=after)
+                pages = _Pages(db, found, started_at, skip, notes, after=after, links=tally.links)
                 # Counted by the index (and the rows missing, spooled), not read.
                 total = _rows_to_audit(snapshot, withdrawn) + len(
                     set(found.rows_missing) - withdrawn
@@ -836,6 +838,7 @@ class _Pages:
         notes: list[str],
         *,
         after: str | None = None,
+        links: dict[str, list[Problem]] | None = None,
     ) -> None:
         self.db, self.found, self.started_at, self.skip, self.notes = (
             db,
@@ -847,6 +850,8 @@ class _Pages:
         #: In identifier order from after this one, round to it (None: least recently
         #: verified first, the order of slices that record their results).
         self.after = after
+        #: Where the links to versions the archive lacks go, for each page's bags.
+        self.links = links
         #: Bags taken so far (the spooled ones, flagged by the plan, first: _queue counts
         #: them), and those left because they were published after the plan.
         self.drawn = 0
@@ -870,6 +875,10 @@ class _Pages:
                     rows = self.db.execute(query, args).fetchall()
                 taken = [r for r in rows if r[0] not in self.skip and not r[7]]
                 ledger_check.compare_bags(self.db, self.found, [r[0] for r in taken])
+                if self.links is not None and taken:
+                    page = (ledger_check.LISTED, (json.dumps([r[0] for r in taken]),))
+                    for identifier, extra in _version_problems(self.db, page).items():
+                        self.links.setdefault(identifier, extra)
             finally:
                 self.db.execute("COMMIT")
             if not rows:
@@ -950,6 +959,14 @@ def _admit(
     yield bag
 
 
+#: Names of ``bags/`` looked up in the ledger at once (their indexes back: the names).
+_UNKNOWN = (
+    "SELECT key FROM json_each(?) WHERE NOT EXISTS"
+    " (SELECT 1 FROM bags WHERE identifier = json_each.value)"
+)
+LOOKUP_BATCH = 10_000
+
+
 def _unknown(
     archive: Path,
     db: sqlite3.Connection,
@@ -962,12 +979,26 @@ def _unknown(
     published since has its row by then (rows are written before the rename), and
     is no planted bag. A withdrawn bag back on disk is reported by
     :func:`_withdrawn`, not here.
+
+    A rolling slice lists ``bags/`` only when its window of rows reaches the last
+    row (once a lap of the sweep, within the cycle of slices), then looks up every
+    name: a folder cannot be listed in part, and listing a million names on every
+    slice cost more than the rest of its plan (docs/tamper-evidence.md).
     """
+    if found.window is not None and found.window.upto is not None:
+        return
     bags_root = archive / BAGS_DIR
     if not bags_root.is_dir():
         return
-    lookup = "SELECT 1 FROM bags WHERE identifier = ?"
     names: list[str] = []
+    batch: list[str] = []
+
+    def look_up() -> None:
+        # A batch of names at once: the lookups run inside SQLite, not a call a name.
+        for (index,) in db.execute(_UNKNOWN, (json.dumps(batch),)):
+            names.append(batch[int(index)])  # planted bags only: none in good order
+        batch.clear()
+
     with os.scandir(bags_root) as entries:
         for entry in entries:
             if not (entry.is_dir(follow_symlinks=False) or entry.is_symlink()):
@@ -975,11 +1006,11 @@ def _unknown(
             name = entry.name
             if name in found.rows_missing or name in withdrawn:
                 continue
-            if found.window is not None and not found.window.holds(name):
-                continue  # a rolling slice looks names up in its window only
-            if db.execute(lookup, (name,)).fetchone() is not None:
-                continue
-            names.append(name)  # planted bags only: none in an archive in good order
+            batch.append(name)
+            if len(batch) >= LOOKUP_BATCH:
+                look_up()
+    if batch:
+        look_up()
     for name in sorted(names):
         yield BagAudit(
             name,
@@ -1034,13 +1065,16 @@ def _checks(archive: Path, found: ledger_check.LedgerCheck, notes: list[str]) ->
     return PreserveChecks(Trust(found.trusted_pems, roots, judge), require_signature=required)
 
 
-def _version_problems(db: sqlite3.Connection) -> dict[str, list[Problem]]:
+def _version_problems(
+    db: sqlite3.Connection, scope: tuple[str, tuple[Any, ...]] | None = None
+) -> dict[str, list[Problem]]:
     """A problem for each bag linked to a language version the archive does not hold
-    (few: the links of an archive in good order all resolve)."""
+    (few: the links of an archive in good order all resolve). ``scope``: the bags
+    whose links are looked at (an SQL condition on their row ``b``; None: all)."""
     from preserve.versions import missing_links
 
     by_bag: dict[str, list[Problem]] = {}
-    for link in missing_links(db):
+    for link in missing_links(db, scope) if scope is not None else missing_links(db):
         by_bag.setdefault(link.identifier, []).append(
             Problem(
                 "ledger.version-missing",

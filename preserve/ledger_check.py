@@ -108,7 +108,7 @@ _DIGESTS_UNRECORDED = f"""
 #: by identifier (after the first, up to the second; None: to the last row); a
 #: window of events by id.
 _ALL = ("1", ())
-_LISTED = "b.identifier IN (SELECT value FROM json_each(?))"
+LISTED = "b.identifier IN (SELECT value FROM json_each(?))"
 
 
 def chain_digests(db: sqlite3.Connection, identifier: str) -> dict[str, str] | None:
@@ -371,7 +371,7 @@ def compare_bags(db: sqlite3.Connection, found: LedgerCheck, identifiers: list[s
     """Compare the rows of these bags with the chain (a rolling slice's own bags, as
     it takes them), adding what disagrees to ``found`` (their rows exist: no event
     is looked at for a missing one)."""
-    compare(db, found, (_LISTED, (json.dumps(identifiers),)), None)
+    compare(db, found, (LISTED, (json.dumps(identifiers),)), None)
 
 
 def compare(
