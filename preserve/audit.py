@@ -517,14 +517,16 @@ def audit(
             # A rolling slice compares the events since then and the sweep's window
             # here, and its own bags as it takes them (_Pages): its plan follows the
             # slice, not the archive.
+            share = limit or 0
             if rotate:
-                share = limit if limit is not None else 0
+                if not share and position is not None:
+                    share = position.checked  # a budget: the share the last one checked
                 placed = rotation.plan(snapshot, position, state, share=share)
             found = ledger_check.check(
                 snapshot,
                 archive,
                 incremental=True,
-                rolling=(limit or 0) if bounded else None,
+                rolling=share if bounded else None,
                 cursor=placed.cursor if placed is not None else None,
             )
             if not found.bound:
@@ -660,7 +662,10 @@ def _keep_place(
     window = found.window
     queue_after = tally.rotated.after if tally.rotated is not None else placed.queue_after
     if window is None:
-        swept = "every row and event compared (the chain has no checkpoint to start from)"
+        swept = (
+            "compared every row and event (no checkpoint to start from, or the chain "
+            "did not verify from it)"
+        )
         bags_to, events_to = placed.cursor.bags_swept_to, placed.cursor.swept_to
     else:
         upto = f"up to {window.upto!r}" if window.upto is not None else "to the last"
@@ -681,8 +686,12 @@ def _keep_place(
         bags_to,
         events_to,
         (position.runs if position is not None else 0) + 1,
+        tally.checked,
     )
-    rotation.save(state, archive, here)
+    try:
+        rotation.save(state, archive, here)
+    except PreserveError as exc:  # the results stand; the next slice repeats this place
+        notes.append(f"{exc.one_line()}: the next slice starts where this one did")
 
 
 class _Limited(Iterator[ledger.BagRow]):

@@ -30,6 +30,7 @@ folder) is refused, one line and exit 2, and never overwritten.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -70,6 +71,8 @@ class Position:
     swept_to: int
     #: Slices that kept their place in this file so far.
     runs: int = 0
+    #: Bags the last one checked (a slice with a budget and no limit sweeps that share).
+    checked: int = 0
 
     def as_doc(self, archive: Path) -> dict[str, Any]:
         return {
@@ -80,6 +83,7 @@ class Position:
             "bags_swept_to": self.bags_swept_to,
             "swept_to": self.swept_to,
             "runs": self.runs,
+            "checked": self.checked,
             "at": ledger.now(),
         }
 
@@ -88,8 +92,15 @@ def load(path: Path) -> Position | None:
     """The state file's position; None if there is no file yet (the first slice).
 
     Raises :class:`~preserve.errors.PreserveError` (exit 2, nothing read or written)
-    for a file that is not a state file: never overwritten, it may be something else.
+    for a file that is not a state file (never overwritten: it may be something
+    else), or one that could not be written back (its folder missing or read-only),
+    before the slice begins rather than after.
     """
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise PreserveError(
+            "the audit state cannot be kept there: its folder is missing or not writable", path
+        )
     try:
         data = read_limited(path, MAX_STATE_BYTES)
     except FileNotFoundError:
@@ -108,6 +119,7 @@ def load(path: Path) -> Position | None:
             _text(doc, "bags_swept_to"),
             _count(doc, "swept_to"),
             _count(doc, "runs"),
+            _count(doc, "checked") if "checked" in doc else 0,
         )
     except (ValueError, UnicodeDecodeError) as exc:
         raise PreserveError(

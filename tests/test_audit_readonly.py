@@ -236,6 +236,18 @@ def test_a_state_file_that_is_not_one_is_refused_and_left_alone(
     assert link.is_symlink() and state.read_text(encoding="utf-8") == "my own notes\n"
 
 
+def test_a_state_file_that_cannot_be_kept_is_refused_before_the_slice(
+    archive: Path, tmp_path: Path, read_only: list[Path]
+) -> None:
+    archive = freeze(archive, read_only)
+    state = tmp_path / "no-such-folder" / "state.json"
+    result = CliRunner().invoke(cli, ["audit", str(archive), "--limit", "1", "--state", str(state)])
+    assert result.exit_code == 2, result.output
+    assert "state.json" in result.output and "not writable" in result.output
+    assert "bags checked" not in result.output  # refused before the slice, not after
+    assert not state.parent.exists()
+
+
 def test_a_state_file_of_another_archive_starts_afresh(
     archive: Path, pristine: Path, tmp_path: Path, read_only: list[Path]
 ) -> None:
