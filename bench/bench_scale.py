@@ -403,6 +403,18 @@ def query_plans(archive: Path) -> list[str]:
             getattr(audit_mod, "PAGE_SINCE", "SELECT 1"),
             {"at": "a", "mark": 1, "lv": "a", "id": "x", "rows": 500},
         ),
+        "read-only slice's queue page (identifier order from its place)": (
+            getattr(audit_mod, "PAGE_BY_ID", "SELECT 1"),
+            {"at": "a", "mark": 1, "id": "x", "stop": None, "rows": 500},
+        ),
+        "read-only full queue, from its place / round to it": (
+            getattr(audit_mod, "QUEUE_AFTER", "SELECT ?"),
+            ("x",),
+        ),
+        "the clock's window start (a row by rank)": (
+            "SELECT identifier FROM bags ORDER BY identifier LIMIT 1 OFFSET ?",
+            (5000,),
+        ),
         "bags to audit (count, sizes the batches; a slice's 'not reached')": (
             "SELECT count(*) FROM bags",
             (),
@@ -678,10 +690,33 @@ def slice_breakdown(archive: Path, limit: int) -> dict[str, Any]:
         progress=lambda _bag: first or first.append(time.perf_counter()),
     )
     total = time.perf_counter() - started
+    steps = dict(spent)  # this slice's (the runs below add theirs)
+    # The slice whose window reaches the last row (once a lap of the sweep) lists bags/
+    # and looks up every name; before, every slice listed it (and looked up the window's).
+    from preserve import ledger
+
+    db = ledger.connect(archive, readonly=True)
+    whole = ledger_check.LedgerCheck(ledger_check.ChainReport(0, "", None), True)
+    began = time.perf_counter()
+    planted = list(audit_mod._unknown(archive, db, whole, frozenset()))
+    lap = time.perf_counter() - began
+    db.close()
+    read_only: dict[str, float] = {}
+    if hasattr(audit_mod, "rotation"):  # slices that record no checkpoint (read-only)
+        audit_mod._open = lambda a: (ledger.connect(a, readonly=True), "read-only (bench)")
+        with tempfile.TemporaryDirectory() as tmp:
+            for label, state in (("state file", Path(tmp) / "state.json"), ("clock", None)):
+                began = time.perf_counter()
+                done = audit_mod.audit(archive, workers=1, limit=limit, state=state)
+                assert done.checked_count == limit and not done.recorded
+                read_only[label] = time.perf_counter() - began
     return {
+        "read_only": read_only,
         "plan": (first[0] if first else time.perf_counter()) - started,
         "total": total,
-        "steps": spent,
+        "steps": steps,
+        "lap": lap,
+        "planted": len(planted),
         "checked": report.checked_count,
         "ok": report.ok,
     }
@@ -728,7 +763,15 @@ def main_listing(sizes: list[int], root: Path, baseline: Path | None, rounds: in
             print(
                 f"  slice of 1,000, {name} (median of {rounds}): plan "
                 f"{med([r['plan'] for r in runs]):.2f} s, whole slice "
-                f"{med([r['total'] for r in runs]):.2f} s; {steps}; load average "
+                f"{med([r['total'] for r in runs]):.2f} s; {steps}; bags/ listed and every "
+                f"name looked up (a full audit; a slice once a lap): "
+                f"{med([r['lap'] for r in runs]):.2f} s; "
+                + "".join(
+                    f"read-only slice, place from the {k}: "
+                    f"{med([r['read_only'][k] for r in runs]):.2f} s; "
+                    for k in runs[0].get("read_only", {})
+                )
+                + "load average "
                 f"{os.getloadavg()[0]:.1f}",
                 flush=True,
             )
