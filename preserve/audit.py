@@ -1021,9 +1021,12 @@ def _unknown(
     if batch:
         look_up()
     for name in sorted(names):
+        # A name that is not UTF-8 (a planted folder may have any bytes) is shown with
+        # its bytes escaped (\xff): a report must be writable whatever was planted.
+        shown = os.fsencode(name).decode("utf-8", "backslashreplace")
         yield BagAudit(
-            name,
-            f"{BAGS_DIR}/{name}",
+            shown,
+            f"{BAGS_DIR}/{shown}",
             (
                 Problem(
                     "ledger.bag-unknown",
