@@ -319,3 +319,38 @@ def test_a_read_only_bind_mount(archive: Path, tmp_path: Path) -> None:
         verified.append(json.loads(state.read_text(encoding="utf-8"))["queue_after"])
     assert verified == bag_names(archive)
     assert tree_digest(archive) == before
+
+
+def test_no_record_with_a_state_file_goes_round_on_a_writable_archive(
+    archive: Path, tmp_path: Path
+) -> None:
+    """``--no-record --state FILE``: nothing written to the ledger, and the slices go
+    round as read-only ones do (without the file they take the least recently
+    verified, the same each time, as before)."""
+    state = tmp_path / "state.json"
+    ledger_before = (archive / ledger.LEDGER_NAME).read_bytes()
+    seen = [
+        b.identifier
+        for _ in range(BAGS)
+        for b in audit(archive, limit=1, workers=1, record=False, state=state).bags
+    ]
+    assert seen == bag_names(archive)
+    assert (archive / ledger.LEDGER_NAME).read_bytes() == ledger_before
+
+
+def test_a_read_only_slice_with_a_budget_goes_on_from_where_the_last_stopped(
+    archive: Path, tmp_path: Path, read_only: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A budget with no limit: each slice checks what its time allows (two bags here,
+    the budget running out after the second), the next goes on after them."""
+    archive = freeze(archive, read_only)
+    state = tmp_path / "state.json"
+    ticks = iter(range(1000))
+    monkeypatch.setattr(audit_module.time, "monotonic", lambda: float(next(ticks)))
+    first = audit(archive, budget=3, workers=1, state=state)
+    ticks = iter(range(1000))
+    second = audit(archive, budget=3, workers=1, state=state)
+    taken = [b.identifier for b in first.bags] + [b.identifier for b in second.bags]
+    assert len(first.bags) == len(second.bags) == 2 and first.skipped == 2
+    assert taken == bag_names(archive)  # no bag twice, none passed over
+    assert json.loads(state.read_text(encoding="utf-8"))["checked"] == len(second.bags)
