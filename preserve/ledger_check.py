@@ -16,10 +16,12 @@ disagrees:
 The comparisons are SQL over the ledger (``json_each`` over the events' JSON), so
 they return only the disagreements: memory does not grow with the number of bags.
 A full check (``preserve ledger verify``, an unbounded audit) compares every row
-and every ingestion event; a rolling slice (:func:`check` with ``share``) compares
+and every ingestion event; a rolling slice (:func:`check` with ``rolling``) compares
 the rows of the bags it checks (:func:`compare_bags`), the events since the last
 checkpoint, and a window of the rest that moves on each slice (the sweep), so its
-cost follows the slice, not the archive (docs/tamper-evidence.md).
+cost follows the slice, not the archive (docs/tamper-evidence.md). The window
+starts where the chain's checkpoint says, or, for a slice that records no
+checkpoint (a read-only replica), at a :class:`Cursor` (:mod:`preserve.rotation`).
 
 Codes (all errors; docs/tamper-evidence.md): ``ledger.row-missing``,
 ``ledger.row-unrecorded``, ``ledger.digests-changed``, ``ledger.digests-unrecorded``,
@@ -243,10 +245,6 @@ class Window:
     after: str
     upto: str | None
     events: tuple[tuple[int, int], ...]
-
-    def holds(self, identifier: str) -> bool:
-        """Whether ``identifier`` is in the window of rows (rows or not: a planted name)."""
-        return identifier > self.after and (self.upto is None or identifier <= self.upto)
 
     def rows(self) -> tuple[str, tuple[str, ...]]:
         """The window of rows as an SQL condition on ``b`` and its parameters."""
