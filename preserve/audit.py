@@ -674,9 +674,10 @@ def _keep_place(
         bags_to = window.upto or ""
         checkpoint = found.checkpoint
         events_to = checkpoint.swept_to if checkpoint is not None else placed.cursor.swept_to
+    begin = f"after {placed.queue_after!r}" if placed.queue_after else "the first"
     notes.append(
         f"no checkpoint recorded: this slice {swept}, its bags in identifier order "
-        f"from after {placed.queue_after!r}; its place from {placed.source}"
+        f"from {begin}; its place from {placed.source}"
     )
     if state is None:
         return

@@ -194,7 +194,8 @@ def plan(
             if start is not None
             else ledger_check.Cursor("", 0),
             "",
-            f"{why}, {state}: from the chain's checkpoint on",
+            f"{why}, {state}: from "
+            + ("the chain's checkpoint on" if start is not None else "the start"),
             here,
         )
     rows = int(db.execute("SELECT count(*) FROM bags").fetchone()[0])
