@@ -38,6 +38,13 @@ same ledger; then the query plan of every ledger query a slice runs.
 whose every recorded result is a failure, its ``--json`` report then written:
 peak RSS after each.
 
+``--listing 1000000 [--baseline TREE]``: what a rolling slice does beyond its own bags,
+at that size: simulated bags whose ``bags/`` holds a real (empty) folder for each and
+whose ledger links one bag in five to a language version; each slice of 1,000 (in a
+fresh process, alternating with ``--baseline``) broken down into the listing of
+``bags/`` (planted bags), the ``version_links`` scan, the index counts and the
+window's folders stat-ed, against the whole slice.
+
 Prints numbers; asserts only that every bag audited valid.
 """
 
@@ -383,7 +390,7 @@ def query_plans(archive: Path) -> list[str]:
 
     window = ledger_check.Window("a", "b", ((1, 2), (3, 4)))
     rows, rows_params = window.rows()
-    listed = (ledger_check._LISTED, ('["x"]',))
+    listed = (getattr(ledger_check, "LISTED", None) or ledger_check._LISTED, ('["x"]',))
     ranges = " OR ".join("e.id BETWEEN ? AND ?" for _ in window.events)
     queries: dict[str, tuple[str, tuple[Any, ...]]] = {
         "queue, full audit (least recently verified first, spooled)": (audit_mod.QUEUE_QUERY, ()),
@@ -395,6 +402,18 @@ def query_plans(archive: Path) -> list[str]:
         "slice queue page: least recently verified": (
             getattr(audit_mod, "PAGE_SINCE", "SELECT 1"),
             {"at": "a", "mark": 1, "lv": "a", "id": "x", "rows": 500},
+        ),
+        "read-only slice's queue page (identifier order from its place)": (
+            getattr(audit_mod, "PAGE_BY_ID", "SELECT 1"),
+            {"at": "a", "mark": 1, "id": "x", "stop": None, "rows": 500},
+        ),
+        "read-only full queue, from its place / round to it": (
+            getattr(audit_mod, "QUEUE_AFTER", "SELECT ?"),
+            ("x",),
+        ),
+        "the clock's window start (a row by rank)": (
+            "SELECT identifier FROM bags ORDER BY identifier LIMIT 1 OFFSET ?",
+            (5000,),
         ),
         "bags to audit (count, sizes the batches; a slice's 'not reached')": (
             "SELECT count(*) FROM bags",
@@ -430,6 +449,17 @@ def query_plans(archive: Path) -> list[str]:
             " LEFT JOIN bags o ON o.identifier = l.other"
             " WHERE o.identifier IS NULL ORDER BY l.identifier, l.other",
             (),
+        ),
+        "links to versions not held, the window's bags": (
+            "SELECT l.identifier, l.relation, l.other FROM version_links l"
+            " JOIN bags b ON b.identifier = l.identifier"
+            " LEFT JOIN bags o ON o.identifier = l.other"
+            f" WHERE o.identifier IS NULL AND ({rows}) ORDER BY l.identifier, l.other",
+            rows_params,
+        ),
+        "names of bags/ looked up, a batch at once": (
+            getattr(audit_mod, "_UNKNOWN", "SELECT 1"),
+            ('["x"]',) if hasattr(audit_mod, "_UNKNOWN") else (),
         ),
         "trusted keys (key trust and sealing events)": (
             "SELECT type, detail FROM events WHERE identifier IS NULL AND type IN (?, ?)"
@@ -595,6 +625,158 @@ def main_plan(sizes: list[int], root: Path, baseline: Path | None, rounds: int) 
         print("\n".join(["query plans:", *query_plans(copies[trees[0][0]])]), flush=True)
         for copy in copies.values():
             shutil.rmtree(copy)
+
+
+def add_listing(archive: Path, count: int) -> float:
+    """A real, empty folder in ``bags/`` for each simulated bag, and a version link from
+    one bag in five to the next (as ``preserve.versions`` records them). Seconds."""
+    import sqlite3
+
+    started = time.perf_counter()
+    bags = archive / "bags"
+    bags.mkdir(exist_ok=True)
+    for i in range(count):
+        (bags / f"sim-{i:07d}").mkdir()
+    db = sqlite3.connect(archive / "ledger.sqlite")
+    with db:
+        db.executemany(
+            "INSERT INTO version_links VALUES (?, ?, 'hasVersion', '2024-01-01T00:00:00Z')",
+            ((f"sim-{i:07d}", f"sim-{i + 1:07d}") for i in range(0, count - 1, 5)),
+        )
+    db.close()
+    return time.perf_counter() - started
+
+
+def slice_breakdown(archive: Path, limit: int) -> dict[str, Any]:
+    """One rolling slice of ``limit`` bags (each bag's check a recorded result, its
+    folder stat-ed for real) with the time spent in each archive-wide step: the
+    listing of ``bags/`` and its lookups, the ``version_links`` scan, the index
+    counts, the window's folders checked present, the ledger check (the plan)."""
+    from preserve import audit as audit_mod
+    from preserve import ledger_check
+
+    present = audit_mod._present
+    _replace_bag_checks(audit_mod)
+    audit_mod._present = present  # the folders are real here: stat-ed as in a real audit
+    spent: dict[str, float] = {}
+
+    def timed(module: Any, name: str, label: str, *, consume: bool = False) -> None:
+        inner = getattr(module, name, None)
+        if inner is None:
+            return
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            result = inner(*args, **kwargs)
+            if consume:
+                result = list(result)
+            spent[label] = spent.get(label, 0.0) + time.perf_counter() - began
+            return iter(result) if consume else result
+
+        setattr(module, name, wrapper)
+
+    timed(audit_mod, "_unknown", "bags/ listed (planted bags)", consume=True)
+    timed(audit_mod, "_version_problems", "version_links scanned")
+    timed(audit_mod, "_rows_to_audit", "bags counted (not reached)")
+    timed(audit_mod, "_swept_first", "window's folders stat-ed (missing bags)")
+    timed(ledger_check, "check", "ledger check (replay, window compared)")
+    first: list[float] = []
+    started = time.perf_counter()
+    report = audit_mod.audit(
+        archive,
+        workers=1,
+        limit=limit,
+        keep_valid=False,
+        progress=lambda _bag: first or first.append(time.perf_counter()),
+    )
+    total = time.perf_counter() - started
+    steps = dict(spent)  # this slice's (the runs below add theirs)
+    # The slice whose window reaches the last row (once a lap of the sweep) lists bags/
+    # and looks up every name; before, every slice listed it (and looked up the window's).
+    from preserve import ledger
+
+    db = ledger.connect(archive, readonly=True)
+    whole = ledger_check.LedgerCheck(ledger_check.ChainReport(0, "", None), True)
+    began = time.perf_counter()
+    planted = list(audit_mod._unknown(archive, db, whole, frozenset()))
+    lap = time.perf_counter() - began
+    db.close()
+    read_only: dict[str, float] = {}
+    if hasattr(audit_mod, "rotation"):  # slices that record no checkpoint (read-only)
+        audit_mod._open = lambda a: (ledger.connect(a, readonly=True), "read-only (bench)")
+        with tempfile.TemporaryDirectory() as tmp:
+            for label, state in (("state file", Path(tmp) / "state.json"), ("clock", None)):
+                began = time.perf_counter()
+                done = audit_mod.audit(archive, workers=1, limit=limit, state=state)
+                assert done.checked_count == limit and not done.recorded
+                read_only[label] = time.perf_counter() - began
+    return {
+        "read_only": read_only,
+        "plan": (first[0] if first else time.perf_counter()) - started,
+        "total": total,
+        "steps": steps,
+        "lap": lap,
+        "planted": len(planted),
+        "checked": report.checked_count,
+        "ok": report.ok,
+    }
+
+
+def main_listing(sizes: list[int], root: Path, baseline: Path | None, rounds: int) -> None:
+    """``--listing``: each archive-wide step of a 1,000-bag slice against the slice."""
+    here = Path(__file__).resolve().parents[1]
+    trees = [("this tree", here)] + ([("baseline", baseline)] if baseline else [])
+    for size in sizes:
+        archive = root / f"listing-{size}"
+        built = simulate(archive, size)
+        made = add_listing(archive, size)
+        names = time.perf_counter()
+        with os.scandir(archive / "bags") as entries:
+            listed = sum(1 for e in entries if e.is_dir(follow_symlinks=False))
+        names = time.perf_counter() - names
+        print(
+            f"{size:,} simulated bags, a real folder each (ledger {built:.0f} s, folders and "
+            f"links {made:.0f} s); bags/ listed alone: {listed:,} names in {names:.2f} s",
+            flush=True,
+        )
+        ledger_copy = root / f"listing-{size}.sqlite"
+        _child(here, ["--_archive", str(archive), "--_slice", "1000"])  # the checkpoint
+        shutil.copy(archive / "ledger.sqlite", ledger_copy)
+        results: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in trees}
+        for _ in range(rounds):
+            for name, tree in trees:
+                shutil.copy(ledger_copy, archive / "ledger.sqlite")  # the same slice each time
+                for suffix in ("-wal", "-shm"):
+                    (archive / f"ledger.sqlite{suffix}").unlink(missing_ok=True)
+                args = ["--_archive", str(archive), "--_breakdown", "1000"]
+                results[name].append(_child(tree, args))
+        for name, _tree in trees:
+            runs = results[name]
+
+            def med(values: list[float]) -> float:
+                return sorted(values)[len(values) // 2]
+
+            labels = sorted({k for r in runs for k in r["steps"]})
+            steps = ", ".join(
+                f"{k} {med([r['steps'].get(k, 0.0) for r in runs]):.3f} s" for k in labels
+            )
+            print(
+                f"  slice of 1,000, {name} (median of {rounds}): plan "
+                f"{med([r['plan'] for r in runs]):.2f} s, whole slice "
+                f"{med([r['total'] for r in runs]):.2f} s; {steps}; bags/ listed and every "
+                f"name looked up (a full audit; a slice once a lap): "
+                f"{med([r['lap'] for r in runs]):.2f} s; "
+                + "".join(
+                    f"read-only slice, place from the {k}: "
+                    f"{med([r['read_only'][k] for r in runs]):.2f} s; "
+                    for k in runs[0].get("read_only", {})
+                )
+                + "load average "
+                f"{os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+        shutil.rmtree(archive)
+        ledger_copy.unlink()
 
 
 def main_fail_all(sizes: list[int], root: Path, baseline: Path | None) -> None:
@@ -763,11 +945,20 @@ def main() -> None:
         help="sizes: a full audit of simulated bags that all fail, its --json report written",
     )
     parser.add_argument(
-        "--baseline", type=Path, help="with --plan, --fail-all: another tree, the same runs"
+        "--listing",
+        default="",
+        help="sizes (e.g. 1000000): a slice's archive-wide steps (bags/ listed, version "
+        "links, counts) against the slice, simulated bags with a real folder each",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="with --plan, --fail-all, --listing: another tree, the same runs",
     )
     parser.add_argument("--rounds", type=int, default=3, help="with --plan")
     parser.add_argument("--_slice", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--_fail_all", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--_breakdown", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--_build", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--_start", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--_simulate", type=int, help=argparse.SUPPRESS)
@@ -790,9 +981,15 @@ def main() -> None:
     if args._fail_all:
         print(json.dumps(fail_all(args._archive)))
         return
+    if args._breakdown is not None:
+        print(json.dumps(slice_breakdown(args._archive, args._breakdown)))
+        return
     root = Path(tempfile.mkdtemp(prefix="bench-scale-", dir=args.dir))
-    if args.grow or args.plan or args.fail_all:
+    if args.grow or args.plan or args.fail_all or args.listing:
         try:
+            if args.listing:
+                sizes = [int(s) for s in args.listing.split(",")]
+                main_listing(sizes, root, args.baseline, args.rounds)
             if args.plan:
                 sizes = [int(s) for s in args.plan.split(",")]
                 main_plan(sizes, root, args.baseline, args.rounds)

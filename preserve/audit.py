@@ -7,7 +7,9 @@ bags that are missing or were planted. The ledger is the only thing it writes:
 each bag's result and time, and a PREMIS fixity-check event.
 
 Rolling audits (``limit``, ``budget``) take the least recently verified bags
-first, so a cron job covers a large archive in slices.
+first, so a cron job covers a large archive in slices; a slice that cannot record
+(a read-only replica) takes its place from a state file or the clock instead
+(:mod:`preserve.rotation`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, overload
 
-from preserve import ledger, ledger_check
+from preserve import ledger, ledger_check, rotation
 from preserve.bag_checks import PreserveChecks, check_our_bag
 from preserve.bagit_format import DEFAULT_LIMITS, DigestAlgorithm, Limits, Problem, Severity
 from preserve.errors import ArchiveError, PreserveError
@@ -278,6 +280,8 @@ class _Tally:
     #: Problems the report adds to a bag's result but its fixity event does not
     #: record (a language version the archive lacks is no fault of the bag's files).
     links: dict[str, list[Problem]] = field(default_factory=dict)
+    #: A slice that records no checkpoint: where its queue got to.
+    rotated: _Rotated | None = None
 
     def add(self, result: BagAudit, *, verified: bool) -> None:
         # Recorded first: a consumer that stops the run (Ctrl-C in ``each``) has seen
@@ -286,6 +290,8 @@ class _Tally:
             self.batch.append(result)
             if len(self.batch) >= RECORD_BATCH:
                 self.flush()
+        if verified and self.rotated is not None:
+            self.rotated.done(result.identifier)
         extra = self.links.pop(result.identifier, None)
         if extra:
             result = replace(result, problems=(*result.problems, *extra))
@@ -302,6 +308,30 @@ class _Tally:
         if self.batch and self.record is not None:
             batch, self.batch = self.batch, []
             self.record(batch)
+
+
+@dataclass
+class _Rotated:
+    """Where a slice that records no checkpoint got to in its queue (identifier order,
+    from after ``start``, round to it): the last bag verified, in that order (bags
+    the plan flagged, verified first, out of order, do not count)."""
+
+    start: str
+    flagged: Set[str]
+    last: str | None = None
+
+    def _key(self, identifier: str) -> tuple[bool, str]:
+        return (bool(self.start) and identifier <= self.start, identifier)
+
+    def done(self, identifier: str) -> None:
+        if identifier in self.flagged:
+            return
+        if self.last is None or self._key(identifier) > self._key(self.last):
+            self.last = identifier
+
+    @property
+    def after(self) -> str:
+        return self.start if self.last is None else self.last
 
 
 def _verify_one(
@@ -419,6 +449,7 @@ def audit(
     executor: BatchExecutor | None = None,
     keep_valid: bool = True,
     limits: Limits | None = None,
+    state: Path | None = None,
 ) -> AuditReport:
     """Verify every bag (or the ``limit``/``budget`` least recently verified) against the ledger.
 
@@ -431,6 +462,12 @@ def audit(
     in batches drawn from the same stream; the plan and every ledger write stay
     here. Results are recorded every :data:`RECORD_BATCH` bags, and if the executor
     is lost (or on Ctrl-C) what was verified so far is recorded before the error goes on.
+
+    A slice (``limit``/``budget``) that records no checkpoint (a read-only archive, a
+    locked ledger; or ``record=False`` with a ``state``) takes its bags in identifier
+    order and sweeps its window from where the ``state`` file says the last such
+    slice stopped, and writes the file back; without one, from the clock's window
+    (:mod:`preserve.rotation`). A note says which window it swept.
     """
     started = time.monotonic()
     started_at = ledger.now()
@@ -444,6 +481,15 @@ def audit(
         notes.append(not_recorded)
     recording = record and writable
     written = 0
+    bounded = limit is not None or budget is not None
+    # A slice that records no checkpoint keeps its place elsewhere (preserve.rotation).
+    rotate = bounded and (not writable or (state is not None and not recording))
+    try:
+        position = rotation.load(state) if rotate and state is not None else None
+    except PreserveError:
+        db.close()
+        raise
+    placed: rotation.Plan | None = None
 
     def write_batch(batch: list[BagAudit]) -> None:
         nonlocal recording, written
@@ -471,9 +517,17 @@ def audit(
             # A rolling slice compares the events since then and the sweep's window
             # here, and its own bags as it takes them (_Pages): its plan follows the
             # slice, not the archive.
-            bounded = limit is not None or budget is not None
+            share = limit or 0
+            if rotate:
+                if not share and position is not None:
+                    share = position.checked  # a budget: the share the last one checked
+                placed = rotation.plan(snapshot, position, state, share=share)
             found = ledger_check.check(
-                snapshot, archive, incremental=True, rolling=(limit or 0) if bounded else None
+                snapshot,
+                archive,
+                incremental=True,
+                rolling=share if bounded else None,
+                cursor=placed.cursor if placed is not None else None,
             )
             if not found.bound:
                 notes.append(
@@ -487,8 +541,10 @@ def audit(
                 except PreserveError as exc:
                     notes.append(f"settings unreadable, default limits used: {exc.one_line()}")
                     limits = DEFAULT_LIMITS
-            # Language versions the archive does not hold: added to their bags' results.
-            tally.links = _version_problems(snapshot)
+            # Language versions the archive does not hold: added to their bags' results
+            # (a rolling slice: the window's bags here, its own bags page by page).
+            window_scope = found.window.rows() if found.window is not None else None
+            tally.links = _version_problems(snapshot, window_scope)
             # Withdrawn bags (preserve withdraw: a chained tombstone) are expected gone.
             withdrawn = _withdrawn(archive, snapshot, found, tally)
             # The queue, in its order, spooled to a temporary file; then the snapshot
@@ -498,21 +554,26 @@ def audit(
                 tempfile.TemporaryFile("w+", encoding="utf-8", prefix="preserve-audit-")  # noqa: SIM115
             )
             pages: _Pages | None = None
+            after = placed.queue_after if placed is not None else None
             if found.window is None:
-                total = _spool_queue(spool, snapshot, found, withdrawn)
+                total = _spool_queue(spool, snapshot, found, withdrawn, after=after)
+                flagged: Set[str] = set(found.bag_problems) | set(found.rows_missing)
             else:
                 # Only the bags the sweep flagged are spooled; the rest of the queue is
                 # read a page at a time, as far as the slice goes, by the index.
                 first = _swept_first(archive, snapshot, found.window, withdrawn)
                 _spool_queue(spool, snapshot, found, withdrawn, rest=False, extra=first)
                 skip = withdrawn | set(first) | set(found.bag_problems)
-                pages = _Pages(db, found, started_at, skip, notes)
+                flagged = skip
+                pages = _Pages(db, found, started_at, skip, notes, after=after, links=tally.links)
                 # Counted by the index (and the rows missing, spooled), not read.
                 total = _rows_to_audit(snapshot, withdrawn) + len(
                     set(found.rows_missing) - withdrawn
                 )
             snapshot.close()
             snapshot = None
+            if placed is not None:
+                tally.rotated = _Rotated(placed.queue_after, frozenset(flagged))
             queue: Iterator[ledger.BagRow] = _queue(archive, spool, found, notes, tally, pages)
             planned = total
             if limit is not None:
@@ -548,6 +609,8 @@ def audit(
                 tally.add(linked, verified=False)
             tally.links = {}
         tally.flush()
+        if placed is not None:
+            _keep_place(archive, placed, found, tally, position, state, notes)
         if recording and found.checkpoint is not None:
             # How many bags this audit checked: a next slice with a budget and no limit
             # sweeps as large a share.
@@ -585,6 +648,53 @@ def audit(
     )
 
 
+def _keep_place(
+    archive: Path,
+    placed: rotation.Plan,
+    found: ledger_check.LedgerCheck,
+    tally: _Tally,
+    position: rotation.Position | None,
+    state: Path | None,
+    notes: list[str],
+) -> None:
+    """Say where a slice that records no checkpoint swept, and keep its place in the
+    state file (if any) for the next one."""
+    window = found.window
+    queue_after = tally.rotated.after if tally.rotated is not None else placed.queue_after
+    if window is None:
+        swept = (
+            "compared every row and event (no checkpoint to start from, or the chain "
+            "did not verify from it)"
+        )
+        bags_to, events_to = placed.cursor.bags_swept_to, placed.cursor.swept_to
+    else:
+        upto = f"up to {window.upto!r}" if window.upto is not None else "to the last"
+        stretches = ", ".join(f"{a}-{b}" for a, b in window.events if a <= b)
+        swept = f"swept the rows after {window.after!r} {upto} and events {stretches or 'none'}"
+        bags_to = window.upto or ""
+        checkpoint = found.checkpoint
+        events_to = checkpoint.swept_to if checkpoint is not None else placed.cursor.swept_to
+    begin = f"after {placed.queue_after!r}" if placed.queue_after else "the first"
+    notes.append(
+        f"no checkpoint recorded: this slice {swept}, its bags in identifier order "
+        f"from {begin}; its place from {placed.source}"
+    )
+    if state is None:
+        return
+    here = rotation.Position(
+        placed.chain,
+        queue_after,
+        bags_to,
+        events_to,
+        (position.runs if position is not None else 0) + 1,
+        tally.checked,
+    )
+    try:
+        rotation.save(state, archive, here)
+    except PreserveError as exc:  # the results stand; the next slice repeats this place
+        notes.append(f"{exc.one_line()}: the next slice starts where this one did")
+
+
 class _Limited(Iterator[ledger.BagRow]):
     """The first ``limit`` bags of a queue. With ``drain`` (a spooled queue) the rest
     are counted (``rest``) and drawn all the same, so a missing bag past the limit is
@@ -612,6 +722,15 @@ QUEUE_QUERY = (
 )
 
 _ONE_ROW = QUEUE_QUERY.replace(" ORDER BY last_verified_at, identifier", " WHERE identifier = ?")
+#: A slice that records no checkpoint (a read-only replica): the ledger's times of
+#: verification do not move, so it goes round in identifier order from where the last
+#: stopped (preserve.rotation), then from the first row round to there.
+QUEUE_AFTER = QUEUE_QUERY.replace(
+    " ORDER BY last_verified_at, identifier", " WHERE identifier > ? ORDER BY identifier"
+)
+QUEUE_ROUND = QUEUE_QUERY.replace(
+    " ORDER BY last_verified_at, identifier", " WHERE identifier <= ? ORDER BY identifier"
+)
 
 
 def _present(archive: Path, path: str) -> bool:
@@ -628,12 +747,14 @@ def _spool_queue(
     *,
     rest: bool = True,
     extra: Sequence[str] = (),
+    after: str | None = None,
 ) -> int:
     """The bags to verify, in order, from the snapshot into ``spool`` (one JSON array a
     line; ~150 bytes a bag): bags whose rows disagree with the chain first (a rolling
     audit reaches them at once), and ``extra`` ones, then (``rest``) the least
-    recently verified; withdrawn bags not at all. Leaves the file at its start;
-    returns how many bags it holds."""
+    recently verified (``after``: in identifier order from after it, round to it, for a
+    slice that records no checkpoint); withdrawn bags not at all. Leaves the file at
+    its start; returns how many bags it holds."""
     count = 0
     first = sorted((set(found.bag_problems) | set(found.rows_missing) | set(extra)) - withdrawn)
     for identifier in first:
@@ -644,10 +765,17 @@ def _spool_queue(
         spool.write(json.dumps(list(row)) + "\n")
         count += 1
     skip = set(first) | withdrawn
-    for row in snapshot.execute(QUEUE_QUERY) if rest else ():
-        if row[0] not in skip:
-            spool.write(json.dumps(list(row)) + "\n")
-            count += 1
+    if not rest:
+        queries: list[tuple[str, tuple[str, ...]]] = []
+    elif after is None:
+        queries = [(QUEUE_QUERY, ())]
+    else:
+        queries = [(QUEUE_AFTER, (after,)), (QUEUE_ROUND, (after,))]
+    for query, params in queries:
+        for row in snapshot.execute(query, params):
+            if row[0] not in skip:
+                spool.write(json.dumps(list(row)) + "\n")
+                count += 1
     spool.seek(0)
     return count
 
@@ -693,6 +821,12 @@ PAGE_SINCE = (
     " AND (last_verified_at, identifier) > (:lv, :id)"
     " ORDER BY last_verified_at, identifier LIMIT :rows"
 )
+#: A slice that records no checkpoint: in identifier order, after ``:id`` (up to
+#: ``:stop``, the second time round).
+PAGE_BY_ID = (
+    f"{_QUEUE_COLUMNS} WHERE identifier > :id AND (:stop IS NULL OR identifier <= :stop)"
+    " ORDER BY identifier LIMIT :rows"
+)
 #: Rows per page (one short read transaction each, the rows compared with the chain).
 PAGE_ROWS = 500
 
@@ -712,6 +846,9 @@ class _Pages:
         started_at: str,
         skip: Set[str],
         notes: list[str],
+        *,
+        after: str | None = None,
+        links: dict[str, list[Problem]] | None = None,
     ) -> None:
         self.db, self.found, self.started_at, self.skip, self.notes = (
             db,
@@ -720,6 +857,11 @@ class _Pages:
             skip,
             notes,
         )
+        #: In identifier order from after this one, round to it (None: least recently
+        #: verified first, the order of slices that record their results).
+        self.after = after
+        #: Where the links to versions the archive lacks go, for each page's bags.
+        self.links = links
         #: Bags taken so far (the spooled ones, flagged by the plan, first: _queue counts
         #: them), and those left because they were published after the plan.
         self.drawn = 0
@@ -729,6 +871,8 @@ class _Pages:
         replayed = self.found.chain.last_id or 0
         args: dict[str, Any] = {"at": self.started_at, "mark": replayed, "rows": PAGE_ROWS}
         query, args["id"] = PAGE_NEVER, ""
+        if self.after is not None:
+            query, args["id"], args["stop"] = PAGE_BY_ID, self.after, None
         while True:
             self.db.execute("BEGIN")
             try:
@@ -736,8 +880,15 @@ class _Pages:
                 if not rows and query is PAGE_NEVER:  # then the others, least recent first
                     query, args["lv"], args["id"] = PAGE_SINCE, "", ""
                     rows = self.db.execute(query, args).fetchall()
+                elif not rows and query is PAGE_BY_ID and self.after and args["stop"] is None:
+                    args["id"], args["stop"] = "", self.after  # round from the first row
+                    rows = self.db.execute(query, args).fetchall()
                 taken = [r for r in rows if r[0] not in self.skip and not r[7]]
                 ledger_check.compare_bags(self.db, self.found, [r[0] for r in taken])
+                if self.links is not None and taken:
+                    page = (ledger_check.LISTED, (json.dumps([r[0] for r in taken]),))
+                    for identifier, extra in _version_problems(self.db, page).items():
+                        self.links.setdefault(identifier, extra)
             finally:
                 self.db.execute("COMMIT")
             if not rows:
@@ -818,6 +969,14 @@ def _admit(
     yield bag
 
 
+#: Names of ``bags/`` looked up in the ledger at once (their indexes back: the names).
+_UNKNOWN = (
+    "SELECT key FROM json_each(?) WHERE NOT EXISTS"
+    " (SELECT 1 FROM bags WHERE identifier = json_each.value)"
+)
+LOOKUP_BATCH = 10_000
+
+
 def _unknown(
     archive: Path,
     db: sqlite3.Connection,
@@ -830,12 +989,26 @@ def _unknown(
     published since has its row by then (rows are written before the rename), and
     is no planted bag. A withdrawn bag back on disk is reported by
     :func:`_withdrawn`, not here.
+
+    A rolling slice lists ``bags/`` only when its window of rows reaches the last
+    row (once a lap of the sweep, within the cycle of slices), then looks up every
+    name: a folder cannot be listed in part, and listing a million names on every
+    slice cost more than the rest of its plan (docs/tamper-evidence.md).
     """
+    if found.window is not None and found.window.upto is not None:
+        return
     bags_root = archive / BAGS_DIR
     if not bags_root.is_dir():
         return
-    lookup = "SELECT 1 FROM bags WHERE identifier = ?"
     names: list[str] = []
+    batch: list[str] = []
+
+    def look_up() -> None:
+        # A batch of names at once: the lookups run inside SQLite, not a call a name.
+        for (index,) in db.execute(_UNKNOWN, (json.dumps(batch),)):
+            names.append(batch[int(index)])  # planted bags only: none in good order
+        batch.clear()
+
     with os.scandir(bags_root) as entries:
         for entry in entries:
             if not (entry.is_dir(follow_symlinks=False) or entry.is_symlink()):
@@ -843,15 +1016,18 @@ def _unknown(
             name = entry.name
             if name in found.rows_missing or name in withdrawn:
                 continue
-            if found.window is not None and not found.window.holds(name):
-                continue  # a rolling slice looks names up in its window only
-            if db.execute(lookup, (name,)).fetchone() is not None:
-                continue
-            names.append(name)  # planted bags only: none in an archive in good order
+            batch.append(name)
+            if len(batch) >= LOOKUP_BATCH:
+                look_up()
+    if batch:
+        look_up()
     for name in sorted(names):
+        # A name that is not UTF-8 (a planted folder may have any bytes) is shown with
+        # its bytes escaped (\xff): a report must be writable whatever was planted.
+        shown = os.fsencode(name).decode("utf-8", "backslashreplace")
         yield BagAudit(
-            name,
-            f"{BAGS_DIR}/{name}",
+            shown,
+            f"{BAGS_DIR}/{shown}",
             (
                 Problem(
                     "ledger.bag-unknown",
@@ -902,13 +1078,16 @@ def _checks(archive: Path, found: ledger_check.LedgerCheck, notes: list[str]) ->
     return PreserveChecks(Trust(found.trusted_pems, roots, judge), require_signature=required)
 
 
-def _version_problems(db: sqlite3.Connection) -> dict[str, list[Problem]]:
+def _version_problems(
+    db: sqlite3.Connection, scope: tuple[str, tuple[Any, ...]] | None = None
+) -> dict[str, list[Problem]]:
     """A problem for each bag linked to a language version the archive does not hold
-    (few: the links of an archive in good order all resolve)."""
+    (few: the links of an archive in good order all resolve). ``scope``: the bags
+    whose links are looked at (an SQL condition on their row ``b``; None: all)."""
     from preserve.versions import missing_links
 
     by_bag: dict[str, list[Problem]] = {}
-    for link in missing_links(db):
+    for link in missing_links(db, scope) if scope is not None else missing_links(db):
         by_bag.setdefault(link.identifier, []).append(
             Problem(
                 "ledger.version-missing",

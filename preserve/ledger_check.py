@@ -16,10 +16,12 @@ disagrees:
 The comparisons are SQL over the ledger (``json_each`` over the events' JSON), so
 they return only the disagreements: memory does not grow with the number of bags.
 A full check (``preserve ledger verify``, an unbounded audit) compares every row
-and every ingestion event; a rolling slice (:func:`check` with ``share``) compares
+and every ingestion event; a rolling slice (:func:`check` with ``rolling``) compares
 the rows of the bags it checks (:func:`compare_bags`), the events since the last
 checkpoint, and a window of the rest that moves on each slice (the sweep), so its
-cost follows the slice, not the archive (docs/tamper-evidence.md).
+cost follows the slice, not the archive (docs/tamper-evidence.md). The window
+starts where the chain's checkpoint says, or, for a slice that records no
+checkpoint (a read-only replica), at a :class:`Cursor` (:mod:`preserve.rotation`).
 
 Codes (all errors; docs/tamper-evidence.md): ``ledger.row-missing``,
 ``ledger.row-unrecorded``, ``ledger.digests-changed``, ``ledger.digests-unrecorded``,
@@ -108,7 +110,7 @@ _DIGESTS_UNRECORDED = f"""
 #: by identifier (after the first, up to the second; None: to the last row); a
 #: window of events by id.
 _ALL = ("1", ())
-_LISTED = "b.identifier IN (SELECT value FROM json_each(?))"
+LISTED = "b.identifier IN (SELECT value FROM json_each(?))"
 
 
 def chain_digests(db: sqlite3.Connection, identifier: str) -> dict[str, str] | None:
@@ -244,15 +246,25 @@ class Window:
     upto: str | None
     events: tuple[tuple[int, int], ...]
 
-    def holds(self, identifier: str) -> bool:
-        """Whether ``identifier`` is in the window of rows (rows or not: a planted name)."""
-        return identifier > self.after and (self.upto is None or identifier <= self.upto)
-
     def rows(self) -> tuple[str, tuple[str, ...]]:
         """The window of rows as an SQL condition on ``b`` and its parameters."""
         if self.upto is None:
             return "b.identifier > ?", (self.after,)
         return "b.identifier > ? AND b.identifier <= ?", (self.after, self.upto)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a slice that records no checkpoint sweeps (:mod:`preserve.rotation`: a
+    read-only replica's state file, or the clock), instead of where the chain's
+    checkpoint says: its window of rows starts after ``bags_swept_to``, its stretch
+    of old events at ``swept_to``; ``rows`` and ``events``: their sizes (None: as a
+    recording slice's)."""
+
+    bags_swept_to: str
+    swept_to: int
+    rows: int | None = None
+    events: int | None = None
 
 
 def check(
@@ -262,6 +274,7 @@ def check(
     published_head: str | None = None,
     incremental: bool = False,
     rolling: int | None = None,
+    cursor: Cursor | None = None,
 ) -> LedgerCheck:
     """Replay and verify the chain, then compare the tables the audit trusts with it.
 
@@ -276,6 +289,8 @@ def check(
     the slice, at least :data:`SWEEP_MIN_BAGS` rows and :data:`SWEEP_MIN_EVENTS`
     events); the slice compares its own bags as it takes them (:func:`compare_bags`).
     Without a checkpoint (a short chain, or a first audit) the check is full.
+    ``cursor``: the windows start there, not where the checkpoint says (a slice that
+    records no checkpoint); the checkpoint returned then says where they stopped.
     """
     checkpoint: Checkpoint | None = None
     start: Checkpoint | None = None
@@ -289,7 +304,11 @@ def check(
             count = int(db.execute("SELECT count(*) FROM bags").fetchone()[0])
             portion = -(-latest[1].through_id * share // max(1, count))
             sweep = max(SWEEP_MIN_EVENTS, portion)
-        report, checkpoint, start, swept = _replay(db, sweep)
+            if cursor is not None and cursor.events is not None:
+                sweep = max(1, cursor.events)
+        report, checkpoint, start, swept = _replay(
+            db, sweep, cursor.swept_to if cursor is not None else None
+        )
     else:
         report = verify_chain(db, published_head=published_head)
     problems: list[Problem] = []
@@ -311,14 +330,18 @@ def check(
         # reaches the last row runs to the end of the names (a planted bag named after
         # every row is in it), and the next starts again from the first.
         size = max(SWEEP_MIN_BAGS, share)
+        after = start.bags_swept_to
+        if cursor is not None:
+            after = cursor.bags_swept_to
+            size = max(1, cursor.rows) if cursor.rows is not None else size
         after_sql = "SELECT identifier FROM bags WHERE identifier > ? ORDER BY identifier"
-        end = db.execute(f"{after_sql} LIMIT 1 OFFSET ?", (start.bags_swept_to, size - 1))
+        end = db.execute(f"{after_sql} LIMIT 1 OFFSET ?", (after, size - 1))
         upto = end.fetchone()
         if upto is not None and db.execute(f"{after_sql} LIMIT 1", (upto[0],)).fetchone() is None:
             upto = None
         last = report.last_id if report.last_id is not None else start.through_id
         window = Window(
-            start.bags_swept_to,
+            after,
             None if upto is None else str(upto[0]),
             ((start.through_id + 1, last), swept),
         )
@@ -346,7 +369,7 @@ def compare_bags(db: sqlite3.Connection, found: LedgerCheck, identifiers: list[s
     """Compare the rows of these bags with the chain (a rolling slice's own bags, as
     it takes them), adding what disagrees to ``found`` (their rows exist: no event
     is looked at for a missing one)."""
-    compare(db, found, (_LISTED, (json.dumps(identifiers),)), None)
+    compare(db, found, (LISTED, (json.dumps(identifiers),)), None)
 
 
 def compare(
@@ -540,17 +563,19 @@ def replay(db: sqlite3.Connection) -> tuple[ChainReport, Checkpoint | None]:
 
 
 def _replay(
-    db: sqlite3.Connection, sweep: int
+    db: sqlite3.Connection, sweep: int, sweep_from: int | None = None
 ) -> tuple[ChainReport, Checkpoint | None, Checkpoint | None, tuple[int, int] | None]:
-    """:func:`replay` with a sweep of ``sweep`` events; also the checkpoint it started
-    from and the ids it swept (both None when it replayed the whole chain)."""
+    """:func:`replay` with a sweep of ``sweep`` events (from ``sweep_from``; None: where
+    the checkpoint says); also the checkpoint it started from and the ids it swept
+    (both None when it replayed the whole chain)."""
     latest = latest_checkpoint(db) if ledger.strict(db) else None
     if latest is None:
         return (*_full(db, swept_to=0), None, None)
     _, start = latest
     stored = db.execute("SELECT hash FROM events WHERE id = ?", (start.through_id,)).fetchone()
     new = _replay_range(db, start.head, start.through_id + 1, None)
-    sweep_from = start.swept_to if 0 < start.swept_to <= start.through_id else 1
+    begin = start.swept_to if sweep_from is None else sweep_from
+    sweep_from = begin if 0 < begin <= start.through_id else 1
     sweep_to = sweep_from + sweep - 1
     before = db.execute(
         "SELECT hash FROM events WHERE id < ? ORDER BY id DESC LIMIT 1", (sweep_from,)

@@ -209,15 +209,21 @@ def group(db: sqlite3.Connection, identifier: str) -> list[str]:
     return sorted(seen)
 
 
-def missing_links(db: sqlite3.Connection) -> list[Link]:
-    """Links whose other end the archive does not hold (for the audit)."""
+def missing_links(
+    db: sqlite3.Connection, scope: tuple[str, Sequence[Any]] = ("1", ())
+) -> list[Link]:
+    """Links whose other end the archive does not hold (for the audit). ``scope``: an
+    SQL condition on the linking bag's row ``b`` and its parameters (a rolling slice's
+    window or page of bags; default: every bag)."""
     if not _has_tables(db):
         return []
+    condition, params = scope
     rows = db.execute(
         "SELECT l.identifier, l.relation, l.other FROM version_links l"
         " JOIN bags b ON b.identifier = l.identifier"
         " LEFT JOIN bags o ON o.identifier = l.other"
-        " WHERE o.identifier IS NULL ORDER BY l.identifier, l.other"
+        f" WHERE o.identifier IS NULL AND ({condition}) ORDER BY l.identifier, l.other",
+        tuple(params),
     ).fetchall()
     return [Link(*row) for row in rows]
 

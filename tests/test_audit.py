@@ -230,3 +230,15 @@ def test_durations_are_bounded_with_a_usage_error(archive: Path, option: str, va
     with pytest.raises(ValueError):
         parse_duration(value)
     assert parse_duration("36525d").days == 36525
+
+
+def test_a_planted_folder_whose_name_is_not_utf8_is_reported_not_a_crash(archive: Path) -> None:
+    """Regression: a planted folder named with bytes that are not UTF-8 made the audit
+    end in a traceback (its name could be neither looked up nor written)."""
+    os.mkdir(os.fsencode(archive / "bags") + b"/\xff-planted")
+    result = CliRunner().invoke(cli, ["audit", str(archive), "--json"])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.output)
+    assert [(b["identifier"], [p["code"] for p in b["problems"]]) for b in report["bags"]] == [
+        ("\\xff-planted", ["ledger.bag-unknown"])
+    ]

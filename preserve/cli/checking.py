@@ -139,6 +139,14 @@ def chosen_limits(archive: Path | None, given: dict[str, Any]) -> Any:
     is_flag=True,
     help="List every bag in the report, valid ones too [default: failing bags, counts].",
 )
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --limit/--budget on a read-only archive: keep the slice's place in FILE "
+    "(outside the archive), so each slice goes on where the last stopped "
+    "[default: a window chosen by the clock, one an hour].",
+)
 @json_option
 @handles_errors
 def audit(
@@ -156,6 +164,7 @@ def audit(
     batch_size: int | None,
     jsonl_file: Path | None,
     all_bags: bool,
+    state_file: Path | None,
     as_json: bool,
     **given_limits: Any,
 ) -> None:
@@ -203,6 +212,7 @@ def audit(
             keep_valid=all_bags,
             limits=chosen_limits(archive, given_limits) if archive.is_dir() else None,
             executor=executor,
+            state=state_file,
         )
     if as_json:  # the failing bags streamed from the report's spool, not held
         report.write_json(lambda text: click.echo(text, nl=False))
