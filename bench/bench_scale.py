@@ -531,8 +531,22 @@ def slice_cost(archive: Path, limit: int) -> dict[str, Any]:
     from preserve import audit as audit_mod
 
     _replace_bag_checks(audit_mod)
-    first: list[float] = []
     cpu = time.process_time()
+    report, plan, total = _timed_slice(audit_mod, archive, limit)
+    return {
+        "plan": plan,
+        "total": total,
+        "cpu": time.process_time() - cpu,
+        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "checked": report.checked_count,
+        "skipped": report.skipped,
+        "ok": report.ok,
+    }
+
+
+def _timed_slice(audit_mod: Any, archive: Path, limit: int) -> tuple[Any, float, float]:
+    """(report, seconds until the first bag is judged, seconds in all) of one slice."""
+    first: list[float] = []
     started = time.perf_counter()
     report = audit_mod.audit(
         archive,
@@ -542,15 +556,7 @@ def slice_cost(archive: Path, limit: int) -> dict[str, Any]:
         progress=lambda _bag: first or first.append(time.perf_counter()),
     )
     total = time.perf_counter() - started
-    return {
-        "plan": (first[0] if first else time.perf_counter()) - started,
-        "total": total,
-        "cpu": time.process_time() - cpu,
-        "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "checked": report.checked_count,
-        "skipped": report.skipped,
-        "ok": report.ok,
-    }
+    return report, (first[0] if first else time.perf_counter()) - started, total
 
 
 def fail_all(archive: Path) -> dict[str, Any]:
@@ -680,16 +686,7 @@ def slice_breakdown(archive: Path, limit: int) -> dict[str, Any]:
     timed(audit_mod, "_rows_to_audit", "bags counted (not reached)")
     timed(audit_mod, "_swept_first", "window's folders stat-ed (missing bags)")
     timed(ledger_check, "check", "ledger check (replay, window compared)")
-    first: list[float] = []
-    started = time.perf_counter()
-    report = audit_mod.audit(
-        archive,
-        workers=1,
-        limit=limit,
-        keep_valid=False,
-        progress=lambda _bag: first or first.append(time.perf_counter()),
-    )
-    total = time.perf_counter() - started
+    report, plan, total = _timed_slice(audit_mod, archive, limit)
     steps = dict(spent)  # this slice's (the runs below add theirs)
     # The slice whose window reaches the last row (once a lap of the sweep) lists bags/
     # and looks up every name; before, every slice listed it (and looked up the window's).
@@ -712,7 +709,7 @@ def slice_breakdown(archive: Path, limit: int) -> dict[str, Any]:
                 read_only[label] = time.perf_counter() - began
     return {
         "read_only": read_only,
-        "plan": (first[0] if first else time.perf_counter()) - started,
+        "plan": plan,
         "total": total,
         "steps": steps,
         "lap": lap,

@@ -44,9 +44,8 @@ def client(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield c
 
 
-@pytest.fixture(scope="module")
-def records(archive: Path) -> dict[str, dict[str, str | None]]:
-    """Each bag's facets, read from its metadata record on disk."""
+def facets_on_disk(archive: Path) -> dict[str, dict[str, str | None]]:
+    """Each published bag's facets, from its metadata record on disk (not the ledger)."""
     out = {}
     for bag in sorted((archive / "bags").iterdir()):
         record: dict[str, Any] = json.loads(
@@ -61,6 +60,13 @@ def records(archive: Path) -> dict[str, dict[str, str | None]]:
             "language": record.get("language"),
             "type": record.get("type"),
         }
+    return out
+
+
+@pytest.fixture(scope="module")
+def records(archive: Path) -> dict[str, dict[str, str | None]]:
+    """Each bag's facets, read from its metadata record on disk."""
+    out = facets_on_disk(archive)
     assert len(out) > 50
     return out
 

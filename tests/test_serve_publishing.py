@@ -32,7 +32,15 @@ from preserve import search as fulltext
 from preserve.archive import IngestOptions, ingest
 from preserve.serve import ServeConfig, catalog, create_app, oai
 from tests.serve_support import copy_archive, identifiers
-from tests.test_serve_facets import FACETS, check_shown, expected, options, sidebar
+from tests.test_serve_facets import (
+    FACETS,
+    _matching,
+    check_shown,
+    expected,
+    facets_on_disk,
+    options,
+    sidebar,
+)
 
 ORGANIZATION = "Harbour Lighthouse Trust"
 IDENTIFIER = "harbour-lighthouse-2025-06-02-reopening"
@@ -45,35 +53,6 @@ TEXT = (
     "Mara Example\nDirector of the Harbour Lighthouse Trust\n\n2 June 2025\n"
 )
 NS = {"o": oai.OAI}
-
-
-def _records(archive: Path) -> dict[str, dict[str, str | None]]:
-    """Each published bag's facets, from its metadata record on disk (not the ledger)."""
-    out = {}
-    for bag in sorted((archive / "bags").iterdir()):
-        record: dict[str, Any] = json.loads(
-            (bag / "data" / "metadata" / "statement.json").read_text(encoding="utf-8")
-        )
-        creator = record.get("creator") or {}
-        date = record.get("date_issued")
-        out[record["identifier"]] = {
-            "year": date[:4] if date else None,
-            "organization": creator.get("organization") or record.get("publisher"),
-            "signer": creator.get("name"),
-            "language": record.get("language"),
-            "type": record.get("type"),
-        }
-    return out
-
-
-def _matching(archive: Path, q: str) -> set[str]:
-    """Every statement search finds for ``q`` (no limit that matters here)."""
-    db = ledger.connect(archive, readonly=True)
-    try:
-        hits = fulltext.search_parsed(db, fulltext.parse_query(q), limit=10_000, versions=False)
-    finally:
-        db.close()
-    return {h.identifier for h in hits}
 
 
 def _hits(page: str) -> int:
@@ -171,7 +150,7 @@ def test_a_statement_mid_publication_is_in_no_count(
         db.close()
     assert state[0] == "publishing" and counted[0] == 1
     assert not (archive / "bags" / IDENTIFIER).exists()
-    records = _records(archive)
+    records = facets_on_disk(archive)
     assert IDENTIFIER not in records
     app = create_app(ServeConfig(archive, cache_dir=tmp_path / "cache"))
     with TestClient(app) as client:
@@ -226,7 +205,7 @@ def test_a_statement_mid_publication_is_in_no_count(
         withdrawn = 1
         assert _dashboard_bags(client) == len(records) - withdrawn
     release()
-    records = _records(archive)
+    records = facets_on_disk(archive)
     assert IDENTIFIER in records
     with TestClient(create_app(ServeConfig(archive, cache_dir=tmp_path / "cache2"))) as client:
         page = client.get("/", params={"organization": ORGANIZATION}).text
@@ -290,7 +269,7 @@ def test_counts_agree_when_the_catalogue_row_lost_its_index_row(
         assert fulltext.search_counted(db, fulltext.fts_query("lighthouse")) == ([], 0)
     finally:
         db.close()
-    records = _records(archive)
+    records = facets_on_disk(archive)
     with TestClient(create_app(ServeConfig(archive, cache_dir=tmp_path / "c"))) as client:
         page = client.get("/search", params={"q": "the", "language": "en"}).text
         among = _matching(archive, "the")
@@ -337,7 +316,7 @@ def test_a_withdrawal_reaches_an_incremental_harvest(tmp_path: Path) -> None:
     from preserve.replicas.withdrawal import withdraw
 
     archive = copy_archive(tmp_path / "archive")
-    identifier = sorted(_records(archive))[0]
+    identifier = sorted(facets_on_disk(archive))[0]
     time.sleep(1.1)
     harvested_at = ledger.now()
     assert identifier not in _harvest(archive, **{"from": harvested_at})
@@ -365,7 +344,7 @@ def test_migration_11_dates_each_bag_by_the_chain(tmp_path: Path) -> None:
     is harvested by ingested_at as before."""
     archive = copy_archive(tmp_path / "archive")
     _back_to_ledger_10(archive)
-    on_disk = set(_records(archive))
+    on_disk = set(facets_on_disk(archive))
     assert on_disk and on_disk <= set(_harvest(archive))  # read-only, by ingested_at
     db = ledger.connect(archive)  # a writer migrates
     try:

@@ -394,6 +394,13 @@ NAME = st.one_of(
 )
 
 
+#: Generated bags are written to disk: no deadline, and a temporary folder per example.
+BAGS_ON_DISK = settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
 @st.composite
 def generated_bags(draw: st.DrawFn) -> dict[str, object]:
     names = draw(st.lists(NAME, min_size=1, max_size=4, unique=True))
@@ -449,11 +456,7 @@ def _write_generated(root: Path, spec: dict[str, object]) -> None:
     (root / "tagmanifest-sha256.txt").write_text("".join(tags))
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(BAGS_ON_DISK, max_examples=150)
 @given(spec=generated_bags())
 def test_generated_bags_agree(
     tmp_path_factory: pytest.TempPathFactory, spec: dict[str, object]
@@ -462,6 +465,24 @@ def test_generated_bags_agree(
     root.mkdir()
     _write_generated(root, spec)
     check_agrees(root)
+
+
+def _bag_with_info(root: Path, payload: dict[str, bytes], info: str) -> None:
+    """A plain generated bag of ``payload`` whose bag-info.txt is ``info`` (tag
+    manifests re-hashed, so only the text itself is judged)."""
+    spec = {
+        "payload": payload,
+        "separator": " ",
+        "upper": False,
+        "final_newline": True,
+        "oxum": "none",
+        "version": "1.0",
+        "unlisted": False,
+        "drop": False,
+    }
+    _write_generated(root, spec)
+    (root / "bag-info.txt").write_bytes(info.encode("utf-8"))
+    _retag(root)
 
 
 # Pieces of bag-info.txt lines: labels in any case, separators, Payload-Oxum values
@@ -510,11 +531,7 @@ def bag_infos(draw: st.DrawFn) -> list[tuple[str, str, str, str]]:
     return draw(st.lists(st.tuples(INFO_LABEL, INFO_SEPARATOR, INFO_VALUE, INFO_END), max_size=4))
 
 
-@settings(
-    max_examples=300,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@settings(BAGS_ON_DISK, max_examples=300)
 @given(lines=bag_infos())
 def test_generated_bag_infos_agree(
     tmp_path_factory: pytest.TempPathFactory, lines: list[tuple[str, str, str, str]]
@@ -523,20 +540,8 @@ def test_generated_bag_infos_agree(
     (plain lines, then the parser) and by the general checker: the same verdict."""
     root = tmp_path_factory.mktemp("info") / "bag"
     root.mkdir()
-    spec = {
-        "payload": {"data/a.txt": b"a", "data/docs/b.txt": b"bb"},
-        "separator": " ",
-        "upper": False,
-        "final_newline": True,
-        "oxum": "none",
-        "version": "1.0",
-        "unlisted": False,
-        "drop": False,
-    }
-    _write_generated(root, spec)
     text = "".join(label + separator + value + end for label, separator, value, end in lines)
-    (root / "bag-info.txt").write_bytes(text.encode("utf-8"))
-    _retag(root)
+    _bag_with_info(root, {"data/a.txt": b"a", "data/docs/b.txt": b"bb"}, text)
     check_agrees(root)
 
 
@@ -686,20 +691,7 @@ def test_compiled_says_plain_only_when_it_is(
     true exactly for the plain shapes, and the quick path's verdict unchanged by it."""
     bag = tmp_path / "bag"
     bag.mkdir()
-    payload = dict(zip(names, [b"a", b"bb"], strict=True))
-    spec = {
-        "payload": payload,
-        "separator": " ",
-        "upper": False,
-        "final_newline": True,
-        "oxum": "none",
-        "version": "1.0",
-        "unlisted": False,
-        "drop": False,
-    }
-    _write_generated(bag, spec)
-    (bag / "bag-info.txt").write_bytes(info.encode("utf-8"))
-    _retag(bag)
+    _bag_with_info(bag, dict(zip(names, [b"a", b"bb"], strict=True)), info)
     got = COMPILED.check(str(bag), *quick_module._compiled_limits(DEFAULT_LIMITS))
     assert got is not None
     assert got[-1] is plain
