@@ -60,6 +60,7 @@ def bags(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     not_a_bag = root / "notes.bin"
     not_a_bag.write_bytes(b"neither a directory nor a tar or zip\n")
     odd = _bag(root, "name with spaces, \u00e9 and \x1b[31m")
+    undecodable = _bag(root, os.fsdecode(b"bag-\xff"))  # not UTF-8: printed as given
     archive = root / "archive"  # a bag in an archive whose settings cannot be used
     _bag(archive / "bags", "x")
     (archive / "ledger.sqlite").write_bytes(b"")
@@ -72,6 +73,7 @@ def bags(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "not-a-bag": not_a_bag,
         "missing": root / "missing",
         "odd": odd,
+        "undecodable": undecodable,
         "bad-settings": archive / "bags" / "x",
     }
 
@@ -86,8 +88,9 @@ def bags(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         (["not-a-bag"], 2),
         (["missing"], 2),
         (["odd"], 0),
+        (["undecodable"], 0),
         (["valid", "invalid", "valid"], 1),
-        (["valid", "missing", "invalid", "fifo", "link", "not-a-bag", "odd"], 2),
+        (["valid", "missing", "invalid", "fifo", "link", "not-a-bag", "odd", "undecodable"], 2),
         (["bad-settings"], 2),
     ],
 )
