@@ -37,7 +37,8 @@ def test_records_come_out_formatted_whether_logging_comes_before_or_after(
         {steps[0]}
         {steps[1]}
         assert not [f for f in sys.meta_path if type(f).__name__ == "_AfterImport"]
-        assert type(logging.__loader__).__name__ == "SourceFileLoader", logging.__loader__
+        assert type(logging.__loader__).__name__.endswith("Loader"), logging.__loader__
+        assert type(logging.__loader__).__name__ != "_ThenLoader"  # its own loader again
         assert logging.__spec__.loader is logging.__loader__
         log = logging.getLogger("preserve.somewhere")
         for level in ("debug", "info", "warning", "error"):
