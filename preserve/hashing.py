@@ -11,9 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import queue
 import stat
-import threading
 from collections.abc import Callable, Iterable
 from typing import IO, Any
 
@@ -116,6 +114,9 @@ def hash_file(
 
 def _hash_fd_split(fd: int, hashers: list[Any], chunk_size: int) -> int:
     """Read once; every hasher consumes the chunks in its own thread (bounded queues)."""
+    import queue  # here: only files of 16 MiB and more (queue and threading, ~1 ms)
+    import threading
+
     queues: list[queue.Queue[bytes | None]] = [queue.Queue(maxsize=8) for _ in hashers]
 
     def consume(h: Any, q: queue.Queue[bytes | None]) -> None:

@@ -352,3 +352,117 @@ def test_the_audit_imports_no_ingest_or_rendering_code() -> None:
     assert out[0] == "ingest: []"
     # cryptography stays: the audit checks the ledger's trusted keys against the chain.
     assert json.loads(out[-1]) == ["cryptography"]
+
+
+#: What ``preserve verify`` of clean bag directories never imports: logging (nothing
+#: logs), json (no --json), the tar and zip readers (tarfile, zipfile and the lzma and
+#: bz2 it brings) and queue (the threads that split a file of 16 MiB or more).
+NOT_FOR_VERIFY = ("logging", "json", "tarfile", "zipfile", "lzma", "bz2", "queue")
+
+#: Still imported, by modules not yet changed: each is a strict xfail, so the day the
+#: import goes the test fails until its line here goes too.
+_STILL_IMPORTED = {
+    "json": "preserve/bag_checks.py imports json at the top (for metadata.json only)",
+    "zipfile": "preserve/verify/run.py imports tree._ARCHIVE_ERRORS (tree.archive_errors())",
+    "lzma": "preserve/verify/run.py imports tree._ARCHIVE_ERRORS (tree.archive_errors())",
+    "bz2": "zipfile imports shutil, which imports bz2",
+}
+
+#: The command lines: one bag (checked in the process), two (forked workers), and an
+#: option (through click).
+_VERIFY_RUNS = {"one": ["B"], "two": ["B", "B"], "click": ["--workers", "1", "B"]}
+
+
+@pytest.fixture(scope="module")
+def verify_imports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
+    """The modules each run of ``python -m preserve verify`` imports (``-X importtime``:
+    forked workers report their own imports on the same stderr)."""
+    import bagit
+
+    bag = tmp_path_factory.mktemp("verify") / "bag"
+    (bag / "docs").mkdir(parents=True)
+    (bag / "hours.txt").write_bytes(b"Open from nine to five.\n")
+    (bag / "docs" / "notes.txt").write_bytes(b"Closed on public holidays.\n")
+    bagit.make_bag(str(bag), checksums=["sha256", "sha512"])
+    imported = {}
+    for name, args in [*_VERIFY_RUNS.items(), ("json", ["--json", "B"])]:
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "preserve", "verify"]
+            + [str(bag) if a == "B" else a for a in args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        imported[name] = {
+            line.rsplit("|", 1)[-1].strip()
+            for line in done.stderr.splitlines()
+            if line.startswith("import time:")
+        }
+    return imported
+
+
+def test_the_import_probe_sees_what_a_run_imports(verify_imports: dict[str, set[str]]) -> None:
+    assert "json" in verify_imports["json"] and "click" in verify_imports["click"]
+    assert "preserve.verify.forked" in verify_imports["two"]
+    assert "preserve.verify.run" in verify_imports["one"]
+
+
+@pytest.mark.parametrize("run", list(_VERIFY_RUNS))
+@pytest.mark.parametrize(
+    "module",
+    [
+        pytest.param(m, marks=pytest.mark.xfail(reason=_STILL_IMPORTED[m], strict=True))
+        if m in _STILL_IMPORTED
+        else m
+        for m in NOT_FOR_VERIFY
+    ],
+)
+def test_verify_of_a_clean_bag_directory_does_not_import(
+    verify_imports: dict[str, set[str]], run: str, module: str
+) -> None:
+    assert module not in verify_imports[run]
+
+
+def test_verify_of_a_clean_bag_compiles_only_the_patterns_it_uses(tmp_path: Path) -> None:
+    """bagit_format compiles at import only what a clean bag uses; the rest (writing,
+    full manifest, fetch.txt and bagit.txt parsing) when first asked for."""
+    import bagit
+
+    bag = tmp_path / "bag"
+    bag.mkdir()
+    (bag / "a.txt").write_bytes(b"hello\n")
+    bagit.make_bag(str(bag), checksums=["sha256"])
+    code = f"""
+        import functools
+        from preserve import bagit_format
+        from preserve.bag_checks import PreserveChecks
+        from preserve.verify import verify_bag
+        result = verify_bag({str(bag)!r}, extra_checks=(PreserveChecks(),))
+        assert result.valid, result.problems
+        lazy = [name for name, value in vars(bagit_format).items()
+                if isinstance(value, functools._lru_cache_wrapper) and name.isupper()]
+        print(json.dumps(sorted(lazy)))
+        print(json.dumps(sorted(n for n in lazy if getattr(bagit_format, n).cache_info().currsize)))
+    """
+    probe = f"import json, sys\n{textwrap.dedent(code)}"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    lazy, compiled = (json.loads(line) for line in out.stdout.splitlines()[-2:])
+    assert "_MANIFEST_LINE" in lazy and "_FETCH_LINE" in lazy
+    assert compiled == []
+
+
+def test_the_archive_errors_asked_for_by_name_or_by_function_are_the_same() -> None:
+    """tree._ARCHIVE_ERRORS and access.READ_ERRORS, made when first asked for (they
+    import zipfile and lzma), hold what a damaged tar or zip raises."""
+    import lzma
+    import zipfile
+
+    from preserve.verify import access, tree
+    from preserve.verify.access import READ_ERRORS
+
+    assert READ_ERRORS == access.read_errors() == (tree._TooLarge, *tree._ARCHIVE_ERRORS)
+    assert zipfile.BadZipFile in READ_ERRORS and lzma.LZMAError in tree.archive_errors()
+    for module in (tree, access):
+        with pytest.raises(AttributeError, match="NO_SUCH_NAME"):
+            module.NO_SUCH_NAME  # noqa: B018

@@ -14,12 +14,11 @@ command alone, not the options of every other one.
 from __future__ import annotations
 
 import importlib
-import logging
-import sys
 
 import click
 
 from preserve import __version__
+from preserve.process import configure_logging
 
 #: Command name → ``module:attribute`` of the click command (or group) that runs it.
 #: A new command: add its line here, in the module of its group.
@@ -81,9 +80,4 @@ def cli(verbose: int, quiet: bool) -> None:
 
     Exit status: 0 good, 1 checked and found bad, 2 could not run.
     """
-    level = (
-        logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    )
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="preserve: %(levelname)s: %(message)s"
-    )
+    configure_logging(verbose, quiet)

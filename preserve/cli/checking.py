@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +13,8 @@ import click
 from preserve.cli.options import (
     F,
     emit_json,
-    finish_process,
     handles_errors,
     json_option,
-    log,
     open_executor,
     progress_bar,
     scheduler_options,
@@ -71,14 +68,9 @@ def chosen_limits(archive: Path | None, given: dict[str, Any]) -> Any:
     """The Limits for a run: options given, else the archive's ``[limits]``, else defaults."""
     import dataclasses
 
-    from preserve.bagit_format import Limits
+    from preserve.verify_command import archive_limits
 
-    if archive is None:
-        base = Limits()
-    else:  # the settings (tomllib, the schema of the file) only for a bag in an archive
-        from preserve.settings import load_settings
-
-        base = load_settings(archive).limits
+    base = archive_limits(archive)
     values = {
         name: parse_size(value) if isinstance(value, str) else value
         for name, value in given.items()
@@ -174,6 +166,8 @@ def audit(
     after ingest (payload and manifests edited together). Records each result in
     the ledger, the only thing it writes. Exit 0 all good, 1 problems found.
     """
+    import json
+
     from preserve.audit import audit as run_audit
     from preserve.audit import parse_duration
 
@@ -300,54 +294,20 @@ def verify(
     "severity code path: message". Exit 0 if all are valid, 1 if any is invalid,
     2 if a bag could not be opened at all.
     """
-    from preserve.bag_checks import PreserveChecks
-    from preserve.verify import CANNOT_OPEN, ExtraCheck, verify_bags
+    from preserve.process import finish_process
+    from preserve.verify_command import verify_command
 
-    trust = None
-    if trusted_keys or tsa_roots:
-        from preserve.signing import Trust  # cryptography: only when keys are given
-
-        trust = Trust.from_files(trusted_keys, tsa_roots)
-    required = True if require_signature else None
-    checks: tuple[ExtraCheck, ...] = (PreserveChecks(trust, require_signature=required),)
-    if profile_name is not None:
-        from preserve.bag_checks import ProfileCheck
-        from preserve.profile import load_profile
-
-        profile = load_profile(profile_name)
-        for warning in profile.warnings:
-            log.warning("%s: %s", profile.source, warning)
-        checks += (ProfileCheck(profile),)
-    from preserve.fsio import archive_of
-
-    # One set of limits for the run: the options, else the [limits] of the archive
-    # the (first) bag sits in, else the defaults.
-    limits = chosen_limits(archive_of(Path(bags[0]).absolute()), given_limits)
-    results = verify_bags(bags, workers=workers, extra_checks=checks, limits=limits)
-    if as_json:
-        done = list(results)
-        all_valid = all(r.valid for r in done)
-        unopened = any(p.code == CANNOT_OPEN for r in done for p in r.problems)
-        emit_json({"valid": all_valid, "bags": [r.as_dict() for r in done]})
-    else:
-        # Each bag's lines as its result comes (while the workers check the next ones).
-        all_valid, unopened = True, False
-        out = sys.stdout
-        for r in results:
-            lines = [
-                f"{'VALID' if r.valid else 'INVALID'} {r.bag} "
-                f"({r.files_checked} files, {r.bytes_checked:,} bytes, {r.seconds:.2f} s)\n"
-            ]
-            lines.extend(
-                f"  {p.severity.value} {p.code} {p.path or '.'}: {p.message}\n" for p in r.problems
-            )
-            out.write("".join(lines))
-            all_valid = all_valid and r.valid
-            unopened = unopened or any(p.code == CANNOT_OPEN for p in r.problems)
-        out.flush()
-    if unopened:
-        finish_process(int(ExitCode.cannot_run))
-    finish_process(int(ExitCode.ok if all_valid else ExitCode.bad))
+    code = verify_command(
+        bags,
+        workers=workers,
+        trusted_keys=trusted_keys,
+        tsa_roots=tsa_roots,
+        profile_name=profile_name,
+        require_signature=require_signature,
+        limits=lambda archive: chosen_limits(archive, given_limits),
+        as_json=as_json,
+    )
+    finish_process(code)
 
 
 # --------------------------------------------------------------------------- replicas
@@ -395,6 +355,8 @@ def _show_status(archive: Path, age: dt.timedelta, max_age: str, as_json: bool) 
     """``audit --status``, streamed: each pass reads the ledger row by row and writes
     as it goes, so a million bags take no more memory than ten. True if any bag is
     overdue or has fewer good copies than required."""
+    import json
+
     from preserve.audit import iter_status
     from preserve.replicas import iter_copy_status, required_copies
 

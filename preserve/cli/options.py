@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import functools
-import json
-import logging
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from preserve.errors import ExitCode, PreserveError
 
-log = logging.getLogger("preserve")
+if TYPE_CHECKING:
+    import logging
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def __getattr__(name: str) -> logging.Logger:
+    """``log``, the commands' logger, made when first asked for: importing ``logging``
+    costs ~5 ms, and a command that logs nothing (``verify`` of clean bags) never
+    needs it (:func:`preserve.process.configure_logging` sets it up when imported)."""
+    if name == "log":
+        import logging
+
+        return logging.getLogger("preserve")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def json_option(func: F) -> F:
@@ -27,30 +36,9 @@ def json_option(func: F) -> F:
     )(func)
 
 
-#: True when ``preserve`` runs as its own process (``preserve.__main__.main``), not
-#: inside another program (a test's CliRunner, a script importing the CLI).
-WHOLE_PROCESS = False
-
-
-def finish_process(code: int) -> None:
-    """Exit with ``code``; as a process of its own, without tearing the interpreter down.
-
-    For a command that holds nothing to clean up at exit (no temporary file, no
-    worker, no server) and has written all its output: the interpreter's teardown
-    (every module's objects freed one by one, ~10 ms) is work nobody waits for.
-    Output is flushed first; elsewhere this is ``sys.exit(code)``.
-    """
-    if WHOLE_PROCESS:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                code = code or int(ExitCode.cannot_run)
-        os._exit(code)
-    sys.exit(code)
-
-
 def emit_json(document: Any) -> None:
+    import json  # only with --json (~1.5 ms)
+
     click.echo(json.dumps(document, ensure_ascii=False, indent=2, sort_keys=False))
 
 
@@ -74,6 +62,21 @@ def handles_errors(func: F) -> F:
             sys.exit(int(ExitCode.cannot_run))
 
     return wrapper  # type: ignore[return-value]
+
+
+def end_as_command(error: BaseException, prog_name: str = "preserve") -> NoReturn:
+    """End the process as a command ends on ``error``: through :func:`handles_errors`
+    and click's own handling (a closed pipe, an interrupt), the same lines and exit
+    status. For ``preserve verify BAG...``, which runs without click
+    (:mod:`preserve.__main__`) until something goes wrong."""
+
+    @click.command()
+    @handles_errors
+    def failed() -> None:
+        raise error
+
+    failed.main([], prog_name=prog_name)
+    raise AssertionError("click's main returned")  # standalone_mode always exits
 
 
 def show_progress() -> bool:

@@ -11,15 +11,30 @@ without extracting it, under the same read limits (docs/limits.md).
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from preserve.bagit_format import DEFAULT_LIMITS, Limits
-from preserve.verify.tree import _ARCHIVE_ERRORS, _TooLarge
+from preserve.verify.tree import _TooLarge, archive_errors
 
-#: What :meth:`BagFiles.read` raises: over the bound, unreadable, or a damaged archive.
-READ_ERRORS: tuple[type[BaseException], ...] = (_TooLarge, *_ARCHIVE_ERRORS)
+if TYPE_CHECKING:
+    #: What :meth:`BagFiles.read` raises: over the bound, unreadable, or a damaged
+    #: archive (:func:`read_errors`; made when first imported, as it imports zipfile).
+    READ_ERRORS: tuple[type[BaseException], ...]
+
+
+@functools.cache
+def read_errors() -> tuple[type[BaseException], ...]:
+    """What :meth:`BagFiles.read` raises: over the bound, unreadable, or a damaged archive."""
+    return (_TooLarge, *archive_errors())
+
+
+def __getattr__(name: str) -> tuple[type[BaseException], ...]:
+    if name == "READ_ERRORS":
+        return read_errors()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class BagFiles(Protocol):
@@ -33,7 +48,7 @@ class BagFiles(Protocol):
     others: set[str]
 
     def read(self, rel: str, max_bytes: int) -> bytes:
-        """A listed file's bytes; raises one of :data:`READ_ERRORS` (never reads past the bound)."""
+        """A listed file's bytes; raises one of :func:`read_errors` (never reads past the bound)."""
         ...
 
     def root_path(self) -> Path | None:
@@ -51,7 +66,7 @@ def read_listed(bag: BagFiles, rel: str, max_bytes: int) -> bytes | None:
         return None
     try:
         return bag.read(rel, max_bytes)
-    except READ_ERRORS:
+    except read_errors():
         return None
 
 

@@ -8,30 +8,52 @@ a directory, :mod:`~preserve.verify.tree_archive` a tar or zip.
 
 from __future__ import annotations
 
-import lzma
-import struct
-import zipfile
-import zlib
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from preserve.bagit_format import DEFAULT_LIMITS, DigestAlgorithm, Limits, Problem
 from preserve.verify.result import _show
 
-#: What reading a damaged or hostile tar/zip can raise besides OSError: corrupt deflate
-#: or xz streams, truncated headers, unsupported zip compression or encryption.
-_ARCHIVE_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    EOFError,
-    zipfile.BadZipFile,
-    zlib.error,
-    lzma.LZMAError,
-    struct.error,
-    NotImplementedError,
-    RuntimeError,
-    ValueError,
-)
+if TYPE_CHECKING:
+    _ARCHIVE_ERRORS: tuple[type[BaseException], ...]
+
+
+@functools.cache
+def archive_errors() -> tuple[type[BaseException], ...]:
+    """What reading a damaged or hostile tar/zip can raise besides OSError: corrupt
+    deflate or xz streams, truncated headers, unsupported zip compression or encryption.
+
+    Asked for when an ``except`` needs it, not built at import: zipfile and lzma (with
+    the shutil and bz2 that zipfile imports, ~2.5 ms) are for tar and zip bags, and a
+    bag directory never raises their errors.
+    """
+    import lzma
+    import struct
+    import zipfile
+    import zlib
+
+    return (
+        OSError,
+        EOFError,
+        zipfile.BadZipFile,
+        zlib.error,
+        lzma.LZMAError,
+        struct.error,
+        NotImplementedError,
+        RuntimeError,
+        ValueError,
+    )
+
+
+def __getattr__(name: str) -> tuple[type[BaseException], ...]:
+    """``_ARCHIVE_ERRORS`` (:func:`archive_errors`) for the modules that import it by
+    name; importing it still imports zipfile and lzma."""
+    if name == "_ARCHIVE_ERRORS":
+        return archive_errors()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
