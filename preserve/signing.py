@@ -348,7 +348,7 @@ def _existing_signers(bag_dir: Path, fingerprint: str) -> tuple[_Kept, tuple[str
     folder = bag_dir / SIGNATURES_DIR
     if folder.is_symlink() or not folder.is_dir():
         raise SigningError(f"{SIGNATURES_DIR} exists and is not a folder", bag_dir)
-    from preserve.verify.access import READ_ERRORS
+    from preserve.verify.access import read_errors
 
     kept: _Kept = {}
     replaced: list[str] = []
@@ -369,7 +369,7 @@ def _existing_signers(bag_dir: Path, fingerprint: str) -> tuple[_Kept, tuple[str
                 if rel.startswith(slot + "/") and "/" not in name and rel != _PREMIS_REL:
                     try:
                         content[f"{inner}/{name}".lstrip("/")] = bag.read(rel, MAX_FILE_BYTES)
-                    except READ_ERRORS as exc:
+                    except read_errors() as exc:
                         raise SigningError(f"cannot read {rel}: {exc}", bag_dir) from None
             kept[SIGNATURES_DIR if slot == SIGNATURES_DIR else info.key_fingerprint] = (
                 info,
@@ -759,7 +759,7 @@ def _read(path: Path) -> bytes | _Unread:
 
 def _get(bag: BagFiles, rel: str) -> bytes | _Unread:
     """A file of the bag (directory, tar or zip) by the same rule as :func:`_read`."""
-    from preserve.verify.access import READ_ERRORS
+    from preserve.verify.access import read_errors
     from preserve.verify.tree import _TooLarge
 
     if rel not in bag.files:
@@ -771,7 +771,7 @@ def _get(bag: BagFiles, rel: str) -> bytes | _Unread:
     except _TooLarge as exc:
         shown = f"{exc.size:,} bytes" if exc.size is not None else "larger than that"
         return _Unread(f"is {shown}; the limit is {MAX_FILE_BYTES:,} bytes (not read)", True)
-    except READ_ERRORS as exc:
+    except read_errors() as exc:
         return _Unread(f"cannot be read ({getattr(exc, 'strerror', None) or exc})")
 
 
@@ -884,7 +884,7 @@ class _Prefetched:
     """
 
     def __init__(self, bag: BagFiles) -> None:
-        from preserve.verify.access import READ_ERRORS
+        from preserve.verify.access import read_errors
 
         self._bag = bag
         self.label = bag.label
@@ -900,7 +900,7 @@ class _Prefetched:
                 continue
             try:
                 self._cache[rel] = bag.read(rel, MAX_FILE_BYTES)
-            except READ_ERRORS:
+            except read_errors():
                 continue  # read again on demand, where the error is reported
             budget -= size
 

@@ -36,7 +36,7 @@ from preserve.profile.model import (
     Serialization,
     TagRule,
 )
-from preserve.verify.access import READ_ERRORS, BagFiles, open_bag_files
+from preserve.verify.access import BagFiles, open_bag_files, read_errors
 
 
 def _problem(code: str, path: str, message: str) -> Problem:
@@ -60,7 +60,7 @@ def _read(inv: _Inventory, rel: str) -> bytes:
     """A tag file's bytes, within the verifier's limit for it; else OSError."""
     try:
         return inv.bag.read(rel, DEFAULT_LIMITS.file_limit(rel)[0])
-    except READ_ERRORS as exc:
+    except read_errors() as exc:
         if isinstance(exc, OSError):
             raise
         raise OSError(str(exc) or "over the size limit") from None

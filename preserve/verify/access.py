@@ -14,27 +14,16 @@ import contextlib
 import functools
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from preserve.bagit_format import DEFAULT_LIMITS, Limits
 from preserve.verify.tree import _TooLarge, archive_errors
-
-if TYPE_CHECKING:
-    #: What :meth:`BagFiles.read` raises: over the bound, unreadable, or a damaged
-    #: archive (:func:`read_errors`; made when first imported, as it imports zipfile).
-    READ_ERRORS: tuple[type[BaseException], ...]
 
 
 @functools.cache
 def read_errors() -> tuple[type[BaseException], ...]:
     """What :meth:`BagFiles.read` raises: over the bound, unreadable, or a damaged archive."""
     return (_TooLarge, *archive_errors())
-
-
-def __getattr__(name: str) -> tuple[type[BaseException], ...]:
-    if name == "READ_ERRORS":
-        return read_errors()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class BagFiles(Protocol):

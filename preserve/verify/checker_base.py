@@ -26,7 +26,7 @@ from preserve.bagit_format import (
     safe_relpath,
 )
 from preserve.verify.result import _show
-from preserve.verify.tree import _ARCHIVE_ERRORS, _TooLarge, _Tree
+from preserve.verify.tree import _TooLarge, _Tree, archive_errors
 
 
 class _CheckerBase:
@@ -63,7 +63,7 @@ class _CheckerBase:
             size = f"{exc.size:,} bytes" if exc.size is not None else "larger than that"
             self.error(code, rel, f"{rel} is {size}; the limit is {max_bytes:,} bytes (not read)")
             return None
-        except _ARCHIVE_ERRORS as exc:
+        except archive_errors() as exc:
             self.error("file.unreadable", rel, f"cannot read: {exc}")
             return None
 

@@ -59,7 +59,6 @@ from preserve.verify.tree_dir import PARALLEL_MIN_BYTES, _DirTree
 _QUICKBAG_API = 2
 
 
-
 def _speaking(module: ModuleType | None) -> ModuleType | None:
     """``module`` if its ``check`` takes the arguments this module passes, else None
     (absent, or stale: an editable install not rebuilt after an update)."""

@@ -18,7 +18,7 @@ from preserve.bagit_format import DEFAULT_LIMITS, Limits, Problem, Severity
 from preserve.errors import PreserveError, UnreadableInput
 from preserve.verify.quick import QuickResult, quick_check
 from preserve.verify.result import CANNOT_OPEN, BagResult, ExtraCheck, _printable, _show
-from preserve.verify.tree import _ARCHIVE_ERRORS, OverLimit, _Tree
+from preserve.verify.tree import OverLimit, _Tree, archive_errors
 from preserve.verify.tree_dir import _DirTree
 
 # The tar and zip readers (gzip, bz2, lzma, zipfile) and the process pool
@@ -54,7 +54,7 @@ def _open_tree(
             return _ZipTree(path, limits)
         if is_tar(path):
             return _TarTree(path, limits)
-    except _ARCHIVE_ERRORS as exc:
+    except archive_errors() as exc:
         raise UnreadableInput(f"cannot read archive: {exc}", path) from exc
     raise UnreadableInput("not a directory, tar or zip archive", path)
 
@@ -95,7 +95,7 @@ def verify_bag(
         checker = _Checker(tree)
         try:
             checker.run()
-        except _ARCHIVE_ERRORS as exc:
+        except archive_errors() as exc:
             checker.error("bag.unreadable", "", f"checking stopped: {exc}")
         except OverLimit as exc:  # a compression bomb met while hashing: stop there
             checker.problems.append(exc.problem)

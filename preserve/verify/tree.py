@@ -12,13 +12,9 @@ import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from preserve.bagit_format import DEFAULT_LIMITS, DigestAlgorithm, Limits, Problem
 from preserve.verify.result import _show
-
-if TYPE_CHECKING:
-    _ARCHIVE_ERRORS: tuple[type[BaseException], ...]
 
 
 @functools.cache
@@ -46,14 +42,6 @@ def archive_errors() -> tuple[type[BaseException], ...]:
         RuntimeError,
         ValueError,
     )
-
-
-def __getattr__(name: str) -> tuple[type[BaseException], ...]:
-    """``_ARCHIVE_ERRORS`` (:func:`archive_errors`) for the modules that import it by
-    name; importing it still imports zipfile and lzma."""
-    if name == "_ARCHIVE_ERRORS":
-        return archive_errors()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass

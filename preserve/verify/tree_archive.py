@@ -20,7 +20,7 @@ from preserve.bagit_format import (
 from preserve.hashing import hash_stream
 from preserve.verify.result import _show
 from preserve.verify.tar_reader import TarFormatError, TarMember, iter_members, open_stream
-from preserve.verify.tree import _ARCHIVE_ERRORS, OverLimit, _TooLarge, _Tree
+from preserve.verify.tree import OverLimit, _TooLarge, _Tree, archive_errors
 
 #: Top-level files up to this size are read ahead from a tar in one pass.
 _PREFETCH_MAX = 64 << 20
@@ -260,7 +260,7 @@ class _TarTree(_ArchiveTree):
         ]
         for rel in sorted(top, key=lambda r: self._members[r].offset_data):
             # On failure read() tries again and reports the error.
-            with contextlib.suppress(*_ARCHIVE_ERRORS):
+            with contextlib.suppress(*archive_errors()):
                 self._small[rel] = self._extract(rel)
 
     def hash_files(
@@ -275,7 +275,7 @@ class _TarTree(_ArchiveTree):
                 digests, size = hash_stream(
                     cast(IO[bytes], _Bounded(self.stream, member.size)), wanted[rel]
                 )
-            except _ARCHIVE_ERRORS as exc:
+            except archive_errors() as exc:
                 yield rel, f"cannot read member: {exc}", 0
                 continue
             if size != member.size:
@@ -371,7 +371,7 @@ class _ZipTree(_ArchiveTree):
             try:
                 with self.zip.open(self._members[rel]) as fh:
                     digests, size = hash_stream(fh, wanted[rel])
-            except _ARCHIVE_ERRORS as exc:
+            except archive_errors() as exc:
                 yield rel, f"cannot read member: {exc}", 0
                 continue
             yield rel, digests, size
