@@ -179,7 +179,9 @@ def whole_bagit(bags: list[Path], processes: int) -> Timing:
 
 def whole_preserve(bags: list[Path], source: Path | None = None) -> Timing:
     """``preserve verify`` as a user runs it; ``source``: another checkout's package."""
-    cmd = [sys.executable, "-m", "preserve", "verify", *map(str, bags)]
+    # -P: not the current folder first on sys.path (run from inside a checkout, -m
+    # would import that checkout's preserve, whatever PYTHONPATH names).
+    cmd = [sys.executable, "-P", "-m", "preserve", "verify", *map(str, bags)]
     if source is None:
         return run(cmd)
     saved = dict(ENV)
