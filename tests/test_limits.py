@@ -498,6 +498,14 @@ def test_parse_size_units() -> None:
     assert parse_size("2G") == 2 << 30
     assert parse_size("2GiB") == 2 << 30
     assert parse_size("4096") == 4096
+    assert parse_size("1.5G") == 3 << 29
+    assert parse_size("0.5k") == 512
+    assert parse_size("1.0000001K") == 1024  # a fraction of a byte rounds down
+    import click
+
+    for bad in ("1.5", "1.G", ".5G", "1,5G", "-1M", "0", "0.0001K", "1e3", "", "G", "١٠M"):
+        with pytest.raises(click.BadParameter):
+            parse_size(bad)
 
 
 def test_archive_limits_settings_apply_to_verify_and_audit(tmp_path: Path) -> None:

@@ -33,20 +33,34 @@ _LIMIT_HELP = {
     "max_manifest_bytes": "Bytes of one manifest or fetch.txt (SIZE).",
     "max_bag_info_bytes": "Bytes of bag-info.txt (SIZE).",
     "max_tag_file_bytes": "Bytes of any other tag file read whole (SIZE).",
-    "max_bytes": "Bytes a serialized bag may make us decompress (SIZE: 100M, 2G, bytes).",
+    "max_bytes": "Bytes a serialized bag may make us decompress (SIZE: 100M, 1.5G, bytes).",
     "max_ratio": "The largest compression ratio of a member.",
 }
 _SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
 def parse_size(text: str) -> int:
-    """``100M``, ``2G``, ``512K`` or plain bytes (binary units), at least 1."""
+    """``100M``, ``2G``, ``1.5G``, ``512K`` or plain bytes (binary units), at least 1;
+    a fraction of a unit is rounded down to whole bytes."""
+    from decimal import Decimal
+
     value = text.strip().upper().removesuffix("B").removesuffix("I")
     unit = value[-1:] if value[-1:] in _SIZE_UNITS and value[-1:] else ""
     number = value[: len(value) - len(unit)]
-    if not number.isascii() or not number.isdigit() or len(number) > 18 or int(number) < 1:
-        raise click.BadParameter(f"{text!r} is not a size like 100M, 2G or 4096")
-    return int(number) * _SIZE_UNITS[unit]
+    whole, dot, fraction = number.partition(".")
+    digits = whole + fraction
+    if (
+        not digits.isascii()
+        or not digits.isdigit()
+        or not whole
+        or (dot and (not fraction or not unit))
+        or len(digits) > 18
+    ):
+        raise click.BadParameter(f"{text!r} is not a size like 100M, 1.5G, 2G or 4096")
+    size = int(Decimal(number) * _SIZE_UNITS[unit])
+    if size < 1:
+        raise click.BadParameter(f"{text!r} is not a size like 100M, 1.5G, 2G or 4096")
+    return size
 
 
 def limit_options(func: F) -> F:
