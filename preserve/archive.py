@@ -45,19 +45,12 @@ from preserve.bagging import (
     write_bag,
 )
 from preserve.bagit_format import DigestAlgorithm
-from preserve.errors import ArchiveError, ExitCode, InputError, PreserveError
+from preserve.errors import ArchiveError, ExitCode, PreserveError
 from preserve.fsio import BAGS_DIR, STAGING_DIR, fsync_dir, publisher_alive, read_regular
-from preserve.inputs import Received, module_for, recorded
+from preserve.inputs import Received
+from preserve.inputs.prepare import prepare_input
 from preserve.keys import SigningKey
-from preserve.metadata import (
-    Metadata,
-    Prepared,
-    merge,
-    prepare,
-    prepare_file,
-    read_sidecar,
-    sidecar_path,
-)
+from preserve.metadata import Metadata
 from preserve.premis import (
     DIGEST_CALCULATION,
     INGESTION,
@@ -325,35 +318,6 @@ def collect_inputs(paths: Iterable[Path]) -> Iterator[Path]:
                     yield candidate
         else:
             yield path
-
-
-def prepare_input(
-    path: Path, metadata_file: Path | None = None, encoding: str | None = None
-) -> tuple[Received, Prepared]:
-    """Read a statement in whatever form it came (:mod:`preserve.inputs`) and validate it.
-
-    What the form states (a page's address, an e-mail's sender) completes the
-    parsed draft; a sidecar (``--metadata`` or ``<name>.json`` beside the file)
-    overrides both, field by field. Plain text takes exactly the path it always has.
-    Whatever the form left out of its text or noted is put in the statement here,
-    for every form (:func:`preserve.inputs.recorded`): a form that forgets loses nothing.
-    """
-    module = module_for(path)
-    if module.__name__ == "preserve.inputs.text":
-        from preserve.inputs.text import received_from
-
-        prepared = prepare_file(path, metadata_file, encoding)
-        if prepared.statement is None:
-            raise InputError("a metadata file alone is not a statement; give the statement", path)
-        return received_from(prepared.statement, path), prepared
-    received = recorded(module.read(path))
-    sidecar_file = metadata_file
-    if sidecar_file is None and sidecar_path(path).is_file():
-        sidecar_file = sidecar_path(path)
-    sidecar = read_sidecar(sidecar_file) if sidecar_file else {}
-    record = merge(received.record, sidecar)
-    prepared = prepare(received.statement, record, sidecar_file=sidecar_file)
-    return received, prepared
 
 
 def _decoded_from(record: Mapping[str, Any]) -> str:

@@ -493,7 +493,7 @@ def prepare_file(
     from preserve.inputs import form_for
 
     if form_for(path) != "preserve.inputs.text":  # a page, a WARC, an e-mail…
-        from preserve.archive import prepare_input
+        from preserve.inputs.prepare import prepare_input
 
         return prepare_input(path, metadata_file)[1]
     statement = read_statement(path, encoding)

@@ -457,3 +457,39 @@ def test_the_archive_errors_hold_what_a_damaged_archive_raises() -> None:
 
     assert access.read_errors() == (tree._TooLarge, *tree.archive_errors())
     assert zipfile.BadZipFile in access.read_errors() and lzma.LZMAError in tree.archive_errors()
+
+
+#: What rendering one statement has no use for: the archive (its ledger, SQLite, the
+#: process pool) and the signing keys' library.
+NOT_FOR_RENDER = (
+    "preserve.archive",
+    "preserve.ledger",
+    "sqlite3",
+    "cryptography",
+    "multiprocessing",
+)
+
+
+def test_render_imports_nothing_of_the_archive(tmp_path: Path) -> None:
+    """``preserve render`` reads the statement as ingest does (inputs.prepare), without
+    the archive: importing it had cost ~50 ms a call."""
+    code = f"""
+        import json, os, sys
+        os.environ["XDG_CACHE_HOME"] = {str(tmp_path)!r}
+        from preserve.cli import cli
+        try:
+            cli.main(["render", "fixtures/en-letter-sincerely.txt", "-o",
+                      {str(tmp_path / "x.pdf")!r}], standalone_mode=False)
+        except SystemExit as exit:
+            assert exit.code == 0, exit.code
+        print(json.dumps(sorted(m for m in {NOT_FOR_RENDER!r} if m in sys.modules)))
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parents[1],
+    )
+    assert json.loads(out.stdout.splitlines()[-1]) == []
+    assert (tmp_path / "x.pdf").read_bytes().startswith(b"%PDF-")

@@ -74,7 +74,7 @@ def render(
 
     SOURCE_DATE_EPOCH pins the creation date, so the same input gives the same bytes.
     """
-    from preserve.archive import prepare_input
+    from preserve.inputs.prepare import prepare_input
     from preserve.render import PdfaLevel, associated_files, render_statement, write_pdf
 
     received, prepared = prepare_input(statement, metadata_file, encoding)

@@ -623,8 +623,9 @@ def capture_into_archive(
     (each lives on in its bag). A refused or unreachable page is one failed
     result and nothing of it is ingested; the others still go in.
     """
-    from preserve.archive import IngestReport, IngestResult, Status, ingest, prepare_input
+    from preserve.archive import IngestReport, IngestResult, Status, ingest
     from preserve.errors import PreserveError, ValidationFailed
+    from preserve.inputs.prepare import prepare_input
 
     options = options or CaptureOptions()
     folder = Path(tempfile.mkdtemp(prefix="preserve-capture-"))
