@@ -104,16 +104,18 @@ NOT_FOR_VALIDATE = (
 )
 
 
-def _loaded_by_validate(fixture: str, tmp_path: Path) -> list[str]:
+def _loaded_by_command(args: list[str], watched: tuple[str, ...], tmp_path: Path) -> list[str]:
+    """Which of ``watched`` a ``preserve`` command (run from the repository, in a fresh
+    interpreter, exit 0) has imported by its end."""
     code = f"""
         import json, os, sys
         os.environ["XDG_CACHE_HOME"] = {str(tmp_path)!r}
         from preserve.cli import cli
         try:
-            cli.main(["validate", {fixture!r}], standalone_mode=False)
+            cli.main({args!r}, standalone_mode=False)
         except SystemExit as exit:
             assert exit.code == 0, exit.code
-        print(json.dumps(sorted(m for m in {NOT_FOR_VALIDATE!r} if m in sys.modules)))
+        print(json.dumps(sorted(m for m in {watched!r} if m in sys.modules)))
     """
     out = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
@@ -124,6 +126,10 @@ def _loaded_by_validate(fixture: str, tmp_path: Path) -> list[str]:
     )
     loaded: list[str] = json.loads(out.stdout.splitlines()[-1])
     return loaded
+
+
+def _loaded_by_validate(fixture: str, tmp_path: Path) -> list[str]:
+    return _loaded_by_command(["validate", fixture], NOT_FOR_VALIDATE, tmp_path)
 
 
 def test_validate_of_a_valid_statement_imports_no_schema_library_nor_form_reader(
@@ -473,23 +479,7 @@ NOT_FOR_RENDER = (
 def test_render_imports_nothing_of_the_archive(tmp_path: Path) -> None:
     """``preserve render`` reads the statement as ingest does (inputs.prepare), without
     the archive: importing it had cost ~50 ms a call."""
-    code = f"""
-        import json, os, sys
-        os.environ["XDG_CACHE_HOME"] = {str(tmp_path)!r}
-        from preserve.cli import cli
-        try:
-            cli.main(["render", "fixtures/en-letter-sincerely.txt", "-o",
-                      {str(tmp_path / "x.pdf")!r}], standalone_mode=False)
-        except SystemExit as exit:
-            assert exit.code == 0, exit.code
-        print(json.dumps(sorted(m for m in {NOT_FOR_RENDER!r} if m in sys.modules)))
-    """
-    out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).parents[1],
-    )
-    assert json.loads(out.stdout.splitlines()[-1]) == []
-    assert (tmp_path / "x.pdf").read_bytes().startswith(b"%PDF-")
+    pdf = tmp_path / "x.pdf"
+    args = ["render", "fixtures/en-letter-sincerely.txt", "-o", str(pdf)]
+    assert _loaded_by_command(args, NOT_FOR_RENDER, tmp_path) == []
+    assert pdf.read_bytes().startswith(b"%PDF-")
