@@ -477,7 +477,7 @@ def test_a_page_archived_by_an_earlier_preserve_is_already_archived(
     """The same page ingested again after this change: its archived record has fewer
     left-out lines (an earlier preserve did not record them), which is no reason to call
     it "a different statement". A changed sidecar still is."""
-    import preserve.archive as archive_module
+    import preserve.inputs.prepare as prepare_module
 
     archive = tmp_path / "archive"
     page = tmp_path / "in" / COOKIES.name
@@ -485,7 +485,7 @@ def test_a_page_archived_by_an_earlier_preserve_is_already_archived(
     shutil.copyfile(COOKIES, page)
     runner = CliRunner()
     with monkeypatch.context() as earlier:
-        earlier.setattr(archive_module, "recorded", lambda received: received)
+        earlier.setattr(prepare_module, "recorded", lambda received: received)
         first = runner.invoke(cli, ["ingest", str(page), "-a", str(archive), "--json"])
     assert first.exit_code == 0, first.output
     again = runner.invoke(cli, ["ingest", str(page), "-a", str(archive), "--json"])
