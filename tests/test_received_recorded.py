@@ -12,13 +12,10 @@ that copies nothing itself shows the archive, not the form, is what keeps them.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import io
 import json
 import shutil
-import subprocess
 import sys
-import tempfile
 import types
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -32,7 +29,6 @@ from click.testing import CliRunner
 from odf.opendocument import OpenDocumentText
 from odf.style import Footer, Header, MasterPage, PageLayout
 from odf.text import H, P
-from PIL import Image, ImageDraw
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -49,8 +45,6 @@ from preserve.inputs import (
     recorded,
 )
 from preserve.metadata import LEFT_OUT_LIMIT, fit_left_out, prepare_file
-from preserve.pdfa import PdfaLevel
-from preserve.render import render_statement
 from preserve.statement import read_statement
 from preserve.verify import verify_bag
 
@@ -251,27 +245,9 @@ def test_an_odt_header_and_footer_are_in_the_bag(tmp_path: Path) -> None:
 )
 def test_a_scans_notes_are_in_the_bag(tmp_path: Path) -> None:
     """A scan stating no resolution: its ``scan.no-dpi`` note was in no event of the bag."""
-    prepared = prepare_file(REPO / "fixtures" / "en-letter-sincerely.txt")
-    assert prepared.statement is not None
-    pdf = render_statement(
-        prepared.statement,
-        prepared.metadata(),
-        PdfaLevel.A2U,
-        created=dt.datetime(2024, 10, 1, tzinfo=dt.UTC),
-    ).pdf
-    with tempfile.TemporaryDirectory() as work:
-        (Path(work) / "copy.pdf").write_bytes(pdf)
-        subprocess.run(
-            ["pdftoppm", "-r", "300", "-gray", "-png", "-singlefile", "-f", "1", "-l", "1",
-             str(Path(work) / "copy.pdf"), str(Path(work) / "page")],
-            check=True,
-        )  # fmt: skip
-        with Image.open(Path(work) / "page.png") as image:
-            page = image.convert("L")
-    width, height = page.size  # a letter on paper has no archive band
-    draw = ImageDraw.Draw(page)
-    draw.rectangle((0, 0, width, int(height * 0.11)), fill=255)
-    draw.rectangle((0, int(height * 0.91), width, height), fill=255)
+    from tests.test_ocr import rendered_page
+
+    page = rendered_page(REPO / "fixtures" / "en-letter-sincerely.txt")
     scan = tmp_path / "in" / "letter.png"
     scan.parent.mkdir()
     page.save(scan)  # no pHYs chunk: no resolution stated
