@@ -19,6 +19,7 @@ last: it accepts what no other form claims).
 
 from __future__ import annotations
 
+import codecs
 import importlib
 import os
 import re
@@ -103,8 +104,6 @@ def media_type(base: str, encoding: str) -> str:
     """``base`` with the charset ``encoding`` (a Python codec name) has in the IANA
     registry: ``text/plain; charset=windows-1251`` for ``cp1251``. An encoding with no
     registered name is left out (``text/plain``) rather than named wrongly."""
-    import codecs
-
     try:
         name = codecs.lookup(encoding).name
     except LookupError:

@@ -152,6 +152,7 @@ def _run_extra_checks(
 
 
 def _failed(code: str, message: str) -> Problem:
+    """An error about the bag as a whole (a check that could not run)."""
     return Problem(code, "", message, Severity.error)
 
 
@@ -258,8 +259,7 @@ def _batches(items: list[str], workers: int, most: int | None = None) -> list[li
 
 def _unchecked(path: str, why: str) -> BagResult:
     """The result of a bag whose worker process died before reporting it: not valid."""
-    problem = Problem("check.failed", "", f"not checked: {why}", Severity.error)
-    return BagResult(path, False, (problem,), 0, 0, 0.0)
+    return BagResult(path, False, (_failed("check.failed", f"not checked: {why}"),), 0, 0, 0.0)
 
 
 _BATCH = 32
